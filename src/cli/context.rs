@@ -1,0 +1,117 @@
+//! What every command shares, resolved once: the environment map, "now",
+//! the config file, the store and the output format.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::GlobalArgs;
+use crate::ci::{CiContext, EnvMap, detect};
+use crate::config::{self, Config};
+use crate::env_vars as ev;
+use crate::git::Repo;
+use crate::render::Format;
+use crate::store::{self, Access, Store, StoreUrl};
+use crate::{Error, Result};
+
+/// The process's surroundings, passed in by `main` (or a test).
+pub struct Context<'a> {
+    pub env: EnvMap,
+    pub cwd: PathBuf,
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    /// stderr is a terminal: progress bars are worth drawing.
+    pub stderr_is_terminal: bool,
+}
+
+/// Resolved shared settings for one command.
+pub struct Session {
+    pub now: DateTime<Utc>,
+    pub config: Config,
+    pub ci: Option<CiContext>,
+    pub format: Format,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Context<'_> {
+    pub fn session(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Session> {
+        let now = match self.env.get(ev::NOW).filter(|v| !v.is_empty()) {
+            Some(v) => crate::time::parse_time(ev::NOW, v, Utc::now() + chrono::Duration::days(365 * 100))?,
+            None => Utc::now(),
+        };
+        let mut search = vec![self.cwd.clone()];
+        if let Some(root) = repo_hint.and_then(|p| Repo::discover(&self.cwd.join(p)).ok()).and_then(|r| r.workdir()) {
+            search.push(root);
+        }
+        let (config, _) = config::load(global.config.as_deref().map(|p| self.cwd.join(p)).as_deref(), &search)?;
+        let format = match (global.format, config.format.as_deref()) {
+            (Some(f), _) => f,
+            (None, Some(s)) => Format::parse(s).ok_or_else(|| {
+                Error::usage_hint(
+                    format!("invalid format '{s}' in the config file"),
+                    "format is one of table, json, markdown, prometheus, csv",
+                )
+            })?,
+            (None, None) => Format::Table,
+        };
+        Ok(Session {
+            now,
+            ci: detect(&self.env),
+            config,
+            format,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        })
+    }
+
+    /// Opens the store: flag/env, then config, then `.dorameter/dorameter.db`
+    /// at the repository root (the current directory outside a repository).
+    pub fn open_store(&self, global: &GlobalArgs, session: &Session, repo: Option<&Repo>, access: Access) -> Result<Box<dyn Store>> {
+        let url = match global.store.as_deref().or(session.config.store.as_deref()) {
+            Some(raw) => match StoreUrl::parse(raw)? {
+                StoreUrl::Sqlite(p) => StoreUrl::Sqlite(self.cwd.join(p)),
+                other => other,
+            },
+            None => {
+                let root = repo.and_then(Repo::workdir).or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()));
+                StoreUrl::Sqlite(store::default_store_path(root.as_deref(), &self.cwd))
+            }
+        };
+        Ok(store::open(&url, access)?)
+    }
+
+    pub fn out(&mut self, text: &str) -> Result<()> {
+        self.stdout.write_all(text.as_bytes())?;
+        self.stdout.flush()?;
+        Ok(())
+    }
+
+    /// A warning on stderr unless `--quiet`. Text is escaped for the terminal.
+    pub fn warn(&mut self, session: &Session, text: &str) -> Result<()> {
+        if !session.quiet {
+            writeln!(self.stderr, "warning: {}", crate::render::escape::terminal(text))?;
+        }
+        Ok(())
+    }
+
+    pub fn info(&mut self, session: &Session, text: &str) -> Result<()> {
+        if session.verbose > 0 && !session.quiet {
+            writeln!(self.stderr, "{}", crate::render::escape::terminal(text))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses an enum flag value or explains the choices.
+pub fn parse_choice<T: std::str::FromStr>(flag: &str, value: &str, choices: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| Error::usage_hint(format!("invalid value '{value}' for {flag}"), format!("{flag} is one of: {choices}")))
+}
+
+/// The first value that is set: flag/env, config, CI, built-in.
+pub fn pick<T: Clone>(values: &[Option<T>]) -> Option<T> {
+    values.iter().find_map(Clone::clone)
+}

@@ -1,0 +1,84 @@
+//! Command-line definitions (clap) and dispatch. One file per subcommand;
+//! `context` resolves what every command shares (store, format, now, config).
+
+mod backfill;
+mod context;
+mod deploy;
+mod incident;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use context::Context;
+
+use crate::env_vars as ev;
+use crate::render::Format;
+use crate::Result;
+
+/// Measure DORA metrics where the truth lives: in the deploy job, from git.
+#[derive(Debug, Parser)]
+#[command(name = "dorameter", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where events are stored: sqlite:PATH or postgres://USER@HOST/DB
+    /// [default: sqlite:.dorameter/dorameter.db at the repository root]
+    #[arg(long, global = true, env = ev::STORE, value_name = "URL", hide_env_values = true)]
+    pub store: Option<String>,
+    /// Output format [default: table]
+    #[arg(long, global = true, env = ev::FORMAT, value_enum)]
+    pub format: Option<Format>,
+    /// Config file [default: .dorameter.toml in the current directory or repository root]
+    #[arg(long, global = true, env = ev::CONFIG, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More detail on stderr
+    #[arg(short, long, global = true, env = ev::VERBOSE, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, env = ev::QUIET)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record a deployment, with commit-to-deploy lead time from git
+    Deploy(deploy::DeployArgs),
+    /// Record an incident (open, then resolve; upsert by id)
+    #[command(subcommand)]
+    Incident(incident::IncidentCommand),
+    /// Report the DORA metrics with their bands
+    Report(report::ReportArgs),
+    /// Record matching git tags as past deployments: history on day one
+    Backfill(backfill::BackfillArgs),
+}
+
+/// Runs a parsed command line. Output goes to `ctx`'s writers.
+pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Deploy(args) => deploy::run(args, &global, ctx),
+        Command::Incident(cmd) => incident::run(cmd, &global, ctx),
+        Command::Report(args) => report::run(args, &global, ctx),
+        Command::Backfill(args) => backfill::run(args, &global, ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,246 @@
+//! Building a deployment event: lead time from git (SPEC §3) and
+//! classification against the recorded history (rollback / rollforward, and
+//! which earlier deployments that marks failed). Runs inside the store's
+//! write transaction so the history cannot change underneath it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{
+    Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
+    RemediationReason,
+};
+use crate::git::{Commit, Repo, WalkOutcome, lead_time_changes};
+use crate::store::{DeploymentRef, ReadTx};
+use crate::Result;
+
+/// How many earlier deployments the git fallback of revert matching looks at.
+const REVERT_SEARCH_LIMIT: usize = 1000;
+
+/// Everything about a deployment that does not come from git or history.
+#[derive(Clone, Debug)]
+pub struct DeployRequest {
+    pub id: String,
+    pub service: String,
+    pub env: String,
+    /// Full sha of the deployed commit.
+    pub sha: String,
+    /// `--previous-sha`, resolved to a full sha when the clone has it.
+    pub previous_sha: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub status: DeploymentStatus,
+    /// `--rollback`: this deployment remediates by going back.
+    pub rollback: bool,
+    /// `--hotfix`: this deployment fixes the immediately previous one.
+    pub hotfix: bool,
+    pub lead_time_from: LeadTimeFrom,
+    pub max_commits: usize,
+    pub repository_url: Option<String>,
+    pub version: Option<String>,
+    pub team: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub deployed_by: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A planned deployment and what the user should know about it.
+#[derive(Debug)]
+pub struct Planned {
+    pub deployment: Deployment,
+    pub warnings: Vec<String>,
+}
+
+/// Computes the deployment event for `req` against the history in `tx`.
+pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned> {
+    let mut warnings = Vec::new();
+    let previous = tx.previous_success(&req.service, &req.env, req.finished_at)?;
+    let base = req.previous_sha.clone().or_else(|| previous.as_ref().map(|p| p.sha.clone()));
+
+    let mut note = None;
+    let mut commits: Vec<Commit> = Vec::new();
+    let mut truncated = false;
+    match &base {
+        None => note = Some(LeadTimeNote::NoPreviousDeployment),
+        Some(b) if *b == req.sha => note = Some(LeadTimeNote::NoNewChanges),
+        Some(b) => match repo.walk(Some(b), &req.sha, req.max_commits)? {
+            WalkOutcome::BaseNotFound => {
+                note = Some(LeadTimeNote::PreviousShaNotFound);
+                warnings.push(if repo.is_shallow() {
+                    format!(
+                        "previous deployed commit {b} is not in this shallow clone, so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+                    )
+                } else {
+                    format!(
+                        "previous deployed commit {b} is not in this clone (history rewritten, or not fetched), so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+                    )
+                });
+            }
+            WalkOutcome::Unrelated => {
+                note = Some(LeadTimeNote::PreviousShaNotFound);
+                warnings.push(format!(
+                    "previous deployed commit {b} shares no history with {}, so no lead time was recorded rather than counting the whole history",
+                    req.sha
+                ));
+            }
+            WalkOutcome::Walked(walk) => {
+                truncated = walk.truncated;
+                if truncated {
+                    warnings.push(format!(
+                        "more than {} commits since the previous deployment: lead time uses the newest {}; raise --max-commits (DORAMETER_MAX_COMMITS) to count them all",
+                        req.max_commits, req.max_commits
+                    ));
+                }
+                commits = walk.commits;
+                if commits.is_empty() {
+                    note = Some(LeadTimeNote::NoNewChanges);
+                }
+            }
+        },
+    }
+
+    let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
+    if changes.clamped > 0 {
+        warnings.push(format!(
+            "{} commit(s) are dated after the deployment finished (clock skew); their lead time counts as 0",
+            changes.clamped
+        ));
+    }
+
+    let (kind, remediates) = if req.status == DeploymentStatus::Success {
+        classify(repo, tx, req, previous.as_ref(), &commits, &mut warnings)?
+    } else {
+        (DeploymentKind::Planned, Vec::new())
+    };
+
+    Ok(Planned {
+        deployment: Deployment {
+            id: req.id.clone(),
+            service: req.service.clone(),
+            env: req.env.clone(),
+            repository_url: req.repository_url.clone(),
+            sha: req.sha.clone(),
+            previous_sha: base,
+            started_at: req.started_at,
+            finished_at: req.finished_at,
+            status: req.status,
+            kind,
+            version: req.version.clone(),
+            team: req.team.clone(),
+            pipeline_id: req.pipeline_id.clone(),
+            pipeline_url: req.pipeline_url.clone(),
+            deployed_by: req.deployed_by.clone(),
+            tags: req.tags.clone(),
+            lead_time_from: req.lead_time_from,
+            lead_time_note: note,
+            clamped_changes: changes.clamped,
+            truncated,
+            changes: changes.changes,
+            remediates,
+        },
+        warnings,
+    })
+}
+
+/// SPEC §3 change failure rules 1 and 2.
+fn classify(
+    repo: &Repo,
+    tx: &dyn ReadTx,
+    req: &DeployRequest,
+    previous: Option<&DeploymentRef>,
+    commits: &[Commit],
+    warnings: &mut Vec<String>,
+) -> Result<(DeploymentKind, Vec<Remediation>)> {
+    let mut out: Vec<Remediation> = Vec::new();
+    let add = |out: &mut Vec<Remediation>, id: &str, reason| {
+        if id != req.id && !out.iter().any(|r| r.deployment_id == id) {
+            out.push(Remediation { deployment_id: id.to_string(), reason });
+        }
+    };
+
+    // Rule 1: going back to a sha deployed before marks everything since its
+    // last deployment failed. Redeploying the current sha is not a rollback.
+    let went_back = match previous {
+        Some(p) if p.sha != req.sha => tx.last_success_of_sha(&req.service, &req.env, &req.sha, req.finished_at)?,
+        _ => None,
+    };
+    if let Some(last) = &went_back {
+        for d in tx.successes_after(&req.service, &req.env, last, req.finished_at)? {
+            add(&mut out, &d.id, RemediationReason::Rollback);
+        }
+    }
+    if went_back.is_some() || req.rollback {
+        if let Some(p) = previous {
+            add(&mut out, &p.id, RemediationReason::Rollback);
+        }
+        if previous.is_none() {
+            warnings.push("--rollback given but there is no earlier deployment to mark failed".into());
+        }
+        return Ok((DeploymentKind::Rollback, out));
+    }
+
+    // Rule 2: rollforward.
+    if req.hotfix {
+        match previous {
+            Some(p) => add(&mut out, &p.id, RemediationReason::Hotfix),
+            None => warnings.push("--hotfix given but there is no earlier deployment to mark failed".into()),
+        }
+    }
+    let own: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+    let mut subject_signal = None;
+    for c in commits {
+        let s = &c.signals;
+        let mut matched_any = false;
+        let mut all_own = !s.reverts.is_empty();
+        for reverted in &s.reverts {
+            if own.contains(reverted.as_str()) {
+                // Reverted before it ever shipped: nothing in production broke.
+                matched_any = true;
+                continue;
+            }
+            all_own = false;
+            if let Some(d) = shipped_by(Some(repo), tx, &req.service, &req.env, reverted, req.finished_at)? {
+                add(&mut out, &d.id, RemediationReason::Revert);
+                matched_any = true;
+            }
+        }
+        if matched_any || all_own {
+            continue;
+        }
+        if s.revert_subject {
+            subject_signal.get_or_insert(RemediationReason::RevertSubject);
+        } else if s.hotfix_subject {
+            subject_signal.get_or_insert(RemediationReason::HotfixSubject);
+        }
+    }
+    if let (Some(reason), Some(p)) = (subject_signal, previous) {
+        add(&mut out, &p.id, reason);
+    }
+    let kind = if req.hotfix || !out.is_empty() { DeploymentKind::Rollforward } else { DeploymentKind::Planned };
+    Ok((kind, out))
+}
+
+/// The earliest earlier successful deployment that shipped `sha`: from the
+/// recorded changes, else (a first deployment records no changes) the first
+/// deployment whose commit contains it.
+pub fn shipped_by(
+    repo: Option<&Repo>,
+    tx: &dyn ReadTx,
+    service: &str,
+    env: &str,
+    sha: &str,
+    before: DateTime<Utc>,
+) -> Result<Option<DeploymentRef>> {
+    if let Some(d) = tx.deployment_shipping(service, env, sha)? {
+        if d.finished_at <= before {
+            return Ok(Some(d));
+        }
+    }
+    let Some(repo) = repo.filter(|r| r.has_commit(sha)) else {
+        return Ok(None);
+    };
+    let earlier = tx.successes_before(service, env, before, REVERT_SEARCH_LIMIT)?;
+    Ok(earlier.into_iter().find(|d| repo.is_ancestor(sha, &d.sha)))
+}

@@ -1,0 +1,53 @@
+//! The one registry of environment variable names. clap refers to these
+//! constants (`env = env_vars::STORE`), the docs list them, and nothing else in
+//! the code spells an env var name by hand.
+
+pub const STORE: &str = "DORAMETER_STORE";
+pub const SINKS: &str = "DORAMETER_SINKS";
+pub const FORMAT: &str = "DORAMETER_FORMAT";
+pub const CONFIG: &str = "DORAMETER_CONFIG";
+pub const SERVICE: &str = "DORAMETER_SERVICE";
+pub const ENV: &str = "DORAMETER_ENV";
+pub const SHA: &str = "DORAMETER_SHA";
+pub const REPO: &str = "DORAMETER_REPO";
+pub const STARTED_AT: &str = "DORAMETER_STARTED_AT";
+pub const FINISHED_AT: &str = "DORAMETER_FINISHED_AT";
+pub const STATUS: &str = "DORAMETER_STATUS";
+pub const ROLLBACK: &str = "DORAMETER_ROLLBACK";
+pub const HOTFIX: &str = "DORAMETER_HOTFIX";
+pub const PREVIOUS_SHA: &str = "DORAMETER_PREVIOUS_SHA";
+pub const DEPLOYMENT_ID: &str = "DORAMETER_DEPLOYMENT_ID";
+pub const VERSION: &str = "DORAMETER_VERSION";
+pub const TEAM: &str = "DORAMETER_TEAM";
+pub const DEPLOYED_BY: &str = "DORAMETER_DEPLOYED_BY";
+pub const TAGS: &str = "DORAMETER_TAGS";
+pub const LEAD_TIME_FROM: &str = "DORAMETER_LEAD_TIME_FROM";
+pub const MAX_COMMITS: &str = "DORAMETER_MAX_COMMITS";
+pub const DRY_RUN: &str = "DORAMETER_DRY_RUN";
+pub const INCIDENT_ID: &str = "DORAMETER_INCIDENT_ID";
+pub const DETECTED_AT: &str = "DORAMETER_DETECTED_AT";
+pub const RESOLVED_AT: &str = "DORAMETER_RESOLVED_AT";
+pub const SEVERITY: &str = "DORAMETER_SEVERITY";
+pub const TITLE: &str = "DORAMETER_TITLE";
+pub const CAUSE: &str = "DORAMETER_CAUSE";
+pub const INCIDENT_DEPLOYMENT: &str = "DORAMETER_INCIDENT_DEPLOYMENT";
+pub const INCIDENT_SHA: &str = "DORAMETER_INCIDENT_SHA";
+pub const ATTRIBUTION_WINDOW: &str = "DORAMETER_ATTRIBUTION_WINDOW";
+pub const WINDOW: &str = "DORAMETER_WINDOW";
+pub const SINCE: &str = "DORAMETER_SINCE";
+pub const UNTIL: &str = "DORAMETER_UNTIL";
+pub const BANDS: &str = "DORAMETER_BANDS";
+pub const FROM_TAGS: &str = "DORAMETER_FROM_TAGS";
+pub const VERBOSE: &str = "DORAMETER_VERBOSE";
+pub const QUIET: &str = "DORAMETER_QUIET";
+/// Overrides "now" for every command: tests and reproducible reports.
+pub const NOW: &str = "DORAMETER_NOW";
+
+/// Every variable above, for `docs/configuration.md` and its test.
+pub const ALL: &[&str] = &[
+    STORE, SINKS, FORMAT, CONFIG, SERVICE, ENV, SHA, REPO, STARTED_AT, FINISHED_AT, STATUS,
+    ROLLBACK, HOTFIX, PREVIOUS_SHA, DEPLOYMENT_ID, VERSION, TEAM, DEPLOYED_BY, TAGS,
+    LEAD_TIME_FROM, MAX_COMMITS, DRY_RUN, INCIDENT_ID, DETECTED_AT, RESOLVED_AT, SEVERITY,
+    TITLE, CAUSE, INCIDENT_DEPLOYMENT, INCIDENT_SHA, ATTRIBUTION_WINDOW, WINDOW, SINCE, UNTIL,
+    BANDS, FROM_TAGS, VERBOSE, QUIET, NOW,
+];

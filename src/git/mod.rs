@@ -1,0 +1,9 @@
+//! Everything that touches git. This is the only module that imports `git2`;
+//! the rest of the crate sees our own [`Commit`] and plain strings, so lead
+//! time and classification logic are testable without a repository.
+
+mod lead_time;
+mod repo;
+
+pub use lead_time::{Changes, RemediationSignals, lead_time_changes, signals_from_message};
+pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome};

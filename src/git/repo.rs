@@ -1,0 +1,204 @@
+//! A thin wrapper over `git2::Repository` with the operations dorameter needs.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+
+use super::lead_time::{RemediationSignals, signals_from_message};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("'{path}' is not a git repository")]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("unknown revision '{rev}' given to {flag}")]
+    UnknownRevision { flag: String, rev: String },
+    #[error("failed to {action}")]
+    Git {
+        action: String,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+impl GitError {
+    pub fn is_usage(&self) -> bool {
+        matches!(self, GitError::NotARepository { .. } | GitError::UnknownRevision { .. })
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            GitError::NotARepository { .. } => Some(
+                "run dorameter inside the repository's checkout, or point --repo (DORAMETER_REPO) at it"
+                    .into(),
+            ),
+            GitError::UnknownRevision { flag, .. } => Some(format!(
+                "{flag} takes a commit sha, tag or branch that exists in this clone; in CI, fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+            )),
+            GitError::Git { .. } => None,
+        }
+    }
+}
+
+fn git_err(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let action = action.into();
+    move |source| GitError::Git { action, source }
+}
+
+/// One commit, in our own terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    pub sha: String,
+    /// Unix seconds.
+    pub authored_at: i64,
+    /// Unix seconds.
+    pub committed_at: i64,
+    pub parents: usize,
+    pub signals: RemediationSignals,
+}
+
+/// The commits of a range.
+#[derive(Debug)]
+pub struct Walk {
+    /// Non-merge commits reachable from the target and not from the base.
+    pub commits: Vec<Commit>,
+    /// Stopped at the cap.
+    pub truncated: bool,
+}
+
+#[derive(Debug)]
+pub enum WalkOutcome {
+    Walked(Walk),
+    /// The base commit is not in this clone (shallow clone, rewritten history).
+    BaseNotFound,
+    /// The walk reached a root commit: base and target share no history, and
+    /// the range would be the whole history.
+    Unrelated,
+}
+
+/// A tag and the commit it points at.
+#[derive(Clone, Debug)]
+pub struct Tag {
+    pub name: String,
+    pub sha: String,
+    /// Tagger time of an annotated tag, else the commit's committer time.
+    pub time: i64,
+}
+
+pub struct Repo {
+    inner: Repository,
+}
+
+impl Repo {
+    /// Opens the repository containing `path` (a work tree, a subdirectory of
+    /// one, or a bare repository).
+    pub fn discover(path: &Path) -> Result<Repo, GitError> {
+        let inner = Repository::open_ext(path, git2::RepositoryOpenFlags::empty(), &[] as &[&Path])
+            .map_err(|source| GitError::NotARepository { path: path.to_path_buf(), source })?;
+        Ok(Repo { inner })
+    }
+
+    /// The work tree root, or `None` for a bare repository.
+    pub fn workdir(&self) -> Option<PathBuf> {
+        self.inner.workdir().map(Path::to_path_buf)
+    }
+
+    pub fn is_shallow(&self) -> bool {
+        self.inner.is_shallow()
+    }
+
+    /// Resolves a revision (sha, abbreviated sha, tag, branch, `HEAD~2`) to a
+    /// full commit sha.
+    pub fn resolve_commit(&self, flag: &str, rev: &str) -> Result<String, GitError> {
+        let unknown = || GitError::UnknownRevision { flag: flag.to_string(), rev: rev.to_string() };
+        let obj = self.inner.revparse_single(rev).map_err(|_| unknown())?;
+        let commit = obj.peel_to_commit().map_err(|_| unknown())?;
+        Ok(commit.id().to_string())
+    }
+
+    /// Whether the commit object is present in this clone.
+    pub fn has_commit(&self, sha: &str) -> bool {
+        Oid::from_str(sha).is_ok_and(|oid| self.inner.find_commit(oid).is_ok())
+    }
+
+    /// Whether `ancestor` is `descendant` or reachable from it.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
+        let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {
+            return false;
+        };
+        a == d || self.inner.graph_descendant_of(d, a).unwrap_or(false)
+    }
+
+    /// The commits in `base..target` (all of `target`'s history when `base` is
+    /// `None`), merge commits skipped, at most `max_commits` of them.
+    pub fn walk(&self, base: Option<&str>, target: &str, max_commits: usize) -> Result<WalkOutcome, GitError> {
+        let target_oid = Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
+        let mut walk = self.inner.revwalk().map_err(git_err("start a revision walk"))?;
+        walk.push(target_oid).map_err(git_err(format!("walk from {target}")))?;
+        if let Some(base) = base {
+            let found = Oid::from_str(base).ok().filter(|oid| self.inner.find_commit(*oid).is_ok());
+            let Some(base_oid) = found else {
+                return Ok(WalkOutcome::BaseNotFound);
+            };
+            walk.hide(base_oid).map_err(git_err(format!("walk from {base}")))?;
+        }
+        let mut commits = Vec::new();
+        let mut truncated = false;
+        for oid in walk {
+            let oid = oid.map_err(git_err(format!("walk {target}")))?;
+            let commit = self.inner.find_commit(oid).map_err(git_err(format!("read commit {oid}")))?;
+            let parents = commit.parent_count();
+            if parents == 0 && base.is_some() {
+                return Ok(WalkOutcome::Unrelated);
+            }
+            if parents > 1 {
+                continue;
+            }
+            if commits.len() == max_commits {
+                truncated = true;
+                break;
+            }
+            commits.push(Commit {
+                sha: oid.to_string(),
+                authored_at: commit.author().when().seconds(),
+                committed_at: commit.committer().when().seconds(),
+                parents,
+                signals: signals_from_message(commit.message_bytes()),
+            });
+        }
+        Ok(WalkOutcome::Walked(Walk { commits, truncated }))
+    }
+
+    /// Tags matching a glob (`v*`), with the commit each points at.
+    pub fn tags(&self, pattern: &str) -> Result<Vec<Tag>, GitError> {
+        let names = self.inner.tag_names(Some(pattern)).map_err(git_err("list tags"))?;
+        let mut tags = Vec::new();
+        for name in names.iter().flatten() {
+            let reference = self
+                .inner
+                .find_reference(&format!("refs/tags/{name}"))
+                .map_err(git_err(format!("read tag {name}")))?;
+            // Tags of trees or blobs are not deployments.
+            let Ok(commit) = reference.peel_to_commit() else { continue };
+            let time = match reference
+                .peel(git2::ObjectType::Tag)
+                .ok()
+                .and_then(|o| o.into_tag().ok())
+                .and_then(|t| t.tagger().map(|s| s.when().seconds()))
+            {
+                Some(t) => t,
+                None => commit.committer().when().seconds(),
+            };
+            tags.push(Tag { name: name.to_string(), sha: commit.id().to_string(), time });
+        }
+        Ok(tags)
+    }
+
+    /// The `origin` remote's URL, if configured.
+    pub fn origin_url(&self) -> Option<String> {
+        self.inner.find_remote("origin").ok()?.url().map(str::to_string)
+    }
+}

@@ -1,0 +1,219 @@
+//! Band tables as data. Each table cites its source; every boundary that the
+//! source leaves open (gaps and overlaps between clusters) is chosen here and
+//! explained next to the number, and again in `docs/metrics.md`.
+//!
+//! Comparison rules are the same for every table: deployment frequency is
+//! banded with `>=`, lead time and recovery times with `<`, change failure
+//! rate with `<=`; a value that meets no boundary is `low`.
+
+use serde::Serialize;
+
+const HOUR: f64 = 3600.0;
+const DAY: f64 = 86_400.0;
+const WEEK: f64 = 7.0 * DAY;
+const MONTH: f64 = 30.0 * DAY;
+const SIX_MONTHS: f64 = 182.5 * DAY;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Elite,
+    High,
+    Medium,
+    Low,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Elite => "elite",
+            Level::High => "high",
+            Level::Medium => "medium",
+            Level::Low => "low",
+        }
+    }
+
+    /// 4 (elite) .. 1 (low): for Prometheus and CSV consumers.
+    pub fn score(self) -> u8 {
+        match self {
+            Level::Elite => 4,
+            Level::High => 3,
+            Level::Medium => 2,
+            Level::Low => 1,
+        }
+    }
+}
+
+/// Which recovery metric the table's fourth row was published for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMetric {
+    TimeToRestore,
+    FailedDeploymentRecoveryTime,
+}
+
+/// Boundaries for elite, high and medium, in that order.
+#[derive(Clone, Debug, Serialize)]
+pub struct BandTable {
+    pub name: &'static str,
+    pub source: &'static str,
+    /// Deployments per day, `>=`.
+    pub deploys_per_day: [f64; 3],
+    /// Lead time p50 in seconds, `<`.
+    pub lead_time_seconds: [f64; 3],
+    /// Change failure rate in percent, `<=`.
+    pub change_failure_percent: [f64; 3],
+    /// Time to restore / failed deployment recovery time p50 in seconds, `<`.
+    pub recovery_seconds: [f64; 3],
+    /// The recovery metric the source published; both recovery metrics are
+    /// banded with `recovery_seconds` so reports stay comparable across tables.
+    pub recovery_metric: RecoveryMetric,
+}
+
+const LEVELS: [Level; 3] = [Level::Elite, Level::High, Level::Medium];
+
+impl BandTable {
+    pub fn deployment_frequency(&self, per_day: f64) -> Level {
+        pick(|i| per_day >= self.deploys_per_day[i])
+    }
+    pub fn lead_time(&self, p50_seconds: f64) -> Level {
+        pick(|i| p50_seconds < self.lead_time_seconds[i])
+    }
+    pub fn change_failure_rate(&self, percent: f64) -> Level {
+        pick(|i| percent <= self.change_failure_percent[i])
+    }
+    pub fn recovery(&self, p50_seconds: f64) -> Level {
+        pick(|i| p50_seconds < self.recovery_seconds[i])
+    }
+}
+
+fn pick(meets: impl Fn(usize) -> bool) -> Level {
+    (0..3).find(|&i| meets(i)).map_or(Level::Low, |i| LEVELS[i])
+}
+
+fn tables() -> [BandTable; 4] {
+    [
+        BandTable {
+            name: "classic",
+            source: "The table most often quoted in practice (Accelerate / State of DevOps 2018-2019, as used throughout the seed material); SPEC §3.",
+            deploys_per_day: [1.0, 1.0 / 7.0, 1.0 / 30.0],
+            lead_time_seconds: [HOUR, DAY, WEEK],
+            change_failure_percent: [15.0, 30.0, 45.0],
+            recovery_seconds: [HOUR, DAY, WEEK],
+            recovery_metric: RecoveryMetric::TimeToRestore,
+        },
+        BandTable {
+            name: "dora-2021",
+            source: "Accelerate State of DevOps 2021, performance clusters (reference/dora-bands.md).",
+            // Elite "on demand (multiple per day)": >= 1/day. High "once per week –
+            // once per month": >= 1/30, so the daily–weekly gap goes to high.
+            // Medium "once per month – once every 6 months": >= 1/182.5.
+            deploys_per_day: [1.0, 1.0 / 30.0, 1.0 / 182.5],
+            // Elite < 1 h. High "1 day – 1 week": the 1 h – 1 day gap goes to high.
+            // Medium "1 – 6 months": the 1 week – 1 month gap goes to medium.
+            lead_time_seconds: [HOUR, WEEK, SIX_MONTHS],
+            // Elite 0–15 %; high, medium and low all reported 16–30 %: the best
+            // level that fits wins, so 15–30 % is high and medium is never
+            // assigned for this metric; above 30 % is low.
+            change_failure_percent: [15.0, 30.0, 30.0],
+            // Elite < 1 h, high < 1 day, medium 1 day – 1 week; low reported
+            // > 6 months: the 1 week – 6 months gap goes to low.
+            recovery_seconds: [HOUR, DAY, WEEK],
+            recovery_metric: RecoveryMetric::TimeToRestore,
+        },
+        BandTable {
+            name: "dora-2023",
+            source: "Accelerate State of DevOps 2023, performance clusters (reference/dora-bands.md).",
+            // Elite "on demand": >= 1/day, the classic boundary (the report's high
+            // cluster starts at "once per day"). High >= 1/week, medium >= 1/month;
+            // low reported the same range as medium: below monthly is low.
+            deploys_per_day: [1.0, 1.0 / 7.0, 1.0 / 30.0],
+            // Elite < 1 day, high < 1 week, medium < 1 month; low reported the
+            // same range as medium: a month or more is low.
+            lead_time_seconds: [DAY, WEEK, MONTH],
+            // Clusters reported exact rates 5 / 10 / 15 / 64 %: each is used as
+            // the upper bound of its level.
+            change_failure_percent: [5.0, 10.0, 15.0],
+            // Failed deployment recovery time: elite < 1 h, high < 1 day, medium
+            // < 1 week; low reported 1–6 months: the 1 week – 1 month gap goes to low.
+            recovery_seconds: [HOUR, DAY, WEEK],
+            recovery_metric: RecoveryMetric::FailedDeploymentRecoveryTime,
+        },
+        BandTable {
+            name: "dora-2024",
+            source: "Accelerate State of DevOps 2024, performance clusters (reference/dora-bands.md).",
+            // As 2023; low "once per month – once every 6 months" and below.
+            deploys_per_day: [1.0, 1.0 / 7.0, 1.0 / 30.0],
+            // Elite < 1 day, high < 1 week, medium < 1 month, low 1–6 months and beyond.
+            lead_time_seconds: [DAY, WEEK, MONTH],
+            // 2024 inverted high (20 %) and medium (10 %), so no monotonic
+            // mapping exists: we band change failure rate with the 2023 values.
+            change_failure_percent: [5.0, 10.0, 15.0],
+            // Elite < 1 h, high < 1 day; medium was also reported "< 1 day": the
+            // 1 day – 1 week gap goes to medium; low reported 1 week – 1 month.
+            recovery_seconds: [HOUR, DAY, WEEK],
+            recovery_metric: RecoveryMetric::FailedDeploymentRecoveryTime,
+        },
+    ]
+}
+
+/// The names `--bands` accepts.
+pub fn band_table_names() -> Vec<&'static str> {
+    tables().iter().map(|t| t.name).collect()
+}
+
+/// The table called `name`, if any.
+pub fn band_table(name: &str) -> Option<BandTable> {
+    tables().into_iter().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_boundaries_are_exactly_the_spec_table() {
+        let t = band_table("classic").unwrap();
+        assert_eq!(t.deployment_frequency(1.0), Level::Elite);
+        assert_eq!(t.deployment_frequency(0.99), Level::High);
+        assert_eq!(t.deployment_frequency(1.0 / 7.0), Level::High);
+        assert_eq!(t.deployment_frequency(1.0 / 30.0), Level::Medium);
+        assert_eq!(t.deployment_frequency(0.03), Level::Low);
+        assert_eq!(t.deployment_frequency(0.0), Level::Low);
+        assert_eq!(t.lead_time(3599.0), Level::Elite);
+        assert_eq!(t.lead_time(3600.0), Level::High);
+        assert_eq!(t.lead_time(WEEK), Level::Low);
+        assert_eq!(t.change_failure_rate(15.0), Level::Elite);
+        assert_eq!(t.change_failure_rate(15.01), Level::High);
+        assert_eq!(t.change_failure_rate(45.0), Level::Medium);
+        assert_eq!(t.change_failure_rate(45.01), Level::Low);
+        assert_eq!(t.recovery(DAY - 1.0), Level::High);
+    }
+
+    #[test]
+    fn every_table_is_monotonic_and_named() {
+        for name in band_table_names() {
+            let t = band_table(name).unwrap();
+            for w in [t.deploys_per_day, t.lead_time_seconds, t.change_failure_percent, t.recovery_seconds] {
+                assert!(w[0] != w[2], "{name}: degenerate row");
+            }
+            assert!(t.deploys_per_day.windows(2).all(|w| w[0] >= w[1]), "{name}");
+            assert!(t.lead_time_seconds.windows(2).all(|w| w[0] <= w[1]), "{name}");
+            assert!(t.change_failure_percent.windows(2).all(|w| w[0] <= w[1]), "{name}");
+            assert!(t.recovery_seconds.windows(2).all(|w| w[0] <= w[1]), "{name}");
+        }
+        assert!(band_table("nope").is_none());
+        assert_eq!(band_table_names(), ["classic", "dora-2021", "dora-2023", "dora-2024"]);
+    }
+
+    #[test]
+    fn gap_choices() {
+        let t = band_table("dora-2021").unwrap();
+        assert_eq!(t.change_failure_rate(20.0), Level::High);
+        assert_eq!(t.change_failure_rate(31.0), Level::Low);
+        assert_eq!(t.deployment_frequency(1.0 / 3.0), Level::High);
+        let t = band_table("dora-2024").unwrap();
+        assert_eq!(t.change_failure_rate(12.0), Level::Medium);
+        assert_eq!(t.recovery(2.0 * DAY), Level::Medium);
+    }
+}

@@ -1,0 +1,15 @@
+//! The DORA metrics as pure functions over events (SPEC §3), and the band
+//! tables that turn them into levels. Nothing here does I/O: the store loads
+//! the facts, `report::compute` turns them into a [`Report`].
+
+mod bands;
+mod report;
+mod stats;
+
+pub use bands::{BandTable, Level, RecoveryMetric, band_table, band_table_names};
+pub use report::{
+    ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeploymentRecoveryTime,
+    IncidentFact, LeadTimeForChanges, Metrics, Report, ReportInput, ReworkRate, TimeToRestore,
+    Window, WindowOut, compute,
+};
+pub use stats::{Summary, percentile, round_to, summarize};

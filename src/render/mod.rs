@@ -1,0 +1,73 @@
+//! Output formats. Every renderer takes values and returns a `String`; the
+//! caller decides where it goes. User-controlled text is escaped for the
+//! destination by the functions in `escape`.
+
+mod deploy;
+pub mod escape;
+mod incident;
+mod report;
+
+pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
+pub use incident::{IncidentView, incident_table};
+pub use report::{report_csv, report_markdown, report_prometheus, report_table};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+    Prometheus,
+    Csv,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Prometheus => "prometheus",
+            Format::Csv => "csv",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        [Format::Table, Format::Json, Format::Markdown, Format::Prometheus, Format::Csv]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn columns_pub(rows: &[Vec<String>]) -> String {
+    columns(rows)
+}
+
+pub(crate) fn columns(rows: &[Vec<String>]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

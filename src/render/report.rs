@@ -1,0 +1,216 @@
+//! The metrics report as text, Markdown, Prometheus exposition and CSV.
+//! (JSON is the `Report` value itself.)
+
+use super::escape::{csv, markdown, prometheus_label, terminal};
+use crate::metrics::{Level, Report};
+use crate::time::humanize_seconds;
+
+/// One row per metric: name, shown value, level, detail.
+struct Row {
+    key: &'static str,
+    title: &'static str,
+    value: Option<f64>,
+    unit: &'static str,
+    level: Option<Level>,
+    detail: String,
+}
+
+fn rows(r: &Report) -> Vec<Row> {
+    let m = &r.metrics;
+    let df = &m.deployment_frequency;
+    let lt = &m.lead_time_for_changes;
+    let cfr = &m.change_failure_rate;
+    let ttr = &m.time_to_restore;
+    let fd = &m.failed_deployment_recovery_time;
+    let rw = &m.rework_rate;
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), humanize_seconds);
+    vec![
+        Row {
+            key: "deployment_frequency",
+            title: "Deployment frequency",
+            value: df.value,
+            unit: "per_day",
+            level: df.level,
+            detail: format!("{} deployments", df.deployments),
+        },
+        Row {
+            key: "lead_time_for_changes",
+            title: "Lead time for changes",
+            value: lt.value,
+            unit: "seconds",
+            level: lt.level,
+            detail: format!("p95 {} · mean {} · {} changes", secs(lt.p95), secs(lt.mean), lt.changes),
+        },
+        Row {
+            key: "change_failure_rate",
+            title: "Change failure rate",
+            value: cfr.value,
+            unit: "percent",
+            level: cfr.level,
+            detail: format!("{} of {} deployments failed", cfr.failed_deployments, cfr.total_deployments),
+        },
+        Row {
+            key: "time_to_restore",
+            title: "Time to restore",
+            value: ttr.value,
+            unit: "seconds",
+            level: ttr.level,
+            detail: format!("p95 {} · {} resolved · {} open", secs(ttr.p95), ttr.incidents, ttr.open_incidents),
+        },
+        Row {
+            key: "failed_deployment_recovery_time",
+            title: "Failed deployment recovery",
+            value: fd.value,
+            unit: "seconds",
+            level: fd.level,
+            detail: format!("p95 {} · {} failed · {} not yet recovered", secs(fd.p95), fd.failed_deployments, fd.unrecovered_deployments),
+        },
+        Row {
+            key: "rework_rate",
+            title: "Rework rate",
+            value: rw.value,
+            unit: "percent",
+            level: None,
+            detail: format!("{} of {} deployments were remediations", rw.remediation_deployments, rw.total_deployments),
+        },
+    ]
+}
+
+fn shown(value: Option<f64>, unit: &str) -> String {
+    match (value, unit) {
+        (None, _) => "no data".into(),
+        (Some(v), "seconds") => humanize_seconds(v),
+        (Some(v), "percent") => format!("{v:.2}%"),
+        (Some(v), _) => format!("{v:.2}/day"),
+    }
+}
+
+fn level_str(l: Option<Level>) -> &'static str {
+    l.map_or("-", Level::as_str)
+}
+
+fn emoji(l: Option<Level>) -> &'static str {
+    match l {
+        Some(Level::Elite) => "🟢 elite",
+        Some(Level::High) => "🔵 high",
+        Some(Level::Medium) => "🟡 medium",
+        Some(Level::Low) => "🔴 low",
+        None => "⚪ n/a",
+    }
+}
+
+pub fn report_table(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{} / {}  {} → {} ({} days, bands {})\n",
+            terminal(&r.service),
+            terminal(&r.env),
+            r.window.start,
+            r.window.end,
+            r.window.days,
+            r.bands
+        ));
+        let mut table = vec![vec!["metric".into(), "value".into(), "level".into(), "detail".into()]];
+        for row in rows(r) {
+            table.push(vec![row.title.into(), shown(row.value, row.unit), level_str(row.level).into(), row.detail]);
+        }
+        out.push_str(&super::columns(&table));
+    }
+    if reports.is_empty() {
+        out.push_str("no deployments or incidents recorded in this store yet\n");
+    }
+    out
+}
+
+pub fn report_markdown(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(
+            "### DORA metrics: {} ({})\n\n{} → {} · {} days · bands `{}`\n\n| Metric | Value | Level | Detail |\n|---|---|---|---|\n",
+            markdown(&r.service),
+            markdown(&r.env),
+            r.window.start,
+            r.window.end,
+            r.window.days,
+            r.bands
+        ));
+        for row in rows(r) {
+            let level = if row.key == "rework_rate" { "not banded" } else { emoji(row.level) };
+            out.push_str(&format!("| {} | {} | {} | {} |\n", row.title, shown(row.value, row.unit), level, row.detail));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn report_prometheus(reports: &[Report]) -> String {
+    let mut out = String::new();
+    let mut families: Vec<(String, &'static str, Vec<String>)> = Vec::new();
+    let mut add = |name: String, help: &'static str, sample: String| {
+        if let Some(f) = families.iter_mut().find(|f| f.0 == name) {
+            f.2.push(sample);
+        } else {
+            families.push((name, help, vec![sample]));
+        }
+    };
+    for r in reports {
+        let labels = format!("service=\"{}\",env=\"{}\"", prometheus_label(&r.service), prometheus_label(&r.env));
+        let m = &r.metrics;
+        let mut gauge = |name: &str, help: &'static str, v: Option<f64>| {
+            if let Some(v) = v {
+                add(format!("dora_{name}"), help, format!("dora_{name}{{{labels}}} {v}"));
+            }
+        };
+        gauge("deployment_frequency_per_day", "Successful deployments per day in the window.", m.deployment_frequency.value);
+        gauge("deployments_total", "Successful deployments in the window.", Some(m.deployment_frequency.deployments as f64));
+        gauge("lead_time_for_changes_p50_seconds", "Median commit-to-deploy lead time.", m.lead_time_for_changes.p50);
+        gauge("lead_time_for_changes_p95_seconds", "95th percentile commit-to-deploy lead time.", m.lead_time_for_changes.p95);
+        gauge("change_failure_rate_percent", "Failed deployments as a percentage of deployments.", m.change_failure_rate.value);
+        gauge("time_to_restore_p50_seconds", "Median time to restore service.", m.time_to_restore.p50);
+        gauge("open_incidents", "Incidents started in the window and not resolved.", Some(m.time_to_restore.open_incidents as f64));
+        gauge("failed_deployment_recovery_time_p50_seconds", "Median failed deployment recovery time.", m.failed_deployment_recovery_time.p50);
+        gauge("rework_rate_percent", "Remediation deployments as a percentage of deployments.", m.rework_rate.value);
+        for row in rows(r) {
+            if let Some(level) = row.level {
+                add(
+                    "dora_level".into(),
+                    "Band level per metric: 4 elite, 3 high, 2 medium, 1 low.",
+                    format!("dora_level{{{labels},metric=\"{}\",level=\"{}\",bands=\"{}\"}} {}", row.key, level.as_str(), prometheus_label(&r.bands), level.score()),
+                );
+            }
+        }
+    }
+    for (name, help, samples) in families {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for s in samples {
+            out.push_str(&s);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn report_csv(reports: &[Report]) -> String {
+    let mut out = String::from("service,env,window_start,window_end,bands,metric,value,unit,level\n");
+    for r in reports {
+        for row in rows(r) {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                csv(&r.service),
+                csv(&r.env),
+                r.window.start,
+                r.window.end,
+                csv(&r.bands),
+                row.key,
+                row.value.map(|v| v.to_string()).unwrap_or_default(),
+                row.unit,
+                row.level.map(Level::as_str).unwrap_or("")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,153 @@
+//! Where events live. One trait, [`Store`], with transactional read and write
+//! views; SQLite is the zero-setup default, PostgreSQL (a later issue) plugs
+//! in behind the same trait.
+
+mod sqlite;
+mod url;
+
+pub use sqlite::SqliteStore;
+pub use url::{StoreUrl, default_store_path};
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{Deployment, DeploymentKind, Incident};
+use crate::metrics::{DeploymentFact, IncidentFact, Window};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid store URL '{url}': {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("failed to open the store at {path}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the store at {path} is not a dorameter database (corrupted or another file)")]
+    Corrupt {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "the store at {path} has schema version {found}, newer than this dorameter understands ({known})"
+    )]
+    TooNew { path: String, found: i64, known: i64 },
+    #[error("the store at {path} is read-only")]
+    ReadOnly {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("store query failed: {context}")]
+    Query {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, StoreError::Query { .. })
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            StoreError::BadUrl { .. } => {
+                "give --store (DORAMETER_STORE) as sqlite:PATH or postgres://USER@HOST/DB".into()
+            }
+            StoreError::Open { .. } | StoreError::ReadOnly { .. } => {
+                "point --store (DORAMETER_STORE) at a writable location, e.g. --store sqlite:.dorameter/dorameter.db".into()
+            }
+            StoreError::Corrupt { path, .. } => format!(
+                "move {path} aside and run again to start a new store, or point --store (DORAMETER_STORE) elsewhere"
+            ),
+            StoreError::TooNew { .. } => {
+                "upgrade dorameter to the version that wrote this store".into()
+            }
+            StoreError::Query { .. } => return None,
+        })
+    }
+}
+
+/// Where a deployment sits on its service+env timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeploymentRef {
+    pub id: String,
+    pub sha: String,
+    pub finished_at: DateTime<Utc>,
+    pub kind: DeploymentKind,
+    /// Insertion order: breaks ties between equal finished_at.
+    pub seq: i64,
+}
+
+/// Everything `report` needs for one service+env.
+#[derive(Debug, Default)]
+pub struct ReportFacts {
+    pub deployments: Vec<DeploymentFact>,
+    pub incidents: Vec<IncidentFact>,
+    pub lead_times: Vec<i64>,
+}
+
+/// Queries inside a transaction. "Successful" means status success; the
+/// timeline order is (finished_at, seq).
+pub trait ReadTx {
+    /// The latest successful deployment at or before `at`.
+    fn previous_success(&self, service: &str, env: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError>;
+    /// The latest successful deployment of `sha` at or before `at`.
+    fn last_success_of_sha(&self, service: &str, env: &str, sha: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError>;
+    /// Successful deployments after `after` on the timeline, at or before `at`.
+    fn successes_after(&self, service: &str, env: &str, after: &DeploymentRef, at: DateTime<Utc>) -> Result<Vec<DeploymentRef>, StoreError>;
+    /// Successful deployments at or before `at`, oldest first, at most `limit`
+    /// of the newest.
+    fn successes_before(&self, service: &str, env: &str, at: DateTime<Utc>, limit: usize) -> Result<Vec<DeploymentRef>, StoreError>;
+    /// The earliest successful deployment that shipped `sha`: deployed it, or
+    /// listed it among its changes.
+    fn deployment_shipping(&self, service: &str, env: &str, sha: &str) -> Result<Option<DeploymentRef>, StoreError>;
+    fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
+    fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+    /// Every (service, env) with a deployment or incident, sorted.
+    fn service_envs(&self) -> Result<Vec<(String, String)>, StoreError>;
+    fn report_facts(&self, service: &str, env: &str, window: Window) -> Result<ReportFacts, StoreError>;
+}
+
+pub trait WriteTx: ReadTx {
+    /// Inserts a deployment with its changes and remediations. Returns false,
+    /// writing nothing, when a deployment with this id exists.
+    fn insert_deployment(&mut self, d: &Deployment) -> Result<bool, StoreError>;
+    /// Inserts or replaces the incident with this id.
+    fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError>;
+}
+
+pub trait Store {
+    /// Runs `f` in one write transaction that excludes other writers, and
+    /// commits when `f` returns `Ok`; an error rolls everything back.
+    fn write(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()>;
+    /// Runs `f` exactly as `write` would, then rolls everything back: a dry
+    /// run that sees its own writes (backfill chains deployments).
+    fn simulate(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()>;
+    /// Runs `f` on a consistent snapshot.
+    fn read(&mut self, f: &mut dyn FnMut(&dyn ReadTx) -> crate::Result<()>) -> crate::Result<()>;
+    /// A printable description, credentials redacted.
+    fn describe(&self) -> String;
+}
+
+/// How a command uses the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Never creates or changes anything; a missing store reads as empty.
+    ReadOnly,
+}
+
+/// Opens the store a URL names.
+pub fn open(url: &StoreUrl, access: Access) -> Result<Box<dyn Store>, StoreError> {
+    match url {
+        StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, access)?)),
+        StoreUrl::Postgres(redacted) => Err(StoreError::BadUrl {
+            url: redacted.clone(),
+            reason: "the PostgreSQL store is not built into this version yet".into(),
+        }),
+    }
+}

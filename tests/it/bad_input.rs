@@ -1,0 +1,191 @@
+//! Bad input is a usage error (exit 2) that names the flag to fix, never a
+//! panic, and never changes the store.
+
+use crate::util::*;
+
+/// A store holding one deployment of `api`, and the repo it came from.
+fn world() -> (Dm, Repo) {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "good-1", &c1, at(0, 1, 0), &[]);
+    repo.commit_at("feat: two", at(0, 2, 0));
+    assert_eq!(dm.deployment_count("api"), 1);
+    (dm, repo)
+}
+
+/// `deploy --service api --repo REPO ARGS...` in `dm`'s store.
+fn deploy(dm: &Dm, repo: &Repo, args: &[&str]) -> Run {
+    let repo_s = repo.path.display().to_string();
+    let mut all = vec!["deploy", "--service", "api", "--repo", repo_s.as_str()];
+    all.extend_from_slice(args);
+    dm.run(&all)
+}
+
+#[track_caller]
+fn assert_rejected(dm: &Dm, run: &Run, flag: &str) {
+    run.assert_usage_error(flag);
+    assert_eq!(
+        dm.deployment_count("api"),
+        1,
+        "the store is unchanged after {:?}",
+        run.args
+    );
+}
+
+#[test]
+fn unknown_sha_is_a_usage_error() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--sha", "deadbeef"]);
+    assert_rejected(&dm, &run, "--sha");
+}
+
+#[test]
+fn unknown_tag_is_a_usage_error() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--sha", "v9.9.9"]);
+    assert_rejected(&dm, &run, "--sha");
+    let run = deploy(&dm, &repo, &["--previous-sha", "v0.0.1"]);
+    assert_rejected(&dm, &run, "--previous-sha");
+}
+
+#[test]
+fn not_a_git_repository_is_a_usage_error() {
+    let (dm, _repo) = world();
+    let empty = tempfile::tempdir().expect("tempdir");
+    let path = empty.path().display().to_string();
+    let run = dm.run(&["deploy", "--service", "api", "--repo", &path]);
+    assert_rejected(&dm, &run, "--repo");
+}
+
+#[test]
+fn invalid_times_are_usage_errors() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--finished-at", "yesterday"]);
+    assert_rejected(&dm, &run, "--finished-at");
+    let run = deploy(&dm, &repo, &["--started-at", "2026-13-45T99:00:00Z"]);
+    assert_rejected(&dm, &run, "--started-at");
+    let run = dm.run(&[
+        "incident",
+        "open",
+        "--id",
+        "INC-bad",
+        "--service",
+        "api",
+        "--started-at",
+        "not-a-time",
+    ]);
+    assert_rejected(&dm, &run, "--started-at");
+    let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
+    assert!(
+        rep["metrics"]["time_to_restore"]["value"].is_null(),
+        "no incident stored: {rep}"
+    );
+}
+
+#[test]
+fn future_garbage_times_are_usage_errors() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--finished-at", "9999-01-01T00:00:00Z"]);
+    assert_rejected(&dm, &run, "--finished-at");
+    // Unix milliseconds instead of seconds.
+    let millis = (NOW * 1000).to_string();
+    let run = deploy(&dm, &repo, &["--finished-at", &millis]);
+    assert_rejected(&dm, &run, "--finished-at");
+    // More than 24h after now.
+    let run = deploy(&dm, &repo, &["--finished-at", &rfc(NOW + 25 * HOUR)]);
+    assert_rejected(&dm, &run, "--finished-at");
+    // Within 24h of now is accepted (clock skew between runners).
+    let d = deploy(&dm, &repo, &["--finished-at", &rfc(NOW + HOUR)]).json();
+    assert_eq!(d["recorded"], true);
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--status", "maybe"]);
+    assert_rejected(&dm, &run, "--status");
+    let run = deploy(&dm, &repo, &["--lead-time-from", "tomorrow"]);
+    assert_rejected(&dm, &run, "--lead-time-from");
+    let run = deploy(&dm, &repo, &["--max-commits", "many"]);
+    assert_rejected(&dm, &run, "--max-commits");
+    let run = dm.run(&["report", "--service", "api", "--window", "30x"]);
+    assert_rejected(&dm, &run, "--window");
+}
+
+#[test]
+fn unwritable_store_is_a_usage_error_naming_store() {
+    let (dm, repo) = world();
+    let repo_s = repo.path.display().to_string();
+    let run = dm.run_raw(&[
+        "--store",
+        "sqlite:/proc/nope/x.db",
+        "--format",
+        "json",
+        "deploy",
+        "--service",
+        "api",
+        "--repo",
+        &repo_s,
+    ]);
+    assert_rejected(&dm, &run, "--store");
+    assert!(!std::path::Path::new("/proc/nope").exists());
+}
+
+#[test]
+fn corrupted_store_is_a_usage_error_naming_store() {
+    let (dm, repo) = world();
+    let bad = dm.dir.path().join("corrupt.db");
+    // Deterministic pseudo-random bytes (xorshift), not a SQLite header.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..16_384)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(&bad, &bytes).expect("write corrupt store");
+    let store = format!("sqlite:{}", bad.display());
+    let repo_s = repo.path.display().to_string();
+    let run = dm.run_raw(&[
+        "--store", &store, "--format", "json", "deploy", "--service", "api", "--repo", &repo_s,
+    ]);
+    assert_rejected(&dm, &run, "--store");
+    let run = dm.run_raw(&[
+        "--store", &store, "--format", "json", "report", "--service", "api",
+    ]);
+    run.assert_usage_error("--store");
+    assert_eq!(
+        std::fs::read(&bad).expect("read corrupt store"),
+        bytes,
+        "nothing was written to the corrupted file"
+    );
+}
+
+#[test]
+fn unknown_band_table_is_a_usage_error() {
+    let (dm, _repo) = world();
+    let run = dm.run(&["report", "--service", "api", "--bands", "nope"]);
+    assert_rejected(&dm, &run, "--bands");
+    for bands in ["classic", "dora-2021", "dora-2023", "dora-2024"] {
+        let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &["--bands", bands]);
+        assert_eq!(r["bands"], bands);
+    }
+}
+
+#[test]
+fn since_after_until_is_a_usage_error() {
+    let (dm, _repo) = world();
+    let run = dm.run(&[
+        "report",
+        "--service",
+        "api",
+        "--since",
+        &rfc(at(2, 0, 0)),
+        "--until",
+        &rfc(at(1, 0, 0)),
+    ]);
+    assert_rejected(&dm, &run, "--since");
+}
