@@ -31,7 +31,11 @@ pub struct Config {
 pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<(Config, Option<PathBuf>)> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
-        None => match search.iter().map(|d| d.join(FILE_NAME)).find(|p| p.is_file()) {
+        None => match search
+            .iter()
+            .map(|d| d.join(FILE_NAME))
+            .find(|p| p.is_file())
+        {
             Some(p) => p,
             None => return Ok((Config::default(), None)),
         },
@@ -60,11 +64,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(FILE_NAME);
         std::fs::write(&p, "service = \"api\"\nsevrice = \"typo\"\n").unwrap();
-        let e = load(None, &[dir.path().to_path_buf()]).unwrap_err().to_string();
-        assert!(e.contains(".dorameter.toml") && e.contains("sevrice") && e.contains("line 2"), "{e}");
+        let e = load(None, &[dir.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(".dorameter.toml") && e.contains("sevrice") && e.contains("line 2"),
+            "{e}"
+        );
         std::fs::write(&p, "service = \"api\"\nmax_commits = 10\n").unwrap();
         let (c, from) = load(None, &[dir.path().to_path_buf()]).unwrap();
-        assert_eq!((c.service.as_deref(), c.max_commits, from), (Some("api"), Some(10), Some(p)));
+        assert_eq!(
+            (c.service.as_deref(), c.max_commits, from),
+            (Some("api"), Some(10), Some(p))
+        );
         assert!(load(Some(&dir.path().join("missing.toml")), &[]).is_err());
     }
 }

@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::Result;
 use crate::event::{
     Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
     RemediationReason,
 };
 use crate::git::{Commit, Repo, WalkOutcome, lead_time_changes};
 use crate::store::{DeploymentRef, ReadTx};
-use crate::Result;
 
 /// How many earlier deployments the git fallback of revert matching looks at.
 const REVERT_SEARCH_LIMIT: usize = 1000;
@@ -57,7 +57,10 @@ pub struct Planned {
 pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned> {
     let mut warnings = Vec::new();
     let previous = tx.previous_success(&req.service, &req.env, req.finished_at)?;
-    let base = req.previous_sha.clone().or_else(|| previous.as_ref().map(|p| p.sha.clone()));
+    let base = req
+        .previous_sha
+        .clone()
+        .or_else(|| previous.as_ref().map(|p| p.sha.clone()));
 
     let mut note = None;
     let mut commits: Vec<Commit> = Vec::new();
@@ -156,14 +159,19 @@ fn classify(
     let mut out: Vec<Remediation> = Vec::new();
     let add = |out: &mut Vec<Remediation>, id: &str, reason| {
         if id != req.id && !out.iter().any(|r| r.deployment_id == id) {
-            out.push(Remediation { deployment_id: id.to_string(), reason });
+            out.push(Remediation {
+                deployment_id: id.to_string(),
+                reason,
+            });
         }
     };
 
     // Rule 1: going back to a sha deployed before marks everything since its
     // last deployment failed. Redeploying the current sha is not a rollback.
     let went_back = match previous {
-        Some(p) if p.sha != req.sha => tx.last_success_of_sha(&req.service, &req.env, &req.sha, req.finished_at)?,
+        Some(p) if p.sha != req.sha => {
+            tx.last_success_of_sha(&req.service, &req.env, &req.sha, req.finished_at)?
+        }
         _ => None,
     };
     if let Some(last) = &went_back {
@@ -176,7 +184,8 @@ fn classify(
             add(&mut out, &p.id, RemediationReason::Rollback);
         }
         if previous.is_none() {
-            warnings.push("--rollback given but there is no earlier deployment to mark failed".into());
+            warnings
+                .push("--rollback given but there is no earlier deployment to mark failed".into());
         }
         return Ok((DeploymentKind::Rollback, out));
     }
@@ -185,7 +194,8 @@ fn classify(
     if req.hotfix {
         match previous {
             Some(p) => add(&mut out, &p.id, RemediationReason::Hotfix),
-            None => warnings.push("--hotfix given but there is no earlier deployment to mark failed".into()),
+            None => warnings
+                .push("--hotfix given but there is no earlier deployment to mark failed".into()),
         }
     }
     let own: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
@@ -201,7 +211,14 @@ fn classify(
                 continue;
             }
             all_own = false;
-            if let Some(d) = shipped_by(Some(repo), tx, &req.service, &req.env, reverted, req.finished_at)? {
+            if let Some(d) = shipped_by(
+                Some(repo),
+                tx,
+                &req.service,
+                &req.env,
+                reverted,
+                req.finished_at,
+            )? {
                 add(&mut out, &d.id, RemediationReason::Revert);
                 matched_any = true;
             }
@@ -218,7 +235,11 @@ fn classify(
     if let (Some(reason), Some(p)) = (subject_signal, previous) {
         add(&mut out, &p.id, reason);
     }
-    let kind = if req.hotfix || !out.is_empty() { DeploymentKind::Rollforward } else { DeploymentKind::Planned };
+    let kind = if req.hotfix || !out.is_empty() {
+        DeploymentKind::Rollforward
+    } else {
+        DeploymentKind::Planned
+    };
     Ok((kind, out))
 }
 

@@ -45,9 +45,57 @@ pub const NOW: &str = "DORAMETER_NOW";
 
 /// Every variable above, for `docs/configuration.md` and its test.
 pub const ALL: &[&str] = &[
-    STORE, SINKS, FORMAT, CONFIG, SERVICE, ENV, SHA, REPO, STARTED_AT, FINISHED_AT, STATUS,
-    ROLLBACK, HOTFIX, PREVIOUS_SHA, DEPLOYMENT_ID, VERSION, TEAM, DEPLOYED_BY, TAGS,
-    LEAD_TIME_FROM, MAX_COMMITS, DRY_RUN, INCIDENT_ID, DETECTED_AT, RESOLVED_AT, SEVERITY,
-    TITLE, CAUSE, INCIDENT_DEPLOYMENT, INCIDENT_SHA, ATTRIBUTION_WINDOW, WINDOW, SINCE, UNTIL,
-    BANDS, FROM_TAGS, VERBOSE, QUIET, NOW,
+    STORE,
+    SINKS,
+    FORMAT,
+    CONFIG,
+    SERVICE,
+    ENV,
+    SHA,
+    REPO,
+    STARTED_AT,
+    FINISHED_AT,
+    STATUS,
+    ROLLBACK,
+    HOTFIX,
+    PREVIOUS_SHA,
+    DEPLOYMENT_ID,
+    VERSION,
+    TEAM,
+    DEPLOYED_BY,
+    TAGS,
+    LEAD_TIME_FROM,
+    MAX_COMMITS,
+    DRY_RUN,
+    INCIDENT_ID,
+    DETECTED_AT,
+    RESOLVED_AT,
+    SEVERITY,
+    TITLE,
+    CAUSE,
+    INCIDENT_DEPLOYMENT,
+    INCIDENT_SHA,
+    ATTRIBUTION_WINDOW,
+    WINDOW,
+    SINCE,
+    UNTIL,
+    BANDS,
+    FROM_TAGS,
+    VERBOSE,
+    QUIET,
+    NOW,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_variable_is_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        for var in super::ALL {
+            assert!(
+                doc.contains(&format!("`{var}`")),
+                "{var} missing from docs/configuration.md"
+            );
+        }
+    }
+}

@@ -17,7 +17,10 @@ pub enum Error {
     },
     /// Nothing to work on (a pattern or glob that matched nothing).
     #[error("{message}")]
-    NoInput { message: String, hint: Option<String> },
+    NoInput {
+        message: String,
+        hint: Option<String>,
+    },
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
     #[error(transparent)]

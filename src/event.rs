@@ -161,7 +161,9 @@ pub fn is_generated_id_char(c: char) -> bool {
 pub fn validate_user_id(flag: &str, id: &str) -> crate::Result<()> {
     let ok = !id.is_empty()
         && id.chars().count() <= 128
-        && id.chars().all(|c| !c.is_control() && !c.is_whitespace() || c == ' ')
+        && id
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() || c == ' ')
         && !id.starts_with(' ')
         && !id.ends_with(' ');
     if ok {
@@ -220,12 +222,21 @@ mod tests {
     fn derived_ids_are_valid_stable_and_bounded() {
         let a = derived_id(&["gh", "org/repo", "123", "1", "api", "production"]);
         assert_eq!(a, "gh:org-repo:123:1:api:production");
-        assert_eq!(a, derived_id(&["gh", "org/repo", "123", "1", "api", "production"]));
+        assert_eq!(
+            a,
+            derived_id(&["gh", "org/repo", "123", "1", "api", "production"])
+        );
         let short = derived_id(&["x"]);
-        assert!(short.len() >= 16 && short.chars().all(is_generated_id_char), "{short}");
+        assert!(
+            short.len() >= 16 && short.chars().all(is_generated_id_char),
+            "{short}"
+        );
         let long_part = "é".repeat(300);
         let long = derived_id(&["bf", &long_part]);
-        assert!(long.len() <= 128 && long.chars().all(is_generated_id_char), "{long}");
+        assert!(
+            long.len() <= 128 && long.chars().all(is_generated_id_char),
+            "{long}"
+        );
         assert_ne!(derived_id(&["a/b"]), derived_id(&["a-b"]));
     }
 

@@ -1,7 +1,7 @@
 //! Time and duration parsing shared by every flag that takes one.
 //!
 //! Times accept RFC 3339 (`2026-11-20T02:00:00Z`, any offset) or unix seconds
-//! (`1763604000`). Durations accept `90s`, `45m`, `24h`, `30d`, `2w`, or a
+//! (`1795140000`). Durations accept `90s`, `45m`, `24h`, `30d`, `2w`, or a
 //! bare number of seconds. Values that parse but cannot be real (before 2000,
 //! more than a day in the future) are rejected: they are almost always a unit
 //! mix-up (milliseconds for seconds) or a broken clock, and silently storing
@@ -33,7 +33,7 @@ pub fn parse_time(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTim
         return Err(Error::usage_hint(
             format!("invalid time for {flag}: '{value}'"),
             format!(
-                "give {flag} as RFC 3339 (e.g. 2026-11-20T02:00:00Z) or unix seconds (e.g. 1763604000)"
+                "give {flag} as RFC 3339 (e.g. 2026-11-20T02:00:00Z) or unix seconds (e.g. 1795140000)"
             ),
         ));
     };
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn parses_rfc3339_with_offsets_and_unix_seconds() {
         let a = parse_time("--x", "2026-11-20T03:00:00+01:00", now()).unwrap();
-        let b = parse_time("--x", "1763604000", now()).unwrap();
+        let b = parse_time("--x", "1795140000", now()).unwrap();
         assert_eq!(a, b);
         assert_eq!(format_time(a), "2026-11-20T02:00:00Z");
     }
@@ -139,7 +139,7 @@ mod tests {
             let e = parse_time("--started-at", bad, now()).unwrap_err();
             assert!(e.to_string().contains("--started-at"), "{e}");
         }
-        let e = parse_time("--x", "1763604000000", now()).unwrap_err();
+        let e = parse_time("--x", "1795140000000", now()).unwrap_err();
         assert!(e.to_string().contains("future"), "{e}");
         let e = parse_time("--x", "9999-01-01T00:00:00Z", now()).unwrap_err();
         assert!(e.to_string().contains("future"), "{e}");

@@ -50,7 +50,9 @@ pub fn detect(env: &EnvMap) -> Option<CiContext> {
             sha: get(env, "GITHUB_SHA").map(str::to_string),
             repository_url: repo.map(|r| strip_credentials(&format!("{server}/{r}"))),
             pipeline_id: run.map(str::to_string),
-            pipeline_url: repo.zip(run).map(|(r, id)| format!("{server}/{r}/actions/runs/{id}")),
+            pipeline_url: repo
+                .zip(run)
+                .map(|(r, id)| format!("{server}/{r}/actions/runs/{id}")),
             actor: get(env, "GITHUB_ACTOR").map(str::to_string),
             default_service: repo.and_then(|r| r.rsplit('/').next()).map(str::to_string),
             run_key: [
@@ -88,11 +90,15 @@ pub fn detect(env: &EnvMap) -> Option<CiContext> {
 /// Removes user and password from an http(s) URL, and the password from any
 /// other URL with an authority. `git@host:path` (no secret in it) is kept.
 pub fn strip_credentials(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
     let scheme = &url[..scheme_end];
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
     let userinfo = &rest[..at];
     let host_and_path = &rest[at + 1..];
     if scheme.starts_with("http") {
@@ -108,7 +114,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -122,18 +131,37 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(gh.default_service.as_deref(), Some("api"));
-        assert_eq!(gh.pipeline_url.as_deref(), Some("https://github.com/org/api/actions/runs/42"));
+        assert_eq!(
+            gh.pipeline_url.as_deref(),
+            Some("https://github.com/org/api/actions/runs/42")
+        );
         assert_eq!(gh.run_key, ["gh", "org/api", "42", "2"]);
-        let gl = detect(&env(&[("GITLAB_CI", "true"), ("CI_PROJECT_URL", "https://u:tok@gitlab.example.com/g/p")])).unwrap();
-        assert_eq!(gl.repository_url.as_deref(), Some("https://gitlab.example.com/g/p"));
+        let gl = detect(&env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PROJECT_URL", "https://u:tok@gitlab.example.com/g/p"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            gl.repository_url.as_deref(),
+            Some("https://gitlab.example.com/g/p")
+        );
         assert!(detect(&env(&[("CI", "true")])).is_none());
     }
 
     #[test]
     fn strips_credentials() {
-        assert_eq!(strip_credentials("https://x-access-token:ghs_abc@github.com/o/r.git"), "https://github.com/o/r.git");
+        assert_eq!(
+            strip_credentials("https://x-access-token:ghs_abc@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
         assert_eq!(strip_credentials("ssh://git:pw@host/r"), "ssh://git@host/r");
-        assert_eq!(strip_credentials("git@github.com:o/r.git"), "git@github.com:o/r.git");
-        assert_eq!(strip_credentials("https://github.com/o/r@v1"), "https://github.com/o/r@v1");
+        assert_eq!(
+            strip_credentials("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+        assert_eq!(
+            strip_credentials("https://github.com/o/r@v1"),
+            "https://github.com/o/r@v1"
+        );
     }
 }

@@ -58,11 +58,24 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     let session = ctx.session(global, Some(&args.repo))?;
     check_event_format(session.format)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
-    let service = match args.service.clone().or_else(|| default_service(&session, &repo)) {
+    let service = match args
+        .service
+        .clone()
+        .or_else(|| default_service(&session, &repo))
+    {
         Some(s) => non_empty("--service", s)?,
-        None => return Err(Error::usage_hint("no service name", "pass --service (DORAMETER_SERVICE)")),
+        None => {
+            return Err(Error::usage_hint(
+                "no service name",
+                "pass --service (DORAMETER_SERVICE)",
+            ));
+        }
     };
-    let env = non_empty("--env", pick(&[args.env.clone(), session.config.env.clone()]).unwrap_or_else(|| "production".into()))?;
+    let env = non_empty(
+        "--env",
+        pick(&[args.env.clone(), session.config.env.clone()])
+            .unwrap_or_else(|| "production".into()),
+    )?;
     let from = lead_time_from(args.lead_time_from.as_deref(), &session)?;
     let cap = max_commits(args.max_commits, &session)?;
 
@@ -78,7 +91,11 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     tags.retain(|t| {
         let ok = from_millis(t.time * 1000) <= latest_ok;
         if !ok {
-            warnings.push(format!("tag {} is dated in the future ({}); skipped", t.name, format_time(from_millis(t.time * 1000))));
+            warnings.push(format!(
+                "tag {} is dated in the future ({}); skipped",
+                t.name,
+                format_time(from_millis(t.time * 1000))
+            ));
         }
         ok
     });
@@ -90,9 +107,16 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     } else {
         indicatif::ProgressBar::hidden()
     };
-    bar.set_style(indicatif::ProgressStyle::with_template("{pos}/{len} tags {wide_bar} {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{pos}/{len} tags {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
 
-    let access = if args.dry_run { Access::ReadOnly } else { Access::ReadWrite };
+    let access = if args.dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
     let mut store = ctx.open_store(global, &session, Some(&repo), access)?;
     let mut recorded: Vec<(Deployment, bool)> = Vec::new();
     let mut skipped = 0usize;
@@ -102,8 +126,18 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         for tag in &tags {
             bar.inc(1);
             let finished_at = from_millis(tag.time * 1000);
-            let id = event::derived_id(&["backfill", &service, &env, &tag.name, tag.sha.get(..12).unwrap_or(&tag.sha)]);
-            if tx.deployment(&id)?.is_some() || tx.last_success_of_sha(&service, &env, &tag.sha, finished_at)?.is_some() {
+            let id = event::derived_id(&[
+                "backfill",
+                &service,
+                &env,
+                &tag.name,
+                tag.sha.get(..12).unwrap_or(&tag.sha),
+            ]);
+            if tx.deployment(&id)?.is_some()
+                || tx
+                    .last_success_of_sha(&service, &env, &tag.sha, finished_at)?
+                    .is_some()
+            {
                 skipped += 1;
                 continue;
             }
@@ -149,11 +183,21 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
             tags: total,
             recorded: recorded.iter().filter(|(_, r)| *r).count(),
             skipped,
-            deployments: recorded.iter().map(|(d, r)| DeploymentView::new(d, *r, &[])).collect(),
+            deployments: recorded
+                .iter()
+                .map(|(d, r)| DeploymentView::new(d, *r, &[]))
+                .collect(),
             warnings: &warnings,
         }),
         _ => {
-            let mut rows = vec![vec!["tag".into(), "sha".into(), "finished".into(), "kind".into(), "changes".into(), "lead time p50".into()]];
+            let mut rows = vec![vec![
+                "tag".into(),
+                "sha".into(),
+                "finished".into(),
+                "kind".into(),
+                "changes".into(),
+                "lead time p50".into(),
+            ]];
             for (d, _) in &recorded {
                 let view = DeploymentView::new(d, true, &[]);
                 rows.push(vec![
@@ -162,12 +206,28 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
                     view.finished_at.clone(),
                     d.kind.to_string(),
                     d.changes.len().to_string(),
-                    view.lead_time.as_ref().map_or_else(|| d.lead_time_note.map_or("-".into(), |n| n.to_string()), |l| humanize_seconds(l.p50_seconds)),
+                    view.lead_time.as_ref().map_or_else(
+                        || d.lead_time_note.map_or("-".into(), |n| n.to_string()),
+                        |l| humanize_seconds(l.p50_seconds),
+                    ),
                 ]);
             }
-            let verb = if args.dry_run { "would record" } else { "recorded" };
-            let mut out = if recorded.is_empty() { String::new() } else { render::columns_pub(&rows) };
-            out.push_str(&format!("{verb} {} of {total} tags as deployments of {} / {}; {skipped} already recorded\n", recorded.len(), crate::render::escape::terminal(&service), crate::render::escape::terminal(&env)));
+            let verb = if args.dry_run {
+                "would record"
+            } else {
+                "recorded"
+            };
+            let mut out = if recorded.is_empty() {
+                String::new()
+            } else {
+                render::columns_pub(&rows)
+            };
+            out.push_str(&format!(
+                "{verb} {} of {total} tags as deployments of {} / {}; {skipped} already recorded\n",
+                recorded.len(),
+                crate::render::escape::terminal(&service),
+                crate::render::escape::terminal(&env)
+            ));
             out
         }
     };

@@ -38,14 +38,26 @@ pub struct Session {
 impl Context<'_> {
     pub fn session(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Session> {
         let now = match self.env.get(ev::NOW).filter(|v| !v.is_empty()) {
-            Some(v) => crate::time::parse_time(ev::NOW, v, Utc::now() + chrono::Duration::days(365 * 100))?,
+            Some(v) => {
+                crate::time::parse_time(ev::NOW, v, Utc::now() + chrono::Duration::days(365 * 100))?
+            }
             None => Utc::now(),
         };
         let mut search = vec![self.cwd.clone()];
-        if let Some(root) = repo_hint.and_then(|p| Repo::discover(&self.cwd.join(p)).ok()).and_then(|r| r.workdir()) {
+        if let Some(root) = repo_hint
+            .and_then(|p| Repo::discover(&self.cwd.join(p)).ok())
+            .and_then(|r| r.workdir())
+        {
             search.push(root);
         }
-        let (config, _) = config::load(global.config.as_deref().map(|p| self.cwd.join(p)).as_deref(), &search)?;
+        let (config, _) = config::load(
+            global
+                .config
+                .as_deref()
+                .map(|p| self.cwd.join(p))
+                .as_deref(),
+            &search,
+        )?;
         let format = match (global.format, config.format.as_deref()) {
             (Some(f), _) => f,
             (None, Some(s)) => Format::parse(s).ok_or_else(|| {
@@ -68,14 +80,22 @@ impl Context<'_> {
 
     /// Opens the store: flag/env, then config, then `.dorameter/dorameter.db`
     /// at the repository root (the current directory outside a repository).
-    pub fn open_store(&self, global: &GlobalArgs, session: &Session, repo: Option<&Repo>, access: Access) -> Result<Box<dyn Store>> {
+    pub fn open_store(
+        &self,
+        global: &GlobalArgs,
+        session: &Session,
+        repo: Option<&Repo>,
+        access: Access,
+    ) -> Result<Box<dyn Store>> {
         let url = match global.store.as_deref().or(session.config.store.as_deref()) {
             Some(raw) => match StoreUrl::parse(raw)? {
                 StoreUrl::Sqlite(p) => StoreUrl::Sqlite(self.cwd.join(p)),
                 other => other,
             },
             None => {
-                let root = repo.and_then(Repo::workdir).or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()));
+                let root = repo
+                    .and_then(Repo::workdir)
+                    .or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()));
                 StoreUrl::Sqlite(store::default_store_path(root.as_deref(), &self.cwd))
             }
         };
@@ -91,7 +111,11 @@ impl Context<'_> {
     /// A warning on stderr unless `--quiet`. Text is escaped for the terminal.
     pub fn warn(&mut self, session: &Session, text: &str) -> Result<()> {
         if !session.quiet {
-            writeln!(self.stderr, "warning: {}", crate::render::escape::terminal(text))?;
+            writeln!(
+                self.stderr,
+                "warning: {}",
+                crate::render::escape::terminal(text)
+            )?;
         }
         Ok(())
     }
@@ -106,9 +130,12 @@ impl Context<'_> {
 
 /// Parses an enum flag value or explains the choices.
 pub fn parse_choice<T: std::str::FromStr>(flag: &str, value: &str, choices: &str) -> Result<T> {
-    value
-        .parse()
-        .map_err(|_| Error::usage_hint(format!("invalid value '{value}' for {flag}"), format!("{flag} is one of: {choices}")))
+    value.parse().map_err(|_| {
+        Error::usage_hint(
+            format!("invalid value '{value}' for {flag}"),
+            format!("{flag} is one of: {choices}"),
+        )
+    })
 }
 
 /// The first value that is set: flag/env, config, CI, built-in.

@@ -81,7 +81,10 @@ pub fn check_event_format(format: Format) -> Result<()> {
     match format {
         Format::Table | Format::Json | Format::Markdown => Ok(()),
         other => Err(Error::usage_hint(
-            format!("--format {} is not available for this command", other.as_str()),
+            format!(
+                "--format {} is not available for this command",
+                other.as_str()
+            ),
             "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
         )),
     }
@@ -95,16 +98,24 @@ pub fn lead_time_from(arg: Option<&str>, session: &Session) -> Result<LeadTimeFr
 }
 
 pub fn max_commits(arg: Option<usize>, session: &Session) -> Result<usize> {
-    let n = arg.or(session.config.max_commits).unwrap_or(DEFAULT_MAX_COMMITS);
+    let n = arg
+        .or(session.config.max_commits)
+        .unwrap_or(DEFAULT_MAX_COMMITS);
     if n == 0 {
-        return Err(Error::usage_hint("--max-commits must be at least 1", "pass --max-commits a positive number, e.g. 5000"));
+        return Err(Error::usage_hint(
+            "--max-commits must be at least 1",
+            "pass --max-commits a positive number, e.g. 5000",
+        ));
     }
     Ok(n)
 }
 
 pub fn non_empty(flag: &str, value: String) -> Result<String> {
     if value.trim().is_empty() || value.chars().any(char::is_control) {
-        return Err(Error::usage_hint(format!("{flag} must not be empty or contain control characters"), format!("pass {flag} a name such as api")));
+        return Err(Error::usage_hint(
+            format!("{flag} must not be empty or contain control characters"),
+            format!("pass {flag} a name such as api"),
+        ));
     }
     Ok(value)
 }
@@ -112,14 +123,31 @@ pub fn non_empty(flag: &str, value: String) -> Result<String> {
 /// The service name when none is given: the CI project, else the repository's name.
 pub fn default_service(session: &Session, repo: &Repo) -> Option<String> {
     let from_remote = repo.origin_url().and_then(|u| {
-        let last = u.trim_end_matches('/').rsplit(['/', ':']).next()?.trim_end_matches(".git").to_string();
+        let last = u
+            .trim_end_matches('/')
+            .rsplit(['/', ':'])
+            .next()?
+            .trim_end_matches(".git")
+            .to_string();
         (!last.is_empty()).then_some(last)
     });
-    let from_dir = repo.workdir().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    pick(&[session.config.service.clone(), session.ci.as_ref().and_then(|c| c.default_service.clone()), from_remote, from_dir])
+    let from_dir = repo
+        .workdir()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    pick(&[
+        session.config.service.clone(),
+        session.ci.as_ref().and_then(|c| c.default_service.clone()),
+        from_remote,
+        from_dir,
+    ])
 }
 
-pub fn render_deployment(format: Format, d: &Deployment, recorded: bool, warnings: &[String]) -> String {
+pub fn render_deployment(
+    format: Format,
+    d: &Deployment,
+    recorded: bool,
+    warnings: &[String],
+) -> String {
     let view = DeploymentView::new(d, recorded, warnings);
     match format {
         Format::Json => render::json(&view),
@@ -133,21 +161,41 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     check_event_format(session.format)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
 
-    let service = match args.service.clone().or_else(|| default_service(&session, &repo)) {
+    let service = match args
+        .service
+        .clone()
+        .or_else(|| default_service(&session, &repo))
+    {
         Some(s) => non_empty("--service", s)?,
-        None => return Err(Error::usage_hint("no service name", "pass --service (DORAMETER_SERVICE)")),
+        None => {
+            return Err(Error::usage_hint(
+                "no service name",
+                "pass --service (DORAMETER_SERVICE)",
+            ));
+        }
     };
-    let env = non_empty("--env", pick(&[args.env.clone(), session.config.env.clone()]).unwrap_or_else(|| "production".into()))?;
-    let status: DeploymentStatus = parse_choice("--status", &args.status, &DeploymentStatus::choices())?;
+    let env = non_empty(
+        "--env",
+        pick(&[args.env.clone(), session.config.env.clone()])
+            .unwrap_or_else(|| "production".into()),
+    )?;
+    let status: DeploymentStatus =
+        parse_choice("--status", &args.status, &DeploymentStatus::choices())?;
 
-    let sha_rev = pick(&[args.sha.clone(), session.ci.as_ref().and_then(|c| c.sha.clone())]).unwrap_or_else(|| "HEAD".into());
+    let sha_rev = pick(&[
+        args.sha.clone(),
+        session.ci.as_ref().and_then(|c| c.sha.clone()),
+    ])
+    .unwrap_or_else(|| "HEAD".into());
     let sha = repo.resolve_commit("--sha", &sha_rev)?;
     let previous_sha = match &args.previous_sha {
         None => None,
         Some(rev) => match repo.resolve_commit("--previous-sha", rev) {
             Ok(full) => Some(full),
             // A full sha this clone lacks (shallow): recorded as not found, not an error.
-            Err(_) if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => Some(rev.to_ascii_lowercase()),
+            Err(_) if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(rev.to_ascii_lowercase())
+            }
             Err(e) => return Err(e.into()),
         },
     };
@@ -185,7 +233,10 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let mut tags = BTreeMap::new();
     for t in &args.tags {
         let Some((k, v)) = t.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
-            return Err(Error::usage_hint(format!("invalid --tag '{t}'"), "give each --tag as KEY=VALUE, e.g. --tag region=eu-west-1"));
+            return Err(Error::usage_hint(
+                format!("invalid --tag '{t}'"),
+                "give each --tag as KEY=VALUE, e.g. --tag region=eu-west-1",
+            ));
         };
         tags.insert(k.trim().to_string(), v.to_string());
     }
@@ -212,11 +263,18 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         team: args.team.clone().or_else(|| session.config.team.clone()),
         pipeline_id: session.ci.as_ref().and_then(|c| c.pipeline_id.clone()),
         pipeline_url: session.ci.as_ref().and_then(|c| c.pipeline_url.clone()),
-        deployed_by: args.deployed_by.clone().or_else(|| session.ci.as_ref().and_then(|c| c.actor.clone())),
+        deployed_by: args
+            .deployed_by
+            .clone()
+            .or_else(|| session.ci.as_ref().and_then(|c| c.actor.clone())),
         tags,
     };
 
-    let access = if args.dry_run { Access::ReadOnly } else { Access::ReadWrite };
+    let access = if args.dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
     let mut store = ctx.open_store(global, &session, Some(&repo), access)?;
     let mut result: Option<(Planned, bool)> = None;
     if args.dry_run {
@@ -227,8 +285,17 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     } else {
         store.write(&mut |tx| {
             if let Some(existing) = tx.deployment(&req.id)? {
-                let warning = format!("deployment {} was already recorded; nothing changed", req.id);
-                result = Some((Planned { deployment: existing, warnings: vec![warning] }, false));
+                let warning = format!(
+                    "deployment {} was already recorded; nothing changed",
+                    req.id
+                );
+                result = Some((
+                    Planned {
+                        deployment: existing,
+                        warnings: vec![warning],
+                    },
+                    false,
+                ));
                 return Ok(());
             }
             let planned = plan(&repo, tx, &req)?;
@@ -244,6 +311,11 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         ctx.warn(&session, w)?;
     }
     ctx.info(&session, &format!("store: {}", store.describe()))?;
-    ctx.out(&render_deployment(session.format, &planned.deployment, recorded, &planned.warnings))?;
+    ctx.out(&render_deployment(
+        session.format,
+        &planned.deployment,
+        recorded,
+        &planned.warnings,
+    ))?;
     Ok(exit::OK)
 }

@@ -74,33 +74,50 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
     check_event_format(session.format)?;
     event::validate_user_id("--id", &args.id)?;
     let now = session.now;
-    let time = |flag: &str, v: &Option<String>| v.as_deref().map(|v| parse_time(flag, v, now)).transpose();
+    let time =
+        |flag: &str, v: &Option<String>| v.as_deref().map(|v| parse_time(flag, v, now)).transpose();
     let started_at = time("--started-at", &args.started_at)?;
     let detected_at = time("--detected-at", &args.detected_at)?;
     let mut resolved_at = time("--resolved-at", &args.resolved_at)?;
     if resolving && resolved_at.is_none() {
         resolved_at = Some(now);
     }
-    let cause = args.cause.as_deref().map(|c| parse_choice::<IncidentCause>("--cause", c, &IncidentCause::choices())).transpose()?;
+    let cause = args
+        .cause
+        .as_deref()
+        .map(|c| parse_choice::<IncidentCause>("--cause", c, &IncidentCause::choices()))
+        .transpose()?;
     let window = parse_duration(
         "--attribution-window",
-        &pick(&[args.attribution_window.clone(), session.config.attribution_window.clone()]).unwrap_or_else(|| "24h".into()),
+        &pick(&[
+            args.attribution_window.clone(),
+            session.config.attribution_window.clone(),
+        ])
+        .unwrap_or_else(|| "24h".into()),
     )?;
-    let services = args.services.iter().map(|s| non_empty("--service", s.clone())).collect::<Result<Vec<_>>>()?;
+    let services = args
+        .services
+        .iter()
+        .map(|s| non_empty("--service", s.clone()))
+        .collect::<Result<Vec<_>>>()?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let deployment_sha = match &args.sha {
         None => None,
-        Some(rev) => Some(match repo.as_ref().map(|r| r.resolve_commit("--sha", rev)) {
-            Some(Ok(full)) => full,
-            _ if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => rev.to_ascii_lowercase(),
-            Some(Err(e)) => return Err(e.into()),
-            None => {
-                return Err(Error::usage_hint(
-                    format!("cannot resolve --sha '{rev}' outside a git repository"),
-                    "give the full 40-character sha, or run inside the repository (or pass --repo)",
-                ));
-            }
-        }),
+        Some(rev) => Some(
+            match repo.as_ref().map(|r| r.resolve_commit("--sha", rev)) {
+                Some(Ok(full)) => full,
+                _ if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    rev.to_ascii_lowercase()
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => {
+                    return Err(Error::usage_hint(
+                        format!("cannot resolve --sha '{rev}' outside a git repository"),
+                        "give the full 40-character sha, or run inside the repository (or pass --repo)",
+                    ));
+                }
+            },
+        ),
     };
 
     let mut store = ctx.open_store(global, &session, repo.as_ref(), Access::ReadWrite)?;

@@ -13,9 +13,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use context::Context;
 
+use crate::Result;
 use crate::env_vars as ev;
 use crate::render::Format;
-use crate::Result;
 
 /// Measure DORA metrics where the truth lives: in the deploy job, from git.
 #[derive(Debug, Parser)]

@@ -39,7 +39,8 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let session = ctx.session(global, None)?;
     let now = session.now;
-    let bands_name = pick(&[args.bands.clone(), session.config.bands.clone()]).unwrap_or_else(|| "classic".into());
+    let bands_name = pick(&[args.bands.clone(), session.config.bands.clone()])
+        .unwrap_or_else(|| "classic".into());
     let Some(bands) = band_table(&bands_name) else {
         return Err(Error::usage_hint(
             format!("unknown band table '{bands_name}' given to --bands"),
@@ -48,7 +49,11 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     };
     let attribution_window = parse_duration(
         "--attribution-window",
-        &pick(&[args.attribution_window.clone(), session.config.attribution_window.clone()]).unwrap_or_else(|| "24h".into()),
+        &pick(&[
+            args.attribution_window.clone(),
+            session.config.attribution_window.clone(),
+        ])
+        .unwrap_or_else(|| "24h".into()),
     )?;
     let until = match &args.until {
         Some(v) => parse_time("--until", v, now)?,
@@ -57,16 +62,24 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let since = match &args.since {
         Some(v) => parse_time("--since", v, now)?,
         None => {
-            let w = pick(&[args.window.clone(), session.config.window.clone()]).unwrap_or_else(|| "30d".into());
+            let w = pick(&[args.window.clone(), session.config.window.clone()])
+                .unwrap_or_else(|| "30d".into());
             until - parse_duration("--window", &w)?
         }
     };
     if args.since.is_some() && args.window.is_some() {
-        return Err(Error::usage_hint("--window and --since both set the window start", "give either --window, or --since (and optionally --until)"));
+        return Err(Error::usage_hint(
+            "--window and --since both set the window start",
+            "give either --window, or --since (and optionally --until)",
+        ));
     }
     if since >= until {
         return Err(Error::usage_hint(
-            format!("--since ({}) is not before --until ({})", crate::time::format_time(since), crate::time::format_time(until)),
+            format!(
+                "--since ({}) is not before --until ({})",
+                crate::time::format_time(since),
+                crate::time::format_time(until)
+            ),
             "give a --since earlier than --until; the window is [since, until)",
         ));
     }
@@ -78,8 +91,15 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let mut reports: Vec<Report> = Vec::new();
     store.read(&mut |tx| {
         let targets: Vec<(String, String)> = match &service {
-            Some(s) => vec![(s.clone(), env.clone().unwrap_or_else(|| "production".into()))],
-            None => tx.service_envs()?.into_iter().filter(|(_, e)| env.as_ref().is_none_or(|want| want == e)).collect(),
+            Some(s) => vec![(
+                s.clone(),
+                env.clone().unwrap_or_else(|| "production".into()),
+            )],
+            None => tx
+                .service_envs()?
+                .into_iter()
+                .filter(|(_, e)| env.as_ref().is_none_or(|want| want == e))
+                .collect(),
         };
         for (s, e) in targets {
             let facts = tx.report_facts(&s, &e, window)?;

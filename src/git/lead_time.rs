@@ -34,7 +34,9 @@ pub fn signals_from_message(message: &[u8]) -> RemediationSignals {
     };
     const MARK: &str = "This reverts commit ";
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix(MARK) else { continue };
+        let Some(rest) = line.trim().strip_prefix(MARK) else {
+            continue;
+        };
         let sha: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
         if sha.len() >= 40 {
             signals.reverts.push(sha.to_ascii_lowercase());
@@ -53,8 +55,15 @@ pub struct Changes {
 
 /// Lead time of each commit = `finished_at` − its author (or committer) time,
 /// clamped at 0.
-pub fn lead_time_changes(commits: &[Commit], finished_at: DateTime<Utc>, from: LeadTimeFrom) -> Changes {
-    let mut out = Changes { changes: Vec::with_capacity(commits.len()), clamped: 0 };
+pub fn lead_time_changes(
+    commits: &[Commit],
+    finished_at: DateTime<Utc>,
+    from: LeadTimeFrom,
+) -> Changes {
+    let mut out = Changes {
+        changes: Vec::with_capacity(commits.len()),
+        clamped: 0,
+    };
     let finished = finished_at.timestamp();
     for c in commits {
         let start = match from {
@@ -76,7 +85,9 @@ pub fn lead_time_changes(commits: &[Commit], finished_at: DateTime<Utc>, from: L
 }
 
 fn secs(t: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(t, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+    Utc.timestamp_opt(t, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
@@ -91,7 +102,8 @@ mod tests {
         );
         assert_eq!(s.reverts, vec![sha.to_string()]);
         assert!(s.revert_subject && !s.hotfix_subject);
-        let s = signals_from_message(b"fix: HotFix for login\n\nbody mentions This reverts commit abc");
+        let s =
+            signals_from_message(b"fix: HotFix for login\n\nbody mentions This reverts commit abc");
         assert!(s.hotfix_subject && s.reverts.is_empty() && !s.revert_subject);
         assert!(!signals_from_message(b"feat: x\n\nnot a hotfix in the subject").any());
     }
@@ -108,10 +120,24 @@ mod tests {
         let commits = [c("a", 1_000, 1_500), c("b", 2_100, 1_900)];
         let finished = secs(2_000);
         let by_author = lead_time_changes(&commits, finished, LeadTimeFrom::Author);
-        assert_eq!(by_author.changes.iter().map(|c| c.lead_time_seconds).collect::<Vec<_>>(), [1_000, 0]);
+        assert_eq!(
+            by_author
+                .changes
+                .iter()
+                .map(|c| c.lead_time_seconds)
+                .collect::<Vec<_>>(),
+            [1_000, 0]
+        );
         assert_eq!(by_author.clamped, 1);
         let by_committer = lead_time_changes(&commits, finished, LeadTimeFrom::Committer);
-        assert_eq!(by_committer.changes.iter().map(|c| c.lead_time_seconds).collect::<Vec<_>>(), [500, 100]);
+        assert_eq!(
+            by_committer
+                .changes
+                .iter()
+                .map(|c| c.lead_time_seconds)
+                .collect::<Vec<_>>(),
+            [500, 100]
+        );
         assert_eq!(by_committer.clamped, 0);
     }
 }

@@ -26,7 +26,10 @@ pub enum GitError {
 
 impl GitError {
     pub fn is_usage(&self) -> bool {
-        matches!(self, GitError::NotARepository { .. } | GitError::UnknownRevision { .. })
+        matches!(
+            self,
+            GitError::NotARepository { .. } | GitError::UnknownRevision { .. }
+        )
     }
 
     pub fn hint(&self) -> Option<String> {
@@ -97,7 +100,10 @@ impl Repo {
     /// one, or a bare repository).
     pub fn discover(path: &Path) -> Result<Repo, GitError> {
         let inner = Repository::open_ext(path, git2::RepositoryOpenFlags::empty(), &[] as &[&Path])
-            .map_err(|source| GitError::NotARepository { path: path.to_path_buf(), source })?;
+            .map_err(|source| GitError::NotARepository {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(Repo { inner })
     }
 
@@ -113,7 +119,10 @@ impl Repo {
     /// Resolves a revision (sha, abbreviated sha, tag, branch, `HEAD~2`) to a
     /// full commit sha.
     pub fn resolve_commit(&self, flag: &str, rev: &str) -> Result<String, GitError> {
-        let unknown = || GitError::UnknownRevision { flag: flag.to_string(), rev: rev.to_string() };
+        let unknown = || GitError::UnknownRevision {
+            flag: flag.to_string(),
+            rev: rev.to_string(),
+        };
         let obj = self.inner.revparse_single(rev).map_err(|_| unknown())?;
         let commit = obj.peel_to_commit().map_err(|_| unknown())?;
         Ok(commit.id().to_string())
@@ -134,22 +143,38 @@ impl Repo {
 
     /// The commits in `base..target` (all of `target`'s history when `base` is
     /// `None`), merge commits skipped, at most `max_commits` of them.
-    pub fn walk(&self, base: Option<&str>, target: &str, max_commits: usize) -> Result<WalkOutcome, GitError> {
-        let target_oid = Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
-        let mut walk = self.inner.revwalk().map_err(git_err("start a revision walk"))?;
-        walk.push(target_oid).map_err(git_err(format!("walk from {target}")))?;
+    pub fn walk(
+        &self,
+        base: Option<&str>,
+        target: &str,
+        max_commits: usize,
+    ) -> Result<WalkOutcome, GitError> {
+        let target_oid =
+            Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
+        let mut walk = self
+            .inner
+            .revwalk()
+            .map_err(git_err("start a revision walk"))?;
+        walk.push(target_oid)
+            .map_err(git_err(format!("walk from {target}")))?;
         if let Some(base) = base {
-            let found = Oid::from_str(base).ok().filter(|oid| self.inner.find_commit(*oid).is_ok());
+            let found = Oid::from_str(base)
+                .ok()
+                .filter(|oid| self.inner.find_commit(*oid).is_ok());
             let Some(base_oid) = found else {
                 return Ok(WalkOutcome::BaseNotFound);
             };
-            walk.hide(base_oid).map_err(git_err(format!("walk from {base}")))?;
+            walk.hide(base_oid)
+                .map_err(git_err(format!("walk from {base}")))?;
         }
         let mut commits = Vec::new();
         let mut truncated = false;
         for oid in walk {
             let oid = oid.map_err(git_err(format!("walk {target}")))?;
-            let commit = self.inner.find_commit(oid).map_err(git_err(format!("read commit {oid}")))?;
+            let commit = self
+                .inner
+                .find_commit(oid)
+                .map_err(git_err(format!("read commit {oid}")))?;
             let parents = commit.parent_count();
             if parents == 0 && base.is_some() {
                 return Ok(WalkOutcome::Unrelated);
@@ -174,7 +199,10 @@ impl Repo {
 
     /// Tags matching a glob (`v*`), with the commit each points at.
     pub fn tags(&self, pattern: &str) -> Result<Vec<Tag>, GitError> {
-        let names = self.inner.tag_names(Some(pattern)).map_err(git_err("list tags"))?;
+        let names = self
+            .inner
+            .tag_names(Some(pattern))
+            .map_err(git_err("list tags"))?;
         let mut tags = Vec::new();
         for name in names.iter().flatten() {
             let reference = self
@@ -182,7 +210,9 @@ impl Repo {
                 .find_reference(&format!("refs/tags/{name}"))
                 .map_err(git_err(format!("read tag {name}")))?;
             // Tags of trees or blobs are not deployments.
-            let Ok(commit) = reference.peel_to_commit() else { continue };
+            let Ok(commit) = reference.peel_to_commit() else {
+                continue;
+            };
             let time = match reference
                 .peel(git2::ObjectType::Tag)
                 .ok()
@@ -192,13 +222,21 @@ impl Repo {
                 Some(t) => t,
                 None => commit.committer().when().seconds(),
             };
-            tags.push(Tag { name: name.to_string(), sha: commit.id().to_string(), time });
+            tags.push(Tag {
+                name: name.to_string(),
+                sha: commit.id().to_string(),
+                time,
+            });
         }
         Ok(tags)
     }
 
     /// The `origin` remote's URL, if configured.
     pub fn origin_url(&self) -> Option<String> {
-        self.inner.find_remote("origin").ok()?.url().map(str::to_string)
+        self.inner
+            .find_remote("origin")
+            .ok()?
+            .url()
+            .map(str::to_string)
     }
 }

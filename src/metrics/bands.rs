@@ -194,16 +194,33 @@ mod tests {
     fn every_table_is_monotonic_and_named() {
         for name in band_table_names() {
             let t = band_table(name).unwrap();
-            for w in [t.deploys_per_day, t.lead_time_seconds, t.change_failure_percent, t.recovery_seconds] {
+            for w in [
+                t.deploys_per_day,
+                t.lead_time_seconds,
+                t.change_failure_percent,
+                t.recovery_seconds,
+            ] {
                 assert!(w[0] != w[2], "{name}: degenerate row");
             }
             assert!(t.deploys_per_day.windows(2).all(|w| w[0] >= w[1]), "{name}");
-            assert!(t.lead_time_seconds.windows(2).all(|w| w[0] <= w[1]), "{name}");
-            assert!(t.change_failure_percent.windows(2).all(|w| w[0] <= w[1]), "{name}");
-            assert!(t.recovery_seconds.windows(2).all(|w| w[0] <= w[1]), "{name}");
+            assert!(
+                t.lead_time_seconds.windows(2).all(|w| w[0] <= w[1]),
+                "{name}"
+            );
+            assert!(
+                t.change_failure_percent.windows(2).all(|w| w[0] <= w[1]),
+                "{name}"
+            );
+            assert!(
+                t.recovery_seconds.windows(2).all(|w| w[0] <= w[1]),
+                "{name}"
+            );
         }
         assert!(band_table("nope").is_none());
-        assert_eq!(band_table_names(), ["classic", "dora-2021", "dora-2023", "dora-2024"]);
+        assert_eq!(
+            band_table_names(),
+            ["classic", "dora-2021", "dora-2023", "dora-2024"]
+        );
     }
 
     #[test]

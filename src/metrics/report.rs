@@ -232,7 +232,8 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         value: per_day.map(|v| round_to(v, 4)),
         unit: "per_day",
         deployments: n,
-        deployment_days_per_week: per_day.map(|_| round_to(deploy_days.len() as f64 / (days / 7.0), 2)),
+        deployment_days_per_week: per_day
+            .map(|_| round_to(deploy_days.len() as f64 / (days / 7.0), 2)),
         mean_interval_seconds: mean_interval.map(|v| round_to(v, 2)),
         level: per_day.map(|v| bands.deployment_frequency(v)),
     };
@@ -276,7 +277,9 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     let oldest_open = open
         .iter()
         .map(|i| seconds(input.now - i.started_at))
-        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))));
+        .fold(None, |acc: Option<f64>, v| {
+            Some(acc.map_or(v, |a| a.max(v)))
+        });
     let ttr = summarize(&mut restore);
     let time_to_restore = TimeToRestore {
         value: ttr.map(|s| round_to(s.p50, 2)),
@@ -410,10 +413,13 @@ mod tests {
             dep("c", 30, Planned, &[]),
             // After the window: rolls back c (in the window).
             dep("d", 50, Rollback, &["c"]),
-            DeploymentFact { success: false, ..dep("x", 3, Planned, &[]) },
+            DeploymentFact {
+                success: false,
+                ..dep("x", 3, Planned, &[])
+            },
         ];
         let incidents = vec![
-            inc(3, Some(5), IncidentCause::Infra),  // would hit b: infra never counts
+            inc(3, Some(5), IncidentCause::Infra), // would hit b: infra never counts
             inc(4, Some(6), IncidentCause::Unknown), // b (2 h before, within 24 h)
         ];
         let bands = band_table("classic").unwrap();
@@ -423,7 +429,10 @@ mod tests {
             deployments: &deployments,
             incidents: &incidents,
             lead_times: &[60, 120, 7200],
-            window: Window { since: t(0), until: t(48) },
+            window: Window {
+                since: t(0),
+                until: t(48),
+            },
             attribution_window: Duration::hours(24),
             bands: &bands,
             now: t(60),
@@ -452,13 +461,23 @@ mod tests {
             deployments: &[],
             incidents: &[],
             lead_times: &[],
-            window: Window { since: t(0), until: t(24) },
+            window: Window {
+                since: t(0),
+                until: t(24),
+            },
             attribution_window: Duration::hours(24),
             bands: &bands,
             now: t(24),
         });
         let v = serde_json::to_value(&r).unwrap();
-        for m in ["deployment_frequency", "lead_time_for_changes", "change_failure_rate", "time_to_restore", "failed_deployment_recovery_time", "rework_rate"] {
+        for m in [
+            "deployment_frequency",
+            "lead_time_for_changes",
+            "change_failure_rate",
+            "time_to_restore",
+            "failed_deployment_recovery_time",
+            "rework_rate",
+        ] {
             assert!(v["metrics"][m]["value"].is_null(), "{m}");
         }
         assert!(v["metrics"]["change_failure_rate"]["level"].is_null());
@@ -476,7 +495,10 @@ mod tests {
                 deployments: &deployments,
                 incidents: &incidents,
                 lead_times: &[],
-                window: Window { since: t(0), until: t(48) },
+                window: Window {
+                    since: t(0),
+                    until: t(48),
+                },
                 attribution_window: Duration::hours(hours),
                 bands: &bands,
                 now: t(48),

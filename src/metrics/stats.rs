@@ -70,7 +70,10 @@ mod tests {
     fn summary() {
         let mut v = vec![10.0, 0.0, 5.0];
         let s = summarize(&mut v).unwrap();
-        assert_eq!((s.count, s.p50, s.mean, s.min, s.max), (3, 5.0, 5.0, 0.0, 10.0));
+        assert_eq!(
+            (s.count, s.p50, s.mean, s.min, s.max),
+            (3, 5.0, 5.0, 0.0, 10.0)
+        );
         assert!((s.p95 - 9.5).abs() < 1e-9);
         assert!(summarize(&mut []).is_none());
         assert_eq!(round_to(8.333_333, 2), 8.33);

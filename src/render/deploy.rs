@@ -128,10 +128,17 @@ fn lead_line(v: &DeploymentView<'_>) -> String {
 }
 
 pub fn deployment_table(v: &DeploymentView<'_>) -> String {
-    let verb = if v.recorded { "recorded" } else { "not recorded" };
+    let verb = if v.recorded {
+        "recorded"
+    } else {
+        "not recorded"
+    };
     let mut rows = vec![
         vec!["deployment".into(), format!("{} ({verb})", terminal(v.id))],
-        vec!["service".into(), format!("{} / {}", terminal(v.service), terminal(v.env))],
+        vec![
+            "service".into(),
+            format!("{} / {}", terminal(v.service), terminal(v.env)),
+        ],
         vec!["sha".into(), v.sha.to_string()],
         vec!["previous".into(), v.previous_sha.unwrap_or("-").to_string()],
         vec!["finished".into(), v.finished_at.clone()],
@@ -139,10 +146,19 @@ pub fn deployment_table(v: &DeploymentView<'_>) -> String {
         vec!["lead time".into(), lead_line(v)],
     ];
     if v.clamped_changes > 0 {
-        rows.push(vec!["clamped".into(), format!("{} commit(s) dated after the deployment counted as 0", v.clamped_changes)]);
+        rows.push(vec![
+            "clamped".into(),
+            format!(
+                "{} commit(s) dated after the deployment counted as 0",
+                v.clamped_changes
+            ),
+        ]);
     }
     for r in v.remediates {
-        rows.push(vec!["marks failed".into(), format!("{} ({})", terminal(&r.deployment_id), r.reason)]);
+        rows.push(vec![
+            "marks failed".into(),
+            format!("{} ({})", terminal(&r.deployment_id), r.reason),
+        ]);
     }
     super::columns(&rows)
 }
@@ -157,10 +173,16 @@ pub fn deployment_markdown(v: &DeploymentView<'_>) -> String {
         v.kind,
         lead_line(v),
         v.sha,
-        v.previous_sha.map(|p| format!("`{p}`")).unwrap_or_else(|| "-".into()),
+        v.previous_sha
+            .map(|p| format!("`{p}`"))
+            .unwrap_or_else(|| "-".into()),
     );
     for r in v.remediates {
-        out.push_str(&format!("| marks failed | {} ({}) |\n", markdown(&r.deployment_id), r.reason));
+        out.push_str(&format!(
+            "| marks failed | {} ({}) |\n",
+            markdown(&r.deployment_id),
+            r.reason
+        ));
     }
     out
 }

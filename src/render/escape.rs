@@ -23,7 +23,8 @@ pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' | '{' | '}' | '+' | '-' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' | '{' | '}'
+            | '+' | '-' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -76,7 +77,10 @@ mod tests {
     fn hostile_text_comes_out_inert() {
         assert_eq!(terminal("a\x1b[31mred\nb"), "a\\u{1b}[31mred\\nb");
         let md = markdown("x|y <!-- [a](javascript:alert(1)) @org/team #123");
-        assert!(!md.contains("<!--") && !md.contains("](") && !md.contains("@o"), "{md}");
+        assert!(
+            !md.contains("<!--") && !md.contains("](") && !md.contains("@o"),
+            "{md}"
+        );
         assert!(md.contains("\\|"));
         assert_eq!(prometheus_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         assert_eq!(csv("a,b"), "\"a,b\"");

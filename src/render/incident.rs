@@ -51,15 +51,27 @@ pub fn incident_table(v: &IncidentView<'_>) -> String {
     let services: Vec<String> = v.services.iter().map(|s| terminal(s)).collect();
     let rows = vec![
         vec!["incident".into(), terminal(v.id)],
-        vec!["service".into(), format!("{} / {}", services.join(", "), terminal(v.env))],
+        vec![
+            "service".into(),
+            format!("{} / {}", services.join(", "), terminal(v.env)),
+        ],
         vec!["started".into(), v.started_at.clone()],
-        vec!["resolved".into(), v.resolved_at.clone().unwrap_or_else(|| "open".into())],
+        vec![
+            "resolved".into(),
+            v.resolved_at.clone().unwrap_or_else(|| "open".into()),
+        ],
         vec!["cause".into(), v.cause.to_string()],
         vec![
             "attributed to".into(),
             match v.attributed_deployment {
-                Some(d) if v.counts_as_change_failure => format!("{} (counts as a change failure)", terminal(d)),
-                Some(d) => format!("{} (cause {} does not count as a change failure)", terminal(d), v.cause),
+                Some(d) if v.counts_as_change_failure => {
+                    format!("{} (counts as a change failure)", terminal(d))
+                }
+                Some(d) => format!(
+                    "{} (cause {} does not count as a change failure)",
+                    terminal(d),
+                    v.cause
+                ),
                 None => "no deployment".into(),
             },
         ],

@@ -32,15 +32,22 @@ impl Format {
     }
 
     pub fn parse(s: &str) -> Option<Format> {
-        [Format::Table, Format::Json, Format::Markdown, Format::Prometheus, Format::Csv]
-            .into_iter()
-            .find(|f| f.as_str() == s)
+        [
+            Format::Table,
+            Format::Json,
+            Format::Markdown,
+            Format::Prometheus,
+            Format::Csv,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
     }
 }
 
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -53,7 +60,13 @@ pub fn columns_pub(rows: &[Vec<String>]) -> String {
 pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -39,7 +39,12 @@ fn rows(r: &Report) -> Vec<Row> {
             value: lt.value,
             unit: "seconds",
             level: lt.level,
-            detail: format!("p95 {} · mean {} · {} changes", secs(lt.p95), secs(lt.mean), lt.changes),
+            detail: format!(
+                "p95 {} · mean {} · {} changes",
+                secs(lt.p95),
+                secs(lt.mean),
+                lt.changes
+            ),
         },
         Row {
             key: "change_failure_rate",
@@ -47,7 +52,10 @@ fn rows(r: &Report) -> Vec<Row> {
             value: cfr.value,
             unit: "percent",
             level: cfr.level,
-            detail: format!("{} of {} deployments failed", cfr.failed_deployments, cfr.total_deployments),
+            detail: format!(
+                "{} of {} deployments failed",
+                cfr.failed_deployments, cfr.total_deployments
+            ),
         },
         Row {
             key: "time_to_restore",
@@ -55,7 +63,12 @@ fn rows(r: &Report) -> Vec<Row> {
             value: ttr.value,
             unit: "seconds",
             level: ttr.level,
-            detail: format!("p95 {} · {} resolved · {} open", secs(ttr.p95), ttr.incidents, ttr.open_incidents),
+            detail: format!(
+                "p95 {} · {} resolved · {} open",
+                secs(ttr.p95),
+                ttr.incidents,
+                ttr.open_incidents
+            ),
         },
         Row {
             key: "failed_deployment_recovery_time",
@@ -63,7 +76,12 @@ fn rows(r: &Report) -> Vec<Row> {
             value: fd.value,
             unit: "seconds",
             level: fd.level,
-            detail: format!("p95 {} · {} failed · {} not yet recovered", secs(fd.p95), fd.failed_deployments, fd.unrecovered_deployments),
+            detail: format!(
+                "p95 {} · {} failed · {} not yet recovered",
+                secs(fd.p95),
+                fd.failed_deployments,
+                fd.unrecovered_deployments
+            ),
         },
         Row {
             key: "rework_rate",
@@ -71,7 +89,10 @@ fn rows(r: &Report) -> Vec<Row> {
             value: rw.value,
             unit: "percent",
             level: None,
-            detail: format!("{} of {} deployments were remediations", rw.remediation_deployments, rw.total_deployments),
+            detail: format!(
+                "{} of {} deployments were remediations",
+                rw.remediation_deployments, rw.total_deployments
+            ),
         },
     ]
 }
@@ -114,9 +135,19 @@ pub fn report_table(reports: &[Report]) -> String {
             r.window.days,
             r.bands
         ));
-        let mut table = vec![vec!["metric".into(), "value".into(), "level".into(), "detail".into()]];
+        let mut table = vec![vec![
+            "metric".into(),
+            "value".into(),
+            "level".into(),
+            "detail".into(),
+        ]];
         for row in rows(r) {
-            table.push(vec![row.title.into(), shown(row.value, row.unit), level_str(row.level).into(), row.detail]);
+            table.push(vec![
+                row.title.into(),
+                shown(row.value, row.unit),
+                level_str(row.level).into(),
+                row.detail,
+            ]);
         }
         out.push_str(&super::columns(&table));
     }
@@ -139,8 +170,18 @@ pub fn report_markdown(reports: &[Report]) -> String {
             r.bands
         ));
         for row in rows(r) {
-            let level = if row.key == "rework_rate" { "not banded" } else { emoji(row.level) };
-            out.push_str(&format!("| {} | {} | {} | {} |\n", row.title, shown(row.value, row.unit), level, row.detail));
+            let level = if row.key == "rework_rate" {
+                "not banded"
+            } else {
+                emoji(row.level)
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                row.title,
+                shown(row.value, row.unit),
+                level,
+                row.detail
+            ));
         }
         out.push('\n');
     }
@@ -158,28 +199,78 @@ pub fn report_prometheus(reports: &[Report]) -> String {
         }
     };
     for r in reports {
-        let labels = format!("service=\"{}\",env=\"{}\"", prometheus_label(&r.service), prometheus_label(&r.env));
+        let labels = format!(
+            "service=\"{}\",env=\"{}\"",
+            prometheus_label(&r.service),
+            prometheus_label(&r.env)
+        );
         let m = &r.metrics;
         let mut gauge = |name: &str, help: &'static str, v: Option<f64>| {
             if let Some(v) = v {
-                add(format!("dora_{name}"), help, format!("dora_{name}{{{labels}}} {v}"));
+                add(
+                    format!("dora_{name}"),
+                    help,
+                    format!("dora_{name}{{{labels}}} {v}"),
+                );
             }
         };
-        gauge("deployment_frequency_per_day", "Successful deployments per day in the window.", m.deployment_frequency.value);
-        gauge("deployments_total", "Successful deployments in the window.", Some(m.deployment_frequency.deployments as f64));
-        gauge("lead_time_for_changes_p50_seconds", "Median commit-to-deploy lead time.", m.lead_time_for_changes.p50);
-        gauge("lead_time_for_changes_p95_seconds", "95th percentile commit-to-deploy lead time.", m.lead_time_for_changes.p95);
-        gauge("change_failure_rate_percent", "Failed deployments as a percentage of deployments.", m.change_failure_rate.value);
-        gauge("time_to_restore_p50_seconds", "Median time to restore service.", m.time_to_restore.p50);
-        gauge("open_incidents", "Incidents started in the window and not resolved.", Some(m.time_to_restore.open_incidents as f64));
-        gauge("failed_deployment_recovery_time_p50_seconds", "Median failed deployment recovery time.", m.failed_deployment_recovery_time.p50);
-        gauge("rework_rate_percent", "Remediation deployments as a percentage of deployments.", m.rework_rate.value);
+        gauge(
+            "deployment_frequency_per_day",
+            "Successful deployments per day in the window.",
+            m.deployment_frequency.value,
+        );
+        gauge(
+            "deployments_total",
+            "Successful deployments in the window.",
+            Some(m.deployment_frequency.deployments as f64),
+        );
+        gauge(
+            "lead_time_for_changes_p50_seconds",
+            "Median commit-to-deploy lead time.",
+            m.lead_time_for_changes.p50,
+        );
+        gauge(
+            "lead_time_for_changes_p95_seconds",
+            "95th percentile commit-to-deploy lead time.",
+            m.lead_time_for_changes.p95,
+        );
+        gauge(
+            "change_failure_rate_percent",
+            "Failed deployments as a percentage of deployments.",
+            m.change_failure_rate.value,
+        );
+        gauge(
+            "time_to_restore_p50_seconds",
+            "Median time to restore service.",
+            m.time_to_restore.p50,
+        );
+        gauge(
+            "open_incidents",
+            "Incidents started in the window and not resolved.",
+            Some(m.time_to_restore.open_incidents as f64),
+        );
+        gauge(
+            "failed_deployment_recovery_time_p50_seconds",
+            "Median failed deployment recovery time.",
+            m.failed_deployment_recovery_time.p50,
+        );
+        gauge(
+            "rework_rate_percent",
+            "Remediation deployments as a percentage of deployments.",
+            m.rework_rate.value,
+        );
         for row in rows(r) {
             if let Some(level) = row.level {
                 add(
                     "dora_level".into(),
                     "Band level per metric: 4 elite, 3 high, 2 medium, 1 low.",
-                    format!("dora_level{{{labels},metric=\"{}\",level=\"{}\",bands=\"{}\"}} {}", row.key, level.as_str(), prometheus_label(&r.bands), level.score()),
+                    format!(
+                        "dora_level{{{labels},metric=\"{}\",level=\"{}\",bands=\"{}\"}} {}",
+                        row.key,
+                        level.as_str(),
+                        prometheus_label(&r.bands),
+                        level.score()
+                    ),
                 );
             }
         }
@@ -195,7 +286,8 @@ pub fn report_prometheus(reports: &[Report]) -> String {
 }
 
 pub fn report_csv(reports: &[Report]) -> String {
-    let mut out = String::from("service,env,window_start,window_end,bands,metric,value,unit,level\n");
+    let mut out =
+        String::from("service,env,window_start,window_end,bands,metric,value,unit,level\n");
     for r in reports {
         for row in rows(r) {
             out.push_str(&format!(

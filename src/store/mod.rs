@@ -32,7 +32,11 @@ pub enum StoreError {
     #[error(
         "the store at {path} has schema version {found}, newer than this dorameter understands ({known})"
     )]
-    TooNew { path: String, found: i64, known: i64 },
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("the store at {path} is read-only")]
     ReadOnly {
         path: String,
@@ -94,22 +98,55 @@ pub struct ReportFacts {
 /// timeline order is (finished_at, seq).
 pub trait ReadTx {
     /// The latest successful deployment at or before `at`.
-    fn previous_success(&self, service: &str, env: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError>;
+    fn previous_success(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError>;
     /// The latest successful deployment of `sha` at or before `at`.
-    fn last_success_of_sha(&self, service: &str, env: &str, sha: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError>;
+    fn last_success_of_sha(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError>;
     /// Successful deployments after `after` on the timeline, at or before `at`.
-    fn successes_after(&self, service: &str, env: &str, after: &DeploymentRef, at: DateTime<Utc>) -> Result<Vec<DeploymentRef>, StoreError>;
+    fn successes_after(
+        &self,
+        service: &str,
+        env: &str,
+        after: &DeploymentRef,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRef>, StoreError>;
     /// Successful deployments at or before `at`, oldest first, at most `limit`
     /// of the newest.
-    fn successes_before(&self, service: &str, env: &str, at: DateTime<Utc>, limit: usize) -> Result<Vec<DeploymentRef>, StoreError>;
+    fn successes_before(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRef>, StoreError>;
     /// The earliest successful deployment that shipped `sha`: deployed it, or
     /// listed it among its changes.
-    fn deployment_shipping(&self, service: &str, env: &str, sha: &str) -> Result<Option<DeploymentRef>, StoreError>;
+    fn deployment_shipping(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+    ) -> Result<Option<DeploymentRef>, StoreError>;
     fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
     fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
     /// Every (service, env) with a deployment or incident, sorted.
     fn service_envs(&self) -> Result<Vec<(String, String)>, StoreError>;
-    fn report_facts(&self, service: &str, env: &str, window: Window) -> Result<ReportFacts, StoreError>;
+    fn report_facts(
+        &self,
+        service: &str,
+        env: &str,
+        window: Window,
+    ) -> Result<ReportFacts, StoreError>;
 }
 
 pub trait WriteTx: ReadTx {
@@ -123,10 +160,16 @@ pub trait WriteTx: ReadTx {
 pub trait Store {
     /// Runs `f` in one write transaction that excludes other writers, and
     /// commits when `f` returns `Ok`; an error rolls everything back.
-    fn write(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()>;
+    fn write(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
+    ) -> crate::Result<()>;
     /// Runs `f` exactly as `write` would, then rolls everything back: a dry
     /// run that sees its own writes (backfill chains deployments).
-    fn simulate(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()>;
+    fn simulate(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
+    ) -> crate::Result<()>;
     /// Runs `f` on a consistent snapshot.
     fn read(&mut self, f: &mut dyn FnMut(&dyn ReadTx) -> crate::Result<()>) -> crate::Result<()>;
     /// A printable description, credentials redacted.

@@ -98,30 +98,41 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-
 impl SqliteStore {
     pub fn open(path: &Path, access: Access) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
         if access == Access::ReadOnly && !path.exists() {
             // Nothing recorded yet: read an empty store without creating one.
             let conn = Connection::open_in_memory().map_err(|e| open_err(&shown, e))?;
-            let mut store = SqliteStore { conn, path: path.to_path_buf() };
+            let mut store = SqliteStore {
+                conn,
+                path: path.to_path_buf(),
+            };
             store.migrate()?;
             return Ok(store);
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: shown.clone(), source: Box::new(e) })?;
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    path: shown.clone(),
+                    source: Box::new(e),
+                })?;
                 // A store inside a checkout must never be committed by accident.
                 if dir.file_name().is_some_and(|n| n == ".dorameter") {
                     let _ = std::fs::write(dir.join(".gitignore"), "*\n");
                 }
             }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(&shown, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err(&shown, e))?;
-        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err(&shown, e))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -147,7 +158,9 @@ impl SqliteStore {
     fn migrate(&mut self) -> Result<(), StoreError> {
         let shown = self.shown();
         let known = MIGRATIONS.len() as i64;
-        let (version, app_id, tables) = self.schema_state().map_err(|e| classify(&shown, e, "read the schema version"))?;
+        let (version, app_id, tables) = self
+            .schema_state()
+            .map_err(|e| classify(&shown, e, "read the schema version"))?;
         if version == known && app_id == APPLICATION_ID {
             return Ok(());
         }
@@ -157,14 +170,19 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&shown, e, "lock for migration"))?;
         // Another process may have migrated while we waited for the lock.
-        let (version, app_id, tables) = schema_state(&tx).map_err(|e| classify(&shown, e, "read the schema version"))?;
+        let (version, app_id, tables) =
+            schema_state(&tx).map_err(|e| classify(&shown, e, "read the schema version"))?;
         check_ours(&shown, version, app_id, tables, known)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(|e| classify(&shown, e, &format!("apply migration {}", i + 1)))?;
+            tx.execute_batch(sql)
+                .map_err(|e| classify(&shown, e, &format!("apply migration {}", i + 1)))?;
         }
-        tx.execute_batch(&format!("PRAGMA user_version = {known}; PRAGMA application_id = {APPLICATION_ID};"))
-            .map_err(|e| classify(&shown, e, "record the schema version"))?;
-        tx.commit().map_err(|e| classify(&shown, e, "commit the migration"))?;
+        tx.execute_batch(&format!(
+            "PRAGMA user_version = {known}; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .map_err(|e| classify(&shown, e, "record the schema version"))?;
+        tx.commit()
+            .map_err(|e| classify(&shown, e, "commit the migration"))?;
         Ok(())
     }
 
@@ -180,8 +198,18 @@ fn schema_state(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
     Ok((version, app_id, tables))
 }
 
-fn check_ours(path: &str, version: i64, app_id: i64, tables: i64, known: i64) -> Result<(), StoreError> {
-    let foreign = if version == 0 { tables > 0 && app_id != APPLICATION_ID } else { app_id != APPLICATION_ID };
+fn check_ours(
+    path: &str,
+    version: i64,
+    app_id: i64,
+    tables: i64,
+    known: i64,
+) -> Result<(), StoreError> {
+    let foreign = if version == 0 {
+        tables > 0 && app_id != APPLICATION_ID
+    } else {
+        app_id != APPLICATION_ID
+    };
     if foreign {
         return Err(StoreError::Corrupt {
             path: path.to_string(),
@@ -189,7 +217,11 @@ fn check_ours(path: &str, version: i64, app_id: i64, tables: i64, known: i64) ->
         });
     }
     if version > known {
-        return Err(StoreError::TooNew { path: path.to_string(), found: version, known });
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found: version,
+            known,
+        });
     }
     Ok(())
 }
@@ -206,37 +238,65 @@ fn classify(path: &str, e: rusqlite::Error, context: &str) -> StoreError {
     };
     let path = path.to_string();
     match code {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path, source: Box::new(e) },
-        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path, source: Box::new(e) },
-        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => {
-            StoreError::Open { path, source: Box::new(e) }
-        }
-        _ => StoreError::Query { context: context.to_string(), source: Box::new(e) },
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path,
+            source: Box::new(e),
+        },
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly {
+            path,
+            source: Box::new(e),
+        },
+        Some(
+            ErrorCode::CannotOpen
+            | ErrorCode::PermissionDenied
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::Open {
+            path,
+            source: Box::new(e),
+        },
+        _ => StoreError::Query {
+            context: context.to_string(),
+            source: Box::new(e),
+        },
     }
 }
 
 impl Store for SqliteStore {
-    fn write(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()> {
+    fn write(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
+    ) -> crate::Result<()> {
         let shown = self.shown();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&shown, e, "begin a write transaction"))?;
-        let mut view = Tx { conn: &tx, path: &shown };
+        let mut view = Tx {
+            conn: &tx,
+            path: &shown,
+        };
         f(&mut view)?;
         tx.commit().map_err(|e| classify(&shown, e, "commit"))?;
         Ok(())
     }
 
-    fn simulate(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>) -> crate::Result<()> {
+    fn simulate(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
+    ) -> crate::Result<()> {
         let shown = self.shown();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(|e| classify(&shown, e, "begin a dry-run transaction"))?;
-        let mut view = Tx { conn: &tx, path: &shown };
+        let mut view = Tx {
+            conn: &tx,
+            path: &shown,
+        };
         let result = f(&mut view);
-        tx.rollback().map_err(|e| classify(&shown, e, "roll back the dry run"))?;
+        tx.rollback()
+            .map_err(|e| classify(&shown, e, "roll back the dry run"))?;
         result
     }
 
@@ -246,9 +306,13 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(|e| classify(&shown, e, "begin a read transaction"))?;
-        let view = Tx { conn: &tx, path: &shown };
+        let view = Tx {
+            conn: &tx,
+            path: &shown,
+        };
         f(&view)?;
-        tx.commit().map_err(|e| classify(&shown, e, "end a read transaction"))?;
+        tx.commit()
+            .map_err(|e| classify(&shown, e, "end a read transaction"))?;
         Ok(())
     }
 
@@ -283,10 +347,7 @@ fn to_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRef> {
 }
 
 /// Values this module wrote itself; a foreign value falls back to the first variant.
-fn parse_enum<T: std::str::FromStr + Copy>(s: String) -> T
-where
-    T: EnumAll,
-{
+fn parse_enum<T: std::str::FromStr + Copy + EnumAll>(s: String) -> T {
     s.parse().unwrap_or(T::first())
 }
 
@@ -296,10 +357,22 @@ trait EnumAll {
 macro_rules! enum_all {
     ($($t:ty),*) => {$(impl EnumAll for $t { fn first() -> Self { <$t>::ALL[0] } })*};
 }
-enum_all!(DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, IncidentCause, RemediationReason);
+enum_all!(
+    DeploymentKind,
+    DeploymentStatus,
+    LeadTimeFrom,
+    LeadTimeNote,
+    IncidentCause,
+    RemediationReason
+);
 
 impl ReadTx for Tx<'_> {
-    fn previous_success(&self, service: &str, env: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError> {
+    fn previous_success(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
             .query_row(
                 &format!(
@@ -313,7 +386,13 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("find the previous deployment"))
     }
 
-    fn last_success_of_sha(&self, service: &str, env: &str, sha: &str, at: DateTime<Utc>) -> Result<Option<DeploymentRef>, StoreError> {
+    fn last_success_of_sha(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
             .query_row(
                 &format!(
@@ -327,7 +406,13 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("find earlier deployments of the sha"))
     }
 
-    fn successes_after(&self, service: &str, env: &str, after: &DeploymentRef, at: DateTime<Utc>) -> Result<Vec<DeploymentRef>, StoreError> {
+    fn successes_after(
+        &self,
+        service: &str,
+        env: &str,
+        after: &DeploymentRef,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRef>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -337,12 +422,28 @@ impl ReadTx for Tx<'_> {
             ))
             .map_err(self.err("list later deployments"))?;
         let rows = stmt
-            .query_map(params![service, env, to_millis(after.finished_at), after.seq, to_millis(at)], to_ref)
+            .query_map(
+                params![
+                    service,
+                    env,
+                    to_millis(after.finished_at),
+                    after.seq,
+                    to_millis(at)
+                ],
+                to_ref,
+            )
             .map_err(self.err("list later deployments"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(self.err("list later deployments"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list later deployments"))
     }
 
-    fn successes_before(&self, service: &str, env: &str, at: DateTime<Utc>, limit: usize) -> Result<Vec<DeploymentRef>, StoreError> {
+    fn successes_before(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRef>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -353,12 +454,19 @@ impl ReadTx for Tx<'_> {
         let rows = stmt
             .query_map(params![service, env, to_millis(at), limit as i64], to_ref)
             .map_err(self.err("list earlier deployments"))?;
-        let mut out: Vec<DeploymentRef> = rows.collect::<rusqlite::Result<_>>().map_err(self.err("list earlier deployments"))?;
+        let mut out: Vec<DeploymentRef> = rows
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list earlier deployments"))?;
         out.reverse();
         Ok(out)
     }
 
-    fn deployment_shipping(&self, service: &str, env: &str, sha: &str) -> Result<Option<DeploymentRef>, StoreError> {
+    fn deployment_shipping(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
             .query_row(
                 &format!(
@@ -416,7 +524,9 @@ impl ReadTx for Tx<'_> {
             )
             .optional()
             .map_err(err)?;
-        let Some((seq, mut d)) = row else { return Ok(None) };
+        let Some((seq, mut d)) = row else {
+            return Ok(None);
+        };
         let mut stmt = self
             .conn
             .prepare_cached("SELECT sha, authored_at, committed_at, lead_time_seconds FROM changes WHERE deployment_seq = ?1")
@@ -438,7 +548,12 @@ impl ReadTx for Tx<'_> {
             .prepare_cached("SELECT target_id, reason FROM remediations WHERE deployment_seq = ?1 ORDER BY target_id")
             .map_err(self.err("read remediations"))?;
         d.remediates = stmt
-            .query_map([seq], |r| Ok(Remediation { deployment_id: r.get(0)?, reason: parse_enum(r.get(1)?) }))
+            .query_map([seq], |r| {
+                Ok(Remediation {
+                    deployment_id: r.get(0)?,
+                    reason: parse_enum(r.get(1)?),
+                })
+            })
             .map_err(self.err("read remediations"))?
             .collect::<rusqlite::Result<_>>()
             .map_err(self.err("read remediations"))?;
@@ -473,10 +588,14 @@ impl ReadTx for Tx<'_> {
             )
             .optional()
             .map_err(self.err("read an incident"))?;
-        let Some((seq, mut i)) = row else { return Ok(None) };
+        let Some((seq, mut i)) = row else {
+            return Ok(None);
+        };
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT service FROM incident_services WHERE incident_seq = ?1 ORDER BY service")
+            .prepare_cached(
+                "SELECT service FROM incident_services WHERE incident_seq = ?1 ORDER BY service",
+            )
             .map_err(self.err("read incident services"))?;
         i.services = stmt
             .query_map([seq], |r| r.get(0))
@@ -495,11 +614,19 @@ impl ReadTx for Tx<'_> {
                  ORDER BY 1, 2",
             )
             .map_err(self.err("list services"))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err("list services"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(self.err("list services"))
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err("list services"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list services"))
     }
 
-    fn report_facts(&self, service: &str, env: &str, window: Window) -> Result<ReportFacts, StoreError> {
+    fn report_facts(
+        &self,
+        service: &str,
+        env: &str,
+        window: Window,
+    ) -> Result<ReportFacts, StoreError> {
         let err = || self.err("load report data");
         let mut facts = ReportFacts::default();
 
@@ -513,7 +640,10 @@ impl ReadTx for Tx<'_> {
             .map_err(err())?;
         let mut rows = stmt.query(params![service, env]).map_err(err())?;
         while let Some(r) = rows.next().map_err(err())? {
-            remediates.entry(r.get(0).map_err(err())?).or_default().push(r.get(1).map_err(err())?);
+            remediates
+                .entry(r.get(0).map_err(err())?)
+                .or_default()
+                .push(r.get(1).map_err(err())?);
         }
 
         let mut stmt = self
@@ -541,7 +671,12 @@ impl ReadTx for Tx<'_> {
             )
             .map_err(err())?;
         let mut rows = stmt
-            .query(params![service, env, to_millis(window.since), to_millis(window.until)])
+            .query(params![
+                service,
+                env,
+                to_millis(window.since),
+                to_millis(window.until)
+            ])
             .map_err(err())?;
         while let Some(r) = rows.next().map_err(err())? {
             facts.lead_times.push(r.get(0).map_err(err())?);
@@ -569,7 +704,8 @@ impl ReadTx for Tx<'_> {
                 started_at: from_millis(r.get(1).map_err(err())?),
                 resolved_at: r.get::<_, Option<i64>>(2).map_err(err())?.map(from_millis),
                 cause: parse_enum(r.get(3).map_err(err())?),
-                explicit_unmatched: explicit_deployment.is_none() && (by_id.is_some() || by_sha.is_some()),
+                explicit_unmatched: explicit_deployment.is_none()
+                    && (by_id.is_some() || by_sha.is_some()),
                 explicit_deployment,
             });
         }
@@ -626,15 +762,22 @@ impl WriteTx for Tx<'_> {
             )
             .map_err(err())?;
         for c in &d.changes {
-            stmt.execute(params![seq, c.sha, to_millis(c.authored_at), to_millis(c.committed_at), c.lead_time_seconds])
-                .map_err(err())?;
+            stmt.execute(params![
+                seq,
+                c.sha,
+                to_millis(c.authored_at),
+                to_millis(c.committed_at),
+                c.lead_time_seconds
+            ])
+            .map_err(err())?;
         }
         let mut stmt = self
             .conn
             .prepare_cached("INSERT OR IGNORE INTO remediations (deployment_seq, target_id, reason) VALUES (?1, ?2, ?3)")
             .map_err(err())?;
         for r in &d.remediates {
-            stmt.execute(params![seq, r.deployment_id, r.reason.as_str()]).map_err(err())?;
+            stmt.execute(params![seq, r.deployment_id, r.reason.as_str()])
+                .map_err(err())?;
         }
         Ok(true)
     }
@@ -670,10 +813,17 @@ impl WriteTx for Tx<'_> {
                 |r| r.get(0),
             )
             .map_err(err())?;
-        self.conn.execute("DELETE FROM incident_services WHERE incident_seq = ?1", [seq]).map_err(err())?;
+        self.conn
+            .execute(
+                "DELETE FROM incident_services WHERE incident_seq = ?1",
+                [seq],
+            )
+            .map_err(err())?;
         let mut stmt = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO incident_services (service, incident_seq) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT OR IGNORE INTO incident_services (service, incident_seq) VALUES (?1, ?2)",
+            )
             .map_err(err())?;
         for s in &i.services {
             stmt.execute(params![s, seq]).map_err(err())?;
@@ -694,17 +844,32 @@ mod tests {
         drop(SqliteStore::open(&path, Access::ReadWrite).unwrap());
 
         let foreign = dir.path().join("foreign.db");
-        Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-        assert!(matches!(SqliteStore::open(&foreign, Access::ReadWrite), Err(StoreError::Corrupt { .. })));
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(
+            SqliteStore::open(&foreign, Access::ReadWrite),
+            Err(StoreError::Corrupt { .. })
+        ));
 
         let newer = dir.path().join("newer.db");
         drop(SqliteStore::open(&newer, Access::ReadWrite).unwrap());
-        Connection::open(&newer).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
-        assert!(matches!(SqliteStore::open(&newer, Access::ReadWrite), Err(StoreError::TooNew { found: 99, .. })));
+        Connection::open(&newer)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        assert!(matches!(
+            SqliteStore::open(&newer, Access::ReadWrite),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
 
         let garbage = dir.path().join("garbage.db");
         std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
-        assert!(matches!(SqliteStore::open(&garbage, Access::ReadWrite), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            SqliteStore::open(&garbage, Access::ReadWrite),
+            Err(StoreError::Corrupt { .. })
+        ));
         assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a; 8192]);
     }
 
@@ -713,11 +878,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("s.db");
         let mut store = SqliteStore::open(&path, Access::ReadOnly).unwrap();
-        store.read(&mut |tx| {
-            assert!(tx.service_envs().unwrap().is_empty());
-            Ok(())
-        })
-        .unwrap();
+        store
+            .read(&mut |tx| {
+                assert!(tx.service_envs().unwrap().is_empty());
+                Ok(())
+            })
+            .unwrap();
         assert!(!path.exists() && !path.parent().unwrap().exists());
     }
 }

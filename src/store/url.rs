@@ -13,11 +13,16 @@ pub enum StoreUrl {
 
 impl StoreUrl {
     pub fn parse(raw: &str) -> Result<StoreUrl, StoreError> {
-        let bad = |reason: &str| StoreError::BadUrl { url: redact(raw), reason: reason.into() };
+        let bad = |reason: &str| StoreError::BadUrl {
+            url: redact(raw),
+            reason: reason.into(),
+        };
         if let Some(rest) = raw.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(bad("sqlite: needs a file path, e.g. sqlite:.dorameter/dorameter.db"));
+                return Err(bad(
+                    "sqlite: needs a file path, e.g. sqlite:.dorameter/dorameter.db",
+                ));
             }
             return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
         }
@@ -39,20 +44,31 @@ impl std::fmt::Display for StoreUrl {
 
 /// Replaces a URL's password with `***`.
 pub fn redact(raw: &str) -> String {
-    let Some(scheme_end) = raw.find("://") else { return raw.to_string() };
+    let Some(scheme_end) = raw.find("://") else {
+        return raw.to_string();
+    };
     let rest = &raw[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else { return raw.to_string() };
+    let Some(at) = authority.rfind('@') else {
+        return raw.to_string();
+    };
     let userinfo = &authority[..at];
     let user = userinfo.split(':').next().unwrap_or("");
-    let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***")
+    } else {
+        user.to_string()
+    };
     format!("{}://{}@{}", &raw[..scheme_end], masked, &rest[at + 1..])
 }
 
 /// `.dorameter/dorameter.db` under the repository's work tree, else under `cwd`.
 pub fn default_store_path(repo_root: Option<&Path>, cwd: &Path) -> PathBuf {
-    repo_root.unwrap_or(cwd).join(".dorameter").join("dorameter.db")
+    repo_root
+        .unwrap_or(cwd)
+        .join(".dorameter")
+        .join("dorameter.db")
 }
 
 #[cfg(test)]
@@ -61,10 +77,19 @@ mod tests {
 
     #[test]
     fn parses_and_redacts() {
-        assert_eq!(StoreUrl::parse("sqlite:/tmp/x.db").unwrap(), StoreUrl::Sqlite("/tmp/x.db".into()));
-        assert_eq!(StoreUrl::parse("sqlite:///tmp/x.db").unwrap(), StoreUrl::Sqlite("/tmp/x.db".into()));
+        assert_eq!(
+            StoreUrl::parse("sqlite:/tmp/x.db").unwrap(),
+            StoreUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:///tmp/x.db").unwrap(),
+            StoreUrl::Sqlite("/tmp/x.db".into())
+        );
         let pg = StoreUrl::parse("postgres://dora:s3cret@db/dora?sslmode=require").unwrap();
-        assert_eq!(pg.to_string(), "postgres://dora:***@db/dora?sslmode=require");
+        assert_eq!(
+            pg.to_string(),
+            "postgres://dora:***@db/dora?sslmode=require"
+        );
         let e = StoreUrl::parse("mysql://root:hunter2@x/y").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(StoreUrl::parse("sqlite:").is_err());

@@ -150,11 +150,25 @@ fn corrupted_store_is_a_usage_error_naming_store() {
     let store = format!("sqlite:{}", bad.display());
     let repo_s = repo.path.display().to_string();
     let run = dm.run_raw(&[
-        "--store", &store, "--format", "json", "deploy", "--service", "api", "--repo", &repo_s,
+        "--store",
+        &store,
+        "--format",
+        "json",
+        "deploy",
+        "--service",
+        "api",
+        "--repo",
+        &repo_s,
     ]);
     assert_rejected(&dm, &run, "--store");
     let run = dm.run_raw(&[
-        "--store", &store, "--format", "json", "report", "--service", "api",
+        "--store",
+        &store,
+        "--format",
+        "json",
+        "report",
+        "--service",
+        "api",
     ]);
     run.assert_usage_error("--store");
     assert_eq!(

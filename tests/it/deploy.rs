@@ -13,7 +13,11 @@ const TOL: f64 = 0.01;
 fn assert_lead_time(d: &Value, changes: u64, p50: f64, p95: f64, mean: f64, min: f64, max: f64) {
     let lt = &d["lead_time"];
     assert!(lt.is_object(), "lead_time should be an object: {d}");
-    assert_eq!(lt["changes"].as_u64(), Some(changes), "lead_time.changes: {d}");
+    assert_eq!(
+        lt["changes"].as_u64(),
+        Some(changes),
+        "lead_time.changes: {d}"
+    );
     assert_close(&lt["p50_seconds"], p50, TOL, "p50_seconds");
     assert_close(&lt["p95_seconds"], p95, TOL, "p95_seconds");
     assert_close(&lt["mean_seconds"], mean, TOL, "mean_seconds");
@@ -103,7 +107,10 @@ fn linear_deploys_have_exact_lead_times() {
     assert_eq!(cfr["level"], "elite");
     assert!(m["time_to_restore"]["value"].is_null(), "{r}");
     assert!(m["time_to_restore"]["level"].is_null(), "{r}");
-    assert!(m["failed_deployment_recovery_time"]["value"].is_null(), "{r}");
+    assert!(
+        m["failed_deployment_recovery_time"]["value"].is_null(),
+        "{r}"
+    );
     assert_eq!(m["rework_rate"]["remediation_deployments"], 0);
     assert_eq!(m["rework_rate"]["total_deployments"], 3);
 }
@@ -266,7 +273,10 @@ fn rollback_to_an_earlier_sha_marks_every_later_deployment_failed() {
         remediates(&d),
         pairs(&[("rb-2", "rollback"), ("rb-3", "rollback")])
     );
-    assert!(d["lead_time"].is_null(), "a rollback ships no new changes: {d}");
+    assert!(
+        d["lead_time"].is_null(),
+        "a rollback ships no new changes: {d}"
+    );
     assert_eq!(change_shas(&d).len(), 0);
 
     let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
@@ -297,7 +307,14 @@ fn explicit_rollback_flag_marks_the_previous_deployment() {
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "xrb-2", &c2, at(0, 3, 0), &[]);
     let c3 = repo.commit_at("feat: undo two by hand", at(0, 4, 0));
-    let d = dm.deploy_at(&repo.path, "api", "xrb-3", &c3, at(0, 5, 0), &["--rollback"]);
+    let d = dm.deploy_at(
+        &repo.path,
+        "api",
+        "xrb-3",
+        &c3,
+        at(0, 5, 0),
+        &["--rollback"],
+    );
     assert_eq!(d["kind"], "rollback");
     let marked = remediates(&d);
     assert!(
@@ -321,7 +338,11 @@ fn revert_shipped_later_is_a_rollforward_of_the_deployment_that_shipped_it() {
     let c3 = repo.commit_at("feat: three", at(0, 4, 0));
     dm.deploy_at(&repo.path, "api", "rv-3", &c3, at(0, 5, 0), &[]);
     let r = repo.revert(&bad, at(0, 6, 0));
-    assert!(repo.info(&r).message.contains(&format!("This reverts commit {bad}")));
+    assert!(
+        repo.info(&r)
+            .message
+            .contains(&format!("This reverts commit {bad}"))
+    );
     let d = dm.deploy_at(&repo.path, "api", "rv-4", &r, at(0, 7, 0), &[]);
     assert_eq!(d["kind"], "rollforward");
     assert_eq!(remediates(&d), pairs(&[("rv-2", "revert")]));
@@ -373,14 +394,20 @@ fn hotfix_flag_and_hotfix_subject_are_rollforwards() {
     assert_eq!(d["kind"], "planned");
     assert_eq!(remediates(&d), vec![]);
 
+    // A hand-written revert (no "This reverts commit" line).
+    let c6 = repo.commit_at("Revert \"feat: five\"", at(0, 10, 0));
+    let d = dm.deploy_at(&repo.path, "api", "hf-6", &c6, at(0, 11, 0), &[]);
+    assert_eq!(d["kind"], "rollforward");
+    assert_eq!(remediates(&d), pairs(&[("hf-5", "revert_subject")]));
+
     let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
     let m = &r["metrics"];
-    assert_eq!(m["change_failure_rate"]["failed_deployments"], 2);
-    assert_eq!(m["change_failure_rate"]["total_deployments"], 5);
-    assert_close(&m["change_failure_rate"]["value"], 40.0, TOL, "cfr");
-    assert_eq!(m["change_failure_rate"]["level"], "medium");
-    assert_eq!(m["rework_rate"]["remediation_deployments"], 2);
-    assert_close(&m["rework_rate"]["value"], 40.0, TOL, "rework");
+    assert_eq!(m["change_failure_rate"]["failed_deployments"], 3);
+    assert_eq!(m["change_failure_rate"]["total_deployments"], 6);
+    assert_close(&m["change_failure_rate"]["value"], 50.0, TOL, "cfr");
+    assert_eq!(m["change_failure_rate"]["level"], "low");
+    assert_eq!(m["rework_rate"]["remediation_deployments"], 3);
+    assert_close(&m["rework_rate"]["value"], 50.0, TOL, "rework");
 }
 
 #[test]
@@ -590,7 +617,10 @@ fn twenty_concurrent_deploys_against_one_store_are_all_recorded() {
         assert_eq!(v["recorded"], true, "{v}");
     }
     let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
-    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 20, "{r}");
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 20,
+        "{r}"
+    );
     assert_eq!(r["metrics"]["change_failure_rate"]["failed_deployments"], 0);
 }
 

@@ -28,7 +28,14 @@ fn open(dm: &Dm, id: &str, service: &str, started: i64, extra: &[&str]) -> Value
 #[track_caller]
 fn resolve(dm: &Dm, id: &str, resolved: i64) -> Value {
     let resolved = rfc(resolved);
-    dm.json(&["incident", "resolve", "--id", id, "--resolved-at", &resolved])
+    dm.json(&[
+        "incident",
+        "resolve",
+        "--id",
+        id,
+        "--resolved-at",
+        &resolved,
+    ])
 }
 
 /// A store with one repo and deployments `d1..dN` of `api`, one per hour
@@ -120,7 +127,10 @@ fn resolving_an_unknown_incident_is_a_usage_error() {
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("error"), "{run:#?}");
     let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
-    assert!(rep["metrics"]["time_to_restore"]["value"].is_null(), "{rep}");
+    assert!(
+        rep["metrics"]["time_to_restore"]["value"].is_null(),
+        "{rep}"
+    );
 }
 
 #[test]
@@ -241,7 +251,10 @@ fn infra_incidents_never_count_toward_change_failure_rate() {
     assert_eq!(m["change_failure_rate"]["failed_deployments"], 0, "{rep}");
     assert_close(&m["change_failure_rate"]["value"], 0.0, TOL, "cfr");
     assert_eq!(m["change_failure_rate"]["level"], "elite");
-    assert!(m["failed_deployment_recovery_time"]["value"].is_null(), "{rep}");
+    assert!(
+        m["failed_deployment_recovery_time"]["value"].is_null(),
+        "{rep}"
+    );
     // They are still incidents: time to restore counts them.
     let ttr = &m["time_to_restore"];
     assert_eq!(ttr["incidents"], 2, "{rep}");
@@ -291,7 +304,10 @@ fn open_incidents_are_counted_apart_from_time_to_restore() {
         m["failed_deployment_recovery_time"]["value"].is_null(),
         "an unremediated failed deployment gives no sample: {rep}"
     );
-    assert!(m["failed_deployment_recovery_time"]["p50"].is_null(), "{rep}");
+    assert!(
+        m["failed_deployment_recovery_time"]["p50"].is_null(),
+        "{rep}"
+    );
 }
 
 #[test]
@@ -320,5 +336,8 @@ fn an_incident_can_name_several_services() {
         assert_eq!(ttr["level"], "elite");
     }
     let rep = dm.report("worker", at(0, 0, 0), at(1, 0, 0), &[]);
-    assert!(rep["metrics"]["time_to_restore"]["value"].is_null(), "{rep}");
+    assert!(
+        rep["metrics"]["time_to_restore"]["value"].is_null(),
+        "{rep}"
+    );
 }

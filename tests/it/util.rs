@@ -461,7 +461,10 @@ impl Repo {
     }
 
     pub fn rev_parse(&self, rev: &str) -> String {
-        self.git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")], BASE)
+        self.git(
+            &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+            BASE,
+        )
     }
 
     pub fn info(&self, rev: &str) -> CommitInfo {
@@ -573,7 +576,10 @@ pub fn remediates(deploy: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|r| {
             (
-                r["deployment_id"].as_str().expect("deployment_id").to_string(),
+                r["deployment_id"]
+                    .as_str()
+                    .expect("deployment_id")
+                    .to_string(),
                 r["reason"].as_str().expect("reason").to_string(),
             )
         })
