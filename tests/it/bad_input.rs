@@ -203,3 +203,65 @@ fn since_after_until_is_a_usage_error() {
     ]);
     assert_rejected(&dm, &run, "--since");
 }
+
+#[test]
+fn inverted_intervals_are_usage_errors() {
+    let (dm, repo) = world();
+    let run = deploy(
+        &dm,
+        &repo,
+        &[
+            "--started-at",
+            &rfc(at(0, 5, 0)),
+            "--finished-at",
+            &rfc(at(0, 4, 0)),
+        ],
+    );
+    assert_rejected(&dm, &run, "--started-at");
+    let run = dm.run(&[
+        "incident",
+        "open",
+        "--id",
+        "INC-neg",
+        "--service",
+        "api",
+        "--started-at",
+        &rfc(at(0, 5, 0)),
+        "--resolved-at",
+        &rfc(at(0, 4, 0)),
+    ]);
+    assert_rejected(&dm, &run, "--resolved-at");
+    let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
+    assert!(
+        rep["metrics"]["time_to_restore"]["value"].is_null(),
+        "no incident stored: {rep}"
+    );
+}
+
+#[test]
+fn bad_global_settings_are_usage_errors() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--id", ""]);
+    assert_rejected(&dm, &run, "--id");
+    let run = dm.run_raw(&[
+        "--store",
+        &dm.store_url(),
+        "--format",
+        "yaml",
+        "report",
+        "--service",
+        "api",
+    ]);
+    assert_rejected(&dm, &run, "--format");
+    let run = dm.run_raw(&["--store", "mysql://localhost/db", "report"]);
+    assert_rejected(&dm, &run, "--store");
+    let out = dm
+        .command(&["report", "--service", "api"])
+        .env("DORAMETER_NOW", "half past nine")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DORAMETER_NOW"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -635,3 +635,365 @@ fn rerunning_deploy_with_the_same_id_records_nothing_new() {
     assert_eq!(again["recorded"], false);
     assert_eq!(dm.deployment_count("api"), 1);
 }
+
+#[test]
+fn max_commits_caps_the_walk_and_says_so() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c0 = repo.commit_at("feat: base", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "cap-1", &c0, at(0, 0, 30), &[]);
+    let shas: Vec<String> = (1..=10)
+        .map(|i| repo.commit_at(&format!("feat: change {i}"), at(0, 1, i)))
+        .collect();
+    let d = dm.deploy_at(
+        &repo.path,
+        "api",
+        "cap-2",
+        &shas[9],
+        at(0, 2, 0),
+        &["--max-commits", "3"],
+    );
+    assert_eq!(d["truncated"], true, "{d}");
+    assert_eq!(
+        change_shas(&d),
+        set(&[&shas[7], &shas[8], &shas[9]]),
+        "the newest commits are kept"
+    );
+    assert_eq!(d["lead_time"]["changes"], 3);
+
+    let c11 = repo.commit_at("feat: eleven", at(0, 3, 0));
+    let d = dm.deploy_at(&repo.path, "api", "cap-3", &c11, at(0, 4, 0), &[]);
+    assert_eq!(d["truncated"], false, "{d}");
+}
+
+#[test]
+fn previous_deployment_is_by_finished_at_not_insertion_order() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let c2 = repo.commit_at("feat: two", at(0, 2, 0));
+    let c3 = repo.commit_at("feat: three", at(0, 4, 0));
+    dm.deploy_at(&repo.path, "api", "ord-1", &c1, at(0, 1, 0), &[]);
+    dm.deploy_at(&repo.path, "api", "ord-3", &c3, at(0, 5, 0), &[]);
+    // Recorded late (a slow CI job), finished between the two.
+    let d = dm.deploy_at(&repo.path, "api", "ord-2", &c2, at(0, 3, 0), &[]);
+    assert_eq!(d["previous_sha"], c1.as_str(), "{d}");
+    assert_eq!(d["kind"], "planned", "{d}");
+    assert_eq!(change_shas(&d), set(&[&c2]));
+    assert_lead_time(&d, 1, 3600.0, 3600.0, 3600.0, 3600.0, 3600.0);
+}
+
+#[test]
+fn environments_and_services_are_separate_histories() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "env-p1", &c1, at(0, 1, 0), &[]);
+    let c2 = repo.commit_at("feat: two", at(0, 2, 0));
+    let s = dm.deploy_at(
+        &repo.path,
+        "api",
+        "env-s1",
+        &c2,
+        at(0, 3, 0),
+        &["--env", "staging"],
+    );
+    assert_eq!(s["env"], "staging");
+    assert_no_samples(&s, "no_previous_deployment");
+    let w = dm.deploy_at(&repo.path, "web", "env-w1", &c2, at(0, 3, 30), &[]);
+    assert_no_samples(&w, "no_previous_deployment");
+    // c2 was deployed to staging and to web, never to api in production.
+    let d = dm.deploy_at(&repo.path, "api", "env-p2", &c2, at(0, 4, 0), &[]);
+    assert_eq!(d["previous_sha"], c1.as_str());
+    assert_eq!(d["kind"], "planned");
+    assert_eq!(change_shas(&d), set(&[&c2]));
+    // A rollback of api in production marks nothing in staging or web.
+    let d = dm.deploy_at(&repo.path, "api", "env-p3", &c1, at(0, 5, 0), &[]);
+    assert_eq!(d["kind"], "rollback");
+    assert_eq!(remediates(&d), pairs(&[("env-p2", "rollback")]));
+
+    let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &["--env", "staging"]);
+    assert_eq!(r["env"], "staging");
+    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 1);
+    assert_eq!(r["metrics"]["change_failure_rate"]["failed_deployments"], 0);
+    let r = dm.report("web", at(0, 0, 0), at(1, 0, 0), &[]);
+    assert_eq!(r["metrics"]["change_failure_rate"]["failed_deployments"], 0);
+    let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 3);
+    assert_eq!(r["metrics"]["change_failure_rate"]["failed_deployments"], 1);
+}
+
+#[test]
+fn dry_run_of_a_rollback_marks_nothing() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "dr-1", &c1, at(0, 1, 0), &[]);
+    let c2 = repo.commit_at("feat: two", at(0, 2, 0));
+    dm.deploy_at(&repo.path, "api", "dr-2", &c2, at(0, 3, 0), &[]);
+    let d = dm.deploy_at(&repo.path, "api", "dr-3", &c1, at(0, 4, 0), &["--dry-run"]);
+    assert_eq!(d["recorded"], false);
+    assert_eq!(d["kind"], "rollback");
+    assert_eq!(remediates(&d), pairs(&[("dr-2", "rollback")]));
+    let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    let m = &r["metrics"];
+    assert_eq!(m["deployment_frequency"]["deployments"], 2);
+    assert_eq!(m["change_failure_rate"]["failed_deployments"], 0, "{r}");
+    assert_eq!(m["rework_rate"]["remediation_deployments"], 0, "{r}");
+}
+
+#[test]
+fn flags_env_vars_and_time_forms_are_interchangeable() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let c2 = repo.commit_at("feat: two", at(0, 1, 0));
+    let repo_s = repo.path.display().to_string();
+    let short = &c1[..10];
+    // Global flags after the subcommand, unix-seconds times, a short sha.
+    let finished = at(0, 2, 0).to_string();
+    let run = dm.run_raw(&[
+        "deploy",
+        "--service",
+        "api",
+        "--repo",
+        &repo_s,
+        "--sha",
+        short,
+        "--finished-at",
+        &finished,
+        "--store",
+        &dm.store_url(),
+        "--format",
+        "json",
+    ]);
+    let d = run.json();
+    assert_eq!(d["sha"], c1.as_str(), "the full sha is stored");
+    assert_eq!(ts(&d["finished_at"]), at(0, 2, 0));
+    // The store and format from the environment.
+    let out = dm
+        .raw_command(&[
+            "deploy",
+            "--service",
+            "api",
+            "--repo",
+            &repo_s,
+            "--sha",
+            &c2,
+            "--finished-at",
+            &rfc(at(0, 3, 0)),
+        ])
+        .env("DORAMETER_STORE", dm.store_url())
+        .env("DORAMETER_FORMAT", "json")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let d: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(d["previous_sha"], c1.as_str(), "{d}");
+    // --finished-at defaults to now.
+    let c3 = repo.commit_at("feat: three", at(0, 4, 0));
+    let now_dm = Dm::new(at(0, 5, 0));
+    let d = now_dm.deploy(
+        &repo.path,
+        &["--service", "api", "--sha", &c3, "--previous-sha", &c2],
+    );
+    assert_eq!(ts(&d["finished_at"]), at(0, 5, 0));
+    assert_lead_time(&d, 1, 3600.0, 3600.0, 3600.0, 3600.0, 3600.0);
+    // --window uses now as its end; the window is [now - 2w, now).
+    let r = now_dm.json(&["report", "--service", "api", "--window", "2w"]);
+    assert_eq!(ts(&r["window"]["end"]), at(0, 5, 0));
+    assert_eq!(ts(&r["window"]["start"]), at(0, 5, 0) - 14 * DAY);
+    assert_close(&r["window"]["days"], 14.0, 1e-9, "days");
+    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 0);
+    let later = Dm::new(at(0, 6, 0));
+    let r = later
+        .run_raw(&[
+            "--store",
+            &now_dm.store_url(),
+            "--format",
+            "json",
+            "report",
+            "--service",
+            "api",
+            "--window",
+            "2w",
+        ])
+        .json();
+    assert_eq!(ts(&r["window"]["end"]), at(0, 6, 0));
+    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 1);
+}
+
+#[test]
+fn window_is_half_open_on_finished_at() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "hw-1", &c1, at(1, 0, 0), &[]);
+    let c2 = repo.commit_at("feat: two", at(1, 1, 0));
+    dm.deploy_at(&repo.path, "api", "hw-2", &c2, at(2, 0, 0), &[]);
+    let r = dm.report("api", at(1, 0, 0), at(2, 0, 0), &[]);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+    assert!(
+        r["metrics"]["lead_time_for_changes"]["value"].is_null(),
+        "hw-1 has no samples and hw-2 is outside: {r}"
+    );
+    let r = dm.report("api", at(1, 0, 1), at(2, 0, 1), &[]);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+    assert_eq!(r["metrics"]["lead_time_for_changes"]["changes"], 1, "{r}");
+    let r = dm.report("api", at(3, 0, 0), at(4, 0, 0), &[]);
+    let df = &r["metrics"]["deployment_frequency"];
+    assert_eq!(df["deployments"], 0, "{r}");
+    assert!(
+        r["metrics"]["change_failure_rate"]["value"].is_null(),
+        "no deployments: no change failure rate: {r}"
+    );
+    assert!(
+        r["metrics"]["change_failure_rate"]["level"].is_null(),
+        "{r}"
+    );
+    assert!(r["metrics"]["rework_rate"]["value"].is_null(), "{r}");
+}
+
+#[test]
+fn default_store_is_at_the_repository_root() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let sub = repo.path.join("services").join("api");
+    std::fs::create_dir_all(&sub).expect("subdir");
+    // No --store, no --repo: run from a subdirectory of the repository.
+    let out = dm
+        .raw_command(&[
+            "--format",
+            "json",
+            "deploy",
+            "--service",
+            "api",
+            "--finished-at",
+            "2026-03-01T03:00:00+02:00",
+        ])
+        .current_dir(&sub)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let d: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(d["sha"], c1.as_str());
+    assert_eq!(ts(&d["finished_at"]), at(0, 1, 0), "offsets are honoured");
+    assert!(
+        repo.path.join(".dorameter").join("dorameter.db").is_file(),
+        "the default store lives at the repository root"
+    );
+    assert!(!sub.join(".dorameter").exists());
+}
+
+#[test]
+fn the_same_id_sent_concurrently_is_recorded_once() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c0 = repo.commit_at("feat: zero", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "race-0", &c0, at(0, 0, 30), &[]);
+    let c1 = repo.commit_at("feat: one", at(0, 1, 0));
+    let repo_s = repo.path.display().to_string();
+    let finished = rfc(at(0, 2, 0));
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            dm.command(&[
+                "deploy",
+                "--repo",
+                &repo_s,
+                "--service",
+                "api",
+                "--id",
+                "race-1",
+                "--sha",
+                &c1,
+                "--finished-at",
+                &finished,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dorameter")
+        })
+        .collect();
+    let mut recorded = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("deploy JSON");
+        if v["recorded"] == true {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 1, "exactly one process records the event");
+    assert_eq!(dm.deployment_count("api"), 2);
+}
+
+#[test]
+fn rollback_marks_only_successful_deployments_since_the_last_one_of_that_sha() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "rr-1", &c1, at(0, 1, 0), &[]);
+    let c2 = repo.commit_at("feat: two", at(0, 2, 0));
+    dm.deploy_at(&repo.path, "api", "rr-2", &c2, at(0, 3, 0), &[]);
+    let d = dm.deploy_at(&repo.path, "api", "rr-3", &c1, at(0, 4, 0), &[]);
+    assert_eq!(remediates(&d), pairs(&[("rr-2", "rollback")]));
+    let c3 = repo.commit_at("feat: three", at(0, 5, 0));
+    dm.deploy_at(&repo.path, "api", "rr-4", &c3, at(0, 6, 0), &[]);
+    let c4 = repo.commit_at("feat: four", at(0, 7, 0));
+    dm.deploy_at(
+        &repo.path,
+        "api",
+        "rr-5-job-failed",
+        &c4,
+        at(0, 8, 0),
+        &["--status", "failure"],
+    );
+    // c1's last deployment is rr-3: only rr-4 is marked (rr-2 already was,
+    // and a failed job is not a deployment).
+    let d = dm.deploy_at(&repo.path, "api", "rr-6", &c1, at(0, 9, 0), &[]);
+    assert_eq!(d["kind"], "rollback");
+    assert_eq!(remediates(&d), pairs(&[("rr-4", "rollback")]));
+
+    let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    let m = &r["metrics"];
+    assert_eq!(m["deployment_frequency"]["deployments"], 5);
+    assert_eq!(m["change_failure_rate"]["failed_deployments"], 2);
+    assert_eq!(m["rework_rate"]["remediation_deployments"], 2);
+    // rr-2: 03:00 → 04:00, rr-4: 06:00 → 09:00.
+    let f = &m["failed_deployment_recovery_time"];
+    assert_close(&f["p50"], 7200.0, TOL, "fdrt p50");
+    assert_close(&f["mean"], 7200.0, TOL, "fdrt mean");
+}
+
+#[test]
+fn only_the_subject_line_names_a_hotfix_or_revert() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", "subj-1", &c1, at(0, 1, 0), &[]);
+    let c2 = repo.commit_at(
+        "feat: retry payments\n\nThis is not a hotfix; it replaces the hotfix branch.",
+        at(0, 2, 0),
+    );
+    let d = dm.deploy_at(&repo.path, "api", "subj-2", &c2, at(0, 3, 0), &[]);
+    assert_eq!(d["kind"], "planned", "{d}");
+    assert_eq!(remediates(&d), vec![]);
+    let c3 = repo.commit_at("docs: explain when to Revert \"x\"", at(0, 4, 0));
+    let d = dm.deploy_at(&repo.path, "api", "subj-3", &c3, at(0, 5, 0), &[]);
+    assert_eq!(d["kind"], "planned", "{d}");
+    assert_eq!(remediates(&d), vec![]);
+    let c4 = repo.commit_at("fix(api): HOTFIX timeout", at(0, 6, 0));
+    let d = dm.deploy_at(&repo.path, "api", "subj-4", &c4, at(0, 7, 0), &[]);
+    assert_eq!(d["kind"], "rollforward", "{d}");
+    assert_eq!(remediates(&d), pairs(&[("subj-3", "hotfix_subject")]));
+}

@@ -341,3 +341,51 @@ fn an_incident_can_name_several_services() {
         "{rep}"
     );
 }
+
+#[test]
+fn failed_deploy_jobs_are_never_attributed() {
+    let dm = Dm::default();
+    let (repo, _) = deployed(&dm, 1);
+    let mut repo = repo;
+    let c2 = repo.commit_at("feat: two", at(0, 1, 30));
+    dm.deploy_at(
+        &repo.path,
+        "api",
+        "d2-failed",
+        &c2,
+        at(0, 2, 0),
+        &["--status", "failure"],
+    );
+    let i = open(&dm, "INC-x", "api", at(0, 3, 0), &["--cause", "deploy"]);
+    assert_eq!(i["attributed_deployment"], "d1", "{i}");
+    let rep = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    let cfr = &rep["metrics"]["change_failure_rate"];
+    assert_eq!(cfr["failed_deployments"], 1, "{rep}");
+    assert_eq!(cfr["total_deployments"], 1, "{rep}");
+}
+
+#[test]
+fn incidents_of_another_env_do_not_count() {
+    let dm = Dm::default();
+    let (_repo, _) = deployed(&dm, 1);
+    open(
+        &dm,
+        "INC-stg",
+        "api",
+        at(0, 2, 0),
+        &[
+            "--env",
+            "staging",
+            "--cause",
+            "deploy",
+            "--resolved-at",
+            &rfc(at(0, 3, 0)),
+        ],
+    );
+    let rep = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    let m = &rep["metrics"];
+    assert_eq!(m["change_failure_rate"]["failed_deployments"], 0, "{rep}");
+    assert!(m["time_to_restore"]["value"].is_null(), "{rep}");
+    let rep = dm.report("api", at(0, 0, 0), at(1, 0, 0), &["--env", "staging"]);
+    assert_eq!(rep["metrics"]["time_to_restore"]["incidents"], 1, "{rep}");
+}

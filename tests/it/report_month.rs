@@ -830,5 +830,196 @@ fn a_scripted_month_for_two_services() {
         for svc in ["api", "web"] {
             assert!(run.stdout.contains(svc), "{format} names {svc}: {run:#?}");
         }
+        match format {
+            "prometheus" => check_prometheus(&run.stdout),
+            "csv" => check_csv(&run.stdout),
+            "markdown" => assert!(run.stdout.contains("|---"), "a markdown table"),
+            _ => {}
+        }
+    }
+}
+
+/// Every sample line is `name{labels} value` with a finite number: metrics
+/// without data are left out, never written as `null`.
+fn check_prometheus(text: &str) {
+    let mut samples = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(rest) = line.strip_prefix('#') {
+            let rest = rest.trim_start();
+            assert!(
+                rest.starts_with("HELP ") || rest.starts_with("TYPE "),
+                "comment line: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("name and value");
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !name.starts_with(|c: char| c.is_ascii_digit()),
+            "metric name: {line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "labels: {line}");
+        }
+        let v: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("sample value: {line}"));
+        assert!(v.is_finite(), "{line}");
+        samples += 1;
+    }
+    assert!(samples > 0, "no samples: {text}");
+}
+
+/// A rectangular CSV (RFC 4180 quoting) with a header row.
+fn check_csv(text: &str) {
+    let rows = parse_csv(text);
+    assert!(
+        rows.len() >= 3,
+        "a header and rows for both services: {text}"
+    );
+    let width = rows[0].len();
+    assert!(width >= 2, "{text}");
+    for row in &rows {
+        assert_eq!(row.len(), width, "ragged CSV row {row:?} in {text}");
+    }
+    let svc_col = rows[0].iter().position(|h| h == "service");
+    if let Some(c) = svc_col {
+        let names: BTreeSet<&str> = rows[1..].iter().map(|r| r[c].as_str()).collect();
+        assert_eq!(names, ["api", "web"].into_iter().collect(), "{text}");
+    }
+}
+
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    let mut row = vec![];
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The classic table's boundaries (SPEC §3): `≥` for frequency, `<` for
+/// durations, `≤` for change failure rate.
+#[test]
+fn classic_band_boundaries_are_as_specified() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c0 = repo.commit_at("feat: zero", at(0, 0, 0));
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    // Exactly one hour of lead time, exactly one deployment per day.
+    dm.deploy_at(
+        &repo.path,
+        "edge",
+        "edge-1",
+        &c1,
+        at(0, 1, 0),
+        &["--previous-sha", &c0],
+    );
+    let day = |d: i64| dm.report("edge", at(0, 0, 0), at(d, 0, 0), &[])["metrics"].clone();
+    let m = day(1);
+    assert_eq!(m["deployment_frequency"]["level"], "elite", "1/day: {m}");
+    assert_close(&m["lead_time_for_changes"]["p50"], 3600.0, TOL, "lead");
+    assert_eq!(m["lead_time_for_changes"]["level"], "high", "1h: {m}");
+    let m = day(7);
+    assert_eq!(
+        m["deployment_frequency"]["level"], "high",
+        "1/7 per day: {m}"
+    );
+    let m = day(30);
+    assert_eq!(m["deployment_frequency"]["level"], "medium", "1/30: {m}");
+    let m = day(31);
+    assert_eq!(m["deployment_frequency"]["level"], "low", "1/31: {m}");
+
+    // Time to restore of exactly one hour, then exactly one day.
+    let incident = |id: &str, svc: &str, started: i64, resolved: i64, extra: &[&str]| {
+        let (s, r) = (rfc(started), rfc(resolved));
+        let mut args = vec![
+            "incident",
+            "open",
+            "--id",
+            id,
+            "--service",
+            svc,
+            "--started-at",
+            &s,
+            "--resolved-at",
+            &r,
+        ];
+        args.extend_from_slice(extra);
+        dm.json(&args);
+    };
+    incident(
+        "ttr-h",
+        "ttr-hour",
+        at(2, 0, 0),
+        at(2, 1, 0),
+        &["--cause", "infra"],
+    );
+    incident(
+        "ttr-d",
+        "ttr-day",
+        at(2, 0, 0),
+        at(3, 0, 0),
+        &["--cause", "infra"],
+    );
+    let r = dm.report("ttr-hour", at(0, 0, 0), at(5, 0, 0), &[]);
+    assert_eq!(r["metrics"]["time_to_restore"]["level"], "high", "{r}");
+    let r = dm.report("ttr-day", at(0, 0, 0), at(5, 0, 0), &[]);
+    assert_eq!(r["metrics"]["time_to_restore"]["level"], "medium", "{r}");
+
+    // Change failure rate of exactly 15 %, 30 % and 45 %.
+    for (svc, total, failed, level) in [
+        ("cfr15", 20, 3, "elite"),
+        ("cfr30", 10, 3, "high"),
+        ("cfr45", 20, 9, "medium"),
+    ] {
+        for i in 0..total {
+            let id = format!("{svc}-{i:02}");
+            dm.deploy_at(&repo.path, svc, &id, &c1, at(1, 0, i), &[]);
+        }
+        for i in 0..failed {
+            let id = format!("{svc}-{i:02}");
+            incident(
+                &format!("{svc}-inc-{i}"),
+                svc,
+                at(1, 2, i),
+                at(1, 3, 0),
+                &["--cause", "deploy", "--deployment", &id],
+            );
+        }
+        let r = dm.report(svc, at(0, 0, 0), at(5, 0, 0), &[]);
+        let cfr = &r["metrics"]["change_failure_rate"];
+        assert_eq!(cfr["failed_deployments"], failed, "{svc}: {cfr}");
+        assert_eq!(cfr["total_deployments"], total, "{svc}: {cfr}");
+        let pct = 100.0 * failed as f64 / total as f64;
+        assert_close(&cfr["value"], pct, TOL, svc);
+        assert_eq!(cfr["level"], level, "{svc}: {cfr}");
     }
 }
