@@ -28,6 +28,10 @@ use crate::time::{from_millis, to_millis};
 const APPLICATION_ID: i64 = 0x646f_7261;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+// Planner note: without ANALYZE statistics SQLite prefers the wide
+// (service, env, status, …) index even where a sha pins one or two rows, so
+// sha-keyed queries disable it with unary `+` on the other columns.
+
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE deployments (
@@ -396,8 +400,8 @@ impl ReadTx for Tx<'_> {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
-                     AND sha = ?3 AND finished_at <= ?4 ORDER BY finished_at DESC, seq DESC LIMIT 1"
+                    "SELECT {REF_COLUMNS} FROM deployments WHERE sha = ?3 AND +service = ?1 AND +env = ?2
+                     AND +status = 'success' AND +finished_at <= ?4 ORDER BY finished_at DESC, seq DESC LIMIT 1"
                 ),
                 params![service, env, sha, to_millis(at)],
                 to_ref,
@@ -461,18 +465,19 @@ impl ReadTx for Tx<'_> {
         Ok(out)
     }
 
-    fn deployment_shipping(
-        &self,
-        service: &str,
-        env: &str,
-        sha: &str,
-    ) -> Result<Option<DeploymentRef>, StoreError> {
+    fn deployment_shipping(&self, service: &str, env: &str, sha: &str) -> Result<Option<DeploymentRef>, StoreError> {
+        // Two index lookups (deployed sha; shipped change) rather than one OR
+        // that would defeat both indexes.
         self.conn
             .query_row(
                 &format!(
-                    "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
-                     AND (sha = ?3 OR seq IN (SELECT deployment_seq FROM changes WHERE sha = ?3))
-                     ORDER BY finished_at, seq LIMIT 1"
+                    "SELECT {REF_COLUMNS} FROM (
+                        SELECT {REF_COLUMNS} FROM deployments
+                        WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success'
+                        UNION ALL
+                        SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
+                        WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success'
+                     ) ORDER BY finished_at, seq LIMIT 1"
                 ),
                 params![service, env, sha],
                 to_ref,
@@ -685,10 +690,7 @@ impl ReadTx for Tx<'_> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT i.id, i.started_at, i.resolved_at, i.cause, i.deployment_id, i.deployment_sha,
-                        (SELECT d.id FROM deployments d WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success'
-                           AND (d.sha = i.deployment_sha OR d.seq IN (SELECT deployment_seq FROM changes WHERE sha = i.deployment_sha))
-                         ORDER BY d.finished_at, d.seq LIMIT 1)
+                "SELECT i.id, i.started_at, i.resolved_at, i.cause, i.deployment_id, i.deployment_sha
                  FROM incidents i JOIN incident_services s ON s.incident_seq = i.seq
                  WHERE s.service = ?1 AND i.env = ?2",
             )
@@ -697,15 +699,19 @@ impl ReadTx for Tx<'_> {
         while let Some(r) = rows.next().map_err(err())? {
             let by_id: Option<String> = r.get(4).map_err(err())?;
             let by_sha: Option<String> = r.get(5).map_err(err())?;
-            let sha_match: Option<String> = r.get(6).map_err(err())?;
-            let explicit_deployment = by_id.clone().or(sha_match);
+            // Only incidents linked by sha need a lookup: resolving it inside
+            // the query would scan every deployment for every incident.
+            let explicit_deployment = match (&by_id, &by_sha) {
+                (Some(id), _) => Some(id.clone()),
+                (None, Some(sha)) => self.deployment_shipping(service, env, sha)?.map(|d| d.id),
+                (None, None) => None,
+            };
             facts.incidents.push(IncidentFact {
                 id: r.get(0).map_err(err())?,
                 started_at: from_millis(r.get(1).map_err(err())?),
                 resolved_at: r.get::<_, Option<i64>>(2).map_err(err())?.map(from_millis),
                 cause: parse_enum(r.get(3).map_err(err())?),
-                explicit_unmatched: explicit_deployment.is_none()
-                    && (by_id.is_some() || by_sha.is_some()),
+                explicit_unmatched: explicit_deployment.is_none() && (by_id.is_some() || by_sha.is_some()),
                 explicit_deployment,
             });
         }
@@ -885,5 +891,31 @@ mod tests {
             })
             .unwrap();
         assert!(!path.exists() && !path.parent().unwrap().exists());
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// Regression: sha lookups scanned every deployment of the service (the
+    /// planner preferred the timeline index), which made `report` over 100k
+    /// deployments with sha-linked incidents take minutes.
+    #[test]
+    fn sha_lookups_use_the_sha_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map(params!["api", "production", "abc", 0i64], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        };
+        let shipping = format!(
+            "SELECT {REF_COLUMNS} FROM (SELECT {REF_COLUMNS} FROM deployments WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND ?4 = ?4
+             UNION ALL SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
+             WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success') ORDER BY finished_at, seq LIMIT 1"
+        );
+        let p = plan(&shipping);
+        assert!(p.contains("deployments_sha") && p.contains("changes_sha") && !p.contains("deployments_timeline"), "{p}");
     }
 }
