@@ -36,7 +36,7 @@ use dorameter::event::{
     Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
     Remediation, RemediationReason,
 };
-use dorameter::store::{Access, SqliteStore, Store, WriteTx};
+use dorameter::store::{Access, SqliteStore, Store};
 
 const DORAMETER: &str = env!("CARGO_BIN_EXE_dorameter");
 /// 2020-01-01T00:00:00Z: the first generated commit.

@@ -340,6 +340,20 @@ impl Tx<'_> {
 
 const REF_COLUMNS: &str = "id, sha, finished_at, kind, seq";
 
+/// The earliest successful deployment that deployed ?3 or shipped it as a change.
+const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
+    SELECT id, sha, finished_at, kind, seq FROM deployments
+    WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success'
+    UNION ALL
+    SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
+    WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success'
+) ORDER BY finished_at, seq LIMIT 1";
+
+/// The latest successful deployment of sha ?3 at or before ?4.
+const LAST_SUCCESS_OF_SHA: &str = "SELECT id, sha, finished_at, kind, seq FROM deployments
+    WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND +finished_at <= ?4
+    ORDER BY finished_at DESC, seq DESC LIMIT 1";
+
 fn to_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRef> {
     Ok(DeploymentRef {
         id: r.get(0)?,
@@ -399,10 +413,7 @@ impl ReadTx for Tx<'_> {
     ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
             .query_row(
-                &format!(
-                    "SELECT {REF_COLUMNS} FROM deployments WHERE sha = ?3 AND +service = ?1 AND +env = ?2
-                     AND +status = 'success' AND +finished_at <= ?4 ORDER BY finished_at DESC, seq DESC LIMIT 1"
-                ),
+                LAST_SUCCESS_OF_SHA,
                 params![service, env, sha, to_millis(at)],
                 to_ref,
             )
@@ -470,15 +481,7 @@ impl ReadTx for Tx<'_> {
         // that would defeat both indexes.
         self.conn
             .query_row(
-                &format!(
-                    "SELECT {REF_COLUMNS} FROM (
-                        SELECT {REF_COLUMNS} FROM deployments
-                        WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success'
-                        UNION ALL
-                        SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
-                        WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success'
-                     ) ORDER BY finished_at, seq LIMIT 1"
-                ),
+                DEPLOYMENT_SHIPPING,
                 params![service, env, sha],
                 to_ref,
             )
@@ -910,12 +913,9 @@ mod plan_tests {
             let rows = stmt.query_map(params!["api", "production", "abc", 0i64], |r| r.get::<_, String>(3)).unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
         };
-        let shipping = format!(
-            "SELECT {REF_COLUMNS} FROM (SELECT {REF_COLUMNS} FROM deployments WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND ?4 = ?4
-             UNION ALL SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
-             WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success') ORDER BY finished_at, seq LIMIT 1"
-        );
-        let p = plan(&shipping);
+        let p = plan(&DEPLOYMENT_SHIPPING.replace("?3 AND", "?3 AND ?4 = ?4 AND"));
         assert!(p.contains("deployments_sha") && p.contains("changes_sha") && !p.contains("deployments_timeline"), "{p}");
+        let p = plan(LAST_SUCCESS_OF_SHA);
+        assert!(p.contains("deployments_sha") && !p.contains("deployments_timeline"), "{p}");
     }
 }
