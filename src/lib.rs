@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod exit;
 pub mod git;
+pub mod junit;
 pub mod metrics;
 pub mod render;
 pub mod store;

@@ -1,0 +1,9 @@
+//! JUnit XML ingestion (SPEC §6): a streaming parser that holds up on every
+//! real producer, the per-test outcome rules, and flaky-test detection.
+
+mod input;
+mod model;
+mod parse;
+
+pub use model::{Entry, Outcome};
+pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

@@ -1,0 +1,54 @@
+//! What a JUnit report says, in our terms (SPEC §6).
+
+use serde::Serialize;
+
+/// The result of one attempt, or of a test over all its attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Errored,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [Outcome::Passed, Outcome::Failed, Outcome::Errored, Outcome::Skipped].into_iter().find(|o| o.as_str() == s)
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Errored)
+    }
+}
+
+/// One `<testcase>` element: a test's attempts in the order they ran. Usually
+/// one; Surefire and nextest put earlier attempts inside the element as
+/// `flakyFailure`/`flakyError` (then it passed) or `rerunFailure`/`rerunError`.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    /// `classname`, or the enclosing suite's name when absent or empty.
+    pub classname: &'a str,
+    pub name: &'a str,
+    pub attempts: &'a [Outcome],
+    /// Seconds, when the producer wrote a readable `time`.
+    pub time: Option<f64>,
+    /// The last failure's message or body, capped.
+    pub message: Option<&'a str>,
+}
+
+impl Entry<'_> {
+    /// `classname::name`: the identity SPEC §6 groups attempts by.
+    pub fn identity(&self) -> String {
+        format!("{}::{}", self.classname, self.name)
+    }
+}

@@ -1,0 +1,622 @@
+//! A streaming JUnit XML parser on quick-xml: constant memory in the file size.
+//!
+//! - Accepts `<testsuites>` and bare `<testsuite>` roots, nested suites, CDATA,
+//!   entities, a UTF-8 byte-order mark and non-BMP text.
+//! - Never resolves a DTD or an external entity: `<!DOCTYPE>` is skipped and an
+//!   unknown entity stays literal text, so nothing can be fetched or expanded.
+//! - Element bodies we do not model (`system-out`, stack traces, properties)
+//!   are skipped byte by byte without buffering; a failure body is kept only
+//!   up to the message cap. Any other single tag or text node larger than
+//!   `Limits::max_event_bytes` is an error, not an allocation.
+//! - Every error names the position as an element path, e.g.
+//!   `testsuites/testsuite[0]("x")/testcase[3]`, and the byte offset.
+
+use std::io::{BufRead, Read};
+
+use quick_xml::{Reader, XmlVersion};
+use quick_xml::reader::BinaryStream;
+use quick_xml::events::{BytesStart, Event};
+
+use super::input::{Input, TooLarge};
+use super::model::{Entry, Outcome};
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest single tag, comment or text node between elements.
+    pub max_event_bytes: u64,
+    /// Failure messages are cut to this many bytes.
+    pub message_bytes: usize,
+    /// Deepest element nesting accepted.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_event_bytes: 16 << 20, message_bytes: 4096, max_depth: 256 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at {path} (byte {offset})")]
+pub struct ParseError {
+    /// Element path of the innermost open element, `/` when none.
+    pub path: String,
+    pub offset: u64,
+    pub message: String,
+}
+
+/// What one file held.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// `<testcase>` elements.
+    pub testcases: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Suites,
+    Suite,
+    Case,
+    /// An element we descend into without modelling it.
+    Other,
+    /// An element whose body was skipped raw; its end tag comes next.
+    Skipped,
+}
+
+struct Frame {
+    kind: Kind,
+    element: String,
+    /// The suite's `name`, for paths and as the classname fallback.
+    label: Option<String>,
+    /// Index among same-named siblings (suites and cases).
+    index: usize,
+    suites: usize,
+    cases: usize,
+}
+
+/// The open `<testcase>`; reused between cases to avoid allocation.
+#[derive(Default)]
+struct Case {
+    classname: String,
+    name: String,
+    time: Option<f64>,
+    main: Option<Outcome>,
+    before: Vec<Outcome>,
+    after: Vec<Outcome>,
+    message: String,
+    attempts: Vec<Outcome>,
+}
+
+struct Parser<'l> {
+    limits: &'l Limits,
+    frames: Vec<Frame>,
+    case: Case,
+    stats: FileStats,
+    seen_root: bool,
+}
+
+/// Parses one report, calling `on_entry` for each `<testcase>` in order.
+pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<FileStats, ParseError> {
+    let mut input = Input::new(source, limits.max_event_bytes);
+    let err0 = |message: String| ParseError { path: "/".into(), offset: 0, message };
+    let head = input.peek(4).map_err(|e| err0(format!("cannot read the file: {e}")))?.to_vec();
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) || head.starts_with(&[0x3C, 0x00]) || head.starts_with(&[0x00, 0x3C]) {
+        return Err(err0("the file is UTF-16 encoded; JUnit reports must be UTF-8 (convert with `iconv -f UTF-16 -t UTF-8`)".into()));
+    }
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        input.consume(3);
+    }
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().check_end_names = true;
+    let mut parser = Parser { limits, frames: Vec::new(), case: Case::default(), stats: FileStats::default(), seen_root: false };
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        reader.get_mut().mark();
+        buf.clear();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(e) => return Err(parser.error(reader.error_position(), describe(&e))),
+        };
+        match event {
+            Event::Start(e) => parser.open(&mut reader, &e, false, on_entry)?,
+            Event::Empty(e) => parser.open(&mut reader, &e, true, on_entry)?,
+            Event::End(_) => parser.close(&reader, on_entry)?,
+            Event::Eof => break,
+            // DOCTYPE (never resolved), text between elements, comments,
+            // processing instructions, entity references: nothing to count.
+            _ => {}
+        }
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::with_capacity(4096);
+        }
+    }
+    if !parser.frames.is_empty() {
+        let open = parser.frames.last().map(|f| f.element.clone()).unwrap_or_default();
+        return Err(parser.error(reader.buffer_position(), format!("unexpected end of file: <{open}> is not closed (truncated report?)")));
+    }
+    if !parser.seen_root {
+        return Err(parser.error(reader.buffer_position(), "no XML element found (empty file?)".into()));
+    }
+    Ok(parser.stats)
+}
+
+fn describe(e: &quick_xml::Error) -> String {
+    if let quick_xml::Error::Io(io) = e {
+        if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<TooLarge>()) {
+            return t.to_string();
+        }
+        return format!("cannot read the file: {io}");
+    }
+    format!("malformed XML: {e}")
+}
+
+/// An attribute value, unescaped; an unknown entity is kept literally (never
+/// resolved), invalid UTF-8 replaced.
+fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
+    out.clear();
+    for a in e.attributes().with_checks(false).flatten() {
+        if a.key.local_name().as_ref() == key {
+            match a.normalized_value(XmlVersion::Implicit1_0) {
+                Ok(v) => out.push_str(&v),
+                Err(_) => out.push_str(&a.value),
+            }
+            return true;
+        }
+    }
+    false
+}
+
+fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
+    let mut s = String::new();
+    attr_into(e, key, &mut s).then_some(s)
+}
+
+/// Seconds from a `time` attribute, including locale-formatted values
+/// (Surefire: `2,120.532`, `0,03`). Unreadable or negative: `None`.
+pub fn parse_seconds(raw: &str) -> Option<f64> {
+    let s = raw.trim();
+    let normalized = match (s.contains(','), s.contains('.')) {
+        (true, true) => s.replace(',', ""),
+        (true, false) => s.replace(',', "."),
+        _ => s.to_string(),
+    };
+    normalized.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+fn cap_at_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+impl Parser<'_> {
+    fn error(&self, offset: u64, message: String) -> ParseError {
+        let mut path = String::new();
+        for f in &self.frames {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(&f.element);
+            if matches!(f.kind, Kind::Suite | Kind::Case) {
+                path.push_str(&format!("[{}]", f.index));
+            }
+            if let Some(label) = &f.label {
+                path.push_str(&format!("({label:?})"));
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        ParseError { path, offset, message }
+    }
+
+    fn push(&mut self, kind: Kind, element: &str, label: Option<String>, index: usize) {
+        self.frames.push(Frame { kind, element: element.to_string(), label, index, suites: 0, cases: 0 });
+    }
+
+    fn open<R: Read>(&mut self, reader: &mut Reader<Input<R>>, e: &BytesStart<'_>, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<(), ParseError> {
+        let local = e.local_name();
+        let element = local.as_ref().to_string();
+        if self.frames.len() >= self.limits.max_depth {
+            return Err(self.error(reader.buffer_position(), format!("elements nested deeper than {} levels", self.limits.max_depth)));
+        }
+        if !self.seen_root {
+            if element != "testsuites" && element != "testsuite" {
+                return Err(self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>")));
+            }
+            self.seen_root = true;
+        }
+        let in_case = self.frames.last().is_some_and(|f| f.kind == Kind::Case);
+        if in_case {
+            return self.open_in_case(reader, e, &element, empty);
+        }
+        match element.as_str() {
+            "testsuites" => {
+                if !empty {
+                    self.push(Kind::Suites, &element, None, 0);
+                }
+            }
+            "testsuite" => {
+                let index = self.frames.last_mut().map_or(0, |f| {
+                    f.suites += 1;
+                    f.suites - 1
+                });
+                if !empty {
+                    self.push(Kind::Suite, &element, attr(e, "name"), index);
+                }
+            }
+            "testcase" => {
+                let index = self.frames.last_mut().map_or(0, |f| {
+                    f.cases += 1;
+                    f.cases - 1
+                });
+                let case = &mut self.case;
+                if !attr_into(e, "classname", &mut case.classname) || case.classname.is_empty() {
+                    // SPEC §6: the enclosing suite's name when classname is absent.
+                    case.classname.clear();
+                    if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
+                        case.classname.push_str(suite);
+                    }
+                }
+                attr_into(e, "name", &mut case.name);
+                case.time = attr(e, "time").as_deref().and_then(parse_seconds);
+                case.main = match attr(e, "status").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    // Bazel: status="notrun" for tests that were not run.
+                    Some("notrun" | "skipped" | "disabled" | "ignored") => Some(Outcome::Skipped),
+                    _ => None,
+                };
+                case.before.clear();
+                case.after.clear();
+                case.message.clear();
+                if empty {
+                    self.emit_case(on_entry);
+                } else {
+                    self.push(Kind::Case, &element, None, index);
+                }
+            }
+            "system-out" | "system-err" | "properties" => {
+                if !empty {
+                    self.skip(reader, &element, false)?;
+                }
+            }
+            _ => {
+                if !empty {
+                    self.push(Kind::Other, &element, None, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn open_in_case<R: Read>(&mut self, reader: &mut Reader<Input<R>>, e: &BytesStart<'_>, element: &str, empty: bool) -> Result<(), ParseError> {
+        let outcome = match element {
+            "failure" | "flakyFailure" | "rerunFailure" => Some(Outcome::Failed),
+            "error" | "flakyError" | "rerunError" => Some(Outcome::Errored),
+            "skipped" => Some(Outcome::Skipped),
+            _ => None,
+        };
+        let mut wants_body = false;
+        if let Some(outcome) = outcome {
+            match element {
+                "flakyFailure" | "flakyError" => self.case.before.push(outcome),
+                "rerunFailure" | "rerunError" => self.case.after.push(outcome),
+                // A failure outranks a skip written beside it.
+                _ if self.case.main.is_some_and(Outcome::is_failure) && outcome == Outcome::Skipped => {}
+                _ => self.case.main = Some(outcome),
+            }
+            if outcome.is_failure() {
+                let mut msg = String::new();
+                if attr_into(e, "message", &mut msg) && !msg.trim().is_empty() {
+                    cap_at_char_boundary(&mut msg, self.limits.message_bytes);
+                    self.case.message = msg;
+                } else {
+                    self.case.message.clear();
+                    wants_body = true;
+                }
+            }
+        }
+        if !empty {
+            self.skip(reader, element, wants_body)?;
+        }
+        Ok(())
+    }
+
+    /// Skips an element's body raw, up to (not including) its end tag, which
+    /// quick-xml then reads; keeps the body as the message when asked.
+    fn skip<R: Read>(&mut self, reader: &mut Reader<Input<R>>, element: &str, keep_body: bool) -> Result<(), ParseError> {
+        self.push(Kind::Skipped, element, None, 0);
+        let cap = if keep_body { self.limits.message_bytes } else { 0 };
+        let mut body = Vec::new();
+        let mut stream = reader.stream();
+        stream.get_mut().set_limiting(false);
+        let result = skip_raw(&mut stream, element.as_bytes(), &mut body, cap);
+        stream.get_mut().set_limiting(true);
+        result.map_err(|e| self.error(reader.buffer_position(), e))?;
+        if keep_body {
+            let text = String::from_utf8_lossy(&body);
+            // The cap may cut an entity in half: drop the stub.
+            let whole = match text.rfind('&') {
+                Some(i) if !text[i..].contains(';') => &text[..i],
+                _ => &text,
+            };
+            let mut msg = quick_xml::escape::unescape(whole).map(|c| c.into_owned()).unwrap_or_else(|_| whole.to_string());
+            msg = msg.trim().to_string();
+            cap_at_char_boundary(&mut msg, self.limits.message_bytes);
+            self.case.message = msg;
+        }
+        Ok(())
+    }
+
+    fn close<R: Read>(&mut self, reader: &Reader<Input<R>>, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<(), ParseError> {
+        let Some(frame) = self.frames.pop() else {
+            return Err(self.error(reader.buffer_position(), "an end tag with no open element".into()));
+        };
+        if frame.kind == Kind::Case {
+            self.emit_case(on_entry);
+        }
+        Ok(())
+    }
+
+    fn emit_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+        let case = &mut self.case;
+        case.attempts.clear();
+        case.attempts.extend_from_slice(&case.before);
+        case.attempts.push(case.main.unwrap_or(Outcome::Passed));
+        case.attempts.extend_from_slice(&case.after);
+        self.stats.testcases += 1;
+        let has_failure = case.attempts.iter().any(|o| o.is_failure());
+        on_entry(&Entry {
+            classname: &case.classname,
+            name: &case.name,
+            attempts: &case.attempts,
+            time: case.time,
+            message: (has_failure && !case.message.is_empty()).then_some(case.message.as_str()),
+        });
+        case.main = None;
+    }
+}
+
+/// Consumes an element body up to (not including) `</end_name`, skipping
+/// nested markup, comments and CDATA. Keeps at most `cap` bytes of text.
+/// Reads through quick-xml's `BinaryStream`, so error positions stay right.
+fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], body: &mut Vec<u8>, cap: usize) -> Result<(), String> {
+    #[derive(PartialEq)]
+    enum State {
+        Text,
+        CData,
+        Comment,
+        Tag(Option<u8>),
+    }
+    let truncated = || format!("unexpected end of file inside <{}> (truncated report?)", String::from_utf8_lossy(end_name));
+    let io = |e: std::io::Error| format!("cannot read the file: {e}");
+    let mut state = State::Text;
+    let keep = |body: &mut Vec<u8>, bytes: &[u8]| {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    };
+    // CDATA is literal: escape it as kept, so the whole body unescapes as one text.
+    let keep_cdata = |body: &mut Vec<u8>, bytes: &[u8]| {
+        for &b in bytes {
+            if body.len() >= cap {
+                break;
+            }
+            match b {
+                b'&' => body.extend_from_slice(b"&amp;"),
+                b'<' => body.extend_from_slice(b"&lt;"),
+                _ => body.push(b),
+            }
+        }
+    };
+    loop {
+        let chunk = input.fill_buf().map_err(io)?;
+        if chunk.is_empty() {
+            return Err(truncated());
+        }
+        match state {
+            State::Text => {
+                let Some(i) = memchr::memchr(b'<', chunk) else {
+                    let n = chunk.len();
+                    keep(body, chunk);
+                    input.consume(n);
+                    continue;
+                };
+                keep(body, &chunk[..i]);
+                input.consume(i);
+                let ahead = input.get_mut().peek(end_name.len() + 3).map_err(io)?;
+                if ahead.len() > end_name.len() + 2
+                    && ahead.starts_with(b"</")
+                    && &ahead[2..2 + end_name.len()] == end_name
+                    && matches!(ahead[2 + end_name.len()], b'>' | b' ' | b'\t' | b'\r' | b'\n')
+                {
+                    return Ok(());
+                }
+                let ahead = input.get_mut().peek(9).map_err(io)?;
+                let (skip, next) = if ahead.starts_with(b"<![CDATA[") {
+                    (9, State::CData)
+                } else if ahead.starts_with(b"<!--") {
+                    (4, State::Comment)
+                } else if ahead.len() < 2 {
+                    return Err(truncated());
+                } else {
+                    (1, State::Tag(None))
+                };
+                input.consume(skip);
+                state = next;
+            }
+            State::CData | State::Comment => {
+                let (mark, close): (u8, &[u8]) = if state == State::CData { (b']', b"]]>") } else { (b'-', b"-->") };
+                let Some(i) = memchr::memchr(mark, chunk) else {
+                    let n = chunk.len();
+                    if state == State::CData {
+                        keep_cdata(body, chunk);
+                    }
+                    input.consume(n);
+                    continue;
+                };
+                if state == State::CData {
+                    keep_cdata(body, &chunk[..i]);
+                }
+                input.consume(i);
+                let ahead = input.get_mut().peek(3).map_err(io)?;
+                if ahead == close {
+                    input.consume(3);
+                    state = State::Text;
+                } else if ahead.len() < 3 && !close.starts_with(ahead) {
+                    input.consume(1);
+                } else if ahead.len() < 3 {
+                    return Err(truncated());
+                } else {
+                    if state == State::CData {
+                        keep_cdata(body, &ahead[..1]);
+                    }
+                    input.consume(1);
+                }
+            }
+            State::Tag(quote) => {
+                let mut q = quote;
+                let mut end = None;
+                for (i, &b) in chunk.iter().enumerate() {
+                    match (q, b) {
+                        (None, b'"' | b'\'') => q = Some(b),
+                        (Some(open), b2) if b2 == open => q = None,
+                        (None, b'>') => {
+                            end = Some(i + 1);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let n = end.unwrap_or(chunk.len());
+                input.consume(n);
+                state = if end.is_some() { State::Text } else { State::Tag(q) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        id: String,
+        attempts: Vec<Outcome>,
+        time: Option<f64>,
+        message: Option<String>,
+    }
+
+    fn run_with(xml: &[u8], limits: &Limits) -> Result<Vec<Seen>, ParseError> {
+        let mut seen = Vec::new();
+        parse(xml, limits, &mut |e| {
+            seen.push(Seen { id: e.identity(), attempts: e.attempts.to_vec(), time: e.time, message: e.message.map(str::to_string) })
+        })?;
+        Ok(seen)
+    }
+
+    fn run(xml: &[u8]) -> Result<Vec<Seen>, ParseError> {
+        run_with(xml, &Limits::default())
+    }
+
+    use Outcome::*;
+
+    #[test]
+    fn nested_suites_cdata_entities_bom_and_non_bmp() {
+        let xml = "\u{feff}<?xml version=\"1.0\"?>\n<testsuites><testsuite name=\"outer\"><testsuite name=\"inner &amp; co\">\
+            <testcase name=\"a &lt;1&gt; 😀\" time=\"0,03\"/>\
+            <testcase classname=\"\" name=\"b\" time=\"2,120.532\"><failure><![CDATA[boom <here> & ]]>&amp; more</failure></testcase>\
+            </testsuite><testcase classname=\"k\" name=\"c\"><skipped/><system-out>x</system-out></testcase></testsuite></testsuites>";
+        let seen = run(xml.as_bytes()).unwrap();
+        assert_eq!(seen[0].id, "inner & co::a <1> 😀");
+        assert_eq!(seen[0].time, Some(0.03));
+        assert_eq!(seen[1].id, "inner & co::b");
+        assert_eq!(seen[1].attempts, [Failed]);
+        assert_eq!(seen[1].time, Some(2120.532));
+        assert_eq!(seen[1].message.as_deref(), Some("boom <here> & & more"));
+        assert_eq!(seen[2].id, "k::c");
+        assert_eq!(seen[2].attempts, [Skipped]);
+    }
+
+    #[test]
+    fn surefire_and_nextest_reruns_and_bazel_status() {
+        let xml = br#"<testsuite name="s">
+            <testcase classname="C" name="flaky"><flakyFailure message="first"><stackTrace>at x</stackTrace></flakyFailure><flakyError type="E"/></testcase>
+            <testcase classname="C" name="broken"><failure message="m1"/><rerunFailure message="m2"/><rerunError message="m3"/></testcase>
+            <testcase classname="C" name="notrun" status="notrun"/>
+            <testcase classname="C" name="err"><error message="npe">trace</error></testcase>
+        </testsuite>"#;
+        let seen = run(xml).unwrap();
+        assert_eq!(seen[0].attempts, [Failed, Errored, Passed]);
+        assert_eq!(seen[1].attempts, [Failed, Failed, Errored]);
+        assert_eq!(seen[1].message.as_deref(), Some("m3"));
+        assert_eq!(seen[2].attempts, [Skipped]);
+        assert_eq!(seen[3].attempts, [Errored]);
+        assert_eq!(seen[3].message.as_deref(), Some("npe"));
+    }
+
+    #[test]
+    fn huge_bodies_stream_in_constant_memory_and_messages_are_capped() {
+        let big = "y".repeat(40 << 20);
+        let xml = format!(
+            "<testsuite name=\"s\"><system-out>{big}</system-out><testcase name=\"t\"><failure><![CDATA[{big}]]></failure><system-err>{big}</system-err></testcase></testsuite>"
+        );
+        let limits = Limits { max_event_bytes: 1 << 20, ..Limits::default() };
+        let seen = run_with(xml.as_bytes(), &limits).unwrap();
+        assert_eq!(seen.len(), 1);
+        let m = seen[0].message.as_ref().unwrap();
+        assert!(m.len() <= limits.message_bytes + 4 && m.starts_with("yyy"), "{}", m.len());
+        // The same text between elements, where nothing expects it, is refused.
+        let stray = format!("<testsuite name=\"s\">{big}<testcase name=\"t\"/></testsuite>");
+        let e = run_with(stray.as_bytes(), &limits).unwrap_err();
+        assert!(e.message.contains("larger than"), "{e}");
+    }
+
+    #[test]
+    fn never_resolves_external_entities_or_expands_bombs() {
+        let xxe = br#"<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite name="s"><testcase name="&xxe;"/></testsuite>"#;
+        let seen = run(xxe).unwrap();
+        assert_eq!(seen[0].id, "s::&xxe;");
+        let mut bomb = String::from("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
+        for i in 1..10 {
+            bomb.push_str(&format!("<!ENTITY lol{i} \"{}\">", format!("&lol{};", i - 1).repeat(10)));
+        }
+        bomb.push_str("]><testsuite name=\"s\"><testcase name=\"&lol9;\"/></testsuite>");
+        let seen = run(bomb.as_bytes()).unwrap();
+        assert_eq!(seen[0].id, "s::&lol9;");
+    }
+
+    #[test]
+    fn bad_files_name_the_position() {
+        let e = run(br#"<testsuites><testsuite name="x"><testcase name="a"/><testcase name="b"/><testcase name="c"/><testcase name="d"><failure>"#).unwrap_err();
+        assert_eq!(e.path, r#"testsuites/testsuite[0]("x")/testcase[3]/failure"#, "{e}");
+        assert!(e.message.contains("truncated"), "{e}");
+        let e = run(b"").unwrap_err();
+        assert!(e.message.contains("no XML element"), "{e}");
+        let e = run(b"this is not xml").unwrap_err();
+        assert!(e.message.contains("no XML element") || e.message.contains("malformed"), "{e}");
+        let e = run(b"<html><body/></html>").unwrap_err();
+        assert!(e.message.contains("not a JUnit report") && e.message.contains("<html>"), "{e}");
+        let e = run(b"\xff\xfe<\x00t\x00").unwrap_err();
+        assert!(e.message.contains("UTF-16"), "{e}");
+        let e = run(b"<testsuite name=\"s\"><testcase name=\"a\"></testsuite>").unwrap_err();
+        assert!(e.message.contains("malformed"), "{e}");
+        let deep = "<testsuite name=\"n\">".repeat(100_000);
+        let e = run(deep.as_bytes()).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_seconds("1.5"), Some(1.5));
+        assert_eq!(parse_seconds("0,03"), Some(0.03));
+        assert_eq!(parse_seconds("2,120.532"), Some(2120.532));
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds(""), None);
+    }
+}
