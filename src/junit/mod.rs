@@ -1,9 +1,11 @@
 //! JUnit XML ingestion (SPEC §6): a streaming parser that holds up on every
 //! real producer, the per-test outcome rules, and flaky-test detection.
 
+mod aggregate;
 mod input;
 mod model;
 mod parse;
 
+pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_LIMIT, Summary};
 pub use model::{Entry, Outcome};
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};
