@@ -38,6 +38,16 @@ pub const SINCE: &str = "DORAMETER_SINCE";
 pub const UNTIL: &str = "DORAMETER_UNTIL";
 pub const BANDS: &str = "DORAMETER_BANDS";
 pub const FROM_TAGS: &str = "DORAMETER_FROM_TAGS";
+pub const RUN_ID: &str = "DORAMETER_RUN_ID";
+pub const JOB: &str = "DORAMETER_JOB";
+pub const TEST_RUN_ID: &str = "DORAMETER_TEST_RUN_ID";
+pub const FAIL_ON_FAILURE: &str = "DORAMETER_FAIL_ON_FAILURE";
+pub const FAIL_ON_FLAKY: &str = "DORAMETER_FAIL_ON_FLAKY";
+pub const FLAKY_WINDOW: &str = "DORAMETER_FLAKY_WINDOW";
+pub const MIN_RUNS: &str = "DORAMETER_MIN_RUNS";
+pub const MIN_FAILURE_RATE: &str = "DORAMETER_MIN_FAILURE_RATE";
+pub const MAX_FAILURE_RATE: &str = "DORAMETER_MAX_FAILURE_RATE";
+pub const INFRA_THRESHOLD: &str = "DORAMETER_INFRA_THRESHOLD";
 pub const VERBOSE: &str = "DORAMETER_VERBOSE";
 pub const QUIET: &str = "DORAMETER_QUIET";
 /// Overrides "now" for every command: tests and reproducible reports.

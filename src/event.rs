@@ -249,3 +249,24 @@ mod tests {
         assert!(validate_user_id("--id", &"x".repeat(129)).is_err());
     }
 }
+
+/// One JUnit ingestion (SPEC §2): the run's identity and its counts. The
+/// per-test results are stored alongside it by the store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestRun {
+    pub id: String,
+    pub service: String,
+    pub sha: Option<String>,
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+    pub job: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub files: u64,
+    pub tests: u64,
+    pub runs: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub errored: u64,
+    pub skipped: u64,
+    pub flaky: u64,
+}

@@ -31,6 +31,10 @@ pub struct CiContext {
     pub pipeline_url: Option<String>,
     pub actor: Option<String>,
     pub default_service: Option<String>,
+    /// The job's name (GitHub `GITHUB_JOB`, GitLab `CI_JOB_NAME`).
+    pub job: Option<String>,
+    /// The run attempt (GitHub `GITHUB_RUN_ATTEMPT`).
+    pub run_attempt: Option<String>,
     /// Stable parts that identify this job run, for deterministic event ids.
     pub run_key: Vec<String>,
 }
@@ -55,6 +59,8 @@ pub fn detect(env: &EnvMap) -> Option<CiContext> {
                 .map(|(r, id)| format!("{server}/{r}/actions/runs/{id}")),
             actor: get(env, "GITHUB_ACTOR").map(str::to_string),
             default_service: repo.and_then(|r| r.rsplit('/').next()).map(str::to_string),
+            job: get(env, "GITHUB_JOB").map(str::to_string),
+            run_attempt: get(env, "GITHUB_RUN_ATTEMPT").map(str::to_string),
             run_key: [
                 Some("gh"),
                 repo,
@@ -77,6 +83,8 @@ pub fn detect(env: &EnvMap) -> Option<CiContext> {
             pipeline_url: get(env, "CI_PIPELINE_URL").map(str::to_string),
             actor: get(env, "GITLAB_USER_LOGIN").map(str::to_string),
             default_service: get(env, "CI_PROJECT_NAME").map(str::to_string),
+            job: get(env, "CI_JOB_NAME").map(str::to_string),
+            run_attempt: None,
             run_key: [Some("gl"), get(env, "CI_PROJECT_ID"), get(env, "CI_JOB_ID")]
                 .into_iter()
                 .flatten()

@@ -4,7 +4,9 @@
 mod backfill;
 mod context;
 mod deploy;
+mod flaky;
 mod incident;
+mod junit;
 mod report;
 
 use std::path::PathBuf;
@@ -58,6 +60,10 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Record matching git tags as past deployments: history on day one
     Backfill(backfill::BackfillArgs),
+    /// Ingest JUnit XML reports: outcomes and flaky tests of this run
+    Junit(junit::JunitArgs),
+    /// Flaky tests from the stored history, with evidence
+    Flaky(flaky::FlakyArgs),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -68,6 +74,8 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Incident(cmd) => incident::run(cmd, &global, ctx),
         Command::Report(args) => report::run(args, &global, ctx),
         Command::Backfill(args) => backfill::run(args, &global, ctx),
+        Command::Junit(args) => junit::run(args, &global, ctx),
+        Command::Flaky(args) => flaky::run(args, &global, ctx),
     }
 }
 

@@ -2,10 +2,12 @@
 //! real producer, the per-test outcome rules, and flaky-test detection.
 
 mod aggregate;
+mod flaky;
 mod input;
 mod model;
 mod parse;
 
 pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_LIMIT, Summary};
+pub use flaky::{Finding, Thresholds, evaluate};
 pub use model::{Entry, Outcome};
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

@@ -85,6 +85,9 @@ struct Case {
     after: Vec<Outcome>,
     message: String,
     attempts: Vec<Outcome>,
+    /// jest-junit's `dd_tags[test.invocations]` property: how many times the
+    /// test ran (jest writes only the final attempt as the element).
+    invocations: Option<usize>,
 }
 
 struct Parser<'l> {
@@ -93,6 +96,20 @@ struct Parser<'l> {
     case: Case,
     stats: FileStats,
     seen_root: bool,
+    /// pytest wrote this file: see `Held`.
+    pytest: bool,
+    held: Option<Held>,
+}
+
+/// pytest-rerunfailures writes each earlier attempt of a rerun test as an
+/// empty `<testcase>` just before the next attempt. Empty reads as passed, but
+/// pytest only reruns failures, so in a pytest report a passing entry followed
+/// by an entry of the same identity is a failed attempt. A passing entry is
+/// therefore held back until the next entry shows which it was.
+struct Held {
+    classname: String,
+    name: String,
+    time: Option<f64>,
 }
 
 /// Parses one report, calling `on_entry` for each `<testcase>` in order.
@@ -108,7 +125,8 @@ pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entr
     }
     let mut reader = Reader::from_reader(input);
     reader.config_mut().check_end_names = true;
-    let mut parser = Parser { limits, frames: Vec::new(), case: Case::default(), stats: FileStats::default(), seen_root: false };
+    let mut parser =
+        Parser { limits, frames: Vec::new(), case: Case::default(), stats: FileStats::default(), seen_root: false, pytest: false, held: None };
     let mut buf = Vec::with_capacity(4096);
     loop {
         reader.get_mut().mark();
@@ -136,6 +154,9 @@ pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entr
     }
     if !parser.seen_root {
         return Err(parser.error(reader.buffer_position(), "no XML element found (empty file?)".into()));
+    }
+    if let Some(h) = parser.held.take() {
+        deliver(&h.classname, &h.name, &[Outcome::Passed], h.time, None, on_entry);
     }
     Ok(parser.stats)
 }
@@ -230,8 +251,10 @@ impl Parser<'_> {
                 return Err(self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>")));
             }
             self.seen_root = true;
+            let name = attr(e, "name");
+            self.pytest = matches!((element.as_str(), name.as_deref()), ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest")));
         }
-        let in_case = self.frames.last().is_some_and(|f| f.kind == Kind::Case);
+        let in_case = self.frames.iter().rev().find(|f| f.kind != Kind::Other).is_some_and(|f| f.kind == Kind::Case);
         if in_case {
             return self.open_in_case(reader, e, &element, empty);
         }
@@ -273,6 +296,7 @@ impl Parser<'_> {
                 case.before.clear();
                 case.after.clear();
                 case.message.clear();
+                case.invocations = None;
                 if empty {
                     self.emit_case(on_entry);
                 } else {
@@ -294,6 +318,22 @@ impl Parser<'_> {
     }
 
     fn open_in_case<R: Read>(&mut self, reader: &mut Reader<Input<R>>, e: &BytesStart<'_>, element: &str, empty: bool) -> Result<(), ParseError> {
+        if element == "properties" {
+            // Read, not skipped: a test's properties may carry its attempt count.
+            if !empty {
+                self.push(Kind::Other, element, None, 0);
+            }
+            return Ok(());
+        }
+        if element == "property" {
+            if attr(e, "name").as_deref() == Some("dd_tags[test.invocations]") {
+                self.case.invocations = attr(e, "value").and_then(|v| v.trim().parse().ok()).filter(|n| (1..=1000).contains(n));
+            }
+            if !empty {
+                self.skip(reader, element, false)?;
+            }
+            return Ok(());
+        }
         let outcome = match element {
             "failure" | "flakyFailure" | "rerunFailure" => Some(Outcome::Failed),
             "error" | "flakyError" | "rerunError" => Some(Outcome::Errored),
@@ -368,17 +408,32 @@ impl Parser<'_> {
         case.attempts.extend_from_slice(&case.before);
         case.attempts.push(case.main.unwrap_or(Outcome::Passed));
         case.attempts.extend_from_slice(&case.after);
-        self.stats.testcases += 1;
-        let has_failure = case.attempts.iter().any(|o| o.is_failure());
-        on_entry(&Entry {
-            classname: &case.classname,
-            name: &case.name,
-            attempts: &case.attempts,
-            time: case.time,
-            message: (has_failure && !case.message.is_empty()).then_some(case.message.as_str()),
-        });
+        // jest retries only failures: the runs before the final one failed.
+        if let Some(n) = case.invocations.take() {
+            while case.attempts.len() < n {
+                case.attempts.insert(0, Outcome::Failed);
+            }
+        }
         case.main = None;
+        self.stats.testcases += 1;
+        if self.pytest {
+            if let Some(h) = self.held.take() {
+                let earlier = if h.classname == case.classname && h.name == case.name { Outcome::Failed } else { Outcome::Passed };
+                deliver(&h.classname, &h.name, &[earlier], h.time, None, on_entry);
+            }
+            if case.attempts == [Outcome::Passed] {
+                self.held = Some(Held { classname: case.classname.clone(), name: case.name.clone(), time: case.time });
+                return;
+            }
+        }
+        let has_failure = case.attempts.iter().any(|o| o.is_failure());
+        let message = (has_failure && !case.message.is_empty()).then_some(case.message.as_str());
+        deliver(&case.classname, &case.name, &case.attempts, case.time, message, on_entry);
     }
+}
+
+fn deliver(classname: &str, name: &str, attempts: &[Outcome], time: Option<f64>, message: Option<&str>, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+    on_entry(&Entry { classname, name, attempts, time, message });
 }
 
 /// Consumes an element body up to (not including) `</end_name`, skipping

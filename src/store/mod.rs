@@ -10,7 +10,8 @@ pub use url::{StoreUrl, default_store_path};
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{Deployment, DeploymentKind, Incident};
+use crate::event::{Deployment, DeploymentKind, Incident, TestRun};
+use crate::junit::Entry;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +148,32 @@ pub trait ReadTx {
         env: &str,
         window: Window,
     ) -> Result<ReportFacts, StoreError>;
+    fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError>;
+    /// Per-test history of the service's test runs recorded in the window,
+    /// leaving out runs where more than `infra_percent` % of tests failed.
+    fn test_history(
+        &self,
+        service: &str,
+        window: Window,
+        infra_percent: f64,
+    ) -> Result<Vec<TestHistory>, StoreError>;
+}
+
+/// One test's record over the stored runs of a window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestHistory {
+    pub classname: String,
+    pub name: String,
+    /// Runs in which the test ran (not skipped).
+    pub runs: u64,
+    /// Runs whose final outcome was failed or errored.
+    pub failed_runs: u64,
+    /// Runs in which it failed, then passed on a retry.
+    pub retried_runs: u64,
+    /// Commits on which it both passed and failed.
+    pub mixed_shas: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
 }
 
 pub trait WriteTx: ReadTx {
@@ -155,6 +182,16 @@ pub trait WriteTx: ReadTx {
     fn insert_deployment(&mut self, d: &Deployment) -> Result<bool, StoreError>;
     /// Inserts or replaces the incident with this id.
     fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError>;
+    /// Inserts a test run's header; `None`, writing nothing, when the id exists.
+    fn insert_test_run(&mut self, run: &TestRun) -> Result<Option<i64>, StoreError>;
+    /// Stores the counts computed once every file was read.
+    fn update_test_run_counts(&mut self, run_seq: i64, run: &TestRun) -> Result<(), StoreError>;
+    /// Starts a file's results: `end_file(false)` undoes everything since.
+    fn begin_file(&mut self) -> Result<(), StoreError>;
+    fn end_file(&mut self, keep: bool) -> Result<(), StoreError>;
+    /// Adds one `<testcase>` entry; entries with the same identity merge by
+    /// the outcome rules of SPEC §6 (the last attempt that was not a skip).
+    fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError>;
 }
 
 pub trait Store {

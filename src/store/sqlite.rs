@@ -16,11 +16,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Access, DeploymentRef, ReadTx, ReportFacts, Store, StoreError, WriteTx};
+use super::{Access, DeploymentRef, ReadTx, ReportFacts, Store, StoreError, TestHistory, WriteTx};
 use crate::event::{
     Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
-    LeadTimeNote, Remediation, RemediationReason,
+    LeadTimeNote, Remediation, RemediationReason, TestRun,
 };
+use crate::junit::{Entry, Outcome};
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::time::{from_millis, to_millis};
 
@@ -94,6 +95,40 @@ CREATE TABLE incident_services (
     service TEXT NOT NULL,
     incident_seq INTEGER NOT NULL REFERENCES incidents (seq) ON DELETE CASCADE,
     PRIMARY KEY (service, incident_seq)
+) WITHOUT ROWID;
+"#, r#"
+CREATE TABLE test_runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    service TEXT NOT NULL,
+    sha TEXT,
+    run_id TEXT,
+    run_attempt TEXT,
+    job TEXT,
+    recorded_at INTEGER NOT NULL,
+    files INTEGER NOT NULL DEFAULT 0,
+    tests INTEGER NOT NULL DEFAULT 0,
+    runs INTEGER NOT NULL DEFAULT 0,
+    passed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    errored INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    flaky INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX test_runs_service ON test_runs (service, recorded_at);
+CREATE TABLE test_results (
+    run_seq INTEGER NOT NULL REFERENCES test_runs (seq),
+    classname TEXT NOT NULL,
+    name TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'errored', 'skipped')),
+    attempts INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    passes INTEGER NOT NULL,
+    -- Failed, then passed, inside this run (SPEC §6 retry evidence).
+    flaky INTEGER NOT NULL DEFAULT 0,
+    duration REAL,
+    message TEXT,
+    PRIMARY KEY (run_seq, classname, name)
 ) WITHOUT ROWID;
 "#];
 
@@ -629,6 +664,14 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("list services"))
     }
 
+    fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
+        self.test_run_row(id)
+    }
+
+    fn test_history(&self, service: &str, window: Window, infra_percent: f64) -> Result<Vec<TestHistory>, StoreError> {
+        self.history(service, window, infra_percent)
+    }
+
     fn report_facts(
         &self,
         service: &str,
@@ -719,6 +762,82 @@ impl ReadTx for Tx<'_> {
             });
         }
         Ok(facts)
+    }
+}
+
+const TEST_RUN_COLUMNS: &str = "id, service, sha, run_id, run_attempt, job, recorded_at, files, tests, runs, passed, failed, errored, skipped, flaky";
+
+fn to_test_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRun> {
+    Ok(TestRun {
+        id: r.get(0)?,
+        service: r.get(1)?,
+        sha: r.get(2)?,
+        run_id: r.get(3)?,
+        run_attempt: r.get(4)?,
+        job: r.get(5)?,
+        recorded_at: from_millis(r.get(6)?),
+        files: r.get(7)?,
+        tests: r.get(8)?,
+        runs: r.get(9)?,
+        passed: r.get(10)?,
+        failed: r.get(11)?,
+        errored: r.get(12)?,
+        skipped: r.get(13)?,
+        flaky: r.get(14)?,
+    })
+}
+
+impl Tx<'_> {
+    fn test_run_row(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {TEST_RUN_COLUMNS} FROM test_runs WHERE id = ?1"), [id], to_test_run)
+            .optional()
+            .map_err(self.err("read a test run"))
+    }
+
+    fn history(&self, service: &str, window: Window, infra_percent: f64) -> Result<Vec<TestHistory>, StoreError> {
+        let err = || self.err("load test history");
+        // Per test and sha first (for same-sha evidence), then per test.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "WITH runs AS (
+                    SELECT seq, sha, recorded_at FROM test_runs
+                    WHERE service = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
+                      AND NOT (tests > 0 AND (failed + errored) * 100.0 > tests * ?4)
+                 ), per_sha AS (
+                    SELECT r.classname, r.name, t.sha,
+                           count(*) AS runs,
+                           sum(r.outcome IN ('failed', 'errored')) AS failed_runs,
+                           sum(r.flaky) AS retried_runs,
+                           max(r.outcome = 'passed') AS passed_any,
+                           max(r.outcome IN ('failed', 'errored')) AS failed_any,
+                           min(t.recorded_at) AS first_seen,
+                           max(t.recorded_at) AS last_seen
+                    FROM runs t JOIN test_results r ON r.run_seq = t.seq
+                    WHERE r.outcome != 'skipped'
+                    GROUP BY r.classname, r.name, t.sha
+                 )
+                 SELECT classname, name, sum(runs), sum(failed_runs), sum(retried_runs),
+                        sum(sha IS NOT NULL AND passed_any AND failed_any), min(first_seen), max(last_seen)
+                 FROM per_sha GROUP BY classname, name ORDER BY classname, name",
+            )
+            .map_err(err())?;
+        let rows = stmt
+            .query_map(params![service, to_millis(window.since), to_millis(window.until), infra_percent], |r| {
+                Ok(TestHistory {
+                    classname: r.get(0)?,
+                    name: r.get(1)?,
+                    runs: r.get(2)?,
+                    failed_runs: r.get(3)?,
+                    retried_runs: r.get(4)?,
+                    mixed_shas: r.get(5)?,
+                    first_seen: from_millis(r.get(6)?),
+                    last_seen: from_millis(r.get(7)?),
+                })
+            })
+            .map_err(err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err())
     }
 }
 
@@ -837,6 +956,65 @@ impl WriteTx for Tx<'_> {
         for s in &i.services {
             stmt.execute(params![s, seq]).map_err(err())?;
         }
+        Ok(())
+    }
+
+    fn insert_test_run(&mut self, run: &TestRun) -> Result<Option<i64>, StoreError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT INTO test_runs (id, service, sha, run_id, run_attempt, job, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                params![run.id, run.service, run.sha, run.run_id, run.run_attempt, run.job, to_millis(run.recorded_at)],
+            )
+            .map_err(self.err("record the test run"))?;
+        Ok((inserted > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn update_test_run_counts(&mut self, run_seq: i64, run: &TestRun) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE test_runs SET files = ?2, tests = ?3, runs = ?4, passed = ?5, failed = ?6, errored = ?7,
+                    skipped = ?8, flaky = ?9 WHERE seq = ?1",
+                params![run_seq, run.files, run.tests, run.runs, run.passed, run.failed, run.errored, run.skipped, run.flaky],
+            )
+            .map_err(self.err("record the test run counts"))?;
+        Ok(())
+    }
+
+    fn begin_file(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("SAVEPOINT junit_file").map_err(self.err("start a file"))
+    }
+
+    fn end_file(&mut self, keep: bool) -> Result<(), StoreError> {
+        let sql = if keep { "RELEASE junit_file" } else { "ROLLBACK TO junit_file; RELEASE junit_file" };
+        self.conn.execute_batch(sql).map_err(self.err("finish a file"))
+    }
+
+    fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
+        let attempts = e.attempts.len() as i64;
+        let failures = e.attempts.iter().filter(|o| o.is_failure()).count() as i64;
+        let passes = e.attempts.iter().filter(|o| **o == Outcome::Passed).count() as i64;
+        let last = e.attempts.iter().rev().copied().find(|o| *o != Outcome::Skipped).unwrap_or(Outcome::Skipped);
+        let first_failure = e.attempts.iter().position(|o| o.is_failure());
+        let last_pass = e.attempts.iter().rposition(|o| *o == Outcome::Passed);
+        let flaky = matches!((first_failure, last_pass), (Some(f), Some(p)) if p > f);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO test_results (run_seq, classname, name, outcome, attempts, failures, passes, flaky, duration, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
+                 ON CONFLICT (run_seq, classname, name) DO UPDATE SET
+                    flaky = flaky OR excluded.flaky OR (failures > 0 AND excluded.passes > 0),
+                    attempts = attempts + excluded.attempts,
+                    failures = failures + excluded.failures,
+                    passes = passes + excluded.passes,
+                    outcome = CASE WHEN excluded.outcome = 'skipped' THEN outcome ELSE excluded.outcome END,
+                    duration = CASE WHEN excluded.duration IS NULL THEN duration ELSE coalesce(duration, 0) + excluded.duration END,
+                    message = coalesce(excluded.message, message)",
+            )
+            .map_err(self.err("record a test result"))?
+            .execute(params![run_seq, e.classname, e.name, last.as_str(), attempts, failures, passes, e.time, e.message, flaky])
+            .map_err(self.err("record a test result"))?;
         Ok(())
     }
 }

@@ -1,0 +1,158 @@
+//! `junit` and `flaky` output: SPEC §4 JSON, one line per report in a
+//! terminal, Markdown for job summaries and the PR comment.
+
+use serde::Serialize;
+
+use super::escape::{markdown, terminal};
+use crate::junit::{FailedTest, Finding, FlakyTest, Summary};
+
+/// A file that could not be read as JUnit, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Field order is SPEC §4's; fields after `errors` are additions.
+#[derive(Debug, Serialize)]
+pub struct JunitView<'a> {
+    pub files: u64,
+    pub tests: u64,
+    pub runs: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub errored: u64,
+    pub skipped: u64,
+    pub flaky: &'a [FlakyTest],
+    pub errors: &'a [FileError],
+    pub failures: &'a [FailedTest],
+    pub names_incomplete: bool,
+    pub id: Option<&'a str>,
+    pub recorded: bool,
+}
+
+impl<'a> JunitView<'a> {
+    pub fn new(files: u64, s: &'a Summary, errors: &'a [FileError], id: Option<&'a str>, recorded: bool) -> Self {
+        JunitView {
+            files,
+            tests: s.tests,
+            runs: s.runs,
+            passed: s.passed,
+            failed: s.failed,
+            errored: s.errored,
+            skipped: s.skipped,
+            flaky: &s.flaky,
+            errors,
+            failures: &s.failures,
+            names_incomplete: s.names_incomplete,
+            id,
+            recorded,
+        }
+    }
+}
+
+/// How many failed or flaky names a terminal or Markdown summary lists.
+const LIST_LIMIT: usize = 50;
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+pub fn junit_table(v: &JunitView<'_>) -> String {
+    let mut out = format!(
+        "junit: {} file{} · {} tests ({} runs): {} passed, {} failed, {} errored, {} skipped · {} flaky",
+        v.files,
+        if v.files == 1 { "" } else { "s" },
+        v.tests,
+        v.runs,
+        v.passed,
+        v.failed,
+        v.errored,
+        v.skipped,
+        v.flaky.len()
+    );
+    if !v.flaky.is_empty() {
+        let names: Vec<String> = v.flaky.iter().take(LIST_LIMIT).map(|f| terminal(&f.id)).collect();
+        out.push_str(&format!(": {}", names.join(", ")));
+        if v.flaky.len() > LIST_LIMIT {
+            out.push_str(&format!(" and {} more", v.flaky.len() - LIST_LIMIT));
+        }
+    }
+    out.push('\n');
+    for f in v.failures.iter().take(LIST_LIMIT) {
+        let msg = f.message.as_deref().map(first_line).unwrap_or("");
+        out.push_str(&format!("  {} {} {}\n", f.outcome.as_str(), terminal(&f.id), terminal(msg)));
+    }
+    if v.failures.len() > LIST_LIMIT {
+        out.push_str(&format!("  … and {} more failing tests\n", v.failures.len() - LIST_LIMIT));
+    }
+    for e in v.errors {
+        out.push_str(&format!("  unreadable {}: {}\n", terminal(&e.file), terminal(&e.message)));
+    }
+    out
+}
+
+pub fn junit_markdown(v: &JunitView<'_>) -> String {
+    let mut out = format!(
+        "### Test results\n\n| files | tests | runs | passed | failed | errored | skipped | flaky |\n|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        v.files, v.tests, v.runs, v.passed, v.failed, v.errored, v.skipped, v.flaky.len()
+    );
+    if !v.flaky.is_empty() {
+        out.push_str("\n**Flaky in this run** (failed, then passed on a retry)\n\n| test | attempts | failures |\n|---|---|---|\n");
+        for f in v.flaky.iter().take(LIST_LIMIT) {
+            out.push_str(&format!("| {} | {} | {} |\n", markdown(&f.id), f.attempts, f.failures));
+        }
+    }
+    if !v.failures.is_empty() {
+        out.push_str("\n**Failing**\n\n| test | outcome | message |\n|---|---|---|\n");
+        for f in v.failures.iter().take(LIST_LIMIT) {
+            let msg = f.message.as_deref().map(first_line).unwrap_or("");
+            out.push_str(&format!("| {} | {} | {} |\n", markdown(&f.id), f.outcome.as_str(), markdown(&msg.chars().take(200).collect::<String>())));
+        }
+    }
+    if !v.errors.is_empty() {
+        out.push_str("\n**Unreadable reports**\n\n");
+        for e in v.errors {
+            out.push_str(&format!("- {}: {}\n", markdown(&e.file), markdown(&e.message)));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlakyView<'a> {
+    pub service: &'a str,
+    pub window: crate::metrics::WindowOut,
+    pub tests: &'a [Finding],
+}
+
+pub fn flaky_table(v: &FlakyView<'_>) -> String {
+    if v.tests.is_empty() {
+        return format!("no flaky tests in {} between {} and {}\n", terminal(v.service), v.window.start, v.window.end);
+    }
+    let mut rows = vec![vec!["test".into(), "evidence".into(), "failure rate".into(), "runs".into(), "first seen".into(), "last seen".into()]];
+    for f in v.tests {
+        rows.push(vec![
+            terminal(&f.id),
+            f.evidence.join(","),
+            format!("{:.2}%", f.failure_rate),
+            f.runs.to_string(),
+            f.first_seen.clone(),
+            f.last_seen.clone(),
+        ]);
+    }
+    super::columns(&rows)
+}
+
+pub fn flaky_markdown(v: &FlakyView<'_>) -> String {
+    let mut out = format!("### Flaky tests: {}\n\n", markdown(v.service));
+    if v.tests.is_empty() {
+        out.push_str("None found.\n");
+        return out;
+    }
+    out.push_str("| test | evidence | failure rate | runs | last seen |\n|---|---|---|---|---|\n");
+    for f in v.tests {
+        out.push_str(&format!("| {} | {} | {:.2}% | {} | {} |\n", markdown(&f.id), f.evidence.join(", "), f.failure_rate, f.runs, f.last_seen));
+    }
+    out
+}
