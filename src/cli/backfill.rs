@@ -6,8 +6,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
-use super::context::{Context, pick};
-use super::deploy::{check_event_format, default_service, lead_time_from, max_commits, non_empty};
+use super::context::Context;
+use super::deploy::{
+    check_event_format, lead_time_from, max_commits, resolve_env, resolve_service,
+};
 use crate::deploy::{DeployRequest, plan};
 use crate::env_vars as ev;
 use crate::event::{self, Deployment, DeploymentStatus};
@@ -58,24 +60,8 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     let session = ctx.session(global, Some(&args.repo))?;
     check_event_format(session.format)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
-    let service = match args
-        .service
-        .clone()
-        .or_else(|| default_service(&session, &repo))
-    {
-        Some(s) => non_empty("--service", s)?,
-        None => {
-            return Err(Error::usage_hint(
-                "no service name",
-                "pass --service (DORAMETER_SERVICE)",
-            ));
-        }
-    };
-    let env = non_empty(
-        "--env",
-        pick(&[args.env.clone(), session.config.env.clone()])
-            .unwrap_or_else(|| "production".into()),
-    )?;
+    let service = resolve_service(args.service.clone(), &session, &repo)?;
+    let env = resolve_env(args.env.clone(), &session)?;
     let from = lead_time_from(args.lead_time_from.as_deref(), &session)?;
     let cap = max_commits(args.max_commits, &session)?;
 

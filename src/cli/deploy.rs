@@ -142,6 +142,25 @@ pub fn default_service(session: &Session, repo: &Repo) -> Option<String> {
     ])
 }
 
+/// `--service`, else the config file, the CI project or the repository name.
+pub fn resolve_service(arg: Option<String>, session: &Session, repo: &Repo) -> Result<String> {
+    match arg.or_else(|| default_service(session, repo)) {
+        Some(s) => non_empty("--service", s),
+        None => Err(Error::usage_hint(
+            "no service name",
+            "pass --service (DORAMETER_SERVICE)",
+        )),
+    }
+}
+
+/// `--env`, else the config file, else `production`.
+pub fn resolve_env(arg: Option<String>, session: &Session) -> Result<String> {
+    non_empty(
+        "--env",
+        pick(&[arg, session.config.env.clone()]).unwrap_or_else(|| "production".into()),
+    )
+}
+
 pub fn render_deployment(
     format: Format,
     d: &Deployment,
@@ -161,24 +180,8 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     check_event_format(session.format)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
 
-    let service = match args
-        .service
-        .clone()
-        .or_else(|| default_service(&session, &repo))
-    {
-        Some(s) => non_empty("--service", s)?,
-        None => {
-            return Err(Error::usage_hint(
-                "no service name",
-                "pass --service (DORAMETER_SERVICE)",
-            ));
-        }
-    };
-    let env = non_empty(
-        "--env",
-        pick(&[args.env.clone(), session.config.env.clone()])
-            .unwrap_or_else(|| "production".into()),
-    )?;
+    let service = resolve_service(args.service.clone(), &session, &repo)?;
+    let env = resolve_env(args.env.clone(), &session)?;
     let status: DeploymentStatus =
         parse_choice("--status", &args.status, &DeploymentStatus::choices())?;
 
