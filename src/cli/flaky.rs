@@ -40,7 +40,10 @@ pub struct FlakyArgs {
 fn percent(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
     let v = v.unwrap_or(default);
     if !(0.0..=100.0).contains(&v) {
-        return Err(Error::usage_hint(format!("{flag} must be a percentage between 0 and 100, got {v}"), format!("pass {flag} e.g. {default}")));
+        return Err(Error::usage_hint(
+            format!("{flag} must be a percentage between 0 and 100, got {v}"),
+            format!("pass {flag} e.g. {default}"),
+        ));
     }
     Ok(v)
 }
@@ -49,12 +52,22 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let session = ctx.session(global, None)?;
     if matches!(session.format, Format::Prometheus | Format::Csv) {
         return Err(Error::usage_hint(
-            format!("--format {} is not available for flaky", session.format.as_str()),
+            format!(
+                "--format {} is not available for flaky",
+                session.format.as_str()
+            ),
             "use --format table, json or markdown",
         ));
     }
-    let Some(service) = pick(&[args.service.clone(), session.config.service.clone(), session.ci.as_ref().and_then(|c| c.default_service.clone())]) else {
-        return Err(Error::usage_hint("no service given", "pass --service (DORAMETER_SERVICE)"));
+    let Some(service) = pick(&[
+        args.service.clone(),
+        session.config.service.clone(),
+        session.ci.as_ref().and_then(|c| c.default_service.clone()),
+    ]) else {
+        return Err(Error::usage_hint(
+            "no service given",
+            "pass --service (DORAMETER_SERVICE)",
+        ));
     };
     let thresholds = Thresholds {
         min_runs: args.min_runs.unwrap_or(20),
@@ -63,10 +76,16 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         infra_percent: percent("--infra-threshold", args.infra_threshold, 80.0)?,
     };
     if thresholds.min_failure_percent > thresholds.max_failure_percent {
-        return Err(Error::usage_hint("--min-failure-rate is above --max-failure-rate", "give a lower bound below the upper bound, e.g. 5 and 95"));
+        return Err(Error::usage_hint(
+            "--min-failure-rate is above --max-failure-rate",
+            "give a lower bound below the upper bound, e.g. 5 and 95",
+        ));
     }
     let window = parse_duration("--window", args.window.as_deref().unwrap_or("14d"))?;
-    let w = crate::metrics::Window { since: session.now - window, until: session.now };
+    let w = crate::metrics::Window {
+        since: session.now - window,
+        until: session.now,
+    };
     let mut store = ctx.open_store(global, &session, None, Access::ReadOnly)?;
     let mut history = Vec::new();
     store.read(&mut |tx| {
@@ -76,7 +95,11 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let findings = evaluate(&history, &thresholds);
     let view = FlakyView {
         service: &service,
-        window: WindowOut { start: format_time(w.since), end: format_time(w.until), days: round_to(w.days(), 4) },
+        window: WindowOut {
+            start: format_time(w.since),
+            end: format_time(w.until),
+            days: round_to(w.days(), 4),
+        },
         tests: &findings,
     };
     let text = match session.format {

@@ -56,12 +56,22 @@ fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path]);
     }
-    let pattern = if path.is_dir() { path.join("**").join("*.xml") } else { path };
+    let pattern = if path.is_dir() {
+        path.join("**").join("*.xml")
+    } else {
+        path
+    };
     let pattern = pattern.to_string_lossy().into_owned();
     let paths = glob::glob(&pattern).map_err(|e| {
-        Error::usage_hint(format!("invalid glob '{input}': {e}"), "quote globs ('reports/**/*.xml') and check the brackets")
+        Error::usage_hint(
+            format!("invalid glob '{input}': {e}"),
+            "quote globs ('reports/**/*.xml') and check the brackets",
+        )
     })?;
-    Ok(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect())
+    Ok(paths
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect())
 }
 
 fn shown(cwd: &Path, p: &Path) -> String {
@@ -70,7 +80,11 @@ fn shown(cwd: &Path, p: &Path) -> String {
 
 /// Reads every file into the aggregator (and the store, when `tx` is given),
 /// one savepoint per file so an unreadable file contributes nothing.
-fn ingest(files: &[PathBuf], cwd: &Path, mut tx: Option<(&mut dyn WriteTx, i64)>) -> Result<(Summary, Vec<FileError>, u64)> {
+fn ingest(
+    files: &[PathBuf],
+    cwd: &Path,
+    mut tx: Option<(&mut dyn WriteTx, i64)>,
+) -> Result<(Summary, Vec<FileError>, u64)> {
     let limits = Limits::default();
     let mut agg = Aggregator::default();
     let mut errors = Vec::new();
@@ -80,7 +94,10 @@ fn ingest(files: &[PathBuf], cwd: &Path, mut tx: Option<(&mut dyn WriteTx, i64)>
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                errors.push(FileError { file: file_name, message: format!("cannot open: {e}") });
+                errors.push(FileError {
+                    file: file_name,
+                    message: format!("cannot open: {e}"),
+                });
                 continue;
             }
         };
@@ -114,7 +131,10 @@ fn ingest(files: &[PathBuf], cwd: &Path, mut tx: Option<(&mut dyn WriteTx, i64)>
             }
             Err(e) => {
                 agg.rollback_file();
-                errors.push(FileError { file: file_name, message: e.to_string() });
+                errors.push(FileError {
+                    file: file_name,
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -140,14 +160,25 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
 
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let ci = session.ci.clone();
-    let service = pick(&[args.service.clone(), session.config.service.clone(), ci.as_ref().and_then(|c| c.default_service.clone())])
-        .or_else(|| repo.as_ref().and_then(|r| super::deploy::default_service(&session, r)));
+    let service = pick(&[
+        args.service.clone(),
+        session.config.service.clone(),
+        ci.as_ref().and_then(|c| c.default_service.clone()),
+    ])
+    .or_else(|| {
+        repo.as_ref()
+            .and_then(|r| super::deploy::default_service(&session, r))
+    });
     let sha = match pick(&[args.sha.clone(), ci.as_ref().and_then(|c| c.sha.clone())]) {
-        Some(rev) => Some(match repo.as_ref().map(|r| r.resolve_commit("--sha", &rev)) {
-            Some(Ok(full)) => full,
-            _ => rev,
-        }),
-        None => repo.as_ref().and_then(|r| r.resolve_commit("--sha", "HEAD").ok()),
+        Some(rev) => Some(
+            match repo.as_ref().map(|r| r.resolve_commit("--sha", &rev)) {
+                Some(Ok(full)) => full,
+                _ => rev,
+            },
+        ),
+        None => repo
+            .as_ref()
+            .and_then(|r| r.resolve_commit("--sha", "HEAD").ok()),
     };
 
     let (summary, errors, good, id, recorded) = if args.dry_run {
@@ -155,7 +186,10 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         (s, e, g, None, false)
     } else {
         let Some(service) = service else {
-            return Err(Error::usage_hint("no service name for the test run", "pass --service (DORAMETER_SERVICE), or --dry-run to only parse"));
+            return Err(Error::usage_hint(
+                "no service name for the test run",
+                "pass --service (DORAMETER_SERVICE), or --dry-run to only parse",
+            ));
         };
         let service = non_empty("--service", service)?;
         let job = pick(&[args.job.clone(), ci.as_ref().and_then(|c| c.job.clone())]);
@@ -177,7 +211,10 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             id: id.clone(),
             service,
             sha,
-            run_id: pick(&[args.run_id.clone(), ci.as_ref().and_then(|c| c.pipeline_id.clone())]),
+            run_id: pick(&[
+                args.run_id.clone(),
+                ci.as_ref().and_then(|c| c.pipeline_id.clone()),
+            ]),
             run_attempt: ci.as_ref().and_then(|c| c.run_attempt.clone()),
             job,
             recorded_at: session.now,
@@ -216,7 +253,10 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             return Err(Error::usage("no test run was recorded"));
         };
         if !recorded {
-            ctx.warn(&session, &format!("test run {id} was already recorded; nothing changed"))?;
+            ctx.warn(
+                &session,
+                &format!("test run {id} was already recorded; nothing changed"),
+            )?;
         }
         (s, e, g, Some(id), recorded)
     };

@@ -46,7 +46,15 @@ struct Acc {
 
 impl Default for Acc {
     fn default() -> Self {
-        Acc { last_seq: 0, first_failure_seq: u64::MAX, last_pass_seq: 0, attempts: 0, failures: 0, passes: 0, last: 0 }
+        Acc {
+            last_seq: 0,
+            first_failure_seq: u64::MAX,
+            last_pass_seq: 0,
+            attempts: 0,
+            failures: 0,
+            passes: 0,
+            last: 0,
+        }
     }
 }
 
@@ -84,7 +92,11 @@ impl Acc {
     }
 
     fn outcome(&self) -> Outcome {
-        if self.last_seq == 0 { Outcome::Skipped } else { outcome(self.last) }
+        if self.last_seq == 0 {
+            Outcome::Skipped
+        } else {
+            outcome(self.last)
+        }
     }
 
     /// Failed, then passed (SPEC §6 `retry`). A pass followed by a failure
@@ -223,7 +235,14 @@ impl Aggregator {
                 n.message = message;
             }
         } else if self.names.len() < NAMES_LIMIT {
-            self.names.insert(key, Names { classname: e.classname.into(), name: e.name.into(), message });
+            self.names.insert(
+                key,
+                Names {
+                    classname: e.classname.into(),
+                    name: e.name.into(),
+                    message,
+                },
+            );
         } else {
             self.names_incomplete = true;
         }
@@ -259,7 +278,11 @@ impl Aggregator {
     /// Every identity's final state, merged.
     pub fn finish(mut self) -> std::io::Result<Summary> {
         self.rollback_file();
-        let mut summary = Summary { runs: self.runs, names_incomplete: self.names_incomplete, ..Summary::default() };
+        let mut summary = Summary {
+            runs: self.runs,
+            names_incomplete: self.names_incomplete,
+            ..Summary::default()
+        };
         let names = std::mem::take(&mut self.names);
         let mut visit = |key: Key, acc: Acc| {
             summary.tests += 1;
@@ -283,7 +306,12 @@ impl Aggregator {
                 });
             }
             if out.is_failure() {
-                summary.failures.push(FailedTest { id, outcome: out, attempts: acc.attempts, message: n.message.as_deref().map(str::to_string) });
+                summary.failures.push(FailedTest {
+                    id,
+                    outcome: out,
+                    attempts: acc.attempts,
+                    message: n.message.as_deref().map(str::to_string),
+                });
             }
         };
         if self.spilled.is_empty() {
@@ -359,7 +387,10 @@ fn next_record(r: &mut BufReader<std::fs::File>) -> std::io::Result<Option<(Key,
 
 /// K-way merge of sorted runs, combining equal keys.
 fn merge_runs(runs: Vec<std::fs::File>, visit: &mut dyn FnMut(Key, Acc)) -> std::io::Result<()> {
-    let mut readers: Vec<BufReader<std::fs::File>> = runs.into_iter().map(|f| BufReader::with_capacity(1 << 16, f)).collect();
+    let mut readers: Vec<BufReader<std::fs::File>> = runs
+        .into_iter()
+        .map(|f| BufReader::with_capacity(1 << 16, f))
+        .collect();
     let mut heap = BinaryHeap::new();
     for (i, r) in readers.iter_mut().enumerate() {
         if let Some((k, a)) = next_record(r)? {
@@ -413,7 +444,13 @@ mod tests {
     use Outcome::*;
 
     fn entry<'a>(c: &'a str, n: &'a str, attempts: &'a [Outcome]) -> Entry<'a> {
-        Entry { classname: c, name: n, attempts, time: None, message: None }
+        Entry {
+            classname: c,
+            name: n,
+            attempts,
+            time: None,
+            message: None,
+        }
     }
 
     fn feed(agg: &mut Aggregator, entries: &[(&str, &str, &[Outcome])]) {
@@ -436,12 +473,34 @@ mod tests {
     ];
 
     fn check(s: &Summary) {
-        assert_eq!((s.tests, s.runs, s.passed, s.failed, s.errored, s.skipped), (7, 13, 3, 2, 1, 1), "{s:?}");
+        assert_eq!(
+            (s.tests, s.runs, s.passed, s.failed, s.errored, s.skipped),
+            (7, 13, 3, 2, 1, 1),
+            "{s:?}"
+        );
         // pass_then_fail failed and is not flaky: no pass came after a failure.
-        let flaky: Vec<_> = s.flaky.iter().map(|f| (f.id.as_str(), f.attempts, f.failures)).collect();
-        assert_eq!(flaky, [("c::rerun_then_pass", 2, 1), ("c::surefire_flaky", 3, 2)]);
-        let failed: Vec<_> = s.failures.iter().map(|f| (f.id.as_str(), f.outcome)).collect();
-        assert_eq!(failed, [("c::always_fails", Errored), ("c::pass_then_fail", Failed), ("c::skip_after_fail", Failed)]);
+        let flaky: Vec<_> = s
+            .flaky
+            .iter()
+            .map(|f| (f.id.as_str(), f.attempts, f.failures))
+            .collect();
+        assert_eq!(
+            flaky,
+            [("c::rerun_then_pass", 2, 1), ("c::surefire_flaky", 3, 2)]
+        );
+        let failed: Vec<_> = s
+            .failures
+            .iter()
+            .map(|f| (f.id.as_str(), f.outcome))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("c::always_fails", Errored),
+                ("c::pass_then_fail", Failed),
+                ("c::skip_after_fail", Failed)
+            ]
+        );
     }
 
     #[test]
@@ -468,7 +527,14 @@ mod tests {
         let mut agg = Aggregator::with_limit(2);
         feed(&mut agg, SCRIPT);
         agg.commit_file().unwrap();
-        feed(&mut agg, &[("c", "pass", &[Failed]), ("x", "new", &[Passed]), ("y", "new", &[Passed])]);
+        feed(
+            &mut agg,
+            &[
+                ("c", "pass", &[Failed]),
+                ("x", "new", &[Passed]),
+                ("y", "new", &[Passed]),
+            ],
+        );
         agg.rollback_file();
         check(&agg.finish().unwrap());
     }

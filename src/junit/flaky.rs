@@ -22,7 +22,12 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { min_runs: 20, min_failure_percent: 5.0, max_failure_percent: 95.0, infra_percent: 80.0 }
+        Thresholds {
+            min_runs: 20,
+            min_failure_percent: 5.0,
+            max_failure_percent: 95.0,
+            infra_percent: 80.0,
+        }
     }
 }
 
@@ -47,7 +52,11 @@ pub fn evaluate(history: &[TestHistory], t: &Thresholds) -> Vec<Finding> {
     let mut out: Vec<Finding> = history
         .iter()
         .filter_map(|h| {
-            let rate = if h.runs == 0 { 0.0 } else { h.failed_runs as f64 * 100.0 / h.runs as f64 };
+            let rate = if h.runs == 0 {
+                0.0
+            } else {
+                h.failed_runs as f64 * 100.0 / h.runs as f64
+            };
             let mut evidence = Vec::new();
             if h.retried_runs > 0 {
                 evidence.push("retry");
@@ -55,7 +64,10 @@ pub fn evaluate(history: &[TestHistory], t: &Thresholds) -> Vec<Finding> {
             if h.mixed_shas > 0 {
                 evidence.push("same_sha");
             }
-            if h.runs >= t.min_runs && rate >= t.min_failure_percent && rate <= t.max_failure_percent {
+            if h.runs >= t.min_runs
+                && rate >= t.min_failure_percent
+                && rate <= t.max_failure_percent
+            {
                 evidence.push("failure_rate");
             }
             (!evidence.is_empty()).then(|| Finding {
@@ -73,7 +85,11 @@ pub fn evaluate(history: &[TestHistory], t: &Thresholds) -> Vec<Finding> {
             })
         })
         .collect();
-    out.sort_by(|a, b| b.failure_rate.total_cmp(&a.failure_rate).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        b.failure_rate
+            .total_cmp(&a.failure_rate)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     out
 }
 
@@ -110,8 +126,18 @@ mod tests {
             ],
             &t,
         );
-        let got: Vec<(&str, Vec<&str>)> = found.iter().map(|f| (f.name.as_str(), f.evidence.clone())).collect();
-        assert_eq!(got, [("same_sha", vec!["same_sha"]), ("rate", vec!["failure_rate"]), ("retried", vec!["retry"])]);
+        let got: Vec<(&str, Vec<&str>)> = found
+            .iter()
+            .map(|f| (f.name.as_str(), f.evidence.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("same_sha", vec!["same_sha"]),
+                ("rate", vec!["failure_rate"]),
+                ("retried", vec!["retry"])
+            ]
+        );
         assert_eq!(found[1].failure_rate, 5.0);
     }
 }

@@ -21,7 +21,15 @@ pub struct Input<R> {
 
 impl<R: Read> Input<R> {
     pub fn new(inner: R, limit: u64) -> Self {
-        Input { inner, buf: vec![0; CAPACITY].into_boxed_slice(), pos: 0, end: 0, since_mark: 0, limit, limiting: true }
+        Input {
+            inner,
+            buf: vec![0; CAPACITY].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            since_mark: 0,
+            limit,
+            limiting: true,
+        }
     }
 
     /// Starts counting the next event's bytes.
@@ -80,7 +88,10 @@ impl<R: Read> Read for Input<R> {
 impl<R: Read> BufRead for Input<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.limiting && self.since_mark > self.limit {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLarge(self.limit)));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                TooLarge(self.limit),
+            ));
         }
         if self.pos == self.end {
             self.pos = 0;

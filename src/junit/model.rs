@@ -23,7 +23,14 @@ impl Outcome {
     }
 
     pub fn parse(s: &str) -> Option<Outcome> {
-        [Outcome::Passed, Outcome::Failed, Outcome::Errored, Outcome::Skipped].into_iter().find(|o| o.as_str() == s)
+        [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Errored,
+            Outcome::Skipped,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 
     pub fn is_failure(self) -> bool {

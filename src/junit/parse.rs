@@ -13,9 +13,9 @@
 
 use std::io::{BufRead, Read};
 
-use quick_xml::{Reader, XmlVersion};
-use quick_xml::reader::BinaryStream;
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::BinaryStream;
+use quick_xml::{Reader, XmlVersion};
 
 use super::input::{Input, TooLarge};
 use super::model::{Entry, Outcome};
@@ -32,7 +32,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_event_bytes: 16 << 20, message_bytes: 4096, max_depth: 256 }
+        Limits {
+            max_event_bytes: 16 << 20,
+            message_bytes: 4096,
+            max_depth: 256,
+        }
     }
 }
 
@@ -113,11 +117,26 @@ struct Held {
 }
 
 /// Parses one report, calling `on_entry` for each `<testcase>` in order.
-pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<FileStats, ParseError> {
+pub fn parse<R: Read>(
+    source: R,
+    limits: &Limits,
+    on_entry: &mut dyn FnMut(&Entry<'_>),
+) -> Result<FileStats, ParseError> {
     let mut input = Input::new(source, limits.max_event_bytes);
-    let err0 = |message: String| ParseError { path: "/".into(), offset: 0, message };
-    let head = input.peek(4).map_err(|e| err0(format!("cannot read the file: {e}")))?.to_vec();
-    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) || head.starts_with(&[0x3C, 0x00]) || head.starts_with(&[0x00, 0x3C]) {
+    let err0 = |message: String| ParseError {
+        path: "/".into(),
+        offset: 0,
+        message,
+    };
+    let head = input
+        .peek(4)
+        .map_err(|e| err0(format!("cannot read the file: {e}")))?
+        .to_vec();
+    if head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || head.starts_with(&[0x3C, 0x00])
+        || head.starts_with(&[0x00, 0x3C])
+    {
         return Err(err0("the file is UTF-16 encoded; JUnit reports must be UTF-8 (convert with `iconv -f UTF-16 -t UTF-8`)".into()));
     }
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -125,8 +144,15 @@ pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entr
     }
     let mut reader = Reader::from_reader(input);
     reader.config_mut().check_end_names = true;
-    let mut parser =
-        Parser { limits, frames: Vec::new(), case: Case::default(), stats: FileStats::default(), seen_root: false, pytest: false, held: None };
+    let mut parser = Parser {
+        limits,
+        frames: Vec::new(),
+        case: Case::default(),
+        stats: FileStats::default(),
+        seen_root: false,
+        pytest: false,
+        held: None,
+    };
     let mut buf = Vec::with_capacity(4096);
     loop {
         reader.get_mut().mark();
@@ -149,14 +175,31 @@ pub fn parse<R: Read>(source: R, limits: &Limits, on_entry: &mut dyn FnMut(&Entr
         }
     }
     if !parser.frames.is_empty() {
-        let open = parser.frames.last().map(|f| f.element.clone()).unwrap_or_default();
-        return Err(parser.error(reader.buffer_position(), format!("unexpected end of file: <{open}> is not closed (truncated report?)")));
+        let open = parser
+            .frames
+            .last()
+            .map(|f| f.element.clone())
+            .unwrap_or_default();
+        return Err(parser.error(
+            reader.buffer_position(),
+            format!("unexpected end of file: <{open}> is not closed (truncated report?)"),
+        ));
     }
     if !parser.seen_root {
-        return Err(parser.error(reader.buffer_position(), "no XML element found (empty file?)".into()));
+        return Err(parser.error(
+            reader.buffer_position(),
+            "no XML element found (empty file?)".into(),
+        ));
     }
     if let Some(h) = parser.held.take() {
-        deliver(&h.classname, &h.name, &[Outcome::Passed], h.time, None, on_entry);
+        deliver(
+            &h.classname,
+            &h.name,
+            &[Outcome::Passed],
+            h.time,
+            None,
+            on_entry,
+        );
     }
     Ok(parser.stats)
 }
@@ -201,7 +244,10 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
         (true, false) => s.replace(',', "."),
         _ => s.to_string(),
     };
-    normalized.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
+    normalized
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 fn cap_at_char_boundary(s: &mut String, max: usize) {
@@ -233,18 +279,41 @@ impl Parser<'_> {
         if path.is_empty() {
             path.push('/');
         }
-        ParseError { path, offset, message }
+        ParseError {
+            path,
+            offset,
+            message,
+        }
     }
 
     fn push(&mut self, kind: Kind, element: &str, label: Option<String>, index: usize) {
-        self.frames.push(Frame { kind, element: element.to_string(), label, index, suites: 0, cases: 0 });
+        self.frames.push(Frame {
+            kind,
+            element: element.to_string(),
+            label,
+            index,
+            suites: 0,
+            cases: 0,
+        });
     }
 
-    fn open<R: Read>(&mut self, reader: &mut Reader<Input<R>>, e: &BytesStart<'_>, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<(), ParseError> {
+    fn open<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        e: &BytesStart<'_>,
+        empty: bool,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<(), ParseError> {
         let local = e.local_name();
         let element = local.as_ref().to_string();
         if self.frames.len() >= self.limits.max_depth {
-            return Err(self.error(reader.buffer_position(), format!("elements nested deeper than {} levels", self.limits.max_depth)));
+            return Err(self.error(
+                reader.buffer_position(),
+                format!(
+                    "elements nested deeper than {} levels",
+                    self.limits.max_depth
+                ),
+            ));
         }
         if !self.seen_root {
             if element != "testsuites" && element != "testsuite" {
@@ -252,9 +321,17 @@ impl Parser<'_> {
             }
             self.seen_root = true;
             let name = attr(e, "name");
-            self.pytest = matches!((element.as_str(), name.as_deref()), ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest")));
+            self.pytest = matches!(
+                (element.as_str(), name.as_deref()),
+                ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest"))
+            );
         }
-        let in_case = self.frames.iter().rev().find(|f| f.kind != Kind::Other).is_some_and(|f| f.kind == Kind::Case);
+        let in_case = self
+            .frames
+            .iter()
+            .rev()
+            .find(|f| f.kind != Kind::Other)
+            .is_some_and(|f| f.kind == Kind::Case);
         if in_case {
             return self.open_in_case(reader, e, &element, empty);
         }
@@ -288,7 +365,11 @@ impl Parser<'_> {
                 }
                 attr_into(e, "name", &mut case.name);
                 case.time = attr(e, "time").as_deref().and_then(parse_seconds);
-                case.main = match attr(e, "status").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                case.main = match attr(e, "status")
+                    .as_deref()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
                     // Bazel: status="notrun" for tests that were not run.
                     Some("notrun" | "skipped" | "disabled" | "ignored") => Some(Outcome::Skipped),
                     _ => None,
@@ -317,7 +398,13 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn open_in_case<R: Read>(&mut self, reader: &mut Reader<Input<R>>, e: &BytesStart<'_>, element: &str, empty: bool) -> Result<(), ParseError> {
+    fn open_in_case<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        e: &BytesStart<'_>,
+        element: &str,
+        empty: bool,
+    ) -> Result<(), ParseError> {
         if element == "properties" {
             // Read, not skipped: a test's properties may carry its attempt count.
             if !empty {
@@ -327,7 +414,9 @@ impl Parser<'_> {
         }
         if element == "property" {
             if attr(e, "name").as_deref() == Some("dd_tags[test.invocations]") {
-                self.case.invocations = attr(e, "value").and_then(|v| v.trim().parse().ok()).filter(|n| (1..=1000).contains(n));
+                self.case.invocations = attr(e, "value")
+                    .and_then(|v| v.trim().parse().ok())
+                    .filter(|n| (1..=1000).contains(n));
             }
             if !empty {
                 self.skip(reader, element, false)?;
@@ -346,7 +435,8 @@ impl Parser<'_> {
                 "flakyFailure" | "flakyError" => self.case.before.push(outcome),
                 "rerunFailure" | "rerunError" => self.case.after.push(outcome),
                 // A failure outranks a skip written beside it.
-                _ if self.case.main.is_some_and(Outcome::is_failure) && outcome == Outcome::Skipped => {}
+                _ if self.case.main.is_some_and(Outcome::is_failure)
+                    && outcome == Outcome::Skipped => {}
                 _ => self.case.main = Some(outcome),
             }
             if outcome.is_failure() {
@@ -368,9 +458,18 @@ impl Parser<'_> {
 
     /// Skips an element's body raw, up to (not including) its end tag, which
     /// quick-xml then reads; keeps the body as the message when asked.
-    fn skip<R: Read>(&mut self, reader: &mut Reader<Input<R>>, element: &str, keep_body: bool) -> Result<(), ParseError> {
+    fn skip<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        element: &str,
+        keep_body: bool,
+    ) -> Result<(), ParseError> {
         self.push(Kind::Skipped, element, None, 0);
-        let cap = if keep_body { self.limits.message_bytes } else { 0 };
+        let cap = if keep_body {
+            self.limits.message_bytes
+        } else {
+            0
+        };
         let mut body = Vec::new();
         let mut stream = reader.stream();
         stream.get_mut().set_limiting(false);
@@ -384,7 +483,9 @@ impl Parser<'_> {
                 Some(i) if !text[i..].contains(';') => &text[..i],
                 _ => &text,
             };
-            let mut msg = quick_xml::escape::unescape(whole).map(|c| c.into_owned()).unwrap_or_else(|_| whole.to_string());
+            let mut msg = quick_xml::escape::unescape(whole)
+                .map(|c| c.into_owned())
+                .unwrap_or_else(|_| whole.to_string());
             msg = msg.trim().to_string();
             cap_at_char_boundary(&mut msg, self.limits.message_bytes);
             self.case.message = msg;
@@ -392,9 +493,16 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn close<R: Read>(&mut self, reader: &Reader<Input<R>>, on_entry: &mut dyn FnMut(&Entry<'_>)) -> Result<(), ParseError> {
+    fn close<R: Read>(
+        &mut self,
+        reader: &Reader<Input<R>>,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<(), ParseError> {
         let Some(frame) = self.frames.pop() else {
-            return Err(self.error(reader.buffer_position(), "an end tag with no open element".into()));
+            return Err(self.error(
+                reader.buffer_position(),
+                "an end tag with no open element".into(),
+            ));
         };
         if frame.kind == Kind::Case {
             self.emit_case(on_entry);
@@ -418,28 +526,61 @@ impl Parser<'_> {
         self.stats.testcases += 1;
         if self.pytest {
             if let Some(h) = self.held.take() {
-                let earlier = if h.classname == case.classname && h.name == case.name { Outcome::Failed } else { Outcome::Passed };
+                let earlier = if h.classname == case.classname && h.name == case.name {
+                    Outcome::Failed
+                } else {
+                    Outcome::Passed
+                };
                 deliver(&h.classname, &h.name, &[earlier], h.time, None, on_entry);
             }
             if case.attempts == [Outcome::Passed] {
-                self.held = Some(Held { classname: case.classname.clone(), name: case.name.clone(), time: case.time });
+                self.held = Some(Held {
+                    classname: case.classname.clone(),
+                    name: case.name.clone(),
+                    time: case.time,
+                });
                 return;
             }
         }
         let has_failure = case.attempts.iter().any(|o| o.is_failure());
         let message = (has_failure && !case.message.is_empty()).then_some(case.message.as_str());
-        deliver(&case.classname, &case.name, &case.attempts, case.time, message, on_entry);
+        deliver(
+            &case.classname,
+            &case.name,
+            &case.attempts,
+            case.time,
+            message,
+            on_entry,
+        );
     }
 }
 
-fn deliver(classname: &str, name: &str, attempts: &[Outcome], time: Option<f64>, message: Option<&str>, on_entry: &mut dyn FnMut(&Entry<'_>)) {
-    on_entry(&Entry { classname, name, attempts, time, message });
+fn deliver(
+    classname: &str,
+    name: &str,
+    attempts: &[Outcome],
+    time: Option<f64>,
+    message: Option<&str>,
+    on_entry: &mut dyn FnMut(&Entry<'_>),
+) {
+    on_entry(&Entry {
+        classname,
+        name,
+        attempts,
+        time,
+        message,
+    });
 }
 
 /// Consumes an element body up to (not including) `</end_name`, skipping
 /// nested markup, comments and CDATA. Keeps at most `cap` bytes of text.
 /// Reads through quick-xml's `BinaryStream`, so error positions stay right.
-fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], body: &mut Vec<u8>, cap: usize) -> Result<(), String> {
+fn skip_raw<R: Read>(
+    input: &mut BinaryStream<'_, Input<R>>,
+    end_name: &[u8],
+    body: &mut Vec<u8>,
+    cap: usize,
+) -> Result<(), String> {
     #[derive(PartialEq)]
     enum State {
         Text,
@@ -447,7 +588,12 @@ fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], bo
         Comment,
         Tag(Option<u8>),
     }
-    let truncated = || format!("unexpected end of file inside <{}> (truncated report?)", String::from_utf8_lossy(end_name));
+    let truncated = || {
+        format!(
+            "unexpected end of file inside <{}> (truncated report?)",
+            String::from_utf8_lossy(end_name)
+        )
+    };
     let io = |e: std::io::Error| format!("cannot read the file: {e}");
     let mut state = State::Text;
     let keep = |body: &mut Vec<u8>, bytes: &[u8]| {
@@ -486,7 +632,10 @@ fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], bo
                 if ahead.len() > end_name.len() + 2
                     && ahead.starts_with(b"</")
                     && &ahead[2..2 + end_name.len()] == end_name
-                    && matches!(ahead[2 + end_name.len()], b'>' | b' ' | b'\t' | b'\r' | b'\n')
+                    && matches!(
+                        ahead[2 + end_name.len()],
+                        b'>' | b' ' | b'\t' | b'\r' | b'\n'
+                    )
                 {
                     return Ok(());
                 }
@@ -504,7 +653,11 @@ fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], bo
                 state = next;
             }
             State::CData | State::Comment => {
-                let (mark, close): (u8, &[u8]) = if state == State::CData { (b']', b"]]>") } else { (b'-', b"-->") };
+                let (mark, close): (u8, &[u8]) = if state == State::CData {
+                    (b']', b"]]>")
+                } else {
+                    (b'-', b"-->")
+                };
                 let Some(i) = memchr::memchr(mark, chunk) else {
                     let n = chunk.len();
                     if state == State::CData {
@@ -548,7 +701,11 @@ fn skip_raw<R: Read>(input: &mut BinaryStream<'_, Input<R>>, end_name: &[u8], bo
                 }
                 let n = end.unwrap_or(chunk.len());
                 input.consume(n);
-                state = if end.is_some() { State::Text } else { State::Tag(q) };
+                state = if end.is_some() {
+                    State::Text
+                } else {
+                    State::Tag(q)
+                };
             }
         }
     }
@@ -569,7 +726,12 @@ mod tests {
     fn run_with(xml: &[u8], limits: &Limits) -> Result<Vec<Seen>, ParseError> {
         let mut seen = Vec::new();
         parse(xml, limits, &mut |e| {
-            seen.push(Seen { id: e.identity(), attempts: e.attempts.to_vec(), time: e.time, message: e.message.map(str::to_string) })
+            seen.push(Seen {
+                id: e.identity(),
+                attempts: e.attempts.to_vec(),
+                time: e.time,
+                message: e.message.map(str::to_string),
+            })
         })?;
         Ok(seen)
     }
@@ -620,11 +782,18 @@ mod tests {
         let xml = format!(
             "<testsuite name=\"s\"><system-out>{big}</system-out><testcase name=\"t\"><failure><![CDATA[{big}]]></failure><system-err>{big}</system-err></testcase></testsuite>"
         );
-        let limits = Limits { max_event_bytes: 1 << 20, ..Limits::default() };
+        let limits = Limits {
+            max_event_bytes: 1 << 20,
+            ..Limits::default()
+        };
         let seen = run_with(xml.as_bytes(), &limits).unwrap();
         assert_eq!(seen.len(), 1);
         let m = seen[0].message.as_ref().unwrap();
-        assert!(m.len() <= limits.message_bytes + 4 && m.starts_with("yyy"), "{}", m.len());
+        assert!(
+            m.len() <= limits.message_bytes + 4 && m.starts_with("yyy"),
+            "{}",
+            m.len()
+        );
         // The same text between elements, where nothing expects it, is refused.
         let stray = format!("<testsuite name=\"s\">{big}<testcase name=\"t\"/></testsuite>");
         let e = run_with(stray.as_bytes(), &limits).unwrap_err();
@@ -638,7 +807,10 @@ mod tests {
         assert_eq!(seen[0].id, "s::&xxe;");
         let mut bomb = String::from("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
         for i in 1..10 {
-            bomb.push_str(&format!("<!ENTITY lol{i} \"{}\">", format!("&lol{};", i - 1).repeat(10)));
+            bomb.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&lol{};", i - 1).repeat(10)
+            ));
         }
         bomb.push_str("]><testsuite name=\"s\"><testcase name=\"&lol9;\"/></testsuite>");
         let seen = run(bomb.as_bytes()).unwrap();
@@ -648,14 +820,23 @@ mod tests {
     #[test]
     fn bad_files_name_the_position() {
         let e = run(br#"<testsuites><testsuite name="x"><testcase name="a"/><testcase name="b"/><testcase name="c"/><testcase name="d"><failure>"#).unwrap_err();
-        assert_eq!(e.path, r#"testsuites/testsuite[0]("x")/testcase[3]/failure"#, "{e}");
+        assert_eq!(
+            e.path, r#"testsuites/testsuite[0]("x")/testcase[3]/failure"#,
+            "{e}"
+        );
         assert!(e.message.contains("truncated"), "{e}");
         let e = run(b"").unwrap_err();
         assert!(e.message.contains("no XML element"), "{e}");
         let e = run(b"this is not xml").unwrap_err();
-        assert!(e.message.contains("no XML element") || e.message.contains("malformed"), "{e}");
+        assert!(
+            e.message.contains("no XML element") || e.message.contains("malformed"),
+            "{e}"
+        );
         let e = run(b"<html><body/></html>").unwrap_err();
-        assert!(e.message.contains("not a JUnit report") && e.message.contains("<html>"), "{e}");
+        assert!(
+            e.message.contains("not a JUnit report") && e.message.contains("<html>"),
+            "{e}"
+        );
         let e = run(b"\xff\xfe<\x00t\x00").unwrap_err();
         assert!(e.message.contains("UTF-16"), "{e}");
         let e = run(b"<testsuite name=\"s\"><testcase name=\"a\"></testsuite>").unwrap_err();

@@ -32,7 +32,13 @@ pub struct JunitView<'a> {
 }
 
 impl<'a> JunitView<'a> {
-    pub fn new(files: u64, s: &'a Summary, errors: &'a [FileError], id: Option<&'a str>, recorded: bool) -> Self {
+    pub fn new(
+        files: u64,
+        s: &'a Summary,
+        errors: &'a [FileError],
+        id: Option<&'a str>,
+        recorded: bool,
+    ) -> Self {
         JunitView {
             files,
             tests: s.tests,
@@ -72,7 +78,12 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
         v.flaky.len()
     );
     if !v.flaky.is_empty() {
-        let names: Vec<String> = v.flaky.iter().take(LIST_LIMIT).map(|f| terminal(&f.id)).collect();
+        let names: Vec<String> = v
+            .flaky
+            .iter()
+            .take(LIST_LIMIT)
+            .map(|f| terminal(&f.id))
+            .collect();
         out.push_str(&format!(": {}", names.join(", ")));
         if v.flaky.len() > LIST_LIMIT {
             out.push_str(&format!(" and {} more", v.flaky.len() - LIST_LIMIT));
@@ -81,13 +92,25 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
     out.push('\n');
     for f in v.failures.iter().take(LIST_LIMIT) {
         let msg = f.message.as_deref().map(first_line).unwrap_or("");
-        out.push_str(&format!("  {} {} {}\n", f.outcome.as_str(), terminal(&f.id), terminal(msg)));
+        out.push_str(&format!(
+            "  {} {} {}\n",
+            f.outcome.as_str(),
+            terminal(&f.id),
+            terminal(msg)
+        ));
     }
     if v.failures.len() > LIST_LIMIT {
-        out.push_str(&format!("  … and {} more failing tests\n", v.failures.len() - LIST_LIMIT));
+        out.push_str(&format!(
+            "  … and {} more failing tests\n",
+            v.failures.len() - LIST_LIMIT
+        ));
     }
     for e in v.errors {
-        out.push_str(&format!("  unreadable {}: {}\n", terminal(&e.file), terminal(&e.message)));
+        out.push_str(&format!(
+            "  unreadable {}: {}\n",
+            terminal(&e.file),
+            terminal(&e.message)
+        ));
     }
     out
 }
@@ -95,25 +118,46 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
 pub fn junit_markdown(v: &JunitView<'_>) -> String {
     let mut out = format!(
         "### Test results\n\n| files | tests | runs | passed | failed | errored | skipped | flaky |\n|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        v.files, v.tests, v.runs, v.passed, v.failed, v.errored, v.skipped, v.flaky.len()
+        v.files,
+        v.tests,
+        v.runs,
+        v.passed,
+        v.failed,
+        v.errored,
+        v.skipped,
+        v.flaky.len()
     );
     if !v.flaky.is_empty() {
         out.push_str("\n**Flaky in this run** (failed, then passed on a retry)\n\n| test | attempts | failures |\n|---|---|---|\n");
         for f in v.flaky.iter().take(LIST_LIMIT) {
-            out.push_str(&format!("| {} | {} | {} |\n", markdown(&f.id), f.attempts, f.failures));
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                markdown(&f.id),
+                f.attempts,
+                f.failures
+            ));
         }
     }
     if !v.failures.is_empty() {
         out.push_str("\n**Failing**\n\n| test | outcome | message |\n|---|---|---|\n");
         for f in v.failures.iter().take(LIST_LIMIT) {
             let msg = f.message.as_deref().map(first_line).unwrap_or("");
-            out.push_str(&format!("| {} | {} | {} |\n", markdown(&f.id), f.outcome.as_str(), markdown(&msg.chars().take(200).collect::<String>())));
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                markdown(&f.id),
+                f.outcome.as_str(),
+                markdown(&msg.chars().take(200).collect::<String>())
+            ));
         }
     }
     if !v.errors.is_empty() {
         out.push_str("\n**Unreadable reports**\n\n");
         for e in v.errors {
-            out.push_str(&format!("- {}: {}\n", markdown(&e.file), markdown(&e.message)));
+            out.push_str(&format!(
+                "- {}: {}\n",
+                markdown(&e.file),
+                markdown(&e.message)
+            ));
         }
     }
     out
@@ -128,9 +172,21 @@ pub struct FlakyView<'a> {
 
 pub fn flaky_table(v: &FlakyView<'_>) -> String {
     if v.tests.is_empty() {
-        return format!("no flaky tests in {} between {} and {}\n", terminal(v.service), v.window.start, v.window.end);
+        return format!(
+            "no flaky tests in {} between {} and {}\n",
+            terminal(v.service),
+            v.window.start,
+            v.window.end
+        );
     }
-    let mut rows = vec![vec!["test".into(), "evidence".into(), "failure rate".into(), "runs".into(), "first seen".into(), "last seen".into()]];
+    let mut rows = vec![vec![
+        "test".into(),
+        "evidence".into(),
+        "failure rate".into(),
+        "runs".into(),
+        "first seen".into(),
+        "last seen".into(),
+    ]];
     for f in v.tests {
         rows.push(vec![
             terminal(&f.id),
@@ -152,7 +208,14 @@ pub fn flaky_markdown(v: &FlakyView<'_>) -> String {
     }
     out.push_str("| test | evidence | failure rate | runs | last seen |\n|---|---|---|---|---|\n");
     for f in v.tests {
-        out.push_str(&format!("| {} | {} | {:.2}% | {} | {} |\n", markdown(&f.id), f.evidence.join(", "), f.failure_rate, f.runs, f.last_seen));
+        out.push_str(&format!(
+            "| {} | {} | {:.2}% | {} | {} |\n",
+            markdown(&f.id),
+            f.evidence.join(", "),
+            f.failure_rate,
+            f.runs,
+            f.last_seen
+        ));
     }
     out
 }

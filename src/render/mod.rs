@@ -10,7 +10,9 @@ mod report;
 
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use incident::{IncidentView, incident_table};
-pub use junit::{FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table};
+pub use junit::{
+    FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table,
+};
 pub use report::{report_csv, report_markdown, report_prometheus, report_table};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
