@@ -50,28 +50,43 @@ pub struct JunitArgs {
     pub fail_on_flaky: bool,
 }
 
-/// The files an input names: itself, every `*.xml` below a directory, or the glob's matches.
+/// The files an input names: itself, every `*.xml` below a directory, or the
+/// glob's matches. Only the user's pattern is a glob: the working directory
+/// and a directory given literally are escaped (`results [ci]/` is a path).
 fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
     let path = cwd.join(input);
     if path.is_file() {
         return Ok(vec![path]);
     }
+    let literal = |p: &Path| glob::Pattern::escape(&p.to_string_lossy());
     let pattern = if path.is_dir() {
-        path.join("**").join("*.xml")
+        format!("{}/**/*.xml", literal(&path))
+    } else if Path::new(input).is_absolute() {
+        input.to_string()
     } else {
-        path
+        format!("{}/{input}", literal(cwd))
     };
-    let pattern = pattern.to_string_lossy().into_owned();
     let paths = glob::glob(&pattern).map_err(|e| {
-        Error::usage_hint(
-            format!("invalid glob '{input}': {e}"),
-            "quote globs ('reports/**/*.xml') and check the brackets",
-        )
+        Error::usage_hint(format!("invalid glob '{input}': {e}"), "quote globs ('reports/**/*.xml') and check the brackets")
     })?;
-    Ok(paths
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .collect())
+    Ok(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect())
+}
+
+/// Reading order: by path, except that Bazel's earlier attempts
+/// (`test_attempts/attempt_N.xml`) come before the final `test.xml` of the
+/// same target, so attempts merge in the order they ran.
+fn report_order(p: &Path) -> (PathBuf, u8, u64, PathBuf) {
+    let parent = p.parent().unwrap_or(Path::new(""));
+    if parent.file_name().is_some_and(|n| n == "test_attempts") {
+        let n = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("attempt_"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
+        return (parent.parent().unwrap_or(Path::new("")).to_path_buf(), 0, n, p.to_path_buf());
+    }
+    (parent.to_path_buf(), 1, 0, p.to_path_buf())
 }
 
 fn shown(cwd: &Path, p: &Path) -> String {
@@ -151,6 +166,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     }
     files.sort();
     files.dedup();
+    files.sort_by_cached_key(|p| report_order(p));
     if files.is_empty() {
         return Err(Error::NoInput {
             message: format!("no JUnit file matches {}", args.inputs.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ")),

@@ -78,6 +78,17 @@ struct Frame {
     cases: usize,
 }
 
+/// Longest suite name kept for the classname fallback and error paths: a
+/// hostile report must not make every nesting level hold megabytes.
+const LABEL_BYTES: usize = 1024;
+/// Longest suite name shown per level of an error path.
+const PATH_LABEL_CHARS: usize = 64;
+
+fn bounded(mut s: String, max: usize) -> String {
+    cap_at_char_boundary(&mut s, max);
+    s
+}
+
 /// The open `<testcase>`; reused between cases to avoid allocation.
 #[derive(Default)]
 struct Case {
@@ -273,7 +284,9 @@ impl Parser<'_> {
                 path.push_str(&format!("[{}]", f.index));
             }
             if let Some(label) = &f.label {
-                path.push_str(&format!("({label:?})"));
+                let shown: String = label.chars().take(PATH_LABEL_CHARS).collect();
+                let more = if shown.len() < label.len() { "…" } else { "" };
+                path.push_str(&format!("({shown:?}{more})"));
             }
         }
         if path.is_empty() {
@@ -289,7 +302,7 @@ impl Parser<'_> {
     fn push(&mut self, kind: Kind, element: &str, label: Option<String>, index: usize) {
         self.frames.push(Frame {
             kind,
-            element: element.to_string(),
+            element: bounded(element.to_string(), PATH_LABEL_CHARS),
             label,
             index,
             suites: 0,
@@ -347,7 +360,8 @@ impl Parser<'_> {
                     f.suites - 1
                 });
                 if !empty {
-                    self.push(Kind::Suite, &element, attr(e, "name"), index);
+                    let name = attr(e, "name").map(|n| bounded(n, LABEL_BYTES));
+                    self.push(Kind::Suite, &element, name, index);
                 }
             }
             "testcase" => {

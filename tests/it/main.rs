@@ -5,5 +5,6 @@ mod backfill;
 mod bad_input;
 mod deploy;
 mod incident;
+mod junit;
 mod report_month;
 mod util;
