@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository};
 
-use super::lead_time::{RemediationSignals, signals_from_message};
+use super::lead_time::RemediationSignals;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -99,6 +99,11 @@ impl Repo {
     /// Opens the repository containing `path` (a work tree, a subdirectory of
     /// one, or a bare repository).
     pub fn discover(path: &Path) -> Result<Repo, GitError> {
+        // Every commit is read once and never revisited: libgit2's object
+        // cache only costs memory, and re-hashing each object it reads costs
+        // time git itself does not spend.
+        git2::opts::enable_caching(false);
+        git2::opts::strict_hash_verification(false);
         let inner = Repository::open_ext(path, git2::RepositoryOpenFlags::empty(), &[] as &[&Path])
             .map_err(|source| GitError::NotARepository {
                 path: path.to_path_buf(),
@@ -143,58 +148,17 @@ impl Repo {
 
     /// The commits in `base..target` (all of `target`'s history when `base` is
     /// `None`), merge commits skipped, at most `max_commits` of them.
-    pub fn walk(
-        &self,
-        base: Option<&str>,
-        target: &str,
-        max_commits: usize,
-    ) -> Result<WalkOutcome, GitError> {
-        let target_oid =
-            Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
-        let mut walk = self
-            .inner
-            .revwalk()
-            .map_err(git_err("start a revision walk"))?;
-        walk.push(target_oid)
-            .map_err(git_err(format!("walk from {target}")))?;
-        if let Some(base) = base {
-            let found = Oid::from_str(base)
-                .ok()
-                .filter(|oid| self.inner.find_commit(*oid).is_ok());
-            let Some(base_oid) = found else {
-                return Ok(WalkOutcome::BaseNotFound);
-            };
-            walk.hide(base_oid)
-                .map_err(git_err(format!("walk from {base}")))?;
-        }
-        let mut commits = Vec::new();
-        let mut truncated = false;
-        for oid in walk {
-            let oid = oid.map_err(git_err(format!("walk {target}")))?;
-            let commit = self
-                .inner
-                .find_commit(oid)
-                .map_err(git_err(format!("read commit {oid}")))?;
-            let parents = commit.parent_count();
-            if parents == 0 && base.is_some() {
-                return Ok(WalkOutcome::Unrelated);
-            }
-            if parents > 1 {
-                continue;
-            }
-            if commits.len() == max_commits {
-                truncated = true;
-                break;
-            }
-            commits.push(Commit {
-                sha: oid.to_string(),
-                authored_at: commit.author().when().seconds(),
-                committed_at: commit.committer().when().seconds(),
-                parents,
-                signals: signals_from_message(commit.message_bytes()),
-            });
-        }
-        Ok(WalkOutcome::Walked(Walk { commits, truncated }))
+    pub fn walk(&self, base: Option<&str>, target: &str, max_commits: usize) -> Result<WalkOutcome, GitError> {
+        let target_oid = Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
+        let base_oid = match base {
+            None => None,
+            Some(b) => match Oid::from_str(b) {
+                Ok(oid) => Some(oid),
+                Err(_) => return Ok(WalkOutcome::BaseNotFound),
+            },
+        };
+        let odb = self.inner.odb().map_err(git_err("open the object database"))?;
+        super::walk::walk(&odb, base_oid, target_oid, max_commits).map_err(git_err(format!("walk {target}")))
     }
 
     /// Tags matching a glob (`v*`), with the commit each points at.
