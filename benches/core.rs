@@ -58,6 +58,8 @@ struct Settings {
     commits: usize,
     deployments: usize,
     runs: usize,
+    /// A single dorameter run longer than this is killed and fails its target.
+    limit: Duration,
     only: Option<Vec<String>>,
     data: PathBuf,
 }
@@ -86,6 +88,7 @@ impl Settings {
             commits: num("DORAMETER_BENCH_COMMITS", 200_000).max(1_000),
             deployments: num("DORAMETER_BENCH_DEPLOYMENTS", 100_000).max(100),
             runs: num("DORAMETER_BENCH_RUNS", 5).max(1),
+            limit: Duration::from_secs(num("DORAMETER_BENCH_TIMEOUT", 60) as u64),
             only: (!only.is_empty()).then_some(only),
             data: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data"),
         }
@@ -233,6 +236,42 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// Like [`timed`], but kills the process at `limit` and returns `None`.
+fn timed_limited(cmd: &mut Command, limit: Duration) -> Option<(Duration, Output)> {
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => {
+            let elapsed = start.elapsed();
+            let out = out.expect("wait for the process");
+            assert!(
+                out.status.success(),
+                "{cmd:?} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = waiter.join();
+            Some((elapsed, out))
+        }
+        Err(_) => {
+            // Our own child, by its id (the waiter reaps it only once it exits).
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let _ = waiter.join();
+            None
+        }
+    }
+}
+
 fn timed(cmd: &mut Command) -> (Duration, Output) {
     let start = Instant::now();
     let out = run(cmd);
@@ -272,7 +311,10 @@ fn git(dir: &Path) -> Command {
 
 fn git_out(dir: &Path, args: &[&str]) -> String {
     let out = run(git(dir).args(args));
-    String::from_utf8(out.stdout).expect("git output is UTF-8").trim().to_string()
+    String::from_utf8(out.stdout)
+        .expect("git output is UTF-8")
+        .trim()
+        .to_string()
 }
 
 /// dorameter with a clean environment: no DORAMETER_* or CI variables leak in.
@@ -354,7 +396,12 @@ fn bench_repo(s: &Settings) -> BenchRepo {
     let first_parent: usize = git_out(&dir, &["rev-list", "--first-parent", "--count", &tip])
         .parse()
         .expect("count");
-    BenchRepo { dir, tip, last_time, first_parent }
+    BenchRepo {
+        dir,
+        tip,
+        last_time,
+        first_parent,
+    }
 }
 
 fn generate_repo(dir: &Path, total: usize) {
@@ -367,7 +414,9 @@ fn generate_repo(dir: &Path, total: usize) {
     // (side + merge) per MERGE_EVERY main-line commits.
     let main_commits = total * MERGE_EVERY / (MERGE_EVERY + 2);
     let tags = TAGS.min(main_commits / 2);
-    let tag_at: Vec<usize> = (0..tags).map(|k| (k + 1) * main_commits / tags - 1).collect();
+    let tag_at: Vec<usize> = (0..tags)
+        .map(|k| (k + 1) * main_commits / tags - 1)
+        .collect();
 
     let mut child = git(dir)
         .args(["fast-import", "--quiet", "--done"])
@@ -404,7 +453,11 @@ fn generate_repo(dir: &Path, total: usize) {
             if last_main > 0 {
                 writeln!(w, "from :{last_main}")?;
             }
-            write!(w, "M 100644 inline {file}\ndata {}\n{content}\n", content.len())
+            write!(
+                w,
+                "M 100644 inline {file}\ndata {}\n{content}\n",
+                content.len()
+            )
         })
         .expect("write to fast-import");
         last_main = mark;
@@ -452,6 +505,20 @@ fn generate_repo(dir: &Path, total: usize) {
     drop(w.into_inner().expect("flush fast-import input"));
     let status = child.wait().expect("wait for fast-import");
     assert!(status.success(), "git fast-import failed: {status}");
+    // fast-import writes objects in stream order (commits, trees and blobs
+    // interleaved, few deltas). A CI clone gets a server-made pack with the
+    // commits together, so repack like a server would. No commit-graph: a
+    // fresh clone has none either.
+    run(git(dir).args([
+        "repack",
+        "-a",
+        "-d",
+        "-f",
+        "-q",
+        "--no-write-bitmap-index",
+        "--window=10",
+        "--depth=50",
+    ]));
     println!(
         "  generated {count} commits ({next_tag} tags) in {} at {}",
         ms(start.elapsed()),
@@ -475,7 +542,14 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
         let mut c = dorameter(scratch.path(), now);
         c.args(["deploy", "--dry-run", "--repo"])
             .arg(&repo.dir)
-            .args(["--service", "bench", "--sha", &repo.tip, "--previous-sha", &prev])
+            .args([
+                "--service",
+                "bench",
+                "--sha",
+                &repo.tip,
+                "--previous-sha",
+                &prev,
+            ])
             .args(["--max-commits", &max, "--format", "json", "--store", &store]);
         c
     };
@@ -489,13 +563,23 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
     let json: serde_json::Value =
         serde_json::from_slice(&run(&mut ours()).stdout).expect("deploy --format json");
     let ours_n = json["changes"].as_array().map_or(0, Vec::len);
-    let base_n = run(&mut base()).stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let base_n = run(&mut base())
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     println!(
         "  dorameter counted {ours_n} changes, git log listed {base_n} (truncated: {})",
         json["truncated"]
     );
-    assert_eq!(ours_n, base_n, "dorameter and git log disagree on the range");
-    assert!(!scratch.path().join("s.db").exists(), "a dry run created the store");
+    assert_eq!(
+        ours_n, base_n,
+        "dorameter and git log disagree on the range"
+    );
+    assert!(
+        !scratch.path().join("s.db").exists(),
+        "a dry run created the store"
+    );
 
     let (a, b) = alternate(s.runs, &mut ours, &mut base);
     let r = ratio(a, b);
@@ -508,14 +592,19 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
         Some(r <= 1.5),
     );
 
-    match (peak_rss_mib(&ours(), scratch.path()), peak_rss_mib(&base(), scratch.path())) {
+    // Peak RSS in MB (10^6 bytes), the target's unit.
+    let mb = |mib: f64| mib * 1024.0 * 1024.0 / 1e6;
+    match (
+        peak_rss_mib(&ours(), scratch.path()),
+        peak_rss_mib(&base(), scratch.path()),
+    ) {
         (Some(rss), base_rss) => table.push(
-            format!("walk peak RSS ({ours_n} commits)"),
-            format!("{rss:.1} MiB"),
-            base_rss.map_or("-".into(), |b| format!("{b:.1} MiB")),
+            format!("walk peak RSS ({ours_n} commits, vs git log)"),
+            format!("{:.1} MB", mb(rss)),
+            base_rss.map_or("-".into(), |b| format!("{:.1} MB", mb(b))),
             base_rss.map_or("-".into(), |b| format!("{:.2}x", rss / b)),
             "< 100 MB",
-            Some(rss * 1024.0 * 1024.0 < 100e6),
+            Some(mb(rss) < 100.0),
         ),
         (None, _) => table.push(
             "walk peak RSS",
@@ -531,7 +620,9 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
 // ---------------------------------------------------------------- 2. backfill
 
 fn bench_backfill(s: &Settings, repo: &BenchRepo, table: &mut Table) {
-    let tags = git_out(&repo.dir, &["tag", "-l", "bench-*"]).lines().count();
+    let tags = git_out(&repo.dir, &["tag", "-l", "bench-*"])
+        .lines()
+        .count();
     println!("\n[backfill] {tags} tags");
     let scratch = tempfile::tempdir().expect("tempdir");
     let now = repo.last_time + DAY;
@@ -540,11 +631,18 @@ fn bench_backfill(s: &Settings, repo: &BenchRepo, table: &mut Table) {
         n += 1;
         let db = scratch.path().join(format!("s{n}.db"));
         let mut c = dorameter(scratch.path(), now);
-        c.args(["backfill", "--from-tags", "bench-*", "--service", "bench", "--repo"])
-            .arg(&repo.dir)
-            .arg("--store")
-            .arg(format!("sqlite:{}", db.display()))
-            .arg("-q");
+        c.args([
+            "backfill",
+            "--from-tags",
+            "bench-*",
+            "--service",
+            "bench",
+            "--repo",
+        ])
+        .arg(&repo.dir)
+        .arg("--store")
+        .arg(format!("sqlite:{}", db.display()))
+        .arg("-q");
         c
     };
     let mut base = || {
@@ -556,7 +654,8 @@ fn bench_backfill(s: &Settings, repo: &BenchRepo, table: &mut Table) {
     // Check one run: every tag a deployment, every commit between the first
     // and last tag a change.
     run(&mut ours());
-    let conn = rusqlite::Connection::open(scratch.path().join("s1.db")).expect("open backfilled store");
+    let conn =
+        rusqlite::Connection::open(scratch.path().join("s1.db")).expect("open backfilled store");
     let deployments: i64 = conn
         .query_row("SELECT count(*) FROM deployments", [], |r| r.get(0))
         .expect("count");
@@ -564,15 +663,29 @@ fn bench_backfill(s: &Settings, repo: &BenchRepo, table: &mut Table) {
         .query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
         .expect("count");
     let truncated: i64 = conn
-        .query_row("SELECT count(*) FROM deployments WHERE truncated", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM deployments WHERE truncated",
+            [],
+            |r| r.get(0),
+        )
         .expect("count");
     drop(conn);
     let first = format!("bench-{:04}", 0);
     let last = format!("bench-{:04}", tags - 1);
-    let expected: i64 = git_out(&repo.dir, &["rev-list", "--no-merges", "--count", &format!("{first}..{last}")])
-        .parse()
-        .expect("count");
-    println!("  recorded {deployments} deployments, {changes} changes (git: {expected}), {truncated} truncated");
+    let expected: i64 = git_out(
+        &repo.dir,
+        &[
+            "rev-list",
+            "--no-merges",
+            "--count",
+            &format!("{first}..{last}"),
+        ],
+    )
+    .parse()
+    .expect("count");
+    println!(
+        "  recorded {deployments} deployments, {changes} changes (git: {expected}), {truncated} truncated"
+    );
     assert_eq!(deployments as usize, tags, "one deployment per tag");
     assert_eq!(changes, expected, "backfill changes vs git rev-list");
 
@@ -608,7 +721,12 @@ impl Rng {
     }
 
     fn sha(&mut self) -> String {
-        format!("{:016x}{:016x}{:08x}", self.next(), self.next(), self.next() as u32)
+        format!(
+            "{:016x}{:016x}{:08x}",
+            self.next(),
+            self.next(),
+            self.next() as u32
+        )
     }
 }
 
@@ -656,11 +774,17 @@ fn report_store(s: &Settings, n: usize) -> PathBuf {
                 let (kind, remediates) = match (&previous, i % 40) {
                     (Some((prev, _)), 13) if !failed_job => (
                         DeploymentKind::Rollback,
-                        vec![Remediation { deployment_id: prev.clone(), reason: RemediationReason::Rollback }],
+                        vec![Remediation {
+                            deployment_id: prev.clone(),
+                            reason: RemediationReason::Rollback,
+                        }],
                     ),
                     (Some((prev, _)), 33) if !failed_job => (
                         DeploymentKind::Rollforward,
-                        vec![Remediation { deployment_id: prev.clone(), reason: RemediationReason::Hotfix }],
+                        vec![Remediation {
+                            deployment_id: prev.clone(),
+                            reason: RemediationReason::Hotfix,
+                        }],
                     ),
                     _ => (DeploymentKind::Planned, Vec::new()),
                 };
@@ -673,7 +797,11 @@ fn report_store(s: &Settings, n: usize) -> PathBuf {
                     previous_sha: previous.as_ref().map(|(_, sha)| sha.clone()),
                     started_at: at(finished - 300),
                     finished_at: at(finished),
-                    status: if failed_job { DeploymentStatus::Failure } else { DeploymentStatus::Success },
+                    status: if failed_job {
+                        DeploymentStatus::Failure
+                    } else {
+                        DeploymentStatus::Success
+                    },
                     kind,
                     version: Some(format!("v1.{i}")),
                     team: Some("platform".into()),
@@ -697,11 +825,15 @@ fn report_store(s: &Settings, n: usize) -> PathBuf {
             }
             for k in 0..n / 10 {
                 let started = REPORT_EPOCH + rng.below(REPORT_SPAN as u64) as i64;
-                let resolved = (k % 20 != 3).then(|| at(started + 600 + rng.below(DAY as u64) as i64));
+                let resolved =
+                    (k % 20 != 3).then(|| at(started + 600 + rng.below(DAY as u64) as i64));
                 // A third linked by id, a third by commit sha, a third by time.
                 let (deployment_id, deployment_sha) = match k % 3 {
                     0 => (Some(ids[rng.below(n as u64) as usize].clone()), None),
-                    1 => (None, Some(change_shas[rng.below(change_shas.len() as u64) as usize].clone())),
+                    1 => (
+                        None,
+                        Some(change_shas[rng.below(change_shas.len() as u64) as usize].clone()),
+                    ),
                     _ => (None, None),
                 };
                 tx.upsert_incident(&Incident {
@@ -749,11 +881,35 @@ fn failed_jobs(n: usize) -> usize {
 fn bench_report(s: &Settings, table: &mut Table) {
     let sizes = [s.deployments / 100, s.deployments / 10, s.deployments];
     let sqlite3 = Path::new("/usr/bin/sqlite3").exists()
-        || Command::new("sqlite3").arg("--version").output().is_ok_and(|o| o.status.success());
+        || Command::new("sqlite3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
     let now = REPORT_EPOCH + REPORT_SPAN + DAY;
-    let (since, until) = (REPORT_EPOCH.to_string(), (REPORT_EPOCH + REPORT_SPAN + 60).to_string());
+    let (since, until) = (
+        REPORT_EPOCH.to_string(),
+        (REPORT_EPOCH + REPORT_SPAN + 60).to_string(),
+    );
+    let mut skipped = false;
     for (k, n) in sizes.into_iter().enumerate() {
         println!("\n[report] {n} deployments");
+        if skipped {
+            // A smaller store already hit the limit.
+            let target = if k == sizes.len() - 1 {
+                "< 1 s"
+            } else {
+                "(scaling)"
+            };
+            table.push(
+                format!("report {n} deploys"),
+                "skipped".into(),
+                "-".into(),
+                "-".into(),
+                target,
+                Some(false),
+            );
+            continue;
+        }
         let db = report_store(s, n);
         let scratch = tempfile::tempdir().expect("tempdir");
         // Report runs on a copy so WAL/SHM files never touch the cache.
@@ -762,24 +918,56 @@ fn bench_report(s: &Settings, table: &mut Table) {
         let store = format!("sqlite:{}", copy.display());
         let mut ours = || {
             let mut c = dorameter(scratch.path(), now);
-            c.args(["report", "--service", "bench", "--since", &since, "--until", &until])
-                .args(["--format", "json", "--store", &store]);
+            c.args([
+                "report",
+                "--service",
+                "bench",
+                "--since",
+                &since,
+                "--until",
+                &until,
+            ])
+            .args(["--format", "json", "--store", &store]);
             c
         };
+        let largest = k == sizes.len() - 1;
+        let changes = (n - failed_jobs(n)) * 10;
+        let name = format!(
+            "report {n} deploys / {changes} changes / {} incidents",
+            n / 10
+        );
+        let target = if largest { "< 1 s" } else { "(scaling)" };
+        // A probe run, killed at the limit: a superlinear query must not
+        // stall the whole benchmark.
+        let Some((probe, out)) = timed_limited(&mut ours(), s.limit) else {
+            println!("  killed after {}", ms(s.limit));
+            table.push(
+                name,
+                format!("> {}", ms(s.limit)),
+                "-".into(),
+                "-".into(),
+                target,
+                Some(false),
+            );
+            skipped = true;
+            continue;
+        };
         let json: serde_json::Value =
-            serde_json::from_slice(&run(&mut ours()).stdout).expect("report --format json");
+            serde_json::from_slice(&out.stdout).expect("report --format json");
         let m = &json["metrics"];
         println!(
-            "  deployments {}, changes {}, failed {}, incidents {}",
+            "  probe {}: deployments {}, changes {}, failed {}, incidents {}",
+            ms(probe),
             m["deployment_frequency"]["deployments"],
             m["lead_time_for_changes"]["changes"],
             m["change_failure_rate"]["failed_deployments"],
             m["time_to_restore"]["incidents"]
         );
-        let largest = k == sizes.len() - 1;
-        let changes = (n - failed_jobs(n)) * 10;
-        let name = format!("report {n} deploys / {changes} changes / {} incidents", n / 10);
-        let target = if largest { "< 1 s" } else { "(scaling)" };
+        let runs = if probe > Duration::from_secs(10) {
+            1
+        } else {
+            s.runs
+        };
         if sqlite3 {
             // The floor: the same rows read by the sqlite3 shell.
             let sql = "SELECT count(*), sum(c.lead_time_seconds) FROM deployments d JOIN changes c ON c.deployment_seq = d.seq \
@@ -793,7 +981,7 @@ fn bench_report(s: &Settings, table: &mut Table) {
                 c.arg("-readonly").arg(&copy).arg(sql);
                 c
             };
-            let (a, b) = alternate(s.runs, &mut ours, &mut base);
+            let (a, b) = alternate(runs, &mut ours, &mut base);
             table.push(
                 name,
                 ms(a),
@@ -803,9 +991,15 @@ fn bench_report(s: &Settings, table: &mut Table) {
                 largest.then_some(a < Duration::from_secs(1)),
             );
         } else {
-            run(&mut ours());
-            let a = median((0..s.runs).map(|_| timed(&mut ours()).0).collect());
-            table.push(name, ms(a), "-".into(), "-".into(), target, largest.then_some(a < Duration::from_secs(1)));
+            let a = median((0..runs).map(|_| timed(&mut ours()).0).collect());
+            table.push(
+                name,
+                ms(a),
+                "-".into(),
+                "-".into(),
+                target,
+                largest.then_some(a < Duration::from_secs(1)),
+            );
         }
     }
 }
@@ -840,18 +1034,32 @@ fn bench_version(s: &Settings, table: &mut Table) {
         .join("target/static/x86_64-unknown-linux-gnu/release/dorameter");
     let mib = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64 / (1024.0 * 1024.0));
     if let Ok(size) = mib(bench_bin) {
-        table.push("release binary size (dynamic, bench build)", format!("{size:.2} MiB"), "-".into(), "-".into(), "(info)", None);
+        table.push(
+            "release binary size (dynamic, bench build)",
+            format!("{size:.2} MiB"),
+            "-".into(),
+            "-".into(),
+            "(info)",
+            None,
+        );
     }
     match mib(&static_bin) {
         Ok(size) => {
             let ldd = Command::new("ldd").arg(&static_bin).output().map(|o| {
-                let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
                 text.contains("not a dynamic executable") || text.contains("statically linked")
             });
             let is_static = ldd.unwrap_or(false);
             println!("  {}: static = {is_static}", static_bin.display());
             table.push(
-                format!("static release binary size (ldd: {})", if is_static { "static" } else { "NOT static" }),
+                format!(
+                    "static release binary size (ldd: {})",
+                    if is_static { "static" } else { "NOT static" }
+                ),
                 format!("{size:.2} MiB"),
                 "-".into(),
                 "-".into(),
