@@ -34,7 +34,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 // sha-keyed queries disable it with unary `+` on the other columns.
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -96,7 +97,8 @@ CREATE TABLE incident_services (
     incident_seq INTEGER NOT NULL REFERENCES incidents (seq) ON DELETE CASCADE,
     PRIMARY KEY (service, incident_seq)
 ) WITHOUT ROWID;
-"#, r#"
+"#,
+    r#"
 CREATE TABLE test_runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -130,7 +132,8 @@ CREATE TABLE test_results (
     message TEXT,
     PRIMARY KEY (run_seq, classname, name)
 ) WITHOUT ROWID;
-"#];
+"#,
+];
 
 pub struct SqliteStore {
     conn: Connection,
@@ -427,14 +430,11 @@ impl ReadTx for Tx<'_> {
         at: DateTime<Utc>,
     ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
-            .query_row(
-                &format!(
-                    "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
-                     AND finished_at <= ?3 ORDER BY finished_at DESC, seq DESC LIMIT 1"
-                ),
-                params![service, env, to_millis(at)],
-                to_ref,
-            )
+            .prepare_cached(&format!(
+                "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
+                 AND finished_at <= ?3 ORDER BY finished_at DESC, seq DESC LIMIT 1"
+            ))
+            .and_then(|mut stmt| stmt.query_row(params![service, env, to_millis(at)], to_ref))
             .optional()
             .map_err(self.err("find the previous deployment"))
     }
@@ -447,11 +447,8 @@ impl ReadTx for Tx<'_> {
         at: DateTime<Utc>,
     ) -> Result<Option<DeploymentRef>, StoreError> {
         self.conn
-            .query_row(
-                LAST_SUCCESS_OF_SHA,
-                params![service, env, sha, to_millis(at)],
-                to_ref,
-            )
+            .prepare_cached(LAST_SUCCESS_OF_SHA)
+            .and_then(|mut stmt| stmt.query_row(params![service, env, sha, to_millis(at)], to_ref))
             .optional()
             .map_err(self.err("find earlier deployments of the sha"))
     }
@@ -511,15 +508,17 @@ impl ReadTx for Tx<'_> {
         Ok(out)
     }
 
-    fn deployment_shipping(&self, service: &str, env: &str, sha: &str) -> Result<Option<DeploymentRef>, StoreError> {
+    fn deployment_shipping(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
         // Two index lookups (deployed sha; shipped change) rather than one OR
         // that would defeat both indexes.
         self.conn
-            .query_row(
-                DEPLOYMENT_SHIPPING,
-                params![service, env, sha],
-                to_ref,
-            )
+            .prepare_cached(DEPLOYMENT_SHIPPING)
+            .and_then(|mut stmt| stmt.query_row(params![service, env, sha], to_ref))
             .optional()
             .map_err(self.err("find the deployment that shipped a commit"))
     }
@@ -668,7 +667,12 @@ impl ReadTx for Tx<'_> {
         self.test_run_row(id)
     }
 
-    fn test_history(&self, service: &str, window: Window, infra_percent: f64) -> Result<Vec<TestHistory>, StoreError> {
+    fn test_history(
+        &self,
+        service: &str,
+        window: Window,
+        infra_percent: f64,
+    ) -> Result<Vec<TestHistory>, StoreError> {
         self.history(service, window, infra_percent)
     }
 
@@ -757,7 +761,8 @@ impl ReadTx for Tx<'_> {
                 started_at: from_millis(r.get(1).map_err(err())?),
                 resolved_at: r.get::<_, Option<i64>>(2).map_err(err())?.map(from_millis),
                 cause: parse_enum(r.get(3).map_err(err())?),
-                explicit_unmatched: explicit_deployment.is_none() && (by_id.is_some() || by_sha.is_some()),
+                explicit_unmatched: explicit_deployment.is_none()
+                    && (by_id.is_some() || by_sha.is_some()),
                 explicit_deployment,
             });
         }
@@ -790,12 +795,21 @@ fn to_test_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRun> {
 impl Tx<'_> {
     fn test_run_row(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
         self.conn
-            .query_row(&format!("SELECT {TEST_RUN_COLUMNS} FROM test_runs WHERE id = ?1"), [id], to_test_run)
+            .query_row(
+                &format!("SELECT {TEST_RUN_COLUMNS} FROM test_runs WHERE id = ?1"),
+                [id],
+                to_test_run,
+            )
             .optional()
             .map_err(self.err("read a test run"))
     }
 
-    fn history(&self, service: &str, window: Window, infra_percent: f64) -> Result<Vec<TestHistory>, StoreError> {
+    fn history(
+        &self,
+        service: &str,
+        window: Window,
+        infra_percent: f64,
+    ) -> Result<Vec<TestHistory>, StoreError> {
         let err = || self.err("load test history");
         // Per test and sha first (for same-sha evidence), then per test.
         let mut stmt = self
@@ -824,18 +838,26 @@ impl Tx<'_> {
             )
             .map_err(err())?;
         let rows = stmt
-            .query_map(params![service, to_millis(window.since), to_millis(window.until), infra_percent], |r| {
-                Ok(TestHistory {
-                    classname: r.get(0)?,
-                    name: r.get(1)?,
-                    runs: r.get(2)?,
-                    failed_runs: r.get(3)?,
-                    retried_runs: r.get(4)?,
-                    mixed_shas: r.get(5)?,
-                    first_seen: from_millis(r.get(6)?),
-                    last_seen: from_millis(r.get(7)?),
-                })
-            })
+            .query_map(
+                params![
+                    service,
+                    to_millis(window.since),
+                    to_millis(window.until),
+                    infra_percent
+                ],
+                |r| {
+                    Ok(TestHistory {
+                        classname: r.get(0)?,
+                        name: r.get(1)?,
+                        runs: r.get(2)?,
+                        failed_runs: r.get(3)?,
+                        retried_runs: r.get(4)?,
+                        mixed_shas: r.get(5)?,
+                        first_seen: from_millis(r.get(6)?),
+                        last_seen: from_millis(r.get(7)?),
+                    })
+                },
+            )
             .map_err(err())?;
         rows.collect::<rusqlite::Result<_>>().map_err(err())
     }
@@ -965,7 +987,15 @@ impl WriteTx for Tx<'_> {
             .execute(
                 "INSERT INTO test_runs (id, service, sha, run_id, run_attempt, job, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
-                params![run.id, run.service, run.sha, run.run_id, run.run_attempt, run.job, to_millis(run.recorded_at)],
+                params![
+                    run.id,
+                    run.service,
+                    run.sha,
+                    run.run_id,
+                    run.run_attempt,
+                    run.job,
+                    to_millis(run.recorded_at)
+                ],
             )
             .map_err(self.err("record the test run"))?;
         Ok((inserted > 0).then(|| self.conn.last_insert_rowid()))
@@ -983,19 +1013,33 @@ impl WriteTx for Tx<'_> {
     }
 
     fn begin_file(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("SAVEPOINT junit_file").map_err(self.err("start a file"))
+        self.conn
+            .execute_batch("SAVEPOINT junit_file")
+            .map_err(self.err("start a file"))
     }
 
     fn end_file(&mut self, keep: bool) -> Result<(), StoreError> {
-        let sql = if keep { "RELEASE junit_file" } else { "ROLLBACK TO junit_file; RELEASE junit_file" };
-        self.conn.execute_batch(sql).map_err(self.err("finish a file"))
+        let sql = if keep {
+            "RELEASE junit_file"
+        } else {
+            "ROLLBACK TO junit_file; RELEASE junit_file"
+        };
+        self.conn
+            .execute_batch(sql)
+            .map_err(self.err("finish a file"))
     }
 
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
         let attempts = e.attempts.len() as i64;
         let failures = e.attempts.iter().filter(|o| o.is_failure()).count() as i64;
         let passes = e.attempts.iter().filter(|o| **o == Outcome::Passed).count() as i64;
-        let last = e.attempts.iter().rev().copied().find(|o| *o != Outcome::Skipped).unwrap_or(Outcome::Skipped);
+        let last = e
+            .attempts
+            .iter()
+            .rev()
+            .copied()
+            .find(|o| *o != Outcome::Skipped)
+            .unwrap_or(Outcome::Skipped);
         let first_failure = e.attempts.iter().position(|o| o.is_failure());
         let last_pass = e.attempts.iter().rposition(|o| *o == Outcome::Passed);
         let flaky = matches!((first_failure, last_pass), (Some(f), Some(p)) if p > f);
@@ -1087,13 +1131,28 @@ mod plan_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
         let plan = |sql: &str| -> String {
-            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let rows = stmt.query_map(params!["api", "production", "abc", 0i64], |r| r.get::<_, String>(3)).unwrap();
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = stmt
+                .query_map(params!["api", "production", "abc", 0i64], |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
         };
         let p = plan(&DEPLOYMENT_SHIPPING.replace("?3 AND", "?3 AND ?4 = ?4 AND"));
-        assert!(p.contains("deployments_sha") && p.contains("changes_sha") && !p.contains("deployments_timeline"), "{p}");
+        assert!(
+            p.contains("deployments_sha")
+                && p.contains("changes_sha")
+                && !p.contains("deployments_timeline"),
+            "{p}"
+        );
         let p = plan(LAST_SUCCESS_OF_SHA);
-        assert!(p.contains("deployments_sha") && !p.contains("deployments_timeline"), "{p}");
+        assert!(
+            p.contains("deployments_sha") && !p.contains("deployments_timeline"),
+            "{p}"
+        );
     }
 }
