@@ -1,12 +1,14 @@
 //! Where events live. One trait, [`Store`], with transactional read and write
-//! views; SQLite is the zero-setup default, PostgreSQL (a later issue) plugs
-//! in behind the same trait.
+//! views; SQLite is the zero-setup default, PostgreSQL the shared team store
+//! behind the same trait.
 
+mod postgres;
 mod sqlite;
 mod url;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use url::{StoreUrl, default_store_path};
+pub use url::{PostgresUrl, StoreUrl, default_store_path};
 
 use chrono::{DateTime, Utc};
 
@@ -44,6 +46,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The database refused an operation for want of a privilege.
+    #[error("permission denied by the store at {path}: {what}")]
+    Denied {
+        path: String,
+        what: String,
+        /// The statement a database owner can run to allow it.
+        grant: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("store query failed: {context}")]
     Query {
         context: String,
@@ -62,6 +74,12 @@ impl StoreError {
             StoreError::BadUrl { .. } => {
                 "give --store (DORAMETER_STORE) as sqlite:PATH or postgres://USER@HOST/DB".into()
             }
+            StoreError::Open { path, .. } if is_postgres(path) => {
+                "check the host, port, database, user and password in --store (DORAMETER_STORE) and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA".into()
+            }
+            StoreError::Denied { grant, .. } => format!(
+                "ask the database owner to run `{grant}`, or point --store (DORAMETER_STORE) at a database you may change"
+            ),
             StoreError::Open { .. } | StoreError::ReadOnly { .. } => {
                 "point --store (DORAMETER_STORE) at a writable location, e.g. --store sqlite:.dorameter/dorameter.db".into()
             }
@@ -74,6 +92,10 @@ impl StoreError {
             StoreError::Query { .. } => return None,
         })
     }
+}
+
+fn is_postgres(path: &str) -> bool {
+    path.starts_with("postgres://") || path.starts_with("postgresql://")
 }
 
 /// Where a deployment sits on its service+env timeline.
@@ -225,9 +247,6 @@ pub enum Access {
 pub fn open(url: &StoreUrl, access: Access) -> Result<Box<dyn Store>, StoreError> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, access)?)),
-        StoreUrl::Postgres(redacted) => Err(StoreError::BadUrl {
-            url: redacted.clone(),
-            reason: "the PostgreSQL store is not built into this version yet".into(),
-        }),
+        StoreUrl::Postgres(url) => Ok(Box::new(PostgresStore::open(url, access)?)),
     }
 }

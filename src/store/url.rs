@@ -7,8 +7,39 @@ use super::StoreError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreUrl {
     Sqlite(PathBuf),
-    /// Kept redacted: the password never leaves this value.
-    Postgres(String),
+    Postgres(PostgresUrl),
+}
+
+/// A `postgres://` URL. The real URL (with its password) stays private to
+/// the store module; `Display` and `Debug` show it redacted, so logging or
+/// formatting a `StoreUrl` can never leak the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    raw: String,
+    redacted: String,
+}
+
+impl PostgresUrl {
+    /// The URL with its password: only for connecting.
+    pub(super) fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PostgresUrl").field(&self.redacted).finish()
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted)
+    }
 }
 
 impl StoreUrl {
@@ -27,7 +58,13 @@ impl StoreUrl {
             return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(StoreUrl::Postgres(redact(raw)));
+            // Checked here, not at connect time, so a typo is a usage error
+            // before anything else happens.
+            super::postgres::check_url(raw).map_err(|reason| bad(&reason))?;
+            return Ok(StoreUrl::Postgres(PostgresUrl {
+                raw: raw.to_string(),
+                redacted: redact(raw),
+            }));
         }
         Err(bad("expected sqlite:PATH or postgres://USER@HOST/DB"))
     }
@@ -37,13 +74,40 @@ impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
-            StoreUrl::Postgres(r) => f.write_str(r),
+            StoreUrl::Postgres(u) => u.fmt(f),
         }
     }
 }
 
-/// Replaces a URL's password with `***`.
+/// Replaces a URL's password with `***`: in the user info and in a
+/// `password=` query parameter (both are valid libpq URL forms).
 pub fn redact(raw: &str) -> String {
+    let masked = redact_userinfo(raw);
+    match masked.split_once('?') {
+        Some((base, query)) => {
+            let (query, fragment) = match query.split_once('#') {
+                Some((q, f)) => (q, Some(f)),
+                None => (query, None),
+            };
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            let mut out = format!("{base}?{}", query.join("&"));
+            if let Some(f) = fragment {
+                out.push('#');
+                out.push_str(f);
+            }
+            out
+        }
+        None => masked,
+    }
+}
+
+fn redact_userinfo(raw: &str) -> String {
     let Some(scheme_end) = raw.find("://") else {
         return raw.to_string();
     };
@@ -90,6 +154,23 @@ mod tests {
             pg.to_string(),
             "postgres://dora:***@db/dora?sslmode=require"
         );
+        assert_eq!(
+            format!("{pg:?}"),
+            "Postgres(PostgresUrl(\"postgres://dora:***@db/dora?sslmode=require\"))"
+        );
+        let StoreUrl::Postgres(u) = &pg else {
+            panic!("{pg:?}")
+        };
+        assert_eq!(u.expose(), "postgres://dora:s3cret@db/dora?sslmode=require");
+        assert_eq!(
+            redact("postgresql://db/dora?user=x&password=s3cret&sslmode=disable"),
+            "postgresql://db/dora?user=x&password=***&sslmode=disable"
+        );
+        let e = StoreUrl::parse("postgres://dora:hunter2@db:notaport/dora").unwrap_err();
+        assert!(matches!(e, StoreError::BadUrl { .. }), "{e:?}");
+        assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+        let e = StoreUrl::parse("postgres://dora:hunter2@db/dora?sslmode=sometimes").unwrap_err();
+        assert!(e.to_string().contains("sslmode"), "{e}");
         let e = StoreUrl::parse("mysql://root:hunter2@x/y").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(StoreUrl::parse("sqlite:").is_err());

@@ -6,5 +6,6 @@ mod bad_input;
 mod deploy;
 mod incident;
 mod junit;
+mod postgres;
 mod report_month;
 mod util;

@@ -1,0 +1,425 @@
+//! Measures the PostgreSQL store (docs/postgres.md quotes its output):
+//!
+//! 1. `report` over 100k deployments / ~1M changes / 10k incidents (the
+//!    shape of `benches/core.rs`'s report store: 10 changes per deployment,
+//!    one failed job in 50, rollbacks and hotfixes, incidents linked a third
+//!    by id, a third by sha, a third by timing), next to the same data in
+//!    SQLite.
+//! 2. `junit` ingestion of one large JUnit file (retries, duplicates, every
+//!    outcome) into PostgreSQL and SQLite.
+//!
+//! ```text
+//! cargo build --release
+//! url=$(scripts/postgres.sh start)
+//! cargo run --release --example pg_bench -- "$url"
+//! ```
+//!
+//! Environment: `PG_BENCH_DEPLOYMENTS` (100000), `PG_BENCH_TESTS` (1000000),
+//! `PG_BENCH_RUNS` (5), `PG_BENCH_BIN` (target/release/dorameter);
+//! `PG_BENCH_WRITE_JUNIT=PATH` only writes the JUnit file to PATH.
+//! Creates and drops the database `dorameter_bench` on the server.
+
+#![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use dorameter::event::{
+    Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
+    Remediation, RemediationReason,
+};
+use dorameter::store::{self, Access, StoreUrl};
+
+/// 2022-01-01T00:00:00Z: the data spans one year from here.
+const EPOCH: i64 = 1_640_995_200;
+const SPAN: i64 = 365 * 86_400;
+const DAY: i64 = 86_400;
+const DB: &str = "dorameter_bench";
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn sha(&mut self) -> String {
+        format!(
+            "{:016x}{:016x}{:08x}",
+            self.next(),
+            self.next(),
+            self.next() as u32
+        )
+    }
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().expect("valid time")
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `url` with its database replaced by `db`.
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let start = base.find("://").expect("a URL") + 3;
+    let path = base[start..].find('/').map_or(base.len(), |i| i + start);
+    let mut out = format!("{}/{db}", &base[..path]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn admin(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client.batch_execute(sql).await.expect(sql);
+    });
+}
+
+/// Fills `url` with the report data set through the store's own write path.
+fn populate(url: &str, n: usize) -> Duration {
+    let start = Instant::now();
+    let parsed = StoreUrl::parse(url).expect("store URL");
+    let mut st = store::open(&parsed, Access::ReadWrite).expect("open the store");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
+    let interval = SPAN / n as i64;
+    let mut ids: Vec<String> = Vec::with_capacity(n);
+    let mut change_shas: Vec<String> = Vec::with_capacity(n);
+    st.write(&mut |tx| {
+        let mut previous: Option<(String, String)> = None;
+        for i in 0..n {
+            let finished = EPOCH + i as i64 * interval + 30;
+            let id = format!("bench-dep-{i:07}");
+            let failed_job = i % 50 == 7;
+            let changes: Vec<Change> = (0..10)
+                .map(|_| {
+                    let lead = 60 + rng.below(7 * DAY as u64) as i64;
+                    Change {
+                        sha: rng.sha(),
+                        authored_at: at(finished - lead),
+                        committed_at: at(finished - lead + 30),
+                        lead_time_seconds: lead,
+                    }
+                })
+                .collect();
+            let (kind, remediates) = match (&previous, i % 40) {
+                (Some((prev, _)), 13) if !failed_job => (
+                    DeploymentKind::Rollback,
+                    vec![Remediation {
+                        deployment_id: prev.clone(),
+                        reason: RemediationReason::Rollback,
+                    }],
+                ),
+                (Some((prev, _)), 33) if !failed_job => (
+                    DeploymentKind::Rollforward,
+                    vec![Remediation {
+                        deployment_id: prev.clone(),
+                        reason: RemediationReason::Hotfix,
+                    }],
+                ),
+                _ => (DeploymentKind::Planned, Vec::new()),
+            };
+            let d = Deployment {
+                id: id.clone(),
+                service: "bench".into(),
+                env: "production".into(),
+                repository_url: Some("https://example.com/bench.git".into()),
+                sha: changes[0].sha.clone(),
+                previous_sha: previous.as_ref().map(|(_, sha)| sha.clone()),
+                started_at: at(finished - 300),
+                finished_at: at(finished),
+                status: if failed_job {
+                    DeploymentStatus::Failure
+                } else {
+                    DeploymentStatus::Success
+                },
+                kind,
+                version: Some(format!("v1.{i}")),
+                team: Some("platform".into()),
+                pipeline_id: Some(format!("{}", 100_000 + i)),
+                pipeline_url: None,
+                deployed_by: Some("ci".into()),
+                tags: BTreeMap::new(),
+                lead_time_from: LeadTimeFrom::Author,
+                lead_time_note: None,
+                clamped_changes: 0,
+                truncated: false,
+                changes: if failed_job { Vec::new() } else { changes },
+                remediates,
+            };
+            assert!(tx.insert_deployment(&d)?, "fresh id");
+            if !failed_job {
+                change_shas.push(d.changes[5].sha.clone());
+                previous = Some((id.clone(), d.sha.clone()));
+            }
+            ids.push(id);
+        }
+        for k in 0..n / 10 {
+            let started = EPOCH + rng.below(SPAN as u64) as i64;
+            let resolved = (k % 20 != 3).then(|| at(started + 600 + rng.below(DAY as u64) as i64));
+            let (deployment_id, deployment_sha) = match k % 3 {
+                0 => (Some(ids[rng.below(n as u64) as usize].clone()), None),
+                1 => (
+                    None,
+                    Some(change_shas[rng.below(change_shas.len() as u64) as usize].clone()),
+                ),
+                _ => (None, None),
+            };
+            tx.upsert_incident(&Incident {
+                id: format!("INC-{k:06}"),
+                services: vec!["bench".into()],
+                env: "production".into(),
+                started_at: at(started),
+                detected_at: Some(at(started + 120)),
+                resolved_at: resolved,
+                severity: Some(format!("SEV{}", 1 + k % 3)),
+                title: Some(format!("incident {k}")),
+                cause: match k % 10 {
+                    0..=6 => IncidentCause::Deploy,
+                    7 | 8 => IncidentCause::Infra,
+                    _ => IncidentCause::Unknown,
+                },
+                deployment_id,
+                deployment_sha,
+            })?;
+        }
+        Ok(())
+    })
+    .expect("populate the store");
+    start.elapsed()
+}
+
+/// The median wall time of `runs` runs of `dorameter ARGS` at `now`, and the last stdout.
+fn time_runs(bin: &Path, cwd: &Path, now: i64, args: &[&str], runs: usize) -> (Duration, Vec<u8>) {
+    let mut times = Vec::new();
+    let mut last = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = Command::new(bin)
+            .args(args)
+            .current_dir(cwd)
+            .env("DORAMETER_NOW", now.to_string())
+            .output()
+            .expect("run dorameter");
+        times.push(start.elapsed());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last = out.stdout;
+    }
+    times.sort();
+    (times[times.len() / 2], last)
+}
+
+/// One JUnit file of `n` test cases: 1 in 10 fails, 1 in 20 errors, 1 in 25
+/// is skipped, 1 in 15 passes on a retry, and 1 in 100 appears twice.
+fn junit_file(path: &Path, n: usize) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    writeln!(
+        f,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>"
+    )
+    .unwrap();
+    for suite in 0..n.div_ceil(1000) {
+        writeln!(
+            f,
+            "<testsuite name=\"com.example.Suite{suite}\" tests=\"1000\">"
+        )
+        .unwrap();
+        for i in suite * 1000..((suite + 1) * 1000).min(n) {
+            let body = if i % 10 == 3 {
+                "<failure message=\"expected 1 but was 2\" type=\"AssertionError\">at Foo.java:12</failure>"
+            } else if i % 20 == 7 {
+                "<error message=\"NullPointerException\"/>"
+            } else if i % 25 == 11 {
+                "<skipped/>"
+            } else if i % 15 == 1 {
+                "<flakyFailure message=\"timeout\"/>"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "<testcase classname=\"com.example.Suite{suite}\" name=\"test_{i}\" time=\"0.{:03}\">{body}</testcase>",
+                i % 1000
+            )
+            .unwrap();
+            if i % 100 == 50 {
+                writeln!(f, "<testcase classname=\"com.example.Suite{suite}\" name=\"test_{i}\" time=\"0.5\"/>").unwrap();
+            }
+        }
+        writeln!(f, "</testsuite>").unwrap();
+    }
+    writeln!(f, "</testsuites>").unwrap();
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn main() {
+    if let Ok(path) = std::env::var("PG_BENCH_WRITE_JUNIT") {
+        // Only write the JUnit file, for timing `dorameter junit` by hand.
+        junit_file(Path::new(&path), env_num("PG_BENCH_TESTS", 1_000_000));
+        return;
+    }
+    let server = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("DORAMETER_TEST_POSTGRES").ok())
+        .expect("usage: pg_bench POSTGRES_SUPERUSER_URL");
+    let n = env_num("PG_BENCH_DEPLOYMENTS", 100_000);
+    let tests = env_num("PG_BENCH_TESTS", 1_000_000);
+    let runs = env_num("PG_BENCH_RUNS", 5);
+    let bin = std::path::PathBuf::from(
+        std::env::var("PG_BENCH_BIN").unwrap_or_else(|_| "target/release/dorameter".into()),
+    );
+    let bin =
+        std::fs::canonicalize(&bin).expect("build the release binary first: cargo build --release");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let pg = with_db(&server, DB);
+    let sqlite = format!("sqlite:{}", scratch.path().join("bench.db").display());
+
+    admin(
+        &server,
+        &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
+    );
+    admin(&server, &format!("CREATE DATABASE {DB}"));
+    println!("populating {n} deployments, {} incidents", n / 10);
+    let t = populate(&pg, n);
+    println!("  postgres: {}", secs(t));
+    // Statistics as autovacuum would gather them; VACUUM sets the visibility
+    // map that index-only scans rely on.
+    admin(&pg, "VACUUM ANALYZE");
+    let t = populate(&sqlite, n);
+    println!("  sqlite:   {}", secs(t));
+
+    let (since, until) = (EPOCH.to_string(), (EPOCH + SPAN + 60).to_string());
+    let report = [
+        "report",
+        "--service",
+        "bench",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "json",
+    ];
+    let mut pg_args = vec!["--store", pg.as_str()];
+    pg_args.extend_from_slice(&report);
+    let mut sq_args = vec!["--store", sqlite.as_str()];
+    sq_args.extend_from_slice(&report);
+    let (pg_t, pg_out) = time_runs(&bin, scratch.path(), EPOCH + SPAN + DAY, &pg_args, runs);
+    let (sq_t, sq_out) = time_runs(&bin, scratch.path(), EPOCH + SPAN + DAY, &sq_args, runs);
+    assert_eq!(pg_out, sq_out, "the two stores disagree");
+    println!(
+        "report (median of {runs}): postgres {}, sqlite {} (identical JSON)",
+        secs(pg_t),
+        secs(sq_t)
+    );
+
+    let file = scratch.path().join("big.xml");
+    junit_file(&file, tests);
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "junit: {tests} test cases, {:.1} MiB",
+        size as f64 / 1048576.0
+    );
+    let file_s = file.display().to_string();
+    for (name, store) in [("postgres", pg.as_str()), ("sqlite", sqlite.as_str())] {
+        let mut times = Vec::new();
+        for r in 0..runs.min(3) {
+            let id = format!("bench-run-{r}");
+            let args = [
+                "--store",
+                store,
+                "--format",
+                "json",
+                "junit",
+                &file_s,
+                "--service",
+                "bench",
+                "--id",
+                &id,
+            ];
+            times.push(time_runs(&bin, scratch.path(), EPOCH + SPAN, &args, 1).0);
+        }
+        times.sort();
+        println!(
+            "  {name}: median {} ({} runs)",
+            secs(times[times.len() / 2]),
+            times.len()
+        );
+    }
+    let flaky = [
+        "flaky",
+        "--service",
+        "bench",
+        "--window",
+        "400d",
+        "--format",
+        "json",
+    ];
+    let mut pg_args = vec!["--store", pg.as_str()];
+    pg_args.extend_from_slice(&flaky);
+    let mut sq_args = vec!["--store", sqlite.as_str()];
+    sq_args.extend_from_slice(&flaky);
+    let (pg_t, pg_out) = time_runs(
+        &bin,
+        scratch.path(),
+        EPOCH + SPAN + DAY,
+        &pg_args,
+        runs.min(3),
+    );
+    let (sq_t, sq_out) = time_runs(
+        &bin,
+        scratch.path(),
+        EPOCH + SPAN + DAY,
+        &sq_args,
+        runs.min(3),
+    );
+    assert_eq!(pg_out, sq_out, "flaky: the two stores disagree");
+    println!(
+        "flaky over the ingested runs: postgres {}, sqlite {} (identical JSON)",
+        secs(pg_t),
+        secs(sq_t)
+    );
+    admin(
+        &server,
+        &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
+    );
+}

@@ -1,0 +1,187 @@
+//! The PostgreSQL schema: versioned migrations, applied in order, each in
+//! its own transaction and recorded in `dorameter.schema_migrations`.
+//!
+//! The SQL names no schema: it runs with `search_path = dorameter`, and with
+//! `search_path = pg_temp` to give a read-only command an empty store in
+//! temporary tables when nothing was ever recorded.
+//!
+//! Mirrors the SQLite schema: same tables, same keys, same insertion order
+//! (`seq`). Instants are `timestamptz` holding whole milliseconds (the store
+//! truncates, as SQLite's integer milliseconds do), so both stores compare
+//! and order identically. Text is `COLLATE "C"`: byte order, like SQLite,
+//! whatever the database's default collation.
+
+/// `(description, sql)`; migration `i` takes the schema to version `i + 1`.
+/// Append only.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "deployments, changes, remediations, incidents, test runs and results",
+        r#"
+CREATE TABLE deployments (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    service text COLLATE "C" NOT NULL,
+    env text COLLATE "C" NOT NULL,
+    repository_url text COLLATE "C",
+    sha text COLLATE "C" NOT NULL,
+    previous_sha text COLLATE "C",
+    started_at timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    status text COLLATE "C" NOT NULL CHECK (status IN ('success', 'failure')),
+    kind text COLLATE "C" NOT NULL CHECK (kind IN ('planned', 'rollback', 'rollforward')),
+    version text COLLATE "C",
+    team text COLLATE "C",
+    pipeline_id text COLLATE "C",
+    pipeline_url text COLLATE "C",
+    deployed_by text COLLATE "C",
+    tags jsonb NOT NULL DEFAULT '{}',
+    lead_time_from text COLLATE "C" NOT NULL,
+    lead_time_note text COLLATE "C",
+    clamped_changes bigint NOT NULL DEFAULT 0,
+    truncated boolean NOT NULL DEFAULT false,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX deployments_timeline ON deployments (service, env, status, finished_at, seq);
+CREATE INDEX deployments_sha ON deployments (sha);
+
+CREATE TABLE changes (
+    deployment_seq bigint NOT NULL REFERENCES deployments (seq),
+    sha text COLLATE "C" NOT NULL,
+    authored_at timestamptz NOT NULL,
+    committed_at timestamptz NOT NULL,
+    lead_time_seconds bigint NOT NULL,
+    PRIMARY KEY (deployment_seq, sha)
+);
+-- report reads every lead time of a service+env: an index-only scan.
+CREATE INDEX changes_lead_times ON changes (deployment_seq) INCLUDE (lead_time_seconds);
+CREATE INDEX changes_sha ON changes (sha);
+
+CREATE TABLE remediations (
+    deployment_seq bigint NOT NULL REFERENCES deployments (seq),
+    target_id text COLLATE "C" NOT NULL,
+    reason text COLLATE "C" NOT NULL,
+    PRIMARY KEY (deployment_seq, target_id)
+);
+
+CREATE TABLE incidents (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    env text COLLATE "C" NOT NULL,
+    started_at timestamptz NOT NULL,
+    detected_at timestamptz,
+    resolved_at timestamptz,
+    severity text COLLATE "C",
+    title text COLLATE "C",
+    cause text COLLATE "C" NOT NULL CHECK (cause IN ('deploy', 'infra', 'unknown')),
+    deployment_id text COLLATE "C",
+    deployment_sha text COLLATE "C",
+    recorded_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX incidents_deployment_id ON incidents (deployment_id) WHERE deployment_id IS NOT NULL;
+
+CREATE TABLE incident_services (
+    service text COLLATE "C" NOT NULL,
+    incident_seq bigint NOT NULL REFERENCES incidents (seq) ON DELETE CASCADE,
+    PRIMARY KEY (service, incident_seq)
+);
+CREATE INDEX incident_services_incident ON incident_services (incident_seq);
+
+CREATE TABLE test_runs (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    service text COLLATE "C" NOT NULL,
+    sha text COLLATE "C",
+    run_id text COLLATE "C",
+    run_attempt text COLLATE "C",
+    job text COLLATE "C",
+    recorded_at timestamptz NOT NULL,
+    files bigint NOT NULL DEFAULT 0,
+    tests bigint NOT NULL DEFAULT 0,
+    runs bigint NOT NULL DEFAULT 0,
+    passed bigint NOT NULL DEFAULT 0,
+    failed bigint NOT NULL DEFAULT 0,
+    errored bigint NOT NULL DEFAULT 0,
+    skipped bigint NOT NULL DEFAULT 0,
+    flaky bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX test_runs_service ON test_runs (service, recorded_at);
+
+-- run_seq is test_runs.seq, written in the same transaction; not declared
+-- a foreign key: a check per row would add half again to the ingestion
+-- of a million-test report.
+CREATE TABLE test_results (
+    run_seq bigint NOT NULL,
+    classname text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    outcome text COLLATE "C" NOT NULL CHECK (outcome IN ('passed', 'failed', 'errored', 'skipped')),
+    attempts bigint NOT NULL,
+    failures bigint NOT NULL,
+    passes bigint NOT NULL,
+    -- Failed, then passed, inside this run (SPEC §6 retry evidence).
+    flaky boolean NOT NULL DEFAULT false,
+    duration double precision,
+    message text COLLATE "C",
+    PRIMARY KEY (run_seq, classname, name)
+);
+"#,
+    ),
+    (
+        "deploy_events view for queries written against the common deploy_events table",
+        r#"
+-- One row per deployment, with the column names of the widely copied
+-- `deploy_events` table, so existing dashboards and queries keep working.
+--   status: a failed deploy job is 'failure', a rollback 'rollback', a roll
+--     forward (fix shipped forward) 'hotfix', anything else 'success'.
+--   caused_incident / incident_id: an incident whose cause is deploy or
+--     unknown links to this deployment explicitly (--deployment-id, or
+--     --sha resolved to the earliest successful deployment of the
+--     incident's service and env that deployed or shipped the commit);
+--     the earliest such incident. Links inferred by `report` from timing
+--     are not shown here.
+--   lead_time_seconds: the median lead time of the deployment's changes
+--     (NULL when it shipped none).
+CREATE VIEW deploy_events AS
+WITH links AS (
+    SELECT d.seq AS deployment_seq, i.id, i.started_at, i.seq
+    FROM incidents i JOIN deployments d ON d.id = i.deployment_id
+    WHERE i.cause IN ('deploy', 'unknown')
+    UNION ALL
+    SELECT ship.seq, i.id, i.started_at, i.seq
+    FROM incidents i
+    JOIN incident_services s ON s.incident_seq = i.seq
+    CROSS JOIN LATERAL (
+        SELECT x.seq FROM (
+            SELECT d.seq, d.finished_at FROM deployments d
+            WHERE d.sha = i.deployment_sha AND d.service = s.service AND d.env = i.env AND d.status = 'success'
+            UNION ALL
+            SELECT d.seq, d.finished_at FROM changes c JOIN deployments d ON d.seq = c.deployment_seq
+            WHERE c.sha = i.deployment_sha AND d.service = s.service AND d.env = i.env AND d.status = 'success'
+        ) x ORDER BY x.finished_at, x.seq LIMIT 1
+    ) ship
+    WHERE i.deployment_id IS NULL AND i.deployment_sha IS NOT NULL AND i.cause IN ('deploy', 'unknown')
+), first_link AS (
+    SELECT DISTINCT ON (deployment_seq) deployment_seq, id
+    FROM links ORDER BY deployment_seq, started_at, seq
+)
+SELECT
+    d.sha,
+    d.service AS repo,
+    d.env AS environment,
+    d.finished_at AS deployed_at,
+    d.deployed_by,
+    CASE
+        WHEN d.status = 'failure' THEN 'failure'
+        WHEN d.kind = 'rollback' THEN 'rollback'
+        WHEN d.kind = 'rollforward' THEN 'hotfix'
+        ELSE 'success'
+    END::text AS status,
+    (l.id IS NOT NULL) AS caused_incident,
+    l.id AS incident_id,
+    (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c.lead_time_seconds))::bigint
+     FROM changes c WHERE c.deployment_seq = d.seq) AS lead_time_seconds
+FROM deployments d
+LEFT JOIN first_link l ON l.deployment_seq = d.seq;
+"#,
+    ),
+];

@@ -1,0 +1,1031 @@
+//! The PostgreSQL store against a real server: the same results as SQLite,
+//! concurrent writers and migrations, the `deploy_events` view, JUnit
+//! ingestion and the errors a user meets.
+//!
+//! `DORAMETER_TEST_POSTGRES` names a superuser on a throwaway server
+//! (`scripts/test` starts one with `scripts/postgres.sh`). Unset, every test
+//! here says SKIPPED on stderr and passes, unless
+//! `DORAMETER_REQUIRE_POSTGRES=1` (CI), where it fails. Each test works in a
+//! database of its own, dropped at the end.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tokio_postgres::NoTls;
+
+use crate::util::*;
+
+/// The admin URL, or `None` (after saying so loudly) when there is no server.
+#[expect(clippy::print_stderr, reason = "a skipped test must be visible")]
+fn server() -> Option<String> {
+    match std::env::var("DORAMETER_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("DORAMETER_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "DORAMETER_REQUIRE_POSTGRES=1 but DORAMETER_TEST_POSTGRES is not set: start a server with scripts/postgres.sh"
+            );
+            eprintln!(
+                "SKIPPED: set DORAMETER_TEST_POSTGRES to a superuser URL of a throwaway PostgreSQL server \
+                 (scripts/test starts one) to run the PostgreSQL store tests"
+            );
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced by `db`.
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").expect("a URL") + 3;
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| i + authority_start)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// `url` with its user (and password) replaced.
+fn with_user(url: &str, user: &str, password: Option<&str>) -> String {
+    let start = url.find("://").expect("a URL") + 3;
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rsplit_once('@') {
+        Some((_, h)) => h,
+        None => &rest[..authority_end],
+    };
+    let userinfo = match password {
+        Some(p) => format!("{user}:{p}"),
+        None => user.to_string(),
+    };
+    format!(
+        "{}{userinfo}@{host}{}",
+        &url[..start],
+        &rest[authority_end..]
+    )
+}
+
+/// Runs SQL as the admin on `url`; the rows' first columns as text.
+fn sql(url: &str, query: &str) -> Vec<Vec<Option<String>>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let messages = client
+            .simple_query(query)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e:?}"));
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// A database of its own for one test, dropped at the end.
+struct Db {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Db {
+    fn new(admin: &str) -> Db {
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        sql(admin, &format!("CREATE DATABASE {name}"));
+        let url = with_db(admin, &name);
+        Db {
+            admin: admin.to_string(),
+            name,
+            url,
+        }
+    }
+
+    fn sql(&self, query: &str) -> Vec<Vec<Option<String>>> {
+        sql(&self.url, query)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| {
+            sql(
+                &self.admin,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            )
+        });
+    }
+}
+
+fn output_run(args: &[&str], out: std::process::Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// `dorameter --store STORE --format json ARGS` in `dm`'s world.
+fn cmd(dm: &Dm, store: &str, args: &[&str]) -> Command {
+    let mut c = dm.raw_command(&["--store", store, "--format", "json"]);
+    c.args(args);
+    c
+}
+
+fn run(dm: &Dm, store: &str, args: &[&str]) -> Run {
+    output_run(args, cmd(dm, store, args).output().expect("run dorameter"))
+}
+
+/// Runs the same command on both stores and asserts byte-identical output.
+#[track_caller]
+fn both(dm: &Dm, pg: &str, args: &[&str]) -> Value {
+    let a = run(dm, &dm.store_url(), args);
+    let b = run(dm, pg, args);
+    a.assert_ok();
+    b.assert_ok();
+    assert_eq!(
+        a.stdout, b.stdout,
+        "SQLite and PostgreSQL disagree on {args:?}"
+    );
+    serde_json::from_str(&a.stdout).expect("JSON")
+}
+
+fn deploy_both(
+    dm: &Dm,
+    pg: &str,
+    repo: &Path,
+    id: &str,
+    sha: &str,
+    finished: i64,
+    extra: &[&str],
+) -> Value {
+    let (started, finished) = (rfc(finished - 5 * MIN), rfc(finished));
+    let repo = repo.display().to_string();
+    let mut args = vec![
+        "deploy",
+        "--repo",
+        &repo,
+        "--service",
+        "api",
+        "--id",
+        id,
+        "--sha",
+        sha,
+        "--started-at",
+        &started,
+        "--finished-at",
+        &finished,
+    ];
+    args.extend_from_slice(extra);
+    both(dm, pg, &args)
+}
+
+fn incident_both(dm: &Dm, pg: &str, id: &str, started: i64, extra: &[&str]) -> Value {
+    let started = rfc(started);
+    let mut args = vec![
+        "incident",
+        "open",
+        "--id",
+        id,
+        "--service",
+        "api",
+        "--started-at",
+        &started,
+    ];
+    args.extend_from_slice(extra);
+    both(dm, pg, &args)
+}
+
+/// A history with every kind of event: planned deploys, a failed job, a
+/// rollback, a revert, a hotfix, incidents of each cause linked by id, by sha
+/// and by timing, one still open. Recorded into SQLite and PostgreSQL alike.
+fn scenario(dm: &Dm, pg: &str) -> (Repo, Vec<String>) {
+    let mut repo = Repo::new();
+    let mut shas = Vec::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 10));
+    deploy_both(dm, pg, &repo.path, "d1", &c1, at(0, 1, 0), &[]);
+    let c2 = repo.commit_at("feat: two", at(0, 1, 10));
+    let c3 = repo.commit_at("feat: three", at(0, 1, 40));
+    deploy_both(
+        dm,
+        pg,
+        &repo.path,
+        "d2",
+        &c3,
+        at(0, 3, 0),
+        &["--deployed-by", "ada"],
+    );
+    let c4 = repo.commit_at("feat: four", at(0, 4, 0));
+    deploy_both(
+        dm,
+        pg,
+        &repo.path,
+        "d3-failed-job",
+        &c4,
+        at(0, 5, 0),
+        &["--status", "failure"],
+    );
+    deploy_both(dm, pg, &repo.path, "d3", &c4, at(0, 6, 0), &[]);
+    deploy_both(
+        dm,
+        pg,
+        &repo.path,
+        "d4-rollback",
+        &c3,
+        at(0, 7, 0),
+        &["--rollback"],
+    );
+    deploy_both(dm, pg, &repo.path, "d5", &c4, at(1, 2, 0), &[]);
+    let bad = repo.commit_at("feat: five", at(1, 3, 0));
+    deploy_both(dm, pg, &repo.path, "d6", &bad, at(1, 4, 0), &[]);
+    let rev = repo.revert(&bad, at(1, 5, 0));
+    deploy_both(dm, pg, &repo.path, "d7-revert", &rev, at(1, 6, 0), &[]);
+    let c8 = repo.commit_at("feat: eight", at(2, 0, 0));
+    deploy_both(dm, pg, &repo.path, "d8", &c8, at(2, 1, 0), &[]);
+    let fix = repo.commit_at("fix: urgent", at(2, 1, 30));
+    deploy_both(
+        dm,
+        pg,
+        &repo.path,
+        "d9-hotfix",
+        &fix,
+        at(2, 2, 0),
+        &["--hotfix"],
+    );
+    // Same finished_at twice: the (finished_at, seq) order decides.
+    let c10 = repo.commit_at("feat: ten", at(3, 0, 0));
+    deploy_both(dm, pg, &repo.path, "d10a", &c10, at(3, 1, 0), &[]);
+    let c11 = repo.commit_at("feat: eleven", at(3, 0, 30));
+    deploy_both(
+        dm,
+        pg,
+        &repo.path,
+        "d10b",
+        &c11,
+        at(3, 1, 0),
+        &["--deployed-by", "bob"],
+    );
+    shas.extend([c1, c2, c3, c4, bad, rev, c8, fix, c10, c11]);
+
+    let resolved = |t: i64| rfc(t);
+    incident_both(
+        dm,
+        pg,
+        "INC-by-id",
+        at(0, 3, 30),
+        &[
+            "--cause",
+            "deploy",
+            "--deployment",
+            "d2",
+            "--resolved-at",
+            &resolved(at(0, 6, 30)),
+        ],
+    );
+    incident_both(
+        dm,
+        pg,
+        "INC-by-sha",
+        at(1, 4, 30),
+        &[
+            "--cause",
+            "unknown",
+            "--sha",
+            &shas[4],
+            "--resolved-at",
+            &resolved(at(1, 6, 0)),
+        ],
+    );
+    incident_both(
+        dm,
+        pg,
+        "INC-shipped-sha",
+        at(0, 3, 10),
+        &["--cause", "deploy", "--sha", &shas[1]],
+    );
+    incident_both(
+        dm,
+        pg,
+        "INC-timing",
+        at(2, 1, 20),
+        &["--cause", "deploy", "--resolved-at", &resolved(at(2, 2, 0))],
+    );
+    incident_both(
+        dm,
+        pg,
+        "INC-infra",
+        at(3, 2, 0),
+        &["--cause", "infra", "--resolved-at", &resolved(at(3, 3, 0))],
+    );
+    incident_both(dm, pg, "INC-open", at(3, 4, 0), &["--cause", "unknown"]);
+    incident_both(
+        dm,
+        pg,
+        "INC-unmatched",
+        at(3, 5, 0),
+        &["--cause", "deploy", "--deployment", "no-such-deploy"],
+    );
+    // An upsert: the same id again, now resolved.
+    incident_both(
+        dm,
+        pg,
+        "INC-timing",
+        at(2, 1, 20),
+        &["--cause", "deploy", "--resolved-at", &resolved(at(2, 3, 0))],
+    );
+    // Another service, for the report over every service.
+    let web = repo.head();
+    let repo_s = repo.path.display().to_string();
+    let finished = rfc(at(1, 0, 0));
+    both(
+        dm,
+        pg,
+        &[
+            "deploy",
+            "--repo",
+            &repo_s,
+            "--service",
+            "web",
+            "--id",
+            "w1",
+            "--sha",
+            &web,
+            "--finished-at",
+            &finished,
+        ],
+    );
+    let started = rfc(at(1, 1, 0));
+    both(
+        dm,
+        pg,
+        &[
+            "incident",
+            "open",
+            "--id",
+            "INC-web",
+            "--service",
+            "web",
+            "--service",
+            "api",
+            "--started-at",
+            &started,
+            "--cause",
+            "deploy",
+        ],
+    );
+    (repo, shas)
+}
+
+#[test]
+fn report_on_postgres_is_byte_identical_to_sqlite() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    scenario(&dm, &db.url);
+    let (since, until) = (rfc(BASE - DAY), rfc(dm.now));
+    for args in [
+        vec![
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+        vec![
+            "report",
+            "--service",
+            "web",
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+        vec!["report", "--since", &since, "--until", &until],
+        vec![
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--attribution-window",
+            "2h",
+        ],
+        vec!["report", "--service", "api"],
+    ] {
+        let v = both(&dm, &db.url, &args);
+        assert!(!v.is_null());
+    }
+    let r = both(
+        &dm,
+        &db.url,
+        &[
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+    );
+    assert!(
+        r["metrics"]["deployment_frequency"]["deployments"]
+            .as_u64()
+            .unwrap()
+            >= 10,
+        "{r}"
+    );
+    assert!(
+        r["metrics"]["change_failure_rate"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{r}"
+    );
+    for format in ["table", "markdown", "csv", "prometheus"] {
+        let args = [
+            "--format", format, "report", "--since", &since, "--until", &until,
+        ];
+        let a = output_run(
+            &args,
+            dm.raw_command(&["--store", &dm.store_url()])
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        let b = output_run(
+            &args,
+            dm.raw_command(&["--store", &db.url])
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        a.assert_ok();
+        assert_eq!(a.stdout, b.stdout, "--format {format}");
+    }
+}
+
+#[test]
+fn deploy_events_view_offers_the_seed_columns() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let (_repo, shas) = scenario(&dm, &db.url);
+    let columns: Vec<String> = db
+        .sql(
+            "SELECT column_name || ':' || data_type FROM information_schema.columns
+             WHERE table_schema = 'dorameter' AND table_name = 'deploy_events' ORDER BY ordinal_position",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "sha:text",
+            "repo:text",
+            "environment:text",
+            "deployed_at:timestamp with time zone",
+            "deployed_by:text",
+            "status:text",
+            "caused_incident:boolean",
+            "incident_id:text",
+            "lead_time_seconds:bigint"
+        ]
+    );
+    let rows = db.sql(
+        "SET search_path = dorameter, public;
+         SELECT sha, repo, environment, extract(epoch FROM deployed_at)::bigint, deployed_by, status,
+                caused_incident::text, incident_id, lead_time_seconds
+         FROM deploy_events ORDER BY deployed_at, deployed_by NULLS FIRST",
+    );
+    let by_time = |t: i64| -> Vec<Vec<Option<String>>> {
+        rows.iter()
+            .filter(|r| r[3].as_deref() == Some(&t.to_string()))
+            .cloned()
+            .collect()
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(rows.len(), 13, "{rows:?}");
+    // d2: shipped c2 and c3, caused INC-by-id (by id) and INC-shipped-sha (c2
+    // shipped by d2): the earlier incident is named.
+    let d2 = &by_time(at(0, 3, 0))[0];
+    assert_eq!(d2[0], s(&shas[2]));
+    assert_eq!(
+        (d2[1].clone(), d2[2].clone(), d2[4].clone()),
+        (s("api"), s("production"), s("ada"))
+    );
+    assert_eq!(
+        (d2[5].clone(), d2[6].clone(), d2[7].clone()),
+        (s("success"), s("true"), s("INC-shipped-sha"))
+    );
+    // The median of its two changes' lead times (author time to finish).
+    let c2 = at(0, 3, 0) - at(0, 1, 10);
+    let c3 = at(0, 3, 0) - at(0, 1, 40);
+    assert_eq!(d2[8], Some(((c2 + c3) / 2).to_string()));
+    assert_eq!(by_time(at(0, 5, 0))[0][5], s("failure"));
+    assert_eq!(by_time(at(0, 7, 0))[0][5], s("rollback"));
+    assert_eq!(by_time(at(0, 7, 0))[0][8], None, "a rollback ships nothing");
+    assert_eq!(by_time(at(2, 2, 0))[0][5], s("hotfix"));
+    let d6 = &by_time(at(1, 4, 0))[0];
+    assert_eq!((d6[6].clone(), d6[7].clone()), (s("true"), s("INC-by-sha")));
+    // Linked by timing only: not shown.
+    assert_eq!(by_time(at(2, 1, 0))[0][6], s("false"));
+    let d1 = &by_time(at(0, 1, 0))[0];
+    assert_eq!(
+        (d1[5].clone(), d1[6].clone(), d1[7].clone()),
+        (s("success"), s("false"), None)
+    );
+    // The seed's own queries run unchanged.
+    let cfr = db.sql(
+        "SET search_path = dorameter, public;
+         SELECT COUNT(*) FILTER (WHERE caused_incident), COUNT(*) FROM deploy_events WHERE environment = 'production'",
+    );
+    assert_eq!(cfr[0], vec![s("2"), s("13")]);
+}
+
+#[test]
+fn twenty_concurrent_deploys_are_all_recorded() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let mut shas = Vec::new();
+    for i in 0..20 {
+        shas.push(repo.commit_at(&format!("feat: {i}"), at(0, 0, i)));
+    }
+    let repo_s = repo.path.display().to_string();
+    // A fresh database: the twenty also race to migrate it.
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let finished = rfc(at(0, 1, i));
+            let id = format!("c{i}");
+            let args = [
+                "deploy",
+                "--repo",
+                &repo_s,
+                "--service",
+                "api",
+                "--id",
+                &id,
+                "--sha",
+                &shas[i as usize],
+                "--finished-at",
+                &finished,
+            ];
+            let child = cmd(&dm, &db.url, &args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            (args.map(str::to_string), child)
+        })
+        .collect();
+    for (args, child) in children {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        output_run(&args, child.wait_with_output().unwrap()).assert_ok();
+    }
+    let count = db.sql("SELECT count(*), count(DISTINCT id) FROM dorameter.deployments");
+    assert_eq!(count[0], vec![Some("20".into()), Some("20".into())]);
+    let migrations = db.sql(
+        "SELECT string_agg(version::text, ',' ORDER BY version) FROM dorameter.schema_migrations",
+    );
+    assert_eq!(migrations[0][0].as_deref(), Some("1,2"));
+    // Serialized writers: each deployment's previous deployment was
+    // committed before it (a lower seq), never a concurrent one.
+    let orphans = db.sql(
+        "SELECT count(*) FROM dorameter.deployments d WHERE d.previous_sha IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM dorameter.deployments p WHERE p.sha = d.previous_sha AND p.seq < d.seq)",
+    );
+    assert_eq!(orphans[0][0].as_deref(), Some("0"));
+    let (since, until) = (rfc(BASE - DAY), rfc(dm.now));
+    let r = run(
+        &dm,
+        &db.url,
+        &[
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+    )
+    .json();
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 20,
+        "{r}"
+    );
+}
+
+#[test]
+fn two_processes_migrating_a_fresh_database_both_succeed() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    // Read-only commands on a fresh database create nothing.
+    let r = run(&dm, &db.url, &["report", "--service", "api"]);
+    r.assert_ok();
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'dorameter'")[0][0].as_deref(),
+        Some("0")
+    );
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            let id = format!("INC-{i}");
+            let started = rfc(at(0, i, 0));
+            let args = [
+                "incident",
+                "open",
+                "--id",
+                &id,
+                "--service",
+                "api",
+                "--started-at",
+                &started,
+            ];
+            cmd(&dm, &db.url, &args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        output_run(&["incident", "open"], child.wait_with_output().unwrap()).assert_ok();
+    }
+    let versions = db.sql("SELECT count(*), max(version) FROM dorameter.schema_migrations");
+    assert_eq!(versions[0], vec![Some("2".into()), Some("2".into())]);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM dorameter.incidents")[0][0].as_deref(),
+        Some("2")
+    );
+    // A newer schema than this binary knows is refused, not written into.
+    db.sql("INSERT INTO dorameter.schema_migrations (version, description) VALUES (99, 'from the future')");
+    let r = run(
+        &dm,
+        &db.url,
+        &["incident", "open", "--id", "INC-9", "--service", "api"],
+    );
+    r.assert_no_panic();
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(r.stderr.contains("schema version 99"), "{r:#?}");
+}
+
+/// A JUnit file of `n` tests with every kind of outcome, retries included.
+fn junit_file(path: &Path, n: usize, shift: usize, broken: bool) {
+    let mut xml =
+        String::from("<?xml version=\"1.0\"?>\n<testsuites>\n<testsuite name=\"suite\">\n");
+    for i in 0..n {
+        let k = (i + shift) % 9;
+        let body = match k {
+            0..=2 => String::new(),
+            3 => "<failure message=\"boom\">trace</failure>".into(),
+            4 => "<error message=\"crash\"/>".into(),
+            5 => "<skipped/>".into(),
+            6 => "<flakyFailure message=\"first try\"/>".into(),
+            7 => "<failure message=\"again\"/><rerunFailure message=\"again\"/>".into(),
+            _ => "<flakyError message=\"timeout\"/>".into(),
+        };
+        xml.push_str(&format!(
+            "<testcase classname=\"pkg.C{}\" name=\"test_{i}\" time=\"0.{k}5\">{body}</testcase>\n",
+            i % 13
+        ));
+        // Every 50th test appears twice in the file: entries merge by identity.
+        if i % 50 == 0 {
+            let again = if (i / 50 + shift) % 2 == 0 {
+                ""
+            } else {
+                "<failure message=\"dup\"/>"
+            };
+            xml.push_str(&format!(
+                "<testcase classname=\"pkg.C{}\" name=\"test_{i}\" time=\"1\">{again}</testcase>\n",
+                i % 13
+            ));
+        }
+    }
+    if broken {
+        xml.push_str("<testcase classname=\"pkg.Broken\" name=\"never_stored\"><failure");
+    } else {
+        xml.push_str("</testsuite>\n</testsuites>\n");
+    }
+    std::fs::write(path, xml).expect("write junit");
+}
+
+#[test]
+fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let dir = dm.dir.path().join("reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    // More tests than one write batch, so merges cross batch boundaries.
+    for run_no in 0..4usize {
+        let run_dir = dir.join(format!("run{run_no}"));
+        std::fs::create_dir_all(&run_dir).unwrap();
+        junit_file(&run_dir.join("a.xml"), 7_000, run_no, false);
+        // The same tests again in a second file, other outcomes.
+        junit_file(&run_dir.join("b.xml"), 3_000, run_no + 4, false);
+        junit_file(&run_dir.join("c-broken.xml"), 100, run_no, true);
+        let sha = if run_no < 2 {
+            "1111111111111111111111111111111111111111"
+        } else {
+            "2222222222222222222222222222222222222222"
+        };
+        let pattern = format!("{}/*.xml", run_dir.display());
+        let id = format!("run-{run_no}");
+        let now = rfc(dm.now - (4 - run_no as i64) * HOUR);
+        let args = [
+            "junit",
+            &pattern,
+            "--service",
+            "api",
+            "--sha",
+            sha,
+            "--id",
+            &id,
+        ];
+        let a = output_run(
+            &args,
+            cmd(&dm, &dm.store_url(), &args)
+                .env("DORAMETER_NOW", &now)
+                .output()
+                .unwrap(),
+        );
+        let b = output_run(
+            &args,
+            cmd(&dm, &db.url, &args)
+                .env("DORAMETER_NOW", &now)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(a.code, b.code, "{a:#?}\n{b:#?}");
+        assert_eq!(a.stdout, b.stdout);
+        assert!(a.stderr.contains("c-broken.xml"), "{a:#?}");
+    }
+    let stored = db.sql(
+        "SELECT count(*), sum(attempts), sum(failures), sum(passes), count(*) FILTER (WHERE flaky),
+                count(*) FILTER (WHERE classname = 'pkg.Broken')
+         FROM dorameter.test_results",
+    );
+    let sqlite = sqlite_counts(&dm);
+    assert_eq!(
+        stored[0]
+            .iter()
+            .map(|v| v.clone().unwrap())
+            .collect::<Vec<_>>(),
+        sqlite
+    );
+    for extra in [
+        &["--min-runs", "1"][..],
+        &["--min-runs", "3", "--min-failure-rate", "1"],
+        &["--infra-threshold", "10"],
+    ] {
+        let mut args = vec!["flaky", "--service", "api", "--window", "1d"];
+        args.extend_from_slice(extra);
+        let v = both(&dm, &db.url, &args);
+        assert!(!v.is_null());
+    }
+    let v = both(
+        &dm,
+        &db.url,
+        &[
+            "flaky",
+            "--service",
+            "api",
+            "--window",
+            "1d",
+            "--min-runs",
+            "1",
+        ],
+    );
+    assert!(v.to_string().contains("test_"), "some tests are flaky: {v}");
+}
+
+/// The same totals as the PostgreSQL query, from the SQLite store's file.
+fn sqlite_counts(dm: &Dm) -> Vec<String> {
+    let conn = rusqlite::Connection::open(dm.store_path()).expect("open sqlite store");
+    let row: (i64, i64, i64, i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(attempts), sum(failures), sum(passes), sum(flaky), sum(classname = 'pkg.Broken') FROM test_results",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .expect("count");
+    [row.0, row.1, row.2, row.3, row.4, row.5]
+        .iter()
+        .map(i64::to_string)
+        .collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn bad_urls_and_unreachable_servers_are_usage_errors_without_the_password() {
+    let Some(admin) = server() else { return };
+    let dm = Dm::default();
+    for url in [
+        "postgres://dora:hunter22@db:notaport/dora",
+        "postgres://dora:hunter22@db/dora?sslmode=sometimes",
+    ] {
+        let r = run(&dm, url, &["report"]);
+        r.assert_usage_error("--store");
+        assert!(
+            r.stderr.contains("postgres://USER"),
+            "the expected form: {r:#?}"
+        );
+        assert!(!r.stderr.contains("hunter22"), "{r:#?}");
+    }
+    let url = format!(
+        "postgres://dora:hunter22@127.0.0.1:{}/dora?connect_timeout=5",
+        free_port()
+    );
+    let r = run(
+        &dm,
+        &url,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    );
+    r.assert_usage_error("--store");
+    assert!(
+        r.stderr
+            .contains("failed to open the store at postgres://dora:***@127.0.0.1"),
+        "{r:#?}"
+    );
+    assert!(!r.stderr.contains("hunter22"), "{r:#?}");
+
+    // This server has no TLS: sslmode=require must say so, not fall back.
+    let db = Db::new(&admin);
+    let base = db.url.split('?').next().unwrap();
+    let r = run(&dm, &format!("{base}?sslmode=require"), &["report"]);
+    r.assert_usage_error("--store");
+    assert!(r.stderr.contains("TLS"), "{r:#?}");
+    // prefer falls back to plain.
+    run(&dm, &format!("{base}?sslmode=prefer"), &["report"]).assert_ok();
+}
+
+#[test]
+fn a_role_without_create_rights_is_told_which_grant_is_missing() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let role = format!("r_{}", uuid::Uuid::now_v7().simple());
+    sql(&admin, &format!("CREATE ROLE {role} LOGIN"));
+    let url = with_user(&db.url, &role, None);
+    // Reading a fresh database needs no rights beyond CONNECT and TEMP.
+    run(&dm, &url, &["report", "--service", "api"]).assert_ok();
+    let r = run(
+        &dm,
+        &url,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    );
+    r.assert_usage_error("--store");
+    assert!(
+        r.stderr
+            .contains(&format!("GRANT CREATE ON DATABASE {} TO {role}", db.name)),
+        "{r:#?}"
+    );
+    // The schema exists (made by its owner) but the role may not use it.
+    run(
+        &dm,
+        &db.url,
+        &["incident", "open", "--id", "INC-0", "--service", "api"],
+    )
+    .assert_ok();
+    let r = run(
+        &dm,
+        &url,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    );
+    r.assert_usage_error("--store");
+    assert!(
+        r.stderr
+            .contains(&format!("GRANT USAGE ON SCHEMA dorameter TO {role}")),
+        "{r:#?}"
+    );
+    db.sql(&format!("GRANT USAGE ON SCHEMA dorameter TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA dorameter TO {role}"));
+    run(&dm, &url, &["report", "--service", "api"]).assert_ok();
+    let r = run(
+        &dm,
+        &url,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    );
+    r.assert_usage_error("--store");
+    assert!(
+        r.stderr.contains("ON ALL TABLES IN SCHEMA dorameter"),
+        "{r:#?}"
+    );
+    db.sql(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dorameter TO {role}"
+    ));
+    run(
+        &dm,
+        &url,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    )
+    .assert_ok();
+    drop(db);
+    sql(&admin, &format!("DROP ROLE IF EXISTS {role}"));
+}
+
+/// The test server trusts every local connection, so a wrong password is
+/// only checked after adding a password rule for one role to pg_hba.conf
+/// (through the superuser's COPY TO a server file). Servers where that is
+/// not possible skip this part, saying so.
+#[test]
+#[expect(clippy::print_stderr, reason = "a skipped part must be visible")]
+fn a_wrong_password_is_an_open_error_that_never_shows_the_password() {
+    let Some(admin) = server() else { return };
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let role = "dorameter_pw_test";
+    sql(
+        &admin,
+        &format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                 CREATE ROLE {role} LOGIN PASSWORD 'right-horse-battery'; END IF; END $$"
+        ),
+    );
+    let hba = sql(&admin, "SHOW hba_file")[0][0].clone().unwrap();
+    let lines = sql(
+        &admin,
+        &format!("SELECT line FROM regexp_split_to_table(pg_read_file('{hba}'), E'\\n') AS line"),
+    );
+    let rule = format!("host all {role} 127.0.0.1/32 scram-sha-256");
+    if !lines.iter().any(|l| l[0].as_deref() == Some(rule.as_str())) {
+        let mut all = vec![rule.clone()];
+        all.extend(
+            lines
+                .into_iter()
+                .filter_map(|l| l[0].clone())
+                // Comments go: they are all this file's quotes.
+                .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+                .map(|l| l.replace('\t', " ")),
+        );
+        if all.iter().any(|l| l.contains('\\') || l.contains('\'')) {
+            eprintln!(
+                "SKIPPED (wrong password): pg_hba.conf has characters this test will not rewrite"
+            );
+            return;
+        }
+        let values = all
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("({i}, '{l}')"))
+            .collect::<Vec<_>>()
+            .join(",");
+        sql(
+            &admin,
+            &format!("COPY (SELECT l FROM (VALUES {values}) AS v(i, l) ORDER BY i) TO '{hba}'"),
+        );
+        sql(&admin, "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let good = with_user(&db.url, role, Some("right-horse-battery"));
+    let r = run(&dm, &good, &["-v", "report", "--service", "api"]);
+    r.assert_ok();
+    assert!(
+        !r.stderr.contains("right-horse-battery") && !r.stdout.contains("right-horse-battery"),
+        "{r:#?}"
+    );
+    let bad = with_user(&db.url, role, Some("wrong-horse-battery"));
+    let r = run(&dm, &bad, &["report"]);
+    r.assert_usage_error("--store");
+    assert!(
+        r.stderr.contains("password authentication failed"),
+        "{r:#?}"
+    );
+    assert!(!r.stderr.contains("wrong-horse-battery"), "{r:#?}");
+}
