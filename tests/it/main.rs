@@ -1,5 +1,6 @@
 //! Integration tests: the real `dorameter` binary against real git
-//! repositories and a private SQLite store per test.
+//! repositories, a private SQLite store per test, and (in `postgres`) a real
+//! PostgreSQL server named by `DORAMETER_TEST_POSTGRES`.
 
 mod backfill;
 mod bad_input;
