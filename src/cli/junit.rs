@@ -67,9 +67,15 @@ fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
         format!("{}/{input}", literal(cwd))
     };
     let paths = glob::glob(&pattern).map_err(|e| {
-        Error::usage_hint(format!("invalid glob '{input}': {e}"), "quote globs ('reports/**/*.xml') and check the brackets")
+        Error::usage_hint(
+            format!("invalid glob '{input}': {e}"),
+            "quote globs ('reports/**/*.xml') and check the brackets",
+        )
     })?;
-    Ok(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect())
+    Ok(paths
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect())
 }
 
 /// Reading order: by path, except that Bazel's earlier attempts
@@ -84,7 +90,12 @@ fn report_order(p: &Path) -> (PathBuf, u8, u64, PathBuf) {
             .and_then(|s| s.strip_prefix("attempt_"))
             .and_then(|s| s.parse().ok())
             .unwrap_or(u64::MAX);
-        return (parent.parent().unwrap_or(Path::new("")).to_path_buf(), 0, n, p.to_path_buf());
+        return (
+            parent.parent().unwrap_or(Path::new("")).to_path_buf(),
+            0,
+            n,
+            p.to_path_buf(),
+        );
     }
     (parent.to_path_buf(), 1, 0, p.to_path_buf())
 }

@@ -148,8 +148,14 @@ impl Repo {
 
     /// The commits in `base..target` (all of `target`'s history when `base` is
     /// `None`), merge commits skipped, at most `max_commits` of them.
-    pub fn walk(&self, base: Option<&str>, target: &str, max_commits: usize) -> Result<WalkOutcome, GitError> {
-        let target_oid = Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
+    pub fn walk(
+        &self,
+        base: Option<&str>,
+        target: &str,
+        max_commits: usize,
+    ) -> Result<WalkOutcome, GitError> {
+        let target_oid =
+            Oid::from_str(target).map_err(git_err(format!("parse commit id {target}")))?;
         let base_oid = match base {
             None => None,
             Some(b) => match Oid::from_str(b) {
@@ -157,8 +163,12 @@ impl Repo {
                 Err(_) => return Ok(WalkOutcome::BaseNotFound),
             },
         };
-        let odb = self.inner.odb().map_err(git_err("open the object database"))?;
-        super::walk::walk(&odb, base_oid, target_oid, max_commits).map_err(git_err(format!("walk {target}")))
+        let odb = self
+            .inner
+            .odb()
+            .map_err(git_err("open the object database"))?;
+        super::walk::walk(&odb, base_oid, target_oid, max_commits)
+            .map_err(git_err(format!("walk {target}")))
     }
 
     /// Tags matching a glob (`v*`), with the commit each points at.

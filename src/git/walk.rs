@@ -53,7 +53,12 @@ pub fn parse_commit(data: &[u8]) -> Option<RawCommit<'_>> {
             break;
         }
     }
-    Some(RawCommit { parents, authored_at: authored_at?, committed_at: committed_at?, message: rest })
+    Some(RawCommit {
+        parents,
+        authored_at: authored_at?,
+        committed_at: committed_at?,
+        message: rest,
+    })
 }
 
 /// `Name <email> 1700000000 +0100` → 1700000000.
@@ -82,7 +87,12 @@ struct State {
 
 /// Walks `base..target` (all of `target`'s history without a base), merge
 /// commits skipped, keeping the newest `max_commits`.
-pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -> Result<WalkOutcome, git2::Error> {
+pub fn walk(
+    odb: &Odb<'_>,
+    base: Option<Oid>,
+    target: Oid,
+    max_commits: usize,
+) -> Result<WalkOutcome, git2::Error> {
     let mut states: HashMap<Oid, State> = HashMap::new();
     let mut queue = BinaryHeap::new();
     let mut order = 0u64;
@@ -90,7 +100,12 @@ pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -
     // Reading the queue's commits when pushed gives their dates; each is read once.
     let mut pending: HashMap<Oid, (RawOwned, bool)> = HashMap::new();
 
-    let mut push = |oid: Oid, uninteresting: bool, queue: &mut BinaryHeap<Queued>, states: &mut HashMap<Oid, State>, pending: &mut HashMap<Oid, (RawOwned, bool)>| -> Result<bool, git2::Error> {
+    let mut push = |oid: Oid,
+                    uninteresting: bool,
+                    queue: &mut BinaryHeap<Queued>,
+                    states: &mut HashMap<Oid, State>,
+                    pending: &mut HashMap<Oid, (RawOwned, bool)>|
+     -> Result<bool, git2::Error> {
         let st = states.entry(oid).or_default();
         if st.parents.is_some() || pending.contains_key(&oid) {
             // Already read or queued: only uninteresting-ness can change.
@@ -107,9 +122,14 @@ pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
-        let raw = RawOwned::parse(obj.data()).ok_or_else(|| git2::Error::from_str(&format!("commit {oid} is malformed")))?;
+        let raw = RawOwned::parse(obj.data())
+            .ok_or_else(|| git2::Error::from_str(&format!("commit {oid} is malformed")))?;
         order += 1;
-        queue.push(Queued { time: raw.committed_at, order: std::cmp::Reverse(order), oid });
+        queue.push(Queued {
+            time: raw.committed_at,
+            order: std::cmp::Reverse(order),
+            oid,
+        });
         pending.insert(oid, (raw, false));
         Ok(false)
     };
@@ -125,7 +145,9 @@ pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -
     let mut slop = SLOP;
     let mut truncated = false;
     while let Some(q) = queue.pop() {
-        let Some((raw, _)) = pending.remove(&q.oid) else { continue };
+        let Some((raw, _)) = pending.remove(&q.oid) else {
+            continue;
+        };
         let uninteresting = states.get(&q.oid).is_some_and(|s| s.uninteresting);
         for &p in &raw.parents {
             if push(p, uninteresting, &mut queue, &mut states, &mut pending)? {
@@ -152,7 +174,10 @@ pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -
                 break;
             }
         }
-        if queue.iter().all(|e| states.get(&e.oid).is_some_and(|s| s.uninteresting)) {
+        if queue
+            .iter()
+            .all(|e| states.get(&e.oid).is_some_and(|s| s.uninteresting))
+        {
             if slop == 0 {
                 break;
             }
@@ -181,7 +206,10 @@ pub fn walk(odb: &Odb<'_>, base: Option<Oid>, target: Oid, max_commits: usize) -
 fn propagate(oid: Oid, states: &mut HashMap<Oid, State>) {
     let mut stack = vec![oid];
     while let Some(o) = stack.pop() {
-        let parents = states.get(&o).and_then(|s| s.parents.clone()).unwrap_or_default();
+        let parents = states
+            .get(&o)
+            .and_then(|s| s.parents.clone())
+            .unwrap_or_default();
         for p in parents {
             let st = states.entry(p).or_default();
             if !st.uninteresting {
@@ -206,7 +234,12 @@ impl RawOwned {
         // Only the lines that carry remediation signals matter: the subject
         // and `This reverts commit` lines. Keep at most 4 KiB of message.
         let message = r.message[..r.message.len().min(4096)].to_vec();
-        Some(RawOwned { parents: r.parents, authored_at: r.authored_at, committed_at: r.committed_at, message })
+        Some(RawOwned {
+            parents: r.parents,
+            authored_at: r.authored_at,
+            committed_at: r.committed_at,
+            message,
+        })
     }
 }
 
@@ -226,7 +259,10 @@ gpgsig -----BEGIN PGP SIGNATURE-----\n \n wsBcBAABCAAQ\n -----END PGP SIGNATURE-
 Revert \"x\"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.\n";
         let c = parse_commit(raw).unwrap();
         assert_eq!(c.parents.len(), 2);
-        assert_eq!((c.authored_at, c.committed_at), (1_700_000_000, 1_700_000_500));
+        assert_eq!(
+            (c.authored_at, c.committed_at),
+            (1_700_000_000, 1_700_000_500)
+        );
         assert!(c.message.starts_with(b"Revert \"x\""));
         assert!(parse_commit(b"tree x\n\nno signatures").is_none());
     }
