@@ -1,0 +1,545 @@
+//! Queries: the `ReadTx` half of the SQLite store.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
+use crate::event::{
+    Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
+    LeadTimeNote, Remediation, RemediationReason, TestRun,
+};
+use crate::metrics::{DeploymentFact, IncidentFact, Window};
+use crate::store::{DeploymentRef, ReadTx, ReportFacts, StoreError, TestHistory};
+use crate::time::{from_millis, to_millis};
+
+// Planner note: without ANALYZE statistics SQLite prefers the wide
+// (service, env, status, …) index even where a sha pins one or two rows, so
+// sha-keyed queries disable it with unary `+` on the other columns.
+
+pub(super) const REF_COLUMNS: &str = "id, sha, finished_at, kind, seq";
+
+/// The earliest successful deployment that deployed ?3 or shipped it as a change.
+const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
+    SELECT id, sha, finished_at, kind, seq FROM deployments
+    WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success'
+    UNION ALL
+    SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c CROSS JOIN deployments d ON d.seq = c.deployment_seq
+    WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success'
+) ORDER BY finished_at, seq LIMIT 1";
+
+/// The latest successful deployment of sha ?3 at or before ?4.
+const LAST_SUCCESS_OF_SHA: &str = "SELECT id, sha, finished_at, kind, seq FROM deployments
+    WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND +finished_at <= ?4
+    ORDER BY finished_at DESC, seq DESC LIMIT 1";
+
+fn to_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRef> {
+    Ok(DeploymentRef {
+        id: r.get(0)?,
+        sha: r.get(1)?,
+        finished_at: from_millis(r.get(2)?),
+        kind: parse_enum(r.get::<_, String>(3)?),
+        seq: r.get(4)?,
+    })
+}
+
+/// Values this module wrote itself; a foreign value falls back to the first variant.
+pub(super) fn parse_enum<T: std::str::FromStr + Copy + EnumAll>(s: String) -> T {
+    s.parse().unwrap_or(T::first())
+}
+
+pub(super) trait EnumAll {
+    fn first() -> Self;
+}
+macro_rules! enum_all {
+    ($($t:ty),*) => {$(impl EnumAll for $t { fn first() -> Self { <$t>::ALL[0] } })*};
+}
+enum_all!(
+    DeploymentKind,
+    DeploymentStatus,
+    LeadTimeFrom,
+    LeadTimeNote,
+    IncidentCause,
+    RemediationReason
+);
+
+impl ReadTx for Tx<'_> {
+    fn previous_success(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
+                 AND finished_at <= ?3 ORDER BY finished_at DESC, seq DESC LIMIT 1"
+            ))
+            .and_then(|mut stmt| stmt.query_row(params![service, env, to_millis(at)], to_ref))
+            .optional()
+            .map_err(self.err("find the previous deployment"))
+    }
+
+    fn last_success_of_sha(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
+        self.conn
+            .prepare_cached(LAST_SUCCESS_OF_SHA)
+            .and_then(|mut stmt| stmt.query_row(params![service, env, sha, to_millis(at)], to_ref))
+            .optional()
+            .map_err(self.err("find earlier deployments of the sha"))
+    }
+
+    fn successes_after(
+        &self,
+        service: &str,
+        env: &str,
+        after: &DeploymentRef,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRef>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
+                 AND (finished_at > ?3 OR (finished_at = ?3 AND seq > ?4)) AND finished_at <= ?5
+                 ORDER BY finished_at, seq"
+            ))
+            .map_err(self.err("list later deployments"))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    service,
+                    env,
+                    to_millis(after.finished_at),
+                    after.seq,
+                    to_millis(at)
+                ],
+                to_ref,
+            )
+            .map_err(self.err("list later deployments"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list later deployments"))
+    }
+
+    fn successes_before(
+        &self,
+        service: &str,
+        env: &str,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DeploymentRef>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {REF_COLUMNS} FROM deployments WHERE service = ?1 AND env = ?2 AND status = 'success'
+                 AND finished_at <= ?3 ORDER BY finished_at DESC, seq DESC LIMIT ?4"
+            ))
+            .map_err(self.err("list earlier deployments"))?;
+        let rows = stmt
+            .query_map(params![service, env, to_millis(at), limit as i64], to_ref)
+            .map_err(self.err("list earlier deployments"))?;
+        let mut out: Vec<DeploymentRef> = rows
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list earlier deployments"))?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn deployment_shipping(
+        &self,
+        service: &str,
+        env: &str,
+        sha: &str,
+    ) -> Result<Option<DeploymentRef>, StoreError> {
+        // Two index lookups (deployed sha; shipped change) rather than one OR
+        // that would defeat both indexes.
+        self.conn
+            .prepare_cached(DEPLOYMENT_SHIPPING)
+            .and_then(|mut stmt| stmt.query_row(params![service, env, sha], to_ref))
+            .optional()
+            .map_err(self.err("find the deployment that shipped a commit"))
+    }
+
+    fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+        let err = self.err("read a deployment");
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, id, service, env, repository_url, sha, previous_sha, started_at, finished_at, status, kind,
+                        version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from, lead_time_note,
+                        clamped_changes, truncated
+                 FROM deployments WHERE id = ?1",
+                [id],
+                |r| {
+                    let tags: String = r.get(16)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        Deployment {
+                            id: r.get(1)?,
+                            service: r.get(2)?,
+                            env: r.get(3)?,
+                            repository_url: r.get(4)?,
+                            sha: r.get(5)?,
+                            previous_sha: r.get(6)?,
+                            started_at: from_millis(r.get(7)?),
+                            finished_at: from_millis(r.get(8)?),
+                            status: parse_enum(r.get(9)?),
+                            kind: parse_enum(r.get(10)?),
+                            version: r.get(11)?,
+                            team: r.get(12)?,
+                            pipeline_id: r.get(13)?,
+                            pipeline_url: r.get(14)?,
+                            deployed_by: r.get(15)?,
+                            tags: serde_json::from_str::<BTreeMap<String, String>>(&tags).unwrap_or_default(),
+                            lead_time_from: parse_enum(r.get(17)?),
+                            lead_time_note: r.get::<_, Option<String>>(18)?.and_then(|s| s.parse().ok()),
+                            clamped_changes: r.get(19)?,
+                            truncated: r.get(20)?,
+                            changes: Vec::new(),
+                            remediates: Vec::new(),
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((seq, mut d)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sha, authored_at, committed_at, lead_time_seconds FROM changes WHERE deployment_seq = ?1")
+            .map_err(self.err("read changes"))?;
+        d.changes = stmt
+            .query_map([seq], |r| {
+                Ok(Change {
+                    sha: r.get(0)?,
+                    authored_at: from_millis(r.get(1)?),
+                    committed_at: from_millis(r.get(2)?),
+                    lead_time_seconds: r.get(3)?,
+                })
+            })
+            .map_err(self.err("read changes"))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err("read changes"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT target_id, reason FROM remediations WHERE deployment_seq = ?1 ORDER BY target_id")
+            .map_err(self.err("read remediations"))?;
+        d.remediates = stmt
+            .query_map([seq], |r| {
+                Ok(Remediation {
+                    deployment_id: r.get(0)?,
+                    reason: parse_enum(r.get(1)?),
+                })
+            })
+            .map_err(self.err("read remediations"))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err("read remediations"))?;
+        Ok(Some(d))
+    }
+
+    fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, id, env, started_at, detected_at, resolved_at, severity, title, cause, deployment_id, deployment_sha
+                 FROM incidents WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        Incident {
+                            id: r.get(1)?,
+                            services: Vec::new(),
+                            env: r.get(2)?,
+                            started_at: from_millis(r.get(3)?),
+                            detected_at: r.get::<_, Option<i64>>(4)?.map(from_millis),
+                            resolved_at: r.get::<_, Option<i64>>(5)?.map(from_millis),
+                            severity: r.get(6)?,
+                            title: r.get(7)?,
+                            cause: parse_enum(r.get(8)?),
+                            deployment_id: r.get(9)?,
+                            deployment_sha: r.get(10)?,
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.err("read an incident"))?;
+        let Some((seq, mut i)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT service FROM incident_services WHERE incident_seq = ?1 ORDER BY service",
+            )
+            .map_err(self.err("read incident services"))?;
+        i.services = stmt
+            .query_map([seq], |r| r.get(0))
+            .map_err(self.err("read incident services"))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err("read incident services"))?;
+        Ok(Some(i))
+    }
+
+    fn service_envs(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT service, env FROM deployments
+                 UNION SELECT s.service, i.env FROM incident_services s JOIN incidents i ON i.seq = s.incident_seq
+                 ORDER BY 1, 2",
+            )
+            .map_err(self.err("list services"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err("list services"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list services"))
+    }
+
+    fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
+        self.test_run_row(id)
+    }
+
+    fn test_history(
+        &self,
+        service: &str,
+        window: Window,
+        infra_percent: f64,
+    ) -> Result<Vec<TestHistory>, StoreError> {
+        self.history(service, window, infra_percent)
+    }
+
+    fn report_facts(
+        &self,
+        service: &str,
+        env: &str,
+        window: Window,
+    ) -> Result<ReportFacts, StoreError> {
+        let err = || self.err("load report data");
+        let mut facts = ReportFacts::default();
+
+        let mut remediates: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.deployment_seq, r.target_id FROM remediations r JOIN deployments d ON d.seq = r.deployment_seq
+                 WHERE d.service = ?1 AND d.env = ?2",
+            )
+            .map_err(err())?;
+        let mut rows = stmt.query(params![service, env]).map_err(err())?;
+        while let Some(r) = rows.next().map_err(err())? {
+            remediates
+                .entry(r.get(0).map_err(err())?)
+                .or_default()
+                .push(r.get(1).map_err(err())?);
+        }
+
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, id, finished_at, status, kind FROM deployments WHERE service = ?1 AND env = ?2")
+            .map_err(err())?;
+        let mut rows = stmt.query(params![service, env]).map_err(err())?;
+        while let Some(r) = rows.next().map_err(err())? {
+            let seq: i64 = r.get(0).map_err(err())?;
+            let status: String = r.get(3).map_err(err())?;
+            facts.deployments.push(DeploymentFact {
+                id: r.get(1).map_err(err())?,
+                finished_at: from_millis(r.get(2).map_err(err())?),
+                success: status == "success",
+                kind: parse_enum(r.get(4).map_err(err())?),
+                remediates: remediates.remove(&seq).unwrap_or_default(),
+            });
+        }
+
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
+                 WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4",
+            )
+            .map_err(err())?;
+        let mut rows = stmt
+            .query(params![
+                service,
+                env,
+                to_millis(window.since),
+                to_millis(window.until)
+            ])
+            .map_err(err())?;
+        while let Some(r) = rows.next().map_err(err())? {
+            facts.lead_times.push(r.get(0).map_err(err())?);
+        }
+
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.id, i.started_at, i.resolved_at, i.cause, i.deployment_id, i.deployment_sha
+                 FROM incidents i JOIN incident_services s ON s.incident_seq = i.seq
+                 WHERE s.service = ?1 AND i.env = ?2",
+            )
+            .map_err(err())?;
+        let mut rows = stmt.query(params![service, env]).map_err(err())?;
+        while let Some(r) = rows.next().map_err(err())? {
+            let by_id: Option<String> = r.get(4).map_err(err())?;
+            let by_sha: Option<String> = r.get(5).map_err(err())?;
+            // Only incidents linked by sha need a lookup: resolving it inside
+            // the query would scan every deployment for every incident.
+            let explicit_deployment = match (&by_id, &by_sha) {
+                (Some(id), _) => Some(id.clone()),
+                (None, Some(sha)) => self.deployment_shipping(service, env, sha)?.map(|d| d.id),
+                (None, None) => None,
+            };
+            facts.incidents.push(IncidentFact {
+                id: r.get(0).map_err(err())?,
+                started_at: from_millis(r.get(1).map_err(err())?),
+                resolved_at: r.get::<_, Option<i64>>(2).map_err(err())?.map(from_millis),
+                cause: parse_enum(r.get(3).map_err(err())?),
+                explicit_unmatched: explicit_deployment.is_none()
+                    && (by_id.is_some() || by_sha.is_some()),
+                explicit_deployment,
+            });
+        }
+        Ok(facts)
+    }
+}
+
+const TEST_RUN_COLUMNS: &str = "id, service, sha, run_id, run_attempt, job, recorded_at, files, tests, runs, passed, failed, errored, skipped, flaky";
+
+fn to_test_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRun> {
+    Ok(TestRun {
+        id: r.get(0)?,
+        service: r.get(1)?,
+        sha: r.get(2)?,
+        run_id: r.get(3)?,
+        run_attempt: r.get(4)?,
+        job: r.get(5)?,
+        recorded_at: from_millis(r.get(6)?),
+        files: r.get(7)?,
+        tests: r.get(8)?,
+        runs: r.get(9)?,
+        passed: r.get(10)?,
+        failed: r.get(11)?,
+        errored: r.get(12)?,
+        skipped: r.get(13)?,
+        flaky: r.get(14)?,
+    })
+}
+
+impl Tx<'_> {
+    fn test_run_row(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {TEST_RUN_COLUMNS} FROM test_runs WHERE id = ?1"),
+                [id],
+                to_test_run,
+            )
+            .optional()
+            .map_err(self.err("read a test run"))
+    }
+
+    fn history(
+        &self,
+        service: &str,
+        window: Window,
+        infra_percent: f64,
+    ) -> Result<Vec<TestHistory>, StoreError> {
+        let err = || self.err("load test history");
+        // Per test and sha first (for same-sha evidence), then per test.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "WITH runs AS (
+                    SELECT seq, sha, recorded_at FROM test_runs
+                    WHERE service = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
+                      AND NOT (tests > 0 AND (failed + errored) * 100.0 > tests * ?4)
+                 ), per_sha AS (
+                    SELECT r.classname, r.name, t.sha,
+                           count(*) AS runs,
+                           sum(r.outcome IN ('failed', 'errored')) AS failed_runs,
+                           sum(r.flaky) AS retried_runs,
+                           max(r.outcome = 'passed') AS passed_any,
+                           max(r.outcome IN ('failed', 'errored')) AS failed_any,
+                           min(t.recorded_at) AS first_seen,
+                           max(t.recorded_at) AS last_seen
+                    FROM runs t JOIN test_results r ON r.run_seq = t.seq
+                    WHERE r.outcome != 'skipped'
+                    GROUP BY r.classname, r.name, t.sha
+                 )
+                 SELECT classname, name, sum(runs), sum(failed_runs), sum(retried_runs),
+                        sum(sha IS NOT NULL AND passed_any AND failed_any), min(first_seen), max(last_seen)
+                 FROM per_sha GROUP BY classname, name ORDER BY classname, name",
+            )
+            .map_err(err())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    service,
+                    to_millis(window.since),
+                    to_millis(window.until),
+                    infra_percent
+                ],
+                |r| {
+                    Ok(TestHistory {
+                        classname: r.get(0)?,
+                        name: r.get(1)?,
+                        runs: r.get(2)?,
+                        failed_runs: r.get(3)?,
+                        retried_runs: r.get(4)?,
+                        mixed_shas: r.get(5)?,
+                        first_seen: from_millis(r.get(6)?),
+                        last_seen: from_millis(r.get(7)?),
+                    })
+                },
+            )
+            .map_err(err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err())
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::store::{Access, SqliteStore};
+
+    /// Regression: sha lookups scanned every deployment of the service (the
+    /// planner preferred the timeline index), which made `report` over 100k
+    /// deployments with sha-linked incidents take minutes.
+    #[test]
+    fn sha_lookups_use_the_sha_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = stmt
+                .query_map(params!["api", "production", "abc", 0i64], |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        };
+        let p = plan(&DEPLOYMENT_SHIPPING.replace("?3 AND", "?3 AND ?4 = ?4 AND"));
+        assert!(
+            p.contains("deployments_sha")
+                && p.contains("changes_sha")
+                && !p.contains("deployments_timeline"),
+            "{p}"
+        );
+        let p = plan(LAST_SUCCESS_OF_SHA);
+        assert!(
+            p.contains("deployments_sha") && !p.contains("deployments_timeline"),
+            "{p}"
+        );
+    }
+}

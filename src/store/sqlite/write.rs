@@ -1,0 +1,210 @@
+//! Inserts and upserts: the `WriteTx` half of the SQLite store.
+
+use chrono::Utc;
+use rusqlite::params;
+
+use super::Tx;
+use crate::event::{Deployment, Incident, TestRun};
+use crate::junit::{Entry, Outcome};
+use crate::store::{StoreError, WriteTx};
+use crate::time::to_millis;
+
+impl WriteTx for Tx<'_> {
+    fn insert_deployment(&mut self, d: &Deployment) -> Result<bool, StoreError> {
+        let err = || self.err("record the deployment");
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at, finished_at,
+                    status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
+                    lead_time_note, clamped_changes, truncated, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .map_err(err())?
+            .execute(params![
+                d.id,
+                d.service,
+                d.env,
+                d.repository_url,
+                d.sha,
+                d.previous_sha,
+                to_millis(d.started_at),
+                to_millis(d.finished_at),
+                d.status.as_str(),
+                d.kind.as_str(),
+                d.version,
+                d.team,
+                d.pipeline_id,
+                d.pipeline_url,
+                d.deployed_by,
+                serde_json::to_string(&d.tags).unwrap_or_else(|_| "{}".into()),
+                d.lead_time_from.as_str(),
+                d.lead_time_note.map(|n| n.as_str()),
+                d.clamped_changes,
+                d.truncated,
+                to_millis(Utc::now()),
+            ])
+            .map_err(err())?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let seq = self.conn.last_insert_rowid();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO changes (deployment_seq, sha, authored_at, committed_at, lead_time_seconds)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(err())?;
+        for c in &d.changes {
+            stmt.execute(params![
+                seq,
+                c.sha,
+                to_millis(c.authored_at),
+                to_millis(c.committed_at),
+                c.lead_time_seconds
+            ])
+            .map_err(err())?;
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO remediations (deployment_seq, target_id, reason) VALUES (?1, ?2, ?3)")
+            .map_err(err())?;
+        for r in &d.remediates {
+            stmt.execute(params![seq, r.deployment_id, r.reason.as_str()])
+                .map_err(err())?;
+        }
+        Ok(true)
+    }
+
+    fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError> {
+        let err = || self.err("record the incident");
+        let now = to_millis(Utc::now());
+        let seq: i64 = self
+            .conn
+            .query_row(
+                "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,
+                    deployment_id, deployment_sha, recorded_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                 ON CONFLICT (id) DO UPDATE SET env = excluded.env, started_at = excluded.started_at,
+                    detected_at = excluded.detected_at, resolved_at = excluded.resolved_at,
+                    severity = excluded.severity, title = excluded.title, cause = excluded.cause,
+                    deployment_id = excluded.deployment_id, deployment_sha = excluded.deployment_sha,
+                    updated_at = excluded.updated_at
+                 RETURNING seq",
+                params![
+                    i.id,
+                    i.env,
+                    to_millis(i.started_at),
+                    i.detected_at.map(to_millis),
+                    i.resolved_at.map(to_millis),
+                    i.severity,
+                    i.title,
+                    i.cause.as_str(),
+                    i.deployment_id,
+                    i.deployment_sha,
+                    now,
+                ],
+                |r| r.get(0),
+            )
+            .map_err(err())?;
+        self.conn
+            .execute(
+                "DELETE FROM incident_services WHERE incident_seq = ?1",
+                [seq],
+            )
+            .map_err(err())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO incident_services (service, incident_seq) VALUES (?1, ?2)",
+            )
+            .map_err(err())?;
+        for s in &i.services {
+            stmt.execute(params![s, seq]).map_err(err())?;
+        }
+        Ok(())
+    }
+
+    fn insert_test_run(&mut self, run: &TestRun) -> Result<Option<i64>, StoreError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT INTO test_runs (id, service, sha, run_id, run_attempt, job, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                params![
+                    run.id,
+                    run.service,
+                    run.sha,
+                    run.run_id,
+                    run.run_attempt,
+                    run.job,
+                    to_millis(run.recorded_at)
+                ],
+            )
+            .map_err(self.err("record the test run"))?;
+        Ok((inserted > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn update_test_run_counts(&mut self, run_seq: i64, run: &TestRun) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE test_runs SET files = ?2, tests = ?3, runs = ?4, passed = ?5, failed = ?6, errored = ?7,
+                    skipped = ?8, flaky = ?9 WHERE seq = ?1",
+                params![run_seq, run.files, run.tests, run.runs, run.passed, run.failed, run.errored, run.skipped, run.flaky],
+            )
+            .map_err(self.err("record the test run counts"))?;
+        Ok(())
+    }
+
+    fn begin_file(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("SAVEPOINT junit_file")
+            .map_err(self.err("start a file"))
+    }
+
+    fn end_file(&mut self, keep: bool) -> Result<(), StoreError> {
+        let sql = if keep {
+            "RELEASE junit_file"
+        } else {
+            "ROLLBACK TO junit_file; RELEASE junit_file"
+        };
+        self.conn
+            .execute_batch(sql)
+            .map_err(self.err("finish a file"))
+    }
+
+    fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
+        let attempts = e.attempts.len() as i64;
+        let failures = e.attempts.iter().filter(|o| o.is_failure()).count() as i64;
+        let passes = e.attempts.iter().filter(|o| **o == Outcome::Passed).count() as i64;
+        let last = e
+            .attempts
+            .iter()
+            .rev()
+            .copied()
+            .find(|o| *o != Outcome::Skipped)
+            .unwrap_or(Outcome::Skipped);
+        let first_failure = e.attempts.iter().position(|o| o.is_failure());
+        let last_pass = e.attempts.iter().rposition(|o| *o == Outcome::Passed);
+        let flaky = matches!((first_failure, last_pass), (Some(f), Some(p)) if p > f);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO test_results (run_seq, classname, name, outcome, attempts, failures, passes, flaky, duration, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
+                 ON CONFLICT (run_seq, classname, name) DO UPDATE SET
+                    flaky = flaky OR excluded.flaky OR (failures > 0 AND excluded.passes > 0),
+                    attempts = attempts + excluded.attempts,
+                    failures = failures + excluded.failures,
+                    passes = passes + excluded.passes,
+                    outcome = CASE WHEN excluded.outcome = 'skipped' THEN outcome ELSE excluded.outcome END,
+                    duration = CASE WHEN excluded.duration IS NULL THEN duration ELSE coalesce(duration, 0) + excluded.duration END,
+                    message = coalesce(excluded.message, message)",
+            )
+            .map_err(self.err("record a test result"))?
+            .execute(params![run_seq, e.classname, e.name, last.as_str(), attempts, failures, passes, e.time, e.message, flaky])
+            .map_err(self.err("record a test result"))?;
+        Ok(())
+    }
+}
