@@ -2,8 +2,10 @@
 //! repositories, a private SQLite store per test, and (in `postgres`) a real
 //! PostgreSQL server named by `DORAMETER_TEST_POSTGRES`.
 
+mod action;
 mod backfill;
 mod bad_input;
+mod ci;
 mod deploy;
 mod incident;
 mod junit;
