@@ -50,6 +50,19 @@ pub const MAX_FAILURE_RATE: &str = "DORAMETER_MAX_FAILURE_RATE";
 pub const INFRA_THRESHOLD: &str = "DORAMETER_INFRA_THRESHOLD";
 pub const VERBOSE: &str = "DORAMETER_VERBOSE";
 pub const QUIET: &str = "DORAMETER_QUIET";
+pub const STRICT: &str = "DORAMETER_STRICT";
+/// Spool directory for undelivered sink events [default: `spool/` next to the SQLite store].
+pub const SPOOL: &str = "DORAMETER_SPOOL";
+pub const WEBHOOK_SECRET: &str = "DORAMETER_WEBHOOK_SECRET";
+pub const DEVLAKE_TOKEN: &str = "DORAMETER_DEVLAKE_TOKEN";
+pub const SINK_TIMEOUT: &str = "DORAMETER_SINK_TIMEOUT";
+pub const SINK_RETRIES: &str = "DORAMETER_SINK_RETRIES";
+pub const SINK_BACKOFF: &str = "DORAMETER_SINK_BACKOFF";
+pub const SINK_MAX_DELAY: &str = "DORAMETER_SINK_MAX_DELAY";
+pub const SINK_CONCURRENCY: &str = "DORAMETER_SINK_CONCURRENCY";
+/// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
+pub const DD_API_KEY: &str = "DD_API_KEY";
+pub const DD_SITE: &str = "DD_SITE";
 /// Overrides "now" for every command: tests and reproducible reports.
 pub const NOW: &str = "DORAMETER_NOW";
 
@@ -93,6 +106,17 @@ pub const ALL: &[&str] = &[
     FROM_TAGS,
     VERBOSE,
     QUIET,
+    STRICT,
+    SPOOL,
+    WEBHOOK_SECRET,
+    DEVLAKE_TOKEN,
+    SINK_TIMEOUT,
+    SINK_RETRIES,
+    SINK_BACKOFF,
+    SINK_MAX_DELAY,
+    SINK_CONCURRENCY,
+    DD_API_KEY,
+    DD_SITE,
     NOW,
 ];
 

@@ -25,6 +25,8 @@ pub enum Error {
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
     #[error("failed to write output")]
     Output(#[source] std::io::Error),
 }
@@ -51,7 +53,8 @@ impl Error {
             Error::NoInput { .. } => exit::NO_INPUT,
             Error::Git(e) if e.is_usage() => exit::USAGE,
             Error::Store(e) if e.is_usage() => exit::USAGE,
-            Error::Git(_) | Error::Store(_) | Error::Output(_) => exit::UNEXPECTED,
+            Error::Sink(e) if e.is_usage() => exit::USAGE,
+            Error::Git(_) | Error::Store(_) | Error::Sink(_) | Error::Output(_) => exit::UNEXPECTED,
         }
     }
 
@@ -61,6 +64,7 @@ impl Error {
             Error::Usage { hint, .. } | Error::NoInput { hint, .. } => hint.clone(),
             Error::Git(e) => e.hint(),
             Error::Store(e) => e.hint(),
+            Error::Sink(e) => e.hint(),
             Error::Output(_) => None,
         }
     }

@@ -20,6 +20,7 @@ pub mod git;
 pub mod junit;
 pub mod metrics;
 pub mod render;
+pub mod sink;
 pub mod store;
 pub mod time;
 

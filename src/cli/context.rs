@@ -33,6 +33,8 @@ pub struct Session {
     pub format: Format,
     pub quiet: bool,
     pub verbose: u8,
+    /// `--sink` values, parsed (a bad one is a usage error before anything is stored).
+    pub sinks: Vec<crate::sink::SinkSpec>,
 }
 
 impl Context<'_> {
@@ -68,7 +70,19 @@ impl Context<'_> {
             })?,
             (None, None) => Format::Table,
         };
+        let dd_site = self.env.get(ev::DD_SITE).map(String::as_str);
+        let sinks = global
+            .sinks
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::sink::SinkSpec::parse(s, dd_site))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if !sinks.is_empty() {
+            // A typo in a sink setting is a usage error before anything is stored.
+            super::flush::http_settings(&self.env)?;
+        }
         Ok(Session {
+            sinks,
             now,
             ci: detect(&self.env),
             config,
@@ -76,6 +90,39 @@ impl Context<'_> {
             quiet: global.quiet,
             verbose: global.verbose,
         })
+    }
+
+    /// The spool for sink events: `DORAMETER_SPOOL`, else `spool/` next to
+    /// the SQLite store, else `.dorameter/spool` at the repository root.
+    pub fn spool_dir(
+        &self,
+        global: &GlobalArgs,
+        session: &Session,
+        repo: Option<&Repo>,
+    ) -> PathBuf {
+        if let Some(dir) = self.env.get(ev::SPOOL).filter(|v| !v.trim().is_empty()) {
+            return self.cwd.join(dir);
+        }
+        let root = || {
+            repo.and_then(Repo::workdir)
+                .or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()))
+        };
+        match global
+            .store
+            .as_deref()
+            .or(session.config.store.as_deref())
+            .map(StoreUrl::parse)
+        {
+            Some(Ok(StoreUrl::Sqlite(p))) => match self.cwd.join(p).parent() {
+                Some(parent) => parent.join("spool"),
+                None => self.cwd.join(".dorameter").join("spool"),
+            },
+            Some(_) => root()
+                .unwrap_or_else(|| self.cwd.clone())
+                .join(".dorameter")
+                .join("spool"),
+            None => store::default_store_path(root().as_deref(), &self.cwd).with_file_name("spool"),
+        }
     }
 
     /// Opens the store: flag/env, then config, then `.dorameter/dorameter.db`
@@ -100,6 +147,15 @@ impl Context<'_> {
             }
         };
         Ok(store::open(&url, access)?)
+    }
+
+    /// Pretty JSON streamed to stdout: big reports never exist twice in memory.
+    pub fn out_json<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut *self.stdout);
+        serde_json::to_writer_pretty(&mut w, value).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+        Ok(())
     }
 
     pub fn out(&mut self, text: &str) -> Result<()> {

@@ -320,5 +320,11 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         recorded,
         &planned.warnings,
     ))?;
-    Ok(exit::OK)
+    drop(store);
+    let events = if args.dry_run {
+        Vec::new()
+    } else {
+        vec![crate::sink::SinkEvent::Deployment(planned.deployment)]
+    };
+    super::flush::emit(ctx, global, &session, Some(&repo), events, exit::OK)
 }

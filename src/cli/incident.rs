@@ -235,5 +235,7 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
         _ => render::incident_table(&view),
     };
     ctx.out(&text)?;
-    Ok(exit::OK)
+    drop(store);
+    let events = vec![crate::sink::SinkEvent::Incident(incident)];
+    super::flush::emit(ctx, global, &session, repo.as_ref(), events, exit::OK)
 }

@@ -208,6 +208,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             .and_then(|r| r.resolve_commit("--sha", "HEAD").ok()),
     };
 
+    let mut stored_run: Option<TestRun> = None;
     let (summary, errors, good, id, recorded) = if args.dry_run {
         let (s, e, g) = ingest(&files, &ctx.cwd, None)?;
         (s, e, g, None, false)
@@ -279,6 +280,9 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         let Some((s, e, g, recorded)) = result else {
             return Err(Error::usage("no test run was recorded"));
         };
+        if recorded {
+            stored_run = Some(run);
+        }
         if !recorded {
             ctx.warn(
                 &session,
@@ -295,20 +299,26 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         ctx.warn(&session, &format!("more than {} failing tests: the failed and flaky lists are incomplete (the counts are exact)", crate::junit::NAMES_LIMIT))?;
     }
     let view = JunitView::new(good, &summary, &errors, id.as_deref(), recorded);
-    let text = match session.format {
-        Format::Json => render::json(&view),
-        Format::Markdown => render::junit_markdown(&view),
-        _ => render::junit_table(&view),
-    };
-    ctx.out(&text)?;
+    match session.format {
+        Format::Json => ctx.out_json(&view)?,
+        Format::Markdown => ctx.out(&render::junit_markdown(&view))?,
+        _ => ctx.out(&render::junit_table(&view))?,
+    }
 
-    if good == 0 {
+    let events: Vec<crate::sink::SinkEvent> = stored_run
+        .into_iter()
+        .map(crate::sink::SinkEvent::TestRun)
+        .collect();
+    let code = if good == 0 {
         ctx.warn(&session, "none of the files is a readable JUnit report")?;
-        return Ok(exit::NO_INPUT);
-    }
-    let failing = summary.failed + summary.errored > 0 || !errors.is_empty();
-    if (args.fail_on_failure && failing) || (args.fail_on_flaky && !summary.flaky.is_empty()) {
-        return Ok(exit::GATE);
-    }
-    Ok(exit::OK)
+        exit::NO_INPUT
+    } else {
+        let failing = summary.failed + summary.errored > 0 || !errors.is_empty();
+        if (args.fail_on_failure && failing) || (args.fail_on_flaky && !summary.flaky.is_empty()) {
+            exit::GATE
+        } else {
+            exit::OK
+        }
+    };
+    super::flush::emit(ctx, global, &session, repo.as_ref(), events, code)
 }

@@ -5,6 +5,7 @@ mod backfill;
 mod context;
 mod deploy;
 mod flaky;
+mod flush;
 mod incident;
 mod junit;
 mod report;
@@ -35,6 +36,13 @@ pub struct GlobalArgs {
     /// [default: sqlite:.dorameter/dorameter.db at the repository root]
     #[arg(long, global = true, env = ev::STORE, value_name = "URL", hide_env_values = true)]
     pub store: Option<String>,
+    /// Also send recorded events to: datadog, datadog:BASE_URL, webhook:URL or
+    /// devlake:URL (repeatable; env: comma separated)
+    #[arg(long = "sink", global = true, env = ev::SINKS, value_name = "SPEC", value_delimiter = ',', hide_env_values = true)]
+    pub sinks: Vec<String>,
+    /// Exit 5 when a sink could not take an event (default: warn, exit 0)
+    #[arg(long, global = true, env = ev::STRICT, value_parser = clap::builder::FalseyValueParser::new())]
+    pub strict: bool,
     /// Output format [default: table]
     #[arg(long, global = true, env = ev::FORMAT, value_enum)]
     pub format: Option<Format>,
@@ -64,6 +72,8 @@ pub enum Command {
     Junit(junit::JunitArgs),
     /// Flaky tests from the stored history, with evidence
     Flaky(flaky::FlakyArgs),
+    /// Deliver the events a sink outage left in the spool
+    Flush(flush::FlushArgs),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -76,6 +86,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Backfill(args) => backfill::run(args, &global, ctx),
         Command::Junit(args) => junit::run(args, &global, ctx),
         Command::Flaky(args) => flaky::run(args, &global, ctx),
+        Command::Flush(args) => flush::run(args, &global, ctx),
     }
 }
 

@@ -11,4 +11,6 @@ mod incident;
 mod junit;
 mod postgres;
 mod report_month;
+mod server;
+mod sinks;
 mod util;

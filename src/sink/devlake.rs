@@ -1,0 +1,143 @@
+//! Apache DevLake incoming webhooks (plugins/webhook, v1.0+ payloads):
+//! deployments to `{URL}/deployments` with `id` and `deploymentCommits[]`,
+//! incidents to `{URL}/issues` as issues of `type: INCIDENT` with
+//! `resolutionDate` once resolved. `URL` is the webhook connection's
+//! endpoint, e.g. `https://lake.example.com/api/rest/plugins/webhook/connections/3`;
+//! `DORAMETER_DEVLAKE_TOKEN` is sent as `Authorization: Bearer …`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use super::SinkEvent;
+use super::deliver::Prepare;
+use super::http::{Prepared, sensitive};
+use crate::event::{Deployment, DeploymentStatus, Incident};
+
+pub fn prepare(url: &Url, event: &SinkEvent, token: Option<&SecretString>) -> Prepare {
+    let (path, body) = match event {
+        SinkEvent::Deployment(d) => ("deployments", deployment_body(d)),
+        SinkEvent::Incident(i) => ("issues", issue_body(i)),
+        SinkEvent::TestRun(_) => return Prepare::Skip("DevLake's webhook has no test runs"),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(t) = token.filter(|t| !t.expose_secret().trim().is_empty()) {
+        match sensitive(&format!("Bearer {}", t.expose_secret().trim())) {
+            Some(v) => {
+                headers.insert(AUTHORIZATION, v);
+            }
+            None => {
+                return Prepare::Fail("DORAMETER_DEVLAKE_TOKEN is not a valid header value".into());
+            }
+        }
+    }
+    Prepare::Send(Prepared {
+        url: super::datadog::join(url, path),
+        headers,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    })
+}
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// DevLake's environments are an enum; ours are free text. The original
+/// name travels in `originalEnvironment`.
+pub fn environment(env: &str) -> &'static str {
+    let e = env.to_ascii_lowercase();
+    if e.contains("stag") || e.contains("preprod") || e == "uat" {
+        "STAGING"
+    } else if e.contains("prod") || e == "live" {
+        "PRODUCTION"
+    } else if e.contains("test") || e == "qa" {
+        "TESTING"
+    } else {
+        "DEVELOPMENT"
+    }
+}
+
+pub fn deployment_body(d: &Deployment) -> Value {
+    let result = match d.status {
+        DeploymentStatus::Success => "SUCCESS",
+        DeploymentStatus::Failure => "FAILURE",
+    };
+    // `repoUrl` is required: DevLake only needs it unique per repository.
+    let repo = d
+        .repository_url
+        .as_deref()
+        .map(crate::ci::strip_credentials)
+        .unwrap_or_else(|| d.service.clone());
+    let mut commit = json!({
+        "repoUrl": repo,
+        "commitSha": d.sha,
+        "startedDate": rfc(d.started_at),
+        "finishedDate": rfc(d.finished_at),
+        "result": result,
+    });
+    if let Some(v) = &d.version {
+        commit["refName"] = json!(v);
+    }
+    let title = format!(
+        "{} {} to {}",
+        d.service,
+        d.version
+            .as_deref()
+            .unwrap_or(&d.sha[..d.sha.len().min(12)]),
+        d.env
+    );
+    json!({
+        "id": d.id,
+        "name": title,
+        "displayTitle": title,
+        "result": result,
+        "environment": environment(&d.env),
+        "originalEnvironment": d.env,
+        "createdDate": rfc(d.started_at),
+        "startedDate": rfc(d.started_at),
+        "finishedDate": rfc(d.finished_at),
+        "deploymentCommits": [commit],
+    })
+}
+
+pub fn issue_body(i: &Incident) -> Value {
+    let resolved = i.resolved_at.is_some();
+    let mut v = json!({
+        "issueKey": i.id,
+        "title": i.title.clone().unwrap_or_else(|| format!("incident {}", i.id)),
+        "type": "INCIDENT",
+        "status": if resolved { "DONE" } else { "IN_PROGRESS" },
+        "originalStatus": if resolved { "resolved" } else { "open" },
+        "createdDate": rfc(i.started_at),
+        "updatedDate": rfc(i.resolved_at.unwrap_or(i.started_at)),
+        "component": i.services.join(","),
+        "description": format!("cause: {}; env: {}", i.cause, i.env),
+    });
+    if let Some(r) = i.resolved_at {
+        v["resolutionDate"] = json!(rfc(r));
+        v["leadTimeMinutes"] = json!(((r - i.started_at).num_seconds().max(0) / 60) as u64);
+    }
+    if let Some(s) = &i.severity {
+        v["severity"] = json!(s);
+        v["priority"] = json!(s);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::environment;
+
+    #[test]
+    fn environments() {
+        assert_eq!(environment("production"), "PRODUCTION");
+        assert_eq!(environment("prod-eu"), "PRODUCTION");
+        assert_eq!(environment("staging"), "STAGING");
+        assert_eq!(environment("preprod"), "STAGING");
+        assert_eq!(environment("qa"), "TESTING");
+        assert_eq!(environment("review-123"), "DEVELOPMENT");
+    }
+}

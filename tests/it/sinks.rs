@@ -1,0 +1,1028 @@
+//! Sinks and reliable delivery (SPEC §5) against real HTTP servers on
+//! 127.0.0.1: a Datadog stand-in validating every body against
+//! `fixtures/datadog-dora-openapi.yaml`, a webhook receiver checking the
+//! HMAC, a DevLake receiver checking shapes, a fault-injecting receiver, and
+//! `kill -9` during delivery.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::server::{Reply, Server};
+use super::util::{Dm, Repo, Run, at};
+
+/// Fast retries for tests: the policy is the same, only the waits shrink.
+const FAST: &[(&str, &str)] = &[
+    ("DORAMETER_SINK_TIMEOUT", "2s"),
+    ("DORAMETER_SINK_BACKOFF", "1ms"),
+    ("DORAMETER_SINK_MAX_DELAY", "20ms"),
+];
+
+fn run_env(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = dm.command(args);
+    for (k, v) in FAST.iter().chain(env) {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run dorameter");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn open_incident(dm: &Dm, env: &[(&str, &str)], sink: &str, id: &str) -> Run {
+    run_env(
+        dm,
+        env,
+        &[
+            "--sink",
+            sink,
+            "incident",
+            "open",
+            "--id",
+            id,
+            "--service",
+            "api",
+            "--started-at",
+            "2026-04-01T10:00:00Z",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------- schema
+
+/// The OpenAPI document as JSON.
+fn openapi() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/datadog-dora-openapi.yaml"
+    ))
+    .expect("fixtures/datadog-dora-openapi.yaml");
+    serde_yaml::from_str(&text).expect("the OpenAPI fixture parses")
+}
+
+/// Checks `v` against `schema` (the subset the DORA schemas use: `$ref`,
+/// type, required, properties — unknown properties rejected —, items,
+/// enum, nullable, and the sha pattern).
+fn check(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/components/schemas/").expect("local ref");
+        let target = &doc["components"]["schemas"][name];
+        assert!(!target.is_null(), "unresolved {r}");
+        return check(doc, target, v, at, errs);
+    }
+    if v.is_null() && schema.get("nullable") == Some(&Value::Bool(true)) {
+        return;
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let Some(obj) = v.as_object() else {
+                return errs.push(format!("{at}: expected an object, got {v}"));
+            };
+            for req in schema["required"].as_array().into_iter().flatten() {
+                let k = req.as_str().unwrap();
+                if !obj.contains_key(k) {
+                    errs.push(format!("{at}: missing required '{k}'"));
+                }
+            }
+            for (k, val) in obj {
+                match schema["properties"].get(k) {
+                    Some(ps) => check(doc, ps, val, &format!("{at}.{k}"), errs),
+                    None => errs.push(format!("{at}: unknown property '{k}'")),
+                }
+            }
+        }
+        Some("string") => {
+            let Some(s) = v.as_str() else {
+                return errs.push(format!("{at}: expected a string, got {v}"));
+            };
+            if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
+                assert_eq!(
+                    p, "^[a-fA-F0-9]{40,}$",
+                    "a pattern this checker does not know"
+                );
+                if s.len() < 40 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+                    errs.push(format!("{at}: '{s}' does not match {p}"));
+                }
+            }
+            if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+                if !e.iter().any(|x| x.as_str() == Some(s)) {
+                    errs.push(format!("{at}: '{s}' not in {e:?}"));
+                }
+            }
+        }
+        Some("integer") => {
+            if v.as_i64().is_none() {
+                errs.push(format!("{at}: expected an int64, got {v}"));
+            }
+        }
+        Some("boolean") => {
+            if !v.is_boolean() {
+                errs.push(format!("{at}: expected a boolean, got {v}"));
+            }
+        }
+        Some("array") => {
+            let Some(items) = v.as_array() else {
+                return errs.push(format!("{at}: expected an array, got {v}"));
+            };
+            for (i, item) in items.iter().enumerate() {
+                check(doc, &schema["items"], item, &format!("{at}[{i}]"), errs);
+            }
+        }
+        other => panic!("{at}: schema type {other:?} not handled"),
+    }
+}
+
+/// Validates a POST body against the request schema of `path`; also the
+/// rules the schema states only in prose (id length and alphabet, ns times).
+fn validate_datadog(doc: &Value, path: &str, body: &Value) -> Vec<String> {
+    let schema =
+        &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    if schema.is_null() {
+        return vec![format!("no POST {path} in the API")];
+    }
+    let mut errs = Vec::new();
+    check(doc, schema, body, "body", &mut errs);
+    let a = &body["data"]["attributes"];
+    if let Some(id) = a["id"].as_str() {
+        let ok = (16..=128).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !ok {
+            errs.push(format!("id '{id}' is not 16-128 chars of [A-Za-z0-9-_.:]"));
+        }
+    }
+    for k in ["started_at", "finished_at"] {
+        if let Some(t) = a[k].as_i64() {
+            if t < 1_000_000_000_000_000_000 {
+                errs.push(format!("{k} {t} is not in nanoseconds"));
+            }
+        }
+    }
+    errs
+}
+
+/// A Datadog stand-in: 202 for valid bodies with the right key, else 400/403
+/// with a JSON:API error as Datadog sends it.
+fn datadog_server(key: &'static str) -> Server {
+    let doc = openapi();
+    Server::start(move |req| {
+        if req.header("dd-api-key") != Some(key) {
+            return Reply::status(403, r#"{"errors":["Forbidden"]}"#);
+        }
+        let errs = validate_datadog(&doc, &req.path, &req.json());
+        if errs.is_empty() {
+            Reply::Status(
+                202,
+                vec![],
+                r#"{"data":{"id":"x","type":"dora_deployment"}}"#.into(),
+            )
+        } else {
+            Reply::status(400, &serde_json::json!({"errors": errs}).to_string())
+        }
+    })
+}
+
+#[test]
+fn datadog_bodies_match_the_openapi_schema() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    repo.git(
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://ci:ghp_repotoken@github.com/org/shop.git",
+        ],
+        at(0, 0, 0),
+    );
+    repo.commit_at("first", at(0, 9, 0));
+    let sha = repo.commit_at("second", at(1, 9, 0));
+    let key = "dd-test-key-0123456789abcdef";
+    let server = datadog_server(key);
+    let sink = format!("datadog:{}", server.url(""));
+    let env = [("DD_API_KEY", key)];
+    let repo_path = repo.path.display().to_string();
+
+    let deploy = run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "shop",
+            "--id",
+            "dep-1",
+            "--version",
+            "v1.2.3",
+            "--team",
+            "payments",
+            "--tag",
+            "region=eu",
+            "--finished-at",
+            "2026-03-02T10:00:00Z",
+        ],
+    );
+    deploy.assert_ok();
+    // A failed deploy job is not a Datadog deployment: stored, not sent.
+    run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "shop",
+            "--status",
+            "failure",
+            "--finished-at",
+            "2026-03-02T11:00:00Z",
+        ],
+    )
+    .assert_ok();
+    open_incident(&dm, &env, &sink, "INC 42").assert_ok();
+    let resolved = run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "resolve",
+            "--id",
+            "INC 42",
+            "--resolved-at",
+            "2026-04-01T11:00:00Z",
+            "--severity",
+            "SEV-2",
+            "--title",
+            "checkout down",
+        ],
+    );
+    resolved.assert_ok();
+
+    let reqs = server.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v2/dora/deployment",
+            "/api/v2/dora/failure",
+            "/api/v2/dora/failure"
+        ],
+        "{reqs:#?}"
+    );
+    let doc = openapi();
+    for r in &reqs {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.header("dd-api-key"), Some(key));
+        assert!(r.header("user-agent").unwrap().starts_with("dorameter/"));
+        let errs = validate_datadog(&doc, &r.path, &r.json());
+        assert!(errs.is_empty(), "{}: {errs:?}", r.path);
+    }
+    let d = reqs[0].json();
+    let a = &d["data"]["attributes"];
+    assert_eq!(a["git"]["commit_sha"], sha.as_str());
+    assert_eq!(
+        a["git"]["repository_url"],
+        "https://github.com/org/shop.git"
+    );
+    assert_eq!(a["started_at"], 1_772_445_600_000_000_000i64);
+    assert_eq!(a["version"], "v1.2.3");
+    assert!(a["id"].as_str().unwrap().starts_with("dep-1:"));
+    let open = reqs[1].json();
+    let resolve = reqs[2].json();
+    assert_eq!(
+        open["data"]["attributes"]["id"], resolve["data"]["attributes"]["id"],
+        "one deterministic id per incident"
+    );
+    assert!(open["data"]["attributes"].get("finished_at").is_none());
+    assert_eq!(
+        resolve["data"]["attributes"]["finished_at"],
+        1_775_041_200_000_000_000i64
+    );
+    for run in [&deploy, &resolved] {
+        assert!(
+            !run.stdout.contains(key) && !run.stderr.contains(key),
+            "{run:#?}"
+        );
+        assert!(!run.stdout.contains("ghp_repotoken") && !run.stderr.contains("ghp_repotoken"));
+    }
+    let spool = std::fs::read(dm.dir.path().join("spool").join("events.log")).unwrap();
+    assert!(!String::from_utf8_lossy(&spool).contains(key));
+}
+
+#[test]
+fn datadog_4xx_is_not_retried_and_shows_the_api_message() {
+    let dm = Dm::default();
+    let key = "dd-secret-key-abcdef0123456789";
+    for (status, body) in [
+        (403, r#"{"errors":["Forbidden"]}"#.to_string()),
+        (
+            400,
+            format!(r#"{{"errors":["bad key {key}: invalid payload"]}}"#),
+        ),
+    ] {
+        let body: &'static str = Box::leak(body.into_boxed_str());
+        let server = Server::start(move |_| Reply::status(status, body));
+        let sink = format!("datadog:{}", server.url("/"));
+        let env = [("DD_API_KEY", key)];
+        let run = open_incident(&dm, &env, &sink, &format!("INC-{status}-a"));
+        run.assert_ok();
+        assert_eq!(server.requests().len(), 1, "a {status} is never retried");
+        assert!(run.stderr.contains(&format!("HTTP {status}")), "{run:#?}");
+        assert!(
+            run.stderr.contains(if status == 403 {
+                "Forbidden"
+            } else {
+                "invalid payload"
+            }),
+            "{run:#?}"
+        );
+        assert!(
+            !run.stderr.contains(key) && !run.stdout.contains(key),
+            "the key leaked: {run:#?}"
+        );
+
+        let strict = run_env(
+            &dm,
+            &env,
+            &[
+                "--strict",
+                "--sink",
+                &sink,
+                "incident",
+                "open",
+                "--id",
+                &format!("INC-{status}-b"),
+                "--service",
+                "api",
+            ],
+        );
+        strict.assert_no_panic();
+        assert_eq!(strict.code, 5, "{strict:#?}");
+    }
+    // No key at all: a sink failure, not a crash; the event waits in the spool.
+    let server = Server::start(|_| Reply::ok());
+    let run = open_incident(
+        &dm,
+        &[],
+        &format!("datadog:{}", server.url("")),
+        "INC-nokey",
+    );
+    run.assert_ok();
+    assert!(run.stderr.contains("DD_API_KEY is not set"), "{run:#?}");
+    assert!(server.requests().is_empty());
+}
+
+// --------------------------------------------------------------- webhook
+
+#[test]
+fn webhook_posts_signed_events_of_every_kind() {
+    let dm = Dm::default();
+    let secret = "whsec-test-5ecret";
+    let server = Server::start(move |req| {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&req.body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if req.header("x-dorameter-signature") == Some(&format!("sha256={hex}")) {
+            Reply::ok()
+        } else {
+            Reply::status(401, "bad signature")
+        }
+    });
+    let sink = format!("webhook:{}", server.url("/hooks/dora"));
+    let env = [("DORAMETER_WEBHOOK_SECRET", secret)];
+    let mut repo = Repo::new();
+    repo.commit_at("one", at(0, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    let d = run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+            "--id",
+            "deploy-0001",
+        ],
+    );
+    d.assert_ok();
+    open_incident(&dm, &env, &sink, "INC-7").assert_ok();
+    let junit = dm.dir.path().join("report.xml");
+    std::fs::write(
+        &junit,
+        r#"<testsuite name="s"><testcase classname="a" name="b"/></testsuite>"#,
+    )
+    .unwrap();
+    run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "junit",
+            junit.to_str().unwrap(),
+            "--service",
+            "api",
+            "--id",
+            "run-1",
+        ],
+    )
+    .assert_ok();
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    let kinds: Vec<(String, String)> = reqs
+        .iter()
+        .map(|r| {
+            assert_eq!(r.path, "/hooks/dora");
+            let b = r.json();
+            assert_eq!(
+                b.as_object().unwrap().len(),
+                3,
+                "exactly type, id, data: {b}"
+            );
+            assert_eq!(b["data"]["id"], b["id"]);
+            (
+                b["type"].as_str().unwrap().to_string(),
+                b["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("deployment".into(), "deploy-0001".into()),
+            ("incident".into(), "INC-7".into()),
+            ("test_run".into(), "run-1".into())
+        ]
+    );
+    assert_eq!(reqs[0].json()["data"]["service"], "api");
+    assert_eq!(reqs[2].json()["data"]["tests"], 1);
+    assert!(!d.stderr.contains(secret));
+
+    // Re-running the same deploy sends nothing twice: the spool acknowledged it.
+    run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+            "--id",
+            "deploy-0001",
+        ],
+    )
+    .assert_ok();
+    assert_eq!(server.requests().len(), 3);
+    // A wrong secret is a 401 from the receiver: reported, not retried.
+    let bad = run_env(
+        &dm,
+        &[("DORAMETER_WEBHOOK_SECRET", "wrong-secret")],
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-8",
+            "--service",
+            "api",
+        ],
+    );
+    bad.assert_ok();
+    assert!(bad.stderr.contains("HTTP 401"), "{bad:#?}");
+    assert!(!bad.stderr.contains("wrong-secret"));
+}
+
+#[test]
+fn invalid_sinks_are_usage_errors() {
+    let dm = Dm::default();
+    for spec in [
+        "webhook:not a url",
+        "webhook",
+        "kafka:localhost:9092",
+        "webhook:ftp://x.example.com/h",
+        "devlake:",
+    ] {
+        let run = run_env(
+            &dm,
+            &[],
+            &[
+                "--sink",
+                spec,
+                "incident",
+                "open",
+                "--id",
+                "INC-1",
+                "--service",
+                "api",
+            ],
+        );
+        run.assert_usage_error("webhook:URL");
+    }
+    let run = run_env(
+        &dm,
+        &[("DORAMETER_SINKS", "datadog,webhook:http//oops")],
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
+    );
+    run.assert_usage_error("webhook:URL");
+    let run = run_env(
+        &dm,
+        &[("DORAMETER_SINK_TIMEOUT", "soon")],
+        &[
+            "--sink",
+            "datadog",
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+        ],
+    );
+    run.assert_usage_error("DORAMETER_SINK_TIMEOUT");
+    // Nothing was stored by the refused commands.
+    let report = dm.json(&["report", "--service", "api", "--window", "30d"]);
+    assert_eq!(
+        report["metrics"]["time_to_restore"]["open_incidents"], 0,
+        "{report}"
+    );
+    // Credentials in a refused URL are not echoed.
+    let run = run_env(
+        &dm,
+        &[],
+        &[
+            "--sink",
+            "webhook:ftp://bob:hunter2@x.example.com/",
+            "flush",
+        ],
+    );
+    run.assert_usage_error("webhook:URL");
+    assert!(!run.stderr.contains("hunter2"), "{run:#?}");
+}
+
+#[test]
+fn credentials_in_sink_urls_never_printed_or_spooled() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::status(500, "boom"));
+    let sink = format!(
+        "webhook:http://bob:pa55word@{}/hook?token=t0ken-value",
+        server.addr
+    );
+    let run = run_env(
+        &dm,
+        &[("DORAMETER_SINK_RETRIES", "1")],
+        &[
+            "-v",
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-9",
+            "--service",
+            "api",
+        ],
+    );
+    run.assert_ok();
+    assert!(run.stderr.contains("HTTP 500"), "{run:#?}");
+    assert!(run.stderr.contains("***@"), "{run:#?}");
+    for secret in ["pa55word", "t0ken-value"] {
+        assert!(
+            !run.stderr.contains(secret) && !run.stdout.contains(secret),
+            "{secret} leaked: {run:#?}"
+        );
+        for f in ["events.log", "acks.log"] {
+            let bytes = std::fs::read(dm.dir.path().join("spool").join(f)).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{secret} in {f}"
+            );
+        }
+    }
+    assert_eq!(server.requests().len(), 2, "first attempt + 1 retry");
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Basic Ym9iOnBhNTV3b3Jk")
+    );
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let dm = Dm::default();
+    let n = Arc::new(AtomicU64::new(0));
+    let n2 = n.clone();
+    let server = Server::start(move |_| {
+        if n2.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::Status(429, vec![("Retry-After".into(), "1".into())], "{}".into())
+        } else {
+            Reply::ok()
+        }
+    });
+    let sink = format!("webhook:{}", server.url("/h"));
+    let run = run_env(
+        &dm,
+        &[("DORAMETER_SINK_MAX_DELAY", "30s")],
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+        ],
+    );
+    run.assert_ok();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let waited = reqs[1].at - reqs[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+    assert!(run.stderr.is_empty(), "{run:#?}");
+}
+
+// --------------------------------------------------------------- devlake
+
+#[test]
+fn devlake_receives_deployments_and_incident_issues() {
+    let dm = Dm::default();
+    let server = Server::start(|req| {
+        if req.header("authorization") != Some("Bearer lake-api-key") {
+            return Reply::status(401, "unauthorized");
+        }
+        Reply::ok()
+    });
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/3")
+    );
+    let env = [("DORAMETER_DEVLAKE_TOKEN", "lake-api-key")];
+    let mut repo = Repo::new();
+    repo.git(
+        &["remote", "add", "origin", "https://github.com/org/shop.git"],
+        at(0, 0, 0),
+    );
+    let sha = repo.commit_at("one", at(0, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "shop",
+            "--env",
+            "staging",
+            "--id",
+            "dep-42",
+            "--started-at",
+            "2026-03-02T09:55:00Z",
+            "--finished-at",
+            "2026-03-02T10:00:00Z",
+        ],
+    )
+    .assert_ok();
+    open_incident(&dm, &env, &sink, "INC-5").assert_ok();
+    run_env(
+        &dm,
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "resolve",
+            "--id",
+            "INC-5",
+            "--resolved-at",
+            "2026-04-01T10:30:00Z",
+        ],
+    )
+    .assert_ok();
+
+    let reqs = server.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/rest/plugins/webhook/connections/3/deployments",
+            "/api/rest/plugins/webhook/connections/3/issues",
+            "/api/rest/plugins/webhook/connections/3/issues"
+        ]
+    );
+    let d = reqs[0].json();
+    assert_eq!(d["id"], "dep-42");
+    assert_eq!(d["environment"], "STAGING");
+    assert_eq!(d["originalEnvironment"], "staging");
+    assert_eq!(d["result"], "SUCCESS");
+    assert_eq!(d["startedDate"], "2026-03-02T09:55:00Z");
+    assert_eq!(d["finishedDate"], "2026-03-02T10:00:00Z");
+    let c = &d["deploymentCommits"][0];
+    assert_eq!(c["repoUrl"], "https://github.com/org/shop.git");
+    assert_eq!(c["commitSha"], sha.as_str());
+    assert!(c["startedDate"].is_string() && c["finishedDate"].is_string());
+    let open = reqs[1].json();
+    assert_eq!(open["issueKey"], "INC-5");
+    assert_eq!(open["type"], "INCIDENT");
+    assert_eq!(open["status"], "IN_PROGRESS");
+    assert!(open["title"].is_string() && open["originalStatus"].is_string());
+    assert_eq!(open["createdDate"], "2026-04-01T10:00:00Z");
+    assert!(open.get("resolutionDate").is_none());
+    let resolved = reqs[2].json();
+    assert_eq!(resolved["status"], "DONE");
+    assert_eq!(resolved["resolutionDate"], "2026-04-01T10:30:00Z");
+    assert_eq!(resolved["leadTimeMinutes"], 30);
+}
+
+// ----------------------------------------------------------- reliability
+
+/// Deterministic per-request fault choice.
+fn roll(n: u64) -> u64 {
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x ^ (x >> 29)) % 100
+}
+
+#[test]
+fn faults_and_an_outage_deliver_every_id_exactly_once() {
+    let dm = Arc::new(Dm::default());
+    let accepted: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let outage = Arc::new(AtomicBool::new(false));
+    let faults = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(AtomicU64::new(0));
+    let server = {
+        let (accepted, outage, faults, seen) = (
+            accepted.clone(),
+            outage.clone(),
+            faults.clone(),
+            seen.clone(),
+        );
+        Server::start(move |req| {
+            if outage.load(Ordering::SeqCst) {
+                return Reply::status(503, "maintenance");
+            }
+            let reply = match roll(seen.fetch_add(1, Ordering::SeqCst)) {
+                0..10 => Reply::status(500, "internal error"),
+                10..18 => Reply::Status(429, vec![("Retry-After".into(), "1".into())], "{}".into()),
+                18..24 => Reply::Drop,
+                24..30 => Reply::Stall(Duration::from_millis(250)),
+                _ => {
+                    let id = req.json()["id"].as_str().unwrap().to_string();
+                    *accepted.lock().unwrap().entry(id).or_default() += 1;
+                    return Reply::ok();
+                }
+            };
+            faults.fetch_add(1, Ordering::SeqCst);
+            reply
+        })
+    };
+    let sink = format!("webhook:{}", server.url("/ingest"));
+    let env: &[(&str, &str)] = &[
+        ("DORAMETER_SINK_TIMEOUT", "100ms"),
+        ("DORAMETER_SINK_RETRIES", "4"),
+    ];
+    let started = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (dm, sink, started, outage) =
+                (dm.clone(), sink.clone(), started.clone(), outage.clone());
+            s.spawn(move || {
+                for i in 0..250 {
+                    let n = started.fetch_add(1, Ordering::SeqCst);
+                    if n == 350 {
+                        outage.store(true, Ordering::SeqCst);
+                    } else if n == 550 {
+                        outage.store(false, Ordering::SeqCst);
+                    }
+                    let run = open_incident(&dm, env, &sink, &format!("INC-{t}-{i:03}"));
+                    run.assert_ok();
+                }
+            });
+        }
+    });
+    let recorded = t0.elapsed();
+    let mut flushes = 0;
+    loop {
+        flushes += 1;
+        let run = run_env(&dm, env, &["--sink", &sink, "flush"]);
+        let report = run.json();
+        if report["sinks"][0]["pending"] == 0 {
+            break;
+        }
+        assert!(flushes < 20, "the spool does not drain: {report}");
+    }
+    let accepted = accepted.lock().unwrap();
+    let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    let expected: BTreeSet<String> = (0..4)
+        .flat_map(|t| (0..250).map(move |i| format!("INC-{t}-{i:03}")))
+        .collect();
+    let got: BTreeSet<String> = accepted.keys().cloned().collect();
+    assert_eq!(
+        got.len(),
+        1000,
+        "missing: {:?}",
+        expected.difference(&got).take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(got, expected);
+    let f = faults.load(Ordering::SeqCst);
+    let total = seen.load(Ordering::SeqCst);
+    assert!(f * 100 / total >= 25, "fault rate {f}/{total}");
+    assert!(
+        recorded < Duration::from_secs(60),
+        "1000 events took {recorded:?} ({f} injected faults of {total} requests, {flushes} flush(es))"
+    );
+}
+
+fn incident_event(id: &str) -> dorameter::sink::SinkEvent {
+    dorameter::sink::SinkEvent::Incident(dorameter::event::Incident {
+        id: id.into(),
+        services: vec!["api".into()],
+        env: "production".into(),
+        started_at: chrono::DateTime::from_timestamp(1_775_000_000, 0).unwrap(),
+        detected_at: None,
+        resolved_at: None,
+        severity: Some("SEV-3".into()),
+        title: Some(format!("backlog {id}")),
+        cause: dorameter::event::IncidentCause::Unknown,
+        deployment_id: None,
+        deployment_sha: None,
+    })
+}
+
+/// Spools `ids` for `sink` through the library, as a past outage would have.
+fn prefill(dir: &Path, sink: &str, ids: &[String]) {
+    let spec = dorameter::sink::SinkSpec::parse(sink, None).unwrap();
+    let now = chrono::Utc::now();
+    let mut spool = dorameter::sink::Spool::open(dir).expect("open spool");
+    let records = ids
+        .iter()
+        .map(|id| dorameter::sink::Record::new(spec.key(), incident_event(id), now))
+        .collect();
+    spool.append(records).expect("append");
+}
+
+#[test]
+fn kill_9_during_delivery_never_corrupts_or_loses_the_spool() {
+    let dm = Dm::default();
+    let accepted: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let server = {
+        let accepted = accepted.clone();
+        Server::start(move |req| {
+            std::thread::sleep(Duration::from_millis(2));
+            let id = req.json()["id"].as_str().unwrap().to_string();
+            *accepted.lock().unwrap().entry(id).or_default() += 1;
+            Reply::ok()
+        })
+    };
+    let sink = format!("webhook:{}", server.url("/k"));
+    let spool = dm.dir.path().join("spool");
+    let mut must_arrive: BTreeSet<String> = BTreeSet::new();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64 ^ u64::from(std::process::id());
+    let mut kills = 0;
+    for round in 0..24 {
+        let ids: Vec<String> = (0..120).map(|i| format!("BK-{round:02}-{i:02}")).collect();
+        prefill(&spool, &sink, &ids);
+        must_arrive.extend(ids);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % 70_000);
+        let own = format!("KILL-{round:02}");
+        let args: Vec<&str> = if round % 2 == 0 {
+            vec!["--sink", &sink, "flush"]
+        } else {
+            vec![
+                "--sink",
+                &sink,
+                "incident",
+                "open",
+                "--id",
+                &own,
+                "--service",
+                "api",
+            ]
+        };
+        let mut cmd: Command = dm.command(&args);
+        cmd.env("DORAMETER_SINK_CONCURRENCY", "4")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("spawn");
+        std::thread::sleep(delay);
+        let finished = matches!(child.try_wait(), Ok(Some(_)));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if !finished && !status.success() {
+            kills += 1;
+        } else if round % 2 == 1 {
+            must_arrive.insert(own);
+        }
+        let s = dorameter::sink::Spool::open(&spool).expect("the spool opens after kill -9");
+        assert_eq!(s.health.corrupt_records, 0, "round {round}: {:?}", s.health);
+        assert_eq!(
+            s.health.unreadable_records, 0,
+            "round {round}: {:?}",
+            s.health
+        );
+    }
+    assert!(kills >= 8, "only {kills} runs were killed mid-flight");
+    let run = dm.command(&["--sink", &sink, "flush"]).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["sinks"][0]["pending"], 0, "{report}");
+    assert_eq!(report["corrupt_records"], 0, "{report}");
+    let accepted = accepted.lock().unwrap();
+    let missing: Vec<&String> = must_arrive
+        .iter()
+        .filter(|id| !accepted.contains_key(*id))
+        .collect();
+    assert!(missing.is_empty(), "lost after kill -9: {missing:?}");
+}
+
+#[test]
+fn a_spool_from_a_newer_version_is_refused_and_kept() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/n"));
+    let spool = dm.dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let mut bytes = b"DMSPOOL\n".to_vec();
+    bytes.extend_from_slice(&9u32.to_le_bytes());
+    bytes.extend_from_slice(b"records in a future format");
+    std::fs::write(spool.join("events.log"), &bytes).unwrap();
+
+    let flush = run_env(&dm, &[], &["--sink", &sink, "flush"]);
+    flush.assert_usage_error("newer dorameter");
+    assert!(flush.stderr.contains("hint:"), "{flush:#?}");
+    // An event command still records and sends its event, and says so.
+    let run = open_incident(&dm, &[], &sink, "INC-new");
+    run.assert_ok();
+    assert!(run.stderr.contains("newer dorameter"), "{run:#?}");
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        std::fs::read(spool.join("events.log")).unwrap(),
+        bytes,
+        "the newer spool is untouched"
+    );
+}
+
+#[test]
+fn flush_without_sinks_reports_what_waits() {
+    let dm = Dm::default();
+    let run = run_env(&dm, &[], &["flush"]);
+    assert_eq!(run.json()["sinks"], serde_json::json!([]));
+    let down = Server::start(|_| Reply::status(503, "down"));
+    let sink = format!("webhook:{}", down.url("/x"));
+    open_incident(&dm, &[("DORAMETER_SINK_RETRIES", "0")], &sink, "INC-1").assert_ok();
+    let run = run_env(&dm, &[], &["flush"]);
+    let report = run.json();
+    assert_eq!(report["unconfigured"][0]["pending"], 1, "{report}");
+    assert!(run.stderr.contains("no sink configured"), "{run:#?}");
+    let strict = run_env(&dm, &[], &["--strict", "flush"]);
+    assert_eq!(strict.code, 5, "{strict:#?}");
+}
