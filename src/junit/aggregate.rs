@@ -13,21 +13,54 @@
 //! parsed completely and dropped when it did not, so a broken file never
 //! contributes half its tests.
 
-use std::collections::hash_map::{Entry as MapEntry, RandomState};
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 
 use super::model::{Entry, Outcome};
 
-/// Identities held in one in-memory map before it is spilled (~40 B each).
-const MAP_LIMIT: usize = 256 * 1024;
+/// Identities held in one in-memory map before it is spilled (~60 B each).
+const MAP_LIMIT: usize = 64 * 1024;
 /// Failing tests whose names are kept for the report.
 pub const NAMES_LIMIT: usize = 100_000;
+/// Failing tests whose message is kept for the report (the store keeps all).
+const MESSAGES_LIMIT: usize = 1000;
+/// Bytes of each kept message.
+const MESSAGE_BYTES: usize = 512;
 
-type Key = [u64; 2];
+/// A 128-bit keyed hash of `classname`, a separator and `name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key([u64; 2]);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already uniformly random: no need to hash it again.
+        state.write_u64(self.0[0]);
+    }
+}
+
+/// Passes a `Key`'s first word through as the hash.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Map<V> = HashMap<Key, V, BuildHasherDefault<PassThrough>>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Acc {
@@ -149,15 +182,19 @@ struct Names {
 }
 
 pub struct Aggregator {
-    hashers: (RandomState, RandomState),
+    /// Random per process, so crafted names cannot collide on purpose.
+    seed: u64,
+    scratch: Vec<u8>,
+    spill_buf: Vec<(Key, Acc)>,
+    messages: usize,
     seq: u64,
     runs: u64,
     staged_runs: u64,
-    active: HashMap<Key, Acc>,
-    committed: HashMap<Key, Acc>,
+    active: Map<Acc>,
+    committed: Map<Acc>,
     spilled: Vec<std::fs::File>,
     staged_spills: Vec<std::fs::File>,
-    names: HashMap<Key, Names>,
+    names: Map<Names>,
     names_incomplete: bool,
     map_limit: usize,
 }
@@ -171,23 +208,33 @@ impl Default for Aggregator {
 impl Aggregator {
     fn with_limit(map_limit: usize) -> Self {
         Aggregator {
-            hashers: (RandomState::new(), RandomState::new()),
+            seed: {
+                use std::hash::BuildHasher;
+                std::collections::hash_map::RandomState::new().hash_one(0u8)
+            },
+            scratch: Vec::new(),
+            spill_buf: Vec::new(),
+            messages: 0,
             seq: 0,
             runs: 0,
             staged_runs: 0,
-            active: HashMap::new(),
-            committed: HashMap::new(),
+            active: Map::default(),
+            committed: Map::default(),
             spilled: Vec::new(),
             staged_spills: Vec::new(),
-            names: HashMap::new(),
+            names: Map::default(),
             names_incomplete: false,
             map_limit,
         }
     }
 
-    fn key(&self, classname: &str, name: &str) -> Key {
-        let k = (classname, '\u{0}', name);
-        [self.hashers.0.hash_one(k), self.hashers.1.hash_one(k)]
+    fn key(&mut self, classname: &str, name: &str) -> Key {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(classname.as_bytes());
+        self.scratch.push(0xFF); // never in UTF-8: `a::b`+`c` ≠ `a`+`b::c`
+        self.scratch.extend_from_slice(name.as_bytes());
+        let h = xxhash_rust::xxh3::xxh3_128_with_seed(&self.scratch, self.seed);
+        Key([h as u64, (h >> 64) as u64])
     }
 
     /// Adds one `<testcase>` entry of the file being read.
@@ -222,19 +269,36 @@ impl Aggregator {
             }
         }
         if self.active.len() >= self.map_limit {
-            let run = spill(&mut self.active)?;
+            let run = spill(&mut self.active, &mut self.spill_buf)?;
             self.staged_spills.push(run);
         }
         Ok(())
     }
 
     fn remember(&mut self, key: Key, e: &Entry<'_>) {
-        let message = e.message.map(Box::from);
+        // Messages for the summary are a bounded sample; the store keeps every one.
+        let message = match e.message {
+            Some(m) if self.messages < MESSAGES_LIMIT => {
+                let mut m = m.to_string();
+                if m.len() > MESSAGE_BYTES {
+                    let mut cut = MESSAGE_BYTES;
+                    while !m.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    m.truncate(cut);
+                    m.push('…');
+                }
+                Some(m.into_boxed_str())
+            }
+            _ => None,
+        };
         if let Some(n) = self.names.get_mut(&key) {
-            if message.is_some() {
+            if message.is_some() && n.message.is_none() {
+                self.messages += 1;
                 n.message = message;
             }
         } else if self.names.len() < NAMES_LIMIT {
+            self.messages += usize::from(message.is_some());
             self.names.insert(
                 key,
                 Names {
@@ -262,7 +326,7 @@ impl Aggregator {
             }
         }
         if self.committed.len() >= self.map_limit {
-            let run = spill(&mut self.committed)?;
+            let run = spill(&mut self.committed, &mut self.spill_buf)?;
             self.spilled.push(run);
         }
         Ok(())
@@ -320,7 +384,7 @@ impl Aggregator {
             }
         } else {
             if !self.committed.is_empty() {
-                let run = spill(&mut self.committed)?;
+                let run = spill(&mut self.committed, &mut self.spill_buf)?;
                 self.spilled.push(run);
             }
             merge_runs(std::mem::take(&mut self.spilled), &mut visit)?;
@@ -331,13 +395,14 @@ impl Aggregator {
     }
 }
 
-/// Writes the map sorted by key to an anonymous temp file and empties it.
-fn spill(map: &mut HashMap<Key, Acc>) -> std::io::Result<std::fs::File> {
-    let mut entries: Vec<(Key, Acc)> = map.drain().collect();
-    entries.sort_unstable_by_key(|(k, _)| *k);
-    map.shrink_to(MAP_LIMIT / 4);
+/// Writes the map sorted by key to an anonymous temp file and empties it,
+/// keeping its capacity (it will fill again) and reusing `buf`.
+fn spill(map: &mut Map<Acc>, buf: &mut Vec<(Key, Acc)>) -> std::io::Result<std::fs::File> {
+    buf.clear();
+    buf.extend(map.drain());
+    buf.sort_unstable_by_key(|(k, _)| *k);
     let mut out = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-    for (k, a) in &entries {
+    for (k, a) in buf.iter() {
         out.write_all(&encode(k, a))?;
     }
     let mut file = out.into_inner().map_err(|e| e.into_error())?;
@@ -347,8 +412,8 @@ fn spill(map: &mut HashMap<Key, Acc>) -> std::io::Result<std::fs::File> {
 
 fn encode(k: &Key, a: &Acc) -> [u8; RECORD] {
     let mut r = [0u8; RECORD];
-    r[0..8].copy_from_slice(&k[0].to_le_bytes());
-    r[8..16].copy_from_slice(&k[1].to_le_bytes());
+    r[0..8].copy_from_slice(&k.0[0].to_le_bytes());
+    r[8..16].copy_from_slice(&k.0[1].to_le_bytes());
     r[16..24].copy_from_slice(&a.last_seq.to_le_bytes());
     r[24..32].copy_from_slice(&a.first_failure_seq.to_le_bytes());
     r[32..40].copy_from_slice(&a.last_pass_seq.to_le_bytes());
@@ -363,7 +428,7 @@ fn decode(r: &[u8; RECORD]) -> (Key, Acc) {
     let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or_default());
     let u32_at = |i: usize| u32::from_le_bytes(r[i..i + 4].try_into().unwrap_or_default());
     (
-        [u64_at(0), u64_at(8)],
+        Key([u64_at(0), u64_at(8)]),
         Acc {
             last_seq: u64_at(16),
             first_failure_seq: u64_at(24),
@@ -389,7 +454,7 @@ fn next_record(r: &mut BufReader<std::fs::File>) -> std::io::Result<Option<(Key,
 fn merge_runs(runs: Vec<std::fs::File>, visit: &mut dyn FnMut(Key, Acc)) -> std::io::Result<()> {
     let mut readers: Vec<BufReader<std::fs::File>> = runs
         .into_iter()
-        .map(|f| BufReader::with_capacity(1 << 16, f))
+        .map(|f| BufReader::with_capacity(8 << 10, f))
         .collect();
     let mut heap = BinaryHeap::new();
     for (i, r) in readers.iter_mut().enumerate() {

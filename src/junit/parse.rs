@@ -11,6 +11,7 @@
 //! - Every error names the position as an element path, e.g.
 //!   `testsuites/testsuite[0]("x")/testcase[3]`, and the byte offset.
 
+use std::borrow::Cow;
 use std::io::{BufRead, Read};
 
 use quick_xml::events::{BytesStart, Event};
@@ -69,7 +70,9 @@ enum Kind {
 
 struct Frame {
     kind: Kind,
-    element: String,
+    /// Known element names are static; others are copied (bounded) only
+    /// when a frame is pushed.
+    element: Cow<'static, str>,
     /// The suite's `name`, for paths and as the classname fallback.
     label: Option<String>,
     /// Index among same-named siblings (suites and cases).
@@ -83,6 +86,24 @@ struct Frame {
 const LABEL_BYTES: usize = 1024;
 /// Longest suite name shown per level of an error path.
 const PATH_LABEL_CHARS: usize = 64;
+
+/// Element names that need no allocation when pushed.
+const KNOWN: &[&str] = &[
+    "testsuites",
+    "testsuite",
+    "testcase",
+    "failure",
+    "error",
+    "skipped",
+    "system-out",
+    "system-err",
+    "properties",
+    "property",
+    "flakyFailure",
+    "flakyError",
+    "rerunFailure",
+    "rerunError",
+];
 
 fn bounded(mut s: String, max: usize) -> String {
     cap_at_char_boundary(&mut s, max);
@@ -225,16 +246,32 @@ fn describe(e: &quick_xml::Error) -> String {
     format!("malformed XML: {e}")
 }
 
+/// Copies an attribute value, unescaping and normalizing only when needed; an
+/// unknown entity is kept literally (never resolved).
+fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String) {
+    out.clear();
+    if !a
+        .value
+        .as_bytes()
+        .iter()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        out.push_str(&a.value);
+        return;
+    }
+    match a.normalized_value(XmlVersion::Implicit1_0) {
+        Ok(v) => out.push_str(&v),
+        Err(_) => out.push_str(&a.value),
+    }
+}
+
 /// An attribute value, unescaped; an unknown entity is kept literally (never
 /// resolved), invalid UTF-8 replaced.
 fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
     out.clear();
     for a in e.attributes().with_checks(false).flatten() {
         if a.key.local_name().as_ref() == key {
-            match a.normalized_value(XmlVersion::Implicit1_0) {
-                Ok(v) => out.push_str(&v),
-                Err(_) => out.push_str(&a.value),
-            }
+            set_value(&a, out);
             return true;
         }
     }
@@ -250,15 +287,14 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
 /// (Surefire: `2,120.532`, `0,03`). Unreadable or negative: `None`.
 pub fn parse_seconds(raw: &str) -> Option<f64> {
     let s = raw.trim();
-    let normalized = match (s.contains(','), s.contains('.')) {
-        (true, true) => s.replace(',', ""),
-        (true, false) => s.replace(',', "."),
-        _ => s.to_string(),
+    let value = if !s.contains(',') {
+        s.parse::<f64>().ok()
+    } else if s.contains('.') {
+        s.replace(',', "").parse::<f64>().ok()
+    } else {
+        s.replace(',', ".").parse::<f64>().ok()
     };
-    normalized
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
+    value.filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 fn cap_at_char_boundary(s: &mut String, max: usize) {
@@ -300,9 +336,13 @@ impl Parser<'_> {
     }
 
     fn push(&mut self, kind: Kind, element: &str, label: Option<String>, index: usize) {
+        let element = match KNOWN.iter().find(|k| **k == element) {
+            Some(k) => Cow::Borrowed(*k),
+            None => Cow::Owned(bounded(element.to_string(), PATH_LABEL_CHARS)),
+        };
         self.frames.push(Frame {
             kind,
-            element: bounded(element.to_string(), PATH_LABEL_CHARS),
+            element,
             label,
             index,
             suites: 0,
@@ -318,7 +358,7 @@ impl Parser<'_> {
         on_entry: &mut dyn FnMut(&Entry<'_>),
     ) -> Result<(), ParseError> {
         let local = e.local_name();
-        let element = local.as_ref().to_string();
+        let element: &str = local.as_ref();
         if self.frames.len() >= self.limits.max_depth {
             return Err(self.error(
                 reader.buffer_position(),
@@ -335,7 +375,7 @@ impl Parser<'_> {
             self.seen_root = true;
             let name = attr(e, "name");
             self.pytest = matches!(
-                (element.as_str(), name.as_deref()),
+                (element, name.as_deref()),
                 ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest"))
             );
         }
@@ -346,12 +386,12 @@ impl Parser<'_> {
             .find(|f| f.kind != Kind::Other)
             .is_some_and(|f| f.kind == Kind::Case);
         if in_case {
-            return self.open_in_case(reader, e, &element, empty);
+            return self.open_in_case(reader, e, element, empty);
         }
-        match element.as_str() {
+        match element {
             "testsuites" => {
                 if !empty {
-                    self.push(Kind::Suites, &element, None, 0);
+                    self.push(Kind::Suites, element, None, 0);
                 }
             }
             "testsuite" => {
@@ -361,7 +401,7 @@ impl Parser<'_> {
                 });
                 if !empty {
                     let name = attr(e, "name").map(|n| bounded(n, LABEL_BYTES));
-                    self.push(Kind::Suite, &element, name, index);
+                    self.push(Kind::Suite, element, name, index);
                 }
             }
             "testcase" => {
@@ -370,24 +410,33 @@ impl Parser<'_> {
                     f.cases - 1
                 });
                 let case = &mut self.case;
-                if !attr_into(e, "classname", &mut case.classname) || case.classname.is_empty() {
+                case.classname.clear();
+                case.name.clear();
+                case.time = None;
+                case.main = None;
+                // One pass over the attributes: a testcase is the hot path.
+                for a in e.attributes().with_checks(false).flatten() {
+                    match a.key.local_name().as_ref() {
+                        "classname" => set_value(&a, &mut case.classname),
+                        "name" => set_value(&a, &mut case.name),
+                        "time" => case.time = parse_seconds(&a.value),
+                        // Bazel: status="notrun" for tests that were not run.
+                        "status"
+                            if ["notrun", "skipped", "disabled", "ignored"]
+                                .iter()
+                                .any(|s| a.value.eq_ignore_ascii_case(s)) =>
+                        {
+                            case.main = Some(Outcome::Skipped)
+                        }
+                        _ => {}
+                    }
+                }
+                if case.classname.is_empty() {
                     // SPEC §6: the enclosing suite's name when classname is absent.
-                    case.classname.clear();
                     if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
                         case.classname.push_str(suite);
                     }
                 }
-                attr_into(e, "name", &mut case.name);
-                case.time = attr(e, "time").as_deref().and_then(parse_seconds);
-                case.main = match attr(e, "status")
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
-                    // Bazel: status="notrun" for tests that were not run.
-                    Some("notrun" | "skipped" | "disabled" | "ignored") => Some(Outcome::Skipped),
-                    _ => None,
-                };
                 case.before.clear();
                 case.after.clear();
                 case.message.clear();
@@ -395,17 +444,17 @@ impl Parser<'_> {
                 if empty {
                     self.emit_case(on_entry);
                 } else {
-                    self.push(Kind::Case, &element, None, index);
+                    self.push(Kind::Case, element, None, index);
                 }
             }
             "system-out" | "system-err" | "properties" => {
                 if !empty {
-                    self.skip(reader, &element, false)?;
+                    self.skip(reader, element, false)?;
                 }
             }
             _ => {
                 if !empty {
-                    self.push(Kind::Other, &element, None, 0);
+                    self.push(Kind::Other, element, None, 0);
                 }
             }
         }
