@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::GlobalArgs;
-use crate::ci::{CiContext, EnvMap, detect};
+use crate::ci::{CiContext, EnvMap};
 use crate::config::{self, Config};
 use crate::env_vars as ev;
 use crate::git::Repo;
@@ -81,10 +81,22 @@ impl Context<'_> {
             // A typo in a sink setting is a usage error before anything is stored.
             super::flush::http_settings(&self.env)?;
         }
+        // The one place CI context is read: GitHub's event payload gives a
+        // pull request's head commit rather than the merge commit.
+        let detection = crate::ci::detect_with_event_file(&self.env);
+        if !global.quiet {
+            for w in &detection.warnings {
+                writeln!(
+                    self.stderr,
+                    "warning: {}",
+                    crate::render::escape::terminal(w)
+                )?;
+            }
+        }
         Ok(Session {
             sinks,
             now,
-            ci: detect(&self.env),
+            ci: detection.context,
             config,
             format,
             quiet: global.quiet,
@@ -155,6 +167,52 @@ impl Context<'_> {
         serde_json::to_writer_pretty(&mut w, value).map_err(std::io::Error::from)?;
         w.write_all(b"\n")?;
         w.flush()?;
+        Ok(())
+    }
+
+    /// Step outputs for GitHub Actions (`$GITHUB_OUTPUT`, names as in
+    /// `action.yml`); nothing elsewhere. A failure to write them is a warning:
+    /// outputs never fail the job.
+    pub fn github_outputs(&mut self, session: &Session, entries: &[(&str, String)]) -> Result<()> {
+        use crate::ci::{Provider, github};
+        if !matches!(
+            session.ci.as_ref().map(|c| c.provider),
+            Some(Provider::GitHubActions)
+        ) {
+            return Ok(());
+        }
+        let Some(path) = self
+            .env
+            .get("GITHUB_OUTPUT")
+            .filter(|p| !p.is_empty())
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let mut text = String::new();
+        for (name, value) in entries {
+            // GitHub caps a job's outputs at 1 MB.
+            if value.len() > 512 * 1024 {
+                self.warn(
+                    session,
+                    &format!(
+                        "step output {name} is too large for GitHub ({} bytes); left out",
+                        value.len()
+                    ),
+                )?;
+                continue;
+            }
+            match github::output_entry(name, value) {
+                Ok(entry) => text.push_str(&entry),
+                Err(e) => self.warn(session, &format!("step output {name}: {e}"))?,
+            }
+        }
+        if let Err(e) = github::append_to_file(Path::new(&path), &text) {
+            self.warn(
+                session,
+                &format!("could not write step outputs to GITHUB_OUTPUT ({e})"),
+            )?;
+        }
         Ok(())
     }
 

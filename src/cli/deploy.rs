@@ -320,6 +320,20 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         recorded,
         &planned.warnings,
     ))?;
+    {
+        use crate::ci::github::outputs;
+        let view = DeploymentView::new(&planned.deployment, recorded, &planned.warnings);
+        let lead = view
+            .lead_time
+            .as_ref()
+            .map(|l| l.p50_seconds.to_string())
+            .unwrap_or_default();
+        let json = serde_json::to_string(&view).unwrap_or_default();
+        ctx.github_outputs(
+            &session,
+            &[(outputs::LEAD_TIME, lead), (outputs::JSON, json)],
+        )?;
+    }
     drop(store);
     let events = if args.dry_run {
         Vec::new()

@@ -167,6 +167,37 @@ fn ingest(
     Ok((agg.finish()?, errors, good))
 }
 
+/// On GitHub Actions, one `::warning` annotation per flaky test (the first
+/// 20), escaped as workflow commands require. Written to stderr so it never
+/// mixes with `--format json` on stdout; the runner reads both.
+fn github_annotations(
+    ctx: &mut Context<'_>,
+    session: &super::context::Session,
+    summary: &Summary,
+) -> Result<()> {
+    use crate::ci::{Provider, github};
+    if session.quiet
+        || !matches!(
+            session.ci.as_ref().map(|c| c.provider),
+            Some(Provider::GitHubActions)
+        )
+    {
+        return Ok(());
+    }
+    for f in summary.flaky.iter().take(20) {
+        let message = format!(
+            "{} failed, then passed on a retry ({} attempts)",
+            f.id, f.attempts
+        );
+        writeln!(
+            ctx.stderr,
+            "{}",
+            github::warning(&message, &[("title", "Flaky test")])
+        )?;
+    }
+    Ok(())
+}
+
 pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let session = ctx.session(global, Some(&args.repo))?;
     check_event_format(session.format)?;
@@ -304,6 +335,14 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         Format::Markdown => ctx.out(&render::junit_markdown(&view))?,
         _ => ctx.out(&render::junit_table(&view))?,
     }
+    github_annotations(ctx, &session, &summary)?;
+    ctx.github_outputs(
+        &session,
+        &[(
+            crate::ci::github::outputs::JSON,
+            serde_json::to_string(&view).unwrap_or_default(),
+        )],
+    )?;
 
     let events: Vec<crate::sink::SinkEvent> = stored_run
         .into_iter()

@@ -126,5 +126,34 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         Format::Table => render::report_table(&reports),
     };
     ctx.out(&text)?;
+    if let [r] = reports.as_slice() {
+        use crate::ci::github::outputs;
+        let level = |l: Option<crate::metrics::Level>| {
+            l.map(|l| l.as_str().to_string()).unwrap_or_default()
+        };
+        let m = &r.metrics;
+        ctx.github_outputs(
+            &session,
+            &[
+                (outputs::JSON, serde_json::to_string(r).unwrap_or_default()),
+                (
+                    outputs::DEPLOYMENT_FREQUENCY_LEVEL,
+                    level(m.deployment_frequency.level),
+                ),
+                (
+                    outputs::LEAD_TIME_LEVEL,
+                    level(m.lead_time_for_changes.level),
+                ),
+                (
+                    outputs::CHANGE_FAILURE_RATE_LEVEL,
+                    level(m.change_failure_rate.level),
+                ),
+                (
+                    outputs::TIME_TO_RESTORE_LEVEL,
+                    level(m.time_to_restore.level),
+                ),
+            ],
+        )?;
+    }
     Ok(exit::OK)
 }

@@ -235,3 +235,63 @@ fn malformed_github_event_file_is_a_warning() {
     assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
     assert!(d.context.is_some());
 }
+
+/// The CLI end to end in a GitHub `pull_request` run: the deployment is the
+/// pull request's head from the event payload (the merge commit GitHub put in
+/// GITHUB_SHA does not even exist here), and the step outputs `action.yml`
+/// mirrors are written to `$GITHUB_OUTPUT`.
+#[test]
+fn github_pull_request_run_records_the_head_and_writes_step_outputs() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let t0 = dm.now - 3 * 86_400;
+    repo.commit_at("first", t0);
+    let base = repo.head();
+    repo.commit_at("feature", t0 + 3_600);
+    let head = repo.head();
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, serde_json::json!({"number": 7, "pull_request": {"number": 7, "head": {"sha": head, "ref": "feat"}, "base": {"sha": base, "ref": "main"}}}).to_string()).unwrap();
+    let output = dir.path().join("github_output");
+    let mut env = github_pr_env(&event);
+    env.insert("GITHUB_OUTPUT".into(), output.display().to_string());
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let d = deploy_in_ci(
+        &dm,
+        &repo.path,
+        &vars,
+        &["--service", "api", "--previous-sha", &base],
+    );
+    assert_eq!(d["sha"], head.as_str());
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert!(written.contains("lead-time<<ghadelimiter_"), "{written}");
+    let lead = written
+        .split("lead-time<<")
+        .nth(1)
+        .and_then(|rest| rest.lines().nth(1))
+        .unwrap();
+    assert_eq!(
+        lead.parse::<f64>().unwrap(),
+        d["lead_time"]["p50_seconds"].as_f64().unwrap()
+    );
+    assert!(
+        written.contains(&format!("\"sha\":\"{head}\"")),
+        "the json output is the deploy JSON: {written}"
+    );
+
+    // A flaky test becomes a `::warning` annotation, escaped for the runner.
+    let report = dir.path().join("r.xml");
+    std::fs::write(&report, r#"<testsuite name="s"><testcase classname="c" name="a%b"><flakyFailure message="x"/></testcase></testsuite>"#).unwrap();
+    let mut cmd = dm.command(&["junit", report.to_str().unwrap(), "--dry-run"]);
+    cmd.envs(vars.iter().copied());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "::warning title=Flaky test::c::a%25b failed, then passed on a retry (2 attempts)"
+        ),
+        "{stderr}"
+    );
+    serde_json::from_slice::<Value>(&out.stdout).expect("stdout stays pure JSON");
+}
