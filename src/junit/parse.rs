@@ -246,6 +246,99 @@ fn describe(e: &quick_xml::Error) -> String {
     format!("malformed XML: {e}")
 }
 
+/// Applies one `<testcase>` attribute; `attr` is given when the value may
+/// need unescaping (the quick-xml path).
+fn case_attribute(
+    key: &str,
+    value: &str,
+    attr: Option<&quick_xml::events::attributes::Attribute<'_>>,
+    case: &mut Case,
+) {
+    let set = |out: &mut String| match attr {
+        Some(a) => set_value(a, out),
+        None => {
+            out.clear();
+            out.push_str(value);
+        }
+    };
+    match key {
+        "classname" => set(&mut case.classname),
+        "name" => set(&mut case.name),
+        "time" => case.time = parse_seconds(value),
+        // Bazel: status="notrun" for tests that were not run.
+        "status"
+            if ["notrun", "skipped", "disabled", "ignored"]
+                .iter()
+                .any(|s| value.eq_ignore_ascii_case(s)) =>
+        {
+            case.main = Some(Outcome::Skipped)
+        }
+        _ => {}
+    }
+}
+
+/// Scans `key="value"` pairs of a start tag without allocation. Returns false,
+/// having changed nothing that the caller does not reset, when a value needs
+/// unescaping or normalizing (`&`, tab, newline) or the syntax is unusual:
+/// the caller then uses quick-xml's attribute parser.
+fn fast_case_attributes(raw: &str, case: &mut Case) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    let (mut classname, mut name, mut time, mut status) = (None, None, None, None);
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b'/' {
+            break;
+        }
+        let key_start = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &raw[key_start..i];
+        if i >= b.len() || b[i] != b'=' || i + 1 >= b.len() {
+            return false;
+        }
+        let quote = b[i + 1];
+        if quote != b'"' && quote != b'\'' {
+            return false;
+        }
+        let value_start = i + 2;
+        let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
+            return false;
+        };
+        let value = &raw[value_start..value_start + len];
+        if memchr::memchr3(b'&', b'\n', b'\t', value.as_bytes()).is_some() || value.contains('\r') {
+            return false;
+        }
+        i = value_start + len + 1;
+        let local = key.rsplit(':').next().unwrap_or(key);
+        match local {
+            "classname" => classname = Some(value),
+            "name" => name = Some(value),
+            "time" => time = Some(value),
+            "status" => status = Some(value),
+            _ => {}
+        }
+    }
+    case.classname.clear();
+    case.name.clear();
+    case.time = None;
+    case.main = None;
+    for (key, value) in [
+        ("classname", classname),
+        ("name", name),
+        ("time", time),
+        ("status", status),
+    ] {
+        if let Some(v) = value {
+            case_attribute(key, v, None, case);
+        }
+    }
+    true
+}
+
 /// Copies an attribute value, unescaping and normalizing only when needed; an
 /// unknown entity is kept literally (never resolved).
 fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String) {
@@ -414,21 +507,15 @@ impl Parser<'_> {
                 case.name.clear();
                 case.time = None;
                 case.main = None;
-                // One pass over the attributes: a testcase is the hot path.
-                for a in e.attributes().with_checks(false).flatten() {
-                    match a.key.local_name().as_ref() {
-                        "classname" => set_value(&a, &mut case.classname),
-                        "name" => set_value(&a, &mut case.name),
-                        "time" => case.time = parse_seconds(&a.value),
-                        // Bazel: status="notrun" for tests that were not run.
-                        "status"
-                            if ["notrun", "skipped", "disabled", "ignored"]
-                                .iter()
-                                .any(|s| a.value.eq_ignore_ascii_case(s)) =>
-                        {
-                            case.main = Some(Outcome::Skipped)
-                        }
-                        _ => {}
+                // A testcase is the hot path: scan plain attributes directly,
+                // and let quick-xml handle anything with entities or odd syntax.
+                if !fast_case_attributes(e.attributes_raw(), case) {
+                    case.classname.clear();
+                    case.name.clear();
+                    case.time = None;
+                    case.main = None;
+                    for a in e.attributes().with_checks(false).flatten() {
+                        case_attribute(a.key.local_name().as_ref(), &a.value, Some(&a), case);
                     }
                 }
                 if case.classname.is_empty() {
@@ -907,6 +994,32 @@ mod tests {
         let deep = "<testsuite name=\"n\">".repeat(100_000);
         let e = run(deep.as_bytes()).unwrap_err();
         assert!(e.message.contains("nested deeper"), "{e}");
+    }
+
+    #[test]
+    fn fast_attribute_scan_agrees_with_quick_xml() {
+        let cases = [
+            r#"<testsuite name="s"><testcase classname="a.B" name="t[1]" time="0.5"/></testsuite>"#,
+            r#"<testsuite name="s"><testcase name='single' classname='q' status="NOTRUN"/></testsuite>"#,
+            r#"<testsuite name="s"><testcase x:classname="ns" name="n &amp; m" time="1,5"/></testsuite>"#,
+            r#"<testsuite name="s"><testcase classname = "spaced" name="tab	in"/></testsuite>"#,
+            r#"<testsuite name="s"><testcase name="no classname"/></testsuite>"#,
+        ];
+        let expected = [
+            ("a.B::t[1]", Some(0.5), Passed),
+            ("q::single", None, Skipped),
+            ("ns::n & m", Some(1.5), Passed),
+            ("spaced::tab in", None, Passed),
+            ("s::no classname", None, Passed),
+        ];
+        for (xml, (id, time, outcome)) in cases.iter().zip(expected) {
+            let seen = run(xml.as_bytes()).unwrap();
+            assert_eq!(
+                (seen[0].id.as_str(), seen[0].time, seen[0].attempts[0]),
+                (id, time, outcome),
+                "{xml}"
+            );
+        }
     }
 
     #[test]
