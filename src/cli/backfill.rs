@@ -218,5 +218,12 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         }
     };
     ctx.out(&text)?;
-    Ok(exit::OK)
+    drop(store);
+    // Backfilled history goes to the sinks like any recorded deployment.
+    let events: Vec<crate::sink::SinkEvent> = if args.dry_run {
+        Vec::new()
+    } else {
+        recorded.into_iter().filter(|(_, inserted)| *inserted).map(|(d, _)| crate::sink::SinkEvent::Deployment(d)).collect()
+    };
+    super::flush::emit(ctx, global, &session, Some(&repo), events, exit::OK)
 }

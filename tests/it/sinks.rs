@@ -1026,3 +1026,50 @@ fn flush_without_sinks_reports_what_waits() {
     let strict = run_env(&dm, &[], &["--strict", "flush"]);
     assert_eq!(strict.code, 5, "{strict:#?}");
 }
+
+/// Backfilled history reaches the sinks like any recorded deployment: each
+/// tag once, and a second backfill (which records nothing) sends nothing.
+#[test]
+fn backfill_sends_each_recorded_tag_once() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/hooks"));
+    let mut repo = Repo::new();
+    for (i, tag) in ["v1", "v2", "v3"].iter().enumerate() {
+        repo.commit_at(tag, at(i as i64, 9, 0));
+        repo.tag(tag, at(i as i64, 10, 0));
+    }
+    let repo_path = repo.path.display().to_string();
+    let args = [
+        "--sink",
+        &sink,
+        "backfill",
+        "--from-tags",
+        "v*",
+        "--repo",
+        &repo_path,
+        "--service",
+        "api",
+    ];
+    run_env(&dm, &[], &args).assert_ok();
+    let ids = |reqs: &[_]| -> Vec<String> {
+        let reqs: &[crate::server::Req] = reqs;
+        reqs.iter()
+            .map(|r| r.json()["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let first = ids(&server.requests());
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.json()["type"] == "deployment")
+    );
+    run_env(&dm, &[], &args).assert_ok();
+    assert_eq!(
+        ids(&server.requests()),
+        first,
+        "nothing new recorded, nothing sent"
+    );
+}
