@@ -175,6 +175,35 @@ pub fn render_deployment(
     }
 }
 
+/// The store is unreachable (or refused us), but the sinks still hear of
+/// the deployment: computed without history (no previous deployment, no
+/// classification, unless `--previous-sha` gives the base), sent now or
+/// spooled for the next run. The command still fails with the store's error.
+fn deliver_without_store(
+    ctx: &mut Context<'_>,
+    global: &GlobalArgs,
+    session: &Session,
+    repo: &Repo,
+    req: &DeployRequest,
+    store_error: Error,
+) -> Result<u8> {
+    // A path that does not exist opens as an empty in-memory store.
+    let mut empty = crate::store::SqliteStore::open(std::path::Path::new(""), Access::ReadOnly)?;
+    let mut planned = None;
+    crate::store::Store::read(&mut empty, &mut |tx| {
+        planned = Some(plan(repo, tx, req)?);
+        Ok(())
+    })?;
+    if let Some(p) = planned {
+        ctx.warn(
+            session,
+            &format!("the store is unavailable: deployment {} goes to the sinks without its history (lead time from --previous-sha only)", req.id),
+        )?;
+        super::flush::emit(ctx, global, session, Some(repo), vec![crate::sink::SinkEvent::Deployment(p.deployment)], exit::OK)?;
+    }
+    Err(store_error)
+}
+
 pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let session = ctx.session(global, Some(&args.repo))?;
     check_event_format(session.format)?;
@@ -278,7 +307,15 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     } else {
         Access::ReadWrite
     };
-    let mut store = ctx.open_store(global, &session, Some(&repo), access)?;
+    let mut store = match ctx.open_store(global, &session, Some(&repo), access) {
+        Ok(store) => store,
+        Err(e @ Error::Store(crate::store::StoreError::Open { .. }))
+            if !args.dry_run && !session.sinks.is_empty() =>
+        {
+            return deliver_without_store(ctx, global, &session, &repo, &req, e);
+        }
+        Err(e) => return Err(e),
+    };
     let mut result: Option<(Planned, bool)> = None;
     if args.dry_run {
         store.read(&mut |tx| {

@@ -1073,3 +1073,51 @@ fn backfill_sends_each_recorded_tag_once() {
         "nothing new recorded, nothing sent"
     );
 }
+
+/// An unreachable store fails the command (exit 2), but the deployment still
+/// reaches the sinks rather than being lost.
+#[test]
+fn unreachable_store_still_delivers_the_deployment_to_sinks() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/hooks"));
+    let mut repo = Repo::new();
+    repo.commit_at("one", at(0, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    let spool = dm.dir.path().join("spool");
+    let spool_s = spool.display().to_string();
+    let mut cmd = dm.raw_command(&[
+        "--store",
+        "postgres://dora:s3cret@127.0.0.1:1/dora",
+        "--sink",
+        &sink,
+        "deploy",
+        "--repo",
+        &repo_path,
+        "--service",
+        "api",
+        "--id",
+        "deploy-when-store-down",
+    ]);
+    cmd.envs(FAST.iter().copied())
+        .env("DORAMETER_SPOOL", &spool_s);
+    let out = cmd.output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: Vec::new(),
+    };
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("store") && !run.stderr.contains("s3cret"),
+        "{}",
+        run.stderr
+    );
+    let got: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(got, ["deploy-when-store-down"]);
+}
