@@ -223,7 +223,11 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     let events: Vec<crate::sink::SinkEvent> = if args.dry_run {
         Vec::new()
     } else {
-        recorded.into_iter().filter(|(_, inserted)| *inserted).map(|(d, _)| crate::sink::SinkEvent::Deployment(d)).collect()
+        recorded
+            .into_iter()
+            .filter(|(_, inserted)| *inserted)
+            .map(|(d, _)| crate::sink::SinkEvent::Deployment(d))
+            .collect()
     };
     super::flush::emit(ctx, global, &session, Some(&repo), events, exit::OK)
 }

@@ -199,7 +199,14 @@ fn deliver_without_store(
             session,
             &format!("the store is unavailable: deployment {} goes to the sinks without its history (lead time from --previous-sha only)", req.id),
         )?;
-        super::flush::emit(ctx, global, session, Some(repo), vec![crate::sink::SinkEvent::Deployment(p.deployment)], exit::OK)?;
+        super::flush::emit(
+            ctx,
+            global,
+            session,
+            Some(repo),
+            vec![crate::sink::SinkEvent::Deployment(p.deployment)],
+            exit::OK,
+        )?;
     }
     Err(store_error)
 }
