@@ -15,6 +15,9 @@ pub const FILE_NAME: &str = ".dorameter.toml";
 pub struct Config {
     /// `sqlite:PATH` or `postgres://…`.
     pub store: Option<String>,
+    /// Sink specs (`datadog`, `webhook:URL`, `devlake:URL`), used when no
+    /// `--sink` flag or `DORAMETER_SINKS` is given.
+    pub sinks: Option<Vec<String>>,
     pub format: Option<String>,
     pub service: Option<String>,
     pub env: Option<String>,
@@ -49,7 +52,7 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<(Config, Opti
     let config: Config = toml::from_str(&text).map_err(|e| {
         Error::usage_hint(
             format!("invalid config file {}: {}", path.display(), e.to_string().trim_end()),
-            "fix the file (keys: store, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team) or pass another with --config",
+            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team) or pass another with --config",
         )
     })?;
     Ok((config, Some(path)))

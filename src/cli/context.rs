@@ -71,8 +71,12 @@ impl Context<'_> {
             (None, None) => Format::Table,
         };
         let dd_site = self.env.get(ev::DD_SITE).map(String::as_str);
-        let sinks = global
-            .sinks
+        let configured = if global.sinks.is_empty() {
+            config.sinks.clone().unwrap_or_default()
+        } else {
+            global.sinks.clone()
+        };
+        let sinks = configured
             .iter()
             .filter(|s| !s.trim().is_empty())
             .map(|s| crate::sink::SinkSpec::parse(s, dd_site))

@@ -1121,3 +1121,38 @@ fn unreachable_store_still_delivers_the_deployment_to_sinks() {
         .collect();
     assert_eq!(got, ["deploy-when-store-down"]);
 }
+
+/// `sinks = [...]` in `.dorameter.toml` works when no flag or env var names a sink.
+#[test]
+fn sinks_from_the_config_file() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    std::fs::write(
+        dm.dir.path().join("cwd").join(".dorameter.toml"),
+        format!("sinks = [\"webhook:{}\"]\n", server.url("/hooks")),
+    )
+    .unwrap();
+    let mut repo = Repo::new();
+    repo.commit_at("one", at(0, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    run_env(
+        &dm,
+        &[],
+        &[
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+            "--id",
+            "from-config-0001",
+        ],
+    )
+    .assert_ok();
+    let ids: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(ids, ["from-config-0001"]);
+}
