@@ -63,6 +63,14 @@ pub const SINK_CONCURRENCY: &str = "DORAMETER_SINK_CONCURRENCY";
 /// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
 pub const DD_API_KEY: &str = "DD_API_KEY";
 pub const DD_SITE: &str = "DD_SITE";
+/// `comment`: forge tokens (GitHub's and GitLab's own names as fallbacks).
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+pub const GITLAB_TOKEN: &str = "DORAMETER_GITLAB_TOKEN";
+pub const GITLAB_TOKEN_FALLBACK: &str = "GITLAB_TOKEN";
+/// `comment`: the job summary file the comment body is appended to.
+pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+/// `comment`: the flaky tests' JUnit reports.
+pub const COMMENT_JUNIT: &str = "DORAMETER_COMMENT_JUNIT";
 /// Overrides "now" for every command: tests and reproducible reports.
 pub const NOW: &str = "DORAMETER_NOW";
 
@@ -117,6 +125,11 @@ pub const ALL: &[&str] = &[
     SINK_CONCURRENCY,
     DD_API_KEY,
     DD_SITE,
+    GITHUB_TOKEN,
+    GITLAB_TOKEN,
+    GITLAB_TOKEN_FALLBACK,
+    GITHUB_STEP_SUMMARY,
+    COMMENT_JUNIT,
     NOW,
 ];
 

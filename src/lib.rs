@@ -6,7 +6,7 @@
 //! caller passes in.
 //!
 //! Data flow: CI context (`ci`) → git (`git`) → events (`event`) → store
-//! (`store`) → metrics (`metrics`) → rendering (`render`).
+//! (`store`) → metrics (`metrics`) → rendering (`render`) → forge (`forge`).
 
 pub mod ci;
 pub mod cli;
@@ -16,6 +16,7 @@ pub mod env_vars;
 pub mod error;
 pub mod event;
 pub mod exit;
+pub mod forge;
 pub mod git;
 pub mod junit;
 pub mod metrics;

@@ -53,7 +53,7 @@ pub struct JunitArgs {
 /// The files an input names: itself, every `*.xml` below a directory, or the
 /// glob's matches. Only the user's pattern is a glob: the working directory
 /// and a directory given literally are escaped (`results [ci]/` is a path).
-fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
+pub(super) fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
     let path = cwd.join(input);
     if path.is_file() {
         return Ok(vec![path]);
@@ -106,7 +106,7 @@ fn shown(cwd: &Path, p: &Path) -> String {
 
 /// Reads every file into the aggregator (and the store, when `tx` is given),
 /// one savepoint per file so an unreadable file contributes nothing.
-fn ingest(
+pub(super) fn ingest(
     files: &[PathBuf],
     cwd: &Path,
     mut tx: Option<(&mut dyn WriteTx, i64)>,

@@ -2,6 +2,7 @@
 //! `context` resolves what every command shares (store, format, now, config).
 
 mod backfill;
+mod comment;
 mod context;
 mod deploy;
 mod flaky;
@@ -74,6 +75,8 @@ pub enum Command {
     Flaky(flaky::FlakyArgs),
     /// Deliver the events a sink outage left in the spool
     Flush(flush::FlushArgs),
+    /// Post the sticky PR/MR comment: metrics, trend, this change, flaky tests
+    Comment(comment::CommentArgs),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Junit(args) => junit::run(args, &global, ctx),
         Command::Flaky(args) => flaky::run(args, &global, ctx),
         Command::Flush(args) => flush::run(args, &global, ctx),
+        Command::Comment(args) => comment::run(args, &global, ctx),
     }
 }
 

@@ -2,12 +2,17 @@
 //! caller decides where it goes. User-controlled text is escaped for the
 //! destination by the functions in `escape`.
 
+mod comment;
 mod deploy;
 pub mod escape;
 mod incident;
 mod junit;
 mod report;
 
+pub use comment::{
+    ChangeView, CommentView, CommitView, FlakyLine, MAX_BODY as MAX_COMMENT_BODY, comment_markdown,
+    marker as comment_marker, sparkline,
+};
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use incident::{IncidentView, incident_table};
 pub use junit::{

@@ -6,6 +6,7 @@ mod action;
 mod backfill;
 mod bad_input;
 mod ci;
+mod comment;
 mod deploy;
 mod incident;
 mod junit;
