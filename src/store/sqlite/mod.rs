@@ -76,11 +76,30 @@ impl SqliteStore {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         let shown = self.shown();
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| classify(&shown, e, "enable WAL"))?;
-        let _ = mode; // "memory" or "delete" on filesystems without WAL support: still correct, just slower.
+        let journal =
+            |conn: &Connection, sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
+        // WAL is a property of the file: once set, every later open finds it.
+        let current = journal(&self.conn, "PRAGMA journal_mode")
+            .map_err(|e| classify(&shown, e, "read the journal mode"))?;
+        if !current.eq_ignore_ascii_case("wal") {
+            // Switching needs the file to itself, and SQLite does not apply the
+            // busy timeout to it: when several processes open a new store at
+            // once (twenty deploy jobs), retry until the timeout instead.
+            let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+            let mut pause = Duration::from_millis(5);
+            loop {
+                match journal(&self.conn, "PRAGMA journal_mode = WAL") {
+                    // "memory" or "delete" on filesystems without WAL support:
+                    // still correct, just slower.
+                    Ok(_) => break,
+                    Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    Err(e) => return Err(classify(&shown, e, "enable WAL")),
+                }
+            }
+        }
         self.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(|e| classify(&shown, e, "configure"))?;
@@ -160,6 +179,10 @@ fn check_ours(
 
 fn open_err(path: &str, e: rusqlite::Error) -> StoreError {
     classify(path, e, "open")
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// Maps SQLite failures to what the user can do about them.
@@ -305,6 +328,26 @@ mod tests {
             Err(StoreError::Corrupt { .. })
         ));
         assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a; 8192]);
+    }
+
+    /// Regression: concurrent first opens of a new store failed with
+    /// "database is locked" while switching to WAL (no busy timeout there).
+    #[test]
+    fn many_processes_opening_a_new_store_at_once_all_succeed() {
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("s{round}.db"));
+            let barrier = std::sync::Barrier::new(16);
+            std::thread::scope(|scope| {
+                for _ in 0..16 {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let store = SqliteStore::open(&path, Access::ReadWrite);
+                        assert!(store.is_ok(), "{:?}", store.err());
+                    });
+                }
+            });
+        }
     }
 
     #[test]
