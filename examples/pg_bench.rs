@@ -21,54 +21,19 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
-use dorameter::event::{
-    Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
-    Remediation, RemediationReason,
-};
 use dorameter::store::{self, Access, StoreUrl};
 
 /// 2022-01-01T00:00:00Z: the data spans one year from here.
-const EPOCH: i64 = 1_640_995_200;
-const SPAN: i64 = 365 * 86_400;
-const DAY: i64 = 86_400;
+use report_data::{DAY, EPOCH, SPAN};
+#[path = "../benches/support/report_data.rs"]
+mod report_data;
+
 const DB: &str = "dorameter_bench";
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn sha(&mut self) -> String {
-        format!(
-            "{:016x}{:016x}{:08x}",
-            self.next(),
-            self.next(),
-            self.next() as u32
-        )
-    }
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().expect("valid time")
-}
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -113,111 +78,7 @@ fn populate(url: &str, n: usize) -> Duration {
     let start = Instant::now();
     let parsed = StoreUrl::parse(url).expect("store URL");
     let mut st = store::open(&parsed, Access::ReadWrite).expect("open the store");
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
-    let interval = SPAN / n as i64;
-    let mut ids: Vec<String> = Vec::with_capacity(n);
-    let mut change_shas: Vec<String> = Vec::with_capacity(n);
-    st.write(&mut |tx| {
-        let mut previous: Option<(String, String)> = None;
-        for i in 0..n {
-            let finished = EPOCH + i as i64 * interval + 30;
-            let id = format!("bench-dep-{i:07}");
-            let failed_job = i % 50 == 7;
-            let changes: Vec<Change> = (0..10)
-                .map(|_| {
-                    let lead = 60 + rng.below(7 * DAY as u64) as i64;
-                    Change {
-                        sha: rng.sha(),
-                        authored_at: at(finished - lead),
-                        committed_at: at(finished - lead + 30),
-                        lead_time_seconds: lead,
-                    }
-                })
-                .collect();
-            let (kind, remediates) = match (&previous, i % 40) {
-                (Some((prev, _)), 13) if !failed_job => (
-                    DeploymentKind::Rollback,
-                    vec![Remediation {
-                        deployment_id: prev.clone(),
-                        reason: RemediationReason::Rollback,
-                    }],
-                ),
-                (Some((prev, _)), 33) if !failed_job => (
-                    DeploymentKind::Rollforward,
-                    vec![Remediation {
-                        deployment_id: prev.clone(),
-                        reason: RemediationReason::Hotfix,
-                    }],
-                ),
-                _ => (DeploymentKind::Planned, Vec::new()),
-            };
-            let d = Deployment {
-                id: id.clone(),
-                service: "bench".into(),
-                env: "production".into(),
-                repository_url: Some("https://example.com/bench.git".into()),
-                sha: changes[0].sha.clone(),
-                previous_sha: previous.as_ref().map(|(_, sha)| sha.clone()),
-                started_at: at(finished - 300),
-                finished_at: at(finished),
-                status: if failed_job {
-                    DeploymentStatus::Failure
-                } else {
-                    DeploymentStatus::Success
-                },
-                kind,
-                version: Some(format!("v1.{i}")),
-                team: Some("platform".into()),
-                pipeline_id: Some(format!("{}", 100_000 + i)),
-                pipeline_url: None,
-                deployed_by: Some("ci".into()),
-                tags: BTreeMap::new(),
-                lead_time_from: LeadTimeFrom::Author,
-                lead_time_note: None,
-                clamped_changes: 0,
-                truncated: false,
-                changes: if failed_job { Vec::new() } else { changes },
-                remediates,
-            };
-            assert!(tx.insert_deployment(&d)?, "fresh id");
-            if !failed_job {
-                change_shas.push(d.changes[5].sha.clone());
-                previous = Some((id.clone(), d.sha.clone()));
-            }
-            ids.push(id);
-        }
-        for k in 0..n / 10 {
-            let started = EPOCH + rng.below(SPAN as u64) as i64;
-            let resolved = (k % 20 != 3).then(|| at(started + 600 + rng.below(DAY as u64) as i64));
-            let (deployment_id, deployment_sha) = match k % 3 {
-                0 => (Some(ids[rng.below(n as u64) as usize].clone()), None),
-                1 => (
-                    None,
-                    Some(change_shas[rng.below(change_shas.len() as u64) as usize].clone()),
-                ),
-                _ => (None, None),
-            };
-            tx.upsert_incident(&Incident {
-                id: format!("INC-{k:06}"),
-                services: vec!["bench".into()],
-                env: "production".into(),
-                started_at: at(started),
-                detected_at: Some(at(started + 120)),
-                resolved_at: resolved,
-                severity: Some(format!("SEV{}", 1 + k % 3)),
-                title: Some(format!("incident {k}")),
-                cause: match k % 10 {
-                    0..=6 => IncidentCause::Deploy,
-                    7 | 8 => IncidentCause::Infra,
-                    _ => IncidentCause::Unknown,
-                },
-                deployment_id,
-                deployment_sha,
-            })?;
-        }
-        Ok(())
-    })
-    .expect("populate the store");
+    report_data::populate(st.as_mut(), n);
     start.elapsed()
 }
 
