@@ -503,12 +503,9 @@ impl Parser<'_> {
                     f.cases - 1
                 });
                 let case = &mut self.case;
-                case.classname.clear();
-                case.name.clear();
-                case.time = None;
-                case.main = None;
                 // A testcase is the hot path: scan plain attributes directly,
                 // and let quick-xml handle anything with entities or odd syntax.
+                // Either path starts from a cleared classname, name, time and status.
                 if !fast_case_attributes(e.attributes_raw(), case) {
                     case.classname.clear();
                     case.name.clear();
