@@ -142,11 +142,17 @@ impl SqliteStore {
     }
 }
 
+/// Schema version, application id and table count, read in one statement:
+/// one snapshot, so another process's migration committing in between can
+/// never make a half-migrated file look like somebody else's database.
 fn schema_state(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let app_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let tables = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-    Ok((version, app_id, tables))
+    conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT application_id FROM pragma_application_id),
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 fn check_ours(
