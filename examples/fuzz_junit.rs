@@ -36,6 +36,7 @@ const LIMITS: Limits = Limits {
     max_event_bytes: 64 << 10,
     message_bytes: 512,
     max_depth: 64,
+    fast_testcases: true,
 };
 /// Inputs grow no larger than this (a mutated input past it is cut).
 const MAX_INPUT: usize = 4 << 20;
@@ -402,14 +403,18 @@ impl Read for Chunked<'_> {
 }
 
 fn run_one<R: Read>(source: R, agg: &mut Aggregator) -> Result<Outcomes, String> {
+    run_with(source, agg, &LIMITS)
+}
+
+fn run_with<R: Read>(source: R, agg: &mut Aggregator, limits: &Limits) -> Result<Outcomes, String> {
     let mut entries = Vec::new();
     let mut problem = None;
-    let result = parse(source, &LIMITS, &mut |e| {
+    let result = parse(source, limits, &mut |e| {
         let mut check = || -> Result<(), String> {
             if e.attempts.is_empty() {
                 return Err("an entry with no attempt".into());
             }
-            if let Some(t) = e.time {
+            if let Some(t) = e.time() {
                 if !t.is_finite() || t < 0.0 {
                     return Err(format!("time {t}"));
                 }
@@ -431,7 +436,7 @@ fn run_one<R: Read>(source: R, agg: &mut Aggregator) -> Result<Outcomes, String>
             e.classname.to_string(),
             e.name.to_string(),
             e.attempts.to_vec(),
-            e.time.map(f64::to_bits),
+            e.time().map(f64::to_bits),
             e.message.map(str::to_string),
         ));
     });
@@ -454,8 +459,9 @@ fn run_one<R: Read>(source: R, agg: &mut Aggregator) -> Result<Outcomes, String>
             if e.path.is_empty() || e.message.is_empty() {
                 return Err(format!("an error without a path or message: {e:?}"));
             }
-            agg.rollback_file();
-            Err(e.message)
+            agg.rollback_file()
+                .map_err(|e| format!("aggregator: {e}"))?;
+            Err(e.to_string())
         }
     };
     Ok(Outcomes { entries, result })
@@ -481,6 +487,20 @@ fn check(input: &[u8], seed: u64) -> Result<bool, String> {
             "whole read and chunked read disagree:\n whole:   {:?}\n chunked: {:?}",
             brief(&whole),
             brief(&chunked)
+        ));
+    }
+    // Reading plain testcases straight from the input must agree with
+    // reading every element through quick-xml, errors and positions included.
+    let slow = Limits {
+        fast_testcases: false,
+        ..LIMITS
+    };
+    let through_quick_xml = run_with(input, &mut Aggregator::default(), &slow)?;
+    if whole != through_quick_xml && !limit_error(&whole) && !limit_error(&through_quick_xml) {
+        return Err(format!(
+            "the testcase fast path and quick-xml disagree:\n fast:      {:?}\n quick-xml: {:?}",
+            brief(&whole),
+            brief(&through_quick_xml)
         ));
     }
     let s = agg.finish().map_err(|e| e.to_string())?;

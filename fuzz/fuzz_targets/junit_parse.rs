@@ -16,6 +16,7 @@ const LIMITS: Limits = Limits {
     max_event_bytes: 64 << 10,
     message_bytes: 512,
     max_depth: 64,
+    fast_testcases: true,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let result = parse(bytes, &LIMITS, &mut |e| {
             delivered += 1;
             assert!(!e.attempts.is_empty(), "an entry with no attempt");
-            if let Some(t) = e.time {
+            if let Some(t) = e.time() {
                 assert!(t.is_finite() && t >= 0.0, "time {t}");
             }
             if let Some(m) = e.message {
@@ -64,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                     e.offset,
                     bytes.len()
                 );
-                agg.rollback_file();
+                agg.rollback_file().expect("rollback");
             }
         }
     }

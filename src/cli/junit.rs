@@ -156,7 +156,7 @@ pub(super) fn ingest(
                 good += 1;
             }
             Err(e) => {
-                agg.rollback_file();
+                agg.rollback_file()?;
                 errors.push(FileError {
                     file: file_name,
                     message: e.to_string(),
@@ -302,7 +302,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
                 run.failed = s.failed;
                 run.errored = s.errored;
                 run.skipped = s.skipped;
-                run.flaky = s.flaky.len() as u64;
+                run.flaky = s.flaky_count;
                 tx.update_test_run_counts(seq, &run)?;
             }
             result = Some((s, e, g, seq.is_some()));
@@ -327,7 +327,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         ctx.warn(&session, &format!("{}: {}", e.file, e.message))?;
     }
     if summary.names_incomplete {
-        ctx.warn(&session, &format!("more than {} failing tests: the failed and flaky lists are incomplete (the counts are exact)", crate::junit::NAMES_LIMIT))?;
+        ctx.warn(&session, &format!("too many failing tests to list (names are kept up to {} MiB): the failed and flaky lists are incomplete (the counts are exact)", crate::junit::NAMES_BYTES >> 20))?;
     }
     let view = JunitView::new(good, &summary, &errors, id.as_deref(), recorded);
     match session.format {
@@ -353,7 +353,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         exit::NO_INPUT
     } else {
         let failing = summary.failed + summary.errored > 0 || !errors.is_empty();
-        if (args.fail_on_failure && failing) || (args.fail_on_flaky && !summary.flaky.is_empty()) {
+        if (args.fail_on_failure && failing) || (args.fail_on_flaky && summary.flaky_count > 0) {
             exit::GATE
         } else {
             exit::OK

@@ -1,48 +1,52 @@
 //! Per-test outcomes over every entry of a report (SPEC §6), exact, in
 //! memory bounded independently of the report's size.
 //!
-//! Each identity (`classname::name`) keeps a compact state keyed by a 128-bit
-//! keyed hash. The rule that decides a test's outcome — the outcome of its
-//! last attempt that was not a skip; skipped when every attempt was — is
-//! order-independent given the attempts' sequence numbers, so a map that
-//! grows past its limit is spilled, sorted, to an anonymous temp file and the
-//! runs are merged at the end. Names are kept only for tests with a failing
-//! attempt (those that can be failed or flaky), up to `NAMES_LIMIT`.
+//! Every attempt becomes one 128-bit record: a 96-bit keyed hash of the
+//! identity (`classname::name`), then the attempt's sequence number and
+//! outcome. Sorting records therefore groups each identity's attempts in the
+//! order they ran, and the rule that decides a test's outcome — the outcome
+//! of its last attempt that was not a skip; skipped when every attempt was —
+//! is read off each group. Records are appended to a buffer (no lookups on
+//! the hot path); a full buffer is sorted and spilled to an anonymous temp
+//! file, and the sorted runs are merged at the end. Names are kept only for
+//! tests with a failing attempt (those that can be failed or flaky), up to
+//! `NAMES_LIMIT`.
 //!
-//! Files are staged: entries of the file being read are committed when it
+//! Files are staged: attempts of the file being read are committed when it
 //! parsed completely and dropped when it did not, so a broken file never
 //! contributes half its tests.
 
-use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufWriter, Write};
 
 use serde::Serialize;
 
 use super::model::{Entry, Outcome};
 
-/// Identities held in one in-memory map before it is spilled (~60 B each).
-const MAP_LIMIT: usize = 64 * 1024;
-/// Failing tests whose names are kept for the report.
-pub const NAMES_LIMIT: usize = 100_000;
+/// Records held in memory before a sorted run is spilled (16 B each). Two
+/// buffers exist while a full one is sorted and written on a helper thread.
+const BUFFER_LIMIT: usize = 256 * 1024;
+/// Sorted runs kept side by side before they are merged into one, so a
+/// report of any size needs a bounded number of open files.
+const RUNS_LIMIT: usize = 64;
+/// Bytes of failing tests' names (and their share of bookkeeping) kept for
+/// the summary's lists: a budget in bytes, not a count, so long names cannot
+/// make memory grow with the report.
+pub const NAMES_BYTES: usize = 8 << 20;
+/// Bookkeeping counted per kept name (map slot, boxes, list entry).
+const NAME_OVERHEAD: usize = 96;
 /// Failing tests whose message is kept for the report (the store keeps all).
 const MESSAGES_LIMIT: usize = 1000;
 /// Bytes of each kept message.
 const MESSAGE_BYTES: usize = 512;
+/// Attempts numbered per run: the sequence number has 30 bits.
+const MAX_SEQ: u64 = (1 << 30) - 1;
 
-/// A 128-bit keyed hash of `classname`, a separator and `name`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key([u64; 2]);
+/// The identity part of a record: its top 96 bits.
+const KEY_MASK: u128 = !0u128 << 32;
 
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // Already uniformly random: no need to hash it again.
-        state.write_u64(self.0[0]);
-    }
-}
-
-/// Passes a `Key`'s first word through as the hash.
+/// Passes a record's key (already uniformly random) through as the hash.
 #[derive(Default)]
 struct PassThrough(u64);
 
@@ -55,45 +59,14 @@ impl Hasher for PassThrough {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n >> 64) as u64;
     }
 }
 
-type Map<V> = HashMap<Key, V, BuildHasherDefault<PassThrough>>;
+type Map<V> = HashMap<u128, V, BuildHasherDefault<PassThrough>>;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Acc {
-    /// Sequence number of the last non-skip attempt; 0 when there was none.
-    last_seq: u64,
-    /// Sequence number of the first failed attempt; `u64::MAX` when none.
-    first_failure_seq: u64,
-    /// Sequence number of the last passed attempt; 0 when none.
-    last_pass_seq: u64,
-    attempts: u32,
-    failures: u32,
-    passes: u32,
-    /// Outcome of that last non-skip attempt.
-    last: u8,
-}
-
-impl Default for Acc {
-    fn default() -> Self {
-        Acc {
-            last_seq: 0,
-            first_failure_seq: u64::MAX,
-            last_pass_seq: 0,
-            attempts: 0,
-            failures: 0,
-            passes: 0,
-            last: 0,
-        }
-    }
-}
-
-const RECORD: usize = 16 + 8 + 8 + 8 + 4 + 4 + 4 + 1;
-
-fn code(o: Outcome) -> u8 {
+fn code(o: Outcome) -> u128 {
     match o {
         Outcome::Passed => 0,
         Outcome::Failed => 1,
@@ -102,8 +75,8 @@ fn code(o: Outcome) -> u8 {
     }
 }
 
-fn outcome(c: u8) -> Outcome {
-    match c {
+fn outcome(c: u128) -> Outcome {
+    match c & 3 {
         0 => Outcome::Passed,
         1 => Outcome::Failed,
         2 => Outcome::Errored,
@@ -111,44 +84,94 @@ fn outcome(c: u8) -> Outcome {
     }
 }
 
+/// One identity's attempts, folded in the order they ran.
+#[derive(Clone, Copy, Debug)]
+struct Acc {
+    key: u128,
+    attempts: u32,
+    failures: u32,
+    /// Outcome of the last attempt that was not a skip.
+    last: Option<Outcome>,
+    /// A failed attempt was seen...
+    failed: bool,
+    /// ...and a pass came after it: a retry that worked.
+    passed_after_failure: bool,
+}
+
 impl Acc {
-    fn merge(&mut self, other: &Acc) {
-        self.attempts += other.attempts;
-        self.failures += other.failures;
-        self.passes += other.passes;
-        self.first_failure_seq = self.first_failure_seq.min(other.first_failure_seq);
-        self.last_pass_seq = self.last_pass_seq.max(other.last_pass_seq);
-        if other.last_seq > self.last_seq {
-            self.last_seq = other.last_seq;
-            self.last = other.last;
+    fn new(key: u128) -> Acc {
+        Acc {
+            key,
+            attempts: 0,
+            failures: 0,
+            last: None,
+            failed: false,
+            passed_after_failure: false,
         }
     }
 
-    fn outcome(&self) -> Outcome {
-        if self.last_seq == 0 {
-            Outcome::Skipped
-        } else {
-            outcome(self.last)
+    /// Records arrive sorted, so attempts arrive in the order they ran.
+    fn push(&mut self, record: u128) {
+        self.attempts += 1;
+        match outcome(record) {
+            Outcome::Skipped => return,
+            Outcome::Passed => self.passed_after_failure |= self.failed,
+            o => {
+                self.failures += 1;
+                self.failed = true;
+                self.last = Some(o);
+                return;
+            }
         }
+        self.last = Some(Outcome::Passed);
+    }
+
+    fn outcome(&self) -> Outcome {
+        self.last.unwrap_or(Outcome::Skipped)
     }
 
     /// Failed, then passed (SPEC §6 `retry`). A pass followed by a failure
     /// is not a retry that worked (and is what a genuine name collision looks
     /// like): the test failed.
     fn flaky(&self) -> bool {
-        self.last_pass_seq > self.first_failure_seq
+        self.passed_after_failure
     }
 }
-
-/// A test that both failed and passed inside one report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A test that both failed and passed inside one report. Serialized with
+/// `classname` and `name` beside `id`, read from `id` (one string per test).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlakyTest {
+    /// `classname::name`.
     pub id: String,
-    pub classname: String,
-    pub name: String,
+    /// Length of the classname within `id`.
+    pub classname_len: usize,
     pub attempts: u32,
     pub failures: u32,
     pub evidence: &'static str,
+}
+
+impl FlakyTest {
+    pub fn classname(&self) -> &str {
+        self.id.get(..self.classname_len).unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.id.get(self.classname_len + 2..).unwrap_or_default()
+    }
+}
+
+impl Serialize for FlakyTest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FlakyTest", 6)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("classname", self.classname())?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("attempts", &self.attempts)?;
+        st.serialize_field("failures", &self.failures)?;
+        st.serialize_field("evidence", self.evidence)?;
+        st.end()
+    }
 }
 
 /// A test whose final outcome is failed or errored.
@@ -169,15 +192,21 @@ pub struct Summary {
     pub failed: u64,
     pub errored: u64,
     pub skipped: u64,
+    /// Tests that failed, then passed on a retry (exact; `flaky` may list
+    /// fewer when `names_incomplete`).
+    pub flaky_count: u64,
     pub flaky: Vec<FlakyTest>,
     pub failures: Vec<FailedTest>,
     /// More failing tests than `NAMES_LIMIT`: the lists are incomplete (counts are exact).
     pub names_incomplete: bool,
 }
 
+/// What the report says about a failing test, for the summary's lists.
 struct Names {
-    classname: Box<str>,
-    name: Box<str>,
+    /// `classname::name`.
+    id: Box<str>,
+    /// Length of the classname within `id`.
+    classname_len: usize,
     message: Option<Box<str>>,
 }
 
@@ -185,97 +214,142 @@ pub struct Aggregator {
     /// Random per process, so crafted names cannot collide on purpose.
     seed: u64,
     scratch: Vec<u8>,
-    spill_buf: Vec<(Key, Acc)>,
     messages: usize,
     seq: u64,
     runs: u64,
     staged_runs: u64,
-    active: Map<Acc>,
-    committed: Map<Acc>,
-    spilled: Vec<std::fs::File>,
-    staged_spills: Vec<std::fs::File>,
+    /// Records in memory: committed before `file_start`, staged after.
+    buffer: Vec<u128>,
+    file_start: usize,
+    spilled: Vec<Run>,
+    staged_spills: Vec<Run>,
+    /// The full buffer being sorted and written on a helper thread.
+    pending: Option<Pending>,
+    /// An emptied buffer to fill next (its capacity reused).
+    spare: Vec<u128>,
     names: Map<Names>,
+    /// Bytes of `names`, counted against `NAMES_BYTES`.
+    names_bytes: usize,
     names_incomplete: bool,
-    map_limit: usize,
+    buffer_limit: usize,
 }
 
 impl Default for Aggregator {
     fn default() -> Self {
-        Aggregator::with_limit(MAP_LIMIT)
+        Aggregator::with_limit(BUFFER_LIMIT)
     }
 }
 
 impl Aggregator {
-    fn with_limit(map_limit: usize) -> Self {
+    fn with_limit(buffer_limit: usize) -> Self {
         Aggregator {
             seed: {
                 use std::hash::BuildHasher;
                 std::collections::hash_map::RandomState::new().hash_one(0u8)
             },
             scratch: Vec::new(),
-            spill_buf: Vec::new(),
             messages: 0,
             seq: 0,
             runs: 0,
             staged_runs: 0,
-            active: Map::default(),
-            committed: Map::default(),
+            buffer: Vec::new(),
+            file_start: 0,
             spilled: Vec::new(),
             staged_spills: Vec::new(),
+            pending: None,
+            spare: Vec::new(),
             names: Map::default(),
+            names_bytes: 0,
             names_incomplete: false,
-            map_limit,
+            buffer_limit,
         }
     }
 
-    fn key(&mut self, classname: &str, name: &str) -> Key {
+    /// The identity's 96-bit keyed hash, in a record's top bits.
+    fn key(&mut self, classname: &str, name: &str) -> u128 {
         self.scratch.clear();
         self.scratch.extend_from_slice(classname.as_bytes());
         self.scratch.push(0xFF); // never in UTF-8: `a::b`+`c` ≠ `a`+`b::c`
         self.scratch.extend_from_slice(name.as_bytes());
-        let h = xxhash_rust::xxh3::xxh3_128_with_seed(&self.scratch, self.seed);
-        Key([h as u64, (h >> 64) as u64])
+        xxhash_rust::xxh3::xxh3_128_with_seed(&self.scratch, self.seed) & KEY_MASK
     }
 
     /// Adds one `<testcase>` entry of the file being read.
     pub fn add(&mut self, e: &Entry<'_>) -> std::io::Result<()> {
+        if self.seq + e.attempts.len() as u64 > MAX_SEQ {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_SEQ} test attempts in one run: split the reports over several `dorameter junit` calls"
+            )));
+        }
         let key = self.key(e.classname, e.name);
-        let mut acc = Acc::default();
+        let mut failing = false;
         for &a in e.attempts {
             self.seq += 1;
-            acc.attempts += 1;
-            match a {
-                Outcome::Passed => {
-                    acc.passes += 1;
-                    acc.last_pass_seq = self.seq;
-                }
-                Outcome::Failed | Outcome::Errored => {
-                    acc.failures += 1;
-                    acc.first_failure_seq = acc.first_failure_seq.min(self.seq);
-                }
-                Outcome::Skipped => continue,
-            }
-            acc.last_seq = self.seq;
-            acc.last = code(a);
+            failing |= a.is_failure();
+            self.buffer.push(key | u128::from(self.seq) << 2 | code(a));
         }
-        self.staged_runs += u64::from(acc.attempts);
-        if acc.failures > 0 {
+        self.staged_runs += e.attempts.len() as u64;
+        if failing {
             self.remember(key, e);
         }
-        match self.active.entry(key) {
-            MapEntry::Occupied(mut o) => o.get_mut().merge(&acc),
-            MapEntry::Vacant(v) => {
-                v.insert(acc);
-            }
-        }
-        if self.active.len() >= self.map_limit {
-            let run = spill(&mut self.active, &mut self.spill_buf)?;
-            self.staged_spills.push(run);
+        if self.buffer.len() >= self.buffer_limit {
+            self.spill()?;
         }
         Ok(())
     }
 
-    fn remember(&mut self, key: Key, e: &Entry<'_>) {
+    /// Writes the buffer out as sorted runs — the committed part and the
+    /// staged part separately, so a rollback can still drop the latter — on a
+    /// helper thread while the next buffer fills (inline when no thread can
+    /// be started). At most one spill is in flight.
+    fn spill(&mut self) -> std::io::Result<()> {
+        self.join_pending()?;
+        let next = std::mem::take(&mut self.spare);
+        let buffer = std::mem::replace(&mut self.buffer, next);
+        let split = std::mem::take(&mut self.file_start);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job = move || {
+            let mut buffer = buffer;
+            let result = write_runs(&mut buffer, split);
+            buffer.clear();
+            // The receiver waits for this; it only goes away on an earlier error.
+            let _ = tx.send((buffer, result));
+        };
+        let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
+        let on_thread = std::sync::Arc::clone(&job);
+        let spawned = std::thread::Builder::new()
+            .name("junit-spill".into())
+            .spawn(move || {
+                if let Some(job) = on_thread.lock().ok().and_then(|mut j| j.take()) {
+                    job();
+                }
+            });
+        if spawned.is_err() {
+            if let Some(job) = job.lock().ok().and_then(|mut j| j.take()) {
+                job();
+            }
+        }
+        self.pending = Some(Pending(rx));
+        Ok(())
+    }
+
+    /// Waits for the spill in flight and files its runs.
+    fn join_pending(&mut self) -> std::io::Result<()> {
+        let Some(Pending(rx)) = self.pending.take() else {
+            return Ok(());
+        };
+        let (buffer, result) = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the thread sorting test results stopped"))?;
+        self.spare = buffer;
+        let (committed, staged) = result?;
+        self.spilled.extend(committed);
+        self.staged_spills.extend(staged);
+        compact(&mut self.spilled)?;
+        compact(&mut self.staged_spills)
+    }
+
+    fn remember(&mut self, key: u128, e: &Entry<'_>) {
         // Messages for the summary are a bounded sample; the store keeps every one.
         let message = match e.message {
             Some(m) if self.messages < MESSAGES_LIMIT => {
@@ -292,18 +366,24 @@ impl Aggregator {
             }
             _ => None,
         };
+        let message_bytes = message.as_deref().map_or(0, str::len);
         if let Some(n) = self.names.get_mut(&key) {
             if message.is_some() && n.message.is_none() {
                 self.messages += 1;
+                self.names_bytes += message_bytes;
                 n.message = message;
             }
-        } else if self.names.len() < NAMES_LIMIT {
+            return;
+        }
+        let cost = NAME_OVERHEAD + e.classname.len() + 2 + e.name.len() + message_bytes;
+        if self.names_bytes + cost <= NAMES_BYTES {
+            self.names_bytes += cost;
             self.messages += usize::from(message.is_some());
             self.names.insert(
                 key,
                 Names {
-                    classname: e.classname.into(),
-                    name: e.name.into(),
+                    id: format!("{}::{}", e.classname, e.name).into_boxed_str(),
+                    classname_len: e.classname.len(),
                     message,
                 },
             );
@@ -314,193 +394,369 @@ impl Aggregator {
 
     /// The file parsed completely: its entries count.
     pub fn commit_file(&mut self) -> std::io::Result<()> {
+        self.join_pending()?;
         self.runs += self.staged_runs;
         self.staged_runs = 0;
         self.spilled.append(&mut self.staged_spills);
-        for (k, v) in self.active.drain() {
-            match self.committed.entry(k) {
-                MapEntry::Occupied(mut o) => o.get_mut().merge(&v),
-                MapEntry::Vacant(slot) => {
-                    slot.insert(v);
-                }
-            }
-        }
-        if self.committed.len() >= self.map_limit {
-            let run = spill(&mut self.committed, &mut self.spill_buf)?;
-            self.spilled.push(run);
-        }
-        Ok(())
+        self.file_start = self.buffer.len();
+        compact(&mut self.spilled)
     }
 
     /// The file failed to parse: forget everything it added.
-    pub fn rollback_file(&mut self) {
-        self.active.clear();
+    pub fn rollback_file(&mut self) -> std::io::Result<()> {
+        self.join_pending()?;
+        self.buffer.truncate(self.file_start);
         self.staged_spills.clear();
         self.staged_runs = 0;
+        Ok(())
     }
 
-    /// Every identity's final state, merged.
+    /// Every identity's final state, merged. The key space is folded in two
+    /// halves (by the key's top bit) side by side: each sorted run holds each
+    /// half contiguously.
     pub fn finish(mut self) -> std::io::Result<Summary> {
-        self.rollback_file();
-        let mut summary = Summary {
-            runs: self.runs,
-            names_incomplete: self.names_incomplete,
-            ..Summary::default()
-        };
-        let names = std::mem::take(&mut self.names);
-        let mut visit = |key: Key, acc: Acc| {
-            summary.tests += 1;
-            let out = acc.outcome();
-            match out {
-                Outcome::Passed => summary.passed += 1,
-                Outcome::Failed => summary.failed += 1,
-                Outcome::Errored => summary.errored += 1,
-                Outcome::Skipped => summary.skipped += 1,
-            }
-            let Some(n) = names.get(&key) else { return };
-            let id = format!("{}::{}", n.classname, n.name);
-            if acc.flaky() {
-                summary.flaky.push(FlakyTest {
-                    id: id.clone(),
-                    classname: n.classname.to_string(),
-                    name: n.name.to_string(),
-                    attempts: acc.attempts,
-                    failures: acc.failures,
-                    evidence: "retry",
-                });
-            }
-            if out.is_failure() {
-                summary.failures.push(FailedTest {
-                    id,
-                    outcome: out,
-                    attempts: acc.attempts,
-                    message: n.message.as_deref().map(str::to_string),
-                });
-            }
-        };
-        if self.spilled.is_empty() {
-            for (k, v) in self.committed.drain() {
-                visit(k, v);
-            }
-        } else {
-            if !self.committed.is_empty() {
-                let run = spill(&mut self.committed, &mut self.spill_buf)?;
-                self.spilled.push(run);
-            }
-            merge_runs(std::mem::take(&mut self.spilled), &mut visit)?;
+        self.rollback_file()?;
+        let runs = std::mem::take(&mut self.spilled);
+        // The last buffer: its halves sorted side by side, merged as two runs.
+        let mut first = std::mem::take(&mut self.buffer);
+        let mut second = first.split_off(first.len() / 2);
+        let sorted_aside = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new().spawn_scoped(scope, || second.sort_unstable());
+            first.sort_unstable();
+            helper.is_ok()
+        });
+        if !sorted_aside {
+            second.sort_unstable();
         }
-        summary.flaky.sort_by(|a, b| a.id.cmp(&b.id));
-        summary.failures.sort_by(|a, b| a.id.cmp(&b.id));
+        let (low_names, high_names): (Map<Names>, Map<Names>) = std::mem::take(&mut self.names)
+            .into_iter()
+            .partition(|(key, _)| high_half(*key) == 0);
+        let readers = |half: u128| -> Vec<RunReader<'_>> {
+            let mut readers: Vec<RunReader<'_>> = runs.iter().map(|r| r.reader(half)).collect();
+            for memory in [&first, &second] {
+                let split = memory.partition_point(|r| high_half(*r) == 0);
+                let part = if half == 0 {
+                    &memory[..split]
+                } else {
+                    &memory[split..]
+                };
+                readers.push(RunReader::memory(part));
+            }
+            readers
+        };
+        let (low, high) = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .spawn_scoped(scope, || fold_half(readers(0), low_names));
+            let high = fold_half(readers(1), high_names);
+            let low = match helper {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(std::io::Error::other(
+                        "the thread merging test results stopped",
+                    ))
+                }),
+                Err(e) => Err(e),
+            };
+            (low, high)
+        });
+        let (mut summary, high) = (low?, high?);
+        summary.runs = self.runs;
+        summary.names_incomplete = self.names_incomplete;
+        summary.tests += high.tests;
+        summary.passed += high.passed;
+        summary.failed += high.failed;
+        summary.errored += high.errored;
+        summary.skipped += high.skipped;
+        summary.flaky_count += high.flaky_count;
+        summary.flaky.extend(high.flaky);
+        summary.failures.extend(high.failures);
+        // Ids are unique: no stability needed.
+        summary.flaky.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        summary.failures.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(summary)
     }
 }
 
-/// Writes the map sorted by key to an anonymous temp file and empties it,
-/// keeping its capacity (it will fill again) and reusing `buf`.
-fn spill(map: &mut Map<Acc>, buf: &mut Vec<(Key, Acc)>) -> std::io::Result<std::fs::File> {
-    buf.clear();
-    buf.extend(map.drain());
-    buf.sort_unstable_by_key(|(k, _)| *k);
-    let mut out = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-    for (k, a) in buf.iter() {
-        out.write_all(&encode(k, a))?;
-    }
-    let mut file = out.into_inner().map_err(|e| e.into_error())?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(file)
+/// Which half of the key space a record or key lies in.
+fn high_half(record: u128) -> u128 {
+    record >> 127
 }
 
-fn encode(k: &Key, a: &Acc) -> [u8; RECORD] {
-    let mut r = [0u8; RECORD];
-    r[0..8].copy_from_slice(&k.0[0].to_le_bytes());
-    r[8..16].copy_from_slice(&k.0[1].to_le_bytes());
-    r[16..24].copy_from_slice(&a.last_seq.to_le_bytes());
-    r[24..32].copy_from_slice(&a.first_failure_seq.to_le_bytes());
-    r[32..40].copy_from_slice(&a.last_pass_seq.to_le_bytes());
-    r[40..44].copy_from_slice(&a.attempts.to_le_bytes());
-    r[44..48].copy_from_slice(&a.failures.to_le_bytes());
-    r[48..52].copy_from_slice(&a.passes.to_le_bytes());
-    r[52] = a.last;
-    r
-}
-
-fn decode(r: &[u8; RECORD]) -> (Key, Acc) {
-    let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or_default());
-    let u32_at = |i: usize| u32::from_le_bytes(r[i..i + 4].try_into().unwrap_or_default());
-    (
-        Key([u64_at(0), u64_at(8)]),
-        Acc {
-            last_seq: u64_at(16),
-            first_failure_seq: u64_at(24),
-            last_pass_seq: u64_at(32),
-            attempts: u32_at(40),
-            failures: u32_at(44),
-            passes: u32_at(48),
-            last: r[52],
-        },
-    )
-}
-
-fn next_record(r: &mut BufReader<std::fs::File>) -> std::io::Result<Option<(Key, Acc)>> {
-    let mut rec = [0u8; RECORD];
-    match r.read_exact(&mut rec) {
-        Ok(()) => Ok(Some(decode(&rec))),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// K-way merge of sorted runs, combining equal keys.
-fn merge_runs(runs: Vec<std::fs::File>, visit: &mut dyn FnMut(Key, Acc)) -> std::io::Result<()> {
-    let mut readers: Vec<BufReader<std::fs::File>> = runs
-        .into_iter()
-        .map(|f| BufReader::with_capacity(8 << 10, f))
-        .collect();
-    let mut heap = BinaryHeap::new();
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some((k, a)) = next_record(r)? {
-            heap.push(std::cmp::Reverse((k, i, HeapAcc(a))));
+/// Counts and lists (not `runs`) of the identities in some sorted runs.
+fn fold_half(runs: Vec<RunReader<'_>>, mut names: Map<Names>) -> std::io::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut visit = |acc: Acc| {
+        summary.tests += 1;
+        let out = acc.outcome();
+        match out {
+            Outcome::Passed => summary.passed += 1,
+            Outcome::Failed => summary.failed += 1,
+            Outcome::Errored => summary.errored += 1,
+            Outcome::Skipped => summary.skipped += 1,
         }
-    }
-    let mut current: Option<(Key, Acc)> = None;
-    while let Some(std::cmp::Reverse((k, i, HeapAcc(a)))) = heap.pop() {
-        match &mut current {
-            Some((ck, ca)) if *ck == k => ca.merge(&a),
+        if acc.failures == 0 {
+            return;
+        }
+        summary.flaky_count += u64::from(acc.flaky());
+        let Some(n) = names.remove(&acc.key) else {
+            return;
+        };
+        let flaky = |id: String| FlakyTest {
+            id,
+            classname_len: n.classname_len,
+            attempts: acc.attempts,
+            failures: acc.failures,
+            evidence: "retry",
+        };
+        let failed = |id: String, message: Option<Box<str>>| FailedTest {
+            id,
+            outcome: out,
+            attempts: acc.attempts,
+            message: message.map(String::from),
+        };
+        let id = String::from(n.id);
+        match (acc.flaky(), out.is_failure()) {
+            (true, true) => {
+                summary.flaky.push(flaky(id.clone()));
+                summary.failures.push(failed(id, n.message));
+            }
+            (true, false) => summary.flaky.push(flaky(id)),
+            (false, true) => summary.failures.push(failed(id, n.message)),
+            (false, false) => {}
+        }
+    };
+    let mut group: Option<Acc> = None;
+    merge_runs(runs, &mut |record: u128| {
+        let key = record & KEY_MASK;
+        match &mut group {
+            Some(acc) if acc.key == key => acc.push(record),
             _ => {
-                if let Some((ck, ca)) = current.take() {
-                    visit(ck, ca);
+                if let Some(done) = group.take() {
+                    visit(done);
                 }
-                current = Some((k, a));
+                let mut acc = Acc::new(key);
+                acc.push(record);
+                group = Some(acc);
             }
         }
-        if let Some((nk, na)) = next_record(&mut readers[i])? {
-            heap.push(std::cmp::Reverse((nk, i, HeapAcc(na))));
+    })?;
+    if let Some(done) = group.take() {
+        visit(done);
+    }
+    Ok(summary)
+}
+
+/// A sorted run spilled to an anonymous temp file.
+struct Run {
+    file: std::fs::File,
+    records: u64,
+    /// Records in the low half of the key space (they come first).
+    low: u64,
+}
+
+impl Run {
+    /// Reads one half of the key space (0 or 1), or all of it (2).
+    fn reader(&self, half: u128) -> RunReader<'_> {
+        let (from, to) = match half {
+            0 => (0, self.low),
+            1 => (self.low, self.records),
+            _ => (0, self.records),
+        };
+        RunReader {
+            file: Some(&self.file),
+            at: from,
+            end: to,
+            block: Vec::new(),
+            memory: &[],
+            pos: 0,
         }
     }
-    if let Some((ck, ca)) = current {
-        visit(ck, ca);
+}
+
+/// What a helper thread hands back: the emptied buffer, and the sorted runs
+/// of its committed and staged parts.
+type Spilled = (Vec<u128>, std::io::Result<(Option<Run>, Option<Run>)>);
+
+struct Pending(std::sync::mpsc::Receiver<Spilled>);
+
+/// Sorts and writes `records[..split]` and `records[split..]` as two runs
+/// (either absent when empty).
+fn write_runs(records: &mut [u128], split: usize) -> std::io::Result<(Option<Run>, Option<Run>)> {
+    let (committed, staged) = records.split_at_mut(split);
+    let committed = if committed.is_empty() {
+        None
+    } else {
+        Some(write_run(committed)?)
+    };
+    let staged = if staged.is_empty() {
+        None
+    } else {
+        Some(write_run(staged)?)
+    };
+    Ok((committed, staged))
+}
+
+/// Sorts the records and writes them to an anonymous temp file.
+fn write_run(records: &mut [u128]) -> std::io::Result<Run> {
+    records.sort_unstable();
+    let mut out = RunWriter::new()?;
+    for &r in records.iter() {
+        out.push(r)?;
     }
+    out.finish()
+}
+
+/// Writes a sorted run, counting its halves.
+struct RunWriter {
+    out: BufWriter<std::fs::File>,
+    records: u64,
+    low: u64,
+}
+
+impl RunWriter {
+    fn new() -> std::io::Result<RunWriter> {
+        Ok(RunWriter {
+            out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            records: 0,
+            low: 0,
+        })
+    }
+
+    fn push(&mut self, record: u128) -> std::io::Result<()> {
+        self.records += 1;
+        self.low += u64::from(high_half(record) == 0);
+        self.out.write_all(&record.to_le_bytes())
+    }
+
+    fn finish(self) -> std::io::Result<Run> {
+        Ok(Run {
+            file: self.out.into_inner().map_err(|e| e.into_error())?,
+            records: self.records,
+            low: self.low,
+        })
+    }
+}
+
+/// Merges the runs into one when there are too many to keep open.
+fn compact(runs: &mut Vec<Run>) -> std::io::Result<()> {
+    if runs.len() < RUNS_LIMIT {
+        return Ok(());
+    }
+    let mut out = RunWriter::new()?;
+    let mut result = Ok(());
+    merge_runs(runs.iter().map(|r| r.reader(2)).collect(), &mut |r| {
+        if result.is_ok() {
+            result = out.push(r);
+        }
+    })?;
+    result?;
+    let merged = out.finish()?;
+    runs.clear();
+    runs.push(merged);
     Ok(())
 }
 
-/// Orders heap entries by key and run only.
-#[derive(Clone, Copy, Debug)]
-struct HeapAcc(Acc);
-impl PartialEq for HeapAcc {
-    fn eq(&self, _: &Self) -> bool {
-        true
+/// Reads `buf.len()` bytes at `offset` without moving a shared cursor, so two
+/// threads can read one run's halves.
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let (mut buf, mut offset) = (buf, offset);
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_read(file, buf, offset) {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "a spilled run of test results was cut short",
+                    ));
+                }
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
-impl Eq for HeapAcc {}
-impl PartialOrd for HeapAcc {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+/// One sorted run being merged: a range of a spilled file read in blocks,
+/// or an in-memory slice.
+struct RunReader<'a> {
+    file: Option<&'a std::fs::File>,
+    /// Next record to read from the file, and the end of the range.
+    at: u64,
+    end: u64,
+    block: Vec<u128>,
+    memory: &'a [u128],
+    pos: usize,
+}
+
+impl<'a> RunReader<'a> {
+    fn memory(records: &'a [u128]) -> RunReader<'a> {
+        RunReader {
+            file: None,
+            at: 0,
+            end: 0,
+            block: Vec::new(),
+            memory: records,
+            pos: 0,
+        }
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<u128>> {
+        const BLOCK: u64 = 1024;
+        let Some(file) = self.file else {
+            let record = self.memory.get(self.pos).copied();
+            self.pos += 1;
+            return Ok(record);
+        };
+        if self.pos == self.block.len() {
+            let n = BLOCK.min(self.end - self.at);
+            if n == 0 {
+                return Ok(None);
+            }
+            let mut bytes = [0u8; BLOCK as usize * 16];
+            let bytes = &mut bytes[..n as usize * 16];
+            read_exact_at(file, bytes, self.at * 16)?;
+            self.at += n;
+            self.block.clear();
+            self.block.extend(
+                bytes
+                    .chunks_exact(16)
+                    .map(|c| u128::from_le_bytes(c.try_into().unwrap_or_default())),
+            );
+            self.pos = 0;
+        }
+        self.pos += 1;
+        Ok(Some(self.block[self.pos - 1]))
     }
 }
-impl Ord for HeapAcc {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
+
+/// K-way merge of sorted runs, in order.
+fn merge_runs(mut runs: Vec<RunReader<'_>>, visit: &mut dyn FnMut(u128)) -> std::io::Result<()> {
+    let mut heap = BinaryHeap::with_capacity(runs.len());
+    for (i, r) in runs.iter_mut().enumerate() {
+        if let Some(record) = r.next()? {
+            heap.push(std::cmp::Reverse((record, i)));
+        }
     }
+    while let Some(mut top) = heap.peek_mut() {
+        let std::cmp::Reverse((record, i)) = *top;
+        visit(record);
+        match runs[i].next()? {
+            Some(next) => *top = std::cmp::Reverse((next, i)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -513,7 +769,7 @@ mod tests {
             classname: c,
             name: n,
             attempts,
-            time: None,
+            time_text: None,
             message: None,
         }
     }
@@ -600,7 +856,45 @@ mod tests {
                 ("y", "new", &[Passed]),
             ],
         );
-        agg.rollback_file();
+        agg.rollback_file().unwrap();
         check(&agg.finish().unwrap());
+    }
+
+    #[test]
+    fn many_runs_are_compacted_with_the_same_answer() {
+        let mut names = Vec::new();
+        for i in 0..300 {
+            names.push(format!("t{}", i % 170));
+        }
+        let outcomes = [Passed, Failed, Skipped, Errored, Passed];
+        let mut whole = Aggregator::default();
+        let mut small = Aggregator::with_limit(3);
+        for (i, n) in names.iter().enumerate() {
+            let attempts = &outcomes[i % 3..i % 3 + 1 + i % 2];
+            for agg in [&mut whole, &mut small] {
+                agg.add(&entry("c", n, attempts)).unwrap();
+                if i % 7 == 0 {
+                    agg.commit_file().unwrap();
+                }
+            }
+            assert!(small.spilled.len() < RUNS_LIMIT && small.staged_spills.len() < RUNS_LIMIT);
+        }
+        whole.commit_file().unwrap();
+        small.commit_file().unwrap();
+        let (a, b) = (whole.finish().unwrap(), small.finish().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.tests, 170);
+        assert!(a.flaky.len() > 10 && a.failures.len() > 10, "{a:?}");
+    }
+
+    #[test]
+    fn too_many_attempts_is_an_error_not_a_wrap() {
+        let mut agg = Aggregator {
+            seq: MAX_SEQ - 1,
+            ..Aggregator::default()
+        };
+        agg.add(&entry("c", "a", &[Passed])).unwrap();
+        let e = agg.add(&entry("c", "b", &[Passed])).unwrap_err();
+        assert!(e.to_string().contains("split the reports"), "{e}");
     }
 }

@@ -7,7 +7,7 @@ mod input;
 mod model;
 mod parse;
 
-pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_LIMIT, Summary};
+pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_BYTES, Summary};
 pub use flaky::{Finding, Thresholds, evaluate};
 pub use model::{Entry, Outcome};
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

@@ -47,13 +47,19 @@ pub struct Entry<'a> {
     pub classname: &'a str,
     pub name: &'a str,
     pub attempts: &'a [Outcome],
-    /// Seconds, when the producer wrote a readable `time`.
-    pub time: Option<f64>,
+    /// The `time` attribute as written (read by `time()` only when wanted:
+    /// a summary never needs it).
+    pub time_text: Option<&'a str>,
     /// The last failure's message or body, capped.
     pub message: Option<&'a str>,
 }
 
 impl Entry<'_> {
+    /// Seconds, when the producer wrote a readable `time`.
+    pub fn time(&self) -> Option<f64> {
+        self.time_text.and_then(super::parse::parse_seconds)
+    }
+
     /// `classname::name`: the identity SPEC §6 groups attempts by.
     pub fn identity(&self) -> String {
         format!("{}::{}", self.classname, self.name)

@@ -29,6 +29,10 @@ pub struct Limits {
     pub message_bytes: usize,
     /// Deepest element nesting accepted.
     pub max_depth: usize,
+    /// Reads plain `<testcase .../>` elements straight from the input (the
+    /// default). Off, every element goes through quick-xml; the tests and the
+    /// fuzzers check that both read every report alike.
+    pub fast_testcases: bool,
 }
 
 impl Default for Limits {
@@ -37,6 +41,7 @@ impl Default for Limits {
             max_event_bytes: 16 << 20,
             message_bytes: 4096,
             max_depth: 256,
+            fast_testcases: true,
         }
     }
 }
@@ -115,7 +120,8 @@ fn bounded(mut s: String, max: usize) -> String {
 struct Case {
     classname: String,
     name: String,
-    time: Option<f64>,
+    /// The `time` attribute as written; empty when absent.
+    time: String,
     main: Option<Outcome>,
     before: Vec<Outcome>,
     after: Vec<Outcome>,
@@ -145,7 +151,7 @@ struct Parser<'l> {
 struct Held {
     classname: String,
     name: String,
-    time: Option<f64>,
+    time: String,
 }
 
 /// Parses one report, calling `on_entry` for each `<testcase>` in order.
@@ -186,13 +192,20 @@ pub fn parse<R: Read>(
         held: None,
     };
     let mut buf = Vec::with_capacity(4096);
+    // Right after a tag quick-xml has consumed exactly that tag, so the next
+    // plain `<testcase .../>` can be read straight from the input.
+    let mut after_tag = false;
     loop {
+        if after_tag && limits.fast_testcases {
+            while parser.fast_testcase(&mut reader, on_entry) {}
+        }
         reader.get_mut().mark();
         buf.clear();
         let event = match reader.read_event_into(&mut buf) {
             Ok(e) => e,
             Err(e) => return Err(parser.error(reader.error_position(), describe(&e))),
         };
+        after_tag = matches!(event, Event::Start(_) | Event::Empty(_) | Event::End(_));
         match event {
             Event::Start(e) => parser.open(&mut reader, &e, false, on_entry)?,
             Event::Empty(e) => parser.open(&mut reader, &e, true, on_entry)?,
@@ -228,7 +241,7 @@ pub fn parse<R: Read>(
             &h.classname,
             &h.name,
             &[Outcome::Passed],
-            h.time,
+            &h.time,
             None,
             on_entry,
         );
@@ -264,7 +277,10 @@ fn case_attribute(
     match key {
         "classname" => set(&mut case.classname),
         "name" => set(&mut case.name),
-        "time" => case.time = parse_seconds(value),
+        "time" => {
+            case.time.clear();
+            case.time.push_str(value);
+        }
         // Bazel: status="notrun" for tests that were not run.
         "status"
             if ["notrun", "skipped", "disabled", "ignored"]
@@ -277,66 +293,149 @@ fn case_attribute(
     }
 }
 
-/// Scans `key="value"` pairs of a start tag without allocation. Returns false,
-/// having changed nothing that the caller does not reset, when a value needs
-/// unescaping or normalizing (`&`, tab, newline) or the syntax is unusual:
-/// the caller then uses quick-xml's attribute parser.
-fn fast_case_attributes(raw: &str, case: &mut Case) -> bool {
-    let b = raw.as_bytes();
+/// Where the values of the `<testcase>` attributes we use lie in a tag.
+#[derive(Default)]
+struct CaseAttrs {
+    classname: Option<(usize, usize)>,
+    name: Option<(usize, usize)>,
+    time: Option<(usize, usize)>,
+    status: Option<(usize, usize)>,
+}
+
+/// How a scanned tag ended.
+enum TagEnd {
+    /// The bytes ran out (quick-xml's attribute text, or a look-ahead window
+    /// that cut the tag).
+    Open,
+    /// Just past `/>`.
+    Empty(usize),
+}
+
+/// Bytes of an XML name as a plain key may spell it.
+const NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-');
+        c += 1;
+    }
+    t
+};
+
+/// Scans the `key="value"` pairs of a `<testcase>` tag from just after its
+/// name, without allocation. `None` when the syntax is anything but plain: a
+/// key that is not a plain name, no space between attributes, space around
+/// `=`, or a `>` (a body follows). The caller then leaves the tag to
+/// quick-xml's attribute parser, as it does when a value needs unescaping
+/// (see `needs_unescaping`).
+fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut attrs = CaseAttrs::default();
     let mut i = 0;
-    let (mut classname, mut name, mut time, mut status) = (None, None, None, None);
     loop {
-        while i < b.len() && b[i].is_ascii_whitespace() {
+        let space = i;
+        while i < b.len() && is_space(b[i]) {
             i += 1;
         }
-        if i >= b.len() || b[i] == b'/' {
-            break;
+        if i == b.len() {
+            return Some((attrs, TagEnd::Open));
         }
-        let key_start = i;
-        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+        if b[i] == b'/' {
+            return match b.get(i + 1) {
+                None => Some((attrs, TagEnd::Open)),
+                Some(b'>') => Some((attrs, TagEnd::Empty(i + 2))),
+                Some(_) => None,
+            };
+        }
+        if i == space {
+            return None;
+        }
+        // A prefixed key (`x:name`) means its local name, as quick-xml reads it.
+        let mut local = i;
+        while i < b.len() && NAME_BYTE[usize::from(b[i])] {
+            if b[i] == b':' {
+                local = i + 1;
+            }
             i += 1;
         }
-        let key = &raw[key_start..i];
-        if i >= b.len() || b[i] != b'=' || i + 1 >= b.len() {
-            return false;
+        if i == local || i + 1 >= b.len() || b[i] != b'=' {
+            return None;
         }
+        let key = &b[local..i];
         let quote = b[i + 1];
         if quote != b'"' && quote != b'\'' {
-            return false;
+            return None;
         }
         let value_start = i + 2;
-        let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
-            return false;
-        };
-        let value = &raw[value_start..value_start + len];
-        if memchr::memchr3(b'&', b'\n', b'\t', value.as_bytes()).is_some() || value.contains('\r') {
-            return false;
-        }
-        i = value_start + len + 1;
-        let local = key.rsplit(':').next().unwrap_or(key);
-        match local {
-            "classname" => classname = Some(value),
-            "name" => name = Some(value),
-            "time" => time = Some(value),
-            "status" => status = Some(value),
+        let len = memchr::memchr(quote, &b[value_start..])?;
+        let value = (value_start, value_start + len);
+        i = value.1 + 1;
+        match key {
+            b"classname" => attrs.classname = Some(value),
+            b"name" => attrs.name = Some(value),
+            b"time" => attrs.time = Some(value),
+            b"status" => attrs.status = Some(value),
             _ => {}
         }
     }
+}
+
+/// A value we use holds `&`, a tab or a line break: quick-xml must unescape
+/// or normalize it.
+fn needs_unescaping(b: &[u8], attrs: &CaseAttrs) -> bool {
+    [attrs.classname, attrs.name, attrs.time, attrs.status]
+        .into_iter()
+        .flatten()
+        .any(|(from, to)| {
+            b[from..to]
+                .iter()
+                .any(|c| matches!(c, b'&' | b'\t' | b'\n' | b'\r'))
+        })
+}
+
+/// Printable ASCII and no `&` anywhere: valid UTF-8 with nothing to
+/// unescape. Written without an early exit so it compiles to vector code.
+fn plain_ascii(b: &[u8]) -> bool {
+    !b.iter().fold(false, |bad, &c| {
+        bad | !(0x20..0x80).contains(&c) | (c == b'&')
+    })
+}
+
+/// Sets the open case's classname, name, time and status from a scanned tag
+/// (`text`; every range lies at ASCII quotes, so slicing cannot fail).
+fn apply_case_attrs(text: &str, attrs: &CaseAttrs, case: &mut Case) {
+    let value = |range: (usize, usize)| text.get(range.0..range.1).unwrap_or_default();
     case.classname.clear();
     case.name.clear();
-    case.time = None;
+    case.time.clear();
     case.main = None;
-    for (key, value) in [
-        ("classname", classname),
-        ("name", name),
-        ("time", time),
-        ("status", status),
-    ] {
-        if let Some(v) = value {
-            case_attribute(key, v, None, case);
-        }
+    if let Some(range) = attrs.classname {
+        case.classname.push_str(value(range));
     }
-    true
+    if let Some(range) = attrs.name {
+        case.name.push_str(value(range));
+    }
+    if let Some(range) = attrs.time {
+        case.time.push_str(value(range));
+    }
+    if let Some(range) = attrs.status {
+        case_attribute("status", value(range), None, case);
+    }
+}
+
+/// Scans a start tag's plain attributes (see `scan_case`). Returns false,
+/// having changed nothing that the caller does not reset, when quick-xml's
+/// attribute parser must read them instead.
+fn fast_case_attributes(raw: &str, case: &mut Case) -> bool {
+    let b = raw.as_bytes();
+    match scan_case(b) {
+        Some((attrs, _)) if !needs_unescaping(b, &attrs) => {
+            apply_case_attrs(raw, &attrs, case);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Copies an attribute value, unescaping and normalizing only when needed; an
@@ -379,6 +478,9 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
 /// Seconds from a `time` attribute, including locale-formatted values
 /// (Surefire: `2,120.532`, `0,03`). Unreadable or negative: `None`.
 pub fn parse_seconds(raw: &str) -> Option<f64> {
+    if let Some(v) = plain_decimal(raw) {
+        return Some(v);
+    }
     let s = raw.trim();
     let value = if !s.contains(',') {
         s.parse::<f64>().ok()
@@ -388,6 +490,35 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
         s.replace(',', ".").parse::<f64>().ok()
     };
     value.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// The common `digits[.digits]` form, exactly as `str::parse` reads it: with
+/// at most 15 significant digits both the mantissa and the power of ten are
+/// exact doubles, so one correctly rounded division gives the same value.
+fn plain_decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let (mut mantissa, mut digits, mut scale, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                scale += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    Some(mantissa as f64 / POW10[scale])
 }
 
 fn cap_at_char_boundary(s: &mut String, max: usize) {
@@ -498,38 +629,20 @@ impl Parser<'_> {
                 }
             }
             "testcase" => {
-                let index = self.frames.last_mut().map_or(0, |f| {
-                    f.cases += 1;
-                    f.cases - 1
-                });
-                let case = &mut self.case;
                 // A testcase is the hot path: scan plain attributes directly,
                 // and let quick-xml handle anything with entities or odd syntax.
                 // Either path starts from a cleared classname, name, time and status.
+                let case = &mut self.case;
                 if !fast_case_attributes(e.attributes_raw(), case) {
                     case.classname.clear();
                     case.name.clear();
-                    case.time = None;
+                    case.time.clear();
                     case.main = None;
                     for a in e.attributes().with_checks(false).flatten() {
                         case_attribute(a.key.local_name().as_ref(), &a.value, Some(&a), case);
                     }
                 }
-                if case.classname.is_empty() {
-                    // SPEC §6: the enclosing suite's name when classname is absent.
-                    if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
-                        case.classname.push_str(suite);
-                    }
-                }
-                case.before.clear();
-                case.after.clear();
-                case.message.clear();
-                case.invocations = None;
-                if empty {
-                    self.emit_case(on_entry);
-                } else {
-                    self.push(Kind::Case, element, None, index);
-                }
+                self.open_case(empty, on_entry);
             }
             "system-out" | "system-err" | "properties" => {
                 if !empty {
@@ -543,6 +656,51 @@ impl Parser<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The hot path: reads one plain `<testcase .../>` (optionally after
+    /// whitespace) straight from the input, as `open` would, and returns true.
+    /// Leaves everything else untouched for quick-xml and returns false: other
+    /// markup, a testcase with a body, anything `scan_case` declines, invalid
+    /// UTF-8, or a tag that does not fit the look-ahead window.
+    fn fast_testcase<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> bool {
+        const WINDOW: usize = 1024;
+        if self.frames.len() >= self.limits.max_depth
+            || !matches!(self.frames.last(), Some(f) if matches!(f.kind, Kind::Suite | Kind::Suites))
+        {
+            return false;
+        }
+        let window = WINDOW.min(usize::try_from(self.limits.max_event_bytes).unwrap_or(WINDOW));
+        let mut stream = reader.stream();
+        let Ok(ahead) = stream.get_mut().peek(window) else {
+            return false;
+        };
+        let space = ahead
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .count();
+        let Some(tag) = ahead[space..].strip_prefix(b"<testcase") else {
+            return false;
+        };
+        let Some((attrs, TagEnd::Empty(end))) = scan_case(tag) else {
+            return false;
+        };
+        let tag = &tag[..end];
+        let Ok(text) = std::str::from_utf8(tag) else {
+            return false;
+        };
+        // Commonly plain ASCII, with nothing to unescape.
+        if !plain_ascii(tag) && needs_unescaping(tag, &attrs) {
+            return false;
+        }
+        apply_case_attrs(text, &attrs, &mut self.case);
+        stream.consume(space + "<testcase".len() + end);
+        self.open_case(true, on_entry);
+        true
     }
 
     fn open_in_case<R: Read>(
@@ -601,6 +759,31 @@ impl Parser<'_> {
             self.skip(reader, element, wants_body)?;
         }
         Ok(())
+    }
+
+    /// Opens the `<testcase>` whose classname, name, time and status are set:
+    /// counts it among its siblings, and emits it when it has no body.
+    fn open_case(&mut self, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+        let index = self.frames.last_mut().map_or(0, |f| {
+            f.cases += 1;
+            f.cases - 1
+        });
+        let case = &mut self.case;
+        if case.classname.is_empty() {
+            // SPEC §6: the enclosing suite's name when classname is absent.
+            if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
+                case.classname.push_str(suite);
+            }
+        }
+        case.before.clear();
+        case.after.clear();
+        case.message.clear();
+        case.invocations = None;
+        if empty {
+            self.emit_case(on_entry);
+        } else {
+            self.push(Kind::Case, "testcase", None, index);
+        }
     }
 
     /// Skips an element's body raw, up to (not including) its end tag, which
@@ -678,13 +861,13 @@ impl Parser<'_> {
                 } else {
                     Outcome::Passed
                 };
-                deliver(&h.classname, &h.name, &[earlier], h.time, None, on_entry);
+                deliver(&h.classname, &h.name, &[earlier], &h.time, None, on_entry);
             }
             if case.attempts == [Outcome::Passed] {
                 self.held = Some(Held {
                     classname: case.classname.clone(),
                     name: case.name.clone(),
-                    time: case.time,
+                    time: case.time.clone(),
                 });
                 return;
             }
@@ -695,7 +878,7 @@ impl Parser<'_> {
             &case.classname,
             &case.name,
             &case.attempts,
-            case.time,
+            &case.time,
             message,
             on_entry,
         );
@@ -706,7 +889,7 @@ fn deliver(
     classname: &str,
     name: &str,
     attempts: &[Outcome],
-    time: Option<f64>,
+    time: &str,
     message: Option<&str>,
     on_entry: &mut dyn FnMut(&Entry<'_>),
 ) {
@@ -714,7 +897,7 @@ fn deliver(
         classname,
         name,
         attempts,
-        time,
+        time_text: (!time.is_empty()).then_some(time),
         message,
     });
 }
@@ -876,7 +1059,7 @@ mod tests {
             seen.push(Seen {
                 id: e.identity(),
                 attempts: e.attempts.to_vec(),
-                time: e.time,
+                time: e.time(),
                 message: e.message.map(str::to_string),
             })
         })?;
@@ -1019,6 +1202,68 @@ mod tests {
         }
     }
 
+    /// The testcase fast path reads every report exactly as quick-xml does:
+    /// the committed fixtures of every producer and tags made to sit on its
+    /// edges (window boundaries, odd spacing, lookalike names, bad UTF-8).
+    #[test]
+    fn fast_path_agrees_with_quick_xml() {
+        let slow = Limits {
+            fast_testcases: false,
+            ..Limits::default()
+        };
+        let same = |xml: &[u8], what: &str| {
+            let fast = run(xml);
+            assert_eq!(fast, run_with(xml, &slow), "{what}");
+            fast
+        };
+        let mut fixtures = 0;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/junit");
+        for producer in std::fs::read_dir(&root).unwrap().flatten() {
+            for file in std::fs::read_dir(producer.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if file.path().extension().is_some_and(|e| e == "xml") {
+                    let bytes = std::fs::read(file.path()).unwrap();
+                    let path = file.path().display().to_string();
+                    assert!(same(&bytes, &path).is_ok(), "{path}");
+                    fixtures += 1;
+                }
+            }
+        }
+        assert!(fixtures >= 12, "{fixtures} fixtures");
+        let long = "n".repeat(3000);
+        let edges = [
+            format!(r#"<testsuite name="s"><testcase name="{long}" classname="c"/><testcase name="b"/></testsuite>"#),
+            r#"<testsuite name="s"><testcase/><testcase /><testcase	name="t"	/></testsuite>"#.into(),
+            r#"<testsuite name="s"><testcasex name="x"/><testcase name="a"name="b"/></testsuite>"#.into(),
+            r#"<testsuite name="s"><testcase name="a" time = "1"/><testcase name="é😀" classname="ü"/></testsuite>"#.into(),
+            "<testsuite name=\"s\"><testcase\x0cname=\"ff\"/><testcase name=\"tab\there\"/></testsuite>".into(),
+            r#"<testsuite name="s"><testcase name="a&amp;b" x:name="ns"/><testcase name="c" status="disabled"/></testsuite>"#.into(),
+            r#"<testsuite name="s"><testcase name="a"/ ><testcase name="b"></testcase></testsuite>"#.into(),
+            r#"<testsuite name="s"><testcase name="a" time="0.617"/><testcase name='q"uote' time="1,5"/></testsuite>"#.into(),
+            r#"<testsuite name="s"><testcase name="unterminated/></testsuite>"#.into(),
+        ];
+        for xml in &edges {
+            // Some are malformed on purpose: `same` compares errors too.
+            let _ = same(xml.as_bytes(), xml);
+        }
+        // Padding moves one testcase across every offset of the look-ahead
+        // window and of the input buffer's refills.
+        for pad in (0..1100).step_by(7).chain(65_400..65_600) {
+            let xml = format!(
+                "<testsuite name=\"s\">{}<testcase classname=\"c\" name=\"edge\" time=\"2\"/></testsuite>",
+                " ".repeat(pad)
+            );
+            let seen = same(xml.as_bytes(), &format!("pad {pad}")).unwrap();
+            assert_eq!(seen[0].id, "c::edge");
+        }
+        let mut bad = b"<testsuite name=\"s\"><testcase name=\"".to_vec();
+        bad.extend_from_slice(b"\xff\xfe\"/></testsuite>");
+        assert!(same(&bad, "invalid UTF-8").is_err());
+    }
+
     #[test]
     fn times() {
         assert_eq!(parse_seconds("1.5"), Some(1.5));
@@ -1027,5 +1272,26 @@ mod tests {
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("NaN"), None);
         assert_eq!(parse_seconds(""), None);
+        assert_eq!(parse_seconds(" 3 "), Some(3.0));
+        assert_eq!(parse_seconds("."), None);
+        assert_eq!(parse_seconds("1."), Some(1.0));
+        assert_eq!(parse_seconds(".5"), Some(0.5));
+        // The fast path agrees with `str::parse` bit for bit.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x % 10u64.pow((x >> 60) as u32 % 16 + 1));
+            let dot = (x >> 40) as usize % (digits.len() + 1);
+            let s = format!("{}.{}", &digits[..dot], &digits[dot..]);
+            let want = s.parse::<f64>().unwrap();
+            if let Some(got) = plain_decimal(&s) {
+                assert_eq!(got.to_bits(), want.to_bits(), "{s}");
+                fast += 1;
+            }
+        }
+        assert!(fast > 150_000, "{fast}");
     }
 }

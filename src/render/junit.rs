@@ -25,6 +25,8 @@ pub struct JunitView<'a> {
     pub skipped: u64,
     pub flaky: &'a [FlakyTest],
     pub errors: &'a [FileError],
+    /// Exact, when `flaky` lists fewer (`names_incomplete`).
+    pub flaky_count: u64,
     pub failures: &'a [FailedTest],
     pub names_incomplete: bool,
     pub id: Option<&'a str>,
@@ -49,6 +51,7 @@ impl<'a> JunitView<'a> {
             skipped: s.skipped,
             flaky: &s.flaky,
             errors,
+            flaky_count: s.flaky_count,
             failures: &s.failures,
             names_incomplete: s.names_incomplete,
             id,
@@ -75,7 +78,7 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
         v.failed,
         v.errored,
         v.skipped,
-        v.flaky.len()
+        v.flaky_count
     );
     if !v.flaky.is_empty() {
         let names: Vec<String> = v
@@ -85,8 +88,9 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
             .map(|f| terminal(&f.id))
             .collect();
         out.push_str(&format!(": {}", names.join(", ")));
-        if v.flaky.len() > LIST_LIMIT {
-            out.push_str(&format!(" and {} more", v.flaky.len() - LIST_LIMIT));
+        let listed = v.flaky.len().min(LIST_LIMIT) as u64;
+        if v.flaky_count > listed {
+            out.push_str(&format!(" and {} more", v.flaky_count - listed));
         }
     }
     out.push('\n');
@@ -99,10 +103,12 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
             terminal(msg)
         ));
     }
-    if v.failures.len() > LIST_LIMIT {
+    let failing = v.failed + v.errored;
+    let listed = v.failures.len().min(LIST_LIMIT) as u64;
+    if failing > listed {
         out.push_str(&format!(
             "  … and {} more failing tests\n",
-            v.failures.len() - LIST_LIMIT
+            failing - listed
         ));
     }
     for e in v.errors {
@@ -118,14 +124,7 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
 pub fn junit_markdown(v: &JunitView<'_>) -> String {
     let mut out = format!(
         "### Test results\n\n| files | tests | runs | passed | failed | errored | skipped | flaky |\n|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        v.files,
-        v.tests,
-        v.runs,
-        v.passed,
-        v.failed,
-        v.errored,
-        v.skipped,
-        v.flaky.len()
+        v.files, v.tests, v.runs, v.passed, v.failed, v.errored, v.skipped, v.flaky_count
     );
     if !v.flaky.is_empty() {
         out.push_str("\n**Flaky in this run** (failed, then passed on a retry)\n\n| test | attempts | failures |\n|---|---|---|\n");

@@ -907,7 +907,7 @@ impl WriteTx for Tx<'_> {
             failures,
             passes,
             flaky,
-            duration: e.time,
+            duration: e.time(),
             message: e.message.map(str::to_string),
         };
         let full = {

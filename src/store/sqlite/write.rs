@@ -203,7 +203,7 @@ impl WriteTx for Tx<'_> {
                     message = coalesce(excluded.message, message)",
             )
             .map_err(self.err("record a test result"))?
-            .execute(params![run_seq, e.classname, e.name, last.as_str(), attempts, failures, passes, e.time, e.message, flaky])
+            .execute(params![run_seq, e.classname, e.name, last.as_str(), attempts, failures, passes, e.time(), e.message, flaky])
             .map_err(self.err("record a test result"))?;
         Ok(())
     }
