@@ -14,12 +14,15 @@
 //!    reading the same rows.
 //! 4. `version`: `dorameter --version` vs `git --version`, and the static
 //!    release binary's size (built separately, see docs/benchmarks.md).
+//! 5. `comment`: `dorameter comment --dry-run` (the PR comment: two windows
+//!    with trend, weekly deployments) over the 100k-deployment store vs
+//!    `sqlite3` reading the same rows.
 //!
 //! Environment:
 //! - `DORAMETER_BENCH_COMMITS` total commits of the generated repo (200000)
 //! - `DORAMETER_BENCH_DEPLOYMENTS` largest report store (100000)
 //! - `DORAMETER_BENCH_RUNS` timed runs per side (5; `version` uses 20x)
-//! - `DORAMETER_BENCH_ONLY` comma list of walk,backfill,report,version
+//! - `DORAMETER_BENCH_ONLY` comma list of walk,backfill,report,version,comment
 //!
 //! Generated data is cached in `target/bench-data/`.
 
@@ -733,13 +736,24 @@ fn failed_jobs(n: usize) -> usize {
     (0..n).filter(|i| i % 50 == 7).count()
 }
 
+/// The floor of a report: the same rows read by the sqlite3 shell.
+const FLOOR_SQL: &str = "SELECT count(*), sum(c.lead_time_seconds) FROM deployments d JOIN changes c ON c.deployment_seq = d.seq \
+    WHERE d.service = 'bench' AND d.env = 'production' AND d.status = 'success'; \
+    SELECT count(*), max(id) FROM deployments WHERE service = 'bench' AND env = 'production'; \
+    SELECT count(*) FROM remediations; \
+    SELECT count(*), max(i.id) FROM incidents i JOIN incident_services s ON s.incident_seq = i.seq \
+    WHERE s.service = 'bench' AND i.env = 'production';";
+
+fn has_sqlite3() -> bool {
+    Command::new("sqlite3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn bench_report(s: &Settings, table: &mut Table) {
     let sizes = [s.deployments / 100, s.deployments / 10, s.deployments];
-    let sqlite3 = Path::new("/usr/bin/sqlite3").exists()
-        || Command::new("sqlite3")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
+    let sqlite3 = has_sqlite3();
     let now = REPORT_EPOCH + REPORT_SPAN + DAY;
     let (since, until) = (
         REPORT_EPOCH.to_string(),
@@ -824,16 +838,9 @@ fn bench_report(s: &Settings, table: &mut Table) {
             s.runs
         };
         if sqlite3 {
-            // The floor: the same rows read by the sqlite3 shell.
-            let sql = "SELECT count(*), sum(c.lead_time_seconds) FROM deployments d JOIN changes c ON c.deployment_seq = d.seq \
-                       WHERE d.service = 'bench' AND d.env = 'production' AND d.status = 'success'; \
-                       SELECT count(*), max(id) FROM deployments WHERE service = 'bench' AND env = 'production'; \
-                       SELECT count(*) FROM remediations; \
-                       SELECT count(*), max(i.id) FROM incidents i JOIN incident_services s ON s.incident_seq = i.seq \
-                       WHERE s.service = 'bench' AND i.env = 'production';";
             let mut base = || {
                 let mut c = Command::new("sqlite3");
-                c.arg("-readonly").arg(&copy).arg(sql);
+                c.arg("-readonly").arg(&copy).arg(FLOOR_SQL);
                 c
             };
             let (a, b) = alternate(runs, &mut ours, &mut base);
@@ -856,6 +863,69 @@ fn bench_report(s: &Settings, table: &mut Table) {
                 largest.then_some(a < Duration::from_secs(1)),
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------- 5. comment
+
+fn bench_comment(s: &Settings, table: &mut Table) {
+    let n = s.deployments;
+    println!("\n[comment] {n} deployments");
+    let db = report_store(s, n);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let copy = scratch.path().join("s.db");
+    std::fs::copy(&db, &copy).expect("copy the store");
+    let store = format!("sqlite:{}", copy.display());
+    // The store's last day: both 30-day windows hold deployments.
+    let now = REPORT_EPOCH + REPORT_SPAN;
+    let mut ours = || {
+        let mut c = dorameter(scratch.path(), now);
+        c.args([
+            "comment",
+            "--dry-run",
+            "--service",
+            "bench",
+            "--store",
+            &store,
+        ]);
+        c
+    };
+    let (probe, out) = timed(&mut ours());
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && body.contains("Deployment frequency"),
+        "comment --dry-run: {}{}",
+        body,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("  probe {}: {} bytes of Markdown", ms(probe), body.len());
+    let name = format!("comment --dry-run, {n} deploys");
+    let target = "< 300 ms";
+    if has_sqlite3() {
+        let mut base = || {
+            let mut c = Command::new("sqlite3");
+            c.arg("-readonly").arg(&copy).arg(FLOOR_SQL);
+            c
+        };
+        let (a, b) = alternate(s.runs, &mut ours, &mut base);
+        table.push(
+            name,
+            ms(a),
+            ms(b),
+            format!("{:.2}x", ratio(a, b)),
+            target,
+            Some(a < Duration::from_millis(300)),
+        );
+    } else {
+        let a = median((0..s.runs).map(|_| timed(&mut ours()).0).collect());
+        table.push(
+            name,
+            ms(a),
+            "-".into(),
+            "-".into(),
+            target,
+            Some(a < Duration::from_millis(300)),
+        );
     }
 }
 
@@ -966,6 +1036,9 @@ fn main() {
     }
     if s.wants("version") {
         bench_version(&s, &mut table);
+    }
+    if s.wants("comment") {
+        bench_comment(&s, &mut table);
     }
     table.print();
 }

@@ -19,7 +19,9 @@ use crate::env_vars as ev;
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{Repo, WalkOutcome};
 use crate::metrics::{Report, ReportInput, Window, band_table, band_table_names, compute};
-use crate::render::{ChangeView, CommentView, CommitView, FlakyLine, comment_markdown};
+use crate::render::{
+    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, comment_markdown,
+};
 use crate::store::Access;
 use crate::time::parse_duration;
 use crate::{Error, Result, exit};
@@ -68,6 +70,8 @@ pub struct CommentArgs {
 
 /// Most commits of the change walked.
 const MAX_CHANGE_COMMITS: usize = 10_000;
+/// Most flaky tests read from the store for the comment.
+const STORED_FLAKY_LIMIT: usize = 1000;
 
 pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let session = ctx.session(global, Some(&args.repo))?;
@@ -110,7 +114,8 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     )?;
 
     // Flaky tests first: a bad --junit is a usage error before any I/O.
-    let flaky = flaky_tests(&args.junit, ctx)?;
+    let from_reports = !args.junit.iter().all(|s| s.trim().is_empty());
+    let mut flaky = flaky_tests(&args.junit, ctx)?;
 
     let current_window = Window {
         since: now - span,
@@ -124,36 +129,62 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     let mut store = ctx.open_store(global, &session, repo.as_ref(), Access::ReadOnly)?;
     let mut reports: Vec<Report> = Vec::new();
     let mut weekly = vec![0u64; weeks(span)];
+    let sha = ci.as_ref().and_then(|c| c.sha.clone());
     store.read(&mut |tx| {
-        for (i, window) in [current_window, previous_window].into_iter().enumerate() {
-            let facts = tx.report_facts(&service, &env, window)?;
-            if i == 0 {
-                for d in facts
-                    .deployments
-                    .iter()
-                    .filter(|d| window.contains(d.finished_at))
-                {
-                    let week =
-                        ((d.finished_at - window.since).num_seconds() / (7 * 86_400)) as usize;
-                    if let Some(slot) = weekly.get_mut(week) {
-                        *slot += 1;
-                    }
-                }
+        // Deployments and incidents once (they hold every window); only the
+        // lead times are per window.
+        let facts = tx.report_facts(&service, &env, current_window)?;
+        let previous_lead_times = tx.lead_times(&service, &env, previous_window)?;
+        for d in facts
+            .deployments
+            .iter()
+            .filter(|d| current_window.contains(d.finished_at))
+        {
+            let week =
+                ((d.finished_at - current_window.since).num_seconds() / (7 * 86_400)) as usize;
+            if let Some(slot) = weekly.get_mut(week) {
+                *slot += 1;
             }
+        }
+        for (window, lead_times) in [
+            (current_window, &facts.lead_times),
+            (previous_window, &previous_lead_times),
+        ] {
             reports.push(compute(&ReportInput {
                 service: &service,
                 env: &env,
                 deployments: &facts.deployments,
                 incidents: &facts.incidents,
-                lead_times: &facts.lead_times,
+                lead_times,
                 window,
                 attribution_window,
                 bands: &bands,
                 now,
             }));
         }
+        // Without --junit: what this commit's recorded test runs say.
+        if !from_reports {
+            if let Some(sha) = sha.as_deref() {
+                flaky = tx
+                    .flaky_at_sha(&service, sha, STORED_FLAKY_LIMIT)?
+                    .into_iter()
+                    .map(|f| FlakyLine {
+                        id: format!("{}::{}", f.classname, f.name),
+                        attempts: u32::try_from(f.attempts).unwrap_or(u32::MAX),
+                        failures: u32::try_from(f.failures).unwrap_or(u32::MAX),
+                    })
+                    .collect();
+            }
+        }
         Ok(())
     })?;
+    let flaky_source = if from_reports {
+        FlakySource::Reports
+    } else if sha.is_some() {
+        FlakySource::Store
+    } else {
+        FlakySource::Unknown
+    };
 
     let change = ci.as_ref().and_then(|c| {
         c.change
@@ -168,6 +199,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
         weekly_deployments: &weekly,
         change: change.as_ref(),
         flaky: &flaky,
+        flaky_source,
     });
 
     if let Some(path) = ctx

@@ -43,6 +43,17 @@ pub struct FlakyLine {
     pub failures: u32,
 }
 
+/// Where the comment's flaky tests come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlakySource {
+    /// This pipeline's JUnit reports (`--junit`).
+    Reports,
+    /// The store's test runs of this commit.
+    Store,
+    /// Neither: no reports given and no commit to look up.
+    Unknown,
+}
+
 /// Everything the comment shows.
 pub struct CommentView<'a> {
     pub service: &'a str,
@@ -53,6 +64,7 @@ pub struct CommentView<'a> {
     pub weekly_deployments: &'a [u64],
     pub change: Option<&'a ChangeView>,
     pub flaky: &'a [FlakyLine],
+    pub flaky_source: FlakySource,
 }
 
 /// The hidden marker that finds our comment again. Service and env are
@@ -290,9 +302,18 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
         }
     }
 
-    out.push_str("\n#### Flaky tests in this pipeline\n\n");
+    out.push_str(match v.flaky_source {
+        FlakySource::Store => "\n#### Flaky tests in this commit's recorded test runs\n\n",
+        _ => "\n#### Flaky tests in this pipeline\n\n",
+    });
     if v.flaky.is_empty() {
-        out.push_str("None.\n");
+        out.push_str(match v.flaky_source {
+            FlakySource::Reports => "None.\n",
+            FlakySource::Store => "None in the test runs recorded for this commit.\n",
+            FlakySource::Unknown => {
+                "Unknown: no JUnit reports were given (`--junit`) and the CI names no commit to look up.\n"
+            }
+        });
     } else {
         for f in v.flaky.iter().take(limit) {
             out.push_str(&format!(

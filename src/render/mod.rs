@@ -10,8 +10,8 @@ mod junit;
 mod report;
 
 pub use comment::{
-    ChangeView, CommentView, CommitView, FlakyLine, MAX_BODY as MAX_COMMENT_BODY, comment_markdown,
-    marker as comment_marker, sparkline,
+    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_BODY as MAX_COMMENT_BODY,
+    comment_markdown, marker as comment_marker, sparkline,
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use incident::{IncidentView, incident_table};

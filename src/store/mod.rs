@@ -170,6 +170,18 @@ pub trait ReadTx {
         env: &str,
         window: Window,
     ) -> Result<ReportFacts, StoreError>;
+    /// Lead times (seconds) of the changes of the successful deployments
+    /// that finished in the window (`report_facts` includes these).
+    fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError>;
+    /// Tests that failed, then passed on a retry, in the service's stored
+    /// test runs of `sha`: attempts and failures summed over those runs,
+    /// ordered by classname and name, at most `limit`.
+    fn flaky_at_sha(
+        &self,
+        service: &str,
+        sha: &str,
+        limit: usize,
+    ) -> Result<Vec<FlakyAtSha>, StoreError>;
     fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError>;
     /// Per-test history of the service's test runs recorded in the window,
     /// leaving out runs where more than `infra_percent` % of tests failed.
@@ -179,6 +191,15 @@ pub trait ReadTx {
         window: Window,
         infra_percent: f64,
     ) -> Result<Vec<TestHistory>, StoreError>;
+}
+
+/// A test that was flaky in the stored runs of one commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlakyAtSha {
+    pub classname: String,
+    pub name: String,
+    pub attempts: u64,
+    pub failures: u64,
 }
 
 /// One test's record over the stored runs of a window.

@@ -591,3 +591,127 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
         "{body}"
     );
 }
+
+/// A report where `c::flaky_one` failed, then passed on a retry (Surefire's
+/// `flakyFailure`), beside a plain pass.
+fn flaky_report(dir: &Path) -> String {
+    let path = dir.join("flaky.xml");
+    std::fs::write(
+        &path,
+        r#"<?xml version="1.0"?>
+<testsuite name="s">
+  <testcase classname="c" name="flaky_one"><flakyFailure message="timeout"/></testcase>
+  <testcase classname="c" name="steady"/>
+</testsuite>
+"#,
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn without_junit_the_comment_shows_this_commits_recorded_flaky_tests() {
+    let dm = Dm::default();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let report = flaky_report(dm.dir.path());
+    // The test job records its run for this commit (sha from the CI).
+    run_gh(&dm, &fake, &[], &["junit", &report, "--service", "api"]).assert_ok();
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[],
+        &["comment", "--service", "api", "--dry-run"],
+    );
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains("#### Flaky tests in this commit's recorded test runs")
+            && run
+                .stdout
+                .contains(r"c::flaky\_one (1 of 2 attempts failed)")
+            && !run.stdout.contains("steady"),
+        "{}",
+        run.stdout
+    );
+    // Another commit's pipeline: nothing recorded for it.
+    let other = "fedcba9876543210fedcba9876543210fedcba98";
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[("GITHUB_SHA", other)],
+        &["comment", "--service", "api", "--dry-run"],
+    );
+    assert!(
+        run.stdout
+            .contains("None in the test runs recorded for this commit."),
+        "{}",
+        run.stdout
+    );
+    // Outside CI there is no commit to look up: said so, not "None".
+    let run = dm.run(&["comment", "--service", "api", "--dry-run"]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("Unknown: no JUnit reports were given"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(sha));
+}
+
+#[test]
+fn github_pull_request_commits_run_from_the_event_base_sha_to_its_head() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    repo.commit_at("old work", at(-40, 0, 0));
+    let base = repo.commit_at("base", at(-5, 0, 0));
+    repo.git(&["checkout", "-q", "-b", "feature"], at(-5, 0, 0));
+    repo.commit_at("one", at(30, 0, 0));
+    repo.commit_at("two", at(31, 0, 0));
+    let head = repo.commit_at("three", at(32, 0, 0));
+    // GITHUB_SHA of a pull_request event is a merge commit that is not in
+    // this clone; the head and base come from the event payload.
+    let event = dm.dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({
+            "number": 7,
+            "pull_request": {
+                "number": 7,
+                "head": {"sha": head, "ref": "feature", "repo": {"full_name": "o/r"}},
+                "base": {"sha": base, "ref": "main", "repo": {"full_name": "o/r"}}
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let repo_path = repo.path.display().to_string();
+    let event_path = event.display().to_string();
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[
+            ("GITHUB_EVENT_PATH", &event_path),
+            ("GITHUB_SHA", "9999999999999999999999999999999999999999"),
+        ],
+        &[
+            "comment",
+            "--service",
+            "api",
+            "--dry-run",
+            "--repo",
+            &repo_path,
+        ],
+    );
+    run.assert_ok();
+    // Three commits (not "old work" or "base"); the oldest authored on day 30,
+    // three days before "now".
+    assert!(
+        run.stdout.contains("3 commits") && run.stdout.contains("lead time so far **3.0d**"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&head[..12]), "{}", run.stdout);
+    assert!(!run.stdout.contains(&base[..7]), "{}", run.stdout);
+}

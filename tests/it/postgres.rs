@@ -827,6 +827,29 @@ fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
         ],
     );
     assert!(v.to_string().contains("test_"), "some tests are flaky: {v}");
+    // The PR comment reads this commit's flaky tests (and both windows'
+    // figures) alike from either store.
+    let comment = |store: &str| {
+        let args = ["comment", "--service", "api", "--dry-run"];
+        let out = cmd(&dm, store, &args)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_REPOSITORY", "o/r")
+            .env("GITHUB_SHA", "1111111111111111111111111111111111111111")
+            .output()
+            .unwrap();
+        output_run(&args, out)
+    };
+    let (a, b) = (comment(&dm.store_url()), comment(&db.url));
+    a.assert_ok();
+    b.assert_ok();
+    assert_eq!(a.stdout, b.stdout, "SQLite and PostgreSQL comments differ");
+    assert!(
+        a.stdout
+            .contains("#### Flaky tests in this commit's recorded test runs\n\n- "),
+        "{}",
+        a.stdout
+    );
 }
 
 /// The same totals as the PostgreSQL query, from the SQLite store's file.

@@ -30,7 +30,9 @@ use crate::event::{
 };
 use crate::junit::{Entry, Outcome};
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
-use crate::store::{DeploymentRef, ReadTx, ReportFacts, StoreError, TestHistory, WriteTx};
+use crate::store::{
+    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, TestHistory, WriteTx,
+};
 use crate::time::{from_millis, to_millis};
 
 /// Test results written per statement.
@@ -340,6 +342,13 @@ const REPORT_LEAD_TIMES: &str = "SELECT coalesce(array_agg(c.lead_time_seconds),
     FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
     WHERE d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at >= $3 AND d.finished_at < $4";
 
+/// Flaky tests of one commit's stored test runs (`flaky_at_sha`).
+const FLAKY_AT_SHA: &str =
+    "SELECT r.classname, r.name, sum(r.attempts)::bigint, sum(r.failures)::bigint
+    FROM test_runs t JOIN test_results r ON r.run_seq = t.seq
+    WHERE t.service = $1 AND t.sha = $2 AND r.flaky
+    GROUP BY r.classname, r.name ORDER BY r.classname, r.name LIMIT $3";
+
 /// Incidents of the service+env, with the deployment that shipped the sha of
 /// those linked by sha (resolved here, in one statement).
 const REPORT_INCIDENTS: &str = "SELECT i.id, i.started_at, i.resolved_at, i.cause, i.deployment_id, i.deployment_sha, ship.id
@@ -594,14 +603,7 @@ impl ReadTx for Tx<'_> {
             });
         }
 
-        let rows = self.query(
-            REPORT_LEAD_TIMES,
-            &[&service, &env, &ms(window.since), &ms(window.until)],
-            context,
-        )?;
-        if let Some(r) = rows.first() {
-            facts.lead_times = get(r, 0)?;
-        }
+        facts.lead_times = self.lead_times(service, env, window)?;
 
         for r in self.query(REPORT_INCIDENTS, &[&service, &env], context)? {
             let by_id: Option<String> = get(&r, 4)?;
@@ -623,6 +625,42 @@ impl ReadTx for Tx<'_> {
             });
         }
         Ok(facts)
+    }
+
+    fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
+        let rows = self.query(
+            REPORT_LEAD_TIMES,
+            &[&service, &env, &ms(window.since), &ms(window.until)],
+            "load lead times",
+        )?;
+        match rows.first() {
+            Some(r) => get(r, 0),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn flaky_at_sha(
+        &self,
+        service: &str,
+        sha: &str,
+        limit: usize,
+    ) -> Result<Vec<FlakyAtSha>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            FLAKY_AT_SHA,
+            &[&service, &sha, &limit],
+            "load this commit's flaky tests",
+        )?
+        .iter()
+        .map(|r| {
+            Ok(FlakyAtSha {
+                classname: get(r, 0)?,
+                name: get(r, 1)?,
+                attempts: get::<i64>(r, 2)?.max(0) as u64,
+                failures: get::<i64>(r, 3)?.max(0) as u64,
+            })
+        })
+        .collect()
     }
 
     fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
