@@ -376,6 +376,11 @@ fn post(
         );
     };
     let marker = crate::render::comment_marker(service, env);
+    // The sinks' timeouts and backoff (DORAMETER_SINK_*); two retries unless set.
+    let mut settings = super::flush::http_settings(&ctx.env)?;
+    if !ctx.env.contains_key(ev::SINK_RETRIES) {
+        settings.retries = 2;
+    }
     let result: std::result::Result<Posted, ForgeError> = match ci.provider {
         Provider::GitHubActions => {
             let Some(token) = args
@@ -407,6 +412,7 @@ fn post(
                 base,
                 repository,
                 SecretString::from(token.0.expose_secret().to_string()),
+                settings,
             )
             .and_then(|gh| gh.upsert(change.number, &marker, body))
         }
@@ -445,7 +451,8 @@ fn post(
                     None,
                 );
             };
-            GitLab::new(base, project, token).and_then(|gl| gl.upsert(change.number, &marker, body))
+            GitLab::new(base, project, token, settings)
+                .and_then(|gl| gl.upsert(change.number, &marker, body))
         }
         other => {
             return give_up(

@@ -87,6 +87,7 @@ impl Api {
         auth_value: String,
         token: SecretString,
         extra: &[(&'static str, &'static str)],
+        settings: HttpSettings,
     ) -> Result<Api, ForgeError> {
         let mut text = base.trim_end_matches('/').to_string();
         text.push('/');
@@ -98,10 +99,6 @@ impl Api {
                 .to_string(),
             message: e.to_string(),
         })?;
-        let settings = HttpSettings {
-            retries: 2,
-            ..HttpSettings::default()
-        };
         let client = http::client(&settings).map_err(|e| ForgeError::Network {
             what: "build the HTTP client".into(),
             message: e.to_string(),
@@ -284,6 +281,20 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
+/// An API's error message as `": message"`, on one line, at most 300
+/// characters; empty when there is none.
+pub(super) fn detail(message: &str) -> String {
+    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        return String::new();
+    }
+    let mut cut: String = one_line.chars().take(300).collect();
+    if cut.len() < one_line.len() {
+        cut.push('…');
+    }
+    format!(": {cut}")
+}
+
 fn api_message(body: &str) -> String {
     let body = body.trim();
     if body.is_empty() {
@@ -300,12 +311,7 @@ fn api_message(body: &str) -> String {
                 })
         })
         .unwrap_or_else(|| body.to_string());
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut cut: String = one_line.chars().take(300).collect();
-    if cut.len() < one_line.len() {
-        cut.push('…');
-    }
-    format!(": {cut}")
+    detail(&text)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,17 +1,27 @@
-//! GitHub: the sticky comment on a pull request through the REST API
-//! (issue comments). Only a comment with our marker *and* written by the
-//! token's own user is updated; anyone else's is never touched.
+//! GitHub: the sticky comment on a pull request through octocrab (SPEC §7),
+//! over the REST issue-comment endpoints. Only a comment with our marker
+//! *and* written by the token's own user is updated; anyone else's is never
+//! touched.
 //!
-//! SPEC §7 names octocrab; it is async, pulls in hyper/tower and has no
-//! timeouts of its own, while the four calls needed here fit the blocking
-//! client every sink already uses (see docs/comment.md).
+//! octocrab is async: one current-thread tokio runtime drives it, and each
+//! call is retried here (429, 5xx, network) with the sinks' backoff, which
+//! honours `Retry-After` (octocrab's own retry layer is not built in). Its timeouts are set explicitly, its base URL is
+//! `GITHUB_API_URL` (GitHub Enterprise paths such as `/api/v3` included),
+//! and a `Link: rel="next"` page is only followed on that same origin, so
+//! the token never goes to another host.
 
-use reqwest::Method;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use octocrab::{Octocrab, Page};
+use reqwest::Url;
+use reqwest::header::HeaderName;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::api::{Api, is_ours};
+use super::api::{detail, is_ours};
 use super::{ForgeError, Posted};
+use crate::sink::http::{self, HttpSettings, Jitter};
 
 /// The login the Actions `GITHUB_TOKEN` comments as. That token cannot read
 /// `GET /user`.
@@ -21,38 +31,200 @@ pub const ACTIONS_BOT: &str = "github-actions[bot]";
 const MAX_PAGES: usize = 100;
 
 pub struct GitHub {
-    api: Api,
+    octocrab: Octocrab,
+    runtime: tokio::runtime::Runtime,
+    base: Url,
+    /// `owner/name`, checked to be path-safe.
     repository: String,
+    token: SecretString,
+    settings: HttpSettings,
+}
+
+/// What one failed call means: the error to report, whether another try may
+/// help, and how long the server asked us to wait.
+struct Failure {
+    error: ForgeError,
+    retry: bool,
+    retry_after: Option<Duration>,
 }
 
 impl GitHub {
     /// `base`: `GITHUB_API_URL` (`https://api.github.com` by default).
-    pub fn new(base: &str, repository: &str, token: SecretString) -> Result<GitHub, ForgeError> {
-        let auth = format!("Bearer {}", token.expose_secret().trim());
-        let api = Api::new(
-            "GitHub",
-            base,
-            "authorization",
-            auth,
-            token,
-            &[
-                ("accept", "application/vnd.github+json"),
-                ("x-github-api-version", "2022-11-28"),
-            ],
-        )?;
+    pub fn new(
+        base: &str,
+        repository: &str,
+        token: SecretString,
+        settings: HttpSettings,
+    ) -> Result<GitHub, ForgeError> {
+        let shown = || {
+            base.split(['@', '?'])
+                .next_back()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let base_url = Url::parse(base.trim()).map_err(|e| ForgeError::Url {
+            url: shown(),
+            message: e.to_string(),
+        })?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host_str().is_none() {
+            return Err(ForgeError::Url {
+                url: shown(),
+                message: "expected an http(s) URL such as https://api.github.com".into(),
+            });
+        }
+        let valid_part = |p: &str| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        if !matches!(repository.split_once('/'), Some((o, r)) if valid_part(o) && valid_part(r)) {
+            return Err(ForgeError::Url {
+                url: repository.to_string(),
+                message: "GITHUB_REPOSITORY must be owner/name".into(),
+            });
+        }
+        let network = |what: &str, e: &dyn std::fmt::Display| ForgeError::Network {
+            what: what.to_string(),
+            message: e.to_string(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| network("start the HTTP client", &e))?;
+        let octocrab = {
+            let _inside = runtime.enter();
+            Octocrab::builder()
+                .base_uri(base_url.as_str().trim_end_matches('/'))
+                .map_err(|e| ForgeError::Url {
+                    url: shown(),
+                    message: e.to_string(),
+                })?
+                .personal_token(token.expose_secret().trim().to_string())
+                .add_header(
+                    HeaderName::from_static("x-github-api-version"),
+                    "2022-11-28".into(),
+                )
+                .set_connect_timeout(Some(settings.connect_timeout.min(settings.timeout)))
+                .set_read_timeout(Some(settings.timeout))
+                .set_write_timeout(Some(settings.timeout))
+                .build()
+                .map_err(|e| network("build the HTTP client", &e))?
+        };
         Ok(GitHub {
-            api,
+            octocrab,
+            runtime,
+            base: base_url,
             repository: repository.to_string(),
+            token,
+            settings,
         })
     }
 
+    /// Runs one API call, retrying what may succeed on another try.
+    fn call<T, F: Future<Output = octocrab::Result<T>>>(
+        &self,
+        what: &str,
+        request: impl Fn() -> F,
+    ) -> Result<T, ForgeError> {
+        let mut jitter = Jitter::new(0x_6f_63_74_6f);
+        let mut attempt = 0;
+        loop {
+            let failure = match self.runtime.block_on(request()) {
+                Ok(v) => return Ok(v),
+                Err(e) => self.failure(what, e),
+            };
+            if !failure.retry || attempt >= self.settings.retries {
+                return Err(match failure.error {
+                    ForgeError::Network { what, message } if attempt > 0 => ForgeError::Network {
+                        what,
+                        message: format!("{message} (after {} attempts)", attempt + 1),
+                    },
+                    other => other,
+                });
+            }
+            std::thread::sleep(http::delay(
+                &self.settings,
+                attempt,
+                failure.retry_after,
+                &mut jitter,
+            ));
+            attempt += 1;
+        }
+    }
+
+    fn failure(&self, what: &str, e: octocrab::Error) -> Failure {
+        let scrub = |s: String| {
+            let t = self.token.expose_secret().trim();
+            if t.len() >= 4 { s.replace(t, "***") } else { s }
+        };
+        match e {
+            octocrab::Error::GitHub { source, .. } => {
+                let status = source.status_code.as_u16();
+                let message = scrub(detail(&source.message));
+                let retry_after = source
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("retry-after"))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| http::parse_retry_after(v, SystemTime::now()));
+                let (error, retry) = match status {
+                    401 => (
+                        ForgeError::Unauthorized {
+                            forge: "GitHub",
+                            message,
+                        },
+                        false,
+                    ),
+                    403 => (
+                        ForgeError::Forbidden {
+                            forge: "GitHub",
+                            message,
+                        },
+                        false,
+                    ),
+                    s => (
+                        ForgeError::Status {
+                            what: what.to_string(),
+                            status: s,
+                            message,
+                        },
+                        s == 408 || s == 429 || s >= 500,
+                    ),
+                };
+                Failure {
+                    error,
+                    retry,
+                    retry_after,
+                }
+            }
+            e @ (octocrab::Error::Serde { .. } | octocrab::Error::Json { .. }) => Failure {
+                error: ForgeError::Response {
+                    what: what.to_string(),
+                    message: scrub(error_chain(&e)),
+                },
+                retry: false,
+                retry_after: None,
+            },
+            other => Failure {
+                error: ForgeError::Network {
+                    what: what.to_string(),
+                    message: scrub(error_chain(&other)),
+                },
+                retry: true,
+                retry_after: None,
+            },
+        }
+    }
+
     /// The token's login: `GET /user`, or the Actions bot when the token
-    /// may not read it (an installation token answers 403). A 401 is final.
+    /// may not read it (an installation token answers 403; 404 on some
+    /// GitHub Enterprise setups). Any other failure is final: guessing the
+    /// author then could post a second comment.
     fn me(&self) -> Result<String, ForgeError> {
-        match self
-            .api
-            .get("read the token's user", &self.api.url("user")?)
-        {
+        let what = "read the token's user";
+        match self.call(what, || self.octocrab.get::<Value, _, ()>("/user", None)) {
             Ok(v) => v
                 .get("login")
                 .and_then(Value::as_str)
@@ -61,26 +233,44 @@ impl GitHub {
                     what: "GET /user".into(),
                     message: "no login".into(),
                 }),
-            Err(e @ ForgeError::Unauthorized { .. }) => Err(e),
-            Err(_) => Ok(ACTIONS_BOT.to_string()),
+            Err(ForgeError::Forbidden { .. } | ForgeError::Status { status: 404, .. }) => {
+                Ok(ACTIONS_BOT.to_string())
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// A `Link: rel="next"` target we may follow: relative, or on the API's
+    /// own origin.
+    fn same_origin(&self, next: &octocrab::Page<Value>) -> bool {
+        next.next.as_ref().is_some_and(|uri| match uri.authority() {
+            None => true,
+            Some(authority) => {
+                let port = authority.port_u16().or_else(|| match uri.scheme_str() {
+                    Some("http") => Some(80),
+                    Some("https") => Some(443),
+                    _ => None,
+                });
+                uri.scheme_str() == Some(self.base.scheme())
+                    && authority
+                        .host()
+                        .eq_ignore_ascii_case(self.base.host_str().unwrap_or_default())
+                    && port == self.base.port_or_known_default()
+            }
+        })
     }
 
     /// Creates or updates the comment carrying `marker` on pull request `number`.
     pub fn upsert(&self, number: u64, marker: &str, body: &str) -> Result<Posted, ForgeError> {
         let me = self.me()?;
-        let list = self.api.url(&format!(
-            "repos/{}/issues/{number}/comments?per_page=100",
-            self.repository
-        ))?;
-        let mut next = Some(list);
+        let list = format!("/repos/{}/issues/{number}/comments", self.repository);
+        let what = "list the pull request's comments";
+        let mut page: Page<Value> = self.call(what, || {
+            self.octocrab
+                .get::<Page<Value>, _, _>(&list, Some(&[("per_page", 100)]))
+        })?;
         let mut found = None;
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            pages += 1;
-            let page = self
-                .api
-                .get_page("list the pull request's comments", &url)?;
+        for pages in 1.. {
             found = page.items.iter().find_map(|c| {
                 let author = c
                     .pointer("/user/login")
@@ -90,33 +280,46 @@ impl GitHub {
                     .then(|| c.get("id").and_then(Value::as_u64))
                     .flatten()
             });
-            if found.is_some() || pages >= MAX_PAGES {
+            if found.is_some() || pages >= MAX_PAGES || !self.same_origin(&page) {
                 break;
             }
-            next = page.next;
+            let next = page.next.clone();
+            match self.call(what, || self.octocrab.get_page::<Value>(&next))? {
+                Some(p) => page = p,
+                None => break,
+            }
         }
         let payload = json!({ "body": body });
         match found {
             Some(id) => {
-                let url = self
-                    .api
-                    .url(&format!("repos/{}/issues/comments/{id}", self.repository))?;
-                self.api
-                    .send_json("update the comment", Method::PATCH, &url, &payload)?;
+                let route = format!("/repos/{}/issues/comments/{id}", self.repository);
+                self.call("update the comment", || {
+                    self.octocrab.patch::<Value, _, _>(&route, Some(&payload))
+                })?;
                 Ok(Posted::Updated { id })
             }
             None => {
-                let url = self.api.url(&format!(
-                    "repos/{}/issues/{number}/comments",
-                    self.repository
-                ))?;
-                let v = self
-                    .api
-                    .send_json("create the comment", Method::POST, &url, &payload)?;
+                let v: Value = self.call("create the comment", || {
+                    self.octocrab.post(&list, Some(&payload))
+                })?;
                 Ok(Posted::Created {
                     id: v.get("id").and_then(Value::as_u64).unwrap_or(0),
                 })
             }
         }
     }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
 }

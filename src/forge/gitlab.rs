@@ -6,6 +6,8 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::sink::http::HttpSettings;
+
 use super::api::{Api, is_ours};
 use super::{ForgeError, Posted};
 
@@ -20,9 +22,14 @@ pub struct GitLab {
 
 impl GitLab {
     /// `base`: `CI_API_V4_URL` (`https://gitlab.com/api/v4`).
-    pub fn new(base: &str, project: &str, token: SecretString) -> Result<GitLab, ForgeError> {
+    pub fn new(
+        base: &str,
+        project: &str,
+        token: SecretString,
+        settings: HttpSettings,
+    ) -> Result<GitLab, ForgeError> {
         let value = token.expose_secret().trim().to_string();
-        let api = Api::new("GitLab", base, "private-token", value, token, &[])?;
+        let api = Api::new("GitLab", base, "private-token", value, token, &[], settings)?;
         let project = project
             .bytes()
             .map(|b| {

@@ -1,6 +1,7 @@
-//! Forges: posting the sticky PR/MR comment. `github` and `gitlab` talk to
-//! the REST APIs through the one blocking HTTP client (`sink::http`); the
-//! shared request/pagination plumbing is in `api`.
+//! Forges: posting the sticky PR/MR comment. `github` goes through octocrab
+//! (SPEC §7); `gitlab` through the blocking HTTP client the sinks use
+//! (`sink::http`), with the request/pagination plumbing in `api`. Both share
+//! the error type and the error-message and marker helpers.
 
 mod api;
 pub mod github;

@@ -715,3 +715,140 @@ fn github_pull_request_commits_run_from_the_event_base_sha_to_its_head() {
     assert!(run.stdout.contains(&head[..12]), "{}", run.stdout);
     assert!(!run.stdout.contains(&base[..7]), "{}", run.stdout);
 }
+
+#[test]
+fn a_stalled_github_api_times_out_within_the_set_timeout() {
+    let dm = Dm::default();
+    let server = Server::start(|_req: &Req| Reply::Stall(std::time::Duration::from_secs(5)));
+    let api = server.url("");
+    let env = github_env(&api);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(&[
+        ("DORAMETER_SINK_TIMEOUT", "300ms"),
+        ("DORAMETER_SINK_RETRIES", "1"),
+    ]);
+    let start = std::time::Instant::now();
+    let run = run_env(&dm, &all, &["comment", "--service", "api"]);
+    let took = start.elapsed();
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("warning") && run.stderr.contains("after 2 attempts"),
+        "{run:#?}"
+    );
+    // One call, two attempts of 300 ms each (GET /user fails for good).
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    assert_eq!(server.requests().len(), 2, "{:#?}", server.requests());
+    let run = run_env(&dm, &all, &["--strict", "comment", "--service", "api"]);
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(!run.stderr.contains(TOKEN));
+}
+
+#[test]
+fn github_429_and_5xx_are_retried_then_the_comment_is_created() {
+    let dm = Dm::default();
+    let failures = Arc::new(Mutex::new(vec![
+        Reply::Status(
+            429,
+            vec![("retry-after".into(), "1".into())],
+            r#"{"message":"slow down"}"#.into(),
+        ),
+        Reply::status(502, "<html>bad gateway</html>"),
+    ]));
+    let created = Arc::new(Mutex::new(0));
+    let (f, c) = (failures.clone(), created.clone());
+    let server = Server::start(move |req: &Req| {
+        if req.path == "/user" {
+            return Reply::status(200, r#"{"login":"dorameter-bot"}"#);
+        }
+        if req.method == "GET" {
+            if let Some(reply) = f.lock().unwrap().pop() {
+                return reply;
+            }
+            return Reply::status(200, "[]");
+        }
+        assert_eq!(req.method, "POST");
+        *c.lock().unwrap() += 1;
+        Reply::status(201, r#"{"id": 5}"#)
+    });
+    let env = github_env(&server.url(""));
+    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let start = std::time::Instant::now();
+    let run = run_env(&dm, &all, &["-v", "comment", "--service", "api"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("created comment 5"), "{run:#?}");
+    assert_eq!(*created.lock().unwrap(), 1);
+    // 502, then 429 with Retry-After: 1, then the list.
+    let lists = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/comments"))
+        .count();
+    assert_eq!(lists, 3);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn github_enterprise_api_paths_keep_their_prefix() {
+    let dm = Dm::default();
+    let server = Server::start(|req: &Req| {
+        let Some(path) = req.path.strip_prefix("/api/v3/") else {
+            return Reply::status(404, r#"{"message":"Not Found"}"#);
+        };
+        match (req.method.as_str(), path) {
+            ("GET", "user") => Reply::status(200, r#"{"login":"bot"}"#),
+            ("GET", p) if p.starts_with("repos/o/r/issues/7/comments") => Reply::status(200, "[]"),
+            ("POST", "repos/o/r/issues/7/comments") => Reply::status(201, r#"{"id": 9}"#),
+            _ => Reply::status(404, r#"{"message":"Not Found"}"#),
+        }
+    });
+    let env = github_env(&server.url("/api/v3"));
+    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = run_env(
+        &dm,
+        &all,
+        &["-v", "--strict", "comment", "--service", "api"],
+    );
+    run.assert_ok();
+    assert!(run.stderr.contains("created comment 9"), "{run:#?}");
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().all(|p| p.starts_with("/api/v3/")), "{paths:?}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("x-github-api-version") == Some("2022-11-28")),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn a_next_page_on_another_origin_is_never_followed() {
+    let dm = Dm::default();
+    let elsewhere = Server::start(|_req: &Req| Reply::status(200, "[]"));
+    let thief = elsewhere.url("/repos/o/r/issues/7/comments?page=2");
+    let server = Server::start(move |req: &Req| match req.method.as_str() {
+        "GET" if req.path == "/user" => Reply::status(200, r#"{"login":"bot"}"#),
+        "GET" => Reply::Status(
+            200,
+            vec![("link".into(), format!("<{thief}>; rel=\"next\""))],
+            r#"[{"id": 1, "body": "chatter", "user": {"login": "someone"}}]"#.into(),
+        ),
+        _ => Reply::status(201, r#"{"id": 2}"#),
+    });
+    let env = github_env(&server.url(""));
+    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_env(&dm, &all, &["comment", "--service", "api"]).assert_ok();
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the token went to another origin: {:#?}",
+        elsewhere.requests()
+    );
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
+}
