@@ -4,6 +4,9 @@
 //! `-malloc_limit_mb` catch that). Invariants of what it hands out are
 //! checked too, so a logic slip shows up as a crash.
 //!
+//! The same bytes are also read with the testcase fast path off, and both
+//! readings must agree.
+//!
 //! Run: `cargo +nightly fuzz run junit_parse fuzz/corpus/junit_parse fixtures/junit -- -max_total_time=600 -rss_limit_mb=256`
 //! (see docs/benchmarks.md, "JUnit").
 
@@ -19,7 +22,30 @@ const LIMITS: Limits = Limits {
     fast_testcases: true,
 };
 
+/// Every entry a parse hands out, and how it ended.
+fn entries(data: &[u8], limits: &Limits) -> (Vec<String>, Result<u64, String>) {
+    let mut seen = Vec::new();
+    let result = parse(data, limits, &mut |e| {
+        seen.push(format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            e.classname, e.name, e.attempts, e.time_text, e.message
+        ))
+    });
+    (seen, result.map(|s| s.testcases).map_err(|e| e.to_string()))
+}
+
 fuzz_target!(|data: &[u8]| {
+    // Plain testcases read straight from the input must come out exactly as
+    // quick-xml reads them, errors and their positions included.
+    let slow = Limits {
+        fast_testcases: false,
+        ..LIMITS
+    };
+    assert_eq!(
+        entries(data, &LIMITS),
+        entries(data, &slow),
+        "the testcase fast path and quick-xml disagree"
+    );
     let mut agg = Aggregator::default();
     // The same bytes as two files: once whole, once cut in half, so a file
     // that fails after delivering entries exercises the rollback path.

@@ -27,6 +27,8 @@ use super::model::{Entry, Outcome};
 /// Records held in memory before a sorted run is spilled (16 B each). Two
 /// buffers exist while a full one is sorted and written on a helper thread.
 const BUFFER_LIMIT: usize = 256 * 1024;
+/// Records from which `finish` sorts and merges on two threads.
+const PARALLEL_RECORDS: usize = 64 * 1024;
 /// Sorted runs kept side by side before they are merged into one, so a
 /// report of any size needs a bounded number of open files.
 const RUNS_LIMIT: usize = 64;
@@ -420,12 +422,18 @@ impl Aggregator {
         // The last buffer: its halves sorted side by side, merged as two runs.
         let mut first = std::mem::take(&mut self.buffer);
         let mut second = first.split_off(first.len() / 2);
-        let sorted_aside = std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new().spawn_scoped(scope, || second.sort_unstable());
-            first.sort_unstable();
-            helper.is_ok()
-        });
+        // Helper threads pay off for big reports only (and a fuzzer feeding
+        // thousands of tiny inputs should not start thousands of threads).
+        let parallel = !runs.is_empty() || first.len() + second.len() >= PARALLEL_RECORDS;
+        let sorted_aside = parallel
+            && std::thread::scope(|scope| {
+                let helper =
+                    std::thread::Builder::new().spawn_scoped(scope, || second.sort_unstable());
+                first.sort_unstable();
+                helper.is_ok()
+            });
         if !sorted_aside {
+            first.sort_unstable();
             second.sort_unstable();
         }
         let (low_names, high_names): (Map<Names>, Map<Names>) = std::mem::take(&mut self.names)
@@ -444,20 +452,27 @@ impl Aggregator {
             }
             readers
         };
-        let (low, high) = std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new()
-                .spawn_scoped(scope, || fold_half(readers(0), low_names));
-            let high = fold_half(readers(1), high_names);
-            let low = match helper {
-                Ok(h) => h.join().unwrap_or_else(|_| {
-                    Err(std::io::Error::other(
-                        "the thread merging test results stopped",
-                    ))
-                }),
-                Err(e) => Err(e),
-            };
-            (low, high)
-        });
+        let (low, high) = if parallel {
+            std::thread::scope(|scope| {
+                let helper = std::thread::Builder::new()
+                    .spawn_scoped(scope, || fold_half(readers(0), low_names));
+                let high = fold_half(readers(1), high_names);
+                let low = match helper {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
+                        Err(std::io::Error::other(
+                            "the thread merging test results stopped",
+                        ))
+                    }),
+                    Err(e) => Err(e),
+                };
+                (low, high)
+            })
+        } else {
+            (
+                fold_half(readers(0), low_names),
+                fold_half(readers(1), high_names),
+            )
+        };
         let (mut summary, high) = (low?, high?);
         summary.runs = self.runs;
         summary.names_incomplete = self.names_incomplete;
