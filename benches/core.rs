@@ -751,9 +751,41 @@ fn has_sqlite3() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Times `ours` against the sqlite3 floor over `db` when sqlite3 is
+/// installed (alternated runs), else alone, and adds the row.
+fn push_vs_floor(
+    table: &mut Table,
+    name: String,
+    runs: usize,
+    ours: &mut dyn FnMut() -> Command,
+    db: &Path,
+    target: &str,
+    limit: Option<Duration>,
+) {
+    let pass = |a: Duration| limit.map(|l| a < l);
+    if has_sqlite3() {
+        let mut base = || {
+            let mut c = Command::new("sqlite3");
+            c.arg("-readonly").arg(db).arg(FLOOR_SQL);
+            c
+        };
+        let (a, b) = alternate(runs, ours, &mut base);
+        table.push(
+            name,
+            ms(a),
+            ms(b),
+            format!("{:.2}x", ratio(a, b)),
+            target,
+            pass(a),
+        );
+    } else {
+        let a = median((0..runs).map(|_| timed(&mut ours()).0).collect());
+        table.push(name, ms(a), "-".into(), "-".into(), target, pass(a));
+    }
+}
+
 fn bench_report(s: &Settings, table: &mut Table) {
     let sizes = [s.deployments / 100, s.deployments / 10, s.deployments];
-    let sqlite3 = has_sqlite3();
     let now = REPORT_EPOCH + REPORT_SPAN + DAY;
     let (since, until) = (
         REPORT_EPOCH.to_string(),
@@ -837,32 +869,8 @@ fn bench_report(s: &Settings, table: &mut Table) {
         } else {
             s.runs
         };
-        if sqlite3 {
-            let mut base = || {
-                let mut c = Command::new("sqlite3");
-                c.arg("-readonly").arg(&copy).arg(FLOOR_SQL);
-                c
-            };
-            let (a, b) = alternate(runs, &mut ours, &mut base);
-            table.push(
-                name,
-                ms(a),
-                ms(b),
-                format!("{:.2}x", ratio(a, b)),
-                target,
-                largest.then_some(a < Duration::from_secs(1)),
-            );
-        } else {
-            let a = median((0..runs).map(|_| timed(&mut ours()).0).collect());
-            table.push(
-                name,
-                ms(a),
-                "-".into(),
-                "-".into(),
-                target,
-                largest.then_some(a < Duration::from_secs(1)),
-            );
-        }
+        let limit = largest.then_some(Duration::from_secs(1));
+        push_vs_floor(table, name, runs, &mut ours, &copy, target, limit);
     }
 }
 
@@ -900,33 +908,8 @@ fn bench_comment(s: &Settings, table: &mut Table) {
     );
     println!("  probe {}: {} bytes of Markdown", ms(probe), body.len());
     let name = format!("comment --dry-run, {n} deploys");
-    let target = "< 300 ms";
-    if has_sqlite3() {
-        let mut base = || {
-            let mut c = Command::new("sqlite3");
-            c.arg("-readonly").arg(&copy).arg(FLOOR_SQL);
-            c
-        };
-        let (a, b) = alternate(s.runs, &mut ours, &mut base);
-        table.push(
-            name,
-            ms(a),
-            ms(b),
-            format!("{:.2}x", ratio(a, b)),
-            target,
-            Some(a < Duration::from_millis(300)),
-        );
-    } else {
-        let a = median((0..s.runs).map(|_| timed(&mut ours()).0).collect());
-        table.push(
-            name,
-            ms(a),
-            "-".into(),
-            "-".into(),
-            target,
-            Some(a < Duration::from_millis(300)),
-        );
-    }
+    let limit = Some(Duration::from_millis(300));
+    push_vs_floor(table, name, s.runs, &mut ours, &copy, "< 300 ms", limit);
 }
 
 // ---------------------------------------------------------------- 4. version, size

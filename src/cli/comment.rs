@@ -114,8 +114,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     )?;
 
     // Flaky tests first: a bad --junit is a usage error before any I/O.
-    let from_reports = !args.junit.iter().all(|s| s.trim().is_empty());
-    let mut flaky = flaky_tests(&args.junit, ctx)?;
+    let from_reports = flaky_tests(&args.junit, ctx)?;
 
     let current_window = Window {
         since: now - span,
@@ -128,6 +127,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let mut store = ctx.open_store(global, &session, repo.as_ref(), Access::ReadOnly)?;
     let mut reports: Vec<Report> = Vec::new();
+    let mut from_store = Vec::new();
     let mut weekly = vec![0u64; weeks(span)];
     let sha = ci.as_ref().and_then(|c| c.sha.clone());
     store.read(&mut |tx| {
@@ -163,9 +163,9 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
             }));
         }
         // Without --junit: what this commit's recorded test runs say.
-        if !from_reports {
+        if from_reports.is_none() {
             if let Some(sha) = sha.as_deref() {
-                flaky = tx
+                from_store = tx
                     .flaky_at_sha(&service, sha, STORED_FLAKY_LIMIT)?
                     .into_iter()
                     .map(|f| FlakyLine {
@@ -178,12 +178,10 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
         }
         Ok(())
     })?;
-    let flaky_source = if from_reports {
-        FlakySource::Reports
-    } else if sha.is_some() {
-        FlakySource::Store
-    } else {
-        FlakySource::Unknown
+    let (flaky, flaky_source) = match from_reports {
+        Some(lines) => (lines, FlakySource::Reports),
+        None if sha.is_some() => (from_store, FlakySource::Store),
+        None => (Vec::new(), FlakySource::Unknown),
     };
 
     let change = ci.as_ref().and_then(|c| {
@@ -241,10 +239,11 @@ fn weeks(span: chrono::Duration) -> usize {
         .clamp(1, 520)
 }
 
-fn flaky_tests(inputs: &[String], ctx: &mut Context<'_>) -> Result<Vec<FlakyLine>> {
+/// The flaky tests of the `--junit` reports; `None` when none were given.
+fn flaky_tests(inputs: &[String], ctx: &mut Context<'_>) -> Result<Option<Vec<FlakyLine>>> {
     let inputs: Vec<&String> = inputs.iter().filter(|s| !s.trim().is_empty()).collect();
     if inputs.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let mut files = Vec::new();
     for input in &inputs {
@@ -268,15 +267,17 @@ fn flaky_tests(inputs: &[String], ctx: &mut Context<'_>) -> Result<Vec<FlakyLine
         });
     }
     let (summary, _errors, _good) = super::junit::ingest(&files, &ctx.cwd, None)?;
-    Ok(summary
-        .flaky
-        .into_iter()
-        .map(|f| FlakyLine {
-            id: f.id,
-            attempts: f.attempts,
-            failures: f.failures,
-        })
-        .collect())
+    Ok(Some(
+        summary
+            .flaky
+            .into_iter()
+            .map(|f| FlakyLine {
+                id: f.id,
+                attempts: f.attempts,
+                failures: f.failures,
+            })
+            .collect(),
+    ))
 }
 
 /// This change's commits: `base..head` (the commits of head not reachable

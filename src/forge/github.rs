@@ -19,7 +19,7 @@ use reqwest::header::HeaderName;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::api::{detail, is_ours};
+use super::api::{detail, error_chain, is_ours};
 use super::{ForgeError, Posted};
 use crate::sink::http::{self, HttpSettings, Jitter};
 
@@ -308,18 +308,4 @@ impl GitHub {
             }
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = x.source();
-    }
-    s
 }

@@ -302,35 +302,24 @@ impl Aggregator {
 
     /// Writes the buffer out as sorted runs — the committed part and the
     /// staged part separately, so a rollback can still drop the latter — on a
-    /// helper thread while the next buffer fills (inline when no thread can
-    /// be started). At most one spill is in flight.
+    /// helper thread while the next buffer fills. At most one spill is in
+    /// flight.
     fn spill(&mut self) -> std::io::Result<()> {
         self.join_pending()?;
         let next = std::mem::take(&mut self.spare);
         let buffer = std::mem::replace(&mut self.buffer, next);
         let split = std::mem::take(&mut self.file_start);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let job = move || {
-            let mut buffer = buffer;
-            let result = write_runs(&mut buffer, split);
-            buffer.clear();
-            // The receiver waits for this; it only goes away on an earlier error.
-            let _ = tx.send((buffer, result));
-        };
-        let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-        let on_thread = std::sync::Arc::clone(&job);
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("junit-spill".into())
             .spawn(move || {
-                if let Some(job) = on_thread.lock().ok().and_then(|mut j| j.take()) {
-                    job();
-                }
-            });
-        if spawned.is_err() {
-            if let Some(job) = job.lock().ok().and_then(|mut j| j.take()) {
-                job();
-            }
-        }
+                let mut buffer = buffer;
+                let result = write_runs(&mut buffer, split);
+                buffer.clear();
+                // The receiver waits for this; it only goes away on an earlier error.
+                let _ = tx.send((buffer, result));
+            })
+            .map_err(|e| std::io::Error::other(format!("cannot start a thread: {e}")))?;
         self.pending = Some(Pending(rx));
         Ok(())
     }
@@ -438,25 +427,27 @@ impl Aggregator {
         }
         let (low_names, high_names): (Map<Names>, Map<Names>) = std::mem::take(&mut self.names)
             .into_iter()
-            .partition(|(key, _)| high_half(*key) == 0);
-        let readers = |half: u128| -> Vec<RunReader<'_>> {
-            let mut readers: Vec<RunReader<'_>> = runs.iter().map(|r| r.reader(half)).collect();
+            .partition(|(key, _)| in_low_half(*key));
+        // Each sorted run holds the low half of the key space, then the high.
+        let readers = |high: bool| -> Vec<RunReader<'_>> {
+            let mut readers: Vec<RunReader<'_>> = runs
+                .iter()
+                .map(|r| match high {
+                    false => r.reader(0, r.low),
+                    true => r.reader(r.low, r.records),
+                })
+                .collect();
             for memory in [&first, &second] {
-                let split = memory.partition_point(|r| high_half(*r) == 0);
-                let part = if half == 0 {
-                    &memory[..split]
-                } else {
-                    &memory[split..]
-                };
-                readers.push(RunReader::memory(part));
+                let (low, rest) = memory.split_at(memory.partition_point(|r| in_low_half(*r)));
+                readers.push(RunReader::memory(if high { rest } else { low }));
             }
             readers
         };
         let (low, high) = if parallel {
             std::thread::scope(|scope| {
                 let helper = std::thread::Builder::new()
-                    .spawn_scoped(scope, || fold_half(readers(0), low_names));
-                let high = fold_half(readers(1), high_names);
+                    .spawn_scoped(scope, || fold_half(readers(false), low_names));
+                let high = fold_half(readers(true), high_names);
                 let low = match helper {
                     Ok(h) => h.join().unwrap_or_else(|_| {
                         Err(std::io::Error::other(
@@ -469,8 +460,8 @@ impl Aggregator {
             })
         } else {
             (
-                fold_half(readers(0), low_names),
-                fold_half(readers(1), high_names),
+                fold_half(readers(false), low_names),
+                fold_half(readers(true), high_names),
             )
         };
         let (mut summary, high) = (low?, high?);
@@ -491,9 +482,9 @@ impl Aggregator {
     }
 }
 
-/// Which half of the key space a record or key lies in.
-fn high_half(record: u128) -> u128 {
-    record >> 127
+/// A record or key in the low half of the key space (top bit clear).
+fn in_low_half(record: u128) -> bool {
+    record >> 127 == 0
 }
 
 /// Counts and lists (not `runs`) of the identities in some sorted runs.
@@ -569,13 +560,8 @@ struct Run {
 }
 
 impl Run {
-    /// Reads one half of the key space (0 or 1), or all of it (2).
-    fn reader(&self, half: u128) -> RunReader<'_> {
-        let (from, to) = match half {
-            0 => (0, self.low),
-            1 => (self.low, self.records),
-            _ => (0, self.records),
-        };
+    /// Reads the records from `from` up to `to` (indexes).
+    fn reader(&self, from: u64, to: u64) -> RunReader<'_> {
         RunReader {
             file: Some(&self.file),
             at: from,
@@ -638,7 +624,7 @@ impl RunWriter {
 
     fn push(&mut self, record: u128) -> std::io::Result<()> {
         self.records += 1;
-        self.low += u64::from(high_half(record) == 0);
+        self.low += u64::from(in_low_half(record));
         self.out.write_all(&record.to_le_bytes())
     }
 
@@ -658,11 +644,14 @@ fn compact(runs: &mut Vec<Run>) -> std::io::Result<()> {
     }
     let mut out = RunWriter::new()?;
     let mut result = Ok(());
-    merge_runs(runs.iter().map(|r| r.reader(2)).collect(), &mut |r| {
-        if result.is_ok() {
-            result = out.push(r);
-        }
-    })?;
+    merge_runs(
+        runs.iter().map(|r| r.reader(0, r.records)).collect(),
+        &mut |r| {
+            if result.is_ok() {
+                result = out.push(r);
+            }
+        },
+    )?;
     result?;
     let merged = out.finish()?;
     runs.clear();

@@ -132,6 +132,16 @@ struct Case {
     invocations: Option<usize>,
 }
 
+impl Case {
+    /// Forgets what the previous `<testcase>`'s attributes set.
+    fn clear_attributes(&mut self) {
+        self.classname.clear();
+        self.name.clear();
+        self.time.clear();
+        self.main = None;
+    }
+}
+
 struct Parser<'l> {
     limits: &'l Limits,
     frames: Vec<Frame>,
@@ -406,10 +416,7 @@ fn plain_ascii(b: &[u8]) -> bool {
 /// (`text`; every range lies at ASCII quotes, so slicing cannot fail).
 fn apply_case_attrs(text: &str, attrs: &CaseAttrs, case: &mut Case) {
     let value = |range: (usize, usize)| text.get(range.0..range.1).unwrap_or_default();
-    case.classname.clear();
-    case.name.clear();
-    case.time.clear();
-    case.main = None;
+    case.clear_attributes();
     if let Some(range) = attrs.classname {
         case.classname.push_str(value(range));
     }
@@ -634,10 +641,7 @@ impl Parser<'_> {
                 // Either path starts from a cleared classname, name, time and status.
                 let case = &mut self.case;
                 if !fast_case_attributes(e.attributes_raw(), case) {
-                    case.classname.clear();
-                    case.name.clear();
-                    case.time.clear();
-                    case.main = None;
+                    case.clear_attributes();
                     for a in e.attributes().with_checks(false).flatten() {
                         case_attribute(a.key.local_name().as_ref(), &a.value, Some(&a), case);
                     }

@@ -180,7 +180,12 @@ fn github_env(api: &str) -> Vec<(String, String)> {
 }
 
 fn run_gh(dm: &Dm, fake: &Fake, extra: &[(&str, &str)], args: &[&str]) -> Run {
-    let env = github_env(&fake.server.url(""));
+    run_gh_at(dm, &fake.server.url(""), extra, args)
+}
+
+/// `dorameter ARGS` in a GitHub pull_request run whose API is at `api`.
+fn run_gh_at(dm: &Dm, api: &str, extra: &[(&str, &str)], args: &[&str]) -> Run {
+    let env = github_env(api);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
     run_env(dm, &all, args)
@@ -721,14 +726,12 @@ fn a_stalled_github_api_times_out_within_the_set_timeout() {
     let dm = Dm::default();
     let server = Server::start(|_req: &Req| Reply::Stall(std::time::Duration::from_secs(5)));
     let api = server.url("");
-    let env = github_env(&api);
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    all.extend_from_slice(&[
+    let fast = [
         ("DORAMETER_SINK_TIMEOUT", "300ms"),
         ("DORAMETER_SINK_RETRIES", "1"),
-    ]);
+    ];
     let start = std::time::Instant::now();
-    let run = run_env(&dm, &all, &["comment", "--service", "api"]);
+    let run = run_gh_at(&dm, &api, &fast, &["comment", "--service", "api"]);
     let took = start.elapsed();
     run.assert_ok();
     assert!(
@@ -738,7 +741,12 @@ fn a_stalled_github_api_times_out_within_the_set_timeout() {
     // One call, two attempts of 300 ms each (GET /user fails for good).
     assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
     assert_eq!(server.requests().len(), 2, "{:#?}", server.requests());
-    let run = run_env(&dm, &all, &["--strict", "comment", "--service", "api"]);
+    let run = run_gh_at(
+        &dm,
+        &api,
+        &fast,
+        &["--strict", "comment", "--service", "api"],
+    );
     assert_eq!(run.code, 5, "{run:#?}");
     assert!(!run.stderr.contains(TOKEN));
 }
@@ -770,10 +778,13 @@ fn github_429_and_5xx_are_retried_then_the_comment_is_created() {
         *c.lock().unwrap() += 1;
         Reply::status(201, r#"{"id": 5}"#)
     });
-    let env = github_env(&server.url(""));
-    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let start = std::time::Instant::now();
-    let run = run_env(&dm, &all, &["-v", "comment", "--service", "api"]);
+    let run = run_gh_at(
+        &dm,
+        &server.url(""),
+        &[],
+        &["-v", "comment", "--service", "api"],
+    );
     run.assert_ok();
     assert!(run.stderr.contains("created comment 5"), "{run:#?}");
     assert_eq!(*created.lock().unwrap(), 1);
@@ -801,11 +812,10 @@ fn github_enterprise_api_paths_keep_their_prefix() {
             _ => Reply::status(404, r#"{"message":"Not Found"}"#),
         }
     });
-    let env = github_env(&server.url("/api/v3"));
-    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let run = run_env(
+    let run = run_gh_at(
         &dm,
-        &all,
+        &server.url("/api/v3"),
+        &[],
         &["-v", "--strict", "comment", "--service", "api"],
     );
     run.assert_ok();
@@ -835,9 +845,7 @@ fn a_next_page_on_another_origin_is_never_followed() {
         ),
         _ => Reply::status(201, r#"{"id": 2}"#),
     });
-    let env = github_env(&server.url(""));
-    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    run_env(&dm, &all, &["comment", "--service", "api"]).assert_ok();
+    run_gh_at(&dm, &server.url(""), &[], &["comment", "--service", "api"]).assert_ok();
     assert!(
         elsewhere.requests().is_empty(),
         "the token went to another origin: {:#?}",

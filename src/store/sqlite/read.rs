@@ -306,7 +306,27 @@ impl ReadTx for Tx<'_> {
     }
 
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
-        self.lead_times_in(service, env, window)
+        let err = || self.err("load lead times");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
+                 WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4",
+            )
+            .map_err(err())?;
+        let mut rows = stmt
+            .query(params![
+                service,
+                env,
+                to_millis(window.since),
+                to_millis(window.until)
+            ])
+            .map_err(err())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(err())? {
+            out.push(r.get(0).map_err(err())?);
+        }
+        Ok(out)
     }
 
     fn flaky_at_sha(
@@ -315,7 +335,28 @@ impl ReadTx for Tx<'_> {
         sha: &str,
         limit: usize,
     ) -> Result<Vec<FlakyAtSha>, StoreError> {
-        self.flaky_at(service, sha, limit)
+        let err = || self.err("load this commit's flaky tests");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.classname, r.name, sum(r.attempts), sum(r.failures)
+                 FROM test_runs t JOIN test_results r ON r.run_seq = t.seq
+                 WHERE t.service = ?1 AND t.sha = ?2 AND r.flaky
+                 GROUP BY r.classname, r.name ORDER BY r.classname, r.name LIMIT ?3",
+            )
+            .map_err(err())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![service, sha, limit]).map_err(err())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(err())? {
+            out.push(FlakyAtSha {
+                classname: r.get(0).map_err(err())?,
+                name: r.get(1).map_err(err())?,
+                attempts: r.get::<_, i64>(2).map_err(err())?.max(0) as u64,
+                failures: r.get::<_, i64>(3).map_err(err())?.max(0) as u64,
+            });
+        }
+        Ok(out)
     }
 
     fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
@@ -405,67 +446,6 @@ impl ReadTx for Tx<'_> {
             });
         }
         Ok(facts)
-    }
-}
-
-impl Tx<'_> {
-    fn lead_times_in(
-        &self,
-        service: &str,
-        env: &str,
-        window: Window,
-    ) -> Result<Vec<i64>, StoreError> {
-        let err = || self.err("load lead times");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
-                 WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4",
-            )
-            .map_err(err())?;
-        let mut rows = stmt
-            .query(params![
-                service,
-                env,
-                to_millis(window.since),
-                to_millis(window.until)
-            ])
-            .map_err(err())?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(err())? {
-            out.push(r.get(0).map_err(err())?);
-        }
-        Ok(out)
-    }
-
-    fn flaky_at(
-        &self,
-        service: &str,
-        sha: &str,
-        limit: usize,
-    ) -> Result<Vec<FlakyAtSha>, StoreError> {
-        let err = || self.err("load this commit's flaky tests");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT r.classname, r.name, sum(r.attempts), sum(r.failures)
-                 FROM test_runs t JOIN test_results r ON r.run_seq = t.seq
-                 WHERE t.service = ?1 AND t.sha = ?2 AND r.flaky
-                 GROUP BY r.classname, r.name ORDER BY r.classname, r.name LIMIT ?3",
-            )
-            .map_err(err())?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut rows = stmt.query(params![service, sha, limit]).map_err(err())?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(err())? {
-            out.push(FlakyAtSha {
-                classname: r.get(0).map_err(err())?,
-                name: r.get(1).map_err(err())?,
-                attempts: r.get::<_, i64>(2).map_err(err())?.max(0) as u64,
-                failures: r.get::<_, i64>(3).map_err(err())?.max(0) as u64,
-            });
-        }
-        Ok(out)
     }
 }
 
