@@ -1,11 +1,17 @@
 //! `.dorameter.toml`: defaults for flags, below flags and env vars in
 //! precedence (flag > env var > config file > CI-derived > built-in).
-//! Unknown keys are rejected so a typo never silently does nothing.
+//! Unknown keys are rejected so a typo never silently does nothing, and every
+//! value is typed: a bad enum or duration fails at load with the file and
+//! line, never later under a flag's name. Each value keeps its span, so
+//! [`crate::settings`] can name `.dorameter.toml line 4 bands` as its origin.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
 
+use crate::event::LeadTimeFrom;
+use crate::render::Format;
 use crate::{Error, Result};
 
 pub const FILE_NAME: &str = ".dorameter.toml";
@@ -14,24 +20,106 @@ pub const FILE_NAME: &str = ".dorameter.toml";
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `sqlite:PATH` or `postgres://…`.
-    pub store: Option<String>,
+    pub store: Option<Spanned<String>>,
     /// Sink specs (`datadog`, `webhook:URL`, `devlake:URL`), used when no
     /// `--sink` flag or `DORAMETER_SINKS` is given.
-    pub sinks: Option<Vec<String>>,
-    pub format: Option<String>,
-    pub service: Option<String>,
-    pub env: Option<String>,
-    pub bands: Option<String>,
-    pub window: Option<String>,
-    pub attribution_window: Option<String>,
-    pub lead_time_from: Option<String>,
-    pub max_commits: Option<usize>,
-    pub team: Option<String>,
+    pub sinks: Option<Spanned<Vec<String>>>,
+    pub format: Option<Spanned<Format>>,
+    pub service: Option<Spanned<String>>,
+    pub env: Option<Spanned<String>>,
+    pub bands: Option<Spanned<BandsName>>,
+    pub window: Option<Spanned<Span>>,
+    pub attribution_window: Option<Spanned<Span>>,
+    pub lead_time_from: Option<Spanned<LeadTimeFrom>>,
+    pub max_commits: Option<Spanned<MaxCommits>>,
+    pub team: Option<Spanned<String>>,
+}
+
+/// A loaded config file: the values, and where they came from.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file, when there is one.
+    pub path: Option<PathBuf>,
+    /// Its text, to turn a value's byte span into a line number.
+    text: String,
+}
+
+impl Loaded {
+    /// The 1-based line a span starts on.
+    pub fn line_of(&self, span: std::ops::Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+}
+
+/// A band table name that exists (`classic`, `dora-2021`, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BandsName(pub String);
+
+impl<'de> Deserialize<'de> for BandsName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match crate::metrics::band_table(&s) {
+            Some(_) => Ok(BandsName(s)),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown band table '{s}'; bands is one of: {}",
+                crate::metrics::band_table_names().join(", ")
+            ))),
+        }
+    }
+}
+
+/// A duration such as `30d`, `24h`, `90m` (the rules of [`crate::time::parse_duration`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub chrono::Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::time::parse_duration("the value", &s)
+            .map(Span)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "invalid duration '{s}'; give a positive number with a unit: 30d, 24h, 90m, 2w or 45s"
+                ))
+            })
+    }
+}
+
+/// At least one commit per deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxCommits(pub usize);
+
+impl<'de> Deserialize<'de> for MaxCommits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match usize::deserialize(d)? {
+            0 => Err(serde::de::Error::custom(
+                "max_commits must be at least 1, e.g. 5000",
+            )),
+            n => Ok(MaxCommits(n)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Format {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Format::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid format '{s}'; format is one of table, json, markdown, prometheus, csv"
+            ))
+        })
+    }
 }
 
 /// Loads `explicit` (which must exist) or the first `.dorameter.toml` in
-/// `search` (which may not). Returns the config and the file it came from.
-pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<(Config, Option<PathBuf>)> {
+/// `search` (which may not).
+pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => match search
@@ -40,7 +128,7 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<(Config, Opti
             .find(|p| p.is_file())
         {
             Some(p) => p,
-            None => return Ok((Config::default(), None)),
+            None => return Ok(Loaded::default()),
         },
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -55,7 +143,11 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<(Config, Opti
             "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team) or pass another with --config",
         )
     })?;
-    Ok((config, Some(path)))
+    Ok(Loaded {
+        config,
+        path: Some(path),
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -75,11 +167,45 @@ mod tests {
             "{e}"
         );
         std::fs::write(&p, "service = \"api\"\nmax_commits = 10\n").unwrap();
-        let (c, from) = load(None, &[dir.path().to_path_buf()]).unwrap();
+        let loaded = load(None, &[dir.path().to_path_buf()]).unwrap();
+        let c = &loaded.config;
         assert_eq!(
-            (c.service.as_deref(), c.max_commits, from),
+            (
+                c.service.as_ref().map(|s| s.get_ref().as_str()),
+                c.max_commits.as_ref().map(|n| n.get_ref().0),
+                loaded.path.clone()
+            ),
             (Some("api"), Some(10), Some(p))
         );
+        let span = c.max_commits.as_ref().unwrap().span();
+        assert_eq!(loaded.line_of(span), 2);
         assert!(load(Some(&dir.path().join("missing.toml")), &[]).is_err());
+    }
+
+    #[test]
+    fn bad_enums_and_durations_fail_at_load_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE_NAME);
+        for (text, line, words) in [
+            (
+                "service = \"api\"\n\n\nbands = \"dora-2025\"\n",
+                "line 4",
+                "dora-2025",
+            ),
+            ("window = \"30 days\"\n", "line 1", "30 days"),
+            ("\nformat = \"htlm\"\n", "line 2", "htlm"),
+            ("lead_time_from = \"merger\"\n", "line 1", "merger"),
+            ("max_commits = 0\n", "line 1", "at least 1"),
+            ("attribution_window = \"-1h\"\n", "line 1", "-1h"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = load(None, &[dir.path().to_path_buf()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(".dorameter.toml") && e.contains(line) && e.contains(words),
+                "{text:?}: {e}"
+            );
+        }
     }
 }

@@ -1,137 +1,91 @@
 //! The one registry of environment variable names. clap refers to these
 //! constants (`env = env_vars::STORE`), the docs list them, and nothing else in
-//! the code spells an env var name by hand.
+//! the code spells one of our variables by hand. [`ALL`] is generated from the
+//! same list, so a new name cannot be left out of it.
 
-pub const STORE: &str = "DORAMETER_STORE";
-pub const SINKS: &str = "DORAMETER_SINKS";
-pub const FORMAT: &str = "DORAMETER_FORMAT";
-pub const CONFIG: &str = "DORAMETER_CONFIG";
-pub const SERVICE: &str = "DORAMETER_SERVICE";
-pub const ENV: &str = "DORAMETER_ENV";
-pub const SHA: &str = "DORAMETER_SHA";
-pub const REPO: &str = "DORAMETER_REPO";
-pub const STARTED_AT: &str = "DORAMETER_STARTED_AT";
-pub const FINISHED_AT: &str = "DORAMETER_FINISHED_AT";
-pub const STATUS: &str = "DORAMETER_STATUS";
-pub const ROLLBACK: &str = "DORAMETER_ROLLBACK";
-pub const HOTFIX: &str = "DORAMETER_HOTFIX";
-pub const PREVIOUS_SHA: &str = "DORAMETER_PREVIOUS_SHA";
-pub const DEPLOYMENT_ID: &str = "DORAMETER_DEPLOYMENT_ID";
-pub const VERSION: &str = "DORAMETER_VERSION";
-pub const TEAM: &str = "DORAMETER_TEAM";
-pub const DEPLOYED_BY: &str = "DORAMETER_DEPLOYED_BY";
-pub const TAGS: &str = "DORAMETER_TAGS";
-pub const LEAD_TIME_FROM: &str = "DORAMETER_LEAD_TIME_FROM";
-pub const MAX_COMMITS: &str = "DORAMETER_MAX_COMMITS";
-pub const DRY_RUN: &str = "DORAMETER_DRY_RUN";
-pub const INCIDENT_ID: &str = "DORAMETER_INCIDENT_ID";
-pub const DETECTED_AT: &str = "DORAMETER_DETECTED_AT";
-pub const RESOLVED_AT: &str = "DORAMETER_RESOLVED_AT";
-pub const SEVERITY: &str = "DORAMETER_SEVERITY";
-pub const TITLE: &str = "DORAMETER_TITLE";
-pub const CAUSE: &str = "DORAMETER_CAUSE";
-pub const INCIDENT_DEPLOYMENT: &str = "DORAMETER_INCIDENT_DEPLOYMENT";
-pub const INCIDENT_SHA: &str = "DORAMETER_INCIDENT_SHA";
-pub const ATTRIBUTION_WINDOW: &str = "DORAMETER_ATTRIBUTION_WINDOW";
-pub const WINDOW: &str = "DORAMETER_WINDOW";
-pub const SINCE: &str = "DORAMETER_SINCE";
-pub const UNTIL: &str = "DORAMETER_UNTIL";
-pub const BANDS: &str = "DORAMETER_BANDS";
-pub const FROM_TAGS: &str = "DORAMETER_FROM_TAGS";
-pub const RUN_ID: &str = "DORAMETER_RUN_ID";
-pub const JOB: &str = "DORAMETER_JOB";
-pub const TEST_RUN_ID: &str = "DORAMETER_TEST_RUN_ID";
-pub const FAIL_ON_FAILURE: &str = "DORAMETER_FAIL_ON_FAILURE";
-pub const FAIL_ON_FLAKY: &str = "DORAMETER_FAIL_ON_FLAKY";
-pub const FLAKY_WINDOW: &str = "DORAMETER_FLAKY_WINDOW";
-pub const MIN_RUNS: &str = "DORAMETER_MIN_RUNS";
-pub const MIN_FAILURE_RATE: &str = "DORAMETER_MIN_FAILURE_RATE";
-pub const MAX_FAILURE_RATE: &str = "DORAMETER_MAX_FAILURE_RATE";
-pub const INFRA_THRESHOLD: &str = "DORAMETER_INFRA_THRESHOLD";
-pub const VERBOSE: &str = "DORAMETER_VERBOSE";
-pub const QUIET: &str = "DORAMETER_QUIET";
-pub const STRICT: &str = "DORAMETER_STRICT";
-/// Spool directory for undelivered sink events [default: `spool/` next to the SQLite store].
-pub const SPOOL: &str = "DORAMETER_SPOOL";
-pub const WEBHOOK_SECRET: &str = "DORAMETER_WEBHOOK_SECRET";
-pub const DEVLAKE_TOKEN: &str = "DORAMETER_DEVLAKE_TOKEN";
-pub const SINK_TIMEOUT: &str = "DORAMETER_SINK_TIMEOUT";
-pub const SINK_RETRIES: &str = "DORAMETER_SINK_RETRIES";
-pub const SINK_BACKOFF: &str = "DORAMETER_SINK_BACKOFF";
-pub const SINK_MAX_DELAY: &str = "DORAMETER_SINK_MAX_DELAY";
-pub const SINK_CONCURRENCY: &str = "DORAMETER_SINK_CONCURRENCY";
-/// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
-pub const DD_API_KEY: &str = "DD_API_KEY";
-pub const DD_SITE: &str = "DD_SITE";
-/// `comment`: forge tokens (GitHub's and GitLab's own names as fallbacks).
-pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
-pub const GITLAB_TOKEN: &str = "DORAMETER_GITLAB_TOKEN";
-pub const GITLAB_TOKEN_FALLBACK: &str = "GITLAB_TOKEN";
-/// `comment`: the job summary file the comment body is appended to.
-pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
-/// `comment`: the flaky tests' JUnit reports.
-pub const COMMENT_JUNIT: &str = "DORAMETER_COMMENT_JUNIT";
-/// Overrides "now" for every command: tests and reproducible reports.
-pub const NOW: &str = "DORAMETER_NOW";
+macro_rules! registry {
+    ($($(#[$doc:meta])* $name:ident = $value:literal;)+) => {
+        $($(#[$doc])* pub const $name: &str = $value;)+
+        /// Every variable above, for `docs/configuration.md` and its test.
+        pub const ALL: &[&str] = &[$($name),+];
+    };
+}
 
-/// Every variable above, for `docs/configuration.md` and its test.
-pub const ALL: &[&str] = &[
-    STORE,
-    SINKS,
-    FORMAT,
-    CONFIG,
-    SERVICE,
-    ENV,
-    SHA,
-    REPO,
-    STARTED_AT,
-    FINISHED_AT,
-    STATUS,
-    ROLLBACK,
-    HOTFIX,
-    PREVIOUS_SHA,
-    DEPLOYMENT_ID,
-    VERSION,
-    TEAM,
-    DEPLOYED_BY,
-    TAGS,
-    LEAD_TIME_FROM,
-    MAX_COMMITS,
-    DRY_RUN,
-    INCIDENT_ID,
-    DETECTED_AT,
-    RESOLVED_AT,
-    SEVERITY,
-    TITLE,
-    CAUSE,
-    INCIDENT_DEPLOYMENT,
-    INCIDENT_SHA,
-    ATTRIBUTION_WINDOW,
-    WINDOW,
-    SINCE,
-    UNTIL,
-    BANDS,
-    FROM_TAGS,
-    VERBOSE,
-    QUIET,
-    STRICT,
-    SPOOL,
-    WEBHOOK_SECRET,
-    DEVLAKE_TOKEN,
-    SINK_TIMEOUT,
-    SINK_RETRIES,
-    SINK_BACKOFF,
-    SINK_MAX_DELAY,
-    SINK_CONCURRENCY,
-    DD_API_KEY,
-    DD_SITE,
-    GITHUB_TOKEN,
-    GITLAB_TOKEN,
-    GITLAB_TOKEN_FALLBACK,
-    GITHUB_STEP_SUMMARY,
-    COMMENT_JUNIT,
-    NOW,
-];
+registry! {
+    STORE = "DORAMETER_STORE";
+    SINKS = "DORAMETER_SINKS";
+    FORMAT = "DORAMETER_FORMAT";
+    CONFIG = "DORAMETER_CONFIG";
+    SERVICE = "DORAMETER_SERVICE";
+    ENV = "DORAMETER_ENV";
+    SHA = "DORAMETER_SHA";
+    REPO = "DORAMETER_REPO";
+    STARTED_AT = "DORAMETER_STARTED_AT";
+    FINISHED_AT = "DORAMETER_FINISHED_AT";
+    STATUS = "DORAMETER_STATUS";
+    ROLLBACK = "DORAMETER_ROLLBACK";
+    HOTFIX = "DORAMETER_HOTFIX";
+    PREVIOUS_SHA = "DORAMETER_PREVIOUS_SHA";
+    DEPLOYMENT_ID = "DORAMETER_DEPLOYMENT_ID";
+    VERSION = "DORAMETER_VERSION";
+    TEAM = "DORAMETER_TEAM";
+    DEPLOYED_BY = "DORAMETER_DEPLOYED_BY";
+    TAGS = "DORAMETER_TAGS";
+    LEAD_TIME_FROM = "DORAMETER_LEAD_TIME_FROM";
+    MAX_COMMITS = "DORAMETER_MAX_COMMITS";
+    DRY_RUN = "DORAMETER_DRY_RUN";
+    INCIDENT_ID = "DORAMETER_INCIDENT_ID";
+    DETECTED_AT = "DORAMETER_DETECTED_AT";
+    RESOLVED_AT = "DORAMETER_RESOLVED_AT";
+    SEVERITY = "DORAMETER_SEVERITY";
+    TITLE = "DORAMETER_TITLE";
+    CAUSE = "DORAMETER_CAUSE";
+    INCIDENT_DEPLOYMENT = "DORAMETER_INCIDENT_DEPLOYMENT";
+    INCIDENT_SHA = "DORAMETER_INCIDENT_SHA";
+    ATTRIBUTION_WINDOW = "DORAMETER_ATTRIBUTION_WINDOW";
+    WINDOW = "DORAMETER_WINDOW";
+    SINCE = "DORAMETER_SINCE";
+    UNTIL = "DORAMETER_UNTIL";
+    BANDS = "DORAMETER_BANDS";
+    FROM_TAGS = "DORAMETER_FROM_TAGS";
+    RUN_ID = "DORAMETER_RUN_ID";
+    JOB = "DORAMETER_JOB";
+    TEST_RUN_ID = "DORAMETER_TEST_RUN_ID";
+    FAIL_ON_FAILURE = "DORAMETER_FAIL_ON_FAILURE";
+    FAIL_ON_FLAKY = "DORAMETER_FAIL_ON_FLAKY";
+    FLAKY_WINDOW = "DORAMETER_FLAKY_WINDOW";
+    MIN_RUNS = "DORAMETER_MIN_RUNS";
+    MIN_FAILURE_RATE = "DORAMETER_MIN_FAILURE_RATE";
+    MAX_FAILURE_RATE = "DORAMETER_MAX_FAILURE_RATE";
+    INFRA_THRESHOLD = "DORAMETER_INFRA_THRESHOLD";
+    VERBOSE = "DORAMETER_VERBOSE";
+    QUIET = "DORAMETER_QUIET";
+    STRICT = "DORAMETER_STRICT";
+    /// Spool directory for undelivered sink events [default: `spool/` next to the SQLite store].
+    SPOOL = "DORAMETER_SPOOL";
+    WEBHOOK_SECRET = "DORAMETER_WEBHOOK_SECRET";
+    DEVLAKE_TOKEN = "DORAMETER_DEVLAKE_TOKEN";
+    SINK_TIMEOUT = "DORAMETER_SINK_TIMEOUT";
+    SINK_RETRIES = "DORAMETER_SINK_RETRIES";
+    SINK_BACKOFF = "DORAMETER_SINK_BACKOFF";
+    SINK_MAX_DELAY = "DORAMETER_SINK_MAX_DELAY";
+    SINK_CONCURRENCY = "DORAMETER_SINK_CONCURRENCY";
+    /// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
+    DD_API_KEY = "DD_API_KEY";
+    DD_SITE = "DD_SITE";
+    /// `comment`: forge tokens (GitHub's and GitLab's own names as fallbacks).
+    GITHUB_TOKEN = "GITHUB_TOKEN";
+    GITLAB_TOKEN = "DORAMETER_GITLAB_TOKEN";
+    GITLAB_TOKEN_FALLBACK = "GITLAB_TOKEN";
+    /// `comment`: the job summary file the comment body is appended to.
+    GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY";
+    /// `comment`: the flaky tests' JUnit reports.
+    COMMENT_JUNIT = "DORAMETER_COMMENT_JUNIT";
+    /// Overrides "now" for every command: tests and reproducible reports.
+    NOW = "DORAMETER_NOW";
+    /// GitHub Actions: the step outputs file (`action.yml` outputs).
+    GITHUB_OUTPUT = "GITHUB_OUTPUT";
+}
 
 #[cfg(test)]
 mod tests {

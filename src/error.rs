@@ -27,8 +27,22 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
+    /// A forge API call failed: `what` reads after "could not".
+    #[error("could not {what}")]
+    Forge {
+        what: &'static str,
+        #[source]
+        source: crate::forge::ForgeError,
+    },
+    /// The JUnit aggregator's temporary files (spilled runs) failed: the
+    /// disk under `TMPDIR`, not the output.
+    #[error("failed to write the JUnit aggregator's temporary files (TMPDIR)")]
+    Spill(#[source] std::io::Error),
     #[error("failed to write output")]
     Output(#[source] std::io::Error),
+    /// An invariant of dorameter itself broke: a bug, never the user's input.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -46,6 +60,11 @@ impl Error {
         }
     }
 
+    /// A broken invariant: exit 1.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
+    }
+
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -54,7 +73,13 @@ impl Error {
             Error::Git(e) if e.is_usage() => exit::USAGE,
             Error::Store(e) if e.is_usage() => exit::USAGE,
             Error::Sink(e) if e.is_usage() => exit::USAGE,
-            Error::Git(_) | Error::Store(_) | Error::Sink(_) | Error::Output(_) => exit::UNEXPECTED,
+            Error::Forge { .. } => exit::SINK,
+            Error::Git(_)
+            | Error::Store(_)
+            | Error::Sink(_)
+            | Error::Spill(_)
+            | Error::Output(_)
+            | Error::Internal(_) => exit::UNEXPECTED,
         }
     }
 
@@ -62,6 +87,13 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Usage { hint, .. } | Error::NoInput { hint, .. } => hint.clone(),
+            Error::Forge { source, .. } => source.hint(),
+            Error::Spill(_) => {
+                Some("free space under TMPDIR, or point TMPDIR at a larger disk".into())
+            }
+            Error::Internal(_) => {
+                Some("this is a bug in dorameter: please report it with the command line".into())
+            }
             Error::Git(e) => e.hint(),
             Error::Store(e) => e.hint(),
             Error::Sink(e) => e.hint(),
@@ -74,4 +106,44 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Output(e)
     }
+}
+
+/// An error and its sources on one line, each source once (a source whose
+/// text the line already holds is left out): for messages that must fit one
+/// line, such as a sink's pending-event summary.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
+}
+
+/// The one rendering of an error, for `main` (`level` "error") and for
+/// failures a command only warns about ("warning"): the headline, one
+/// `  Caused by:` line per source, and the `hint:`. Control characters in
+/// user-controlled text are escaped; line breaks a message has are kept.
+pub fn render(e: &Error, level: &str) -> String {
+    let clean = |t: &str| {
+        t.lines()
+            .map(crate::render::escape::terminal)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut out = format!("{level}: {}\n", clean(&e.to_string()));
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!("  Caused by: {}\n", clean(&s.to_string())));
+        source = s.source();
+    }
+    if let Some(hint) = e.hint() {
+        out.push_str(&format!("hint: {}\n", clean(&hint)));
+    }
+    out
 }

@@ -204,6 +204,29 @@ pub fn derived_id(parts: &[&str]) -> String {
     }
 }
 
+/// The id of an event a CI job records: `given` (validated, named by
+/// `flag`), else derived from the job run's stable key followed by `parts`,
+/// so a retried job records the same event; outside CI a fresh UUID v7.
+pub fn event_id(
+    flag: &str,
+    given: Option<&str>,
+    run_key: Option<&[String]>,
+    parts: &[&str],
+) -> crate::Result<String> {
+    if let Some(id) = given {
+        validate_user_id(flag, id)?;
+        return Ok(id.to_string());
+    }
+    Ok(match run_key {
+        Some(key) if key.len() > 1 => {
+            let mut all: Vec<&str> = key.iter().map(String::as_str).collect();
+            all.extend_from_slice(parts);
+            derived_id(&all)
+        }
+        _ => new_id(),
+    })
+}
+
 /// FNV-1a, 64 bit: a stable (across versions and platforms) hash for ids.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -7,20 +7,24 @@
 //!
 //! Data flow: CI context (`ci`) → git (`git`) → events (`event`) → store
 //! (`store`) → metrics (`metrics`) → rendering (`render`) → forge (`forge`).
+//! The use cases live in `app`, one module each; `cli` is a thin adapter
+//! over them (see `docs/architecture.md`).
 
+pub mod app;
 pub mod ci;
 pub mod cli;
 pub mod config;
-pub mod deploy;
 pub mod env_vars;
 pub mod error;
 pub mod event;
 pub mod exit;
 pub mod forge;
 pub mod git;
+pub mod http;
 pub mod junit;
 pub mod metrics;
 pub mod render;
+pub mod settings;
 pub mod sink;
 pub mod store;
 pub mod time;

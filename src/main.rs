@@ -1,13 +1,17 @@
-//! The binary: parse, run, map the error to an exit code. Nothing else.
+//! The binary: parse, run, render the error and map it to an exit code.
+//! Nothing else.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use dorameter::cli::{Cli, Context, run};
+use dorameter::settings::ArgSources;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
@@ -18,23 +22,15 @@ fn main() -> ExitCode {
             .collect(),
         cwd: std::env::current_dir().unwrap_or_else(|_| ".".into()),
         stderr_is_terminal: std::io::stderr().is_terminal(),
+        sources: ArgSources::from_matches(&command, &matches),
         stdout: &mut out,
         stderr: &mut err,
     };
     match run(cli, &mut ctx) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e.exit_code();
-            let _ = writeln!(err, "error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                let _ = writeln!(err, "  Caused by: {s}");
-                source = s.source();
-            }
-            if let Some(hint) = e.hint() {
-                let _ = writeln!(err, "hint: {hint}");
-            }
-            ExitCode::from(code)
+            let _ = err.write_all(dorameter::error::render(&e, "error").as_bytes());
+            ExitCode::from(e.exit_code())
         }
     }
 }

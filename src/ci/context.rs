@@ -56,6 +56,9 @@ pub struct CiContext {
     pub event: Option<String>,
     pub actor: Option<String>,
     pub default_service: Option<String>,
+    /// The deployment environment the CI names for this job (GitLab's
+    /// `CI_ENVIRONMENT_NAME`); the env default below `--env` and the config.
+    pub environment: Option<String>,
     /// The job's name (GitHub `GITHUB_JOB`, GitLab `CI_JOB_NAME`, …).
     pub job: Option<String>,
     /// The run attempt (GitHub `GITHUB_RUN_ATTEMPT`, Azure `SYSTEM_JOBATTEMPT`, …).
@@ -116,6 +119,7 @@ impl CiContext {
             event: None,
             actor: None,
             default_service: None,
+            environment: None,
             job: None,
             run_attempt: None,
             change: None,

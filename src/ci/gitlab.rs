@@ -31,6 +31,7 @@ pub(crate) fn detect(vars: Vars<'_>) -> CiContext {
     ctx.actor = vars.owned("GITLAB_USER_LOGIN");
     ctx.default_service = vars.owned("CI_PROJECT_NAME");
     ctx.job = vars.owned("CI_JOB_NAME");
+    ctx.environment = vars.owned("CI_ENVIRONMENT_NAME");
     ctx.branch = vars
         .first(&["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH"])
         .map(str::to_string);
@@ -119,6 +120,7 @@ mod tests {
             ),
             ("CI_JOB_ID", "7654321"),
             ("CI_JOB_NAME", "deploy-production"),
+            ("CI_ENVIRONMENT_NAME", "production"),
             ("CI_JOB_STAGE", "deploy"),
             ("GITLAB_USER_LOGIN", "ada"),
             ("GITLAB_USER_ID", "42"),
@@ -153,6 +155,7 @@ mod tests {
         assert_eq!(ctx.pipeline_id.as_deref(), Some("1234567"));
         assert_eq!(ctx.default_service.as_deref(), Some("api"));
         assert_eq!(ctx.job.as_deref(), Some("deploy-production"));
+        assert_eq!(ctx.environment.as_deref(), Some("production"));
         assert_eq!(ctx.actor.as_deref(), Some("ada"));
         // Unchanged from the first release: stored event ids depend on it.
         assert_eq!(ctx.run_key, ["gl", "278964", "7654321"]);

@@ -1,50 +1,38 @@
-//! What every command shares, resolved once: the environment map, "now",
-//! the config file, the store and the output format.
+//! What every command adapter shares: the process's surroundings (env map,
+//! working directory, writers), settings resolution, opening the store,
+//! handing events to the sinks, and the output helpers (warnings, JSON,
+//! GitHub step outputs). The only module a `cli/*.rs` command imports.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use chrono::{DateTime, Utc};
+use std::path::Path;
 
 use super::GlobalArgs;
-use crate::ci::{CiContext, EnvMap};
-use crate::config::{self, Config};
+use crate::app::{locate, sinks};
+use crate::ci::{EnvMap, Provider};
 use crate::env_vars as ev;
 use crate::git::Repo;
 use crate::render::Format;
-use crate::store::{self, Access, Store, StoreUrl};
-use crate::{Error, Result};
+use crate::settings::{ArgSources, GlobalInput, Settings};
+use crate::sink::{Report, SinkEvent};
+use crate::store::{self, Access, Store};
+use crate::{Error, Result, exit};
 
 /// The process's surroundings, passed in by `main` (or a test).
 pub struct Context<'a> {
     pub env: EnvMap,
-    pub cwd: PathBuf,
+    pub cwd: std::path::PathBuf,
     pub stdout: &'a mut dyn Write,
     pub stderr: &'a mut dyn Write,
     /// stderr is a terminal: progress bars are worth drawing.
     pub stderr_is_terminal: bool,
-}
-
-/// Resolved shared settings for one command.
-pub struct Session {
-    pub now: DateTime<Utc>,
-    pub config: Config,
-    pub ci: Option<CiContext>,
-    pub format: Format,
-    pub quiet: bool,
-    pub verbose: u8,
-    /// `--sink` values, parsed (a bad one is a usage error before anything is stored).
-    pub sinks: Vec<crate::sink::SinkSpec>,
+    /// Which flags came from the command line and which from env vars.
+    pub sources: ArgSources,
 }
 
 impl Context<'_> {
-    pub fn session(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Session> {
-        let now = match self.env.get(ev::NOW).filter(|v| !v.is_empty()) {
-            Some(v) => {
-                crate::time::parse_time(ev::NOW, v, Utc::now() + chrono::Duration::days(365 * 100))?
-            }
-            None => Utc::now(),
-        };
+    /// Resolves the shared settings once. `repo_hint` (a command's `--repo`)
+    /// adds its root to where `.dorameter.toml` is looked for.
+    pub fn settings(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Settings> {
         let mut search = vec![self.cwd.clone()];
         if let Some(root) = repo_hint
             .and_then(|p| Repo::discover(&self.cwd.join(p)).ok())
@@ -52,117 +40,134 @@ impl Context<'_> {
         {
             search.push(root);
         }
-        let (config, _) = config::load(
-            global
-                .config
-                .as_deref()
-                .map(|p| self.cwd.join(p))
-                .as_deref(),
-            &search,
-        )?;
-        let format = match (global.format, config.format.as_deref()) {
-            (Some(f), _) => f,
-            (None, Some(s)) => Format::parse(s).ok_or_else(|| {
-                Error::usage_hint(
-                    format!("invalid format '{s}' in the config file"),
-                    "format is one of table, json, markdown, prometheus, csv",
-                )
-            })?,
-            (None, None) => Format::Table,
-        };
-        let dd_site = self.env.get(ev::DD_SITE).map(String::as_str);
-        let configured = if global.sinks.is_empty() {
-            config.sinks.clone().unwrap_or_default()
-        } else {
-            global.sinks.clone()
-        };
-        let sinks = configured
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| crate::sink::SinkSpec::parse(s, dd_site))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        if !sinks.is_empty() {
-            // A typo in a sink setting is a usage error before anything is stored.
-            super::flush::http_settings(&self.env)?;
-        }
-        // The one place CI context is read: GitHub's event payload gives a
-        // pull request's head commit rather than the merge commit.
-        let detection = crate::ci::detect_with_event_file(&self.env);
-        if !global.quiet {
-            for w in &detection.warnings {
-                writeln!(
-                    self.stderr,
-                    "warning: {}",
-                    crate::render::escape::terminal(w)
-                )?;
-            }
-        }
-        Ok(Session {
-            sinks,
-            now,
-            ci: detection.context,
-            config,
-            format,
-            quiet: global.quiet,
+        let input = GlobalInput {
+            store: global.store.clone(),
+            sinks: global.sinks.clone(),
+            strict: global.strict,
+            format: global.format,
+            config: global.config.clone(),
             verbose: global.verbose,
-        })
-    }
-
-    /// The spool for sink events: `DORAMETER_SPOOL`, else `spool/` next to
-    /// the SQLite store, else `.dorameter/spool` at the repository root.
-    pub fn spool_dir(
-        &self,
-        global: &GlobalArgs,
-        session: &Session,
-        repo: Option<&Repo>,
-    ) -> PathBuf {
-        if let Some(dir) = self.env.get(ev::SPOOL).filter(|v| !v.trim().is_empty()) {
-            return self.cwd.join(dir);
-        }
-        let root = || {
-            repo.and_then(Repo::workdir)
-                .or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()))
+            quiet: global.quiet,
         };
-        match global
-            .store
-            .as_deref()
-            .or(session.config.store.as_deref())
-            .map(StoreUrl::parse)
-        {
-            Some(Ok(StoreUrl::Sqlite(p))) => match self.cwd.join(p).parent() {
-                Some(parent) => parent.join("spool"),
-                None => self.cwd.join(".dorameter").join("spool"),
-            },
-            Some(_) => root()
-                .unwrap_or_else(|| self.cwd.clone())
-                .join(".dorameter")
-                .join("spool"),
-            None => store::default_store_path(root().as_deref(), &self.cwd).with_file_name("spool"),
+        let settings =
+            Settings::resolve(&input, self.sources.clone(), &self.env, &self.cwd, &search)?;
+        for w in &settings.ci_warnings {
+            self.warn(&settings, w)?;
         }
+        Ok(settings)
     }
 
-    /// Opens the store: flag/env, then config, then `.dorameter/dorameter.db`
-    /// at the repository root (the current directory outside a repository).
+    /// Opens the configured store, else `.dorameter/dorameter.db` at the
+    /// repository root (the current directory outside a repository).
     pub fn open_store(
         &self,
-        global: &GlobalArgs,
-        session: &Session,
+        settings: &Settings,
         repo: Option<&Repo>,
         access: Access,
     ) -> Result<Box<dyn Store>> {
-        let url = match global.store.as_deref().or(session.config.store.as_deref()) {
-            Some(raw) => match StoreUrl::parse(raw)? {
-                StoreUrl::Sqlite(p) => StoreUrl::Sqlite(self.cwd.join(p)),
-                other => other,
-            },
-            None => {
-                let root = repo
-                    .and_then(Repo::workdir)
-                    .or_else(|| Repo::discover(&self.cwd).ok().and_then(|r| r.workdir()));
-                StoreUrl::Sqlite(store::default_store_path(root.as_deref(), &self.cwd))
+        let configured = settings.store.as_ref().map(|s| s.value.as_str());
+        let url = locate::store_url(configured, &self.cwd, repo)?;
+        Ok(store::open(&url, access)?)
+    }
+
+    /// Sends `events` (just stored) to every configured sink, after the
+    /// spool's backlog, and tells what was not delivered. Returns `code`, or
+    /// exit 5 under `--strict` when something stays undelivered. Telemetry
+    /// never fails a command otherwise.
+    pub fn emit(
+        &mut self,
+        settings: &Settings,
+        repo: Option<&Repo>,
+        events: Vec<SinkEvent>,
+        code: u8,
+    ) -> Result<u8> {
+        let spool = self.spool_dir(settings, repo);
+        let secrets = sinks::secrets(&self.env);
+        let target = sinks::Target {
+            spool: &spool,
+            sinks: &settings.sinks,
+            secrets: &secrets,
+            http: &settings.http,
+            now: settings.now,
+        };
+        let ok = match sinks::emit(&target, &events) {
+            None => return Ok(code),
+            Some(Ok(report)) => {
+                self.tell_delivery(settings, &report)?;
+                report.ok()
+            }
+            Some(Err(e)) => {
+                self.warn_error(settings, &Error::from(e))?;
+                false
             }
         };
-        Ok(store::open(&url, access)?)
+        Ok(if !ok && settings.strict && code == exit::OK {
+            exit::SINK
+        } else {
+            code
+        })
+    }
+
+    /// The spool directory (see [`locate::spool_dir`]).
+    pub fn spool_dir(&self, settings: &Settings, repo: Option<&Repo>) -> std::path::PathBuf {
+        locate::spool_dir(
+            self.env.get(ev::SPOOL).map(String::as_str),
+            settings.store.as_ref().map(|s| s.value.as_str()),
+            &self.cwd,
+            repo,
+        )
+    }
+
+    /// Warnings for what was not delivered; details with `-v`.
+    pub fn tell_delivery(&mut self, settings: &Settings, report: &Report) -> Result<()> {
+        if let Some(e) = &report.spool_error {
+            self.warn(settings, &format!("sinks: {e}"))?;
+        }
+        if report.health.corrupt_records > 0 {
+            self.warn(
+                settings,
+                &format!(
+                    "spool {}: skipped {} damaged record(s)",
+                    report.spool.as_deref().unwrap_or("?"),
+                    report.health.corrupt_records
+                ),
+            )?;
+        }
+        for s in &report.sinks {
+            if s.pending > 0 {
+                let kept = if report.spool_error.is_some() {
+                    "not delivered"
+                } else {
+                    "not delivered; kept in the spool for the next run or `dorameter flush`"
+                };
+                self.warn(
+                    settings,
+                    &format!(
+                        "sink {}: {} event(s) {kept}: {}",
+                        s.sink,
+                        s.pending,
+                        s.error_summary()
+                    ),
+                )?;
+            }
+            self.info(
+                settings,
+                &format!(
+                    "sink {}: {} delivered, {} not applicable, {} pending",
+                    s.sink, s.delivered, s.skipped, s.pending
+                ),
+            )?;
+        }
+        for s in &report.unconfigured {
+            self.info(
+                settings,
+                &format!(
+                    "spool: {} event(s) wait for {}, which this run does not send to",
+                    s.pending, s.sink
+                ),
+            )?;
+        }
+        Ok(())
     }
 
     /// Pretty JSON streamed to stdout: big reports never exist twice in memory.
@@ -177,17 +182,21 @@ impl Context<'_> {
     /// Step outputs for GitHub Actions (`$GITHUB_OUTPUT`, names as in
     /// `action.yml`); nothing elsewhere. A failure to write them is a warning:
     /// outputs never fail the job.
-    pub fn github_outputs(&mut self, session: &Session, entries: &[(&str, String)]) -> Result<()> {
-        use crate::ci::{Provider, github};
+    pub fn github_outputs(
+        &mut self,
+        settings: &Settings,
+        entries: &[(&str, String)],
+    ) -> Result<()> {
+        use crate::ci::github;
         if !matches!(
-            session.ci.as_ref().map(|c| c.provider),
+            settings.ci.as_ref().map(|c| c.provider),
             Some(Provider::GitHubActions)
         ) {
             return Ok(());
         }
         let Some(path) = self
             .env
-            .get("GITHUB_OUTPUT")
+            .get(ev::GITHUB_OUTPUT)
             .filter(|p| !p.is_empty())
             .cloned()
         else {
@@ -198,7 +207,7 @@ impl Context<'_> {
             // GitHub caps a job's outputs at 1 MB.
             if value.len() > 512 * 1024 {
                 self.warn(
-                    session,
+                    settings,
                     &format!(
                         "step output {name} is too large for GitHub ({} bytes); left out",
                         value.len()
@@ -208,12 +217,12 @@ impl Context<'_> {
             }
             match github::output_entry(name, value) {
                 Ok(entry) => text.push_str(&entry),
-                Err(e) => self.warn(session, &format!("step output {name}: {e}"))?,
+                Err(e) => self.warn(settings, &format!("step output {name}: {e}"))?,
             }
         }
         if let Err(e) = github::append_to_file(Path::new(&path), &text) {
             self.warn(
-                session,
+                settings,
                 &format!("could not write step outputs to GITHUB_OUTPUT ({e})"),
             )?;
         }
@@ -227,8 +236,8 @@ impl Context<'_> {
     }
 
     /// A warning on stderr unless `--quiet`. Text is escaped for the terminal.
-    pub fn warn(&mut self, session: &Session, text: &str) -> Result<()> {
-        if !session.quiet {
+    pub fn warn(&mut self, settings: &Settings, text: &str) -> Result<()> {
+        if !settings.quiet {
             writeln!(
                 self.stderr,
                 "warning: {}",
@@ -238,25 +247,38 @@ impl Context<'_> {
         Ok(())
     }
 
-    pub fn info(&mut self, session: &Session, text: &str) -> Result<()> {
-        if session.verbose > 0 && !session.quiet {
+    /// An error the command carries on after: rendered as `main` renders
+    /// errors, as a warning, unless `--quiet`.
+    pub fn warn_error(&mut self, settings: &Settings, e: &Error) -> Result<()> {
+        if !settings.quiet {
+            self.stderr
+                .write_all(crate::error::render(e, "warning").as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn warn_all(&mut self, settings: &Settings, texts: &[String]) -> Result<()> {
+        texts.iter().try_for_each(|t| self.warn(settings, t))
+    }
+
+    pub fn info(&mut self, settings: &Settings, text: &str) -> Result<()> {
+        if settings.verbose > 0 && !settings.quiet {
             writeln!(self.stderr, "{}", crate::render::escape::terminal(text))?;
         }
         Ok(())
     }
 }
 
-/// Parses an enum flag value or explains the choices.
-pub fn parse_choice<T: std::str::FromStr>(flag: &str, value: &str, choices: &str) -> Result<T> {
-    value.parse().map_err(|_| {
-        Error::usage_hint(
-            format!("invalid value '{value}' for {flag}"),
-            format!("{flag} is one of: {choices}"),
-        )
-    })
-}
-
-/// The first value that is set: flag/env, config, CI, built-in.
-pub fn pick<T: Clone>(values: &[Option<T>]) -> Option<T> {
-    values.iter().find_map(Clone::clone)
+/// Formats `deploy`, `backfill`, `incident` and `junit` can print.
+pub fn check_event_format(format: Format) -> Result<()> {
+    match format {
+        Format::Table | Format::Json | Format::Markdown => Ok(()),
+        other => Err(Error::usage_hint(
+            format!(
+                "--format {} is not available for this command",
+                other.as_str()
+            ),
+            "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
+        )),
+    }
 }

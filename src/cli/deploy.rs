@@ -6,17 +6,16 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
-use super::context::{Context, Session, parse_choice, pick};
-use crate::deploy::{DeployRequest, Planned, plan};
+use super::context::{Context, check_event_format};
+use crate::app::deploy::{self, DeployRequest, Recorded, plan_without_history};
 use crate::env_vars as ev;
-use crate::event::{self, Deployment, DeploymentStatus, LeadTimeFrom};
+use crate::event::{self, DeploymentStatus};
 use crate::git::Repo;
 use crate::render::{self, DeploymentView, Format};
-use crate::store::Access;
-use crate::time::parse_time;
+use crate::settings::{Origin, Setting, Settings};
+use crate::sink::SinkEvent;
+use crate::store::{Access, StoreError};
 use crate::{Error, Result, exit};
-
-pub const DEFAULT_MAX_COMMITS: usize = 5000;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -76,201 +75,75 @@ pub struct DeployArgs {
     pub dry_run: bool,
 }
 
-/// Formats `deploy` and `backfill` can print.
-pub fn check_event_format(format: Format) -> Result<()> {
-    match format {
-        Format::Table | Format::Json | Format::Markdown => Ok(()),
-        other => Err(Error::usage_hint(
-            format!(
-                "--format {} is not available for this command",
-                other.as_str()
-            ),
-            "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
-        )),
-    }
-}
-
-pub fn lead_time_from(arg: Option<&str>, session: &Session) -> Result<LeadTimeFrom> {
-    match arg.or(session.config.lead_time_from.as_deref()) {
-        Some(v) => parse_choice("--lead-time-from", v, &LeadTimeFrom::choices()),
-        None => Ok(LeadTimeFrom::Author),
-    }
-}
-
-pub fn max_commits(arg: Option<usize>, session: &Session) -> Result<usize> {
-    let n = arg
-        .or(session.config.max_commits)
-        .unwrap_or(DEFAULT_MAX_COMMITS);
-    if n == 0 {
+/// The request from the flags and settings. Revisions are resolved by
+/// [`DeployRequest::resolve_revisions`].
+pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<DeployRequest> {
+    let Some(service) = s.service(args.service.clone(), repo)? else {
         return Err(Error::usage_hint(
-            "--max-commits must be at least 1",
-            "pass --max-commits a positive number, e.g. 5000",
-        ));
-    }
-    Ok(n)
-}
-
-pub fn non_empty(flag: &str, value: String) -> Result<String> {
-    if value.trim().is_empty() || value.chars().any(char::is_control) {
-        return Err(Error::usage_hint(
-            format!("{flag} must not be empty or contain control characters"),
-            format!("pass {flag} a name such as api"),
-        ));
-    }
-    Ok(value)
-}
-
-/// The service name when none is given: the CI project, else the repository's name.
-pub fn default_service(session: &Session, repo: &Repo) -> Option<String> {
-    let from_remote = repo.origin_url().and_then(|u| {
-        let last = u
-            .trim_end_matches('/')
-            .rsplit(['/', ':'])
-            .next()?
-            .trim_end_matches(".git")
-            .to_string();
-        (!last.is_empty()).then_some(last)
-    });
-    let from_dir = repo
-        .workdir()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    pick(&[
-        session.config.service.clone(),
-        session.ci.as_ref().and_then(|c| c.default_service.clone()),
-        from_remote,
-        from_dir,
-    ])
-}
-
-/// `--service`, else the config file, the CI project or the repository name.
-pub fn resolve_service(arg: Option<String>, session: &Session, repo: &Repo) -> Result<String> {
-    match arg.or_else(|| default_service(session, repo)) {
-        Some(s) => non_empty("--service", s),
-        None => Err(Error::usage_hint(
             "no service name",
             "pass --service (DORAMETER_SERVICE)",
-        )),
-    }
-}
-
-/// `--env`, else the config file, else `production`.
-pub fn resolve_env(arg: Option<String>, session: &Session) -> Result<String> {
-    non_empty(
-        "--env",
-        pick(&[arg, session.config.env.clone()]).unwrap_or_else(|| "production".into()),
-    )
-}
-
-pub fn render_deployment(
-    format: Format,
-    d: &Deployment,
-    recorded: bool,
-    warnings: &[String],
-) -> String {
-    let view = DeploymentView::new(d, recorded, warnings);
-    match format {
-        Format::Json => render::json(&view),
-        Format::Markdown => render::deployment_markdown(&view),
-        _ => render::deployment_table(&view),
-    }
-}
-
-/// The store is unreachable (or refused us), but the sinks still hear of
-/// the deployment: computed without history (no previous deployment, no
-/// classification, unless `--previous-sha` gives the base), sent now or
-/// spooled for the next run. The command still fails with the store's error.
-fn deliver_without_store(
-    ctx: &mut Context<'_>,
-    global: &GlobalArgs,
-    session: &Session,
-    repo: &Repo,
-    req: &DeployRequest,
-    store_error: Error,
-) -> Result<u8> {
-    // A path that does not exist opens as an empty in-memory store.
-    let mut empty = crate::store::SqliteStore::open(std::path::Path::new(""), Access::ReadOnly)?;
-    let mut planned = None;
-    crate::store::Store::read(&mut empty, &mut |tx| {
-        planned = Some(plan(repo, tx, req)?);
-        Ok(())
-    })?;
-    if let Some(p) = planned {
-        ctx.warn(
-            session,
-            &format!("the store is unavailable: deployment {} goes to the sinks without its history (lead time from --previous-sha only)", req.id),
-        )?;
-        super::flush::emit(
-            ctx,
-            global,
-            session,
-            Some(repo),
-            vec![crate::sink::SinkEvent::Deployment(p.deployment)],
-            exit::OK,
-        )?;
-    }
-    Err(store_error)
-}
-
-pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let session = ctx.session(global, Some(&args.repo))?;
-    check_event_format(session.format)?;
-    let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
-
-    let service = resolve_service(args.service.clone(), &session, &repo)?;
-    let env = resolve_env(args.env.clone(), &session)?;
-    let status: DeploymentStatus =
-        parse_choice("--status", &args.status, &DeploymentStatus::choices())?;
-
-    let sha_rev = pick(&[
-        args.sha.clone(),
-        session.ci.as_ref().and_then(|c| c.sha.clone()),
-    ])
-    .unwrap_or_else(|| "HEAD".into());
-    let sha = repo.resolve_commit("--sha", &sha_rev)?;
-    let previous_sha = match &args.previous_sha {
-        None => None,
-        Some(rev) => match repo.resolve_commit("--previous-sha", rev) {
-            Ok(full) => Some(full),
-            // A full sha this clone lacks (shallow): recorded as not found, not an error.
-            Err(_) if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => {
-                Some(rev.to_ascii_lowercase())
-            }
-            Err(e) => return Err(e.into()),
-        },
+        ));
     };
-
-    let finished_at = match &args.finished_at {
-        Some(v) => parse_time("--finished-at", v, session.now)?,
-        None => session.now,
-    };
-    let started_at = match &args.started_at {
-        Some(v) => parse_time("--started-at", v, session.now)?,
-        None => finished_at,
-    };
+    let env = s.env(args.env.clone())?;
+    let ci = s.ci.as_ref();
+    let sha = s
+        .first([
+            s.flag("sha", args.sha.clone()),
+            ci.and_then(|c| c.sha.clone())
+                .map(|v| Setting::new(v, Origin::Derived("--sha (from the CI's commit)"))),
+        ])
+        .unwrap_or_else(|| Setting::new("HEAD".into(), Origin::Derived("--sha (HEAD)")));
+    let finished_at = s
+        .time("finished_at", args.finished_at.clone())?
+        .unwrap_or(s.now);
+    let started_at = s
+        .time("started_at", args.started_at.clone())?
+        .unwrap_or(finished_at);
     if started_at > finished_at {
         return Err(Error::usage_hint(
             "--started-at is after --finished-at",
             "give the time the deployment started as --started-at and the time it finished as --finished-at",
         ));
     }
+    let id = event::event_id(
+        "--id",
+        args.id.as_deref(),
+        ci.map(|c| c.run_key.as_slice()),
+        &[&service.value, &env.value],
+    )?;
+    Ok(DeployRequest {
+        id,
+        sha: sha.value,
+        sha_origin: sha.origin,
+        previous_sha: args.previous_sha.clone(),
+        started_at,
+        finished_at,
+        status: s.choice("status", args.status.clone(), &DeploymentStatus::choices())?,
+        rollback: args.rollback,
+        hotfix: args.hotfix,
+        lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
+        max_commits: s.max_commits(args.max_commits)?.value,
+        repository_url: ci.and_then(|c| c.repository_url.clone()).or_else(|| {
+            repo.and_then(Repo::origin_url)
+                .map(|u| crate::ci::strip_credentials(&u))
+        }),
+        version: args.version.clone(),
+        team: s.team(args.team.clone()),
+        pipeline_id: ci.and_then(|c| c.pipeline_id.clone()),
+        pipeline_url: ci.and_then(|c| c.pipeline_url.clone()),
+        deployed_by: args
+            .deployed_by
+            .clone()
+            .or_else(|| ci.and_then(|c| c.actor.clone())),
+        tags: tags(&args.tags)?,
+        service: service.value,
+        env: env.value,
+    })
+}
 
-    let id = match &args.id {
-        Some(id) => {
-            event::validate_user_id("--id", id)?;
-            id.clone()
-        }
-        None => match &session.ci {
-            Some(ci) if ci.run_key.len() > 1 => {
-                let mut parts: Vec<&str> = ci.run_key.iter().map(String::as_str).collect();
-                parts.extend([service.as_str(), env.as_str()]);
-                event::derived_id(&parts)
-            }
-            _ => event::new_id(),
-        },
-    };
-
+fn tags(given: &[String]) -> Result<BTreeMap<String, String>> {
     let mut tags = BTreeMap::new();
-    for t in &args.tags {
+    for t in given {
         let Some((k, v)) = t.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
             return Err(Error::usage_hint(
                 format!("invalid --tag '{t}'"),
@@ -279,110 +152,198 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         };
         tags.insert(k.trim().to_string(), v.to_string());
     }
+    Ok(tags)
+}
 
-    let req = DeployRequest {
-        id,
-        service,
-        env,
-        sha,
-        previous_sha,
-        started_at,
-        finished_at,
-        status,
-        rollback: args.rollback,
-        hotfix: args.hotfix,
-        lead_time_from: lead_time_from(args.lead_time_from.as_deref(), &session)?,
-        max_commits: max_commits(args.max_commits, &session)?,
-        repository_url: session
-            .ci
-            .as_ref()
-            .and_then(|c| c.repository_url.clone())
-            .or_else(|| repo.origin_url().map(|u| crate::ci::strip_credentials(&u))),
-        version: args.version.clone(),
-        team: args.team.clone().or_else(|| session.config.team.clone()),
-        pipeline_id: session.ci.as_ref().and_then(|c| c.pipeline_id.clone()),
-        pipeline_url: session.ci.as_ref().and_then(|c| c.pipeline_url.clone()),
-        deployed_by: args
-            .deployed_by
-            .clone()
-            .or_else(|| session.ci.as_ref().and_then(|c| c.actor.clone())),
-        tags,
-    };
-
+pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
+    let settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(settings.format.value)?;
+    let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
+    let mut req = request(&args, &settings, Some(&repo))?;
+    req.resolve_revisions(&repo)?;
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
         Access::ReadWrite
     };
-    let mut store = match ctx.open_store(global, &session, Some(&repo), access) {
+    let mut store = match ctx.open_store(&settings, Some(&repo), access) {
         Ok(store) => store,
-        Err(e @ Error::Store(crate::store::StoreError::Open { .. }))
-            if !args.dry_run && !session.sinks.is_empty() =>
+        Err(e @ Error::Store(StoreError::Open { .. }))
+            if !args.dry_run && !settings.sinks.is_empty() =>
         {
-            return deliver_without_store(ctx, global, &session, &repo, &req, e);
+            // The sinks still hear of the deployment, without its history.
+            let planned = plan_without_history(&repo, &req)?;
+            ctx.warn(&settings, &format!("the store is unavailable: deployment {} goes to the sinks without its history (lead time from --previous-sha only)", req.id))?;
+            let events = vec![SinkEvent::Deployment(planned.deployment)];
+            ctx.emit(&settings, Some(&repo), events, exit::OK)?;
+            return Err(e);
         }
         Err(e) => return Err(e),
     };
-    let mut result: Option<(Planned, bool)> = None;
-    if args.dry_run {
-        store.read(&mut |tx| {
-            result = Some((plan(&repo, tx, &req)?, false));
-            Ok(())
-        })?;
-    } else {
-        store.write(&mut |tx| {
-            if let Some(existing) = tx.deployment(&req.id)? {
-                let warning = format!(
-                    "deployment {} was already recorded; nothing changed",
-                    req.id
-                );
-                result = Some((
-                    Planned {
-                        deployment: existing,
-                        warnings: vec![warning],
-                    },
-                    false,
-                ));
-                return Ok(());
-            }
-            let planned = plan(&repo, tx, &req)?;
-            let inserted = tx.insert_deployment(&planned.deployment)?;
-            result = Some((planned, inserted));
-            Ok(())
-        })?;
-    }
-    let Some((planned, recorded)) = result else {
-        return Err(Error::usage("no deployment was planned"));
-    };
-    for w in &planned.warnings {
-        ctx.warn(&session, w)?;
-    }
-    ctx.info(&session, &format!("store: {}", store.describe()))?;
-    ctx.out(&render_deployment(
-        session.format,
-        &planned.deployment,
-        recorded,
-        &planned.warnings,
-    ))?;
-    {
-        use crate::ci::github::outputs;
-        let view = DeploymentView::new(&planned.deployment, recorded, &planned.warnings);
-        let lead = view
-            .lead_time
-            .as_ref()
-            .map(|l| l.p50_seconds.to_string())
-            .unwrap_or_default();
-        let json = serde_json::to_string(&view).unwrap_or_default();
-        ctx.github_outputs(
-            &session,
-            &[(outputs::LEAD_TIME, lead), (outputs::JSON, json)],
-        )?;
-    }
+    let recorded = deploy::record(store.as_mut(), &repo, &req, args.dry_run)?;
+    ctx.warn_all(&settings, &recorded.warnings)?;
+    ctx.info(&settings, &format!("store: {}", store.describe()))?;
     drop(store);
-    let events = if args.dry_run {
-        Vec::new()
-    } else {
-        vec![crate::sink::SinkEvent::Deployment(planned.deployment)]
+    ctx.out(&render_deployment(settings.format.value, &recorded))?;
+    let view = DeploymentView::new(&recorded.deployment, recorded.recorded, &recorded.warnings);
+    let lead = view
+        .lead_time
+        .as_ref()
+        .map(|l| l.p50_seconds.to_string())
+        .unwrap_or_default();
+    let json = serde_json::to_string(&view).unwrap_or_default();
+    use crate::ci::github::outputs;
+    ctx.github_outputs(
+        &settings,
+        &[(outputs::LEAD_TIME, lead), (outputs::JSON, json)],
+    )?;
+    let events = match args.dry_run {
+        true => Vec::new(),
+        false => vec![SinkEvent::Deployment(recorded.deployment)],
     };
-    super::flush::emit(ctx, global, &session, Some(&repo), events, exit::OK)
+    ctx.emit(&settings, Some(&repo), events, exit::OK)
+}
+
+fn render_deployment(format: Format, r: &Recorded) -> String {
+    let view = DeploymentView::new(&r.deployment, r.recorded, &r.warnings);
+    match format {
+        Format::Json => render::json(&view),
+        Format::Markdown => render::deployment_markdown(&view),
+        _ => render::deployment_table(&view),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request;
+    use crate::cli::Command;
+    use crate::cli::tests::parse;
+    use crate::event::{DeploymentStatus, LeadTimeFrom};
+    use crate::settings::Origin;
+
+    fn deploy(
+        args: &[&str],
+        env: &[(&str, &str)],
+        config: &str,
+    ) -> crate::Result<crate::app::deploy::DeployRequest> {
+        let mut all = vec!["dorameter", "deploy"];
+        all.extend_from_slice(args);
+        let (cmd, s, _dir) = parse(&all, env, config);
+        let Command::Deploy(a) = cmd else {
+            unreachable!()
+        };
+        request(&a, &s, None)
+    }
+
+    #[test]
+    fn from_flags() {
+        let r = deploy(
+            &[
+                "--service",
+                "api",
+                "--sha",
+                "v1.2.0",
+                "--finished-at",
+                "2026-01-01T10:00:00Z",
+                "--tag",
+                "region=eu",
+                "--id",
+                "d-1",
+                "--status",
+                "failure",
+            ],
+            &[],
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.service.as_str(),
+                r.env.as_str(),
+                r.sha.as_str(),
+                r.id.as_str()
+            ),
+            ("api", "production", "v1.2.0", "d-1")
+        );
+        assert_eq!(r.sha_origin, Origin::Flag("--sha".into()));
+        assert_eq!(r.status, DeploymentStatus::Failure);
+        assert_eq!(r.started_at, r.finished_at);
+        assert_eq!(r.tags.get("region").map(String::as_str), Some("eu"));
+        assert_eq!(
+            (r.lead_time_from, r.max_commits),
+            (LeadTimeFrom::Author, 5000)
+        );
+    }
+
+    #[test]
+    fn gitlab_environment_and_run_scoped_id() {
+        let gitlab = [
+            ("GITLAB_CI", "true"),
+            ("CI_PROJECT_NAME", "api"),
+            ("CI_PROJECT_PATH", "acme/api"),
+            ("CI_SERVER_URL", "https://gitlab.example.com"),
+            ("CI_PIPELINE_ID", "1234567"),
+            ("CI_JOB_ID", "7654321"),
+            ("CI_COMMIT_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("CI_ENVIRONMENT_NAME", "staging"),
+        ];
+        let r = deploy(&[], &gitlab, "").unwrap();
+        assert_eq!((r.service.as_str(), r.env.as_str()), ("api", "staging"));
+        assert_eq!(r.sha, "0123456789abcdef0123456789abcdef01234567");
+        let again = deploy(&[], &gitlab, "").unwrap();
+        assert_eq!(r.id, again.id, "a retried job records the same deployment");
+        // The config file names the env: it beats the CI's.
+        let r = deploy(&[], &gitlab, "env = \"prod-eu\"\n").unwrap();
+        assert_eq!(r.env, "prod-eu");
+        // And the flag beats both.
+        let r = deploy(&["--env", "qa"], &gitlab, "env = \"prod-eu\"\n").unwrap();
+        assert_eq!(r.env, "qa");
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors_naming_the_flag() {
+        for (args, words) in [
+            (&["--service", "api", "--status", "meh"][..], "--status"),
+            (&["--service", "api", "--tag", "novalue"], "--tag"),
+            (&["--service", "api", "--max-commits", "0"], "--max-commits"),
+            (
+                &["--service", "api", "--lead-time-from", "merger"],
+                "--lead-time-from",
+            ),
+            (
+                &[
+                    "--service",
+                    "api",
+                    "--started-at",
+                    "2026-01-02T00:00:00Z",
+                    "--finished-at",
+                    "2026-01-01T00:00:00Z",
+                ],
+                "--started-at",
+            ),
+            (&["--service", " "], "--service"),
+            (&[], "no service name"),
+        ] {
+            let e = deploy(args, &[], "").unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}");
+            assert!(e.to_string().contains(words), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".dorameter.toml"),
+            "service = \"api\"\n\n\nbands = \"dora-2025\"\n",
+        )
+        .unwrap();
+        let e = crate::config::load(None, &[dir.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(".dorameter.toml") && e.contains("line 4") && e.contains("dora-2025"),
+            "{e}"
+        );
+    }
 }

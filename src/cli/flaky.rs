@@ -3,13 +3,15 @@
 use clap::Args;
 
 use super::GlobalArgs;
-use super::context::{Context, pick};
+use super::context::Context;
+use crate::app::flaky::{self, FlakyRequest};
 use crate::env_vars as ev;
-use crate::junit::{Thresholds, evaluate};
-use crate::metrics::{WindowOut, round_to};
+use crate::junit::Thresholds;
+use crate::metrics::{Window, WindowOut, round_to};
 use crate::render::{self, FlakyView, Format};
+use crate::settings::{Settings, defaults};
 use crate::store::Access;
-use crate::time::{format_time, parse_duration};
+use crate::time::format_time;
 use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
@@ -37,64 +39,54 @@ pub struct FlakyArgs {
     pub fail_on_flaky: bool,
 }
 
-fn percent(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
-    let v = v.unwrap_or(default);
-    if !(0.0..=100.0).contains(&v) {
-        return Err(Error::usage_hint(
-            format!("{flag} must be a percentage between 0 and 100, got {v}"),
-            format!("pass {flag} e.g. {default}"),
-        ));
-    }
-    Ok(v)
-}
-
-pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let session = ctx.session(global, None)?;
-    if matches!(session.format, Format::Prometheus | Format::Csv) {
-        return Err(Error::usage_hint(
-            format!(
-                "--format {} is not available for flaky",
-                session.format.as_str()
-            ),
-            "use --format table, json or markdown",
-        ));
-    }
-    let Some(service) = pick(&[
-        args.service.clone(),
-        session.config.service.clone(),
-        session.ci.as_ref().and_then(|c| c.default_service.clone()),
-    ]) else {
+/// The request from the flags and settings.
+pub fn request(args: &FlakyArgs, s: &Settings) -> Result<FlakyRequest> {
+    let Some(service) = s.service(args.service.clone(), None)? else {
         return Err(Error::usage_hint(
             "no service given",
             "pass --service (DORAMETER_SERVICE)",
         ));
     };
-    let thresholds = Thresholds {
-        min_runs: args.min_runs.unwrap_or(20),
-        min_failure_percent: percent("--min-failure-rate", args.min_failure_rate, 5.0)?,
-        max_failure_percent: percent("--max-failure-rate", args.max_failure_rate, 95.0)?,
-        infra_percent: percent("--infra-threshold", args.infra_threshold, 80.0)?,
+    let d = Thresholds::default();
+    let span = match s.flag("window", args.window.clone()) {
+        Some(w) => {
+            w.try_map(|origin, v| crate::time::parse_duration(origin, &v))?
+                .value
+        }
+        None => defaults::FLAKY_WINDOW,
     };
-    if thresholds.min_failure_percent > thresholds.max_failure_percent {
+    Ok(FlakyRequest {
+        service: service.value,
+        window: Window {
+            since: s.now - span,
+            until: s.now,
+        },
+        thresholds: Thresholds {
+            min_runs: args.min_runs.unwrap_or(d.min_runs),
+            min_failure_percent: args.min_failure_rate.unwrap_or(d.min_failure_percent),
+            max_failure_percent: args.max_failure_rate.unwrap_or(d.max_failure_percent),
+            infra_percent: args.infra_threshold.unwrap_or(d.infra_percent),
+        },
+    })
+}
+
+pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
+    let settings = ctx.settings(global, None)?;
+    if matches!(settings.format.value, Format::Prometheus | Format::Csv) {
         return Err(Error::usage_hint(
-            "--min-failure-rate is above --max-failure-rate",
-            "give a lower bound below the upper bound, e.g. 5 and 95",
+            format!(
+                "--format {} is not available for flaky",
+                settings.format.value.as_str()
+            ),
+            "use --format table, json or markdown",
         ));
     }
-    let window = parse_duration("--window", args.window.as_deref().unwrap_or("14d"))?;
-    let w = crate::metrics::Window {
-        since: session.now - window,
-        until: session.now,
-    };
-    let mut store = ctx.open_store(global, &session, None, Access::ReadOnly)?;
-    let mut history = Vec::new();
-    store.read(&mut |tx| {
-        history = tx.test_history(&service, w, thresholds.infra_percent)?;
-        Ok(())
-    })?;
-    let findings = evaluate(&history, &thresholds);
+    let req = request(&args, &settings)?;
+    let mut store = ctx.open_store(&settings, None, Access::ReadOnly)?;
+    let findings = flaky::find(store.as_mut(), &req)?;
+    let w = req.window;
     let view = FlakyView {
-        service: &service,
+        service: &req.service,
         window: WindowOut {
             start: format_time(w.since),
             end: format_time(w.until),
@@ -102,14 +94,52 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         },
         tests: &findings,
     };
-    let text = match session.format {
+    let text = match settings.format.value {
         Format::Json => render::json(&view),
         Format::Markdown => render::flaky_markdown(&view),
         _ => render::flaky_table(&view),
     };
     ctx.out(&text)?;
-    if args.fail_on_flaky && !findings.is_empty() {
-        return Ok(exit::GATE);
+    Ok(if args.fail_on_flaky && !findings.is_empty() {
+        exit::GATE
+    } else {
+        exit::OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request;
+    use crate::cli::Command;
+    use crate::cli::tests::parse;
+
+    fn flaky(args: &[&str]) -> crate::Result<crate::app::flaky::FlakyRequest> {
+        let mut all = vec!["dorameter", "flaky"];
+        all.extend_from_slice(args);
+        let (cmd, s, _dir) = parse(&all, &[], "");
+        let Command::Flaky(a) = cmd else {
+            unreachable!()
+        };
+        request(&a, &s)
     }
-    Ok(exit::OK)
+
+    #[test]
+    fn defaults_and_flags() {
+        let r = flaky(&["--service", "api"]).unwrap();
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(14));
+        assert_eq!(
+            (r.thresholds.min_runs, r.thresholds.min_failure_percent),
+            (20, 5.0)
+        );
+        let r = flaky(&["--service", "api", "--window", "3d", "--min-runs", "5"]).unwrap();
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(3));
+        assert_eq!(r.thresholds.min_runs, 5);
+        assert!(flaky(&[]).unwrap_err().to_string().contains("no service"));
+        assert!(
+            flaky(&["--service", "api", "--window", "x"])
+                .unwrap_err()
+                .to_string()
+                .contains("--window")
+        );
+    }
 }

@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::GlobalArgs;
-use super::context::{Context, parse_choice, pick};
-use super::deploy::{check_event_format, non_empty};
-use crate::deploy::shipped_by;
+use super::context::{Context, check_event_format};
+use crate::app::incident::{self, IncidentRequest};
 use crate::env_vars as ev;
-use crate::event::{self, Incident, IncidentCause};
+use crate::event::{self, IncidentCause};
 use crate::git::Repo;
 use crate::render::{self, Format, IncidentView};
+use crate::settings::{Settings, non_empty};
+use crate::sink::SinkEvent;
 use crate::store::Access;
-use crate::time::{parse_duration, parse_time};
 use crate::{Error, Result, exit};
 
 #[derive(Debug, Subcommand)]
@@ -65,177 +65,166 @@ pub struct IncidentArgs {
     pub repo: PathBuf,
 }
 
+/// The request from the flags and settings; `--sha` is resolved in `repo`
+/// when there is one.
+pub fn request(
+    args: &IncidentArgs,
+    resolving: bool,
+    s: &Settings,
+    repo: Option<&Repo>,
+) -> Result<IncidentRequest> {
+    event::validate_user_id("--id", &args.id)?;
+    let services = args
+        .services
+        .iter()
+        .map(|v| non_empty(&s.origin("services").to_string(), v.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    let deployment_sha = match &args.sha {
+        None => None,
+        Some(rev) => Some(match repo {
+            Some(r) => r.resolve_or_keep_full_sha("--sha", rev)?,
+            None if crate::git::is_full_sha(rev) => rev.to_ascii_lowercase(),
+            None => {
+                return Err(Error::usage_hint(
+                    format!("cannot resolve --sha '{rev}' outside a git repository"),
+                    "give the full 40-character sha, or run inside the repository (or pass --repo)",
+                ));
+            }
+        }),
+    };
+    Ok(IncidentRequest {
+        id: args.id.clone(),
+        resolving,
+        default_service: if services.is_empty() {
+            s.service(None, repo)?.map(|v| v.value)
+        } else {
+            None
+        },
+        services,
+        env: s.env_given(args.env.clone())?.map(|v| v.value),
+        started_at: s.time("started_at", args.started_at.clone())?,
+        detected_at: s.time("detected_at", args.detected_at.clone())?,
+        resolved_at: s.time("resolved_at", args.resolved_at.clone())?,
+        severity: args.severity.clone(),
+        title: args.title.clone(),
+        cause: args
+            .cause
+            .clone()
+            .map(|c| s.choice::<IncidentCause>("cause", c, &IncidentCause::choices()))
+            .transpose()?,
+        deployment_id: args.deployment.clone(),
+        deployment_sha,
+        attribution_window: s.attribution_window(args.attribution_window.clone())?.value,
+        now: s.now,
+    })
+}
+
 pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let (args, resolving) = match cmd {
         IncidentCommand::Open(a) => (a, false),
         IncidentCommand::Resolve(a) => (a, true),
     };
-    let session = ctx.session(global, Some(&args.repo))?;
-    check_event_format(session.format)?;
-    event::validate_user_id("--id", &args.id)?;
-    let now = session.now;
-    let time =
-        |flag: &str, v: &Option<String>| v.as_deref().map(|v| parse_time(flag, v, now)).transpose();
-    let started_at = time("--started-at", &args.started_at)?;
-    let detected_at = time("--detected-at", &args.detected_at)?;
-    let mut resolved_at = time("--resolved-at", &args.resolved_at)?;
-    if resolving && resolved_at.is_none() {
-        resolved_at = Some(now);
-    }
-    let cause = args
-        .cause
-        .as_deref()
-        .map(|c| parse_choice::<IncidentCause>("--cause", c, &IncidentCause::choices()))
-        .transpose()?;
-    let window = parse_duration(
-        "--attribution-window",
-        &pick(&[
-            args.attribution_window.clone(),
-            session.config.attribution_window.clone(),
-        ])
-        .unwrap_or_else(|| "24h".into()),
-    )?;
-    let services = args
-        .services
-        .iter()
-        .map(|s| non_empty("--service", s.clone()))
-        .collect::<Result<Vec<_>>>()?;
+    let settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(settings.format.value)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
-    let deployment_sha = match &args.sha {
-        None => None,
-        Some(rev) => Some(
-            match repo.as_ref().map(|r| r.resolve_commit("--sha", rev)) {
-                Some(Ok(full)) => full,
-                _ if rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) => {
-                    rev.to_ascii_lowercase()
-                }
-                Some(Err(e)) => return Err(e.into()),
-                None => {
-                    return Err(Error::usage_hint(
-                        format!("cannot resolve --sha '{rev}' outside a git repository"),
-                        "give the full 40-character sha, or run inside the repository (or pass --repo)",
-                    ));
-                }
-            },
-        ),
-    };
-
-    let mut store = ctx.open_store(global, &session, repo.as_ref(), Access::ReadWrite)?;
-    let mut out: Option<(Incident, Option<String>, Vec<String>)> = None;
-    store.write(&mut |tx| {
-        let existing = tx.incident(&args.id)?;
-        let mut warnings = Vec::new();
-        let base = match existing {
-            Some(i) => i,
-            None => {
-                if resolving && started_at.is_none() {
-                    return Err(Error::usage_hint(
-                        format!("incident '{}' is not recorded, so it cannot be resolved", args.id),
-                        "open it first with `dorameter incident open`, or pass --service and --started-at to record it resolved",
-                    ));
-                }
-                let default_service = session.config.service.clone().or_else(|| session.ci.as_ref().and_then(|c| c.default_service.clone()));
-                let services = if services.is_empty() { default_service.into_iter().collect() } else { services.clone() };
-                if services.is_empty() {
-                    return Err(Error::usage_hint(format!("incident '{}' needs a service", args.id), "pass --service (DORAMETER_SERVICE), repeatable"));
-                }
-                Incident {
-                    id: args.id.clone(),
-                    services,
-                    env: "production".into(),
-                    started_at: started_at.unwrap_or(now),
-                    detected_at: None,
-                    resolved_at: None,
-                    severity: None,
-                    title: None,
-                    cause: IncidentCause::Unknown,
-                    deployment_id: None,
-                    deployment_sha: None,
-                }
-            }
-        };
-        let env = pick(&[args.env.clone(), session.config.env.clone()]);
-        let mut incident = Incident {
-            services: if services.is_empty() { base.services.clone() } else { services.clone() },
-            env: match env {
-                Some(e) => non_empty("--env", e)?,
-                None => base.env.clone(),
-            },
-            started_at: started_at.unwrap_or(base.started_at),
-            detected_at: detected_at.or(base.detected_at),
-            resolved_at: resolved_at.or(base.resolved_at),
-            severity: args.severity.clone().or(base.severity.clone()),
-            title: args.title.clone().or(base.title.clone()),
-            cause: cause.unwrap_or(base.cause),
-            deployment_id: args.deployment.clone().or(base.deployment_id.clone()),
-            deployment_sha: deployment_sha.clone().or(base.deployment_sha.clone()),
-            ..base
-        };
-        if args.deployment.is_some() {
-            incident.deployment_sha = None;
-        } else if deployment_sha.is_some() {
-            incident.deployment_id = None;
-        }
-        if let Some(r) = incident.resolved_at {
-            if r < incident.started_at {
-                return Err(Error::usage_hint(
-                    format!("--resolved-at {} is before the incident started ({})", crate::time::format_time(r), crate::time::format_time(incident.started_at)),
-                    "give --resolved-at the time service was restored, after --started-at",
-                ));
-            }
-        }
-        // Resolve a --sha link now, while the repository is at hand: a first
-        // deployment records no changes, so only git can tell it shipped the sha.
-        if let (Some(sha), None) = (&incident.deployment_sha, &incident.deployment_id) {
-            let mut found = None;
-            for s in &incident.services {
-                if let Some(d) = shipped_by(repo.as_ref(), tx, s, &incident.env, sha, now)? {
-                    found = Some(d.id);
-                    break;
-                }
-            }
-            match found {
-                Some(id) => incident.deployment_id = Some(id),
-                None => warnings.push(format!("no recorded deployment of {} shipped {sha}; the link takes effect once one is recorded", incident.services.join(", "))),
-            }
-        }
-        let attributed = match &incident.deployment_id {
-            Some(id) => {
-                if tx.deployment(id)?.is_none() {
-                    warnings.push(format!("deployment '{id}' is not recorded (yet)"));
-                }
-                Some(id.clone())
-            }
-            None if incident.deployment_sha.is_some() => None,
-            None => {
-                let mut best: Option<crate::store::DeploymentRef> = None;
-                for s in &incident.services {
-                    if let Some(d) = tx.previous_success(s, &incident.env, incident.started_at)? {
-                        if incident.started_at - d.finished_at <= window && best.as_ref().is_none_or(|b| d.finished_at > b.finished_at) {
-                            best = Some(d);
-                        }
-                    }
-                }
-                best.map(|d| d.id)
-            }
-        };
-        tx.upsert_incident(&incident)?;
-        out = Some((incident, attributed, warnings));
-        Ok(())
-    })?;
-    let Some((incident, attributed, warnings)) = out else {
-        return Err(Error::usage("no incident was recorded"));
-    };
-    for w in &warnings {
-        ctx.warn(&session, w)?;
-    }
-    let view = IncidentView::new(&incident, attributed.as_deref(), &warnings);
-    let text = match session.format {
+    let req = request(&args, resolving, &settings, repo.as_ref())?;
+    let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;
+    let recorded = incident::record(store.as_mut(), repo.as_ref(), &req)?;
+    drop(store);
+    ctx.warn_all(&settings, &recorded.warnings)?;
+    let view = IncidentView::new(
+        &recorded.incident,
+        recorded.attributed.as_deref(),
+        &recorded.warnings,
+    );
+    let text = match settings.format.value {
         Format::Json => render::json(&view),
         _ => render::incident_table(&view),
     };
     ctx.out(&text)?;
-    drop(store);
-    let events = vec![crate::sink::SinkEvent::Incident(incident)];
-    super::flush::emit(ctx, global, &session, repo.as_ref(), events, exit::OK)
+    let events = vec![SinkEvent::Incident(recorded.incident)];
+    ctx.emit(&settings, repo.as_ref(), events, exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IncidentCommand, request};
+    use crate::cli::Command;
+    use crate::cli::tests::parse;
+    use crate::event::IncidentCause;
+
+    fn incident(
+        args: &[&str],
+        config: &str,
+    ) -> crate::Result<crate::app::incident::IncidentRequest> {
+        let mut all = vec!["dorameter", "incident"];
+        all.extend_from_slice(args);
+        let (cmd, s, _dir) = parse(&all, &[], config);
+        let Command::Incident(c) = cmd else {
+            unreachable!()
+        };
+        let (a, resolving) = match c {
+            IncidentCommand::Open(a) => (a, false),
+            IncidentCommand::Resolve(a) => (a, true),
+        };
+        request(&a, resolving, &s, None)
+    }
+
+    #[test]
+    fn open_and_resolve() {
+        let r = incident(
+            &[
+                "open",
+                "--id",
+                "INC-1",
+                "--service",
+                "api,web",
+                "--cause",
+                "deploy",
+                "--started-at",
+                "2026-01-01T10:00:00Z",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(r.services, ["api", "web"]);
+        assert_eq!(
+            (r.cause, r.resolving, r.env.as_deref()),
+            (Some(IncidentCause::Deploy), false, None)
+        );
+        assert_eq!(r.attribution_window, chrono::Duration::hours(24));
+        let r = incident(
+            &["resolve", "--id", "INC-1"],
+            "service = \"api\"\nenv = \"staging\"\nattribution_window = \"2h\"\n",
+        )
+        .unwrap();
+        assert!(r.resolving && r.services.is_empty());
+        assert_eq!(
+            (r.default_service.as_deref(), r.env.as_deref()),
+            (Some("api"), Some("staging"))
+        );
+        assert_eq!(r.attribution_window, chrono::Duration::hours(2));
+    }
+
+    #[test]
+    fn bad_values() {
+        for (args, words) in [
+            (
+                &["open", "--id", "INC-1", "--cause", "aliens"][..],
+                "--cause",
+            ),
+            (&["open", "--id", "INC 1\n"], "--id"),
+            (
+                &["open", "--id", "INC-1", "--sha", "abc"],
+                "outside a git repository",
+            ),
+            (
+                &["open", "--id", "INC-1", "--attribution-window", "soon"],
+                "--attribution-window",
+            ),
+        ] {
+            let e = incident(args, "").unwrap_err().to_string();
+            assert!(e.contains(words), "{args:?}: {e}");
+        }
+    }
 }

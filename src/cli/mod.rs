@@ -96,12 +96,80 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, FromArgMatches};
 
-    use super::Cli;
+    use super::{Cli, Command};
+    use crate::ci::EnvMap;
+    use crate::settings::{ArgSources, GlobalInput, Settings};
 
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every env var clap reads is in the one registry.
+    #[test]
+    fn every_env_var_clap_reads_is_registered() {
+        fn walk(cmd: &clap::Command, seen: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if let Some(e) = a.get_env() {
+                    seen.push(e.to_string_lossy().into_owned());
+                }
+            }
+            for sc in cmd.get_subcommands() {
+                walk(sc, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        walk(&Cli::command(), &mut seen);
+        assert!(seen.len() > 40, "{seen:?}");
+        for var in seen {
+            assert!(
+                crate::env_vars::ALL.contains(&var.as_str()),
+                "{var} is not in env_vars::ALL"
+            );
+        }
+    }
+
+    /// Parses `args` and resolves the settings in an empty directory with
+    /// `config` as its `.dorameter.toml`, as `main` does. (clap reads env
+    /// vars from the process, which these tests leave alone: env origins
+    /// are covered by the integration tests.)
+    pub(super) fn parse(
+        args: &[&str],
+        env: &[(&str, &str)],
+        config: &str,
+    ) -> (Command, Settings, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        if !config.is_empty() {
+            std::fs::write(dir.path().join(crate::config::FILE_NAME), config).unwrap();
+        }
+        let mut cmd = Cli::command();
+        let matches = cmd.try_get_matches_from_mut(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let sources = ArgSources::from_matches(&cmd, &matches);
+        let map: EnvMap = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let g = &cli.global;
+        let input = GlobalInput {
+            store: g.store.clone(),
+            sinks: g.sinks.clone(),
+            strict: g.strict,
+            format: g.format,
+            config: g.config.clone(),
+            verbose: g.verbose,
+            quiet: g.quiet,
+        };
+        let settings = Settings::resolve(
+            &input,
+            sources,
+            &map,
+            dir.path(),
+            &[dir.path().to_path_buf()],
+        )
+        .unwrap();
+        (cli.command, settings, dir)
     }
 }

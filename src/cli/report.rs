@@ -3,12 +3,13 @@
 use clap::Args;
 
 use super::GlobalArgs;
-use super::context::{Context, pick};
+use super::context::Context;
+use crate::app::report::{self, ReportRequest};
 use crate::env_vars as ev;
-use crate::metrics::{Report, ReportInput, Window, band_table, band_table_names, compute};
+use crate::metrics::{Level, Report};
 use crate::render::{self, Format};
+use crate::settings::Settings;
 use crate::store::Access;
-use crate::time::{parse_duration, parse_time};
 use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
@@ -36,89 +37,38 @@ pub struct ReportArgs {
     pub attribution_window: Option<String>,
 }
 
-pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let session = ctx.session(global, None)?;
-    let now = session.now;
-    let bands_name = pick(&[args.bands.clone(), session.config.bands.clone()])
-        .unwrap_or_else(|| "classic".into());
-    let Some(bands) = band_table(&bands_name) else {
-        return Err(Error::usage_hint(
-            format!("unknown band table '{bands_name}' given to --bands"),
-            format!("--bands is one of: {}", band_table_names().join(", ")),
-        ));
-    };
-    let attribution_window = parse_duration(
-        "--attribution-window",
-        &pick(&[
-            args.attribution_window.clone(),
-            session.config.attribution_window.clone(),
-        ])
-        .unwrap_or_else(|| "24h".into()),
-    )?;
-    let until = match &args.until {
-        Some(v) => parse_time("--until", v, now)?,
-        None => now,
-    };
-    let since = match &args.since {
-        Some(v) => parse_time("--since", v, now)?,
-        None => {
-            let w = pick(&[args.window.clone(), session.config.window.clone()])
-                .unwrap_or_else(|| "30d".into());
-            until - parse_duration("--window", &w)?
-        }
-    };
+/// The request from the flags and settings.
+pub fn request(args: &ReportArgs, s: &Settings) -> Result<ReportRequest> {
+    let bands = s.bands(args.bands.clone())?.value;
+    let attribution_window = s.attribution_window(args.attribution_window.clone())?.value;
+    let until = s.time("until", args.until.clone())?.unwrap_or(s.now);
+    let since = s.time("since", args.since.clone())?;
     if args.since.is_some() && args.window.is_some() {
         return Err(Error::usage_hint(
             "--window and --since both set the window start",
             "give either --window, or --since (and optionally --until)",
         ));
     }
-    if since >= until {
-        return Err(Error::usage_hint(
-            format!(
-                "--since ({}) is not before --until ({})",
-                crate::time::format_time(since),
-                crate::time::format_time(until)
-            ),
-            "give a --since earlier than --until; the window is [since, until)",
-        ));
-    }
-    let window = Window { since, until };
+    let span = s.window("window", args.window.clone())?.value;
+    Ok(ReportRequest {
+        window: report::window(since, until, span)?,
+        service: s.service_filter(args.service.clone())?.map(|v| v.value),
+        env: s
+            .first([s.flag("env", args.env.clone()), s.cfg("env", |c| &c.env)])
+            .map(|v| v.value),
+        attribution_window,
+        bands,
+        now: s.now,
+    })
+}
 
-    let mut store = ctx.open_store(global, &session, None, Access::ReadOnly)?;
-    let env = pick(&[args.env.clone(), session.config.env.clone()]);
-    let service = pick(&[args.service.clone(), session.config.service.clone()]);
-    let mut reports: Vec<Report> = Vec::new();
-    store.read(&mut |tx| {
-        let targets: Vec<(String, String)> = match &service {
-            Some(s) => vec![(
-                s.clone(),
-                env.clone().unwrap_or_else(|| "production".into()),
-            )],
-            None => tx
-                .service_envs()?
-                .into_iter()
-                .filter(|(_, e)| env.as_ref().is_none_or(|want| want == e))
-                .collect(),
-        };
-        for (s, e) in targets {
-            let facts = tx.report_facts(&s, &e, window)?;
-            reports.push(compute(&ReportInput {
-                service: &s,
-                env: &e,
-                deployments: &facts.deployments,
-                incidents: &facts.incidents,
-                lead_times: &facts.lead_times,
-                window,
-                attribution_window,
-                bands: &bands,
-                now,
-            }));
-        }
-        Ok(())
-    })?;
-    let text = match session.format {
-        Format::Json if service.is_some() => render::json(&reports[0]),
+pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
+    let settings = ctx.settings(global, None)?;
+    let req = request(&args, &settings)?;
+    let mut store = ctx.open_store(&settings, None, Access::ReadOnly)?;
+    let reports = report::reports(store.as_mut(), &req)?;
+    let text = match settings.format.value {
+        Format::Json if req.service.is_some() => render::json(&reports[0]),
         Format::Json => render::json(&reports),
         Format::Markdown => render::report_markdown(&reports),
         Format::Prometheus => render::report_prometheus(&reports),
@@ -127,33 +77,104 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     };
     ctx.out(&text)?;
     if let [r] = reports.as_slice() {
-        use crate::ci::github::outputs;
-        let level = |l: Option<crate::metrics::Level>| {
-            l.map(|l| l.as_str().to_string()).unwrap_or_default()
-        };
-        let m = &r.metrics;
-        ctx.github_outputs(
-            &session,
-            &[
-                (outputs::JSON, serde_json::to_string(r).unwrap_or_default()),
-                (
-                    outputs::DEPLOYMENT_FREQUENCY_LEVEL,
-                    level(m.deployment_frequency.level),
-                ),
-                (
-                    outputs::LEAD_TIME_LEVEL,
-                    level(m.lead_time_for_changes.level),
-                ),
-                (
-                    outputs::CHANGE_FAILURE_RATE_LEVEL,
-                    level(m.change_failure_rate.level),
-                ),
-                (
-                    outputs::TIME_TO_RESTORE_LEVEL,
-                    level(m.time_to_restore.level),
-                ),
-            ],
-        )?;
+        ctx.github_outputs(&settings, &outputs(r))?;
     }
     Ok(exit::OK)
+}
+
+/// `action.yml`'s report outputs.
+fn outputs(r: &Report) -> Vec<(&'static str, String)> {
+    use crate::ci::github::outputs;
+    let level = |l: Option<Level>| l.map(|l| l.as_str().to_string()).unwrap_or_default();
+    let m = &r.metrics;
+    vec![
+        (outputs::JSON, serde_json::to_string(r).unwrap_or_default()),
+        (
+            outputs::DEPLOYMENT_FREQUENCY_LEVEL,
+            level(m.deployment_frequency.level),
+        ),
+        (
+            outputs::LEAD_TIME_LEVEL,
+            level(m.lead_time_for_changes.level),
+        ),
+        (
+            outputs::CHANGE_FAILURE_RATE_LEVEL,
+            level(m.change_failure_rate.level),
+        ),
+        (
+            outputs::TIME_TO_RESTORE_LEVEL,
+            level(m.time_to_restore.level),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request;
+    use crate::cli::Command;
+    use crate::cli::tests::parse;
+
+    fn report(args: &[&str], config: &str) -> crate::Result<crate::app::report::ReportRequest> {
+        let mut all = vec!["dorameter", "report"];
+        all.extend_from_slice(args);
+        let (cmd, s, _dir) = parse(&all, &[], config);
+        let Command::Report(a) = cmd else {
+            unreachable!()
+        };
+        request(&a, &s)
+    }
+
+    #[test]
+    fn defaults_flags_and_config() {
+        let r = report(&["--service", "api"], "").unwrap();
+        assert_eq!(
+            (r.service.as_deref(), r.env.as_deref()),
+            (Some("api"), None)
+        );
+        assert_eq!(r.bands.name, "classic");
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(30));
+        assert_eq!(r.attribution_window, chrono::Duration::hours(24));
+
+        let config =
+            "service = \"web\"\nenv = \"staging\"\nbands = \"dora-2023\"\nwindow = \"14d\"\n";
+        let r = report(&[], config).unwrap();
+        assert_eq!(
+            (r.service.as_deref(), r.env.as_deref()),
+            (Some("web"), Some("staging"))
+        );
+        assert_eq!(r.bands.name, "dora-2023");
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(14));
+        // A flag beats the config file.
+        let r = report(&["--window", "2w", "--bands", "dora-2021"], config).unwrap();
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(14));
+        assert_eq!(r.bands.name, "dora-2021");
+        let r = report(&["--window", "7d"], config).unwrap();
+        assert_eq!(r.window.until - r.window.since, chrono::Duration::days(7));
+    }
+
+    #[test]
+    fn errors_name_the_flag_they_came_from() {
+        let e = report(&["--bands", "nope"], "").unwrap_err().to_string();
+        assert!(e.contains("'nope'") && e.contains("--bands"), "{e}");
+        let e = report(&["--window", "7d", "--since", "2026-01-01T00:00:00Z"], "")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--window and --since"), "{e}");
+        let e = report(&["--until", "yesterday"], "")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--until"), "{e}");
+        let e = report(
+            &[
+                "--since",
+                "2026-01-02T00:00:00Z",
+                "--until",
+                "2026-01-01T00:00:00Z",
+            ],
+            "",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("is not before"), "{e}");
+    }
 }

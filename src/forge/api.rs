@@ -11,7 +11,8 @@ use reqwest::header::{HeaderMap, LINK, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::sink::http::{self, HttpSettings, Jitter};
+use crate::error::chain as error_chain;
+use crate::http::{self, HttpSettings, Jitter};
 
 /// Why the comment could not be posted.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +35,12 @@ pub enum ForgeError {
         status: u16,
         message: String,
     },
+    /// The transport failed. `message` is the error chain as text with any
+    /// secret a server echoed scrubbed out, so it is not kept as a source.
     #[error("{what} failed: {message}")]
     Network { what: String, message: String },
+    #[error(transparent)]
+    Client(#[from] crate::http::ClientError),
     #[error("invalid API URL '{url}': {message}")]
     Url { url: String, message: String },
     #[error("unexpected answer from {what}: {message}")]
@@ -99,10 +104,7 @@ impl Api {
                 .to_string(),
             message: e.to_string(),
         })?;
-        let client = http::client(&settings).map_err(|e| ForgeError::Network {
-            what: "build the HTTP client".into(),
-            message: e.to_string(),
-        })?;
+        let client = http::client(&settings)?;
         let mut headers = HeaderMap::new();
         let value = http::sensitive(&auth_value).ok_or_else(|| ForgeError::Unauthorized {
             forge,
@@ -312,20 +314,6 @@ fn api_message(body: &str) -> String {
         })
         .unwrap_or_else(|| body.to_string());
     detail(&text)
-}
-
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = x.source();
-    }
-    s
 }
 
 /// The body of a comment/note that is ours: carries the marker and was

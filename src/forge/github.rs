@@ -19,9 +19,10 @@ use reqwest::header::HeaderName;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::api::{detail, error_chain, is_ours};
+use super::api::{detail, is_ours};
 use super::{ForgeError, Posted};
-use crate::sink::http::{self, HttpSettings, Jitter};
+use crate::error::chain as error_chain;
+use crate::http::{self, HttpSettings, Jitter};
 
 /// The login the Actions `GITHUB_TOKEN` comments as. That token cannot read
 /// `GET /user`.

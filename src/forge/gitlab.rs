@@ -6,7 +6,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::sink::http::HttpSettings;
+use crate::http::HttpSettings;
 
 use super::api::{Api, is_ours};
 use super::{ForgeError, Posted};

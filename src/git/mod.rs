@@ -7,4 +7,4 @@ mod repo;
 mod walk;
 
 pub use lead_time::{Changes, RemediationSignals, lead_time_changes, signals_from_message};
-pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome};
+pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome, is_full_sha};

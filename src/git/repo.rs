@@ -133,6 +133,16 @@ impl Repo {
         Ok(commit.id().to_string())
     }
 
+    /// Resolves `rev` like [`Repo::resolve_commit`], except that a full sha
+    /// this clone lacks (a shallow clone) is kept as given, lowercased.
+    pub fn resolve_or_keep_full_sha(&self, flag: &str, rev: &str) -> Result<String, GitError> {
+        match self.resolve_commit(flag, rev) {
+            Ok(full) => Ok(full),
+            Err(_) if is_full_sha(rev) => Ok(rev.to_ascii_lowercase()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the commit object is present in this clone.
     pub fn has_commit(&self, sha: &str) -> bool {
         Oid::from_str(sha).is_ok_and(|oid| self.inner.find_commit(oid).is_ok())
@@ -213,4 +223,9 @@ impl Repo {
             .url()
             .map(str::to_string)
     }
+}
+
+/// A 40-character hex sha.
+pub fn is_full_sha(rev: &str) -> bool {
+    rev.len() >= 40 && rev.chars().all(|c| c.is_ascii_hexdigit())
 }

@@ -10,6 +10,6 @@ pub use bands::{BandTable, Level, RecoveryMetric, band_table, band_table_names};
 pub use report::{
     ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeploymentRecoveryTime,
     IncidentFact, LeadTimeForChanges, Metrics, Report, ReportInput, ReworkRate, TimeToRestore,
-    Window, WindowOut, compute,
+    Window, WindowOut, compute, latest_cause_instant, may_have_caused,
 };
 pub use stats::{Summary, percentile, round_to, summarize};

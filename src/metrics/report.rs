@@ -368,7 +368,29 @@ fn attribute(
     }
     let before = successes.partition_point(|d| d.finished_at < incident.started_at);
     let candidate = before.checked_sub(1)?;
-    (incident.started_at - successes[candidate].finished_at <= window).then_some(candidate)
+    may_have_caused(
+        successes[candidate].finished_at,
+        incident.started_at,
+        window,
+    )
+    .then_some(candidate)
+}
+
+/// SPEC §3 change failure rule 3, the one home of the attribution rule: a
+/// deployment that finished at `finished` may have caused an incident that
+/// started at `started` when it finished strictly before it, within
+/// `window`. A deployment that finishes at the very instant the impact
+/// starts did not cause it. `report`, `comment` and `incident open` all ask
+/// this function.
+pub fn may_have_caused(finished: DateTime<Utc>, started: DateTime<Utc>, window: Duration) -> bool {
+    finished < started && started - finished <= window
+}
+
+/// The latest instant at which a deployment that may have caused an
+/// incident started at `started` can have finished, for "at or before"
+/// store queries (which keep milliseconds).
+pub fn latest_cause_instant(started: DateTime<Utc>) -> DateTime<Utc> {
+    started - Duration::milliseconds(1)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::SinkEvent;
 use super::deliver::Prepare;
-use super::http::{Prepared, sensitive};
 use crate::event::{Deployment, Incident, is_generated_id_char};
+use crate::http::{Prepared, sensitive};
 
 /// Builds the request for `event`, or says why it is not sent.
 pub fn prepare(base: &Url, event: &SinkEvent, key: Option<&SecretString>) -> Prepare {

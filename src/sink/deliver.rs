@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::http::{self, HttpSettings, Jitter, Outcome, Prepared};
 use super::spool::{AckOutcome, Health, Record, Spool};
 use super::{SinkError, SinkEvent, SinkSpec, datadog, devlake, webhook};
+use crate::http::{self, HttpSettings, Jitter, Outcome, Prepared};
 
 /// What a sink makes of one event.
 pub enum Prepare {

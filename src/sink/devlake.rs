@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::SinkEvent;
 use super::deliver::Prepare;
-use super::http::{Prepared, sensitive};
 use crate::event::{Deployment, DeploymentStatus, Incident};
+use crate::http::{Prepared, sensitive};
 
 pub fn prepare(url: &Url, event: &SinkEvent, token: Option<&SecretString>) -> Prepare {
     let (path, body) = match event {

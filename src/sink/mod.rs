@@ -4,13 +4,12 @@
 //!
 //! Data flow: the command stores the event, then [`deliver::run`] appends one
 //! record per sink to the [`spool`], sends every pending record through the
-//! one [`http`] client (retries, backoff, `Retry-After`), and acknowledges
+//! one [`crate::http`] client (retries, backoff, `Retry-After`), and acknowledges
 //! what the sink accepted.
 
 pub mod datadog;
 pub mod deliver;
 pub mod devlake;
-pub mod http;
 pub mod spec;
 pub mod spool;
 pub mod webhook;
@@ -19,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Deployment, Incident, TestRun};
 
+pub use crate::http::HttpSettings;
 pub use deliver::{Report, Secrets, SinkReport};
-pub use http::HttpSettings;
 pub use spec::{SinkSpec, redact_url};
 pub use spool::{Record, Spool, SpoolError};
 
@@ -67,8 +66,8 @@ pub enum SinkError {
     BadSpec { shown: String, reason: String },
     #[error(transparent)]
     Spool(#[from] SpoolError),
-    #[error("failed to build the HTTP client: {0}")]
-    Client(String),
+    #[error(transparent)]
+    Client(#[from] crate::http::ClientError),
 }
 
 impl SinkError {

@@ -12,7 +12,7 @@ use sha2::Sha256;
 
 use super::SinkEvent;
 use super::deliver::Prepare;
-use super::http::Prepared;
+use crate::http::Prepared;
 
 pub const SIGNATURE_HEADER: &str = "x-dorameter-signature";
 

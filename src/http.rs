@@ -1,4 +1,4 @@
-//! The one HTTP client every sink uses, and delivery of one request with
+//! The one HTTP client every sink and forge uses, and delivery of one request with
 //! retries: exponential backoff with jitter on 429, 5xx, network errors and
 //! timeouts, honouring `Retry-After` (seconds or an HTTP date, capped), never
 //! retrying any other 4xx. Errors carry the response body (truncated) and
@@ -10,7 +10,7 @@ use reqwest::Url;
 use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-use super::SinkError;
+use crate::error::chain;
 
 /// Timeouts, retries and concurrency (`DORAMETER_SINK_*`).
 #[derive(Clone, Debug)]
@@ -44,7 +44,7 @@ impl Default for HttpSettings {
 /// The client: `dorameter/<version>`, explicit timeouts, keep-alive pool
 /// sized to the concurrency, no redirects (a POST must not turn into a GET
 /// somewhere else), rustls only.
-pub fn client(s: &HttpSettings) -> Result<Client, SinkError> {
+pub fn client(s: &HttpSettings) -> Result<Client, ClientError> {
     Client::builder()
         .user_agent(concat!("dorameter/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(s.connect_timeout.min(s.timeout))
@@ -55,8 +55,14 @@ pub fn client(s: &HttpSettings) -> Result<Client, SinkError> {
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| SinkError::Client(chain(&e.without_url())))
+        .map_err(|e| ClientError(e.without_url()))
 }
+
+/// The HTTP client could not be built (TLS roots, resolver): never the
+/// user's input.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to build the HTTP client")]
+pub struct ClientError(#[source] pub reqwest::Error);
 
 /// A request ready to send. Header values with secrets are marked sensitive.
 #[derive(Debug)]
@@ -248,21 +254,6 @@ fn api_message(body: &str) -> String {
         cut.push('…');
     }
     format!(": {cut}")
-}
-
-/// An error and its sources on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = x.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::Result;
 use crate::event::{
     Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
     RemediationReason,
 };
 use crate::git::{Commit, Repo, WalkOutcome, lead_time_changes};
-use crate::store::{DeploymentRef, ReadTx};
+use crate::settings::Origin;
+use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store};
+use crate::{Error, Result};
 
 /// How many earlier deployments the git fallback of revert matching looks at.
 const REVERT_SEARCH_LIMIT: usize = 1000;
@@ -24,9 +25,13 @@ pub struct DeployRequest {
     pub id: String,
     pub service: String,
     pub env: String,
-    /// Full sha of the deployed commit.
+    /// The deployed commit: a revision until [`DeployRequest::resolve_revisions`],
+    /// then its full sha.
     pub sha: String,
-    /// `--previous-sha`, resolved to a full sha when the clone has it.
+    /// Where `sha` came from (`--sha`, the CI's sha, `HEAD`), for errors.
+    pub sha_origin: Origin,
+    /// `--previous-sha`: a revision, then a full sha (kept as given when a
+    /// shallow clone lacks a full sha).
     pub previous_sha: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -44,6 +49,88 @@ pub struct DeployRequest {
     pub pipeline_url: Option<String>,
     pub deployed_by: Option<String>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl DeployRequest {
+    /// Resolves `sha` and `previous_sha` to full shas in `repo`. A full
+    /// previous sha this clone lacks (shallow) is kept: recorded as not
+    /// found, not an error.
+    pub fn resolve_revisions(&mut self, repo: &Repo) -> Result<()> {
+        self.sha = repo.resolve_commit(&self.sha_origin.to_string(), &self.sha)?;
+        if let Some(rev) = &self.previous_sha {
+            self.previous_sha = Some(repo.resolve_or_keep_full_sha("--previous-sha", rev)?);
+        }
+        Ok(())
+    }
+}
+
+/// What recording a deployment did.
+#[derive(Debug)]
+pub struct Recorded {
+    pub deployment: Deployment,
+    /// Stored now (false: a dry run, or the id was already recorded).
+    pub recorded: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Records the deployment `req` (revisions resolved) in one write
+/// transaction, or plans it on a snapshot for a dry run. A deployment id
+/// that is already recorded changes nothing and says so.
+pub fn record(
+    store: &mut dyn Store,
+    repo: &Repo,
+    req: &DeployRequest,
+    dry_run: bool,
+) -> Result<Recorded> {
+    let mut result: Option<Recorded> = None;
+    if dry_run {
+        store.read(&mut |tx| {
+            let p = plan(repo, tx, req)?;
+            result = Some(Recorded {
+                deployment: p.deployment,
+                recorded: false,
+                warnings: p.warnings,
+            });
+            Ok(())
+        })?;
+    } else {
+        store.write(&mut |tx| {
+            if let Some(existing) = tx.deployment(&req.id)? {
+                result = Some(Recorded {
+                    deployment: existing,
+                    recorded: false,
+                    warnings: vec![format!(
+                        "deployment {} was already recorded; nothing changed",
+                        req.id
+                    )],
+                });
+                return Ok(());
+            }
+            let p = plan(repo, tx, req)?;
+            let recorded = tx.insert_deployment(&p.deployment)?;
+            result = Some(Recorded {
+                deployment: p.deployment,
+                recorded,
+                warnings: p.warnings,
+            });
+            Ok(())
+        })?;
+    }
+    result.ok_or_else(|| Error::internal("the store ran no transaction for the deployment"))
+}
+
+/// The deployment as it is without any history (the store is unreachable):
+/// lead time from `--previous-sha` only, no classification. For the sinks,
+/// which still hear of it.
+pub fn plan_without_history(repo: &Repo, req: &DeployRequest) -> Result<Planned> {
+    // A path that does not exist opens as an empty in-memory store.
+    let mut empty = SqliteStore::open(std::path::Path::new(""), Access::ReadOnly)?;
+    let mut planned = None;
+    empty.read(&mut |tx| {
+        planned = Some(plan(repo, tx, req)?);
+        Ok(())
+    })?;
+    planned.ok_or_else(|| Error::internal("the empty store ran no transaction"))
 }
 
 /// A planned deployment and what the user should know about it.

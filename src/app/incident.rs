@@ -1,0 +1,195 @@
+//! Open or resolve an incident: an upsert by id that merges the new fields
+//! into the recorded incident, resolves a `--sha` link to the deployment
+//! that shipped it, and tells which deployment the incident is attributed to
+//! (SPEC §3 rule 3, through [`crate::metrics::may_have_caused`]).
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::event::{Incident, IncidentCause};
+use crate::git::Repo;
+use crate::metrics::{latest_cause_instant, may_have_caused};
+use crate::settings::defaults;
+use crate::store::{DeploymentRef, Store, WriteTx};
+use crate::{Error, Result};
+
+/// What the caller asks for; `None` keeps the recorded value.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentRequest {
+    pub id: String,
+    /// Resolving: `resolved_at` defaults to `now`, and an unknown incident
+    /// needs a start.
+    pub resolving: bool,
+    /// Services given; empty keeps the recorded ones.
+    pub services: Vec<String>,
+    /// The service when none is given and none is recorded.
+    pub default_service: Option<String>,
+    pub env: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub severity: Option<String>,
+    pub title: Option<String>,
+    pub cause: Option<IncidentCause>,
+    pub deployment_id: Option<String>,
+    /// A full sha (resolved by the caller).
+    pub deployment_sha: Option<String>,
+    pub attribution_window: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// The incident as recorded, and what it is attributed to.
+#[derive(Debug)]
+pub struct Recorded {
+    pub incident: Incident,
+    /// The deployment the incident counts against now, if any.
+    pub attributed: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Upserts the incident in one write transaction.
+pub fn record(
+    store: &mut dyn Store,
+    repo: Option<&Repo>,
+    req: &IncidentRequest,
+) -> Result<Recorded> {
+    let mut out = None;
+    store.write(&mut |tx| {
+        out = Some(upsert(tx, repo, req)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::internal("the store ran no transaction for the incident"))
+}
+
+fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> Result<Recorded> {
+    let mut warnings = Vec::new();
+    let resolved_at = req.resolved_at.or(req.resolving.then_some(req.now));
+    let base = match tx.incident(&req.id)? {
+        Some(i) => i,
+        None => new_incident(req)?,
+    };
+    let mut incident = Incident {
+        services: if req.services.is_empty() {
+            base.services.clone()
+        } else {
+            req.services.clone()
+        },
+        env: req.env.clone().unwrap_or_else(|| base.env.clone()),
+        started_at: req.started_at.unwrap_or(base.started_at),
+        detected_at: req.detected_at.or(base.detected_at),
+        resolved_at: resolved_at.or(base.resolved_at),
+        severity: req.severity.clone().or(base.severity.clone()),
+        title: req.title.clone().or(base.title.clone()),
+        cause: req.cause.unwrap_or(base.cause),
+        deployment_id: req.deployment_id.clone().or(base.deployment_id.clone()),
+        deployment_sha: req.deployment_sha.clone().or(base.deployment_sha.clone()),
+        ..base
+    };
+    if req.deployment_id.is_some() {
+        incident.deployment_sha = None;
+    } else if req.deployment_sha.is_some() {
+        incident.deployment_id = None;
+    }
+    if let Some(r) = incident.resolved_at {
+        if r < incident.started_at {
+            return Err(Error::usage_hint(
+                format!(
+                    "--resolved-at {} is before the incident started ({})",
+                    crate::time::format_time(r),
+                    crate::time::format_time(incident.started_at)
+                ),
+                "give --resolved-at the time service was restored, after --started-at",
+            ));
+        }
+    }
+    // Resolve a --sha link now, while the repository is at hand: a first
+    // deployment records no changes, so only git can tell it shipped the sha.
+    if let (Some(sha), None) = (&incident.deployment_sha, &incident.deployment_id) {
+        let mut found = None;
+        for s in &incident.services {
+            if let Some(d) = super::deploy::shipped_by(repo, tx, s, &incident.env, sha, req.now)? {
+                found = Some(d.id);
+                break;
+            }
+        }
+        match found {
+            Some(id) => incident.deployment_id = Some(id),
+            None => warnings.push(format!(
+                "no recorded deployment of {} shipped {sha}; the link takes effect once one is recorded",
+                incident.services.join(", ")
+            )),
+        }
+    }
+    let attributed = match &incident.deployment_id {
+        Some(id) => {
+            if tx.deployment(id)?.is_none() {
+                warnings.push(format!("deployment '{id}' is not recorded (yet)"));
+            }
+            Some(id.clone())
+        }
+        None if incident.deployment_sha.is_some() => None,
+        None => latest_cause(tx, &incident, req.attribution_window)?.map(|d| d.id),
+    };
+    tx.upsert_incident(&incident)?;
+    Ok(Recorded {
+        incident,
+        attributed,
+        warnings,
+    })
+}
+
+fn new_incident(req: &IncidentRequest) -> Result<Incident> {
+    if req.resolving && req.started_at.is_none() {
+        return Err(Error::usage_hint(
+            format!(
+                "incident '{}' is not recorded, so it cannot be resolved",
+                req.id
+            ),
+            "open it first with `dorameter incident open`, or pass --service and --started-at to record it resolved",
+        ));
+    }
+    let services: Vec<String> = if req.services.is_empty() {
+        req.default_service.clone().into_iter().collect()
+    } else {
+        req.services.clone()
+    };
+    if services.is_empty() {
+        return Err(Error::usage_hint(
+            format!("incident '{}' needs a service", req.id),
+            "pass --service (DORAMETER_SERVICE), repeatable",
+        ));
+    }
+    Ok(Incident {
+        id: req.id.clone(),
+        services,
+        env: defaults::ENV.into(),
+        started_at: req.started_at.unwrap_or(req.now),
+        detected_at: None,
+        resolved_at: None,
+        severity: None,
+        title: None,
+        cause: IncidentCause::Unknown,
+        deployment_id: None,
+        deployment_sha: None,
+    })
+}
+
+/// The latest successful deployment of any of the incident's services that
+/// may have caused it (SPEC §3 rule 3).
+fn latest_cause(
+    tx: &dyn WriteTx,
+    incident: &Incident,
+    window: Duration,
+) -> Result<Option<DeploymentRef>> {
+    let mut best: Option<DeploymentRef> = None;
+    let latest = latest_cause_instant(incident.started_at);
+    for s in &incident.services {
+        if let Some(d) = tx.previous_success(s, &incident.env, latest)? {
+            if may_have_caused(d.finished_at, incident.started_at, window)
+                && best.as_ref().is_none_or(|b| d.finished_at > b.finished_at)
+            {
+                best = Some(d);
+            }
+        }
+    }
+    Ok(best)
+}

@@ -1,0 +1,246 @@
+//! Ingest JUnit XML reports: find the files, stream each through the parser
+//! into the aggregator (and the store, one savepoint per file so an
+//! unreadable file contributes nothing), and record the test run.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::event::TestRun;
+use crate::junit::{Aggregator, Limits, Summary, parse};
+use crate::render::FileError;
+use crate::store::{Store, WriteTx};
+use crate::{Error, Result};
+
+/// The files `inputs` name (files, directories, globs), deduplicated and in
+/// reading order. No match at all is [`Error::NoInput`] with `hint`.
+pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        files.extend(expand(cwd, input)?);
+    }
+    files.sort();
+    files.dedup();
+    files.sort_by_cached_key(|p| report_order(p));
+    if files.is_empty() {
+        return Err(Error::NoInput {
+            message: format!(
+                "no JUnit file matches {}",
+                inputs
+                    .iter()
+                    .map(|i| format!("'{i}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hint: Some(hint.into()),
+        });
+    }
+    Ok(files)
+}
+
+/// The files an input names: itself, every `*.xml` below a directory, or the
+/// glob's matches. Only the user's pattern is a glob: the working directory
+/// and a directory given literally are escaped (`results [ci]/` is a path).
+fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
+    let path = cwd.join(input);
+    if path.is_file() {
+        return Ok(vec![path]);
+    }
+    let literal = |p: &Path| glob::Pattern::escape(&p.to_string_lossy());
+    let pattern = if path.is_dir() {
+        format!("{}/**/*.xml", literal(&path))
+    } else if Path::new(input).is_absolute() {
+        input.to_string()
+    } else {
+        format!("{}/{input}", literal(cwd))
+    };
+    let paths = glob::glob(&pattern).map_err(|e| {
+        Error::usage_hint(
+            format!("invalid glob '{input}': {e}"),
+            "quote globs ('reports/**/*.xml') and check the brackets",
+        )
+    })?;
+    Ok(paths
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// Reading order: by path, except that Bazel's earlier attempts
+/// (`test_attempts/attempt_N.xml`) come before the final `test.xml` of the
+/// same target, so attempts merge in the order they ran.
+fn report_order(p: &Path) -> (PathBuf, u8, u64, PathBuf) {
+    let parent = p.parent().unwrap_or(Path::new(""));
+    if parent.file_name().is_some_and(|n| n == "test_attempts") {
+        let n = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("attempt_"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
+        return (
+            parent.parent().unwrap_or(Path::new("")).to_path_buf(),
+            0,
+            n,
+            p.to_path_buf(),
+        );
+    }
+    (parent.to_path_buf(), 1, 0, p.to_path_buf())
+}
+
+fn shown(cwd: &Path, p: &Path) -> String {
+    p.strip_prefix(cwd).unwrap_or(p).display().to_string()
+}
+
+/// What reading the reports gave.
+#[derive(Debug)]
+pub struct Ingested {
+    pub summary: Summary,
+    /// Files that could not be read, each with why.
+    pub errors: Vec<FileError>,
+    /// Files read whole.
+    pub good: u64,
+}
+
+/// Reads every file into the aggregator (and the store, when `tx` is given),
+/// one savepoint per file so an unreadable file contributes nothing.
+pub fn ingest(
+    files: &[PathBuf],
+    cwd: &Path,
+    mut tx: Option<(&mut dyn WriteTx, i64)>,
+) -> Result<Ingested> {
+    let limits = Limits::default();
+    let mut agg = Aggregator::default();
+    let mut errors = Vec::new();
+    let mut good = 0u64;
+    for path in files {
+        let file_name = shown(cwd, path);
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(FileError {
+                    file: file_name,
+                    message: format!("cannot open: {e}"),
+                });
+                continue;
+            }
+        };
+        if let Some((tx, _)) = tx.as_mut() {
+            tx.begin_file()?;
+        }
+        let mut failure: Option<Error> = None;
+        let parsed = parse(file, &limits, &mut |entry| {
+            if failure.is_some() {
+                return;
+            }
+            if let Err(e) = agg.add(entry) {
+                failure = Some(Error::Spill(e));
+            } else if let Some((tx, seq)) = tx.as_mut() {
+                if let Err(e) = tx.add_test_entry(*seq, entry) {
+                    failure = Some(e.into());
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let ok = parsed.is_ok();
+        if let Some((tx, _)) = tx.as_mut() {
+            tx.end_file(ok)?;
+        }
+        match parsed {
+            Ok(_) => {
+                agg.commit_file().map_err(Error::Spill)?;
+                good += 1;
+            }
+            Err(e) => {
+                agg.rollback_file().map_err(Error::Spill)?;
+                errors.push(FileError {
+                    file: file_name,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(Ingested {
+        summary: agg.finish().map_err(Error::Spill)?,
+        errors,
+        good,
+    })
+}
+
+/// A test run to record: everything but the counts, which come from the reports.
+#[derive(Clone, Debug)]
+pub struct JunitRequest {
+    pub id: String,
+    pub service: String,
+    pub sha: Option<String>,
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+    pub job: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// What recording gave.
+#[derive(Debug)]
+pub struct Recorded {
+    pub ingested: Ingested,
+    /// The stored run; `None` when the id was already recorded (nothing changed).
+    pub run: Option<TestRun>,
+}
+
+/// Reads the reports into the store as one test run, in one write
+/// transaction. A test run id that is already recorded stores nothing.
+pub fn record(
+    store: &mut dyn Store,
+    files: &[PathBuf],
+    cwd: &Path,
+    req: &JunitRequest,
+) -> Result<Recorded> {
+    let mut run = TestRun {
+        id: req.id.clone(),
+        service: req.service.clone(),
+        sha: req.sha.clone(),
+        run_id: req.run_id.clone(),
+        run_attempt: req.run_attempt.clone(),
+        job: req.job.clone(),
+        recorded_at: req.recorded_at,
+        files: 0,
+        tests: 0,
+        runs: 0,
+        passed: 0,
+        failed: 0,
+        errored: 0,
+        skipped: 0,
+        flaky: 0,
+    };
+    let mut result = None;
+    store.write(&mut |tx| {
+        let seq = tx.insert_test_run(&run)?;
+        let ingested = match seq {
+            Some(seq) => ingest(files, cwd, Some((&mut *tx, seq)))?,
+            None => ingest(files, cwd, None)?,
+        };
+        if let Some(seq) = seq {
+            let s = &ingested.summary;
+            run.files = ingested.good;
+            run.tests = s.tests;
+            run.runs = s.runs;
+            run.passed = s.passed;
+            run.failed = s.failed;
+            run.errored = s.errored;
+            run.skipped = s.skipped;
+            run.flaky = s.flaky_count;
+            tx.update_test_run_counts(seq, &run)?;
+        }
+        result = Some((ingested, seq.is_some()));
+        Ok(())
+    })?;
+    let (ingested, recorded) =
+        result.ok_or_else(|| Error::internal("the store ran no transaction for the test run"))?;
+    Ok(Recorded {
+        ingested,
+        run: recorded.then_some(run),
+    })
+}

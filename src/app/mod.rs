@@ -1,0 +1,15 @@
+//! The use cases, one module each: a typed request and the store/sink
+//! handles in, a value out. Every front door is a thin adapter over these
+//! functions: `cli/` today (args → settings → request → call → render → exit
+//! code), `serve` next (HTTP request → the same request → the same call →
+//! JSON). Nothing here prints or reads the process environment.
+
+pub mod backfill;
+pub mod comment;
+pub mod deploy;
+pub mod flaky;
+pub mod incident;
+pub mod junit;
+pub mod locate;
+pub mod report;
+pub mod sinks;
