@@ -389,3 +389,22 @@ fn incidents_of_another_env_do_not_count() {
     let rep = dm.report("api", at(0, 0, 0), at(1, 0, 0), &["--env", "staging"]);
     assert_eq!(rep["metrics"]["time_to_restore"]["incidents"], 1, "{rep}");
 }
+
+/// SPEC §3 rule 3: a deployment that finished at the very instant the impact
+/// started did not cause it. `incident open` and `report` used to disagree
+/// at this instant (`<=` against `<`); both now ask `metrics::may_have_caused`.
+#[test]
+fn an_incident_at_the_instant_a_deployment_finished_is_not_attributed_to_it() {
+    let dm = Dm::default();
+    let (_repo, _) = deployed(&dm, 2);
+    // d2 finished at day 0 02:00; d1 at 01:00.
+    let same_instant = open(&dm, "INC-AT", "api", at(0, 2, 0), &["--cause", "deploy"]);
+    assert_eq!(same_instant["attributed_deployment"], "d1", "{same_instant}");
+    let after = open(&dm, "INC-AFTER", "api", at(0, 2, 1), &["--cause", "deploy"]);
+    assert_eq!(after["attributed_deployment"], "d2", "{after}");
+    let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
+    let cfr = &r["metrics"]["change_failure_rate"];
+    // Both deployments failed: d1 by INC-AT, d2 by INC-AFTER, as `incident open` said.
+    assert_eq!(cfr["failed_deployments"], 2, "{r}");
+    assert_eq!(cfr["total_deployments"], 2, "{r}");
+}

@@ -8,6 +8,7 @@ mod bad_input;
 mod ci;
 mod comment;
 mod deploy;
+mod errors;
 mod incident;
 mod junit;
 mod postgres;
