@@ -96,12 +96,43 @@ impl<T> Setting<T> {
     }
 
     /// Converts the value; an error is built from the origin's name.
+    ///
+    /// (A name's emptiness is checked by [`Setting::named`], whose hint
+    /// depends on the kind of origin.)
     pub fn try_map<U>(self, f: impl FnOnce(&str, T) -> Result<U>) -> Result<Setting<U>> {
         let name = self.origin.to_string();
         Ok(Setting {
             value: f(&name, self.value)?,
             origin: self.origin,
         })
+    }
+}
+
+impl Setting<String> {
+    /// A name (service, env) must be a visible string. The hint says how to
+    /// fix it where it came from.
+    pub fn named(self) -> Result<Setting<String>> {
+        let v = &self.value;
+        if v.trim().is_empty() || v.chars().any(char::is_control) {
+            let fix = match &self.origin {
+                Origin::Config { file, key, .. } => {
+                    format!("set `{key}` in {file} to a name such as api")
+                }
+                Origin::Flag(flag) | Origin::Env { flag, .. } => {
+                    format!("pass {flag} a name such as api")
+                }
+                Origin::Derived(what) => format!("name it with a flag instead of {what}"),
+                Origin::Default => "pass a name such as api".into(),
+            };
+            return Err(Error::usage_hint(
+                format!(
+                    "{} must not be empty or contain control characters",
+                    self.origin
+                ),
+                fix,
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -336,7 +367,7 @@ impl Settings {
             ])
             .or_else(from_remote)
             .or_else(from_dir);
-        found.map(|s| s.try_map(non_empty)).transpose()
+        found.map(Setting::named).transpose()
     }
 
     /// The service named explicitly (flag or config), for commands where
@@ -346,7 +377,7 @@ impl Settings {
             self.flag("service", flag),
             self.cfg("service", |c| &c.service),
         ])
-        .map(|s| s.try_map(non_empty))
+        .map(Setting::named)
         .transpose()
     }
 
@@ -367,7 +398,7 @@ impl Settings {
                     )
                 }),
         ])
-        .map(|s| s.try_map(non_empty))
+        .map(Setting::named)
         .transpose()
     }
 
@@ -487,18 +518,6 @@ impl Settings {
     pub fn origin(&self, id: &str) -> Origin {
         self.sources.origin(id)
     }
-}
-
-/// A name (service, env) must be a visible string.
-pub fn non_empty(name: &str, value: String) -> Result<String> {
-    if value.trim().is_empty() || value.chars().any(char::is_control) {
-        let flag = name.split(' ').next().unwrap_or(name);
-        return Err(Error::usage_hint(
-            format!("{name} must not be empty or contain control characters"),
-            format!("pass {flag} a name such as api"),
-        ));
-    }
-    Ok(value)
 }
 
 /// Parses an enum value or explains the choices.

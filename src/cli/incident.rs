@@ -11,7 +11,7 @@ use crate::env_vars as ev;
 use crate::event::{self, IncidentCause};
 use crate::git::Repo;
 use crate::render::{self, Format, IncidentView};
-use crate::settings::{Settings, non_empty};
+use crate::settings::{Setting, Settings};
 use crate::sink::SinkEvent;
 use crate::store::Access;
 use crate::{Error, Result, exit};
@@ -77,7 +77,7 @@ pub fn request(
     let services = args
         .services
         .iter()
-        .map(|v| non_empty(&s.origin("services").to_string(), v.clone()))
+        .map(|v| Ok(Setting::new(v.clone(), s.origin("services")).named()?.value))
         .collect::<Result<Vec<_>>>()?;
     let deployment_sha = match &args.sha {
         None => None,

@@ -125,7 +125,10 @@ fn store_file_that_is_not_a_database() {
     let dm = Dm::default();
     let bogus = dm.dir.path().join("cwd").join("notes.db");
     std::fs::write(&bogus, "these are my notes, not a database\n".repeat(200)).unwrap();
-    let out = dm.raw_command(&["--store", "sqlite:notes.db", "report"]).output().unwrap();
+    let out = dm
+        .raw_command(&["--store", "sqlite:notes.db", "report"])
+        .output()
+        .unwrap();
     insta::assert_snapshot!(render(dm.dir.path(), out));
 }
 
@@ -168,7 +171,13 @@ fn comment_under_strict_without_a_pull_request() {
 #[test]
 fn window_and_since_together() {
     insta::assert_snapshot!(failure(
-        &["report", "--window", "7d", "--since", "2026-03-01T00:00:00Z"],
+        &[
+            "report",
+            "--window",
+            "7d",
+            "--since",
+            "2026-03-01T00:00:00Z"
+        ],
         &[],
         None
     ));

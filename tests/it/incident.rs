@@ -399,7 +399,10 @@ fn an_incident_at_the_instant_a_deployment_finished_is_not_attributed_to_it() {
     let (_repo, _) = deployed(&dm, 2);
     // d2 finished at day 0 02:00; d1 at 01:00.
     let same_instant = open(&dm, "INC-AT", "api", at(0, 2, 0), &["--cause", "deploy"]);
-    assert_eq!(same_instant["attributed_deployment"], "d1", "{same_instant}");
+    assert_eq!(
+        same_instant["attributed_deployment"], "d1",
+        "{same_instant}"
+    );
     let after = open(&dm, "INC-AFTER", "api", at(0, 2, 1), &["--cause", "deploy"]);
     assert_eq!(after["attributed_deployment"], "d2", "{after}");
     let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
