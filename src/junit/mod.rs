@@ -8,6 +8,6 @@ mod model;
 mod parse;
 
 pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_BYTES, Summary};
-pub use flaky::{Finding, Thresholds, evaluate};
+pub use flaky::{Finding, TestHistory, Thresholds, evaluate};
 pub use model::{Entry, Outcome};
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

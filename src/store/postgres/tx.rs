@@ -28,11 +28,9 @@ use crate::event::{
     Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
     LeadTimeNote, Remediation, RemediationReason, TestRun,
 };
-use crate::junit::{Entry, Outcome};
+use crate::junit::{Entry, Outcome, TestHistory};
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
-use crate::store::{
-    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, TestHistory, WriteTx,
-};
+use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, WriteTx};
 use crate::time::{from_millis, to_millis};
 
 /// Test results written per statement.

@@ -10,8 +10,9 @@ use crate::event::{
     Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
     LeadTimeNote, Remediation, RemediationReason, TestRun,
 };
+use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
-use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, TestHistory};
+use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
 use crate::time::{from_millis, to_millis};
 
 // Planner note: without ANALYZE statistics SQLite prefers the wide
