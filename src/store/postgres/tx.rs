@@ -24,10 +24,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql};
 
 use super::PostgresStore;
-use crate::event::{
-    Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
-    LeadTimeNote, Remediation, RemediationReason, TestRun,
-};
+use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, StringEnum, TestRun};
 use crate::junit::{Entry, Outcome, TestHistory};
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, WriteTx};
@@ -94,25 +91,6 @@ impl ResultRow {
             self.message = new.message;
         }
     }
-}
-
-/// Values this module wrote itself; a foreign value falls back to the first variant.
-trait FirstVariant: std::str::FromStr + Copy {
-    fn first() -> Self;
-}
-macro_rules! first_variant {
-    ($($t:ty),*) => {$(impl FirstVariant for $t { fn first() -> Self { <$t>::ALL[0] } })*};
-}
-first_variant!(
-    DeploymentKind,
-    DeploymentStatus,
-    LeadTimeFrom,
-    IncidentCause,
-    RemediationReason
-);
-
-fn parse_enum<T: FirstVariant>(s: &str) -> T {
-    s.parse().unwrap_or(T::first())
 }
 
 impl<'a> Tx<'a> {
@@ -279,7 +257,7 @@ fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
         id: get(r, 0)?,
         sha: get(r, 1)?,
         finished_at: get(r, 2)?,
-        kind: parse_enum(get(r, 3)?),
+        kind: StringEnum::from_stored(get(r, 3)?),
         seq: get(r, 4)?,
     })
 }
@@ -491,15 +469,15 @@ impl ReadTx for Tx<'_> {
             previous_sha: get(&r, 6)?,
             started_at: get(&r, 7)?,
             finished_at: get(&r, 8)?,
-            status: parse_enum(get(&r, 9)?),
-            kind: parse_enum(get(&r, 10)?),
+            status: StringEnum::from_stored(get(&r, 9)?),
+            kind: StringEnum::from_stored(get(&r, 10)?),
             version: get(&r, 11)?,
             team: get(&r, 12)?,
             pipeline_id: get(&r, 13)?,
             pipeline_url: get(&r, 14)?,
             deployed_by: get(&r, 15)?,
             tags: serde_json::from_str::<BTreeMap<String, String>>(&tags).unwrap_or_default(),
-            lead_time_from: parse_enum(get(&r, 17)?),
+            lead_time_from: StringEnum::from_stored(get(&r, 17)?),
             lead_time_note: get::<Option<String>>(&r, 18)?
                 .and_then(|s| s.parse::<LeadTimeNote>().ok()),
             clamped_changes: u32::try_from(get::<i64>(&r, 19)?).unwrap_or(u32::MAX),
@@ -534,7 +512,7 @@ impl ReadTx for Tx<'_> {
             .map(|r| {
                 Ok(Remediation {
                     deployment_id: get(r, 0)?,
-                    reason: parse_enum(get(r, 1)?),
+                    reason: StringEnum::from_stored(get(r, 1)?),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
@@ -555,7 +533,7 @@ impl ReadTx for Tx<'_> {
             resolved_at: get(&r, 5)?,
             severity: get(&r, 6)?,
             title: get(&r, 7)?,
-            cause: parse_enum(get(&r, 8)?),
+            cause: StringEnum::from_stored(get(&r, 8)?),
             deployment_id: get(&r, 9)?,
             deployment_sha: get(&r, 10)?,
         };
@@ -596,7 +574,7 @@ impl ReadTx for Tx<'_> {
                 id: get(&r, 1)?,
                 finished_at: get(&r, 2)?,
                 success: status == "success",
-                kind: parse_enum(get(&r, 4)?),
+                kind: StringEnum::from_stored(get(&r, 4)?),
                 remediates: remediates.remove(&seq).unwrap_or_default(),
             });
         }
@@ -616,7 +594,7 @@ impl ReadTx for Tx<'_> {
                 id: get(&r, 0)?,
                 started_at: get(&r, 1)?,
                 resolved_at: get(&r, 2)?,
-                cause: parse_enum(get(&r, 3)?),
+                cause: StringEnum::from_stored(get(&r, 3)?),
                 explicit_unmatched: explicit_deployment.is_none()
                     && (by_id.is_some() || by_sha.is_some()),
                 explicit_deployment,
