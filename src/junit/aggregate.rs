@@ -9,8 +9,8 @@
 //! is read off each group. Records are appended to a buffer (no lookups on
 //! the hot path); a full buffer is sorted and spilled to an anonymous temp
 //! file, and the sorted runs are merged at the end. Names are kept only for
-//! tests with a failing attempt (those that can be failed or flaky), up to
-//! `NAMES_LIMIT`.
+//! tests with a failing attempt (those that can be failed or flaky), within
+//! a budget of `NAMES_BYTES` bytes.
 //!
 //! Files are staged: attempts of the file being read are committed when it
 //! parsed completely and dropped when it did not, so a broken file never
@@ -199,7 +199,8 @@ pub struct Summary {
     pub flaky_count: u64,
     pub flaky: Vec<FlakyTest>,
     pub failures: Vec<FailedTest>,
-    /// More failing tests than `NAMES_LIMIT`: the lists are incomplete (counts are exact).
+    /// The failing tests' names outgrew `NAMES_BYTES`: the lists are
+    /// incomplete (counts are exact).
     pub names_incomplete: bool,
 }
 
