@@ -3,6 +3,7 @@
 //! behind the same trait.
 
 mod postgres;
+mod results;
 mod sqlite;
 mod url;
 

@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use super::tx::{Tx, get, ms, u64_of};
+use super::tx::{Tx, get, ms};
 use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, StringEnum, TestRun};
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
+use crate::store::results::from_sql_count;
 use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
 
 fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
@@ -414,14 +415,14 @@ impl ReadTx for Tx<'_> {
             run_attempt: get(&r, 4)?,
             job: get(&r, 5)?,
             recorded_at: get(&r, 6)?,
-            files: u64_of(get(&r, 7)?),
-            tests: u64_of(get(&r, 8)?),
-            runs: u64_of(get(&r, 9)?),
-            passed: u64_of(get(&r, 10)?),
-            failed: u64_of(get(&r, 11)?),
-            errored: u64_of(get(&r, 12)?),
-            skipped: u64_of(get(&r, 13)?),
-            flaky: u64_of(get(&r, 14)?),
+            files: from_sql_count(get(&r, 7)?),
+            tests: from_sql_count(get(&r, 8)?),
+            runs: from_sql_count(get(&r, 9)?),
+            passed: from_sql_count(get(&r, 10)?),
+            failed: from_sql_count(get(&r, 11)?),
+            errored: from_sql_count(get(&r, 12)?),
+            skipped: from_sql_count(get(&r, 13)?),
+            flaky: from_sql_count(get(&r, 14)?),
         }))
     }
 
@@ -448,10 +449,10 @@ impl ReadTx for Tx<'_> {
                 Ok(TestHistory {
                     classname: get(r, 0)?,
                     name: get(r, 1)?,
-                    runs: u64_of(get(r, 2)?),
-                    failed_runs: u64_of(get(r, 3)?),
-                    retried_runs: u64_of(get(r, 4)?),
-                    mixed_shas: u64_of(get(r, 5)?),
+                    runs: from_sql_count(get(r, 2)?),
+                    failed_runs: from_sql_count(get(r, 3)?),
+                    retried_runs: from_sql_count(get(r, 4)?),
+                    mixed_shas: from_sql_count(get(r, 5)?),
                     first_seen: get(r, 6)?,
                     last_seen: get(r, 7)?,
                 })

@@ -33,8 +33,9 @@ pub struct Tx<'a> {
     pub(super) fresh_runs: RefCell<HashSet<i64>>,
     /// Hashes of the result keys written in this transaction. A key whose
     /// hash is absent (and whose run is fresh) cannot exist yet, so it is a
-    /// plain INSERT; anything else takes the upsert. A hash collision or a
-    /// file rolled back only sends a row down the (correct, slower) upsert.
+    /// plain INSERT; anything else is merged with the stored row. A hash
+    /// collision or a file rolled back only sends a row down the (correct,
+    /// slower) merge.
     pub(super) written: RefCell<HashSet<u64>>,
 }
 
@@ -100,12 +101,4 @@ pub(super) fn get<'r, T: FromSql<'r>>(row: &'r Row, i: usize) -> Result<T, Store
         context: format!("read column {i} of a result"),
         source: Box::new(e),
     })
-}
-
-pub(super) fn u64_of(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-pub(super) fn i64_of(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::tx::{Tx, get, i64_of, ms};
+use super::tx::{Tx, get, ms};
 use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::Entry;
+use crate::store::results::to_sql_count;
 use crate::store::{StoreError, WriteTx};
 
 const INSERT_DEPLOYMENT: &str = "INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at,
@@ -172,14 +173,14 @@ impl WriteTx for Tx<'_> {
             UPDATE_TEST_RUN_COUNTS,
             &[
                 &run_seq,
-                &i64_of(run.files),
-                &i64_of(run.tests),
-                &i64_of(run.runs),
-                &i64_of(run.passed),
-                &i64_of(run.failed),
-                &i64_of(run.errored),
-                &i64_of(run.skipped),
-                &i64_of(run.flaky),
+                &to_sql_count(run.files),
+                &to_sql_count(run.tests),
+                &to_sql_count(run.runs),
+                &to_sql_count(run.passed),
+                &to_sql_count(run.failed),
+                &to_sql_count(run.errored),
+                &to_sql_count(run.skipped),
+                &to_sql_count(run.flaky),
             ],
             "record the test run counts",
         )?;
