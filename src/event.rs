@@ -26,6 +26,10 @@ macro_rules! string_enum {
             }
         }
 
+        impl StringEnum for $name {
+            const FIRST: $name = $name::ALL[0];
+        }
+
         impl std::str::FromStr for $name {
             type Err = ();
             fn from_str(s: &str) -> Result<Self, ()> {
@@ -37,6 +41,20 @@ macro_rules! string_enum {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
         }
     };
+}
+
+/// What every `string_enum!` type shares, so the stores read any of them
+/// back with one function.
+pub trait StringEnum: Copy + std::str::FromStr {
+    /// The first variant.
+    const FIRST: Self;
+
+    /// A value as a store wrote it. A spelling this version does not know (a
+    /// newer dorameter's, a hand-edited row) reads as the first variant
+    /// rather than failing the whole read.
+    fn from_stored(s: &str) -> Self {
+        s.parse().unwrap_or(Self::FIRST)
+    }
 }
 
 string_enum!(

@@ -4,13 +4,13 @@
 //! Every attempt becomes one 128-bit record: a 96-bit keyed hash of the
 //! identity (`classname::name`), then the attempt's sequence number and
 //! outcome. Sorting records therefore groups each identity's attempts in the
-//! order they ran, and the rule that decides a test's outcome — the outcome
-//! of its last attempt that was not a skip; skipped when every attempt was —
-//! is read off each group. Records are appended to a buffer (no lookups on
-//! the hot path); a full buffer is sorted and spilled to an anonymous temp
-//! file, and the sorted runs are merged at the end. Names are kept only for
-//! tests with a failing attempt (those that can be failed or flaky), up to
-//! `NAMES_LIMIT`.
+//! order they ran, and each group is folded by the outcome rule
+//! ([`super::outcome::Tally`]: the outcome of the last attempt that was not a
+//! skip; skipped when every attempt was). Records are appended to a buffer
+//! (no lookups on the hot path); a full buffer is sorted and spilled to an
+//! anonymous temp file, and the sorted runs are merged at the end. Names are
+//! kept only for tests with a failing attempt (those that can be failed or
+//! flaky), within a budget of `NAMES_BYTES` bytes.
 //!
 //! Files are staged: attempts of the file being read are committed when it
 //! parsed completely and dropped when it did not, so a broken file never
@@ -23,6 +23,7 @@ use std::io::{BufWriter, Write};
 use serde::Serialize;
 
 use super::model::{Entry, Outcome};
+use super::outcome::Tally;
 
 /// Records held in memory before a sorted run is spilled (16 B each). Two
 /// buffers exist while a full one is sorted and written on a helper thread.
@@ -86,59 +87,27 @@ fn outcome(c: u128) -> Outcome {
     }
 }
 
-/// One identity's attempts, folded in the order they ran.
+/// One identity's attempts, folded in the order they ran by the outcome rule.
 #[derive(Clone, Copy, Debug)]
 struct Acc {
     key: u128,
-    attempts: u32,
-    failures: u32,
-    /// Outcome of the last attempt that was not a skip.
-    last: Option<Outcome>,
-    /// A failed attempt was seen...
-    failed: bool,
-    /// ...and a pass came after it: a retry that worked.
-    passed_after_failure: bool,
+    tally: Tally,
 }
 
 impl Acc {
     fn new(key: u128) -> Acc {
         Acc {
             key,
-            attempts: 0,
-            failures: 0,
-            last: None,
-            failed: false,
-            passed_after_failure: false,
+            tally: Tally::EMPTY,
         }
     }
 
     /// Records arrive sorted, so attempts arrive in the order they ran.
     fn push(&mut self, record: u128) {
-        self.attempts += 1;
-        match outcome(record) {
-            Outcome::Skipped => return,
-            Outcome::Passed => self.passed_after_failure |= self.failed,
-            o => {
-                self.failures += 1;
-                self.failed = true;
-                self.last = Some(o);
-                return;
-            }
-        }
-        self.last = Some(Outcome::Passed);
-    }
-
-    fn outcome(&self) -> Outcome {
-        self.last.unwrap_or(Outcome::Skipped)
-    }
-
-    /// Failed, then passed (SPEC §6 `retry`). A pass followed by a failure
-    /// is not a retry that worked (and is what a genuine name collision looks
-    /// like): the test failed.
-    fn flaky(&self) -> bool {
-        self.passed_after_failure
+        self.tally.push(outcome(record));
     }
 }
+
 /// A test that both failed and passed inside one report. Serialized with
 /// `classname` and `name` beside `id`, read from `id` (one string per test).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,7 +168,8 @@ pub struct Summary {
     pub flaky_count: u64,
     pub flaky: Vec<FlakyTest>,
     pub failures: Vec<FailedTest>,
-    /// More failing tests than `NAMES_LIMIT`: the lists are incomplete (counts are exact).
+    /// The failing tests' names outgrew `NAMES_BYTES`: the lists are
+    /// incomplete (counts are exact).
     pub names_incomplete: bool,
 }
 
@@ -491,36 +461,39 @@ fn in_low_half(record: u128) -> bool {
 fn fold_half(runs: Vec<RunReader<'_>>, mut names: Map<Names>) -> std::io::Result<Summary> {
     let mut summary = Summary::default();
     let mut visit = |acc: Acc| {
+        let t = acc.tally;
         summary.tests += 1;
-        let out = acc.outcome();
+        let out = t.outcome;
         match out {
             Outcome::Passed => summary.passed += 1,
             Outcome::Failed => summary.failed += 1,
             Outcome::Errored => summary.errored += 1,
             Outcome::Skipped => summary.skipped += 1,
         }
-        if acc.failures == 0 {
+        if t.failures == 0 {
             return;
         }
-        summary.flaky_count += u64::from(acc.flaky());
+        summary.flaky_count += u64::from(t.flaky);
         let Some(n) = names.remove(&acc.key) else {
             return;
         };
+        // At most `MAX_SEQ` attempts per run: the counts fit.
+        let attempts = u32::try_from(t.attempts).unwrap_or(u32::MAX);
         let flaky = |id: String| FlakyTest {
             id,
             classname_len: n.classname_len,
-            attempts: acc.attempts,
-            failures: acc.failures,
+            attempts,
+            failures: u32::try_from(t.failures).unwrap_or(u32::MAX),
             evidence: "retry",
         };
         let failed = |id: String, message: Option<Box<str>>| FailedTest {
             id,
             outcome: out,
-            attempts: acc.attempts,
+            attempts,
             message: message.map(String::from),
         };
         let id = String::from(n.id);
-        match (acc.flaky(), out.is_failure()) {
+        match (t.flaky, out.is_failure()) {
             (true, true) => {
                 summary.flaky.push(flaky(id.clone()));
                 summary.failures.push(failed(id, n.message));

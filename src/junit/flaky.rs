@@ -1,11 +1,29 @@
 //! Flaky-test evidence over stored history (SPEC §6). Pure: takes the
 //! per-test history a store computed, returns findings.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::metrics::round_to;
-use crate::store::TestHistory;
 use crate::time::format_time;
+
+/// One test's record over the stored runs of a window: what a store computes
+/// for `evaluate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestHistory {
+    pub classname: String,
+    pub name: String,
+    /// Runs in which the test ran (not skipped).
+    pub runs: u64,
+    /// Runs whose final outcome was failed or errored.
+    pub failed_runs: u64,
+    /// Runs in which it failed, then passed on a retry.
+    pub retried_runs: u64,
+    /// Commits on which it both passed and failed.
+    pub mixed_shas: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
 
 /// Every threshold is a flag (`dorameter flaky --help`).
 #[derive(Clone, Debug)]
@@ -96,7 +114,6 @@ pub fn evaluate(history: &[TestHistory], t: &Thresholds) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
 
     fn h(name: &str, runs: u64, failed: u64, retried: u64, mixed: u64) -> TestHistory {
         TestHistory {

@@ -5,9 +5,11 @@ mod aggregate;
 mod flaky;
 mod input;
 mod model;
+mod outcome;
 mod parse;
 
 pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_BYTES, Summary};
-pub use flaky::{Finding, Thresholds, evaluate};
+pub use flaky::{Finding, TestHistory, Thresholds, evaluate};
 pub use model::{Entry, Outcome};
+pub use outcome::Tally;
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

@@ -3,6 +3,7 @@
 //! behind the same trait.
 
 mod postgres;
+mod results;
 mod sqlite;
 mod url;
 
@@ -13,7 +14,7 @@ pub use url::{PostgresUrl, StoreUrl, default_store_path};
 use chrono::{DateTime, Utc};
 
 use crate::event::{Deployment, DeploymentKind, Incident, TestRun};
-use crate::junit::Entry;
+use crate::junit::{Entry, TestHistory};
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -200,23 +201,6 @@ pub struct FlakyAtSha {
     pub name: String,
     pub attempts: u64,
     pub failures: u64,
-}
-
-/// One test's record over the stored runs of a window.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TestHistory {
-    pub classname: String,
-    pub name: String,
-    /// Runs in which the test ran (not skipped).
-    pub runs: u64,
-    /// Runs whose final outcome was failed or errored.
-    pub failed_runs: u64,
-    /// Runs in which it failed, then passed on a retry.
-    pub retried_runs: u64,
-    /// Commits on which it both passed and failed.
-    pub mixed_shas: u64,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
 }
 
 pub trait WriteTx: ReadTx {

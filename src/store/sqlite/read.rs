@@ -6,12 +6,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::Tx;
-use crate::event::{
-    Change, Deployment, DeploymentKind, DeploymentStatus, Incident, IncidentCause, LeadTimeFrom,
-    LeadTimeNote, Remediation, RemediationReason, TestRun,
-};
+use crate::event::{Change, Deployment, Incident, Remediation, StringEnum, TestRun};
+use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
-use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, TestHistory};
+use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
 use crate::time::{from_millis, to_millis};
 
 // Planner note: without ANALYZE statistics SQLite prefers the wide
@@ -39,30 +37,10 @@ fn to_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRef> {
         id: r.get(0)?,
         sha: r.get(1)?,
         finished_at: from_millis(r.get(2)?),
-        kind: parse_enum(r.get::<_, String>(3)?),
+        kind: StringEnum::from_stored(&r.get::<_, String>(3)?),
         seq: r.get(4)?,
     })
 }
-
-/// Values this module wrote itself; a foreign value falls back to the first variant.
-pub(super) fn parse_enum<T: std::str::FromStr + Copy + EnumAll>(s: String) -> T {
-    s.parse().unwrap_or(T::first())
-}
-
-pub(super) trait EnumAll {
-    fn first() -> Self;
-}
-macro_rules! enum_all {
-    ($($t:ty),*) => {$(impl EnumAll for $t { fn first() -> Self { <$t>::ALL[0] } })*};
-}
-enum_all!(
-    DeploymentKind,
-    DeploymentStatus,
-    LeadTimeFrom,
-    LeadTimeNote,
-    IncidentCause,
-    RemediationReason
-);
 
 impl ReadTx for Tx<'_> {
     fn previous_success(
@@ -188,15 +166,15 @@ impl ReadTx for Tx<'_> {
                             previous_sha: r.get(6)?,
                             started_at: from_millis(r.get(7)?),
                             finished_at: from_millis(r.get(8)?),
-                            status: parse_enum(r.get(9)?),
-                            kind: parse_enum(r.get(10)?),
+                            status: StringEnum::from_stored(&r.get::<_, String>(9)?),
+                            kind: StringEnum::from_stored(&r.get::<_, String>(10)?),
                             version: r.get(11)?,
                             team: r.get(12)?,
                             pipeline_id: r.get(13)?,
                             pipeline_url: r.get(14)?,
                             deployed_by: r.get(15)?,
                             tags: serde_json::from_str::<BTreeMap<String, String>>(&tags).unwrap_or_default(),
-                            lead_time_from: parse_enum(r.get(17)?),
+                            lead_time_from: StringEnum::from_stored(&r.get::<_, String>(17)?),
                             lead_time_note: r.get::<_, Option<String>>(18)?.and_then(|s| s.parse().ok()),
                             clamped_changes: r.get(19)?,
                             truncated: r.get(20)?,
@@ -235,7 +213,7 @@ impl ReadTx for Tx<'_> {
             .query_map([seq], |r| {
                 Ok(Remediation {
                     deployment_id: r.get(0)?,
-                    reason: parse_enum(r.get(1)?),
+                    reason: StringEnum::from_stored(&r.get::<_, String>(1)?),
                 })
             })
             .map_err(self.err("read remediations"))?
@@ -263,7 +241,7 @@ impl ReadTx for Tx<'_> {
                             resolved_at: r.get::<_, Option<i64>>(5)?.map(from_millis),
                             severity: r.get(6)?,
                             title: r.get(7)?,
-                            cause: parse_enum(r.get(8)?),
+                            cause: StringEnum::from_stored(&r.get::<_, String>(8)?),
                             deployment_id: r.get(9)?,
                             deployment_sha: r.get(10)?,
                         },
@@ -409,7 +387,7 @@ impl ReadTx for Tx<'_> {
                 id: r.get(1).map_err(err())?,
                 finished_at: from_millis(r.get(2).map_err(err())?),
                 success: status == "success",
-                kind: parse_enum(r.get(4).map_err(err())?),
+                kind: StringEnum::from_stored(&r.get::<_, String>(4).map_err(err())?),
                 remediates: remediates.remove(&seq).unwrap_or_default(),
             });
         }
@@ -439,7 +417,7 @@ impl ReadTx for Tx<'_> {
                 id: r.get(0).map_err(err())?,
                 started_at: from_millis(r.get(1).map_err(err())?),
                 resolved_at: r.get::<_, Option<i64>>(2).map_err(err())?.map(from_millis),
-                cause: parse_enum(r.get(3).map_err(err())?),
+                cause: StringEnum::from_stored(&r.get::<_, String>(3).map_err(err())?),
                 explicit_unmatched: explicit_deployment.is_none()
                     && (by_id.is_some() || by_sha.is_some()),
                 explicit_deployment,

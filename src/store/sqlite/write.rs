@@ -5,7 +5,8 @@ use rusqlite::params;
 
 use super::Tx;
 use crate::event::{Deployment, Incident, TestRun};
-use crate::junit::{Entry, Outcome};
+use crate::junit::{Entry, Tally};
+use crate::store::results::{TestResult, to_sql_count};
 use crate::store::{StoreError, WriteTx};
 use crate::time::to_millis;
 
@@ -176,35 +177,85 @@ impl WriteTx for Tx<'_> {
     }
 
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
-        let attempts = e.attempts.len() as i64;
-        let failures = e.attempts.iter().filter(|o| o.is_failure()).count() as i64;
-        let passes = e.attempts.iter().filter(|o| **o == Outcome::Passed).count() as i64;
-        let last = e
-            .attempts
-            .iter()
-            .rev()
-            .copied()
-            .find(|o| *o != Outcome::Skipped)
-            .unwrap_or(Outcome::Skipped);
-        let first_failure = e.attempts.iter().position(|o| o.is_failure());
-        let last_pass = e.attempts.iter().rposition(|o| *o == Outcome::Passed);
-        let flaky = matches!((first_failure, last_pass), (Some(f), Some(p)) if p > f);
-        self.conn
+        let err = || self.err("record a test result");
+        let t = Tally::of(e.attempts);
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO test_results (run_seq, classname, name, outcome, attempts, failures, passes, flaky, duration, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
-                 ON CONFLICT (run_seq, classname, name) DO UPDATE SET
-                    flaky = flaky OR excluded.flaky OR (failures > 0 AND excluded.passes > 0),
-                    attempts = attempts + excluded.attempts,
-                    failures = failures + excluded.failures,
-                    passes = passes + excluded.passes,
-                    outcome = CASE WHEN excluded.outcome = 'skipped' THEN outcome ELSE excluded.outcome END,
-                    duration = CASE WHEN excluded.duration IS NULL THEN duration ELSE coalesce(duration, 0) + excluded.duration END,
-                    message = coalesce(excluded.message, message)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (run_seq, classname, name) DO NOTHING",
             )
-            .map_err(self.err("record a test result"))?
-            .execute(params![run_seq, e.classname, e.name, last.as_str(), attempts, failures, passes, e.time(), e.message, flaky])
-            .map_err(self.err("record a test result"))?;
+            .map_err(err())?
+            .execute(params![
+                run_seq,
+                e.classname,
+                e.name,
+                t.outcome.as_str(),
+                to_sql_count(t.attempts),
+                to_sql_count(t.failures),
+                to_sql_count(t.passes),
+                t.flaky,
+                e.time(),
+                e.message
+            ])
+            .map_err(err())?;
+        if inserted == 0 {
+            self.merge_test_result(run_seq, e, t)?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// The run already holds this test: merges the entry into its row.
+    fn merge_test_result(&self, run_seq: i64, e: &Entry<'_>, t: Tally) -> Result<(), StoreError> {
+        let err = || self.err("record a test result");
+        let mut row = self
+            .conn
+            .prepare_cached(
+                "SELECT outcome, attempts, failures, passes, flaky, duration, message FROM test_results
+                 WHERE run_seq = ?1 AND classname = ?2 AND name = ?3",
+            )
+            .map_err(err())?
+            .query_row(params![run_seq, e.classname, e.name], |r| {
+                Ok(TestResult::from_columns(
+                    &r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .map_err(err())?;
+        row.merge(TestResult {
+            tally: t,
+            duration: e.time(),
+            message: e.message.map(str::to_string),
+        });
+        let t = row.tally;
+        self.conn
+            .prepare_cached(
+                "UPDATE test_results SET outcome = ?4, attempts = ?5, failures = ?6, passes = ?7, flaky = ?8,
+                    duration = ?9, message = ?10
+                 WHERE run_seq = ?1 AND classname = ?2 AND name = ?3",
+            )
+            .map_err(err())?
+            .execute(params![
+                run_seq,
+                e.classname,
+                e.name,
+                t.outcome.as_str(),
+                to_sql_count(t.attempts),
+                to_sql_count(t.failures),
+                to_sql_count(t.passes),
+                t.flaky,
+                row.duration,
+                row.message
+            ])
+            .map_err(err())?;
         Ok(())
     }
 }

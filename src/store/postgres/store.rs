@@ -1,5 +1,5 @@
-//! The PostgreSQL store: the shared team store, behind the same trait and
-//! with the same semantics as the SQLite store.
+//! The PostgreSQL store itself: one connection, its migrations and its
+//! transactions.
 //!
 //! - The traits are synchronous; the store owns a current-thread tokio
 //!   runtime and blocks on each call. One connection per invocation.
@@ -13,12 +13,8 @@
 //!   READ COMMITTED on purpose: each statement after the lock sees what the
 //!   previous writer committed (a REPEATABLE READ snapshot could predate it).
 //! - Reads run in a REPEATABLE READ READ ONLY transaction: one snapshot.
-//! - JUnit results are buffered and written in batches (see `tx`), flushed
+//! - JUnit results are buffered and written in batches (see `batch`), flushed
 //!   before a file's savepoint is released and before commit.
-
-mod connect;
-mod schema;
-mod tx;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -27,10 +23,11 @@ use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Statement};
 
-use super::url::PostgresUrl;
-use super::{Access, ReadTx, Store, StoreError, WriteTx};
-pub use connect::check_url;
-use schema::MIGRATIONS;
+use super::connect;
+use super::schema::MIGRATIONS;
+use super::tx;
+use crate::store::url::PostgresUrl;
+use crate::store::{Access, ReadTx, Store, StoreError, WriteTx};
 
 /// `pg_advisory_lock` key held while migrating: 'doramigr' in ASCII.
 const MIGRATION_LOCK: i64 = 0x646f_7261_6d69_6772;
@@ -39,14 +36,14 @@ const WRITE_LOCK: i64 = 0x646f_7261_7772_6974;
 const SCHEMA: &str = "dorameter";
 
 pub struct PostgresStore {
-    rt: Runtime,
-    client: Client,
+    pub(super) rt: Runtime,
+    pub(super) client: Client,
     /// The URL, redacted.
     shown: String,
     who: Who,
     /// Prepared statements, by SQL text: one round trip per query after
     /// the first.
-    statements: RefCell<HashMap<&'static str, Statement>>,
+    pub(super) statements: RefCell<HashMap<&'static str, Statement>>,
 }
 
 /// The session's identity, for the GRANT a permission error needs.
@@ -179,14 +176,17 @@ impl PostgresStore {
         Ok(store)
     }
 
-    fn err(&self, context: &str) -> impl FnOnce(tokio_postgres::Error) -> StoreError + use<> {
+    pub(super) fn err(
+        &self,
+        context: &str,
+    ) -> impl FnOnce(tokio_postgres::Error) -> StoreError + use<> {
         let shown = self.shown.clone();
         let who = self.who.clone();
         let context = context.to_string();
         move |e| classify(&shown, &who, &e, &context)
     }
 
-    fn exec(&self, sql: &str, context: &str) -> Result<(), StoreError> {
+    pub(super) fn exec(&self, sql: &str, context: &str) -> Result<(), StoreError> {
         self.rt
             .block_on(self.client.batch_execute(sql))
             .map_err(self.err(context))

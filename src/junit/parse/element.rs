@@ -1,0 +1,496 @@
+//! The element path: what each start and end tag read by quick-xml does to
+//! the open suites (a stack of frames, which also names error positions
+//! such as `testsuites/testsuite[0]("x")/testcase[3]`) and to the open
+//! `<testcase>`, and how a finished test case is emitted.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use quick_xml::events::BytesStart;
+use quick_xml::{Reader, XmlVersion};
+
+use super::fast::fast_case_attributes;
+use super::reader::{ParseError, Parser};
+use crate::junit::input::Input;
+use crate::junit::model::{Entry, Outcome};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Suites,
+    Suite,
+    Case,
+    /// An element we descend into without modelling it.
+    Other,
+    /// An element whose body was skipped raw; its end tag comes next.
+    Skipped,
+}
+
+pub(super) struct Frame {
+    pub(super) kind: Kind,
+    /// Known element names are static; others are copied (bounded) only
+    /// when a frame is pushed.
+    pub(super) element: Cow<'static, str>,
+    /// The suite's `name`, for paths and as the classname fallback.
+    pub(super) label: Option<String>,
+    /// Index among same-named siblings (suites and cases).
+    pub(super) index: usize,
+    pub(super) suites: usize,
+    pub(super) cases: usize,
+}
+
+/// Longest suite name kept for the classname fallback and error paths: a
+/// hostile report must not make every nesting level hold megabytes.
+const LABEL_BYTES: usize = 1024;
+/// Longest suite name shown per level of an error path.
+const PATH_LABEL_CHARS: usize = 64;
+
+/// Element names that need no allocation when pushed.
+const KNOWN: &[&str] = &[
+    "testsuites",
+    "testsuite",
+    "testcase",
+    "failure",
+    "error",
+    "skipped",
+    "system-out",
+    "system-err",
+    "properties",
+    "property",
+    "flakyFailure",
+    "flakyError",
+    "rerunFailure",
+    "rerunError",
+];
+
+fn bounded(mut s: String, max: usize) -> String {
+    cap_at_char_boundary(&mut s, max);
+    s
+}
+
+/// The open `<testcase>`; reused between cases to avoid allocation.
+#[derive(Default)]
+pub(super) struct Case {
+    pub(super) classname: String,
+    pub(super) name: String,
+    /// The `time` attribute as written; empty when absent.
+    pub(super) time: String,
+    pub(super) main: Option<Outcome>,
+    pub(super) before: Vec<Outcome>,
+    pub(super) after: Vec<Outcome>,
+    pub(super) message: String,
+    pub(super) attempts: Vec<Outcome>,
+    /// jest-junit's `dd_tags[test.invocations]` property: how many times the
+    /// test ran (jest writes only the final attempt as the element).
+    pub(super) invocations: Option<usize>,
+}
+
+impl Case {
+    /// Forgets what the previous `<testcase>`'s attributes set.
+    pub(super) fn clear_attributes(&mut self) {
+        self.classname.clear();
+        self.name.clear();
+        self.time.clear();
+        self.main = None;
+    }
+}
+
+/// pytest-rerunfailures writes each earlier attempt of a rerun test as an
+/// empty `<testcase>` just before the next attempt. Empty reads as passed, but
+/// pytest only reruns failures, so in a pytest report a passing entry followed
+/// by an entry of the same identity is a failed attempt. A passing entry is
+/// therefore held back until the next entry shows which it was.
+pub(super) struct Held {
+    pub(super) classname: String,
+    pub(super) name: String,
+    pub(super) time: String,
+}
+
+/// Applies one `<testcase>` attribute; `attr` is given when the value may
+/// need unescaping (the quick-xml path).
+pub(super) fn case_attribute(
+    key: &str,
+    value: &str,
+    attr: Option<&quick_xml::events::attributes::Attribute<'_>>,
+    case: &mut Case,
+) {
+    let set = |out: &mut String| match attr {
+        Some(a) => set_value(a, out),
+        None => {
+            out.clear();
+            out.push_str(value);
+        }
+    };
+    match key {
+        "classname" => set(&mut case.classname),
+        "name" => set(&mut case.name),
+        "time" => {
+            case.time.clear();
+            case.time.push_str(value);
+        }
+        // Bazel: status="notrun" for tests that were not run.
+        "status"
+            if ["notrun", "skipped", "disabled", "ignored"]
+                .iter()
+                .any(|s| value.eq_ignore_ascii_case(s)) =>
+        {
+            case.main = Some(Outcome::Skipped)
+        }
+        _ => {}
+    }
+}
+
+/// Copies an attribute value, unescaping and normalizing only when needed; an
+/// unknown entity is kept literally (never resolved).
+fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String) {
+    out.clear();
+    if !a
+        .value
+        .as_bytes()
+        .iter()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        out.push_str(&a.value);
+        return;
+    }
+    match a.normalized_value(XmlVersion::Implicit1_0) {
+        Ok(v) => out.push_str(&v),
+        Err(_) => out.push_str(&a.value),
+    }
+}
+
+/// An attribute value, unescaped; an unknown entity is kept literally (never
+/// resolved), invalid UTF-8 replaced.
+fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
+    out.clear();
+    for a in e.attributes().with_checks(false).flatten() {
+        if a.key.local_name().as_ref() == key {
+            set_value(&a, out);
+            return true;
+        }
+    }
+    false
+}
+
+fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
+    let mut s = String::new();
+    attr_into(e, key, &mut s).then_some(s)
+}
+
+pub(super) fn cap_at_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+impl Parser<'_> {
+    pub(super) fn error(&self, offset: u64, message: String) -> ParseError {
+        let mut path = String::new();
+        for f in &self.frames {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(&f.element);
+            if matches!(f.kind, Kind::Suite | Kind::Case) {
+                path.push_str(&format!("[{}]", f.index));
+            }
+            if let Some(label) = &f.label {
+                let shown: String = label.chars().take(PATH_LABEL_CHARS).collect();
+                let more = if shown.len() < label.len() { "…" } else { "" };
+                path.push_str(&format!("({shown:?}{more})"));
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        ParseError {
+            path,
+            offset,
+            message,
+        }
+    }
+
+    pub(super) fn push(&mut self, kind: Kind, element: &str, label: Option<String>, index: usize) {
+        let element = match KNOWN.iter().find(|k| **k == element) {
+            Some(k) => Cow::Borrowed(*k),
+            None => Cow::Owned(bounded(element.to_string(), PATH_LABEL_CHARS)),
+        };
+        self.frames.push(Frame {
+            kind,
+            element,
+            label,
+            index,
+            suites: 0,
+            cases: 0,
+        });
+    }
+
+    pub(super) fn open<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        e: &BytesStart<'_>,
+        empty: bool,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<(), ParseError> {
+        let local = e.local_name();
+        let element: &str = local.as_ref();
+        if self.frames.len() >= self.limits.max_depth {
+            return Err(self.error(
+                reader.buffer_position(),
+                format!(
+                    "elements nested deeper than {} levels",
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        if !self.seen_root {
+            if element != "testsuites" && element != "testsuite" {
+                return Err(self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>")));
+            }
+            self.seen_root = true;
+            let name = attr(e, "name");
+            self.pytest = matches!(
+                (element, name.as_deref()),
+                ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest"))
+            );
+        }
+        let in_case = self
+            .frames
+            .iter()
+            .rev()
+            .find(|f| f.kind != Kind::Other)
+            .is_some_and(|f| f.kind == Kind::Case);
+        if in_case {
+            return self.open_in_case(reader, e, element, empty);
+        }
+        match element {
+            "testsuites" => {
+                if !empty {
+                    self.push(Kind::Suites, element, None, 0);
+                }
+            }
+            "testsuite" => {
+                let index = self.frames.last_mut().map_or(0, |f| {
+                    f.suites += 1;
+                    f.suites - 1
+                });
+                if !empty {
+                    let name = attr(e, "name").map(|n| bounded(n, LABEL_BYTES));
+                    self.push(Kind::Suite, element, name, index);
+                }
+            }
+            "testcase" => {
+                // A testcase is the hot path: scan plain attributes directly,
+                // and let quick-xml handle anything with entities or odd syntax.
+                // Either path starts from a cleared classname, name, time and status.
+                let case = &mut self.case;
+                if !fast_case_attributes(e.attributes_raw(), case) {
+                    case.clear_attributes();
+                    for a in e.attributes().with_checks(false).flatten() {
+                        case_attribute(a.key.local_name().as_ref(), &a.value, Some(&a), case);
+                    }
+                }
+                self.open_case(empty, on_entry);
+            }
+            "system-out" | "system-err" | "properties" => {
+                if !empty {
+                    self.skip(reader, element, false)?;
+                }
+            }
+            _ => {
+                if !empty {
+                    self.push(Kind::Other, element, None, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn open_in_case<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        e: &BytesStart<'_>,
+        element: &str,
+        empty: bool,
+    ) -> Result<(), ParseError> {
+        if element == "properties" {
+            // Read, not skipped: a test's properties may carry its attempt count.
+            if !empty {
+                self.push(Kind::Other, element, None, 0);
+            }
+            return Ok(());
+        }
+        if element == "property" {
+            if attr(e, "name").as_deref() == Some("dd_tags[test.invocations]") {
+                self.case.invocations = attr(e, "value")
+                    .and_then(|v| v.trim().parse().ok())
+                    .filter(|n| (1..=1000).contains(n));
+            }
+            if !empty {
+                self.skip(reader, element, false)?;
+            }
+            return Ok(());
+        }
+        let outcome = match element {
+            "failure" | "flakyFailure" | "rerunFailure" => Some(Outcome::Failed),
+            "error" | "flakyError" | "rerunError" => Some(Outcome::Errored),
+            "skipped" => Some(Outcome::Skipped),
+            _ => None,
+        };
+        let mut wants_body = false;
+        if let Some(outcome) = outcome {
+            match element {
+                "flakyFailure" | "flakyError" => self.case.before.push(outcome),
+                "rerunFailure" | "rerunError" => self.case.after.push(outcome),
+                // A failure outranks a skip written beside it.
+                _ if self.case.main.is_some_and(Outcome::is_failure)
+                    && outcome == Outcome::Skipped => {}
+                _ => self.case.main = Some(outcome),
+            }
+            if outcome.is_failure() {
+                let mut msg = String::new();
+                if attr_into(e, "message", &mut msg) && !msg.trim().is_empty() {
+                    cap_at_char_boundary(&mut msg, self.limits.message_bytes);
+                    self.case.message = msg;
+                } else {
+                    self.case.message.clear();
+                    wants_body = true;
+                }
+            }
+        }
+        if !empty {
+            self.skip(reader, element, wants_body)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the `<testcase>` whose classname, name, time and status are set:
+    /// counts it among its siblings, and emits it when it has no body.
+    pub(super) fn open_case(&mut self, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+        let index = self.frames.last_mut().map_or(0, |f| {
+            f.cases += 1;
+            f.cases - 1
+        });
+        let case = &mut self.case;
+        if case.classname.is_empty() {
+            // SPEC §6: the enclosing suite's name when classname is absent.
+            if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
+                case.classname.push_str(suite);
+            }
+        }
+        case.before.clear();
+        case.after.clear();
+        case.message.clear();
+        case.invocations = None;
+        if empty {
+            self.emit_case(on_entry);
+        } else {
+            self.push(Kind::Case, "testcase", None, index);
+        }
+    }
+
+    pub(super) fn close<R: Read>(
+        &mut self,
+        reader: &Reader<Input<R>>,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<(), ParseError> {
+        let Some(frame) = self.frames.pop() else {
+            return Err(self.error(
+                reader.buffer_position(),
+                "an end tag with no open element".into(),
+            ));
+        };
+        if frame.kind == Kind::Case {
+            self.emit_case(on_entry);
+        }
+        Ok(())
+    }
+
+    fn emit_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+        let case = &mut self.case;
+        case.attempts.clear();
+        case.attempts.extend_from_slice(&case.before);
+        case.attempts.push(case.main.unwrap_or(Outcome::Passed));
+        case.attempts.extend_from_slice(&case.after);
+        // jest retries only failures: the runs before the final one failed.
+        if let Some(n) = case.invocations.take() {
+            while case.attempts.len() < n {
+                case.attempts.insert(0, Outcome::Failed);
+            }
+        }
+        case.main = None;
+        self.stats.testcases += 1;
+        if self.pytest {
+            if let Some(h) = self.held.take() {
+                let earlier = if h.classname == case.classname && h.name == case.name {
+                    Outcome::Failed
+                } else {
+                    Outcome::Passed
+                };
+                deliver(&h.classname, &h.name, &[earlier], &h.time, None, on_entry);
+            }
+            if case.attempts == [Outcome::Passed] {
+                self.held = Some(Held {
+                    classname: case.classname.clone(),
+                    name: case.name.clone(),
+                    time: case.time.clone(),
+                });
+                return;
+            }
+        }
+        let has_failure = case.attempts.iter().any(|o| o.is_failure());
+        let message = (has_failure && !case.message.is_empty()).then_some(case.message.as_str());
+        deliver(
+            &case.classname,
+            &case.name,
+            &case.attempts,
+            &case.time,
+            message,
+            on_entry,
+        );
+    }
+}
+
+pub(super) fn deliver(
+    classname: &str,
+    name: &str,
+    attempts: &[Outcome],
+    time: &str,
+    message: Option<&str>,
+    on_entry: &mut dyn FnMut(&Entry<'_>),
+) {
+    on_entry(&Entry {
+        classname,
+        name,
+        attempts,
+        time_text: (!time.is_empty()).then_some(time),
+        message,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::junit::Outcome::*;
+    use crate::junit::parse::test_support::run;
+
+    #[test]
+    fn surefire_and_nextest_reruns_and_bazel_status() {
+        let xml = br#"<testsuite name="s">
+            <testcase classname="C" name="flaky"><flakyFailure message="first"><stackTrace>at x</stackTrace></flakyFailure><flakyError type="E"/></testcase>
+            <testcase classname="C" name="broken"><failure message="m1"/><rerunFailure message="m2"/><rerunError message="m3"/></testcase>
+            <testcase classname="C" name="notrun" status="notrun"/>
+            <testcase classname="C" name="err"><error message="npe">trace</error></testcase>
+        </testsuite>"#;
+        let seen = run(xml).unwrap();
+        assert_eq!(seen[0].attempts, [Failed, Errored, Passed]);
+        assert_eq!(seen[1].attempts, [Failed, Failed, Errored]);
+        assert_eq!(seen[1].message.as_deref(), Some("m3"));
+        assert_eq!(seen[2].attempts, [Skipped]);
+        assert_eq!(seen[3].attempts, [Errored]);
+        assert_eq!(seen[3].message.as_deref(), Some("npe"));
+    }
+}

@@ -1,0 +1,83 @@
+//! Seconds from a `time` attribute, as every producer writes them.
+
+/// Seconds from a `time` attribute, including locale-formatted values
+/// (Surefire: `2,120.532`, `0,03`). Unreadable or negative: `None`.
+pub fn parse_seconds(raw: &str) -> Option<f64> {
+    if let Some(v) = plain_decimal(raw) {
+        return Some(v);
+    }
+    let s = raw.trim();
+    let value = if !s.contains(',') {
+        s.parse::<f64>().ok()
+    } else if s.contains('.') {
+        s.replace(',', "").parse::<f64>().ok()
+    } else {
+        s.replace(',', ".").parse::<f64>().ok()
+    };
+    value.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// The common `digits[.digits]` form, exactly as `str::parse` reads it: with
+/// at most 15 significant digits both the mantissa and the power of ten are
+/// exact doubles, so one correctly rounded division gives the same value.
+fn plain_decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let (mut mantissa, mut digits, mut scale, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                scale += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    Some(mantissa as f64 / POW10[scale])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_seconds("1.5"), Some(1.5));
+        assert_eq!(parse_seconds("0,03"), Some(0.03));
+        assert_eq!(parse_seconds("2,120.532"), Some(2120.532));
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds(""), None);
+        assert_eq!(parse_seconds(" 3 "), Some(3.0));
+        assert_eq!(parse_seconds("."), None);
+        assert_eq!(parse_seconds("1."), Some(1.0));
+        assert_eq!(parse_seconds(".5"), Some(0.5));
+        // The fast path agrees with `str::parse` bit for bit.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x % 10u64.pow((x >> 60) as u32 % 16 + 1));
+            let dot = (x >> 40) as usize % (digits.len() + 1);
+            let s = format!("{}.{}", &digits[..dot], &digits[dot..]);
+            let want = s.parse::<f64>().unwrap();
+            if let Some(got) = plain_decimal(&s) {
+                assert_eq!(got.to_bits(), want.to_bits(), "{s}");
+                fast += 1;
+            }
+        }
+        assert!(fast > 150_000, "{fast}");
+    }
+}

@@ -1,0 +1,347 @@
+//! One stored test result per test and run: what `WriteTx::add_test_entry`
+//! writes. When a run's test comes again (a rerun entry, the same test in
+//! another file), the stored row and the new entry merge here, by the junit
+//! outcome rule ([`Tally::merge`]); both stores read the stored row, merge in
+//! Rust and write the values back, so no SQL statement repeats the rule.
+
+use crate::junit::{Entry, Outcome, Tally};
+
+/// A `test_results` row, without its key.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TestResult {
+    pub tally: Tally,
+    /// Seconds, summed over the entries that gave a readable time.
+    pub duration: Option<f64>,
+    /// The message of the latest entry that had one.
+    pub message: Option<String>,
+}
+
+impl TestResult {
+    pub fn of(e: &Entry<'_>) -> TestResult {
+        TestResult {
+            tally: Tally::of(e.attempts),
+            duration: e.time(),
+            message: e.message.map(str::to_string),
+        }
+    }
+
+    /// The entries of `later` came after those already merged here.
+    pub fn merge(&mut self, later: TestResult) {
+        self.tally.merge(&later.tally);
+        if let Some(d) = later.duration {
+            self.duration = Some(self.duration.unwrap_or(0.0) + d);
+        }
+        if later.message.is_some() {
+            self.message = later.message;
+        }
+    }
+
+    /// A row as a store reads it back: counts as SQL integers, the outcome
+    /// as its text (the schema's CHECK admits only the four outcomes).
+    pub fn from_columns(
+        outcome: &str,
+        attempts: i64,
+        failures: i64,
+        passes: i64,
+        flaky: bool,
+        duration: Option<f64>,
+        message: Option<String>,
+    ) -> TestResult {
+        TestResult {
+            tally: Tally {
+                attempts: from_sql_count(attempts),
+                failures: from_sql_count(failures),
+                passes: from_sql_count(passes),
+                outcome: Outcome::parse(outcome).unwrap_or(Outcome::Skipped),
+                flaky,
+            },
+            duration,
+            message,
+        }
+    }
+}
+
+/// A count as an SQL integer.
+pub(crate) fn to_sql_count(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// An SQL integer as a count.
+pub(crate) fn from_sql_count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::event::TestRun;
+    use crate::store::{Access, SqliteStore, Store, StoreUrl};
+    use Outcome::*;
+
+    fn entry<'a>(
+        attempts: &'a [Outcome],
+        time: Option<&'a str>,
+        message: Option<&'a str>,
+    ) -> Entry<'a> {
+        Entry {
+            classname: "c",
+            name: "t",
+            attempts,
+            time_text: time,
+            message,
+        }
+    }
+
+    #[test]
+    fn durations_add_up_and_the_latest_message_stays() {
+        let mut r = TestResult::of(&entry(&[Failed], Some("1.5"), Some("boom")));
+        r.merge(TestResult::of(&entry(&[Passed], None, None)));
+        assert_eq!(r.duration, Some(1.5));
+        assert_eq!(r.message.as_deref(), Some("boom"));
+        r.merge(TestResult::of(&entry(&[Errored], Some("2"), Some("crash"))));
+        assert_eq!(r.duration, Some(3.5));
+        assert_eq!(r.message.as_deref(), Some("crash"));
+        assert_eq!(r.tally, Tally::of(&[Failed, Passed, Errored]));
+        let mut none = TestResult::of(&entry(&[Skipped], None, None));
+        none.merge(TestResult::of(&entry(&[Skipped], Some("x"), None)));
+        assert_eq!(none.duration, None);
+    }
+
+    /// One `<testcase>` entry of the script.
+    struct Case {
+        classname: String,
+        name: String,
+        attempts: Vec<Outcome>,
+        time: Option<String>,
+        message: Option<String>,
+    }
+
+    impl Case {
+        fn entry(&self) -> Entry<'_> {
+            Entry {
+                classname: &self.classname,
+                name: &self.name,
+                attempts: &self.attempts,
+                time_text: self.time.as_deref(),
+                message: self.message.as_deref(),
+            }
+        }
+    }
+
+    /// Files of entries (and whether each parsed), many of one test: again
+    /// within a PostgreSQL batch, across batches, across files, and in a
+    /// file rolled back. Times are quarters, so sums are exact in any order.
+    fn script() -> Vec<(Vec<Case>, bool)> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let all = [Passed, Failed, Errored, Skipped];
+        [(7_000, true), (3_000, true), (500, false), (2_000, true)]
+            .into_iter()
+            .map(|(n, keep)| {
+                let cases = (0..n)
+                    .map(|_| {
+                        let id = next(4_000);
+                        let attempts: Vec<Outcome> =
+                            (0..=next(3)).map(|_| all[next(4) as usize]).collect();
+                        let failing = attempts.iter().any(|o| o.is_failure());
+                        Case {
+                            classname: format!("pkg.C{}", id % 7),
+                            name: format!("test_{id}"),
+                            attempts,
+                            time: (next(4) > 0).then(|| format!("{}", next(40) as f64 / 4.0)),
+                            message: (failing && next(2) == 0).then(|| format!("m{}", next(100))),
+                        }
+                    })
+                    .collect();
+                (cases, keep)
+            })
+            .collect()
+    }
+
+    type Results = BTreeMap<(String, String), TestResult>;
+
+    /// The Rust rule over the files that parsed, entry by entry.
+    fn expected(files: &[(Vec<Case>, bool)]) -> Results {
+        let mut out = Results::new();
+        for (cases, _) in files.iter().filter(|(_, keep)| *keep) {
+            for c in cases {
+                let r = TestResult::of(&c.entry());
+                match out.get_mut(&(c.classname.clone(), c.name.clone())) {
+                    Some(stored) => stored.merge(r),
+                    None => {
+                        out.insert((c.classname.clone(), c.name.clone()), r);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn ingest(store: &mut dyn Store, files: &[(Vec<Case>, bool)]) {
+        store
+            .write(&mut |tx| {
+                let run = TestRun {
+                    id: "run".into(),
+                    service: "api".into(),
+                    sha: None,
+                    run_id: None,
+                    run_attempt: None,
+                    job: None,
+                    recorded_at: chrono::Utc::now(),
+                    files: 0,
+                    tests: 0,
+                    runs: 0,
+                    passed: 0,
+                    failed: 0,
+                    errored: 0,
+                    skipped: 0,
+                    flaky: 0,
+                };
+                let seq = tx.insert_test_run(&run)?.expect("a new run");
+                for (cases, keep) in files {
+                    tx.begin_file()?;
+                    for c in cases {
+                        tx.add_test_entry(seq, &c.entry())?;
+                    }
+                    tx.end_file(*keep)?;
+                }
+                Ok(())
+            })
+            .expect("write the test results");
+    }
+
+    const ROWS: &str =
+        "SELECT classname, name, outcome, attempts, failures, passes, flaky, duration, message
+        FROM test_results";
+
+    #[test]
+    fn both_stores_keep_what_the_rust_rule_gives() {
+        let files = script();
+        let want = expected(&files);
+        assert!(want.values().any(|r| r.tally.attempts > 3 && r.tally.flaky));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        ingest(
+            &mut SqliteStore::open(&path, Access::ReadWrite).unwrap(),
+            &files,
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn.prepare(ROWS).unwrap();
+        let sqlite: Results = stmt
+            .query_map([], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?),
+                    TestResult::from_columns(
+                        &r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ),
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(sqlite == want, "SQLite differs from the Rust rule");
+
+        let Some(admin) = postgres_server() else {
+            return;
+        };
+        let db = format!("t_{}", uuid::Uuid::now_v7().simple());
+        pg_exec(&admin, &format!("CREATE DATABASE {db}"));
+        let url = with_db(&admin, &db);
+        let mut store = crate::store::open(&StoreUrl::parse(&url).unwrap(), Access::ReadWrite)
+            .expect("open the PostgreSQL store");
+        ingest(store.as_mut(), &files);
+        drop(store);
+        let postgres = pg_rows(&url);
+        pg_exec(&admin, &format!("DROP DATABASE {db} WITH (FORCE)"));
+        assert!(postgres == want, "PostgreSQL differs from the Rust rule");
+    }
+
+    /// The admin URL of a throwaway server (`DORAMETER_TEST_POSTGRES`, as in
+    /// `tests/it/postgres.rs`), or `None`, said loudly.
+    #[expect(clippy::print_stderr, reason = "a skipped test must be visible")]
+    fn postgres_server() -> Option<String> {
+        match std::env::var("DORAMETER_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                assert!(
+                    std::env::var("DORAMETER_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "DORAMETER_REQUIRE_POSTGRES=1 but DORAMETER_TEST_POSTGRES is not set"
+                );
+                eprintln!("SKIPPED (PostgreSQL half): set DORAMETER_TEST_POSTGRES to run it");
+                None
+            }
+        }
+    }
+
+    /// `url` with its database replaced by `db`.
+    fn with_db(url: &str, db: &str) -> String {
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(b, q)| (b, Some(q)));
+        let start = base.find("://").expect("a URL") + 3;
+        let path = base[start..].find('/').map_or(base.len(), |i| i + start);
+        match query {
+            Some(q) => format!("{}/{db}?{q}", &base[..path]),
+            None => format!("{}/{db}", &base[..path]),
+        }
+    }
+
+    /// Runs `f` with a client connected to `url`.
+    fn pg<T>(
+        url: &str,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+    ) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the PostgreSQL test server");
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            f(&client).await.expect("PostgreSQL test query")
+        })
+    }
+
+    fn pg_exec(url: &str, sql: &str) {
+        pg(url, async |c| c.batch_execute(sql).await);
+    }
+
+    fn pg_rows(url: &str) -> Results {
+        let sql = ROWS.replace("test_results", "dorameter.test_results");
+        let rows = pg(url, async |c| c.query(&sql, &[]).await);
+        rows.iter()
+            .map(|r| {
+                (
+                    (r.get(0), r.get(1)),
+                    TestResult::from_columns(
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                        r.get(7),
+                        r.get(8),
+                    ),
+                )
+            })
+            .collect()
+    }
+}
