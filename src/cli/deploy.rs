@@ -168,7 +168,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     };
     let mut store = match ctx.open_store(&settings, Some(&repo), access) {
         Ok(store) => store,
-        Err(e @ Error::Store(StoreError::Open { .. }))
+        Err(e @ Error::Store(StoreError::Open { .. } | StoreError::Unreachable { .. }))
             if !args.dry_run && !settings.sinks.is_empty() =>
         {
             // The sinks still hear of the deployment, without its history.

@@ -27,6 +27,14 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The server could not be reached at all: the environment (network,
+    /// server down), not a setting to change. Exit 1.
+    #[error("failed to reach the store at {path}")]
+    Unreachable {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("the store at {path} is not a dorameter database (corrupted or another file)")]
     Corrupt {
         path: String,
@@ -67,13 +75,16 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_usage(&self) -> bool {
-        !matches!(self, StoreError::Query { .. })
+        !matches!(self, StoreError::Query { .. } | StoreError::Unreachable { .. })
     }
 
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             StoreError::BadUrl { .. } => {
                 "give --store (DORAMETER_STORE) as sqlite:PATH or postgres://USER@HOST/DB".into()
+            }
+            StoreError::Unreachable { .. } => {
+                "check that the server is up and reachable from here (host, port, firewall) in --store (DORAMETER_STORE); the command can be run again once it is".into()
             }
             StoreError::Open { path, .. } if is_postgres(path) => {
                 "check the host, port, database, user and password in --store (DORAMETER_STORE) and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA".into()

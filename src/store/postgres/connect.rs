@@ -146,28 +146,40 @@ impl Target {
     }
 
     /// Connects and spawns the connection task on the current runtime.
-    pub async fn connect(&self) -> Result<Client, String> {
+    pub async fn connect(&self) -> Result<Client, ConnectError> {
         let attempt = async {
             match self.ssl {
                 Ssl::Disable => self.connect_with(&self.config, None).await,
-                Ssl::Prefer => match self.connect_with(&self.config, Some(self.tls()?)).await {
-                    // libpq's prefer: a failed handshake falls back to plain.
-                    Err(e) if e.starts_with("error performing TLS handshake") => {
-                        let mut plain = self.config.clone();
-                        plain.ssl_mode(SslMode::Disable);
-                        self.connect_with(&plain, None).await
+                Ssl::Prefer => {
+                    let tls = self.tls().map_err(ConnectError::setup)?;
+                    match self.connect_with(&self.config, Some(tls)).await {
+                        // libpq's prefer: a failed handshake falls back to plain.
+                        Err(e) if e.message.starts_with("error performing TLS handshake") => {
+                            let mut plain = self.config.clone();
+                            plain.ssl_mode(SslMode::Disable);
+                            self.connect_with(&plain, None).await
+                        }
+                        other => other,
                     }
-                    other => other,
-                },
-                _ => self.connect_with(&self.config, Some(self.tls()?)).await,
+                }
+                _ => {
+                    let tls = self.tls().map_err(ConnectError::setup)?;
+                    self.connect_with(&self.config, Some(tls)).await
+                }
             }
         };
         match tokio::time::timeout(self.overall_timeout(), attempt).await {
-            Ok(r) => r.map_err(|e| self.scrub(e)),
-            Err(_) => Err(format!(
-                "no answer from the server within {} s",
-                self.overall_timeout().as_secs()
-            )),
+            Ok(r) => r.map_err(|e| ConnectError {
+                message: self.scrub(e.message),
+                unreachable: e.unreachable,
+            }),
+            Err(_) => Err(ConnectError {
+                message: format!(
+                    "no answer from the server within {} s",
+                    self.overall_timeout().as_secs()
+                ),
+                unreachable: true,
+            }),
         }
     }
 
@@ -175,17 +187,17 @@ impl Target {
         &self,
         config: &tokio_postgres::Config,
         tls: Option<MakeRustlsConnect>,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, ConnectError> {
         match tls {
             None => {
-                let (client, conn) = config.connect(NoTls).await.map_err(|e| describe(&e))?;
+                let (client, conn) = config.connect(NoTls).await.map_err(ConnectError::from_pg)?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
                 Ok(client)
             }
             Some(tls) => {
-                let (client, conn) = config.connect(tls).await.map_err(|e| describe(&e))?;
+                let (client, conn) = config.connect(tls).await.map_err(ConnectError::from_pg)?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -244,6 +256,35 @@ impl Target {
 
 /// The message of a tokio-postgres error with its causes, on one line: the
 /// server's own message for database errors.
+/// Why a connection failed, and whether the server could not be reached
+/// at all (refused, unroutable, unresolvable, silent): the environment, not
+/// the URL's settings (a refused password or a TLS mismatch are those).
+#[derive(Debug)]
+pub struct ConnectError {
+    pub message: String,
+    pub unreachable: bool,
+}
+
+impl ConnectError {
+    fn setup(message: String) -> ConnectError {
+        ConnectError {
+            message,
+            unreachable: false,
+        }
+    }
+
+    fn from_pg(e: tokio_postgres::Error) -> ConnectError {
+        let message = describe(&e);
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        ConnectError {
+            unreachable: e.as_db_error().is_none()
+                && io
+                && !message.starts_with("error performing TLS handshake"),
+            message,
+        }
+    }
+}
+
 pub fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = db.message().to_string();
