@@ -255,13 +255,11 @@ fn bad_global_settings_are_usage_errors() {
     assert_rejected(&dm, &run, "--format");
     let run = dm.run_raw(&["--store", "mysql://localhost/db", "report"]);
     assert_rejected(&dm, &run, "--store");
-    let out = dm
-        .command(&["report", "--service", "api"])
-        .env("DORAMETER_NOW", "half past nine")
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("DORAMETER_NOW"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let run = dm.run_with_env(
+        &[("DORAMETER_NOW", "half past nine")],
+        &["report", "--service", "api"],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("DORAMETER_NOW"), "{run:#?}");
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
 }

@@ -25,18 +25,10 @@ const FAST: &[(&str, &str)] = &[
     ("DORAMETER_SINK_MAX_DELAY", "20ms"),
 ];
 
+/// [`Dm::run_with_env`] with the fast retry policy, then `env`.
 fn run_env(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = dm.command(args);
-    for (k, v) in FAST.iter().chain(env) {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run dorameter");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
+    let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
+    dm.run_with_env(&env, args)
 }
 
 fn open_incident(dm: &Dm, env: &[(&str, &str)], sink: &str, id: &str) -> Run {
@@ -967,13 +959,7 @@ fn kill_9_during_delivery_never_corrupts_or_loses_the_spool() {
         );
     }
     assert!(kills >= 8, "only {kills} runs were killed mid-flight");
-    let run = dm.command(&["--sink", &sink, "flush"]).output().unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report = dm.json(&["--sink", &sink, "flush"]);
     assert_eq!(report["sinks"][0]["pending"], 0, "{report}");
     assert_eq!(report["corrupt_records"], 0, "{report}");
     let accepted = accepted.lock().unwrap();
@@ -1086,7 +1072,8 @@ fn unreachable_store_still_delivers_the_deployment_to_sinks() {
     let repo_path = repo.path.display().to_string();
     let spool = dm.dir.path().join("spool");
     let spool_s = spool.display().to_string();
-    let mut cmd = dm.raw_command(&[
+    // No `--format json`: run_env's command would add it.
+    let args = [
         "--store",
         "postgres://dora:s3cret@127.0.0.1:1/dora",
         "--sink",
@@ -1098,16 +1085,14 @@ fn unreachable_store_still_delivers_the_deployment_to_sinks() {
         "api",
         "--id",
         "deploy-when-store-down",
-    ]);
-    cmd.envs(FAST.iter().copied())
-        .env("DORAMETER_SPOOL", &spool_s);
-    let out = cmd.output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: Vec::new(),
-    };
+    ];
+    let out = dm
+        .raw_command(&args)
+        .envs(FAST.iter().copied())
+        .env("DORAMETER_SPOOL", &spool_s)
+        .output()
+        .unwrap();
+    let run = Run::from_output(args.map(str::to_string).into(), out);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
         run.stderr.contains("store") && !run.stderr.contains("s3cret"),

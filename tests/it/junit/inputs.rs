@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::support::*;
 use crate::util::*;
 
@@ -336,17 +334,16 @@ fn junit_paths_with_glob_metacharacters() {
     let work = cwd(&dm).join("job [1]");
     std::fs::create_dir_all(work.join("reports")).expect("mkdir");
     std::fs::write(work.join("reports/b.xml"), report(&[("b", "P")])).expect("write");
-    let mut cmd = dm.command(&["junit", "reports/*.xml", "--dry-run"]);
-    let out = cmd.current_dir(&work).output().expect("run dorameter");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "a glob run from 'job [1]': {stderr}"
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(u(&v, "tests"), 1, "{v}");
+    let args = ["junit", "reports/*.xml", "--dry-run"];
+    let out = dm
+        .command(&args)
+        .current_dir(&work)
+        .output()
+        .expect("run dorameter");
+    let run = Run::from_output(args.map(str::to_string).into(), out);
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
+    assert_eq!(run.code, 0, "a glob run from 'job [1]': {run:#?}");
+    assert_eq!(u(&out_json(&run), "tests"), 1, "{run:#?}");
 }
 
 #[test]
