@@ -777,20 +777,8 @@ fn flags_env_vars_and_time_forms_are_interchangeable() {
     assert_eq!(ts(&r["window"]["start"]), at(0, 5, 0) - 14 * DAY);
     assert_close(&r["window"]["days"], 14.0, 1e-9, "days");
     assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 0);
-    let later = Dm::new(at(0, 6, 0));
-    let r = later
-        .run_raw(&[
-            "--store",
-            &now_dm.store_url(),
-            "--format",
-            "json",
-            "report",
-            "--service",
-            "api",
-            "--window",
-            "2w",
-        ])
-        .json();
+    let later = Dm::new(at(0, 6, 0)).with_store(&now_dm.store_url());
+    let r = later.json(&["report", "--service", "api", "--window", "2w"]);
     assert_eq!(ts(&r["window"]["end"]), at(0, 6, 0));
     assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 1);
 }

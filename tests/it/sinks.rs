@@ -31,13 +31,33 @@ fn run_env(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
     dm.run_with_env(&env, args)
 }
 
+/// `dorameter --sink SINK ARGS...`, as [`run_env`].
+fn run_sink(dm: &Dm, env: &[(&str, &str)], sink: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--sink", sink];
+    all.extend_from_slice(args);
+    run_env(dm, env, &all)
+}
+
+/// `deploy --repo REPO --service SERVICE ARGS...` through `sink`.
+fn deploy_via(
+    dm: &Dm,
+    env: &[(&str, &str)],
+    sink: &str,
+    repo: &str,
+    service: &str,
+    args: &[&str],
+) -> Run {
+    let mut all = vec!["deploy", "--repo", repo, "--service", service];
+    all.extend_from_slice(args);
+    run_sink(dm, env, sink, &all)
+}
+
 fn open_incident(dm: &Dm, env: &[(&str, &str)], sink: &str, id: &str) -> Run {
-    run_env(
+    run_sink(
         dm,
         env,
+        sink,
         &[
-            "--sink",
-            sink,
             "incident",
             "open",
             "--id",
@@ -206,17 +226,13 @@ fn datadog_bodies_match_the_openapi_schema() {
     let env = [("DD_API_KEY", key)];
     let repo_path = repo.path.display().to_string();
 
-    let deploy = run_env(
+    let deploy = deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--id",
             "dep-1",
             "--version",
@@ -231,17 +247,13 @@ fn datadog_bodies_match_the_openapi_schema() {
     );
     deploy.assert_ok();
     // A failed deploy job is not a Datadog deployment: stored, not sent.
-    run_env(
+    deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--status",
             "failure",
             "--finished-at",
@@ -250,12 +262,11 @@ fn datadog_bodies_match_the_openapi_schema() {
     )
     .assert_ok();
     open_incident(&dm, &env, &sink, "INC 42").assert_ok();
-    let resolved = run_env(
+    let resolved = run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "incident",
             "resolve",
             "--id",
@@ -410,20 +421,13 @@ fn webhook_posts_signed_events_of_every_kind() {
     let mut repo = Repo::new();
     repo.commit_at("one", at(0, 9, 0));
     let repo_path = repo.path.display().to_string();
-    let d = run_env(
+    let d = deploy_via(
         &dm,
         &env,
-        &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "api",
-            "--id",
-            "deploy-0001",
-        ],
+        &sink,
+        &repo_path,
+        "api",
+        &["--id", "deploy-0001"],
     );
     d.assert_ok();
     open_incident(&dm, &env, &sink, "INC-7").assert_ok();
@@ -433,12 +437,11 @@ fn webhook_posts_signed_events_of_every_kind() {
         r#"<testsuite name="s"><testcase classname="a" name="b"/></testsuite>"#,
     )
     .unwrap();
-    run_env(
+    run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "junit",
             junit.to_str().unwrap(),
             "--service",
@@ -481,37 +484,22 @@ fn webhook_posts_signed_events_of_every_kind() {
     assert!(!d.stderr.contains(secret));
 
     // Re-running the same deploy sends nothing twice: the spool acknowledged it.
-    run_env(
+    deploy_via(
         &dm,
         &env,
-        &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "api",
-            "--id",
-            "deploy-0001",
-        ],
+        &sink,
+        &repo_path,
+        "api",
+        &["--id", "deploy-0001"],
     )
     .assert_ok();
     assert_eq!(server.requests().len(), 3);
     // A wrong secret is a 401 from the receiver: reported, not retried.
-    let bad = run_env(
+    let bad = run_sink(
         &dm,
         &[("DORAMETER_WEBHOOK_SECRET", "wrong-secret")],
-        &[
-            "--sink",
-            &sink,
-            "incident",
-            "open",
-            "--id",
-            "INC-8",
-            "--service",
-            "api",
-        ],
+        &sink,
+        &["incident", "open", "--id", "INC-8", "--service", "api"],
     );
     bad.assert_ok();
     assert!(bad.stderr.contains("HTTP 401"), "{bad:#?}");
@@ -528,19 +516,11 @@ fn invalid_sinks_are_usage_errors() {
         "webhook:ftp://x.example.com/h",
         "devlake:",
     ] {
-        let run = run_env(
+        let run = run_sink(
             &dm,
             &[],
-            &[
-                "--sink",
-                spec,
-                "incident",
-                "open",
-                "--id",
-                "INC-1",
-                "--service",
-                "api",
-            ],
+            spec,
+            &["incident", "open", "--id", "INC-1", "--service", "api"],
         );
         run.assert_usage_error("webhook:URL");
     }
@@ -550,19 +530,11 @@ fn invalid_sinks_are_usage_errors() {
         &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_usage_error("webhook:URL");
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[("DORAMETER_SINK_TIMEOUT", "soon")],
-        &[
-            "--sink",
-            "datadog",
-            "incident",
-            "open",
-            "--id",
-            "INC-1",
-            "--service",
-            "api",
-        ],
+        "datadog",
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_usage_error("DORAMETER_SINK_TIMEOUT");
     // Nothing was stored by the refused commands.
@@ -572,14 +544,11 @@ fn invalid_sinks_are_usage_errors() {
         "{report}"
     );
     // Credentials in a refused URL are not echoed.
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[],
-        &[
-            "--sink",
-            "webhook:ftp://bob:hunter2@x.example.com/",
-            "flush",
-        ],
+        "webhook:ftp://bob:hunter2@x.example.com/",
+        &["flush"],
     );
     run.assert_usage_error("webhook:URL");
     assert!(!run.stderr.contains("hunter2"), "{run:#?}");
@@ -644,19 +613,11 @@ fn retry_after_is_honoured() {
         }
     });
     let sink = format!("webhook:{}", server.url("/h"));
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[("DORAMETER_SINK_MAX_DELAY", "30s")],
-        &[
-            "--sink",
-            &sink,
-            "incident",
-            "open",
-            "--id",
-            "INC-1",
-            "--service",
-            "api",
-        ],
+        &sink,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_ok();
     let reqs = server.requests();
@@ -692,17 +653,13 @@ fn devlake_receives_deployments_and_incident_issues() {
     );
     let sha = repo.commit_at("one", at(0, 9, 0));
     let repo_path = repo.path.display().to_string();
-    run_env(
+    deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--env",
             "staging",
             "--id",
@@ -715,12 +672,11 @@ fn devlake_receives_deployments_and_incident_issues() {
     )
     .assert_ok();
     open_incident(&dm, &env, &sink, "INC-5").assert_ok();
-    run_env(
+    run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "incident",
             "resolve",
             "--id",
@@ -837,7 +793,7 @@ fn faults_and_an_outage_deliver_every_id_exactly_once() {
     let mut flushes = 0;
     loop {
         flushes += 1;
-        let run = run_env(&dm, env, &["--sink", &sink, "flush"]);
+        let run = run_sink(&dm, env, &sink, &["flush"]);
         let report = run.json();
         if report["sinks"][0]["pending"] == 0 {
             break;
@@ -982,7 +938,7 @@ fn a_spool_from_a_newer_version_is_refused_and_kept() {
     bytes.extend_from_slice(b"records in a future format");
     std::fs::write(spool.join("events.log"), &bytes).unwrap();
 
-    let flush = run_env(&dm, &[], &["--sink", &sink, "flush"]);
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
     flush.assert_usage_error("newer dorameter");
     assert!(flush.stderr.contains("hint:"), "{flush:#?}");
     // An event command still records and sends its event, and says so.

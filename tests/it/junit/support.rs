@@ -106,6 +106,16 @@ pub(super) fn counts(v: &Value) -> Vec<(String, u64)> {
     COUNTS.iter().map(|k| (k.to_string(), u(v, k))).collect()
 }
 
+/// The counts of `v` as `sqlite3` prints a row of them:
+/// `tests|runs|passed|failed|errored|skipped`.
+pub(super) fn count_row(v: &Value) -> String {
+    COUNTS
+        .iter()
+        .map(|k| u(v, k).to_string())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Runs `sqlite3 DB SQL`; `None` when the CLI is not installed (the callers
 /// then rely on `junit`/`flaky` output alone).
 #[allow(clippy::print_stderr, reason = "a note in the captured test output")]
