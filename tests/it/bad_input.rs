@@ -33,6 +33,16 @@ fn assert_rejected(dm: &Dm, run: &Run, flag: &str) {
     );
 }
 
+/// The report of `api` has no time to restore: no incident was stored.
+#[track_caller]
+fn assert_no_incident_stored(dm: &Dm) {
+    let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
+    assert!(
+        rep["metrics"]["time_to_restore"]["value"].is_null(),
+        "no incident stored: {rep}"
+    );
+}
+
 #[test]
 fn unknown_sha_is_a_usage_error() {
     let (dm, repo) = world();
@@ -76,11 +86,7 @@ fn invalid_times_are_usage_errors() {
         "not-a-time",
     ]);
     assert_rejected(&dm, &run, "--started-at");
-    let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
-    assert!(
-        rep["metrics"]["time_to_restore"]["value"].is_null(),
-        "no incident stored: {rep}"
-    );
+    assert_no_incident_stored(&dm);
 }
 
 #[test]
@@ -116,18 +122,7 @@ fn bad_flag_values_are_usage_errors() {
 #[test]
 fn unwritable_store_is_a_usage_error_naming_store() {
     let (dm, repo) = world();
-    let repo_s = repo.path.display().to_string();
-    let run = dm.run_raw(&[
-        "--store",
-        "sqlite:/proc/nope/x.db",
-        "--format",
-        "json",
-        "deploy",
-        "--service",
-        "api",
-        "--repo",
-        &repo_s,
-    ]);
+    let run = deploy(&dm.with_store("sqlite:/proc/nope/x.db"), &repo, &[]);
     assert_rejected(&dm, &run, "--store");
     assert!(!std::path::Path::new("/proc/nope").exists());
 }
@@ -147,29 +142,10 @@ fn corrupted_store_is_a_usage_error_naming_store() {
         })
         .collect();
     std::fs::write(&bad, &bytes).expect("write corrupt store");
-    let store = format!("sqlite:{}", bad.display());
-    let repo_s = repo.path.display().to_string();
-    let run = dm.run_raw(&[
-        "--store",
-        &store,
-        "--format",
-        "json",
-        "deploy",
-        "--service",
-        "api",
-        "--repo",
-        &repo_s,
-    ]);
+    let corrupt = dm.with_store(&format!("sqlite:{}", bad.display()));
+    let run = deploy(&corrupt, &repo, &[]);
     assert_rejected(&dm, &run, "--store");
-    let run = dm.run_raw(&[
-        "--store",
-        &store,
-        "--format",
-        "json",
-        "report",
-        "--service",
-        "api",
-    ]);
+    let run = corrupt.run(&["report", "--service", "api"]);
     run.assert_usage_error("--store");
     assert_eq!(
         std::fs::read(&bad).expect("read corrupt store"),
@@ -231,11 +207,7 @@ fn inverted_intervals_are_usage_errors() {
         &rfc(at(0, 4, 0)),
     ]);
     assert_rejected(&dm, &run, "--resolved-at");
-    let rep = dm.report("api", at(0, 0, 0), NOW, &[]);
-    assert!(
-        rep["metrics"]["time_to_restore"]["value"].is_null(),
-        "no incident stored: {rep}"
-    );
+    assert_no_incident_stored(&dm);
 }
 
 #[test]
@@ -255,13 +227,11 @@ fn bad_global_settings_are_usage_errors() {
     assert_rejected(&dm, &run, "--format");
     let run = dm.run_raw(&["--store", "mysql://localhost/db", "report"]);
     assert_rejected(&dm, &run, "--store");
-    let out = dm
-        .command(&["report", "--service", "api"])
-        .env("DORAMETER_NOW", "half past nine")
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("DORAMETER_NOW"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let run = dm.run_with_env(
+        &[("DORAMETER_NOW", "half past nine")],
+        &["report", "--service", "api"],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("DORAMETER_NOW"), "{run:#?}");
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
 }

@@ -5,7 +5,6 @@
 //! GitHub's event file.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -16,16 +15,7 @@ fn deploy_in_ci(dm: &Dm, repo: &Path, vars: &[(&str, &str)], extra: &[&str]) -> 
     let repo = repo.display().to_string();
     let mut args = vec!["deploy", "--repo", repo.as_str()];
     args.extend_from_slice(extra);
-    let mut cmd: Command = dm.command(&args);
-    cmd.envs(vars.iter().copied());
-    let out = cmd.output().expect("run dorameter");
-    assert!(
-        out.status.success(),
-        "dorameter failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    dm.run_with_env(vars, &args).json()
 }
 
 fn gitlab_merged_results<'a>(head: &'a str, merge: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -282,16 +272,13 @@ fn github_pull_request_run_records_the_head_and_writes_step_outputs() {
     // A flaky test becomes a `::warning` annotation, escaped for the runner.
     let report = dir.path().join("r.xml");
     std::fs::write(&report, r#"<testsuite name="s"><testcase classname="c" name="a%b"><flakyFailure message="x"/></testcase></testsuite>"#).unwrap();
-    let mut cmd = dm.command(&["junit", report.to_str().unwrap(), "--dry-run"]);
-    cmd.envs(vars.iter().copied());
-    let out = cmd.output().unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = dm.run_with_env(&vars, &["junit", report.to_str().unwrap(), "--dry-run"]);
+    run.assert_ok();
     assert!(
-        stderr.contains(
+        run.stderr.contains(
             "::warning title=Flaky test::c::a%25b failed, then passed on a retry (2 attempts)"
         ),
-        "{stderr}"
+        "{run:#?}"
     );
-    serde_json::from_slice::<Value>(&out.stdout).expect("stdout stays pure JSON");
+    serde_json::from_str::<Value>(&run.stdout).expect("stdout stays pure JSON");
 }

@@ -14,20 +14,6 @@ use super::util::{Dm, Repo, Run, at};
 const TOKEN: &str = "ghp_s3cretTOKENvalue123";
 const MARKER: &str = "<!-- dorameter:api:production -->";
 
-fn run_env(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = dm.command(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run dorameter");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 #[derive(Clone, Debug)]
 struct Note {
     id: u64,
@@ -188,7 +174,7 @@ fn run_gh_at(dm: &Dm, api: &str, extra: &[(&str, &str)], args: &[&str]) -> Run {
     let env = github_env(api);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
-    run_env(dm, &all, args)
+    dm.run_with_env(&all, args)
 }
 
 #[test]
@@ -346,10 +332,10 @@ fn missing_token_or_context_is_a_warning_or_exit_2_under_strict() {
     );
     assert_eq!(run.code, 2, "{run:#?}");
     // Outside CI: no pull request.
-    let run = run_env(&dm, &[], &["comment", "--service", "api"]);
+    let run = dm.run(&["comment", "--service", "api"]);
     run.assert_ok();
     assert!(run.stderr.contains("no pull or merge request"), "{run:#?}");
-    let run = run_env(&dm, &[], &["--strict", "comment", "--service", "api"]);
+    let run = dm.run(&["--strict", "comment", "--service", "api"]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(fake.server.requests().is_empty());
 }
@@ -444,8 +430,8 @@ fn gitlab_note_is_created_then_updated_with_this_changes_commits() {
         ("DORAMETER_GITLAB_TOKEN", "glpat-secret"),
     ];
     let args = ["comment", "--service", "api", "--repo", &repo_path];
-    run_env(&dm, &env, &args).assert_ok();
-    run_env(&dm, &env, &args).assert_ok();
+    dm.run_with_env(&env, &args).assert_ok();
+    dm.run_with_env(&env, &args).assert_ok();
     let notes = fake.notes();
     assert_eq!(notes.len(), 3, "{notes:#?}");
     assert_eq!(fake.count("POST"), 1);
@@ -463,7 +449,7 @@ fn gitlab_note_is_created_then_updated_with_this_changes_commits() {
     // The GitLab token is also read from GITLAB_TOKEN.
     let mut env2: Vec<(&str, &str)> = env[..env.len() - 1].to_vec();
     env2.push(("GITLAB_TOKEN", "glpat-secret"));
-    run_env(&dm, &env2, &args).assert_ok();
+    dm.run_with_env(&env2, &args).assert_ok();
     assert_eq!(fake.count("PUT"), 2);
 }
 
@@ -504,11 +490,7 @@ fn dry_run_markdown_is_inert_with_hostile_test_names() {
     .chain(std::iter::once("z".repeat(10_000)))
     .collect();
     let file = junit_file(dm.dir.path(), &names);
-    let run = run_env(
-        &dm,
-        &[],
-        &["comment", "--service", "api", "--dry-run", "--junit", &file],
-    );
+    let run = dm.run(&["comment", "--service", "api", "--dry-run", "--junit", &file]);
     run.assert_ok();
     let body = &run.stdout;
     assert!(body.starts_with(MARKER), "{body}");
@@ -541,11 +523,7 @@ fn giant_flaky_list_stays_under_the_limit_with_the_marker() {
         .map(|i| format!("test_{i:05}_{}", "<|>".repeat(60)))
         .collect();
     let file = junit_file(dm.dir.path(), &names);
-    let run = run_env(
-        &dm,
-        &[],
-        &["comment", "--service", "api", "--dry-run", "--junit", &file],
-    );
+    let run = dm.run(&["comment", "--service", "api", "--dry-run", "--junit", &file]);
     run.assert_ok();
     let body = &run.stdout;
     assert!(body.len() < 65_536, "{}", body.len());
@@ -558,8 +536,7 @@ fn dry_run_appends_to_the_github_step_summary() {
     let dm = Dm::default();
     let summary = dm.dir.path().join("summary.md");
     std::fs::write(&summary, "before\n").unwrap();
-    let run = run_env(
-        &dm,
+    let run = dm.run_with_env(
         &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
         &["comment", "--service", "api", "--dry-run"],
     );
@@ -584,7 +561,7 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
     deploy("d2", 10);
     deploy("d3", 20);
     deploy("d4", 30);
-    let run = run_env(&dm, &[], &["comment", "--service", "api", "--dry-run"]);
+    let run = dm.run(&["comment", "--service", "api", "--dry-run"]);
     run.assert_ok();
     let body = &run.stdout;
     assert!(

@@ -1,8 +1,6 @@
 //! `dorameter deploy`: changes, lead times, kinds and remediations computed
 //! from real git history (SPEC §3), and the store it writes.
 
-use std::process::Stdio;
-
 use serde_json::Value;
 
 use crate::util::*;
@@ -30,6 +28,17 @@ fn assert_no_samples(d: &Value, note: &str) {
     assert!(d["lead_time"].is_null(), "lead_time should be null: {d}");
     assert_eq!(d["lead_time_note"], note, "lead_time_note: {d}");
     assert_eq!(change_shas(d).len(), 0, "no changes expected: {d}");
+}
+
+/// A world and a repository whose first commit, `feat: one` at 00:00 on day
+/// 0, was deployed to `api` in production as `id` at 01:00: the start most
+/// scenarios share. Returns the world, the repository and that commit.
+fn first_deployed(id: &str) -> (Dm, Repo, String) {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "api", id, &c1, at(0, 1, 0), &[]);
+    (dm, repo, c1)
 }
 
 #[test]
@@ -237,10 +246,7 @@ fn first_deployment_has_no_lead_time() {
 
 #[test]
 fn redeploying_the_same_sha_is_planned_with_no_changes() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "same-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("same-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "same-2", &c2, at(0, 3, 0), &[]);
     let d = dm.deploy_at(&repo.path, "api", "same-3", &c2, at(0, 4, 0), &[]);
@@ -258,10 +264,7 @@ fn redeploying_the_same_sha_is_planned_with_no_changes() {
 
 #[test]
 fn rollback_to_an_earlier_sha_marks_every_later_deployment_failed() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "rb-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, c1) = first_deployed("rb-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "rb-2", &c2, at(0, 3, 0), &[]);
     let c3 = repo.commit_at("feat: three", at(0, 4, 0));
@@ -300,10 +303,7 @@ fn rollback_to_an_earlier_sha_marks_every_later_deployment_failed() {
 
 #[test]
 fn explicit_rollback_flag_marks_the_previous_deployment() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "xrb-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("xrb-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "xrb-2", &c2, at(0, 3, 0), &[]);
     let c3 = repo.commit_at("feat: undo two by hand", at(0, 4, 0));
@@ -329,10 +329,7 @@ fn explicit_rollback_flag_marks_the_previous_deployment() {
 
 #[test]
 fn revert_shipped_later_is_a_rollforward_of_the_deployment_that_shipped_it() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "rv-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("rv-1");
     let bad = repo.commit_at("feat: risky cache", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "rv-2", &bad, at(0, 3, 0), &[]);
     let c3 = repo.commit_at("feat: three", at(0, 4, 0));
@@ -373,10 +370,7 @@ fn revert_shipped_later_is_a_rollforward_of_the_deployment_that_shipped_it() {
 
 #[test]
 fn hotfix_flag_and_hotfix_subject_are_rollforwards() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "hf-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("hf-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "hf-2", &c2, at(0, 3, 0), &[]);
     let c3 = repo.commit_at("fix: null check", at(0, 4, 0));
@@ -454,10 +448,7 @@ fn shallow_clone_without_the_previous_sha_names_the_fix() {
 
 #[test]
 fn commit_dated_after_its_deployment_is_clamped_and_counted() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "clk-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("clk-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     let c3 = repo.commit_at("feat: skewed clock", at(0, 10, 0));
     let d = dm.deploy_at(&repo.path, "api", "clk-2", &c3, at(0, 5, 0), &[]);
@@ -471,10 +462,7 @@ fn commit_dated_after_its_deployment_is_clamped_and_counted() {
 
 #[test]
 fn failed_deploy_job_is_stored_but_never_counted_or_previous() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "fj-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, c1) = first_deployed("fj-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     let f = dm.deploy_at(
         &repo.path,
@@ -585,7 +573,7 @@ fn twenty_concurrent_deploys_against_one_store_are_all_recorded() {
         .map(|(i, sha)| {
             let id = format!("conc-{i:02}");
             let finished = rfc(at(0, 1, i as i64));
-            dm.command(&[
+            dm.spawn(&[
                 "deploy",
                 "--repo",
                 &repo_s,
@@ -598,22 +586,11 @@ fn twenty_concurrent_deploys_against_one_store_are_all_recorded() {
                 "--finished-at",
                 &finished,
             ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn dorameter")
         })
         .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let out = child.wait_with_output().expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "deploy {i} failed ({:?}): {stderr}",
-            out.status.code()
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        let v: Value = serde_json::from_slice(&out.stdout).expect("deploy JSON");
+    for child in children {
+        // Exit 0, no panic, JSON on stdout.
+        let v = child.wait().json();
         assert_eq!(v["recorded"], true, "{v}");
     }
     let r = dm.report("api", at(0, 0, 0), at(1, 0, 0), &[]);
@@ -685,10 +662,7 @@ fn previous_deployment_is_by_finished_at_not_insertion_order() {
 
 #[test]
 fn environments_and_services_are_separate_histories() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "env-p1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, c1) = first_deployed("env-p1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     let s = dm.deploy_at(
         &repo.path,
@@ -725,10 +699,7 @@ fn environments_and_services_are_separate_histories() {
 
 #[test]
 fn dry_run_of_a_rollback_marks_nothing() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "dr-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, c1) = first_deployed("dr-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "dr-2", &c2, at(0, 3, 0), &[]);
     let d = dm.deploy_at(&repo.path, "api", "dr-3", &c1, at(0, 4, 0), &["--dry-run"]);
@@ -771,24 +742,25 @@ fn flags_env_vars_and_time_forms_are_interchangeable() {
     assert_eq!(d["sha"], c1.as_str(), "the full sha is stored");
     assert_eq!(ts(&d["finished_at"]), at(0, 2, 0));
     // The store and format from the environment.
+    let finished = rfc(at(0, 3, 0));
+    let args = [
+        "deploy",
+        "--service",
+        "api",
+        "--repo",
+        &repo_s,
+        "--sha",
+        &c2,
+        "--finished-at",
+        &finished,
+    ];
     let out = dm
-        .raw_command(&[
-            "deploy",
-            "--service",
-            "api",
-            "--repo",
-            &repo_s,
-            "--sha",
-            &c2,
-            "--finished-at",
-            &rfc(at(0, 3, 0)),
-        ])
+        .raw_command(&args)
         .env("DORAMETER_STORE", dm.store_url())
         .env("DORAMETER_FORMAT", "json")
         .output()
         .expect("run");
-    assert!(out.status.success(), "{out:?}");
-    let d: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = Run::from_output(args.map(str::to_string).into(), out).json();
     assert_eq!(d["previous_sha"], c1.as_str(), "{d}");
     // --finished-at defaults to now.
     let c3 = repo.commit_at("feat: three", at(0, 4, 0));
@@ -805,20 +777,8 @@ fn flags_env_vars_and_time_forms_are_interchangeable() {
     assert_eq!(ts(&r["window"]["start"]), at(0, 5, 0) - 14 * DAY);
     assert_close(&r["window"]["days"], 14.0, 1e-9, "days");
     assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 0);
-    let later = Dm::new(at(0, 6, 0));
-    let r = later
-        .run_raw(&[
-            "--store",
-            &now_dm.store_url(),
-            "--format",
-            "json",
-            "report",
-            "--service",
-            "api",
-            "--window",
-            "2w",
-        ])
-        .json();
+    let later = Dm::new(at(0, 6, 0)).with_store(&now_dm.store_url());
+    let r = later.json(&["report", "--service", "api", "--window", "2w"]);
     assert_eq!(ts(&r["window"]["end"]), at(0, 6, 0));
     assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 1);
 }
@@ -868,22 +828,21 @@ fn default_store_is_at_the_repository_root() {
     let sub = repo.path.join("services").join("api");
     std::fs::create_dir_all(&sub).expect("subdir");
     // No --store, no --repo: run from a subdirectory of the repository.
+    let args = [
+        "--format",
+        "json",
+        "deploy",
+        "--service",
+        "api",
+        "--finished-at",
+        "2026-03-01T03:00:00+02:00",
+    ];
     let out = dm
-        .raw_command(&[
-            "--format",
-            "json",
-            "deploy",
-            "--service",
-            "api",
-            "--finished-at",
-            "2026-03-01T03:00:00+02:00",
-        ])
+        .raw_command(&args)
         .current_dir(&sub)
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let d: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = Run::from_output(args.map(str::to_string).into(), out).json();
     assert_eq!(d["sha"], c1.as_str());
     assert_eq!(ts(&d["finished_at"]), at(0, 1, 0), "offsets are honoured");
     assert!(
@@ -904,7 +863,7 @@ fn the_same_id_sent_concurrently_is_recorded_once() {
     let finished = rfc(at(0, 2, 0));
     let children: Vec<_> = (0..6)
         .map(|_| {
-            dm.command(&[
+            dm.spawn(&[
                 "deploy",
                 "--repo",
                 &repo_s,
@@ -917,18 +876,11 @@ fn the_same_id_sent_concurrently_is_recorded_once() {
                 "--finished-at",
                 &finished,
             ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn dorameter")
         })
         .collect();
     let mut recorded = 0;
     for child in children {
-        let out = child.wait_with_output().expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
-        let v: Value = serde_json::from_slice(&out.stdout).expect("deploy JSON");
+        let v = child.wait().json();
         if v["recorded"] == true {
             recorded += 1;
         }
@@ -939,10 +891,7 @@ fn the_same_id_sent_concurrently_is_recorded_once() {
 
 #[test]
 fn rollback_marks_only_successful_deployments_since_the_last_one_of_that_sha() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "rr-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, c1) = first_deployed("rr-1");
     let c2 = repo.commit_at("feat: two", at(0, 2, 0));
     dm.deploy_at(&repo.path, "api", "rr-2", &c2, at(0, 3, 0), &[]);
     let d = dm.deploy_at(&repo.path, "api", "rr-3", &c1, at(0, 4, 0), &[]);
@@ -977,10 +926,7 @@ fn rollback_marks_only_successful_deployments_since_the_last_one_of_that_sha() {
 
 #[test]
 fn only_the_subject_line_names_a_hotfix_or_revert() {
-    let dm = Dm::default();
-    let mut repo = Repo::new();
-    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
-    dm.deploy_at(&repo.path, "api", "subj-1", &c1, at(0, 1, 0), &[]);
+    let (dm, mut repo, _) = first_deployed("subj-1");
     let c2 = repo.commit_at(
         "feat: retry payments\n\nThis is not a hotfix; it replaces the hotfix branch.",
         at(0, 2, 0),

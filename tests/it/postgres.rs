@@ -9,7 +9,6 @@
 //! database of its own, dropped at the end.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use tokio_postgres::NoTls;
@@ -138,31 +137,22 @@ impl Drop for Db {
     }
 }
 
-fn output_run(args: &[&str], out: std::process::Output) -> Run {
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-/// `dorameter --store STORE --format json ARGS` in `dm`'s world.
-fn cmd(dm: &Dm, store: &str, args: &[&str]) -> Command {
-    let mut c = dm.raw_command(&["--store", store, "--format", "json"]);
-    c.args(args);
-    c
-}
-
-fn run(dm: &Dm, store: &str, args: &[&str]) -> Run {
-    output_run(args, cmd(dm, store, args).output().expect("run dorameter"))
+/// A test's worlds: `dm` on its private SQLite store, and `pg`, the same
+/// world (HOME, working directory, now) on a database of its own; `None`
+/// when there is no server.
+fn worlds() -> Option<(Db, Dm, Dm)> {
+    let admin = server()?;
+    let db = Db::new(&admin);
+    let dm = Dm::default();
+    let pg = dm.with_store(&db.url);
+    Some((db, dm, pg))
 }
 
 /// Runs the same command on both stores and asserts byte-identical output.
 #[track_caller]
-fn both(dm: &Dm, pg: &str, args: &[&str]) -> Value {
-    let a = run(dm, &dm.store_url(), args);
-    let b = run(dm, pg, args);
+fn both(dm: &Dm, pg: &Dm, args: &[&str]) -> Value {
+    let a = dm.run(args);
+    let b = pg.run(args);
     a.assert_ok();
     b.assert_ok();
     assert_eq!(
@@ -174,7 +164,7 @@ fn both(dm: &Dm, pg: &str, args: &[&str]) -> Value {
 
 fn deploy_both(
     dm: &Dm,
-    pg: &str,
+    pg: &Dm,
     repo: &Path,
     id: &str,
     sha: &str,
@@ -202,7 +192,7 @@ fn deploy_both(
     both(dm, pg, &args)
 }
 
-fn incident_both(dm: &Dm, pg: &str, id: &str, started: i64, extra: &[&str]) -> Value {
+fn incident_both(dm: &Dm, pg: &Dm, id: &str, started: i64, extra: &[&str]) -> Value {
     let started = rfc(started);
     let mut args = vec![
         "incident",
@@ -221,7 +211,7 @@ fn incident_both(dm: &Dm, pg: &str, id: &str, started: i64, extra: &[&str]) -> V
 /// A history with every kind of event: planned deploys, a failed job, a
 /// rollback, a revert, a hotfix, incidents of each cause linked by id, by sha
 /// and by timing, one still open. Recorded into SQLite and PostgreSQL alike.
-fn scenario(dm: &Dm, pg: &str) -> (Repo, Vec<String>) {
+fn scenario(dm: &Dm, pg: &Dm) -> (Repo, Vec<String>) {
     let mut repo = Repo::new();
     let mut shas = Vec::new();
     let c1 = repo.commit_at("feat: one", at(0, 0, 10));
@@ -400,10 +390,10 @@ fn scenario(dm: &Dm, pg: &str) -> (Repo, Vec<String>) {
 
 #[test]
 fn report_on_postgres_is_byte_identical_to_sqlite() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
-    scenario(&dm, &db.url);
+    let Some((_db, dm, pg)) = worlds() else {
+        return;
+    };
+    scenario(&dm, &pg);
     let (since, until) = (rfc(BASE - DAY), rfc(dm.now));
     for args in [
         vec![
@@ -438,12 +428,12 @@ fn report_on_postgres_is_byte_identical_to_sqlite() {
         ],
         vec!["report", "--service", "api"],
     ] {
-        let v = both(&dm, &db.url, &args);
+        let v = both(&dm, &pg, &args);
         assert!(!v.is_null());
     }
     let r = both(
         &dm,
-        &db.url,
+        &pg,
         &[
             "report",
             "--service",
@@ -472,20 +462,14 @@ fn report_on_postgres_is_byte_identical_to_sqlite() {
         let args = [
             "--format", format, "report", "--since", &since, "--until", &until,
         ];
-        let a = output_run(
-            &args,
-            dm.raw_command(&["--store", &dm.store_url()])
-                .args(args)
-                .output()
-                .unwrap(),
-        );
-        let b = output_run(
-            &args,
-            dm.raw_command(&["--store", &db.url])
-                .args(args)
-                .output()
-                .unwrap(),
-        );
+        // Not `run`: it would add `--format json`.
+        let on = |w: &Dm| {
+            let store = w.store_url();
+            let mut all = vec!["--store", store.as_str()];
+            all.extend_from_slice(&args);
+            w.run_raw(&all)
+        };
+        let (a, b) = (on(&dm), on(&pg));
         a.assert_ok();
         assert_eq!(a.stdout, b.stdout, "--format {format}");
     }
@@ -493,10 +477,10 @@ fn report_on_postgres_is_byte_identical_to_sqlite() {
 
 #[test]
 fn deploy_events_view_offers_the_seed_columns() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
-    let (_repo, shas) = scenario(&dm, &db.url);
+    let Some((db, dm, pg)) = worlds() else {
+        return;
+    };
+    let (_repo, shas) = scenario(&dm, &pg);
     let columns: Vec<String> = db
         .sql(
             "SELECT column_name || ':' || data_type FROM information_schema.columns
@@ -572,9 +556,9 @@ fn deploy_events_view_offers_the_seed_columns() {
 
 #[test]
 fn twenty_concurrent_deploys_are_all_recorded() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
+    let Some((db, dm, pg)) = worlds() else {
+        return;
+    };
     let mut repo = Repo::new();
     let mut shas = Vec::new();
     for i in 0..20 {
@@ -599,17 +583,11 @@ fn twenty_concurrent_deploys_are_all_recorded() {
                 "--finished-at",
                 &finished,
             ];
-            let child = cmd(&dm, &db.url, &args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn");
-            (args.map(str::to_string), child)
+            pg.spawn(&args)
         })
         .collect();
-    for (args, child) in children {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        output_run(&args, child.wait_with_output().unwrap()).assert_ok();
+    for child in children {
+        child.wait().assert_ok();
     }
     let count = db.sql("SELECT count(*), count(DISTINCT id) FROM dorameter.deployments");
     assert_eq!(count[0], vec![Some("20".into()), Some("20".into())]);
@@ -625,10 +603,8 @@ fn twenty_concurrent_deploys_are_all_recorded() {
     );
     assert_eq!(orphans[0][0].as_deref(), Some("0"));
     let (since, until) = (rfc(BASE - DAY), rfc(dm.now));
-    let r = run(
-        &dm,
-        &db.url,
-        &[
+    let r = pg
+        .run(&[
             "report",
             "--service",
             "api",
@@ -636,9 +612,8 @@ fn twenty_concurrent_deploys_are_all_recorded() {
             &since,
             "--until",
             &until,
-        ],
-    )
-    .json();
+        ])
+        .json();
     assert_eq!(
         r["metrics"]["deployment_frequency"]["deployments"], 20,
         "{r}"
@@ -647,11 +622,11 @@ fn twenty_concurrent_deploys_are_all_recorded() {
 
 #[test]
 fn two_processes_migrating_a_fresh_database_both_succeed() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
+    let Some((db, _dm, pg)) = worlds() else {
+        return;
+    };
     // Read-only commands on a fresh database create nothing.
-    let r = run(&dm, &db.url, &["report", "--service", "api"]);
+    let r = pg.run(&["report", "--service", "api"]);
     r.assert_ok();
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'dorameter'")[0][0].as_deref(),
@@ -671,15 +646,11 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
                 "--started-at",
                 &started,
             ];
-            cmd(&dm, &db.url, &args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
+            pg.spawn(&args)
         })
         .collect();
     for child in children {
-        output_run(&["incident", "open"], child.wait_with_output().unwrap()).assert_ok();
+        child.wait().assert_ok();
     }
     let versions = db.sql("SELECT count(*), max(version) FROM dorameter.schema_migrations");
     assert_eq!(versions[0], vec![Some("2".into()), Some("2".into())]);
@@ -689,11 +660,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
     );
     // A newer schema than this binary knows is refused, not written into.
     db.sql("INSERT INTO dorameter.schema_migrations (version, description) VALUES (99, 'from the future')");
-    let r = run(
-        &dm,
-        &db.url,
-        &["incident", "open", "--id", "INC-9", "--service", "api"],
-    );
+    let r = pg.run(&["incident", "open", "--id", "INC-9", "--service", "api"]);
     r.assert_no_panic();
     assert_eq!(r.code, 2, "{r:#?}");
     assert!(r.stderr.contains("schema version 99"), "{r:#?}");
@@ -741,9 +708,9 @@ fn junit_file(path: &Path, n: usize, shift: usize, broken: bool) {
 
 #[test]
 fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
+    let Some((db, dm, pg)) = worlds() else {
+        return;
+    };
     let dir = dm.dir.path().join("reports");
     std::fs::create_dir_all(&dir).unwrap();
     // More tests than one write batch, so merges cross batch boundaries.
@@ -772,20 +739,8 @@ fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
             "--id",
             &id,
         ];
-        let a = output_run(
-            &args,
-            cmd(&dm, &dm.store_url(), &args)
-                .env("DORAMETER_NOW", &now)
-                .output()
-                .unwrap(),
-        );
-        let b = output_run(
-            &args,
-            cmd(&dm, &db.url, &args)
-                .env("DORAMETER_NOW", &now)
-                .output()
-                .unwrap(),
-        );
+        let a = dm.run_with_env(&[("DORAMETER_NOW", &now)], &args);
+        let b = pg.run_with_env(&[("DORAMETER_NOW", &now)], &args);
         assert_eq!(a.code, b.code, "{a:#?}\n{b:#?}");
         assert_eq!(a.stdout, b.stdout);
         assert!(a.stderr.contains("c-broken.xml"), "{a:#?}");
@@ -810,12 +765,12 @@ fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
     ] {
         let mut args = vec!["flaky", "--service", "api", "--window", "1d"];
         args.extend_from_slice(extra);
-        let v = both(&dm, &db.url, &args);
+        let v = both(&dm, &pg, &args);
         assert!(!v.is_null());
     }
     let v = both(
         &dm,
-        &db.url,
+        &pg,
         &[
             "flaky",
             "--service",
@@ -829,18 +784,18 @@ fn junit_ingestion_gives_the_same_flaky_verdicts_as_sqlite() {
     assert!(v.to_string().contains("test_"), "some tests are flaky: {v}");
     // The PR comment reads this commit's flaky tests (and both windows'
     // figures) alike from either store.
-    let comment = |store: &str| {
-        let args = ["comment", "--service", "api", "--dry-run"];
-        let out = cmd(&dm, store, &args)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_EVENT_NAME", "push")
-            .env("GITHUB_REPOSITORY", "o/r")
-            .env("GITHUB_SHA", "1111111111111111111111111111111111111111")
-            .output()
-            .unwrap();
-        output_run(&args, out)
+    let comment = |w: &Dm| {
+        w.run_with_env(
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_EVENT_NAME", "push"),
+                ("GITHUB_REPOSITORY", "o/r"),
+                ("GITHUB_SHA", "1111111111111111111111111111111111111111"),
+            ],
+            &["comment", "--service", "api", "--dry-run"],
+        )
     };
-    let (a, b) = (comment(&dm.store_url()), comment(&db.url));
+    let (a, b) = (comment(&dm), comment(&pg));
     a.assert_ok();
     b.assert_ok();
     assert_eq!(a.stdout, b.stdout, "SQLite and PostgreSQL comments differ");
@@ -884,7 +839,7 @@ fn bad_urls_and_unreachable_servers_are_usage_errors_without_the_password() {
         "postgres://dora:hunter22@db:notaport/dora",
         "postgres://dora:hunter22@db/dora?sslmode=sometimes",
     ] {
-        let r = run(&dm, url, &["report"]);
+        let r = dm.with_store(url).run(&["report"]);
         r.assert_usage_error("--store");
         assert!(
             r.stderr.contains("postgres://USER"),
@@ -896,11 +851,9 @@ fn bad_urls_and_unreachable_servers_are_usage_errors_without_the_password() {
         "postgres://dora:hunter22@127.0.0.1:{}/dora?connect_timeout=5",
         free_port()
     );
-    let r = run(
-        &dm,
-        &url,
-        &["incident", "open", "--id", "INC-1", "--service", "api"],
-    );
+    let r = dm
+        .with_store(&url)
+        .run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
         r.stderr
@@ -912,28 +865,29 @@ fn bad_urls_and_unreachable_servers_are_usage_errors_without_the_password() {
     // This server has no TLS: sslmode=require must say so, not fall back.
     let db = Db::new(&admin);
     let base = db.url.split('?').next().unwrap();
-    let r = run(&dm, &format!("{base}?sslmode=require"), &["report"]);
+    let r = dm
+        .with_store(&format!("{base}?sslmode=require"))
+        .run(&["report"]);
     r.assert_usage_error("--store");
     assert!(r.stderr.contains("TLS"), "{r:#?}");
     // prefer falls back to plain.
-    run(&dm, &format!("{base}?sslmode=prefer"), &["report"]).assert_ok();
+    dm.with_store(&format!("{base}?sslmode=prefer"))
+        .run(&["report"])
+        .assert_ok();
 }
 
 #[test]
 fn a_role_without_create_rights_is_told_which_grant_is_missing() {
-    let Some(admin) = server() else { return };
-    let db = Db::new(&admin);
-    let dm = Dm::default();
+    let Some((db, dm, pg)) = worlds() else {
+        return;
+    };
+    let admin = db.admin.clone();
     let role = format!("r_{}", uuid::Uuid::now_v7().simple());
     sql(&admin, &format!("CREATE ROLE {role} LOGIN"));
-    let url = with_user(&db.url, &role, None);
+    let as_role = dm.with_store(&with_user(&db.url, &role, None));
     // Reading a fresh database needs no rights beyond CONNECT and TEMP.
-    run(&dm, &url, &["report", "--service", "api"]).assert_ok();
-    let r = run(
-        &dm,
-        &url,
-        &["incident", "open", "--id", "INC-1", "--service", "api"],
-    );
+    as_role.run(&["report", "--service", "api"]).assert_ok();
+    let r = as_role.run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
         r.stderr
@@ -941,17 +895,9 @@ fn a_role_without_create_rights_is_told_which_grant_is_missing() {
         "{r:#?}"
     );
     // The schema exists (made by its owner) but the role may not use it.
-    run(
-        &dm,
-        &db.url,
-        &["incident", "open", "--id", "INC-0", "--service", "api"],
-    )
-    .assert_ok();
-    let r = run(
-        &dm,
-        &url,
-        &["incident", "open", "--id", "INC-1", "--service", "api"],
-    );
+    pg.run(&["incident", "open", "--id", "INC-0", "--service", "api"])
+        .assert_ok();
+    let r = as_role.run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
         r.stderr
@@ -959,12 +905,8 @@ fn a_role_without_create_rights_is_told_which_grant_is_missing() {
         "{r:#?}"
     );
     db.sql(&format!("GRANT USAGE ON SCHEMA dorameter TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA dorameter TO {role}"));
-    run(&dm, &url, &["report", "--service", "api"]).assert_ok();
-    let r = run(
-        &dm,
-        &url,
-        &["incident", "open", "--id", "INC-1", "--service", "api"],
-    );
+    as_role.run(&["report", "--service", "api"]).assert_ok();
+    let r = as_role.run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
         r.stderr.contains("ON ALL TABLES IN SCHEMA dorameter"),
@@ -973,12 +915,9 @@ fn a_role_without_create_rights_is_told_which_grant_is_missing() {
     db.sql(&format!(
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dorameter TO {role}"
     ));
-    run(
-        &dm,
-        &url,
-        &["incident", "open", "--id", "INC-1", "--service", "api"],
-    )
-    .assert_ok();
+    as_role
+        .run(&["incident", "open", "--id", "INC-1", "--service", "api"])
+        .assert_ok();
     drop(db);
     sql(&admin, &format!("DROP ROLE IF EXISTS {role}"));
 }
@@ -1037,14 +976,16 @@ fn a_wrong_password_is_an_open_error_that_never_shows_the_password() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let good = with_user(&db.url, role, Some("right-horse-battery"));
-    let r = run(&dm, &good, &["-v", "report", "--service", "api"]);
+    let r = dm
+        .with_store(&good)
+        .run(&["-v", "report", "--service", "api"]);
     r.assert_ok();
     assert!(
         !r.stderr.contains("right-horse-battery") && !r.stdout.contains("right-horse-battery"),
         "{r:#?}"
     );
     let bad = with_user(&db.url, role, Some("wrong-horse-battery"));
-    let r = run(&dm, &bad, &["report"]);
+    let r = dm.with_store(&bad).run(&["report"]);
     r.assert_usage_error("--store");
     assert!(
         r.stderr.contains("password authentication failed"),

@@ -759,21 +759,8 @@ fn a_scripted_month_for_two_services() {
         check_report(&r, svc, &e);
 
         // --window 30d ends at now: same numbers when now is the window end.
-        let at_end = Dm::new(UNTIL);
-        let store = m.dm.store_url();
-        let w = at_end
-            .run_raw(&[
-                "--store",
-                &store,
-                "--format",
-                "json",
-                "report",
-                "--service",
-                svc,
-                "--window",
-                "30d",
-            ])
-            .json();
+        let at_end = Dm::new(UNTIL).with_store(&m.dm.store_url());
+        let w = at_end.json(&["report", "--service", svc, "--window", "30d"]);
         assert_eq!(ts(&w["window"]["start"]), SINCE, "{w}");
         assert_eq!(ts(&w["window"]["end"]), UNTIL, "{w}");
         check_report(&w, svc, &e);

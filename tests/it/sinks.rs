@@ -25,27 +25,39 @@ const FAST: &[(&str, &str)] = &[
     ("DORAMETER_SINK_MAX_DELAY", "20ms"),
 ];
 
+/// [`Dm::run_with_env`] with the fast retry policy, then `env`.
 fn run_env(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = dm.command(args);
-    for (k, v) in FAST.iter().chain(env) {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run dorameter");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
+    let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
+    dm.run_with_env(&env, args)
+}
+
+/// `dorameter --sink SINK ARGS...`, as [`run_env`].
+fn run_sink(dm: &Dm, env: &[(&str, &str)], sink: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--sink", sink];
+    all.extend_from_slice(args);
+    run_env(dm, env, &all)
+}
+
+/// `deploy --repo REPO --service SERVICE ARGS...` through `sink`.
+fn deploy_via(
+    dm: &Dm,
+    env: &[(&str, &str)],
+    sink: &str,
+    repo: &str,
+    service: &str,
+    args: &[&str],
+) -> Run {
+    let mut all = vec!["deploy", "--repo", repo, "--service", service];
+    all.extend_from_slice(args);
+    run_sink(dm, env, sink, &all)
 }
 
 fn open_incident(dm: &Dm, env: &[(&str, &str)], sink: &str, id: &str) -> Run {
-    run_env(
+    run_sink(
         dm,
         env,
+        sink,
         &[
-            "--sink",
-            sink,
             "incident",
             "open",
             "--id",
@@ -214,17 +226,13 @@ fn datadog_bodies_match_the_openapi_schema() {
     let env = [("DD_API_KEY", key)];
     let repo_path = repo.path.display().to_string();
 
-    let deploy = run_env(
+    let deploy = deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--id",
             "dep-1",
             "--version",
@@ -239,17 +247,13 @@ fn datadog_bodies_match_the_openapi_schema() {
     );
     deploy.assert_ok();
     // A failed deploy job is not a Datadog deployment: stored, not sent.
-    run_env(
+    deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--status",
             "failure",
             "--finished-at",
@@ -258,12 +262,11 @@ fn datadog_bodies_match_the_openapi_schema() {
     )
     .assert_ok();
     open_incident(&dm, &env, &sink, "INC 42").assert_ok();
-    let resolved = run_env(
+    let resolved = run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "incident",
             "resolve",
             "--id",
@@ -418,20 +421,13 @@ fn webhook_posts_signed_events_of_every_kind() {
     let mut repo = Repo::new();
     repo.commit_at("one", at(0, 9, 0));
     let repo_path = repo.path.display().to_string();
-    let d = run_env(
+    let d = deploy_via(
         &dm,
         &env,
-        &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "api",
-            "--id",
-            "deploy-0001",
-        ],
+        &sink,
+        &repo_path,
+        "api",
+        &["--id", "deploy-0001"],
     );
     d.assert_ok();
     open_incident(&dm, &env, &sink, "INC-7").assert_ok();
@@ -441,12 +437,11 @@ fn webhook_posts_signed_events_of_every_kind() {
         r#"<testsuite name="s"><testcase classname="a" name="b"/></testsuite>"#,
     )
     .unwrap();
-    run_env(
+    run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "junit",
             junit.to_str().unwrap(),
             "--service",
@@ -489,37 +484,22 @@ fn webhook_posts_signed_events_of_every_kind() {
     assert!(!d.stderr.contains(secret));
 
     // Re-running the same deploy sends nothing twice: the spool acknowledged it.
-    run_env(
+    deploy_via(
         &dm,
         &env,
-        &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "api",
-            "--id",
-            "deploy-0001",
-        ],
+        &sink,
+        &repo_path,
+        "api",
+        &["--id", "deploy-0001"],
     )
     .assert_ok();
     assert_eq!(server.requests().len(), 3);
     // A wrong secret is a 401 from the receiver: reported, not retried.
-    let bad = run_env(
+    let bad = run_sink(
         &dm,
         &[("DORAMETER_WEBHOOK_SECRET", "wrong-secret")],
-        &[
-            "--sink",
-            &sink,
-            "incident",
-            "open",
-            "--id",
-            "INC-8",
-            "--service",
-            "api",
-        ],
+        &sink,
+        &["incident", "open", "--id", "INC-8", "--service", "api"],
     );
     bad.assert_ok();
     assert!(bad.stderr.contains("HTTP 401"), "{bad:#?}");
@@ -536,19 +516,11 @@ fn invalid_sinks_are_usage_errors() {
         "webhook:ftp://x.example.com/h",
         "devlake:",
     ] {
-        let run = run_env(
+        let run = run_sink(
             &dm,
             &[],
-            &[
-                "--sink",
-                spec,
-                "incident",
-                "open",
-                "--id",
-                "INC-1",
-                "--service",
-                "api",
-            ],
+            spec,
+            &["incident", "open", "--id", "INC-1", "--service", "api"],
         );
         run.assert_usage_error("webhook:URL");
     }
@@ -558,19 +530,11 @@ fn invalid_sinks_are_usage_errors() {
         &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_usage_error("webhook:URL");
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[("DORAMETER_SINK_TIMEOUT", "soon")],
-        &[
-            "--sink",
-            "datadog",
-            "incident",
-            "open",
-            "--id",
-            "INC-1",
-            "--service",
-            "api",
-        ],
+        "datadog",
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_usage_error("DORAMETER_SINK_TIMEOUT");
     // Nothing was stored by the refused commands.
@@ -580,14 +544,11 @@ fn invalid_sinks_are_usage_errors() {
         "{report}"
     );
     // Credentials in a refused URL are not echoed.
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[],
-        &[
-            "--sink",
-            "webhook:ftp://bob:hunter2@x.example.com/",
-            "flush",
-        ],
+        "webhook:ftp://bob:hunter2@x.example.com/",
+        &["flush"],
     );
     run.assert_usage_error("webhook:URL");
     assert!(!run.stderr.contains("hunter2"), "{run:#?}");
@@ -652,19 +613,11 @@ fn retry_after_is_honoured() {
         }
     });
     let sink = format!("webhook:{}", server.url("/h"));
-    let run = run_env(
+    let run = run_sink(
         &dm,
         &[("DORAMETER_SINK_MAX_DELAY", "30s")],
-        &[
-            "--sink",
-            &sink,
-            "incident",
-            "open",
-            "--id",
-            "INC-1",
-            "--service",
-            "api",
-        ],
+        &sink,
+        &["incident", "open", "--id", "INC-1", "--service", "api"],
     );
     run.assert_ok();
     let reqs = server.requests();
@@ -700,17 +653,13 @@ fn devlake_receives_deployments_and_incident_issues() {
     );
     let sha = repo.commit_at("one", at(0, 9, 0));
     let repo_path = repo.path.display().to_string();
-    run_env(
+    deploy_via(
         &dm,
         &env,
+        &sink,
+        &repo_path,
+        "shop",
         &[
-            "--sink",
-            &sink,
-            "deploy",
-            "--repo",
-            &repo_path,
-            "--service",
-            "shop",
             "--env",
             "staging",
             "--id",
@@ -723,12 +672,11 @@ fn devlake_receives_deployments_and_incident_issues() {
     )
     .assert_ok();
     open_incident(&dm, &env, &sink, "INC-5").assert_ok();
-    run_env(
+    run_sink(
         &dm,
         &env,
+        &sink,
         &[
-            "--sink",
-            &sink,
             "incident",
             "resolve",
             "--id",
@@ -845,7 +793,7 @@ fn faults_and_an_outage_deliver_every_id_exactly_once() {
     let mut flushes = 0;
     loop {
         flushes += 1;
-        let run = run_env(&dm, env, &["--sink", &sink, "flush"]);
+        let run = run_sink(&dm, env, &sink, &["flush"]);
         let report = run.json();
         if report["sinks"][0]["pending"] == 0 {
             break;
@@ -967,13 +915,7 @@ fn kill_9_during_delivery_never_corrupts_or_loses_the_spool() {
         );
     }
     assert!(kills >= 8, "only {kills} runs were killed mid-flight");
-    let run = dm.command(&["--sink", &sink, "flush"]).output().unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report = dm.json(&["--sink", &sink, "flush"]);
     assert_eq!(report["sinks"][0]["pending"], 0, "{report}");
     assert_eq!(report["corrupt_records"], 0, "{report}");
     let accepted = accepted.lock().unwrap();
@@ -996,7 +938,7 @@ fn a_spool_from_a_newer_version_is_refused_and_kept() {
     bytes.extend_from_slice(b"records in a future format");
     std::fs::write(spool.join("events.log"), &bytes).unwrap();
 
-    let flush = run_env(&dm, &[], &["--sink", &sink, "flush"]);
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
     flush.assert_usage_error("newer dorameter");
     assert!(flush.stderr.contains("hint:"), "{flush:#?}");
     // An event command still records and sends its event, and says so.
@@ -1086,7 +1028,8 @@ fn unreachable_store_still_delivers_the_deployment_to_sinks() {
     let repo_path = repo.path.display().to_string();
     let spool = dm.dir.path().join("spool");
     let spool_s = spool.display().to_string();
-    let mut cmd = dm.raw_command(&[
+    // No `--format json`: run_env's command would add it.
+    let args = [
         "--store",
         "postgres://dora:s3cret@127.0.0.1:1/dora",
         "--sink",
@@ -1098,16 +1041,14 @@ fn unreachable_store_still_delivers_the_deployment_to_sinks() {
         "api",
         "--id",
         "deploy-when-store-down",
-    ]);
-    cmd.envs(FAST.iter().copied())
-        .env("DORAMETER_SPOOL", &spool_s);
-    let out = cmd.output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: Vec::new(),
-    };
+    ];
+    let out = dm
+        .raw_command(&args)
+        .envs(FAST.iter().copied())
+        .env("DORAMETER_SPOOL", &spool_s)
+        .output()
+        .unwrap();
+    let run = Run::from_output(args.map(str::to_string).into(), out);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
         run.stderr.contains("store") && !run.stderr.contains("s3cret"),

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
@@ -118,7 +119,9 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(args: Vec<String>, out: Output) -> Run {
+    /// The run of `args` that produced `out`, for commands built by hand
+    /// (spawned children, another working directory, no `--format json`).
+    pub fn from_output(args: Vec<String>, out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -171,11 +174,29 @@ impl Run {
     }
 }
 
+/// A `dorameter` process started by [`Dm::spawn`].
+pub struct Spawned {
+    args: Vec<String>,
+    child: Child,
+}
+
+impl Spawned {
+    /// Waits for the process to exit.
+    pub fn wait(self) -> Run {
+        let out = self.child.wait_with_output().expect("wait for dorameter");
+        Run::from_output(self.args, out)
+    }
+}
+
 /// A private dorameter world: a temp dir holding the store and HOME, and the
 /// pinned "now".
 pub struct Dm {
-    pub dir: TempDir,
+    /// Shared with the worlds [`Dm::with_store`] derives, so they run with the
+    /// same HOME and working directory.
+    pub dir: Arc<TempDir>,
     pub now: i64,
+    /// `--store` for [`Dm::command`]; `None` is the SQLite file in `dir`.
+    store: Option<String>,
 }
 
 impl Default for Dm {
@@ -189,15 +210,36 @@ impl Dm {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).expect("home");
         std::fs::create_dir_all(dir.path().join("cwd")).expect("cwd");
-        Dm { dir, now }
+        Dm {
+            dir: Arc::new(dir),
+            now,
+            store: None,
+        }
     }
 
+    /// This world (same temp dir, HOME, working directory and now) with
+    /// `url` as its store, e.g. a PostgreSQL database: the same commands run
+    /// on two stores give comparable outputs.
+    pub fn with_store(&self, url: &str) -> Dm {
+        Dm {
+            dir: Arc::clone(&self.dir),
+            now: self.now,
+            store: Some(url.to_string()),
+        }
+    }
+
+    /// The SQLite file of this world's default store (also for a world
+    /// [`Dm::with_store`] points elsewhere).
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("store.db")
     }
 
+    /// The `--store` every [`Dm::command`] passes.
     pub fn store_url(&self) -> String {
-        format!("sqlite:{}", self.store_path().display())
+        match &self.store {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", self.store_path().display()),
+        }
     }
 
     /// The bare command: clean environment, pinned now, no store or format.
@@ -227,8 +269,32 @@ impl Dm {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("run dorameter");
+        self.run_with_env(&[], args)
+    }
+
+    /// [`Dm::run`] with `env` added to (or overriding) the world's variables.
+    pub fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let out = self
+            .command(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run dorameter");
         Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+    }
+
+    /// Starts [`Dm::command`] with stdout and stderr captured, for runs that
+    /// race each other; [`Spawned::wait`] collects the [`Run`].
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dorameter");
+        Spawned {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child,
+        }
     }
 
     /// Runs and expects exit 0 with JSON on stdout.

@@ -1,0 +1,373 @@
+//! Inputs, merging and gates: globs and directories, one invocation as one
+//! report, outcome rules within a file, gate exit codes, hostile names in
+//! Markdown, paths with glob metacharacters, usage errors.
+
+use std::collections::BTreeSet;
+
+use super::support::*;
+use crate::util::*;
+
+#[test]
+fn junit_glob_matching_nothing_exits_4() {
+    let dm = Dm::default();
+    let run = dm.run(&["junit", "nomatch/**/*.xml", "--dry-run"]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(
+        run.stderr.contains("nomatch/**/*.xml"),
+        "names the pattern: {run:#?}"
+    );
+    // The same without --dry-run and without a service: still "no input".
+    let run = dm.run(&["junit", "nomatch/**/*.xml"]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 4, "{run:#?}");
+}
+
+#[test]
+fn junit_no_readable_report_exits_4_with_output() {
+    let dm = Dm::default();
+    write(&dm, "empty.xml", "");
+    write(&dm, "page.xml", "<html/>");
+    let run = dm.run(&["junit", "empty.xml", "page.xml", "--dry-run"]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 4, "{run:#?}");
+    let v = out_json(&run);
+    assert_eq!((u(&v, "files"), u(&v, "tests")), (0, 0), "{v}");
+    let files: BTreeSet<&str> = arr(&v, "errors")
+        .iter()
+        .map(|e| e["file"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(files, BTreeSet::from(["empty.xml", "page.xml"]), "{v}");
+}
+
+#[test]
+fn junit_directory_and_glob_inputs() {
+    let dm = Dm::default();
+    write(&dm, "reports/a.xml", report(&[("a1", "P"), ("a2", "F")]));
+    write(
+        &dm,
+        "reports/nested/deeper/b.xml",
+        report(&[("b1", "P"), ("b2", "S")]),
+    );
+    write(&dm, "reports/notes.txt", "not a report");
+    let dir = dm.json(&["junit", "reports", "--dry-run"]);
+    assert_eq!(
+        counts(&dir),
+        counts(
+            &serde_json::json!({"tests": 4, "runs": 4, "passed": 2, "failed": 1, "errored": 0, "skipped": 1})
+        ),
+        "{dir}"
+    );
+    assert_eq!(u(&dir, "files"), 2, "{dir}");
+    assert!(arr(&dir, "errors").is_empty(), "{dir}");
+    assert_eq!(failure_ids(&dir, "failed"), strs(&["c::a2"]));
+    let glob = dm.json(&["junit", "reports/**/*.xml", "--dry-run"]);
+    assert_eq!(counts(&glob), counts(&dir), "{glob}");
+    assert_eq!(u(&glob, "files"), 2, "{glob}");
+    // A file named twice is one file.
+    let twice = dm.json(&["junit", "reports/a.xml", "reports/*.xml", "--dry-run"]);
+    assert_eq!(
+        (u(&twice, "files"), u(&twice, "tests"), u(&twice, "runs")),
+        (1, 2, 2),
+        "{twice}"
+    );
+    // An absolute path works too.
+    let abs = cwd(&dm).join("reports").display().to_string();
+    let v = dm.json(&["junit", &abs, "--dry-run"]);
+    assert_eq!(counts(&v), counts(&dir), "{v}");
+}
+
+#[test]
+fn junit_one_invocation_is_one_report() {
+    let dm = Dm::default();
+    write(
+        &dm,
+        "1-first.xml",
+        report(&[("t", "F"), ("stable", "P"), ("gone", "F")]),
+    );
+    write(
+        &dm,
+        "2-second.xml",
+        report(&[("t", "P"), ("stable", "P"), ("gone", "S"), ("new", "E")]),
+    );
+    let v = dm.json(&["junit", "1-first.xml", "2-second.xml", "--dry-run"]);
+    assert_eq!(u(&v, "files"), 2);
+    assert_eq!(
+        counts(&v),
+        counts(
+            &serde_json::json!({"tests": 4, "runs": 7, "passed": 2, "failed": 1, "errored": 1, "skipped": 0})
+        ),
+        "identities merge across files; a skip after a failure keeps the failure: {v}"
+    );
+    assert_eq!(flaky_triples(&v), [("c::t".to_string(), 2, 1)], "{v}");
+    assert_eq!(failure_ids(&v, "failed"), strs(&["c::gone"]));
+    assert_eq!(failure_ids(&v, "errored"), strs(&["c::new"]));
+}
+
+#[test]
+fn junit_outcome_rules_within_one_file() {
+    let dm = Dm::default();
+    write(
+        &dm,
+        "rules.xml",
+        report(&[
+            ("pass_after_two", "FEP"),
+            ("fail_after_pass", "PF"),
+            ("all_skipped", "SS"),
+            ("skip_then_fail", "SF"),
+            ("fail_then_skip", "FS"),
+            ("error_last", "FE"),
+            ("pass_then_skip", "FPS"),
+        ]),
+    );
+    let v = dm.json(&["junit", "rules.xml", "--dry-run"]);
+    assert_eq!(
+        counts(&v),
+        counts(
+            &serde_json::json!({"tests": 7, "runs": 16, "passed": 2, "failed": 3, "errored": 1, "skipped": 1})
+        ),
+        "{v}"
+    );
+    assert_eq!(
+        flaky_triples(&v),
+        [
+            ("c::pass_after_two".to_string(), 3, 2),
+            ("c::pass_then_skip".to_string(), 3, 1)
+        ],
+        "flaky = a failed attempt followed later by a passed one: {v}"
+    );
+    assert_eq!(
+        failure_ids(&v, "failed"),
+        strs(&[
+            "c::fail_after_pass",
+            "c::fail_then_skip",
+            "c::skip_then_fail"
+        ])
+    );
+    assert_eq!(failure_ids(&v, "errored"), strs(&["c::error_last"]));
+}
+
+#[test]
+fn junit_gates_exit_3() {
+    let dm = Dm::default();
+    write(&dm, "failing.xml", report(&[("ok", "P"), ("bad", "F")]));
+    write(&dm, "erroring.xml", report(&[("ok", "P"), ("bad", "E")]));
+    write(&dm, "flaky.xml", report(&[("ok", "P"), ("wobbly", "FP")]));
+    write(&dm, "green.xml", report(&[("ok", "P"), ("skip", "S")]));
+    let code = |file: &str, flags: &[&str]| {
+        let mut args = vec!["junit", file, "--dry-run"];
+        args.extend_from_slice(flags);
+        let run = dm.run(&args);
+        run.assert_no_panic();
+        let v = out_json(&run);
+        assert_eq!(
+            u(&v, "files"),
+            1,
+            "output printed whatever the gate: {run:#?}"
+        );
+        run.code
+    };
+    for (file, plain, on_failure, on_flaky) in [
+        ("failing.xml", 0, 3, 0),
+        ("erroring.xml", 0, 3, 0),
+        ("flaky.xml", 0, 0, 3),
+        ("green.xml", 0, 0, 0),
+    ] {
+        assert_eq!(code(file, &[]), plain, "{file}");
+        assert_eq!(
+            code(file, &["--fail-on-failure"]),
+            on_failure,
+            "{file} --fail-on-failure"
+        );
+        assert_eq!(
+            code(file, &["--fail-on-flaky"]),
+            on_flaky,
+            "{file} --fail-on-flaky"
+        );
+    }
+    assert_eq!(
+        code("flaky.xml", &["--fail-on-failure", "--fail-on-flaky"]),
+        3
+    );
+    // The gates apply when storing too.
+    let run = dm.run(&[
+        "junit",
+        "failing.xml",
+        "--service",
+        "api",
+        "--fail-on-failure",
+    ]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 3, "{run:#?}");
+    assert_eq!(
+        out_json(&run)["recorded"],
+        true,
+        "the run is still recorded"
+    );
+}
+
+/// Every line of every Markdown table has as many unescaped `|` as its header.
+#[track_caller]
+fn assert_tables_intact(md: &str) {
+    let pipes = |line: &str| {
+        let mut n = 0;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '|' => n += 1,
+                _ => {}
+            }
+        }
+        n
+    };
+    let mut header: Option<usize> = None;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let n = pipes(line);
+            match header {
+                None => header = Some(n),
+                Some(h) => assert_eq!(
+                    n, h,
+                    "a table row with a different column count: {line:?}\n{md}"
+                ),
+            }
+        } else {
+            header = None;
+        }
+    }
+}
+
+const HOSTILE: &str = "evil | <!-- hidden --> [x](javascript:x) @org/team";
+
+#[track_caller]
+fn assert_inert_markdown(md: &str) {
+    assert!(!md.contains("<!--"), "a raw HTML comment: {md}");
+    assert!(!md.contains("]("), "a raw link: {md}");
+    assert!(!md.contains("@org"), "a live @mention: {md}");
+    assert!(!md.contains("<script"), "{md}");
+    assert_tables_intact(md);
+}
+
+#[test]
+fn junit_markdown_escapes_hostile_names() {
+    let mut dm = Dm::default();
+    let flaky_name = "flaky | <!-- y --> ](javascript:y) @org/team";
+    let mut xml = String::from("<testsuite name=\"s\">");
+    let hostile = xml_escape(HOSTILE);
+    let cls = xml_escape("cls|@org/team");
+    let msg =
+        xml_escape("see [here](javascript:alert(1)) <!-- x --> @org/team | pipe\nsecond line");
+    xml.push_str(&format!(
+        "<testcase classname=\"{cls}\" name=\"{hostile}\"><failure message=\"{msg}\"/></testcase>"
+    ));
+    for body in ["<failure message=\"first\"/>", ""] {
+        xml.push_str(&format!(
+            "<testcase classname=\"{cls}\" name=\"{}\">{body}</testcase>",
+            xml_escape(flaky_name)
+        ));
+    }
+    xml.push_str("</testsuite>");
+    write(&dm, "hostile.xml", &xml);
+
+    let run = dm.run_raw(&[
+        "--store",
+        &dm.store_url(),
+        "--format",
+        "markdown",
+        "junit",
+        "hostile.xml",
+        "--dry-run",
+    ]);
+    run.assert_ok();
+    let md = &run.stdout;
+    assert!(
+        md.contains("evil") && md.contains("flaky"),
+        "the tests are listed: {md}"
+    );
+    assert_inert_markdown(md);
+    for line in md
+        .lines()
+        .filter(|l| l.contains("evil") || l.contains("flaky \\|") || l.contains("flaky |"))
+    {
+        assert!(
+            line.starts_with('|'),
+            "a hostile name stays inside its table row: {line:?}\n{md}"
+        );
+    }
+
+    // The same names from stored history, through `flaky --format markdown`.
+    dm.now = NOW - HOUR;
+    let stored = dm.json(&["junit", "hostile.xml", "--service", "hostile", "--id", "h1"]);
+    assert_eq!(stored["recorded"], true, "{stored}");
+    dm.now = NOW;
+    let run = dm.run_raw(&[
+        "--store",
+        &dm.store_url(),
+        "--format",
+        "markdown",
+        "flaky",
+        "--service",
+        "hostile",
+    ]);
+    run.assert_ok();
+    assert!(run.stdout.contains("flaky"), "{}", run.stdout);
+    assert_inert_markdown(&run.stdout);
+}
+
+#[test]
+fn junit_paths_with_glob_metacharacters() {
+    let dm = Dm::default();
+    // A directory whose name holds glob metacharacters is still a directory.
+    write(&dm, "results [ci]/a.xml", report(&[("a", "P")]));
+    let run = dm.run(&["junit", "results [ci]", "--dry-run"]);
+    run.assert_no_panic();
+    assert_eq!(
+        run.code, 0,
+        "a directory input named 'results [ci]': {run:#?}"
+    );
+    assert_eq!(u(&out_json(&run), "tests"), 1, "{run:#?}");
+
+    // A glob is relative to the working directory, whatever its name.
+    let work = cwd(&dm).join("job [1]");
+    std::fs::create_dir_all(work.join("reports")).expect("mkdir");
+    std::fs::write(work.join("reports/b.xml"), report(&[("b", "P")])).expect("write");
+    let args = ["junit", "reports/*.xml", "--dry-run"];
+    let out = dm
+        .command(&args)
+        .current_dir(&work)
+        .output()
+        .expect("run dorameter");
+    let run = Run::from_output(args.map(str::to_string).into(), out);
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
+    assert_eq!(run.code, 0, "a glob run from 'job [1]': {run:#?}");
+    assert_eq!(u(&out_json(&run), "tests"), 1, "{run:#?}");
+}
+
+#[test]
+fn junit_and_flaky_usage_errors_exit_2() {
+    let dm = Dm::default();
+    dm.run(&["flaky"]).assert_usage_error("--service");
+    dm.run(&["flaky", "--service", "s", "--window", "fortnight"])
+        .assert_usage_error("--window");
+    dm.run(&["flaky", "--service", "s", "--min-failure-rate", "101"])
+        .assert_usage_error("--min-failure-rate");
+    dm.run(&["flaky", "--service", "s", "--infra-threshold", "150"])
+        .assert_usage_error("--infra-threshold");
+    dm.run(&[
+        "flaky",
+        "--service",
+        "s",
+        "--min-failure-rate",
+        "50",
+        "--max-failure-rate",
+        "10",
+    ])
+    .assert_usage_error("--min-failure-rate");
+    dm.run(&["junit", "--dry-run"]).assert_usage_error("FILE");
+    write(&dm, "good.xml", GOOD);
+    let run = dm.run(&["junit", "good.xml"]);
+    run.assert_usage_error("--service");
+}

@@ -1,0 +1,11 @@
+//! JUnit ingestion (SPEC §4 `junit`/`flaky`, §6): every committed fixture
+//! from a real (or documented) producer against its expected file, storing
+//! and idempotency, flaky evidence over a scripted history, and hostile or
+//! broken input.
+
+mod bad_input;
+mod fixtures;
+mod flaky;
+mod inputs;
+mod storing;
+mod support;
