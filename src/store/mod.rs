@@ -75,7 +75,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_usage(&self) -> bool {
-        !matches!(self, StoreError::Query { .. } | StoreError::Unreachable { .. })
+        !matches!(
+            self,
+            StoreError::Query { .. } | StoreError::Unreachable { .. }
+        )
     }
 
     pub fn hint(&self) -> Option<String> {

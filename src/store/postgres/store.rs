@@ -157,13 +157,15 @@ impl PostgresStore {
             .enable_all()
             .build()
             .map_err(|e| open_err(format!("cannot start the I/O runtime: {e}")))?;
-        let client = rt.block_on(target.connect()).map_err(|e| match e.unreachable {
-            true => StoreError::Unreachable {
-                path: shown.clone(),
-                source: boxed(e.message),
-            },
-            false => open_err(e.message),
-        })?;
+        let client = rt
+            .block_on(target.connect())
+            .map_err(|e| match e.unreachable {
+                true => StoreError::Unreachable {
+                    path: shown.clone(),
+                    source: boxed(e.message),
+                },
+                false => open_err(e.message),
+            })?;
         let who = rt
             .block_on(client.query_one("SELECT current_user::text, current_database()::text", &[]))
             .map(|r| Who {
