@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::Tx;
+use super::store::Tx;
 use crate::event::{Change, Deployment, Incident, Remediation, StringEnum, TestRun};
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};

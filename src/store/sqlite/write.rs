@@ -3,7 +3,7 @@
 use chrono::Utc;
 use rusqlite::params;
 
-use super::Tx;
+use super::store::Tx;
 use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::{Entry, Tally};
 use crate::store::results::{TestResult, to_sql_count};
