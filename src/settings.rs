@@ -111,7 +111,7 @@ impl<T> Setting<T> {
 impl Setting<String> {
     /// A name (service, env) must be a visible string. The hint says how to
     /// fix it where it came from.
-    pub fn named(self) -> Result<Setting<String>> {
+    pub fn named(self, flag: &str, example: &str) -> Result<Setting<String>> {
         let v = &self.value;
         if v.trim().is_empty() || v.chars().any(char::is_control) {
             let fix = match &self.origin {
@@ -260,22 +260,32 @@ impl Settings {
             s.flag("store", global.store.clone()),
             s.cfg("store", |c| &c.store),
         ]);
-        let configured = s
-            .first([
-                s.flag(
-                    "sinks",
-                    Some(global.sinks.clone()).filter(|v| !v.is_empty()),
-                ),
-                s.cfg("sinks", |c| &c.sinks),
-            ])
-            .map(|v| v.value)
-            .unwrap_or_default();
+        let configured = s.first([
+            s.flag(
+                "sinks",
+                Some(global.sinks.clone()).filter(|v| !v.is_empty()),
+            ),
+            s.cfg("sinks", |c| &c.sinks),
+        ]);
         let dd_site = env.get(ev::DD_SITE).map(String::as_str);
-        s.sinks = configured
-            .iter()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| SinkSpec::parse(v, dd_site))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if let Some(configured) = configured {
+            let from_config = matches!(configured.origin, Origin::Config { .. });
+            for v in configured.value.iter().filter(|v| !v.trim().is_empty()) {
+                match SinkSpec::parse(v, dd_site) {
+                    Ok(spec) => s.sinks.push(spec),
+                    Err(e) if from_config => {
+                        return Err(Error::usage_hint(
+                            format!("{e}, given as {}", configured.origin),
+                            format!(
+                                "fix {}: datadog, datadog:BASE_URL, webhook:URL or devlake:URL",
+                                configured.origin
+                            ),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         // A typo in a sink setting is a usage error before anything is stored.
         s.http = match http_settings(env) {
             Ok(h) => h,
@@ -367,7 +377,7 @@ impl Settings {
             ])
             .or_else(from_remote)
             .or_else(from_dir);
-        found.map(Setting::named).transpose()
+        found.map(|s| s.named("--service", "api")).transpose()
     }
 
     /// The service named explicitly (flag or config), for commands where
@@ -377,7 +387,7 @@ impl Settings {
             self.flag("service", flag),
             self.cfg("service", |c| &c.service),
         ])
-        .map(Setting::named)
+        .map(|s| s.named("--service", "api"))
         .transpose()
     }
 
@@ -398,7 +408,7 @@ impl Settings {
                     )
                 }),
         ])
-        .map(Setting::named)
+        .map(|s| s.named("--env", "production"))
         .transpose()
     }
 
@@ -471,8 +481,9 @@ impl Settings {
     }
 
     /// Most commits one deployment may count.
-    pub fn max_commits(&self, flag: Option<usize>) -> Result<Setting<usize>> {
-        if let Some(f) = self.flag("max_commits", flag) {
+    pub fn max_commits(&self, flag: Option<String>) -> Result<Setting<usize>> {
+        if let Some(n) = self.number::<usize>("max_commits", flag)? {
+            let f = Setting::new(n, self.origin("max_commits"));
             return f.try_map(|origin, n| {
                 if n == 0 {
                     return Err(Error::usage_hint(
@@ -487,6 +498,27 @@ impl Settings {
             .cfg("max_commits", |c| &c.max_commits)
             .map(|s| s.map(|n| n.0))
             .unwrap_or_else(|| Setting::new(defaults::MAX_COMMITS, Origin::Default)))
+    }
+
+    /// A number flag, named by its origin in errors (clap would name only
+    /// the flag, even for a value from an env var).
+    pub fn number<T: std::str::FromStr>(
+        &self,
+        id: &str,
+        value: Option<String>,
+    ) -> Result<Option<T>> {
+        let Some(v) = value else { return Ok(None) };
+        let origin = self.origin(id);
+        v.trim().parse().map(Some).map_err(|_| {
+            let flag = match &origin {
+                Origin::Flag(f) | Origin::Env { flag: f, .. } => f.clone(),
+                other => other.to_string(),
+            };
+            Error::usage_hint(
+                format!("invalid number '{v}' for {origin}"),
+                format!("pass {flag} a number, e.g. 20"),
+            )
+        })
     }
 
     /// The owning team: `--team`, the config's `team`.

@@ -25,10 +25,10 @@ pub struct BackfillArgs {
     /// Tags to record as deployments, a glob: 'v*', 'release-*'
     #[arg(long, env = ev::FROM_TAGS, value_name = "PATTERN")]
     pub from_tags: String,
-    /// Service [default: the repository name]
+    /// Service [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
-    /// Environment [default: production]
+    /// Environment [default: .dorameter.toml, the CI environment, else production]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// The git repository (work tree or bare)
@@ -39,7 +39,7 @@ pub struct BackfillArgs {
     pub lead_time_from: Option<String>,
     /// Most commits one deployment may count [default: 5000]
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
-    pub max_commits: Option<usize>,
+    pub max_commits: Option<String>,
     /// Compute and print, store nothing
     #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
@@ -67,7 +67,7 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
         service: service.value,
         env: s.env(args.env.clone())?.value,
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
-        max_commits: s.max_commits(args.max_commits)?.value,
+        max_commits: s.max_commits(args.max_commits.clone())?.value,
         team: s.team(None),
         now: s.now,
         dry_run: args.dry_run,

@@ -39,10 +39,10 @@ fn parse_token(s: &str) -> std::result::Result<Token, std::convert::Infallible> 
 
 #[derive(Debug, Args)]
 pub struct CommentArgs {
-    /// Service to report [default: from the config, else from CI]
+    /// Service to report [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
-    /// Environment [default: production]
+    /// Environment [default: .dorameter.toml, the CI environment, else production]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// Window ending now, compared with the window before it [default: 30d]
@@ -184,11 +184,11 @@ fn unposted(ctx: &mut Context<'_>, s: &Settings, u: Unpostable) -> Result<u8> {
             hint: u.hint,
         });
     }
-    let text = match u.hint {
-        Some(h) => format!("{}; the comment was not posted ({h})", u.message),
-        None => format!("{}; the comment was not posted", u.message),
+    let e = Error::Usage {
+        message: format!("{}; the comment was not posted", u.message),
+        hint: u.hint,
     };
-    ctx.warn(s, &text)?;
+    ctx.warn_error(s, &e)?;
     Ok(exit::OK)
 }
 

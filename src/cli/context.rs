@@ -12,7 +12,7 @@ use crate::ci::{EnvMap, Provider};
 use crate::env_vars as ev;
 use crate::git::Repo;
 use crate::render::Format;
-use crate::settings::{ArgSources, GlobalInput, Settings};
+use crate::settings::{ArgSources, GlobalInput, Origin, Settings};
 use crate::sink::{Report, SinkEvent};
 use crate::store::{self, Access, Store};
 use crate::{Error, Result, exit};
@@ -31,14 +31,22 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Resolves the shared settings once. `repo_hint` (a command's `--repo`)
-    /// adds its root to where `.dorameter.toml` is looked for.
+    /// adds its root to where `.dorameter.toml` is looked for; the root of
+    /// the repository around the working directory is always looked in.
     pub fn settings(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Settings> {
+        // `.dorameter.toml` in the working directory, else at the root of the
+        // repository `--repo` names, else at the root of the one around the
+        // working directory (a command run from a subdirectory).
         let mut search = vec![self.cwd.clone()];
-        if let Some(root) = repo_hint
-            .and_then(|p| Repo::discover(&self.cwd.join(p)).ok())
-            .and_then(|r| r.workdir())
+        let roots = [repo_hint.map(|p| self.cwd.join(p)), Some(self.cwd.clone())];
+        for root in roots
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Repo::discover(&p).ok()?.workdir())
         {
-            search.push(root);
+            if !search.contains(&root) {
+                search.push(root);
+            }
         }
         let input = GlobalInput {
             store: global.store.clone(),
@@ -66,7 +74,16 @@ impl Context<'_> {
         access: Access,
     ) -> Result<Box<dyn Store>> {
         let configured = settings.store.as_ref().map(|s| s.value.as_str());
-        let url = locate::store_url(configured, &self.cwd, repo)?;
+        let url = locate::store_url(configured, &self.cwd, repo).map_err(|e| {
+            // The store's own hint names --store; say where this one came from.
+            match &settings.store {
+                Some(s) if matches!(s.origin, Origin::Config { .. }) => Error::usage_hint(
+                    format!("{e}, given as {}", s.origin),
+                    format!("fix {}, or pass --store (DORAMETER_STORE)", s.origin),
+                ),
+                _ => e,
+            }
+        })?;
         Ok(store::open(&url, access)?)
     }
 

@@ -19,10 +19,10 @@ use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Service deployed [default: from CI, else the repository name]
+    /// Service deployed [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
-    /// Environment deployed to [default: production]
+    /// Environment deployed to [default: .dorameter.toml, the CI environment, else production]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// Commit deployed: sha, tag or branch [default: the CI sha, else HEAD]
@@ -69,7 +69,7 @@ pub struct DeployArgs {
     pub lead_time_from: Option<String>,
     /// Most commits one deployment may count [default: 5000]
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
-    pub max_commits: Option<usize>,
+    pub max_commits: Option<String>,
     /// Compute and print, store nothing
     #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
@@ -122,7 +122,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
         rollback: args.rollback,
         hotfix: args.hotfix,
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
-        max_commits: s.max_commits(args.max_commits)?.value,
+        max_commits: s.max_commits(args.max_commits.clone())?.value,
         repository_url: ci.and_then(|c| c.repository_url.clone()).or_else(|| {
             repo.and_then(Repo::origin_url)
                 .map(|u| crate::ci::strip_credentials(&u))

@@ -6,6 +6,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::app::flaky::{self, FlakyRequest};
 use crate::env_vars as ev;
+use crate::git::Repo;
 use crate::junit::Thresholds;
 use crate::metrics::{Window, WindowOut, round_to};
 use crate::render::{self, FlakyView, Format};
@@ -16,7 +17,7 @@ use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
 pub struct FlakyArgs {
-    /// Service [default: from CI or the config file]
+    /// Service [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
     /// History to look at, ending now [default: 14d]
@@ -24,24 +25,24 @@ pub struct FlakyArgs {
     pub window: Option<String>,
     /// Runs a test needs before its failure rate is evidence [default: 20]
     #[arg(long, env = ev::MIN_RUNS, value_name = "N")]
-    pub min_runs: Option<u64>,
+    pub min_runs: Option<String>,
     /// Lowest failure rate (percent) that is flaky rather than healthy [default: 5]
     #[arg(long, env = ev::MIN_FAILURE_RATE, value_name = "PERCENT")]
-    pub min_failure_rate: Option<f64>,
+    pub min_failure_rate: Option<String>,
     /// Highest failure rate (percent) that is flaky rather than broken [default: 95]
     #[arg(long, env = ev::MAX_FAILURE_RATE, value_name = "PERCENT")]
-    pub max_failure_rate: Option<f64>,
+    pub max_failure_rate: Option<String>,
     /// Runs where more than this percentage of tests failed are infrastructure failures, ignored [default: 80]
     #[arg(long, env = ev::INFRA_THRESHOLD, value_name = "PERCENT")]
-    pub infra_threshold: Option<f64>,
+    pub infra_threshold: Option<String>,
     /// Exit 3 when any test is flaky
     #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = clap::builder::FalseyValueParser::new())]
     pub fail_on_flaky: bool,
 }
 
 /// The request from the flags and settings.
-pub fn request(args: &FlakyArgs, s: &Settings) -> Result<FlakyRequest> {
-    let Some(service) = s.service(args.service.clone(), None)? else {
+pub fn request(args: &FlakyArgs, s: &Settings, repo: Option<&Repo>) -> Result<FlakyRequest> {
+    let Some(service) = s.service(args.service.clone(), repo)? else {
         return Err(Error::usage_hint(
             "no service given",
             "pass --service (DORAMETER_SERVICE)",
@@ -62,10 +63,18 @@ pub fn request(args: &FlakyArgs, s: &Settings) -> Result<FlakyRequest> {
             until: s.now,
         },
         thresholds: Thresholds {
-            min_runs: args.min_runs.unwrap_or(d.min_runs),
-            min_failure_percent: args.min_failure_rate.unwrap_or(d.min_failure_percent),
-            max_failure_percent: args.max_failure_rate.unwrap_or(d.max_failure_percent),
-            infra_percent: args.infra_threshold.unwrap_or(d.infra_percent),
+            min_runs: s
+                .number("min_runs", args.min_runs.clone())?
+                .unwrap_or(d.min_runs),
+            min_failure_percent: s
+                .number("min_failure_rate", args.min_failure_rate.clone())?
+                .unwrap_or(d.min_failure_percent),
+            max_failure_percent: s
+                .number("max_failure_rate", args.max_failure_rate.clone())?
+                .unwrap_or(d.max_failure_percent),
+            infra_percent: s
+                .number("infra_threshold", args.infra_threshold.clone())?
+                .unwrap_or(d.infra_percent),
         },
     })
 }
@@ -81,8 +90,9 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             "use --format table, json or markdown",
         ));
     }
-    let req = request(&args, &settings)?;
-    let mut store = ctx.open_store(&settings, None, Access::ReadOnly)?;
+    let repo = Repo::discover(&ctx.cwd).ok();
+    let req = request(&args, &settings, repo.as_ref())?;
+    let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadOnly)?;
     let findings = flaky::find(store.as_mut(), &req)?;
     let w = req.window;
     let view = FlakyView {
@@ -120,7 +130,7 @@ mod tests {
         let Command::Flaky(a) = cmd else {
             unreachable!()
         };
-        request(&a, &s)
+        request(&a, &s, None)
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct IncidentArgs {
     /// Affected service (repeatable; env: comma separated)
     #[arg(long = "service", env = ev::SERVICE, value_delimiter = ',')]
     pub services: Vec<String>,
-    /// Environment [default: production]
+    /// Environment [default: .dorameter.toml, the CI environment, else production]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// Impact start: alert firing or SLO burn start, not ticket creation [default: now on open]
@@ -44,8 +44,10 @@ pub struct IncidentArgs {
     /// When service was restored
     #[arg(long, env = ev::RESOLVED_AT, value_name = "TIME")]
     pub resolved_at: Option<String>,
+    /// Severity, as your incident tool names it (sev1, P2, critical)
     #[arg(long, env = ev::SEVERITY)]
     pub severity: Option<String>,
+    /// A one-line summary
     #[arg(long, env = ev::TITLE)]
     pub title: Option<String>,
     /// deploy, infra or unknown [default: unknown]; infra never counts as a change failure
@@ -77,7 +79,11 @@ pub fn request(
     let services = args
         .services
         .iter()
-        .map(|v| Ok(Setting::new(v.clone(), s.origin("services")).named()?.value))
+        .map(|v| {
+            Ok(Setting::new(v.clone(), s.origin("services"))
+                .named("--service", "api")?
+                .value)
+        })
         .collect::<Result<Vec<_>>>()?;
     let deployment_sha = match &args.sha {
         None => None,

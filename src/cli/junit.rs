@@ -22,7 +22,7 @@ pub struct JunitArgs {
     /// JUnit XML files, directories (all *.xml below) or globs ('reports/**/*.xml')
     #[arg(required = true, value_name = "FILE|GLOB")]
     pub inputs: Vec<String>,
-    /// Service the tests belong to [default: from CI, else the repository name]
+    /// Service the tests belong to [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
     /// Commit tested [default: the CI sha, else HEAD of --repo when it is a repository]

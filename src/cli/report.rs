@@ -17,7 +17,7 @@ pub struct ReportArgs {
     /// Service to report [default: every service in the store]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
-    /// Environment [default: production with --service, else every environment]
+    /// Environment [default: with --service, .dorameter.toml, the CI environment, else production; without, every environment]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// Window ending now (or at --until): 30d, 2w, 24h [default: 30d]
@@ -50,12 +50,20 @@ pub fn request(args: &ReportArgs, s: &Settings) -> Result<ReportRequest> {
         ));
     }
     let span = s.window("window", args.window.clone())?.value;
+    let service = s.service_filter(args.service.clone())?.map(|v| v.value);
+    // For one service, the env chain every command uses (the CI's env
+    // included); for every service, only an env the user named filters.
+    let env = match &service {
+        Some(_) => s.env_given(args.env.clone())?,
+        None => s
+            .first([s.flag("env", args.env.clone()), s.cfg("env", |c| &c.env)])
+            .map(|s| s.named("--env", "production"))
+            .transpose()?,
+    };
     Ok(ReportRequest {
         window: report::window(since, until, span)?,
-        service: s.service_filter(args.service.clone())?.map(|v| v.value),
-        env: s
-            .first([s.flag("env", args.env.clone()), s.cfg("env", |c| &c.env)])
-            .map(|v| v.value),
+        service,
+        env: env.map(|v| v.value),
         attribution_window,
         bands,
         now: s.now,

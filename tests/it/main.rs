@@ -14,5 +14,6 @@ mod junit;
 mod postgres;
 mod report_month;
 mod server;
+mod settings;
 mod sinks;
 mod util;
