@@ -116,13 +116,14 @@ impl Setting<String> {
         if v.trim().is_empty() || v.chars().any(char::is_control) {
             let fix = match &self.origin {
                 Origin::Config { file, key, .. } => {
-                    format!("set `{key}` in {file} to a name such as api")
+                    format!("set `{key}` in {file} to a name such as {example}")
                 }
-                Origin::Flag(flag) | Origin::Env { flag, .. } => {
-                    format!("pass {flag} a name such as api")
+                Origin::Flag(given) | Origin::Env { flag: given, .. } => {
+                    format!("pass {given} a name such as {example}")
                 }
-                Origin::Derived(what) => format!("name it with a flag instead of {what}"),
-                Origin::Default => "pass a name such as api".into(),
+                Origin::Derived(_) | Origin::Default => {
+                    format!("pass {flag} a name such as {example}")
+                }
             };
             return Err(Error::usage_hint(
                 format!(
