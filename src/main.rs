@@ -9,8 +9,8 @@ use dorameter::cli::{Cli, Context, run};
 use dorameter::settings::ArgSources;
 
 fn main() -> ExitCode {
-    let command = Cli::command();
-    let matches = command.clone().get_matches();
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
