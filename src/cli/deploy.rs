@@ -135,18 +135,18 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
             .deployed_by
             .clone()
             .or_else(|| ci.and_then(|c| c.actor.clone())),
-        tags: tags(&args.tags)?,
+        tags: tags(&args.tags, &s.origin("tags").to_string())?,
         service: service.value,
         env: env.value,
     })
 }
 
-fn tags(given: &[String]) -> Result<BTreeMap<String, String>> {
+fn tags(given: &[String], origin: &str) -> Result<BTreeMap<String, String>> {
     let mut tags = BTreeMap::new();
     for t in given {
         let Some((k, v)) = t.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
             return Err(Error::usage_hint(
-                format!("invalid --tag '{t}'"),
+                format!("invalid {origin} '{t}'"),
                 "give each --tag as KEY=VALUE, e.g. --tag region=eu-west-1",
             ));
         };
