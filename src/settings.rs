@@ -96,9 +96,6 @@ impl<T> Setting<T> {
     }
 
     /// Converts the value; an error is built from the origin's name.
-    ///
-    /// (A name's emptiness is checked by [`Setting::named`], whose hint
-    /// depends on the kind of origin.)
     pub fn try_map<U>(self, f: impl FnOnce(&str, T) -> Result<U>) -> Result<Setting<U>> {
         let name = self.origin.to_string();
         Ok(Setting {

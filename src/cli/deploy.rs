@@ -329,21 +329,4 @@ mod tests {
             assert!(e.to_string().contains(words), "{args:?}: {e}");
         }
     }
-
-    #[test]
-    fn config_errors_name_the_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(".dorameter.toml"),
-            "service = \"api\"\n\n\nbands = \"dora-2025\"\n",
-        )
-        .unwrap();
-        let e = crate::config::load(None, &[dir.path().to_path_buf()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(".dorameter.toml") && e.contains("line 4") && e.contains("dora-2025"),
-            "{e}"
-        );
-    }
 }
