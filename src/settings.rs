@@ -298,6 +298,28 @@ impl Settings {
         Ok(s)
     }
 
+    /// Settles the output format of a command that prints `supported` (the
+    /// first is its default). A format from the config file or
+    /// `DORAMETER_FORMAT` that the command cannot print falls back to its
+    /// default (SPEC §4: a team's `format = "markdown"` must not stop a
+    /// deploy from being recorded); only a `--format` flag is an error.
+    pub fn use_format(&mut self, supported: &[Format], command: &str, hint: &str) -> Result<()> {
+        if supported.contains(&self.format.value) {
+            return Ok(());
+        }
+        if let Origin::Flag(_) = self.format.origin {
+            return Err(Error::usage_hint(
+                format!(
+                    "--format {} is not available for {command}",
+                    self.format.value.as_str()
+                ),
+                hint,
+            ));
+        }
+        self.format = Setting::new(supported[0], Origin::Default);
+        Ok(())
+    }
+
     /// The first layer that is set.
     pub fn first<T, const N: usize>(&self, layers: [Option<Setting<T>>; N]) -> Option<Setting<T>> {
         layers.into_iter().flatten().next()

@@ -57,7 +57,9 @@ pub fn parse_time(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTim
     Ok(t)
 }
 
-/// Parses a duration given to `flag` (`30d`, `24h`, `90m`, `2w`, `45s`, or seconds).
+/// Parses a duration given to `flag` (`30d`, `24h`, `90m`, `2w`, `45s`).
+/// A bare number is refused (SPEC §4): `--window 30` meant 30 days far more
+/// often than 30 seconds, and silently measuring 30 seconds is a wrong number.
 pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
     let raw = value.trim();
     let bad = || {
@@ -69,8 +71,16 @@ pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (num, unit) = raw.split_at(split);
     let n: i64 = num.parse().map_err(|_| bad())?;
+    if unit.is_empty() {
+        return Err(Error::usage_hint(
+            format!("the duration '{value}' given to {flag} has no unit"),
+            format!(
+                "give {flag} a unit: {n}d for days, {n}h for hours, {n}m for minutes, {n}s for seconds"
+            ),
+        ));
+    }
     let secs_per = match unit {
-        "" | "s" => 1,
+        "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -153,8 +163,24 @@ mod tests {
         assert_eq!(parse_duration("--w", "30d").unwrap(), Duration::days(30));
         assert_eq!(parse_duration("--w", "24h").unwrap(), Duration::hours(24));
         assert_eq!(parse_duration("--w", "2w").unwrap(), Duration::days(14));
-        assert_eq!(parse_duration("--w", "90").unwrap(), Duration::seconds(90));
-        for bad in ["", "d", "0d", "-3d", "3y", "1.5d", "99999999999999999d"] {
+        assert_eq!(parse_duration("--w", "90s").unwrap(), Duration::seconds(90));
+        // A bare number needs a unit (SPEC §4): `--window 30` is not 30 seconds.
+        let e = parse_duration("--window", "30").unwrap_err();
+        assert!(
+            e.to_string().contains("no unit") && e.hint().unwrap().contains("30d"),
+            "{e}"
+        );
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-3d",
+            "3y",
+            "1.5d",
+            "99999999999999999d",
+            "30",
+            "24",
+        ] {
             assert!(parse_duration("--w", bad).is_err(), "{bad}");
         }
     }

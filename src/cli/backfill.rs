@@ -75,8 +75,8 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
 }
 
 pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, Some(&args.repo))?;
-    check_event_format(settings.format.value)?;
+    let mut settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
     let req = request(&args, &settings, Some(&repo))?;
     let tags = backfill::tags(&repo, &req)?;

@@ -287,15 +287,13 @@ impl Context<'_> {
 }
 
 /// Formats `deploy`, `backfill`, `incident` and `junit` can print.
-pub fn check_event_format(format: Format) -> Result<()> {
-    match format {
-        Format::Table | Format::Json | Format::Markdown => Ok(()),
-        other => Err(Error::usage_hint(
-            format!(
-                "--format {} is not available for this command",
-                other.as_str()
-            ),
-            "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
-        )),
-    }
+pub const EVENT_FORMATS: &[Format] = &[Format::Table, Format::Json, Format::Markdown];
+
+/// Settles the format of an event command (see [`Settings::use_format`]).
+pub fn check_event_format(settings: &mut Settings) -> Result<()> {
+    settings.use_format(
+        EVENT_FORMATS,
+        "this command",
+        "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
+    )
 }

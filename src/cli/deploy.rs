@@ -156,8 +156,8 @@ fn tags(given: &[String], origin: &str) -> Result<BTreeMap<String, String>> {
 }
 
 pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, Some(&args.repo))?;
-    check_event_format(settings.format.value)?;
+    let mut settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
     let mut req = request(&args, &settings, Some(&repo))?;
     req.resolve_revisions(&repo)?;

@@ -80,16 +80,9 @@ pub fn request(args: &FlakyArgs, s: &Settings, repo: Option<&Repo>) -> Result<Fl
 }
 
 pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, None)?;
-    if matches!(settings.format.value, Format::Prometheus | Format::Csv) {
-        return Err(Error::usage_hint(
-            format!(
-                "--format {} is not available for flaky",
-                settings.format.value.as_str()
-            ),
-            "use --format table, json or markdown",
-        ));
-    }
+    let mut settings = ctx.settings(global, None)?;
+    let formats = [Format::Table, Format::Json, Format::Markdown];
+    settings.use_format(&formats, "flaky", "use --format table, json or markdown")?;
     let repo = Repo::discover(&ctx.cwd).ok();
     let req = request(&args, &settings, repo.as_ref())?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadOnly)?;

@@ -7,23 +7,16 @@ use super::context::Context;
 use crate::app::sinks;
 use crate::render::{self, Format};
 use crate::sink::Report;
-use crate::{Error, Result, exit};
+use crate::{Result, exit};
 
 #[derive(Debug, Args)]
 pub struct FlushArgs {}
 
 pub fn run(_args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, None)?;
-    let text_format = match settings.format.value {
-        Format::Json => false,
-        Format::Table | Format::Markdown => true,
-        other => {
-            return Err(Error::usage_hint(
-                format!("--format {} is not available for flush", other.as_str()),
-                "use --format table or json",
-            ));
-        }
-    };
+    let mut settings = ctx.settings(global, None)?;
+    let formats = [Format::Table, Format::Json, Format::Markdown];
+    settings.use_format(&formats, "flush", "use --format table or json")?;
+    let text_format = settings.format.value != Format::Json;
     let spool = ctx.spool_dir(&settings, None);
     let secrets = sinks::secrets(&ctx.env);
     let report = sinks::flush(&sinks::Target {

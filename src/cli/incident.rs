@@ -130,8 +130,8 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
         IncidentCommand::Open(a) => (a, false),
         IncidentCommand::Resolve(a) => (a, true),
     };
-    let settings = ctx.settings(global, Some(&args.repo))?;
-    check_event_format(settings.format.value)?;
+    let mut settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let req = request(&args, resolving, &settings, repo.as_ref())?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;

@@ -136,8 +136,8 @@ fn gate(args: &JunitArgs, r: &Ingested) -> u8 {
 }
 
 pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, Some(&args.repo))?;
-    check_event_format(settings.format.value)?;
+    let mut settings = ctx.settings(global, Some(&args.repo))?;
+    check_event_format(&mut settings)?;
     let hint = "check the path relative to the working directory, and that the test step ran and wrote its report";
     let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();

@@ -149,3 +149,73 @@ fn an_empty_env_filter_is_refused() {
     let dm = Dm::default();
     dm.run(&["report", "--env", ""]).assert_usage_error("--env");
 }
+
+/// SPEC §4: a team's `format = "prometheus"` (for `report`) must not stop a
+/// deployment from being recorded; only an explicit `--format` is refused.
+#[test]
+fn a_configured_format_a_command_cannot_print_falls_back_to_its_default() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("feat: one", at(31, 9, 0));
+    let path = repo.path.display().to_string();
+    std::fs::write(
+        repo.path.join(".dorameter.toml"),
+        "service = \"api\"\nformat = \"prometheus\"\n",
+    )
+    .unwrap();
+    let store = dm.store_url();
+    let deploy = [
+        "--store",
+        store.as_str(),
+        "deploy",
+        "--repo",
+        path.as_str(),
+        "--sha",
+        sha.as_str(),
+    ];
+    let run = dm.run_raw(&deploy);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("recorded"),
+        "a table, not an error: {run:#?}"
+    );
+    // The config's format is still report's.
+    let run = dm.run_raw(&[
+        "--store",
+        &store,
+        "--config",
+        &format!("{path}/.dorameter.toml"),
+        "report",
+    ]);
+    run.assert_ok();
+    assert!(run.stdout.contains("dora_deployments_total"), "{run:#?}");
+    // From DORAMETER_FORMAT too.
+    let out = dm
+        .raw_command(&["--store", &store, "flaky", "--service", "api"])
+        .env("DORAMETER_FORMAT", "csv")
+        .output()
+        .unwrap();
+    Run::from_output(vec![], out).assert_ok();
+    // An explicit flag a command cannot print is an error.
+    dm.run_raw(&[
+        "--store", &store, "--format", "csv", "deploy", "--repo", &path,
+    ])
+    .assert_usage_error("--format csv");
+}
+
+/// SPEC §4: a duration needs a unit; `--window 30` is not 30 seconds.
+#[test]
+fn a_bare_number_is_not_a_duration() {
+    let dm = Dm::default();
+    let run = dm.run(&["report", "--window", "30"]);
+    run.assert_usage_error("--window");
+    assert!(
+        run.stderr.contains("no unit") && run.stderr.contains("30d"),
+        "{run:#?}"
+    );
+    let run = dm.run(&["report", "--attribution-window", "24"]);
+    run.assert_usage_error("--attribution-window");
+    let cwd = dm.dir.path().join("cwd");
+    std::fs::write(cwd.join(".dorameter.toml"), "window = \"30\"\n").unwrap();
+    dm.run(&["report"]).assert_usage_error(".dorameter.toml");
+}
