@@ -42,11 +42,18 @@ pub fn window(
     Ok(Window { since, until })
 }
 
-/// One report per service+env asked for, on one snapshot.
+/// One report per service+env asked for, on one snapshot. A service (or
+/// its env) with no event at all in the store is [`Error::NoInput`] naming
+/// the known ones, closest first (SPEC §4): a typo never reads as "no data".
 pub fn reports(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Report>> {
+    let shown = store.describe();
     let mut reports = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
+        if let Some(service) = &req.service {
+            let env = req.env.as_deref().unwrap_or(defaults::ENV);
+            known(&tx.service_envs()?, service, env, &shown)?;
+        }
         for (service, env) in targets(tx, req)? {
             let facts = tx.report_facts(&service, &env, req.window)?;
             reports.push(compute(&ReportInput {
@@ -78,4 +85,101 @@ fn targets(tx: &dyn ReadTx, req: &ReportRequest) -> Result<Vec<(String, String)>
             .filter(|(_, e)| req.env.as_ref().is_none_or(|want| want == e))
             .collect(),
     })
+}
+
+/// `Ok` when the store holds an event of `service` in `env`; else the names
+/// the store does know, closest first.
+fn known(pairs: &[(String, String)], service: &str, env: &str, store: &str) -> Result<()> {
+    if pairs.iter().any(|(s, e)| s == service && e == env) {
+        return Ok(());
+    }
+    let envs: Vec<&str> = pairs
+        .iter()
+        .filter(|(s, _)| s == service)
+        .map(|(_, e)| e.as_str())
+        .collect();
+    let (message, hint) = if envs.is_empty() {
+        let mut services: Vec<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
+        services.dedup();
+        let message = format!("no events for service '{service}' in {store}");
+        match closest_first(services, service).as_slice() {
+            [] => (
+                message,
+                "record a deployment or an incident first, or check --store (DORAMETER_STORE)"
+                    .to_string(),
+            ),
+            names => (
+                format!("{message}; known: {}", names.join(", ")),
+                "check --service (DORAMETER_SERVICE, or `service` in .dorameter.toml)".to_string(),
+            ),
+        }
+    } else {
+        (
+            format!(
+                "no events for service '{service}' in env '{env}' in {store}; known envs of {service}: {}",
+                closest_first(envs, env).join(", ")
+            ),
+            "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)"
+                .to_string(),
+        )
+    };
+    Err(Error::NoInput {
+        message,
+        hint: Some(hint),
+    })
+}
+
+/// `names` sorted by edit distance to `to`, then by name; at most 10.
+fn closest_first<'a>(mut names: Vec<&'a str>, to: &str) -> Vec<&'a str> {
+    names.sort_by_key(|n| (edit_distance(n, to), *n));
+    names.dedup();
+    names.truncate(10);
+    names
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_services_and_envs_name_the_closest_known_first() {
+        let pairs = vec![
+            ("api".to_string(), "production".to_string()),
+            ("payments-api".to_string(), "production".to_string()),
+            ("payments-api".to_string(), "staging".to_string()),
+        ];
+        assert!(known(&pairs, "payments-api", "staging", "s").is_ok());
+        let e = known(&pairs, "paymnets-api", "production", "sqlite:x").unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::NO_INPUT);
+        assert_eq!(
+            e.to_string(),
+            "no events for service 'paymnets-api' in sqlite:x; known: payments-api, api"
+        );
+        let e = known(&pairs, "payments-api", "prod", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("known envs of payments-api: production, staging"),
+            "{e}"
+        );
+        let e = known(&[], "api", "production", "s").unwrap_err();
+        assert!(e.hint().unwrap().contains("record a deployment"), "{e}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

@@ -211,3 +211,23 @@ fn bad_name_in_the_config_file_names_the_key_and_line() {
         Some("# team defaults\nbands = \"classic\"\nservice = \"  \"\n")
     ));
 }
+
+/// SPEC §4: a typo in a service name is exit 4 with the known names, closest
+/// first, never "no data".
+#[test]
+fn report_for_a_service_with_no_event_names_the_known_ones() {
+    let dm = Dm::default();
+    for (id, service) in [("INC-1", "payments-api"), ("INC-2", "api")] {
+        dm.json(&["incident", "open", "--id", id, "--service", service]);
+    }
+    let out = dm
+        .command(&["report", "--service", "paymnets-api"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(render(dm.dir.path(), out));
+    let out = dm
+        .command(&["report", "--service", "payments-api", "--env", "prod"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(render(dm.dir.path(), out));
+}

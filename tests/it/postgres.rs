@@ -626,7 +626,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
         return;
     };
     // Read-only commands on a fresh database create nothing.
-    let r = pg.run(&["report", "--service", "api"]);
+    let r = pg.run(&["report"]);
     r.assert_ok();
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'dorameter'")[0][0].as_deref(),
@@ -890,7 +890,7 @@ fn a_role_without_create_rights_is_told_which_grant_is_missing() {
     sql(&admin, &format!("CREATE ROLE {role} LOGIN"));
     let as_role = dm.with_store(&with_user(&db.url, &role, None));
     // Reading a fresh database needs no rights beyond CONNECT and TEMP.
-    as_role.run(&["report", "--service", "api"]).assert_ok();
+    as_role.run(&["report"]).assert_ok();
     let r = as_role.run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
@@ -909,7 +909,7 @@ fn a_role_without_create_rights_is_told_which_grant_is_missing() {
         "{r:#?}"
     );
     db.sql(&format!("GRANT USAGE ON SCHEMA dorameter TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA dorameter TO {role}"));
-    as_role.run(&["report", "--service", "api"]).assert_ok();
+    as_role.run(&["report"]).assert_ok();
     let r = as_role.run(&["incident", "open", "--id", "INC-1", "--service", "api"]);
     r.assert_usage_error("--store");
     assert!(
@@ -980,9 +980,7 @@ fn a_wrong_password_is_an_open_error_that_never_shows_the_password() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let good = with_user(&db.url, role, Some("right-horse-battery"));
-    let r = dm
-        .with_store(&good)
-        .run(&["-v", "report", "--service", "api"]);
+    let r = dm.with_store(&good).run(&["-v", "report"]);
     r.assert_ok();
     assert!(
         !r.stderr.contains("right-horse-battery") && !r.stdout.contains("right-horse-battery"),

@@ -364,10 +364,30 @@ impl Dm {
     /// a window wide enough for every scenario.
     #[track_caller]
     pub fn deployment_count(&self, service: &str) -> u64 {
+        if self.has_no_events(service) {
+            return 0;
+        }
         let r = self.report(service, BASE - 400 * DAY, self.now, &[]);
         r["metrics"]["deployment_frequency"]["deployments"]
             .as_u64()
             .unwrap_or_else(|| panic!("deployments count missing: {r}"))
+    }
+
+    /// Whether the store holds no event at all of `service` (in
+    /// production): `report` says so with exit 4 (SPEC §4).
+    #[track_caller]
+    pub fn has_no_events(&self, service: &str) -> bool {
+        let run = self.run(&["report", "--service", service]);
+        run.assert_no_panic();
+        match run.code {
+            0 => false,
+            4 => {
+                let said = format!("no events for service '{service}'");
+                assert!(run.stderr.contains(&said), "{run:#?}");
+                true
+            }
+            _ => panic!("report --service {service}: {run:#?}"),
+        }
     }
 }
 
