@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use toml::Spanned;
 
 use crate::ci::{CiContext, EnvMap};
@@ -228,7 +228,8 @@ impl Settings {
     ) -> Result<Settings> {
         let now = match env.get(ev::NOW).filter(|v| !v.is_empty()) {
             Some(v) => crate::time::parse_time(ev::NOW, v, Utc::now() + Duration::days(365 * 100))?,
-            None => Utc::now(),
+            // Whole seconds: every time a human reads is to the second.
+            None => Utc::now().trunc_subsecs(0),
         };
         let config = config::load(
             global.config.as_deref().map(|p| cwd.join(p)).as_deref(),

@@ -89,6 +89,16 @@ fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> R
     } else if req.deployment_sha.is_some() {
         incident.deployment_id = None;
     }
+    if let Some(d) = incident.detected_at.filter(|d| *d < incident.started_at) {
+        return Err(Error::usage_hint(
+            format!(
+                "--detected-at {} is before the incident started ({})",
+                crate::time::format_time(d),
+                crate::time::format_time(incident.started_at)
+            ),
+            "give --started-at the start of the impact (alert firing, SLO burn), and --detected-at when it was noticed, after it",
+        ));
+    }
     if let Some(r) = incident.resolved_at {
         if r < incident.started_at {
             return Err(Error::usage_hint(

@@ -41,7 +41,7 @@ pub struct DeployArgs {
     #[arg(long, env = ev::STATUS, default_value = "success")]
     pub status: String,
     /// This deployment rolls back: the previous deployment failed
-    #[arg(long, env = ev::ROLLBACK, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = ev::ROLLBACK, value_parser = clap::builder::FalseyValueParser::new(), conflicts_with = "hotfix")]
     pub rollback: bool,
     /// This deployment is a hotfix: the previous deployment failed
     #[arg(long, env = ev::HOTFIX, value_parser = clap::builder::FalseyValueParser::new())]

@@ -69,11 +69,10 @@ fn first_line(s: &str) -> &str {
 
 pub fn junit_table(v: &JunitView<'_>) -> String {
     let mut out = format!(
-        "junit: {} file{} · {} tests ({} runs): {} passed, {} failed, {} errored, {} skipped · {} flaky",
-        v.files,
-        if v.files == 1 { "" } else { "s" },
-        v.tests,
-        v.runs,
+        "junit: {} · {} ({}): {} passed, {} failed, {} errored, {} skipped · {} flaky",
+        super::count(v.files, "file"),
+        super::count(v.tests, "test"),
+        super::count(v.runs, "run"),
         v.passed,
         v.failed,
         v.errored,

@@ -54,6 +54,17 @@ impl Format {
 }
 
 /// Pretty JSON with a trailing newline.
+/// `1 deployment`, `2 deployments`: a count and its noun, plural when not
+/// one (SPEC §4: correct plurals). `noun` is a regular English noun.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut s =
         serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -31,7 +31,7 @@ fn rows(r: &Report) -> Vec<Row> {
             value: df.value,
             unit: "per_day",
             level: df.level,
-            detail: format!("{} deployments", df.deployments),
+            detail: super::count(df.deployments, "deployment"),
         },
         Row {
             key: "lead_time_for_changes",
@@ -40,10 +40,10 @@ fn rows(r: &Report) -> Vec<Row> {
             unit: "seconds",
             level: lt.level,
             detail: format!(
-                "p95 {} · mean {} · {} changes",
+                "p95 {} · mean {} · {}",
                 secs(lt.p95),
                 secs(lt.mean),
-                lt.changes
+                super::count(lt.changes, "change")
             ),
         },
         Row {
@@ -53,8 +53,9 @@ fn rows(r: &Report) -> Vec<Row> {
             unit: "percent",
             level: cfr.level,
             detail: format!(
-                "{} of {} deployments failed",
-                cfr.failed_deployments, cfr.total_deployments
+                "{} of {} failed",
+                cfr.failed_deployments,
+                super::count(cfr.total_deployments, "deployment")
             ),
         },
         Row {
@@ -90,8 +91,9 @@ fn rows(r: &Report) -> Vec<Row> {
             unit: "percent",
             level: None,
             detail: format!(
-                "{} of {} deployments were remediations",
-                rw.remediation_deployments, rw.total_deployments
+                "{} of {} remediated an earlier one",
+                rw.remediation_deployments,
+                super::count(rw.total_deployments, "deployment")
             ),
         },
     ]

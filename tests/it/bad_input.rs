@@ -235,3 +235,76 @@ fn bad_global_settings_are_usage_errors() {
     assert!(run.stderr.contains("DORAMETER_NOW"), "{run:#?}");
     assert!(!run.stderr.contains("panicked"), "{run:#?}");
 }
+
+/// A deployment is a rollback or a hotfix, not both (issue 10 item 17).
+#[test]
+fn rollback_and_hotfix_together_are_refused() {
+    let (dm, repo) = world();
+    let run = deploy(&dm, &repo, &["--rollback", "--hotfix"]);
+    assert_rejected(&dm, &run, "--hotfix");
+}
+
+/// Detection cannot come before the impact started (issue 10 item 17).
+#[test]
+fn detected_before_started_is_refused() {
+    let (dm, _repo) = world();
+    let (started, detected) = (rfc(at(0, 3, 0)), rfc(at(0, 2, 0)));
+    let run = dm.run(&[
+        "incident",
+        "open",
+        "--id",
+        "INC-1",
+        "--service",
+        "api",
+        "--started-at",
+        &started,
+        "--detected-at",
+        &detected,
+    ]);
+    run.assert_usage_error("--detected-at");
+    assert_no_incident_stored(&dm);
+}
+
+/// Human output: correct plurals, times to the second (SPEC §4).
+#[test]
+fn table_output_counts_in_words_and_seconds() {
+    let (dm, _repo) = world();
+    let run = dm.run_raw(&[
+        "--store",
+        &dm.store_url(),
+        "report",
+        "--service",
+        "api",
+        "--window",
+        "60d",
+    ]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("1 deployment") && !run.stdout.contains("1 deployments"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("0 of 1 deployment failed")
+            || run.stdout.contains("of 1 deployment failed"),
+        "{}",
+        run.stdout
+    );
+    // Without DORAMETER_NOW, "now" still prints to the second.
+    let out = std::process::Command::new(BIN)
+        .args([
+            "--store",
+            &dm.store_url(),
+            "--format",
+            "json",
+            "report",
+            "--service",
+            "api",
+        ])
+        .env_remove("DORAMETER_NOW")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let end = v["window"]["end"].as_str().unwrap().to_string();
+    assert!(end.ends_with('Z') && !end.contains('.'), "{end}");
+}
