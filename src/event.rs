@@ -292,8 +292,9 @@ mod tests {
 }
 
 /// One JUnit ingestion (SPEC §2): the run's identity and its counts. The
-/// per-test results are stored alongside it by the store.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// per-test results are stored alongside it by the store. `Default` is a
+/// header with zero counts, for building one field by field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestRun {
     pub id: String,
     pub service: String,

@@ -15,15 +15,24 @@ pub struct FlakyRequest {
 /// The tests that flake in the window, on one snapshot.
 pub fn find(store: &mut dyn Store, req: &FlakyRequest) -> Result<Vec<Finding>> {
     let t = &req.thresholds;
-    for (name, v) in [
-        ("--min-failure-rate", t.min_failure_percent),
-        ("--max-failure-rate", t.max_failure_percent),
-        ("--infra-threshold", t.infra_percent),
+    let d = Thresholds::default();
+    for (name, v, default) in [
+        (
+            "--min-failure-rate",
+            t.min_failure_percent,
+            d.min_failure_percent,
+        ),
+        (
+            "--max-failure-rate",
+            t.max_failure_percent,
+            d.max_failure_percent,
+        ),
+        ("--infra-threshold", t.infra_percent, d.infra_percent),
     ] {
         if !(0.0..=100.0).contains(&v) {
             return Err(Error::usage_hint(
                 format!("{name} must be a percentage between 0 and 100, got {v}"),
-                format!("pass {name} e.g. {}", default_of(name)),
+                format!("pass {name} e.g. {default}"),
             ));
         }
     }
@@ -39,13 +48,4 @@ pub fn find(store: &mut dyn Store, req: &FlakyRequest) -> Result<Vec<Finding>> {
         Ok(())
     })?;
     Ok(evaluate(&history, t))
-}
-
-fn default_of(name: &str) -> f64 {
-    let d = Thresholds::default();
-    match name {
-        "--min-failure-rate" => d.min_failure_percent,
-        "--max-failure-rate" => d.max_failure_percent,
-        _ => d.infra_percent,
-    }
 }

@@ -5,8 +5,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-
 use crate::event::TestRun;
 use crate::junit::{Aggregator, Limits, Summary, parse};
 use crate::render::FileError;
@@ -170,18 +168,6 @@ pub fn ingest(
     })
 }
 
-/// A test run to record: everything but the counts, which come from the reports.
-#[derive(Clone, Debug)]
-pub struct JunitRequest {
-    pub id: String,
-    pub service: String,
-    pub sha: Option<String>,
-    pub run_id: Option<String>,
-    pub run_attempt: Option<String>,
-    pub job: Option<String>,
-    pub recorded_at: DateTime<Utc>,
-}
-
 /// What recording gave.
 #[derive(Debug)]
 pub struct Recorded {
@@ -190,31 +176,16 @@ pub struct Recorded {
     pub run: Option<TestRun>,
 }
 
-/// Reads the reports into the store as one test run, in one write
-/// transaction. A test run id that is already recorded stores nothing.
+/// Reads the reports into the store as the test run `header` (its counts
+/// are ignored: they come from the reports), in one write transaction. A
+/// test run id that is already recorded stores nothing.
 pub fn record(
     store: &mut dyn Store,
     files: &[PathBuf],
     cwd: &Path,
-    req: &JunitRequest,
+    header: &TestRun,
 ) -> Result<Recorded> {
-    let mut run = TestRun {
-        id: req.id.clone(),
-        service: req.service.clone(),
-        sha: req.sha.clone(),
-        run_id: req.run_id.clone(),
-        run_attempt: req.run_attempt.clone(),
-        job: req.job.clone(),
-        recorded_at: req.recorded_at,
-        files: 0,
-        tests: 0,
-        runs: 0,
-        passed: 0,
-        failed: 0,
-        errored: 0,
-        skipped: 0,
-        flaky: 0,
-    };
+    let mut run = header.clone();
     let mut result = None;
     store.write(&mut |tx| {
         let seq = tx.insert_test_run(&run)?;
@@ -224,14 +195,17 @@ pub fn record(
         };
         if let Some(seq) = seq {
             let s = &ingested.summary;
-            run.files = ingested.good;
-            run.tests = s.tests;
-            run.runs = s.runs;
-            run.passed = s.passed;
-            run.failed = s.failed;
-            run.errored = s.errored;
-            run.skipped = s.skipped;
-            run.flaky = s.flaky_count;
+            run = TestRun {
+                files: ingested.good,
+                tests: s.tests,
+                runs: s.runs,
+                passed: s.passed,
+                failed: s.failed,
+                errored: s.errored,
+                skipped: s.skipped,
+                flaky: s.flaky_count,
+                ..run.clone()
+            };
             tx.update_test_run_counts(seq, &run)?;
         }
         result = Some((ingested, seq.is_some()));

@@ -99,8 +99,7 @@ fn known(pairs: &[(String, String)], service: &str, env: &str, store: &str) -> R
         .map(|(_, e)| e.as_str())
         .collect();
     let (message, hint) = if envs.is_empty() {
-        let mut services: Vec<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
-        services.dedup();
+        let services: Vec<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
         let message = format!("no events for service '{service}' in {store}");
         match closest_first(services, service).as_slice() {
             [] => (

@@ -12,7 +12,7 @@ use crate::ci::{EnvMap, Provider};
 use crate::env_vars as ev;
 use crate::git::Repo;
 use crate::render::Format;
-use crate::settings::{ArgSources, GlobalInput, Origin, Settings};
+use crate::settings::{ArgSources, Origin, Settings};
 use crate::sink::{Report, SinkEvent};
 use crate::store::{self, Access, Store};
 use crate::{Error, Result, exit};
@@ -48,17 +48,13 @@ impl Context<'_> {
                 search.push(root);
             }
         }
-        let input = GlobalInput {
-            store: global.store.clone(),
-            sinks: global.sinks.clone(),
-            strict: global.strict,
-            format: global.format,
-            config: global.config.clone(),
-            verbose: global.verbose,
-            quiet: global.quiet,
-        };
-        let settings =
-            Settings::resolve(&input, self.sources.clone(), &self.env, &self.cwd, &search)?;
+        let settings = Settings::resolve(
+            &global.input(),
+            self.sources.clone(),
+            &self.env,
+            &self.cwd,
+            &search,
+        )?;
         for w in &settings.ci_warnings {
             self.warn(&settings, w)?;
         }

@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
-use crate::app::junit::{self, Ingested, JunitRequest};
+use crate::app::junit::{self, Ingested};
 use crate::env_vars as ev;
-use crate::event;
+use crate::event::{self, TestRun};
 use crate::git::Repo;
 use crate::junit::Summary;
 use crate::render::{self, Format, JunitView};
@@ -51,13 +51,10 @@ pub struct JunitArgs {
     pub fail_on_flaky: bool,
 }
 
-/// The test run to record; `Ok(None)` for `--dry-run`. The service is
+/// The test run to record (its header: the counts come from the reports);
+/// `Ok(None)` for `--dry-run`. The service is
 /// required only to store.
-pub fn request(
-    args: &JunitArgs,
-    s: &Settings,
-    repo: Option<&Repo>,
-) -> Result<Option<JunitRequest>> {
+pub fn request(args: &JunitArgs, s: &Settings, repo: Option<&Repo>) -> Result<Option<TestRun>> {
     if args.dry_run {
         return Ok(None);
     }
@@ -81,7 +78,7 @@ pub fn request(
         ci.map(|c| c.run_key.as_slice()),
         &["junit", &service.value],
     )?;
-    Ok(Some(JunitRequest {
+    Ok(Some(TestRun {
         id,
         service: service.value,
         sha,
@@ -92,6 +89,7 @@ pub fn request(
         run_attempt: ci.and_then(|c| c.run_attempt.clone()),
         job: args.job.clone().or_else(|| ci.and_then(|c| c.job.clone())),
         recorded_at: s.now,
+        ..TestRun::default()
     }))
 }
 
@@ -193,10 +191,7 @@ mod tests {
     use crate::cli::Command;
     use crate::cli::tests::parse;
 
-    fn junit(
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> crate::Result<Option<crate::app::junit::JunitRequest>> {
+    fn junit(args: &[&str], env: &[(&str, &str)]) -> crate::Result<Option<crate::event::TestRun>> {
         let mut all = vec!["dorameter", "junit", "reports/*.xml"];
         all.extend_from_slice(args);
         let (cmd, s, _dir) = parse(&all, env, "");

@@ -58,6 +58,21 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+impl GlobalArgs {
+    /// The global flags as the settings layer takes them.
+    pub fn input(&self) -> crate::settings::GlobalInput {
+        crate::settings::GlobalInput {
+            store: self.store.clone(),
+            sinks: self.sinks.clone(),
+            strict: self.strict,
+            format: self.format,
+            config: self.config.clone(),
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record a deployment, with commit-to-deploy lead time from git
@@ -100,7 +115,7 @@ mod tests {
 
     use super::{Cli, Command};
     use crate::ci::EnvMap;
-    use crate::settings::{ArgSources, GlobalInput, Settings};
+    use crate::settings::{ArgSources, Settings};
 
     #[test]
     fn command_line_definition_is_consistent() {
@@ -152,16 +167,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let g = &cli.global;
-        let input = GlobalInput {
-            store: g.store.clone(),
-            sinks: g.sinks.clone(),
-            strict: g.strict,
-            format: g.format,
-            config: g.config.clone(),
-            verbose: g.verbose,
-            quiet: g.quiet,
-        };
+        let input = cli.global.input();
         let settings = Settings::resolve(
             &input,
             sources,

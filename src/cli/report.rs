@@ -17,7 +17,7 @@ pub struct ReportArgs {
     /// Service to report [default: every service in the store]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
-    /// Environment [default: with --service, .dorameter.toml, the CI environment, else production; without, every environment]
+    /// Environment [default: .dorameter.toml, the CI environment, else production with --service and every environment without]
     #[arg(long, env = ev::ENV)]
     pub env: Option<String>,
     /// Window ending now (or at --until): 30d, 2w, 24h [default: 30d]
@@ -51,15 +51,9 @@ pub fn request(args: &ReportArgs, s: &Settings) -> Result<ReportRequest> {
     }
     let span = s.window("window", args.window.clone())?.value;
     let service = s.service_filter(args.service.clone())?.map(|v| v.value);
-    // For one service, the env chain every command uses (the CI's env
-    // included); for every service, only an env the user named filters.
-    let env = match &service {
-        Some(_) => s.env_given(args.env.clone())?,
-        None => s
-            .first([s.flag("env", args.env.clone()), s.cfg("env", |c| &c.env)])
-            .map(|s| s.named("--env", "production"))
-            .transpose()?,
-    };
+    // The env chain every command uses: with a service, the env reported
+    // (else production); without, a filter over every service.
+    let env = s.env_given(args.env.clone())?;
     Ok(ReportRequest {
         window: report::window(since, until, span)?,
         service,

@@ -190,19 +190,8 @@ mod tests {
                 let run = TestRun {
                     id: "run".into(),
                     service: "api".into(),
-                    sha: None,
-                    run_id: None,
-                    run_attempt: None,
-                    job: None,
                     recorded_at: chrono::Utc::now(),
-                    files: 0,
-                    tests: 0,
-                    runs: 0,
-                    passed: 0,
-                    failed: 0,
-                    errored: 0,
-                    skipped: 0,
-                    flaky: 0,
+                    ..TestRun::default()
                 };
                 let seq = tx.insert_test_run(&run)?.expect("a new run");
                 for (cases, keep) in files {

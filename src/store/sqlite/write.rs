@@ -177,15 +177,39 @@ impl WriteTx for Tx<'_> {
     }
 
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
-        let err = || self.err("record a test result");
         let t = Tally::of(e.attempts);
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO test_results (run_seq, classname, name, outcome, attempts, failures, passes, flaky, duration, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (run_seq, classname, name) DO NOTHING",
-            )
+        // The message is bound borrowed: no allocation per test on the hot path.
+        if self.put_result(INSERT_RESULT, run_seq, e, &t, e.time(), e.message)? == 0 {
+            self.merge_test_result(run_seq, e)?;
+        }
+        Ok(())
+    }
+}
+
+/// A new test of the run; nothing when the run already holds it.
+const INSERT_RESULT: &str = "INSERT INTO test_results (run_seq, classname, name, outcome, attempts, failures, passes, flaky, duration, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+     ON CONFLICT (run_seq, classname, name) DO NOTHING";
+/// The merged row of a test the run already held (same parameters).
+const UPDATE_RESULT: &str =
+    "UPDATE test_results SET outcome = ?4, attempts = ?5, failures = ?6, passes = ?7, flaky = ?8,
+        duration = ?9, message = ?10
+     WHERE run_seq = ?1 AND classname = ?2 AND name = ?3";
+
+impl Tx<'_> {
+    /// Runs `sql` (`INSERT_RESULT` or `UPDATE_RESULT`) for one test's row.
+    fn put_result(
+        &self,
+        sql: &str,
+        run_seq: i64,
+        e: &Entry<'_>,
+        t: &Tally,
+        duration: Option<f64>,
+        message: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let err = || self.err("record a test result");
+        self.conn
+            .prepare_cached(sql)
             .map_err(err())?
             .execute(params![
                 run_seq,
@@ -196,28 +220,21 @@ impl WriteTx for Tx<'_> {
                 to_sql_count(t.failures),
                 to_sql_count(t.passes),
                 t.flaky,
-                e.time(),
-                e.message
+                duration,
+                message
             ])
-            .map_err(err())?;
-        if inserted == 0 {
-            self.merge_test_result(run_seq, e, t)?;
-        }
-        Ok(())
+            .map_err(err())
     }
-}
 
-impl Tx<'_> {
     /// The run already holds this test: merges the entry into its row.
-    fn merge_test_result(&self, run_seq: i64, e: &Entry<'_>, t: Tally) -> Result<(), StoreError> {
-        let err = || self.err("record a test result");
+    fn merge_test_result(&self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
         let mut row = self
             .conn
             .prepare_cached(
                 "SELECT outcome, attempts, failures, passes, flaky, duration, message FROM test_results
                  WHERE run_seq = ?1 AND classname = ?2 AND name = ?3",
             )
-            .map_err(err())?
+            .map_err(self.err("record a test result"))?
             .query_row(params![run_seq, e.classname, e.name], |r| {
                 Ok(TestResult::from_columns(
                     &r.get::<_, String>(0)?,
@@ -229,33 +246,10 @@ impl Tx<'_> {
                     r.get(6)?,
                 ))
             })
-            .map_err(err())?;
-        row.merge(TestResult {
-            tally: t,
-            duration: e.time(),
-            message: e.message.map(str::to_string),
-        });
-        let t = row.tally;
-        self.conn
-            .prepare_cached(
-                "UPDATE test_results SET outcome = ?4, attempts = ?5, failures = ?6, passes = ?7, flaky = ?8,
-                    duration = ?9, message = ?10
-                 WHERE run_seq = ?1 AND classname = ?2 AND name = ?3",
-            )
-            .map_err(err())?
-            .execute(params![
-                run_seq,
-                e.classname,
-                e.name,
-                t.outcome.as_str(),
-                to_sql_count(t.attempts),
-                to_sql_count(t.failures),
-                to_sql_count(t.passes),
-                t.flaky,
-                row.duration,
-                row.message
-            ])
-            .map_err(err())?;
+            .map_err(self.err("record a test result"))?;
+        row.merge(TestResult::of(e));
+        let message = row.message.as_deref();
+        self.put_result(UPDATE_RESULT, run_seq, e, &row.tally, row.duration, message)?;
         Ok(())
     }
 }
