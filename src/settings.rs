@@ -39,10 +39,9 @@ pub mod defaults {
     pub const ATTRIBUTION_WINDOW: Duration = Duration::hours(24);
     pub const LEAD_TIME_FROM: LeadTimeFrom = LeadTimeFrom::Author;
     pub const MAX_COMMITS: usize = 5000;
-    pub const FLAKY_WINDOW: Duration = Duration::days(14);
-    /// The comment's two windows; flaky thresholds default in
+    /// `flaky --window`; the flaky thresholds default in
     /// [`crate::junit::Thresholds::default`], the domain's own.
-    pub const COMMENT_WINDOW: Duration = WINDOW;
+    pub const FLAKY_WINDOW: Duration = Duration::days(14);
 }
 
 /// Where a setting's value came from.
@@ -185,7 +184,7 @@ fn collect(cmd: &clap::Command, m: &clap::ArgMatches, map: &mut HashMap<String, 
 }
 
 /// The global flags every command shares, before resolution.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct GlobalInput {
     pub store: Option<String>,
     pub sinks: Vec<String>,
@@ -460,33 +459,38 @@ impl Settings {
 
     /// A window length: flag `id`, the config's `window`, 30 days.
     pub fn window(&self, id: &str, flag: Option<String>) -> Result<Setting<Duration>> {
-        self.duration(id, flag, "window", |c| &c.window, defaults::WINDOW)
+        let config = self.cfg("window", |c| &c.window);
+        self.duration(id, flag, config, defaults::WINDOW)
     }
 
     /// How long before an incident a deployment can cause it.
     pub fn attribution_window(&self, flag: Option<String>) -> Result<Setting<Duration>> {
+        let config = self.cfg("attribution_window", |c| &c.attribution_window);
         self.duration(
             "attribution_window",
             flag,
-            "attribution_window",
-            |c| &c.attribution_window,
+            config,
             defaults::ATTRIBUTION_WINDOW,
         )
     }
 
+    /// `flaky --window`: the flag, else 14 days (no config key).
+    pub fn flaky_window(&self, flag: Option<String>) -> Result<Setting<Duration>> {
+        self.duration("window", flag, None, defaults::FLAKY_WINDOW)
+    }
+
+    /// A duration flag, else the config file's value, else `default`.
     fn duration(
         &self,
         id: &str,
         flag: Option<String>,
-        key: &'static str,
-        get: impl Fn(&config::Config) -> &Option<Spanned<config::Span>>,
+        config: Option<Setting<config::Span>>,
         default: Duration,
     ) -> Result<Setting<Duration>> {
         if let Some(f) = self.flag(id, flag) {
             return f.try_map(|origin, v| crate::time::parse_duration(origin, &v));
         }
-        Ok(self
-            .cfg(key, get)
+        Ok(config
             .map(|s| s.map(|d| d.0))
             .unwrap_or_else(|| Setting::new(default, Origin::Default)))
     }

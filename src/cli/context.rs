@@ -30,21 +30,17 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Resolves the shared settings once. `repo_hint` (a command's `--repo`)
-    /// adds its root to where `.dorameter.toml` is looked for; the root of
-    /// the repository around the working directory is always looked in.
+    /// Resolves the shared settings once. `.dorameter.toml` is looked for in
+    /// the working directory, then at the root of `repo_hint` (a command's
+    /// `--repo`), else of the repository around the working directory.
     pub fn settings(&mut self, global: &GlobalArgs, repo_hint: Option<&Path>) -> Result<Settings> {
         // `.dorameter.toml` in the working directory, else at the root of the
-        // repository `--repo` names, else at the root of the one around the
-        // working directory (a command run from a subdirectory).
+        // repository `--repo` names (commands without one: the repository
+        // around the working directory, also from a subdirectory).
         let mut search = vec![self.cwd.clone()];
-        let roots = [repo_hint.map(|p| self.cwd.join(p)), Some(self.cwd.clone())];
-        for root in roots
-            .into_iter()
-            .flatten()
-            .filter_map(|p| Repo::discover(&p).ok()?.workdir())
-        {
-            if !search.contains(&root) {
+        let base = repo_hint.map_or_else(|| self.cwd.clone(), |p| self.cwd.join(p));
+        if let Some(root) = Repo::discover(&base).ok().and_then(|r| r.workdir()) {
+            if root != self.cwd {
                 search.push(root);
             }
         }

@@ -10,7 +10,7 @@ use crate::git::Repo;
 use crate::junit::Thresholds;
 use crate::metrics::{Window, WindowOut, round_to};
 use crate::render::{self, FlakyView, Format};
-use crate::settings::{Settings, defaults};
+use crate::settings::Settings;
 use crate::store::Access;
 use crate::time::format_time;
 use crate::{Error, Result, exit};
@@ -49,13 +49,7 @@ pub fn request(args: &FlakyArgs, s: &Settings, repo: Option<&Repo>) -> Result<Fl
         ));
     };
     let d = Thresholds::default();
-    let span = match s.flag("window", args.window.clone()) {
-        Some(w) => {
-            w.try_map(|origin, v| crate::time::parse_duration(origin, &v))?
-                .value
-        }
-        None => defaults::FLAKY_WINDOW,
-    };
+    let span = s.flaky_window(args.window.clone())?.value;
     Ok(FlakyRequest {
         service: service.value,
         window: Window {
