@@ -23,7 +23,11 @@ pub struct IncidentRequest {
     pub services: Vec<String>,
     /// The service when none is given and none is recorded.
     pub default_service: Option<String>,
+    /// `--env` as given: changes a recorded incident's env.
     pub env: Option<String>,
+    /// The env of a new incident when none is given (the config's or the
+    /// CI's); never moves a recorded incident.
+    pub default_env: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub detected_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -171,7 +175,10 @@ fn new_incident(req: &IncidentRequest) -> Result<Incident> {
     Ok(Incident {
         id: req.id.clone(),
         services,
-        env: defaults::ENV.into(),
+        env: req
+            .default_env
+            .clone()
+            .unwrap_or_else(|| defaults::ENV.into()),
         started_at: req.started_at.unwrap_or(req.now),
         detected_at: None,
         resolved_at: None,

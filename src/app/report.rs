@@ -50,9 +50,18 @@ pub fn reports(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Report>
     let mut reports = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
-        if let Some(service) = &req.service {
-            let env = req.env.as_deref().unwrap_or(defaults::ENV);
-            known(&tx.service_envs()?, service, env, &shown)?;
+        let pairs = tx.service_envs()?;
+        match (&req.service, &req.env) {
+            (Some(service), env) => {
+                known(
+                    &pairs,
+                    service,
+                    env.as_deref().unwrap_or(defaults::ENV),
+                    &shown,
+                )?;
+            }
+            (None, Some(env)) => known_env(&pairs, env, &shown)?,
+            (None, None) => {}
         }
         for (service, env) in targets(tx, req)? {
             let facts = tx.report_facts(&service, &env, req.window)?;
@@ -87,6 +96,10 @@ fn targets(tx: &dyn ReadTx, req: &ReportRequest) -> Result<Vec<(String, String)>
     })
 }
 
+/// How to fix an env that names no event.
+const ENV_HINT: &str =
+    "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)";
+
 /// `Ok` when the store holds an event of `service` in `env`; else the names
 /// the store does know, closest first.
 fn known(pairs: &[(String, String)], service: &str, env: &str, store: &str) -> Result<()> {
@@ -118,13 +131,28 @@ fn known(pairs: &[(String, String)], service: &str, env: &str, store: &str) -> R
                 "no events for service '{service}' in env '{env}' in {store}; known envs of {service}: {}",
                 closest_first(envs, env).join(", ")
             ),
-            "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)"
-                .to_string(),
+            ENV_HINT.to_string(),
         )
     };
     Err(Error::NoInput {
         message,
         hint: Some(hint),
+    })
+}
+
+/// `Ok` when the store is empty or holds an event in `env`; else the envs
+/// it does know, closest first.
+fn known_env(pairs: &[(String, String)], env: &str, store: &str) -> Result<()> {
+    if pairs.is_empty() || pairs.iter().any(|(_, e)| e == env) {
+        return Ok(());
+    }
+    let envs = pairs.iter().map(|(_, e)| e.as_str()).collect();
+    Err(Error::NoInput {
+        message: format!(
+            "no events in env '{env}' in {store}; known envs: {}",
+            closest_first(envs, env).join(", ")
+        ),
+        hint: Some(ENV_HINT.into()),
     })
 }
 
@@ -177,6 +205,9 @@ mod tests {
             e.ends_with("known envs of payments-api: production, staging"),
             "{e}"
         );
+        assert!(known_env(&pairs, "staging", "s").is_ok() && known_env(&[], "x", "s").is_ok());
+        let e = known_env(&pairs, "prod", "s").unwrap_err().to_string();
+        assert!(e.ends_with("known envs: production, staging"), "{e}");
         let e = known(&[], "api", "production", "s").unwrap_err();
         assert!(e.hint().unwrap().contains("record a deployment"), "{e}");
         assert_eq!(edit_distance("kitten", "sitting"), 3);

@@ -107,7 +107,12 @@ pub fn request(
             None
         },
         services,
-        env: s.env_given(args.env.clone())?.map(|v| v.value),
+        env: s
+            .flag("env", args.env.clone())
+            .map(|v| v.named("--env", "production"))
+            .transpose()?
+            .map(|v| v.value),
+        default_env: s.env_given(None)?.map(|v| v.value),
         started_at: s.time("started_at", args.started_at.clone())?,
         detected_at: s.time("detected_at", args.detected_at.clone())?,
         resolved_at: s.time("resolved_at", args.resolved_at.clone())?,
@@ -205,9 +210,14 @@ mod tests {
         )
         .unwrap();
         assert!(r.resolving && r.services.is_empty());
+        // The config's env is a default for a new incident, never a move.
         assert_eq!(
-            (r.default_service.as_deref(), r.env.as_deref()),
-            (Some("api"), Some("staging"))
+            (
+                r.default_service.as_deref(),
+                r.default_env.as_deref(),
+                r.env.as_deref()
+            ),
+            (Some("api"), Some("staging"), None)
         );
         assert_eq!(r.attribution_window, chrono::Duration::hours(2));
     }

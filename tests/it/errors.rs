@@ -230,4 +230,7 @@ fn report_for_a_service_with_no_event_names_the_known_ones() {
         .output()
         .unwrap();
     insta::assert_snapshot!(render(dm.dir.path(), out));
+    // Without --service, an env filter that matches nothing says so too.
+    let out = dm.command(&["report", "--env", "prod"]).output().unwrap();
+    insta::assert_snapshot!(render(dm.dir.path(), out));
 }

@@ -407,3 +407,63 @@ fn an_incident_at_the_instant_a_deployment_finished_is_not_attributed_to_it() {
     assert_eq!(cfr["failed_deployments"], 2, "{r}");
     assert_eq!(cfr["total_deployments"], 2, "{r}");
 }
+
+/// Resolving an incident never moves it to another env: the config's or the
+/// CI's env is a default for a new incident only (found by a walkthrough:
+/// `resolve` under `env = "qa"` moved an incident opened with `--env prod2`
+/// and dropped its attribution).
+#[test]
+fn resolving_keeps_the_recorded_env_whatever_the_config_or_ci_says() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("feat: one", at(0, 0, 30));
+    dm.deploy_at(
+        &repo.path,
+        "api",
+        "d1",
+        &sha,
+        at(0, 1, 0),
+        &["--env", "prod2"],
+    );
+    let opened = open(
+        &dm,
+        "INC-1",
+        "api",
+        at(0, 2, 0),
+        &["--env", "prod2", "--cause", "deploy"],
+    );
+    assert_eq!(opened["attributed_deployment"], "d1", "{opened}");
+    std::fs::write(
+        dm.dir.path().join("cwd").join(".dorameter.toml"),
+        "env = \"qa\"\n",
+    )
+    .unwrap();
+    let resolved_at = rfc(at(0, 3, 0));
+    let ci = [("GITLAB_CI", "true"), ("CI_ENVIRONMENT_NAME", "ops")];
+    let r = dm
+        .run_with_env(
+            &ci,
+            &[
+                "incident",
+                "resolve",
+                "--id",
+                "INC-1",
+                "--resolved-at",
+                &resolved_at,
+            ],
+        )
+        .json();
+    assert_eq!(
+        (r["env"].as_str(), r["attributed_deployment"].as_str()),
+        (Some("prod2"), Some("d1")),
+        "{r}"
+    );
+    // A new incident takes the default env.
+    let n = dm
+        .run_with_env(
+            &ci,
+            &["incident", "open", "--id", "INC-2", "--service", "api"],
+        )
+        .json();
+    assert_eq!(n["env"], "qa", "the config beats the CI: {n}");
+}
