@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::event::LeadTimeFrom;
+use crate::git::SubjectPattern;
 use crate::render::Format;
 use crate::{Error, Result};
 
@@ -33,6 +34,36 @@ pub struct Config {
     pub lead_time_from: Option<Spanned<LeadTimeFrom>>,
     pub max_commits: Option<Spanned<MaxCommits>>,
     pub team: Option<Spanned<String>>,
+    /// `[classify]`: how deployments are classified (SPEC §3).
+    pub classify: Option<Classify>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Classify {
+    /// A regular expression over commit subjects that marks a rollforward;
+    /// an empty string turns subject matching off.
+    pub rollforward_subject: Option<Spanned<RollforwardSubject>>,
+}
+
+/// A compiled rollforward subject pattern, or `None`: turned off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollforwardSubject(pub Option<SubjectPattern>);
+
+impl<'de> Deserialize<'de> for RollforwardSubject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(RollforwardSubject(None));
+        }
+        SubjectPattern::new(&s)
+            .map(|p| RollforwardSubject(Some(p)))
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "rollforward_subject is not a valid regular expression ({e}); e.g. '(?i)^(revert|hotfix)', or \"\" to turn subject matching off"
+                ))
+            })
+    }
 }
 
 /// A loaded config file: the values, and where they came from.
@@ -140,7 +171,7 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
     let config: Config = toml::from_str(&text).map_err(|e| {
         Error::usage_hint(
             format!("invalid config file {}: {}", path.display(), e.to_string().trim_end()),
-            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team) or pass another with --config",
+            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject) or pass another with --config",
         )
     })?;
     Ok(Loaded {
@@ -153,6 +184,33 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_rollforward_subject_is_the_default() {
+        let doc = include_str!("../docs/configuration.md");
+        let line = doc
+            .lines()
+            .find(|l| l.starts_with("rollforward_subject = "))
+            .expect("docs/configuration.md shows rollforward_subject");
+        let c: Config = toml::from_str(&format!("[classify]\n{line}\n")).unwrap();
+        let p = c
+            .classify
+            .unwrap()
+            .rollforward_subject
+            .unwrap()
+            .into_inner();
+        assert_eq!(p.0.unwrap().as_str(), SubjectPattern::DEFAULT);
+        let off: Config = toml::from_str("[classify]\nrollforward_subject = \"\"\n").unwrap();
+        assert_eq!(
+            off.classify
+                .unwrap()
+                .rollforward_subject
+                .unwrap()
+                .into_inner()
+                .0,
+            None
+        );
+    }
 
     #[test]
     fn rejects_unknown_keys_with_the_file_and_line() {

@@ -75,6 +75,8 @@ string_enum!(
         NoPreviousDeployment => "no_previous_deployment",
         PreviousShaNotFound => "previous_sha_not_found",
         NoNewChanges => "no_new_changes",
+        ShallowHistory => "shallow_history",
+        NoRepository => "no_repository",
     }
 );
 string_enum!(
@@ -91,6 +93,19 @@ string_enum!(
         HotfixSubject => "hotfix_subject",
     }
 );
+
+impl LeadTimeNote {
+    /// The reason in words, for human output (JSON keeps the code).
+    pub fn words(self) -> &'static str {
+        match self {
+            LeadTimeNote::NoPreviousDeployment => "no earlier deployment to measure from",
+            LeadTimeNote::PreviousShaNotFound => "previous deployed commit not in this clone",
+            LeadTimeNote::NoNewChanges => "no new commits since the previous deployment",
+            LeadTimeNote::ShallowHistory => "shallow clone: history incomplete",
+            LeadTimeNote::NoRepository => "no git repository here",
+        }
+    }
+}
 
 impl IncidentCause {
     /// Whether incidents with this cause make a deployment failed.
@@ -114,6 +129,9 @@ pub struct Change {
 pub struct Remediation {
     pub deployment_id: String,
     pub reason: RemediationReason,
+    /// The commit that fired a revert or subject rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

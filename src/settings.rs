@@ -19,6 +19,7 @@ use crate::config::{self, Loaded};
 use crate::env_vars as ev;
 use crate::event::LeadTimeFrom;
 use crate::git::Repo;
+use crate::git::SubjectPattern;
 use crate::http::HttpSettings;
 use crate::metrics::{BandTable, band_table, band_table_names};
 use crate::render::Format;
@@ -503,6 +504,19 @@ impl Settings {
         Ok(self
             .cfg("lead_time_from", |c| &c.lead_time_from)
             .unwrap_or_else(|| Setting::new(defaults::LEAD_TIME_FROM, Origin::Default)))
+    }
+
+    /// The rollforward subject rule: `[classify] rollforward_subject`, else
+    /// SPEC §3's default pattern; `None` when turned off.
+    pub fn rollforward_subject(&self) -> Option<SubjectPattern> {
+        match self.cfg("classify.rollforward_subject", |c| {
+            c.classify
+                .as_ref()
+                .map_or(&None, |k| &k.rollforward_subject)
+        }) {
+            Some(s) => s.value.0,
+            None => Some(SubjectPattern::default_pattern()),
+        }
     }
 
     /// Most commits one deployment may count.

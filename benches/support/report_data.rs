@@ -81,6 +81,7 @@ pub fn populate(store: &mut dyn Store, n: usize) -> usize {
                         vec![Remediation {
                             deployment_id: prev.clone(),
                             reason: RemediationReason::Rollback,
+                            commit: None,
                         }],
                     ),
                     (Some((prev, _)), 33) if !failed_job => (
@@ -88,6 +89,7 @@ pub fn populate(store: &mut dyn Store, n: usize) -> usize {
                         vec![Remediation {
                             deployment_id: prev.clone(),
                             reason: RemediationReason::Hotfix,
+                            commit: None,
                         }],
                     ),
                     _ => (DeploymentKind::Planned, Vec::new()),

@@ -6,21 +6,28 @@
 use chrono::{DateTime, Utc};
 
 use super::deploy::{DeployRequest, plan};
-use crate::event::{self, Deployment, DeploymentStatus, LeadTimeFrom};
+use crate::event::{self, Deployment, DeploymentStatus, LeadTimeFrom, LeadTimeNote};
 use crate::git::{Repo, Tag};
 use crate::settings::Origin;
 use crate::store::{Store, WriteTx};
 use crate::time::{FUTURE_TOLERANCE, format_time, from_millis};
 use crate::{Error, Result};
 
+/// Later than any deployment: "recorded at any time".
+const END_OF_TIME: DateTime<Utc> = DateTime::<Utc>::from_timestamp(253_402_300_799, 0)
+    .expect("9999-12-31T23:59:59Z is a valid instant");
+
 #[derive(Clone, Debug)]
 pub struct BackfillRequest {
     /// A glob over tag names: `v*`.
     pub pattern: String,
+    /// Tags left out (`--exclude '*-rc*'`).
+    pub exclude: Vec<glob::Pattern>,
     pub service: String,
     pub env: String,
     pub lead_time_from: LeadTimeFrom,
     pub max_commits: usize,
+    pub rollforward_subject: Option<crate::git::SubjectPattern>,
     pub team: Option<String>,
     pub now: DateTime<Utc>,
     /// Plan everything (each tag sees the ones before it), store nothing.
@@ -31,6 +38,8 @@ pub struct BackfillRequest {
 #[derive(Debug)]
 pub struct Tags {
     pub tags: Vec<Tag>,
+    /// Left out by `--exclude`.
+    pub excluded: usize,
     pub warnings: Vec<String>,
 }
 
@@ -45,6 +54,9 @@ pub fn tags(repo: &Repo, req: &BackfillRequest) -> Result<Tags> {
         });
     }
     let mut warnings = Vec::new();
+    let before = tags.len();
+    tags.retain(|t| !req.exclude.iter().any(|p| p.matches(&t.name)));
+    let excluded = before - tags.len();
     let latest_ok = req.now + FUTURE_TOLERANCE;
     tags.retain(|t| {
         let ok = from_millis(t.time * 1000) <= latest_ok;
@@ -58,7 +70,11 @@ pub fn tags(repo: &Repo, req: &BackfillRequest) -> Result<Tags> {
         ok
     });
     tags.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.name.cmp(&b.name)));
-    Ok(Tags { tags, warnings })
+    Ok(Tags {
+        tags,
+        excluded,
+        warnings,
+    })
 }
 
 /// What backfilling did.
@@ -66,8 +82,12 @@ pub fn tags(repo: &Repo, req: &BackfillRequest) -> Result<Tags> {
 pub struct Backfilled {
     /// Each deployment planned, and whether it was stored.
     pub deployments: Vec<(Deployment, bool)>,
-    /// Tags already recorded.
+    /// Tags already recorded (by id, or their sha as a successful deployment).
     pub skipped: usize,
+    /// Tags left out by `--exclude`.
+    pub excluded: usize,
+    /// What the user should know, one line per kind of problem.
+    pub warnings: Vec<String>,
 }
 
 /// Records `tags` in one write transaction (or simulates it for a dry run),
@@ -76,12 +96,14 @@ pub fn record(
     store: &mut dyn Store,
     repo: &Repo,
     req: &BackfillRequest,
-    tags: &[Tag],
+    tags: &Tags,
     progress: &dyn Fn(),
 ) -> Result<Backfilled> {
+    let (tags, excluded) = (&tags.tags, tags.excluded);
     let mut out = Backfilled::default();
     let mut body = |tx: &mut dyn WriteTx| -> Result<()> {
         out = Backfilled::default();
+        let mut shallow: Vec<&str> = Vec::new();
         for tag in tags {
             progress();
             let finished_at = from_millis(tag.time * 1000);
@@ -92,17 +114,40 @@ pub fn record(
                 &tag.name,
                 tag.sha.get(..12).unwrap_or(&tag.sha),
             ]);
+            // Idempotent with `deploy`: the same sha is one deployment,
+            // whenever it was recorded.
             if tx.deployment(&id)?.is_some()
                 || tx
-                    .last_success_of_sha(&req.service, &req.env, &tag.sha, finished_at)?
+                    .last_success_of_sha(&req.service, &req.env, &tag.sha, END_OF_TIME)?
                     .is_some()
             {
                 out.skipped += 1;
                 continue;
             }
-            let planned = plan(repo, tx, &request_for(repo, req, tag, id, finished_at))?;
+            let planned = plan(
+                Some(repo),
+                tx,
+                &request_for(repo, req, tag, id, finished_at),
+            )?;
+            if planned.deployment.lead_time_note == Some(LeadTimeNote::ShallowHistory) {
+                shallow.push(&tag.name);
+            } else {
+                out.warnings.extend(
+                    planned
+                        .warnings
+                        .iter()
+                        .map(|w| format!("tag {}: {w}", tag.name)),
+                );
+            }
             let inserted = tx.insert_deployment(&planned.deployment)?;
             out.deployments.push((planned.deployment, inserted));
+        }
+        if !shallow.is_empty() {
+            out.warnings.push(format!(
+                "{} ({}) reach past the history this shallow clone has, so they were recorded without lead time rather than with a wrong count; fetch full history (`git fetch --unshallow --tags`, actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`) before backfilling",
+                crate::render::count(shallow.len() as u64, "tag"),
+                crate::render::list_cut(&shallow, 5),
+            ));
         }
         Ok(())
     };
@@ -111,6 +156,7 @@ pub fn record(
     } else {
         store.write(&mut body)?;
     }
+    out.excluded = excluded;
     Ok(out)
 }
 
@@ -135,6 +181,7 @@ fn request_for(
         hotfix: false,
         lead_time_from: req.lead_time_from,
         max_commits: req.max_commits,
+        rollforward_subject: req.rollforward_subject.clone(),
         repository_url: repo.origin_url().map(|u| crate::ci::strip_credentials(&u)),
         version: Some(tag.name.clone()),
         team: req.team.clone(),

@@ -11,7 +11,7 @@ use crate::event::{
     Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
     RemediationReason,
 };
-use crate::git::{Commit, Repo, WalkOutcome, lead_time_changes};
+use crate::git::{Commit, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes};
 use crate::settings::Origin;
 use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store};
 use crate::{Error, Result};
@@ -42,6 +42,8 @@ pub struct DeployRequest {
     pub hotfix: bool,
     pub lead_time_from: LeadTimeFrom,
     pub max_commits: usize,
+    /// The rollforward subject rule (SPEC §3); `None` turns it off.
+    pub rollforward_subject: Option<SubjectPattern>,
     pub repository_url: Option<String>,
     pub version: Option<String>,
     pub team: Option<String>,
@@ -54,8 +56,26 @@ pub struct DeployRequest {
 impl DeployRequest {
     /// Resolves `sha` and `previous_sha` to full shas in `repo`. A full
     /// previous sha this clone lacks (shallow) is kept: recorded as not
-    /// found, not an error.
-    pub fn resolve_revisions(&mut self, repo: &Repo) -> Result<()> {
+    /// found, not an error. Without a repository, both must be full shas.
+    pub fn resolve_revisions(&mut self, repo: Option<&Repo>) -> Result<()> {
+        let Some(repo) = repo else {
+            let full = |origin: &str, rev: &str| -> Result<String> {
+                if is_full_sha(rev) {
+                    return Ok(rev.to_ascii_lowercase());
+                }
+                Err(Error::usage_hint(
+                    format!(
+                        "{origin} '{rev}' is not a full commit sha, and there is no git repository here to resolve it"
+                    ),
+                    "give the full 40-character sha (in CI: $GITHUB_SHA, $CI_COMMIT_SHA), or run the deploy step in a checkout (--repo PATH)",
+                ))
+            };
+            self.sha = full(&self.sha_origin.to_string(), &self.sha)?;
+            if let Some(rev) = &self.previous_sha {
+                self.previous_sha = Some(full("--previous-sha", rev)?);
+            }
+            return Ok(());
+        };
         self.sha = repo.resolve_commit(&self.sha_origin.to_string(), &self.sha)?;
         if let Some(rev) = &self.previous_sha {
             self.previous_sha = Some(repo.resolve_or_keep_full_sha("--previous-sha", rev)?);
@@ -78,7 +98,7 @@ pub struct Recorded {
 /// that is already recorded changes nothing and says so.
 pub fn record(
     store: &mut dyn Store,
-    repo: &Repo,
+    repo: Option<&Repo>,
     req: &DeployRequest,
     dry_run: bool,
 ) -> Result<Recorded> {
@@ -122,7 +142,7 @@ pub fn record(
 /// The deployment as it is without any history (the store is unreachable):
 /// lead time from `--previous-sha` only, no classification. For the sinks,
 /// which still hear of it.
-pub fn plan_without_history(repo: &Repo, req: &DeployRequest) -> Result<Planned> {
+pub fn plan_without_history(repo: Option<&Repo>, req: &DeployRequest) -> Result<Planned> {
     // A path that does not exist opens as an empty in-memory store.
     let mut empty = SqliteStore::open(std::path::Path::new(""), Access::ReadOnly)?;
     let mut planned = None;
@@ -141,7 +161,9 @@ pub struct Planned {
 }
 
 /// Computes the deployment event for `req` against the history in `tx`.
-pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned> {
+/// Without a repository (an artifact-only deploy job) the deployment has no
+/// lead time; frequency and change failure rate do not need one.
+pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned> {
     let mut warnings = Vec::new();
     let previous = tx.previous_success(&req.service, &req.env, req.finished_at)?;
     let base = req
@@ -151,11 +173,16 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
 
     let mut note = None;
     let mut commits: Vec<Commit> = Vec::new();
+    let mut merges: Vec<Commit> = Vec::new();
     let mut truncated = false;
-    match &base {
-        None => note = Some(LeadTimeNote::NoPreviousDeployment),
-        Some(b) if *b == req.sha => note = Some(LeadTimeNote::NoNewChanges),
-        Some(b) => match repo.walk(Some(b), &req.sha, req.max_commits)? {
+    match (&base, repo) {
+        (None, _) => note = Some(LeadTimeNote::NoPreviousDeployment),
+        (Some(b), _) if *b == req.sha => note = Some(LeadTimeNote::NoNewChanges),
+        (Some(_), None) => {
+            note = Some(LeadTimeNote::NoRepository);
+            warnings.push("no git repository here, so the deployment is recorded without lead time (deployment frequency and change failure rate still count it); run the deploy step in a checkout, or point --repo (DORAMETER_REPO) at one".into());
+        }
+        (Some(b), Some(repo)) => match repo.walk(Some(b), &req.sha, req.max_commits)? {
             WalkOutcome::BaseNotFound => {
                 note = Some(LeadTimeNote::PreviousShaNotFound);
                 warnings.push(if repo.is_shallow() {
@@ -167,6 +194,13 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
                         "previous deployed commit {b} is not in this clone (history rewritten, or not fetched), so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
                     )
                 });
+            }
+            WalkOutcome::ShallowBoundary => {
+                note = Some(LeadTimeNote::ShallowHistory);
+                warnings.push(format!(
+                    "the commits between the previous deployed commit {b} and {} reach past the history this shallow clone has, so no lead time was recorded rather than a wrong count; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`, or `git fetch --unshallow`)",
+                    req.sha
+                ));
             }
             WalkOutcome::Unrelated => {
                 note = Some(LeadTimeNote::PreviousShaNotFound);
@@ -183,7 +217,8 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
                         req.max_commits, req.max_commits
                     ));
                 }
-                commits = walk.commits;
+                commits = new_to_service(tx, req, walk.commits)?;
+                merges = walk.merges;
                 if commits.is_empty() {
                     note = Some(LeadTimeNote::NoNewChanges);
                 }
@@ -194,13 +229,17 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
     let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
     if changes.clamped > 0 {
         warnings.push(format!(
-            "{} commit(s) are dated after the deployment finished (clock skew); their lead time counts as 0",
-            changes.clamped
+            "{} dated after the deployment finished (clock skew); their lead time counts as 0",
+            crate::render::count(changes.clamped, "commit")
         ));
     }
 
     let (kind, remediates) = if req.status == DeploymentStatus::Success {
-        classify(repo, tx, req, previous.as_ref(), &commits, &mut warnings)?
+        let shipped = Shipped {
+            commits: &commits,
+            merges: &merges,
+        };
+        classify(repo, tx, req, previous.as_ref(), shipped, &mut warnings)?
     } else {
         (DeploymentKind::Planned, Vec::new())
     };
@@ -234,41 +273,75 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
     })
 }
 
+/// The walked commits that no earlier successful deployment of the
+/// service+env shipped (SPEC §3: each commit counts once, at the first
+/// deployment that shipped it). A redeploy after a rollback walks from the
+/// rollback's older sha and meets commits the rolled-back deployment shipped.
+fn new_to_service(
+    tx: &dyn ReadTx,
+    req: &DeployRequest,
+    walked: Vec<Commit>,
+) -> Result<Vec<Commit>> {
+    let mut out = Vec::with_capacity(walked.len());
+    for c in walked {
+        let earlier = tx
+            .deployment_shipping(&req.service, &req.env, &c.sha)?
+            .is_some_and(|d| d.finished_at <= req.finished_at);
+        if !earlier {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The commits a deployment ships, for classification.
+struct Shipped<'a> {
+    /// New to the service+env, merges excluded.
+    commits: &'a [Commit],
+    /// Merge commits of the range: their subjects count, their reverts do not.
+    merges: &'a [Commit],
+}
+
 /// SPEC §3 change failure rules 1 and 2.
 fn classify(
-    repo: &Repo,
+    repo: Option<&Repo>,
     tx: &dyn ReadTx,
     req: &DeployRequest,
     previous: Option<&DeploymentRef>,
-    commits: &[Commit],
+    shipped: Shipped<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<(DeploymentKind, Vec<Remediation>)> {
     let mut out: Vec<Remediation> = Vec::new();
-    let add = |out: &mut Vec<Remediation>, id: &str, reason| {
+    let add = |out: &mut Vec<Remediation>, id: &str, reason, commit: Option<&str>| {
         if id != req.id && !out.iter().any(|r| r.deployment_id == id) {
             out.push(Remediation {
                 deployment_id: id.to_string(),
                 reason,
+                commit: commit.map(str::to_string),
             });
         }
     };
 
     // Rule 1: going back to a sha deployed before marks everything since its
-    // last deployment failed. Redeploying the current sha is not a rollback.
+    // last deployment failed. Redeploying the current sha is a re-run, and
+    // deploying a descendant of the current sha moves forward.
     let went_back = match previous {
         Some(p) if p.sha != req.sha => {
-            tx.last_success_of_sha(&req.service, &req.env, &req.sha, req.finished_at)?
+            match tx.last_success_of_sha(&req.service, &req.env, &req.sha, req.finished_at)? {
+                Some(last) if !moves_forward(repo, tx, req, p)? => Some(last),
+                _ => None,
+            }
         }
         _ => None,
     };
     if let Some(last) = &went_back {
         for d in tx.successes_after(&req.service, &req.env, last, req.finished_at)? {
-            add(&mut out, &d.id, RemediationReason::Rollback);
+            add(&mut out, &d.id, RemediationReason::Rollback, None);
         }
     }
     if went_back.is_some() || req.rollback {
         if let Some(p) = previous {
-            add(&mut out, &p.id, RemediationReason::Rollback);
+            add(&mut out, &p.id, RemediationReason::Rollback, None);
         }
         if previous.is_none() {
             warnings
@@ -280,14 +353,26 @@ fn classify(
     // Rule 2: rollforward.
     if req.hotfix {
         match previous {
-            Some(p) => add(&mut out, &p.id, RemediationReason::Hotfix),
+            Some(p) => add(&mut out, &p.id, RemediationReason::Hotfix, None),
             None => warnings
                 .push("--hotfix given but there is no earlier deployment to mark failed".into()),
         }
     }
-    let own: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
-    let mut subject_signal = None;
-    for c in commits {
+    let own: HashSet<&str> = shipped.commits.iter().map(|c| c.sha.as_str()).collect();
+    let mut subject_signal: Option<(RemediationReason, &str)> = None;
+    let pattern = req.rollforward_subject.as_ref();
+    let subject_reason = |c: &Commit| -> Option<RemediationReason> {
+        let subject = &c.signals.subject;
+        if !pattern.is_some_and(|p| p.is_match(subject)) {
+            return None;
+        }
+        Some(if subject.to_ascii_lowercase().starts_with("revert") {
+            RemediationReason::RevertSubject
+        } else {
+            RemediationReason::HotfixSubject
+        })
+    };
+    for c in shipped.commits {
         let s = &c.signals;
         let mut matched_any = false;
         let mut all_own = !s.reverts.is_empty();
@@ -298,29 +383,28 @@ fn classify(
                 continue;
             }
             all_own = false;
-            if let Some(d) = shipped_by(
-                Some(repo),
-                tx,
-                &req.service,
-                &req.env,
-                reverted,
-                req.finished_at,
-            )? {
-                add(&mut out, &d.id, RemediationReason::Revert);
+            if let Some(d) =
+                shipped_by(repo, tx, &req.service, &req.env, reverted, req.finished_at)?
+            {
+                add(&mut out, &d.id, RemediationReason::Revert, Some(&c.sha));
                 matched_any = true;
             }
         }
         if matched_any || all_own {
             continue;
         }
-        if s.revert_subject {
-            subject_signal.get_or_insert(RemediationReason::RevertSubject);
-        } else if s.hotfix_subject {
-            subject_signal.get_or_insert(RemediationReason::HotfixSubject);
+        if subject_signal.is_none() {
+            subject_signal = subject_reason(c).map(|r| (r, c.sha.as_str()));
         }
     }
-    if let (Some(reason), Some(p)) = (subject_signal, previous) {
-        add(&mut out, &p.id, reason);
+    if subject_signal.is_none() {
+        subject_signal = shipped
+            .merges
+            .iter()
+            .find_map(|c| subject_reason(c).map(|r| (r, c.sha.as_str())));
+    }
+    if let (Some((reason, sha)), Some(p)) = (subject_signal, previous) {
+        add(&mut out, &p.id, reason, Some(sha));
     }
     let kind = if req.hotfix || !out.is_empty() {
         DeploymentKind::Rollforward
@@ -328,6 +412,26 @@ fn classify(
         DeploymentKind::Planned
     };
     Ok((kind, out))
+}
+
+/// Whether deploying `req.sha` after `previous` moves history forward
+/// (SPEC §3 rule 1): the previous sha is an ancestor of the new one. Without
+/// both commits in a clone, the store tells: the previous sha shipped before
+/// the new one first did.
+fn moves_forward(
+    repo: Option<&Repo>,
+    tx: &dyn ReadTx,
+    req: &DeployRequest,
+    previous: &DeploymentRef,
+) -> Result<bool> {
+    if let Some(repo) = repo.filter(|r| r.has_commit(&previous.sha) && r.has_commit(&req.sha)) {
+        return Ok(repo.is_ancestor(&previous.sha, &req.sha));
+    }
+    let first = |sha: &str| tx.deployment_shipping(&req.service, &req.env, sha);
+    Ok(match (first(&previous.sha)?, first(&req.sha)?) {
+        (Some(p), Some(s)) => (p.finished_at, p.seq) < (s.finished_at, s.seq),
+        _ => false,
+    })
 }
 
 /// The earliest earlier successful deployment that shipped `sha`: from the

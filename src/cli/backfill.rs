@@ -25,6 +25,9 @@ pub struct BackfillArgs {
     /// Tags to record as deployments, a glob: 'v*', 'release-*'
     #[arg(long, env = ev::FROM_TAGS, value_name = "PATTERN")]
     pub from_tags: String,
+    /// Tags to leave out, a glob (repeatable; env: comma separated): '*-rc*'
+    #[arg(long, env = ev::EXCLUDE, value_name = "PATTERN", value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// Service [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
@@ -50,6 +53,8 @@ struct BackfillView<'a> {
     tags: usize,
     recorded: usize,
     skipped: usize,
+    /// Left out by `--exclude`.
+    excluded: usize,
     deployments: Vec<DeploymentView<'a>>,
     warnings: &'a [String],
 }
@@ -62,12 +67,23 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
             "pass --service (DORAMETER_SERVICE)",
         ));
     };
+    let mut exclude = Vec::with_capacity(args.exclude.len());
+    for e in &args.exclude {
+        exclude.push(glob::Pattern::new(e).map_err(|err| {
+            Error::usage_hint(
+                format!("invalid {} '{e}': {err}", s.origin("exclude")),
+                "give --exclude a glob over tag names, e.g. --exclude '*-rc*'",
+            )
+        })?);
+    }
     Ok(BackfillRequest {
         pattern: args.from_tags.clone(),
+        exclude,
         service: service.value,
         env: s.env(args.env.clone())?.value,
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
         max_commits: s.max_commits(args.max_commits.clone())?.value,
+        rollforward_subject: s.rollforward_subject(),
         team: s.team(None),
         now: s.now,
         dry_run: args.dry_run,
@@ -96,21 +112,24 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         Access::ReadWrite
     };
     let mut store = ctx.open_store(&settings, Some(&repo), access)?;
-    let done = backfill::record(store.as_mut(), &repo, &req, &tags.tags, &|| bar.inc(1))?;
+    let done = backfill::record(store.as_mut(), &repo, &req, &tags, &|| bar.inc(1))?;
     drop(store);
     bar.finish_and_clear();
-    ctx.warn_all(&settings, &tags.warnings)?;
+    let mut warnings = tags.warnings;
+    warnings.extend(done.warnings.iter().cloned());
+    ctx.warn_all(&settings, &warnings)?;
     let text = match settings.format.value {
         Format::Json => render::json(&BackfillView {
             tags: total,
             recorded: done.deployments.iter().filter(|(_, r)| *r).count(),
             skipped: done.skipped,
+            excluded: done.excluded,
             deployments: done
                 .deployments
                 .iter()
                 .map(|(d, r)| DeploymentView::new(d, *r, &[]))
                 .collect(),
-            warnings: &tags.warnings,
+            warnings: &warnings,
         }),
         _ => table(&req, &done, total),
     };
@@ -146,7 +165,10 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
             d.kind.to_string(),
             d.changes.len().to_string(),
             view.lead_time.as_ref().map_or_else(
-                || d.lead_time_note.map_or("-".into(), |n| n.to_string()),
+                || {
+                    d.lead_time_note
+                        .map_or("-".into(), |n| n.words().to_string())
+                },
                 |l| humanize_seconds(l.p50_seconds),
             ),
         ]);
@@ -162,11 +184,16 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
         render::columns_pub(&rows)
     };
     out.push_str(&format!(
-        "{verb} {} of {total} tags as deployments of {} / {}; {} already recorded\n",
+        "{verb} {} of {} as deployments of {} / {}; {} already recorded{}\n",
         done.deployments.len(),
+        render::count(total as u64, "tag"),
         render::escape::terminal(&req.service),
         render::escape::terminal(&req.env),
         done.skipped,
+        match done.excluded {
+            0 => String::new(),
+            n => format!("; {} excluded", render::count(n as u64, "tag")),
+        },
     ));
     out
 }

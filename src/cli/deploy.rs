@@ -123,6 +123,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
         hotfix: args.hotfix,
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
         max_commits: s.max_commits(args.max_commits.clone())?.value,
+        rollforward_subject: s.rollforward_subject(),
         repository_url: ci.and_then(|c| c.repository_url.clone()).or_else(|| {
             repo.and_then(Repo::origin_url)
                 .map(|u| crate::ci::strip_credentials(&u))
@@ -158,29 +159,43 @@ fn tags(given: &[String], origin: &str) -> Result<BTreeMap<String, String>> {
 pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let mut settings = ctx.settings(global, Some(&args.repo))?;
     check_event_format(&mut settings)?;
-    let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
-    let mut req = request(&args, &settings, Some(&repo))?;
-    req.resolve_revisions(&repo)?;
+    // An artifact-only deploy job has no checkout: with a full sha (given,
+    // or the CI's) the deployment is still recorded, without lead time.
+    let repo = match Repo::discover(&ctx.cwd.join(&args.repo)) {
+        Ok(repo) => Some(repo),
+        Err(e @ crate::git::GitError::NotARepository { .. }) => {
+            // Without a sha from --sha or the CI, there is nothing to record.
+            let probe = request(&args, &settings, None)?;
+            if matches!(probe.sha_origin, Origin::Derived(_)) && probe.sha == "HEAD" {
+                return Err(e.into());
+            }
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let repo = repo.as_ref();
+    let mut req = request(&args, &settings, repo)?;
+    req.resolve_revisions(repo)?;
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
         Access::ReadWrite
     };
-    let mut store = match ctx.open_store(&settings, Some(&repo), access) {
+    let mut store = match ctx.open_store(&settings, repo, access) {
         Ok(store) => store,
         Err(e @ Error::Store(StoreError::Open { .. } | StoreError::Unreachable { .. }))
             if !args.dry_run && !settings.sinks.is_empty() =>
         {
             // The sinks still hear of the deployment, without its history.
-            let planned = plan_without_history(&repo, &req)?;
+            let planned = plan_without_history(repo, &req)?;
             ctx.warn(&settings, &format!("the store is unavailable: deployment {} goes to the sinks without its history (lead time from --previous-sha only)", req.id))?;
             let events = vec![SinkEvent::Deployment(planned.deployment)];
-            ctx.emit(&settings, Some(&repo), events, exit::OK)?;
+            ctx.emit(&settings, repo, events, exit::OK)?;
             return Err(e);
         }
         Err(e) => return Err(e),
     };
-    let recorded = deploy::record(store.as_mut(), &repo, &req, args.dry_run)?;
+    let recorded = deploy::record(store.as_mut(), repo, &req, args.dry_run)?;
     ctx.warn_all(&settings, &recorded.warnings)?;
     ctx.info(&settings, &format!("store: {}", store.describe()))?;
     drop(store);
@@ -201,7 +216,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         true => Vec::new(),
         false => vec![SinkEvent::Deployment(recorded.deployment)],
     };
-    ctx.emit(&settings, Some(&repo), events, exit::OK)
+    ctx.emit(&settings, repo, events, exit::OK)
 }
 
 fn render_deployment(format: Format, r: &Recorded) -> String {

@@ -11,26 +11,25 @@ use crate::event::{Change, LeadTimeFrom};
 pub struct RemediationSignals {
     /// Full shas from `This reverts commit <sha>` lines.
     pub reverts: Vec<String>,
-    /// Subject starts with `Revert "`.
-    pub revert_subject: bool,
-    /// Subject contains `hotfix`, any case.
-    pub hotfix_subject: bool,
+    /// The subject line (at most [`SUBJECT_MAX`] bytes), for the rollforward
+    /// subject pattern.
+    pub subject: String,
 }
 
-impl RemediationSignals {
-    pub fn any(&self) -> bool {
-        !self.reverts.is_empty() || self.revert_subject || self.hotfix_subject
-    }
-}
+/// How much of a subject is kept for matching and for naming the commit.
+pub const SUBJECT_MAX: usize = 200;
 
 /// Reads the remediation signals of a raw commit message.
 pub fn signals_from_message(message: &[u8]) -> RemediationSignals {
     let text = String::from_utf8_lossy(message);
     let subject = text.lines().next().unwrap_or("").trim();
+    let mut end = subject.len().min(SUBJECT_MAX);
+    while !subject.is_char_boundary(end) {
+        end -= 1;
+    }
     let mut signals = RemediationSignals {
         reverts: Vec::new(),
-        revert_subject: subject.starts_with("Revert \""),
-        hotfix_subject: subject.to_ascii_lowercase().contains("hotfix"),
+        subject: subject[..end].to_string(),
     };
     const MARK: &str = "This reverts commit ";
     for line in text.lines() {
@@ -43,6 +42,40 @@ pub fn signals_from_message(message: &[u8]) -> RemediationSignals {
         }
     }
     signals
+}
+
+/// The rollforward subject rule of SPEC §3: a pattern over commit subjects,
+/// the default or `[classify] rollforward_subject`.
+#[derive(Clone, Debug)]
+pub struct SubjectPattern(regex_lite::Regex);
+
+impl SubjectPattern {
+    /// Case-insensitive: a subject that starts with `Revert "`, `revert:`,
+    /// `hotfix` or `hot-fix`, or a merge of a `hotfix/` branch.
+    pub const DEFAULT: &'static str =
+        r#"(?i)^(?:revert "|revert:|hot-?fix)|^merge .*[/' ]hot-?fix/"#;
+
+    pub fn new(pattern: &str) -> Result<SubjectPattern, regex_lite::Error> {
+        regex_lite::Regex::new(pattern).map(SubjectPattern)
+    }
+
+    pub fn default_pattern() -> SubjectPattern {
+        SubjectPattern::new(Self::DEFAULT).expect("the default pattern compiles")
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn is_match(&self, subject: &str) -> bool {
+        self.0.is_match(subject)
+    }
+}
+
+impl PartialEq for SubjectPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
 }
 
 /// A deployment's changes with their lead times.
@@ -95,17 +128,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_revert_and_hotfix_signals() {
+    fn reads_revert_lines_and_the_subject() {
         let sha = "0123456789abcdef0123456789abcdef01234567";
         let s = signals_from_message(
             format!("Revert \"add cache\"\n\nThis reverts commit {sha}.\n").as_bytes(),
         );
         assert_eq!(s.reverts, vec![sha.to_string()]);
-        assert!(s.revert_subject && !s.hotfix_subject);
-        let s =
-            signals_from_message(b"fix: HotFix for login\n\nbody mentions This reverts commit abc");
-        assert!(s.hotfix_subject && s.reverts.is_empty() && !s.revert_subject);
-        assert!(!signals_from_message(b"feat: x\n\nnot a hotfix in the subject").any());
+        assert_eq!(s.subject, "Revert \"add cache\"");
+        let s = signals_from_message(b"fix: x\n\nbody mentions This reverts commit abc");
+        assert!(s.reverts.is_empty(), "a short sha is not a revert line");
+        let long = "é".repeat(SUBJECT_MAX);
+        let s = signals_from_message(long.as_bytes());
+        assert!(s.subject.len() <= SUBJECT_MAX && long.starts_with(&s.subject));
+    }
+
+    #[test]
+    fn default_subject_pattern_is_spec_s_list() {
+        let p = SubjectPattern::default_pattern();
+        for yes in [
+            "Revert \"add cache\"",
+            "revert: add cache",
+            "Hotfix: login loop",
+            "HOT-FIX login",
+            "hotfix(auth): token refresh",
+            "Merge pull request #12 from acme/hotfix/login",
+            "Merge branch 'hotfix/login' into main",
+        ] {
+            assert!(p.is_match(yes), "{yes}");
+        }
+        for no in [
+            "docs: describe the hotfix branching process",
+            "fix: HotFix for login",
+            "feat: reverting is hard",
+            "Merge branch 'feature/hotfixes'",
+            "chore: bump",
+        ] {
+            assert!(!p.is_match(no), "{no}");
+        }
     }
 
     #[test]

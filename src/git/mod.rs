@@ -6,5 +6,7 @@ mod lead_time;
 mod repo;
 mod walk;
 
-pub use lead_time::{Changes, RemediationSignals, lead_time_changes, signals_from_message};
+pub use lead_time::{
+    Changes, RemediationSignals, SubjectPattern, lead_time_changes, signals_from_message,
+};
 pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome, is_full_sha};

@@ -68,6 +68,9 @@ pub struct Commit {
 pub struct Walk {
     /// Non-merge commits reachable from the target and not from the base.
     pub commits: Vec<Commit>,
+    /// The merge commits of the range (not changes; their subjects can name
+    /// a hotfix branch).
+    pub merges: Vec<Commit>,
     /// Stopped at the cap.
     pub truncated: bool,
 }
@@ -77,6 +80,10 @@ pub enum WalkOutcome {
     Walked(Walk),
     /// The base commit is not in this clone (shallow clone, rewritten history).
     BaseNotFound,
+    /// The range crosses a shallow boundary: a commit reachable from the
+    /// target and not (as far as this clone knows) from the base has parents
+    /// the clone does not have, so the range's size is unknown.
+    ShallowBoundary,
     /// The walk reached a root commit: base and target share no history, and
     /// the range would be the whole history.
     Unrelated,

@@ -97,29 +97,34 @@ pub fn walk(
     let mut queue = BinaryHeap::new();
     let mut order = 0u64;
     let mut candidates: Vec<(Commit, Oid)> = Vec::new();
+    let mut merges: Vec<(Commit, Oid)> = Vec::new();
     // Reading the queue's commits when pushed gives their dates; each is read once.
     let mut pending: HashMap<Oid, (RawOwned, bool)> = HashMap::new();
+
+    // Commits read as interesting with a parent this clone does not have (a
+    // shallow boundary): if any stays interesting, the range is unknown.
+    let mut boundary: Vec<Oid> = Vec::new();
 
     let mut push = |oid: Oid,
                     uninteresting: bool,
                     queue: &mut BinaryHeap<Queued>,
                     states: &mut HashMap<Oid, State>,
                     pending: &mut HashMap<Oid, (RawOwned, bool)>|
-     -> Result<bool, git2::Error> {
+     -> Result<Pushed, git2::Error> {
         let st = states.entry(oid).or_default();
         if st.parents.is_some() || pending.contains_key(&oid) {
             // Already read or queued: only uninteresting-ness can change.
             if uninteresting && !st.uninteresting {
                 st.uninteresting = true;
-                return Ok(true);
+                return Ok(Pushed::BecameUninteresting);
             }
-            return Ok(false);
+            return Ok(Pushed::Known);
         }
         st.uninteresting |= uninteresting;
         let obj = match odb.read(oid) {
             Ok(obj) => obj,
             // A parent a shallow clone does not have ends the walk on that side.
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(false),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Pushed::Missing),
             Err(e) => return Err(e),
         };
         let raw = RawOwned::parse(obj.data())
@@ -131,7 +136,7 @@ pub fn walk(
             oid,
         });
         pending.insert(oid, (raw, false));
-        Ok(false)
+        Ok(Pushed::Queued)
     };
 
     if let Some(b) = base {
@@ -140,7 +145,11 @@ pub fn walk(
         }
         push(b, true, &mut queue, &mut states, &mut pending)?;
     }
-    push(target, false, &mut queue, &mut states, &mut pending)?;
+    if push(target, false, &mut queue, &mut states, &mut pending)? == Pushed::Missing {
+        return Err(git2::Error::from_str(&format!(
+            "commit {target} is not in this clone"
+        )));
+    }
 
     let mut slop = SLOP;
     let mut truncated = false;
@@ -150,24 +159,21 @@ pub fn walk(
         };
         let uninteresting = states.get(&q.oid).is_some_and(|s| s.uninteresting);
         for &p in &raw.parents {
-            if push(p, uninteresting, &mut queue, &mut states, &mut pending)? {
-                propagate(p, &mut states);
+            match push(p, uninteresting, &mut queue, &mut states, &mut pending)? {
+                Pushed::BecameUninteresting => propagate(p, &mut states),
+                Pushed::Missing if !uninteresting => boundary.push(q.oid),
+                _ => {}
             }
         }
         let st = states.entry(q.oid).or_default();
         st.parents = Some(raw.parents.clone());
+        if !uninteresting && raw.parents.len() > 1 {
+            // Not a change, but its subject may name a hotfix branch.
+            merges.push((commit_of(q.oid, &raw), q.oid));
+        }
         if !uninteresting && raw.parents.len() <= 1 {
             st.candidate = Some(candidates.len());
-            candidates.push((
-                Commit {
-                    sha: q.oid.to_string(),
-                    authored_at: raw.authored_at,
-                    committed_at: raw.committed_at,
-                    parents: raw.parents.len(),
-                    signals: signals_from_message(&raw.message),
-                },
-                q.oid,
-            ));
+            candidates.push((commit_of(q.oid, &raw), q.oid));
             // Bound the work: far more candidates than kept means a runaway range.
             if candidates.len() > max_commits.saturating_mul(2).saturating_add(1000) {
                 truncated = true;
@@ -187,11 +193,20 @@ pub fn walk(
         }
     }
 
-    let mut commits: Vec<Commit> = candidates
-        .into_iter()
-        .filter(|(_, oid)| !states.get(oid).is_some_and(|s| s.uninteresting))
-        .map(|(c, _)| c)
-        .collect();
+    if boundary
+        .iter()
+        .any(|oid| !states.get(oid).is_some_and(|s| s.uninteresting))
+    {
+        return Ok(WalkOutcome::ShallowBoundary);
+    }
+    let interesting = |list: Vec<(Commit, Oid)>| -> Vec<Commit> {
+        list.into_iter()
+            .filter(|(_, oid)| !states.get(oid).is_some_and(|s| s.uninteresting))
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let mut commits = interesting(candidates);
+    let merges = interesting(merges);
     if base.is_some() && commits.iter().any(|c| c.parents == 0) {
         return Ok(WalkOutcome::Unrelated);
     }
@@ -199,7 +214,33 @@ pub fn walk(
         commits.truncate(max_commits);
         truncated = true;
     }
-    Ok(WalkOutcome::Walked(Walk { commits, truncated }))
+    Ok(WalkOutcome::Walked(Walk {
+        commits,
+        merges,
+        truncated,
+    }))
+}
+
+fn commit_of(oid: Oid, raw: &RawOwned) -> Commit {
+    Commit {
+        sha: oid.to_string(),
+        authored_at: raw.authored_at,
+        committed_at: raw.committed_at,
+        parents: raw.parents.len(),
+        signals: signals_from_message(&raw.message),
+    }
+}
+
+/// What pushing a commit onto the walk's queue found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pushed {
+    Queued,
+    /// Already read or queued.
+    Known,
+    /// Already read or queued, and now known to be reachable from the base.
+    BecameUninteresting,
+    /// Not in this clone: beyond a shallow boundary.
+    Missing,
 }
 
 /// Marks everything already read below `oid` uninteresting.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::escape::{markdown, terminal};
-use crate::event::{Change, Deployment, Remediation};
+use crate::event::{Change, Deployment, LeadTimeNote, Remediation, RemediationReason};
 use crate::metrics::{round_to, summarize};
 use crate::time::{format_time, humanize_seconds};
 
@@ -112,6 +112,27 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
+/// The rule that marked a deployment failed, and the commit that fired it.
+fn why(r: &Remediation) -> String {
+    let rule = match r.reason {
+        RemediationReason::Rollback => "rollback",
+        RemediationReason::Hotfix => "--hotfix",
+        RemediationReason::Revert => "revert of a commit it shipped",
+        RemediationReason::RevertSubject => "revert subject",
+        RemediationReason::HotfixSubject => "hotfix subject",
+    };
+    match &r.commit {
+        Some(c) => format!("{rule}, commit {}", short(c)),
+        None => rule.to_string(),
+    }
+}
+
+/// A stored note code in words (codes this version does not know stay as they are).
+fn note_words(code: &'static str) -> &'static str {
+    code.parse::<LeadTimeNote>()
+        .map_or(code, LeadTimeNote::words)
+}
+
 fn lead_line(v: &DeploymentView<'_>) -> String {
     match (&v.lead_time, v.lead_time_note) {
         (Some(l), _) => format!(
@@ -122,7 +143,7 @@ fn lead_line(v: &DeploymentView<'_>) -> String {
             l.changes,
             if l.changes == 1 { "" } else { "s" }
         ),
-        (None, Some(note)) => format!("none ({note})"),
+        (None, Some(note)) => format!("none ({})", note_words(note)),
         (None, None) => "none".into(),
     }
 }
@@ -157,7 +178,7 @@ pub fn deployment_table(v: &DeploymentView<'_>) -> String {
     for r in v.remediates {
         rows.push(vec![
             "marks failed".into(),
-            format!("{} ({})", terminal(&r.deployment_id), r.reason),
+            format!("{} ({})", terminal(&r.deployment_id), why(r)),
         ]);
     }
     super::columns(&rows)
@@ -181,7 +202,7 @@ pub fn deployment_markdown(v: &DeploymentView<'_>) -> String {
         out.push_str(&format!(
             "| marks failed | {} ({}) |\n",
             markdown(&r.deployment_id),
-            r.reason
+            why(r)
         ));
     }
     out

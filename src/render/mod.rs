@@ -53,7 +53,6 @@ impl Format {
     }
 }
 
-/// Pretty JSON with a trailing newline.
 /// `1 deployment`, `2 deployments`: a count and its noun, plural when not
 /// one (SPEC §4: correct plurals). `noun` is a regular English noun.
 pub fn count(n: impl Into<u64>, noun: &str) -> String {
@@ -65,6 +64,18 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// `a, b, c and 4 more`: the first `max` items, and how many were cut
+/// (SPEC §4: every list that is cut says how many more). Items are shown as
+/// given: escape them first.
+pub fn list_cut<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(max).map(AsRef::as_ref).collect();
+    match items.len().saturating_sub(max) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut s =
         serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

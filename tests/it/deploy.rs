@@ -378,7 +378,7 @@ fn hotfix_flag_and_hotfix_subject_are_rollforwards() {
     assert_eq!(d["kind"], "rollforward");
     assert_eq!(remediates(&d), pairs(&[("hf-2", "hotfix")]));
 
-    let c4 = repo.commit_at("fix: HotFix for login redirect", at(0, 6, 0));
+    let c4 = repo.commit_at("HotFix: login redirect", at(0, 6, 0));
     let d = dm.deploy_at(&repo.path, "api", "hf-4", &c4, at(0, 7, 0), &[]);
     assert_eq!(d["kind"], "rollforward");
     assert_eq!(remediates(&d), pairs(&[("hf-3", "hotfix_subject")]));
@@ -932,8 +932,17 @@ fn only_the_subject_line_names_a_hotfix_or_revert() {
     let d = dm.deploy_at(&repo.path, "api", "subj-3", &c3, at(0, 5, 0), &[]);
     assert_eq!(d["kind"], "planned", "{d}");
     assert_eq!(remediates(&d), vec![]);
-    let c4 = repo.commit_at("fix(api): HOTFIX timeout", at(0, 6, 0));
+    // SPEC §3: a subject that merely names the word is no hotfix.
+    let c35 = repo.commit_at("docs: describe the hotfix branching process", at(0, 5, 30));
+    let d = dm.deploy_at(&repo.path, "api", "subj-35", &c35, at(0, 5, 45), &[]);
+    assert_eq!(d["kind"], "planned", "{d}");
+    let c4 = repo.commit_at("HOTFIX(api): timeout", at(0, 6, 0));
     let d = dm.deploy_at(&repo.path, "api", "subj-4", &c4, at(0, 7, 0), &[]);
     assert_eq!(d["kind"], "rollforward", "{d}");
-    assert_eq!(remediates(&d), pairs(&[("subj-3", "hotfix_subject")]));
+    assert_eq!(remediates(&d), pairs(&[("subj-35", "hotfix_subject")]));
+    assert_eq!(
+        d["remediates"][0]["commit"],
+        c4.as_str(),
+        "names the commit: {d}"
+    );
 }

@@ -16,4 +16,5 @@ mod report_month;
 mod server;
 mod settings;
 mod sinks;
+mod trust;
 mod util;

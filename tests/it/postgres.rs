@@ -277,6 +277,11 @@ fn scenario(dm: &Dm, pg: &Dm) -> (Repo, Vec<String>) {
         at(3, 1, 0),
         &["--deployed-by", "bob"],
     );
+    // Recorded out of order: the later deployment first, then its ancestor.
+    let c12 = repo.commit_at("feat: twelve", at(3, 2, 0));
+    let c13 = repo.commit_at("feat: thirteen", at(3, 2, 10));
+    deploy_both(dm, pg, &repo.path, "d12b", &c13, at(3, 3, 0), &[]);
+    deploy_both(dm, pg, &repo.path, "d12a", &c12, at(3, 2, 30), &[]);
     shas.extend([c1, c2, c3, c4, bad, rev, c8, fix, c10, c11]);
 
     let resolved = |t: i64| rfc(t);
@@ -451,6 +456,10 @@ fn report_on_postgres_is_byte_identical_to_sqlite() {
             >= 10,
         "{r}"
     );
+    // Each commit once (SPEC §3): c2 c3 (d2), c4 (d3; not again at d5, the
+    // redeploy after the rollback), five, its revert, eight, the hotfix, ten,
+    // eleven, twelve (d12a, recorded after d12b), thirteen (d12b).
+    assert_eq!(r["metrics"]["lead_time_for_changes"]["changes"], 11, "{r}");
     assert!(
         r["metrics"]["change_failure_rate"]["value"]
             .as_f64()
@@ -516,7 +525,7 @@ fn deploy_events_view_offers_the_seed_columns() {
             .collect()
     };
     let s = |v: &str| Some(v.to_string());
-    assert_eq!(rows.len(), 13, "{rows:?}");
+    assert_eq!(rows.len(), 15, "{rows:?}");
     // d2: shipped c2 and c3, caused INC-by-id (by id) and INC-shipped-sha (c2
     // shipped by d2): the earlier incident is named.
     let d2 = &by_time(at(0, 3, 0))[0];
@@ -551,7 +560,7 @@ fn deploy_events_view_offers_the_seed_columns() {
         "SET search_path = dorameter, public;
          SELECT COUNT(*) FILTER (WHERE caused_incident), COUNT(*) FROM deploy_events WHERE environment = 'production'",
     );
-    assert_eq!(cfr[0], vec![s("2"), s("13")]);
+    assert_eq!(cfr[0], vec![s("2"), s("15")]);
 }
 
 #[test]
@@ -594,7 +603,7 @@ fn twenty_concurrent_deploys_are_all_recorded() {
     let migrations = db.sql(
         "SELECT string_agg(version::text, ',' ORDER BY version) FROM dorameter.schema_migrations",
     );
-    assert_eq!(migrations[0][0].as_deref(), Some("1,2"));
+    assert_eq!(migrations[0][0].as_deref(), Some("1,2,3"));
     // Serialized writers: each deployment's previous deployment was
     // committed before it (a lower seq), never a concurrent one.
     let orphans = db.sql(
@@ -653,7 +662,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
         child.wait().assert_ok();
     }
     let versions = db.sql("SELECT count(*), max(version) FROM dorameter.schema_migrations");
-    assert_eq!(versions[0], vec![Some("2".into()), Some("2".into())]);
+    assert_eq!(versions[0], vec![Some("3".into()), Some("3".into())]);
     assert_eq!(
         db.sql("SELECT count(*) FROM dorameter.incidents")[0][0].as_deref(),
         Some("2")

@@ -21,11 +21,15 @@ const UNTIL: i64 = BASE + 30 * DAY;
 struct Opts {
     hotfix: bool,
     failure: bool,
+    /// Deploy from a `--depth 1` clone with the previous deployed commit
+    /// fetched separately at depth 1 (a shallow CI job).
+    shallow: bool,
 }
 
 const PLAIN: Opts = Opts {
     hotfix: false,
     failure: false,
+    shallow: false,
 };
 
 struct Dep {
@@ -66,6 +70,32 @@ fn reverted_shas(message: &str) -> Vec<String> {
 
 fn subject(message: &str) -> &str {
     message.lines().next().unwrap_or("")
+}
+
+/// SPEC §3's default rollforward subject rule, written out by hand: a
+/// subject that starts with `Revert "`, `revert:`, `hotfix` or `hot-fix`
+/// (any case), or a merge of a `hotfix/` branch.
+fn subject_rule(message: &str) -> Option<&'static str> {
+    let s = subject(message).to_lowercase();
+    let starts = ["revert \"", "revert:", "hotfix", "hot-fix"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    let merge = s.starts_with("merge ")
+        && [
+            "/hotfix/",
+            "'hotfix/",
+            " hotfix/",
+            "/hot-fix/",
+            "'hot-fix/",
+            " hot-fix/",
+        ]
+        .iter()
+        .any(|p| s.contains(p));
+    match (starts || merge, s.starts_with("revert")) {
+        (false, _) => None,
+        (true, true) => Some("revert_subject"),
+        (true, false) => Some("hotfix_subject"),
+    }
 }
 
 impl Month {
@@ -118,9 +148,26 @@ impl Month {
         if o.failure {
             extra.extend(["--status", "failure"]);
         }
+        // A shallow CI job: `--depth 1`, then the previous deployed commit
+        // fetched at depth 1 (as `git fetch --tags --depth 1` would).
+        let shallow = o.shallow.then(|| {
+            let prev = self
+                .latest_before(svc, finished)
+                .expect("a shallow deploy needs a previous one");
+            let tag = format!("prev-of-{id}");
+            self.repo.git(&["tag", &tag, &prev.sha], BASE);
+            let (dir, clone) = self.repo.clone_with(&["--depth", "1", "--no-tags"], "ci");
+            self.repo.git_in(
+                &clone,
+                &["fetch", "-q", "--depth", "1", "origin", "tag", &tag],
+            );
+            self.repo.git(&["tag", "-d", &tag], BASE);
+            (dir, clone)
+        });
+        let repo_path = shallow.as_ref().map_or(&self.repo.path, |(_, p)| p);
         let out = self
             .dm
-            .deploy_at(&self.repo.path, svc, id, &sha, finished, &extra);
+            .deploy_at(repo_path, svc, id, &sha, finished, &extra);
         assert_eq!(out["recorded"], true, "{out}");
         assert_eq!(out["sha"], sha.as_str(), "{out}");
 
@@ -142,26 +189,39 @@ impl Month {
         // --- the model (SPEC §3) ---
         let prev = self.latest_before(svc, finished);
         let prev_sha = prev.map(|p| p.sha.clone());
-        let mut changes = BTreeMap::new();
-        if let Some(p) = &prev_sha {
-            for c in self.graph.changes(p, &sha) {
-                let lead = (finished - self.graph.commits[&c].author).max(0);
-                changes.insert(c, lead);
-            }
-        }
         let earlier: Vec<&Dep> = self
             .deps
             .iter()
             .filter(|d| d.svc == svc && d.success && d.finished < finished)
             .collect();
+        // Each commit counts once: not the ones an earlier deployment shipped.
+        let shipped_before: BTreeSet<&str> = earlier
+            .iter()
+            .flat_map(|d| d.changes.keys().map(String::as_str).chain([d.sha.as_str()]))
+            .collect();
+        let mut changes = BTreeMap::new();
+        let mut merges = BTreeSet::new();
+        if let (Some(p), false) = (&prev_sha, o.shallow) {
+            for c in self.graph.changes(p, &sha) {
+                if shipped_before.contains(c.as_str()) {
+                    continue;
+                }
+                let lead = (finished - self.graph.commits[&c].author).max(0);
+                changes.insert(c, lead);
+            }
+            merges = self.graph.merges(p, &sha);
+        }
         let last_of_sha = earlier
             .iter()
             .filter(|d| d.sha == sha)
             .max_by_key(|d| d.finished);
         let mut kind = "planned";
         let mut rem: Vec<(String, String)> = vec![];
+        // A rollback goes to a sha deployed before, and history does not
+        // move forward: the previous sha is not an ancestor of it.
         if let (Some(last), Some(p)) = (last_of_sha, &prev_sha)
             && *p != sha
+            && !self.graph.ancestors(&sha).contains(p)
         {
             kind = "rollback";
             for d in &earlier {
@@ -176,25 +236,17 @@ impl Month {
                 "hotfix".into(),
             ));
         } else {
-            let mut subject_rule: Option<&str> = None;
+            let mut subject_hit: Option<&str> = None;
             for c in changes.keys() {
                 let msg = &self.graph.commits[c].message;
                 let targets = reverted_shas(msg);
                 if targets.is_empty() {
-                    let s = subject(msg);
-                    let rule = if s.starts_with("Revert \"") {
-                        Some("revert_subject")
-                    } else if s.to_lowercase().contains("hotfix") {
-                        Some("hotfix_subject")
-                    } else {
-                        None
-                    };
-                    if let Some(r) = rule {
+                    if let Some(r) = subject_rule(msg) {
                         assert!(
-                            subject_rule.is_none_or(|x| x == r),
+                            subject_hit.is_none_or(|x| x == r),
                             "ambiguous script: two subject rules in {id}"
                         );
-                        subject_rule = Some(r);
+                        subject_hit = Some(r);
                     }
                     continue;
                 }
@@ -217,11 +269,15 @@ impl Month {
             }
             if !rem.is_empty() {
                 assert!(
-                    subject_rule.is_none(),
+                    subject_hit.is_none(),
                     "ambiguous script: revert and subject rule in {id}"
                 );
                 kind = "rollforward";
-            } else if let Some(r) = subject_rule {
+            } else if let Some(r) = subject_hit.or_else(|| {
+                merges
+                    .iter()
+                    .find_map(|c| subject_rule(&self.graph.commits[c].message))
+            }) {
                 kind = "rollforward";
                 rem.push((prev.expect("needs a previous").id.clone(), r.into()));
             }
@@ -254,7 +310,11 @@ impl Month {
         assert_eq!(remediates(&out), rem, "{id}: remediates");
         if changes.is_empty() {
             assert!(out["lead_time"].is_null(), "{id}: {out}");
-            if prev_sha.is_none() {
+            if o.shallow {
+                assert_eq!(out["lead_time_note"], "shallow_history", "{id}: {out}");
+                let warned = out["warnings"].to_string();
+                assert!(warned.contains("fetch-depth: 0"), "{id}: {out}");
+            } else if prev_sha.is_none() {
                 assert_eq!(out["lead_time_note"], "no_previous_deployment", "{id}");
             } else if kind == "planned" {
                 assert_eq!(out["lead_time_note"], "no_new_changes", "{id}");
@@ -390,10 +450,25 @@ impl Month {
             recovery(&remedy_with_infra),
             "ambiguous script: an infra incident would change recovery times of {svc}"
         );
-        let leads: Vec<f64> = in_window
+        // Each commit counts once, at the first successful deployment on the
+        // timeline (finished, then recording order) that shipped it.
+        let mut timeline: Vec<(usize, &Dep)> = self
+            .deps
             .iter()
-            .flat_map(|d| d.changes.values().map(|v| *v as f64))
+            .enumerate()
+            .filter(|(_, d)| d.svc == svc && d.success)
             .collect();
+        timeline.sort_by_key(|(i, d)| (d.finished, *i));
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut leads: Vec<f64> = Vec::new();
+        for (_, d) in timeline {
+            for (c, lead) in &d.changes {
+                if seen.insert(c.as_str()) && d.finished >= SINCE && d.finished < UNTIL {
+                    leads.push(*lead as f64);
+                }
+            }
+            seen.insert(d.sha.as_str());
+        }
         let incs: Vec<&Inc> = self
             .incs
             .iter()
@@ -630,9 +705,44 @@ fn script() -> Month {
             3 => {
                 let s = m.dep("api-d01").sha.clone();
                 m.deploy("api", "api-d03-rollback", Some(&s), at(3, 16, 0), PLAIN);
+                // Fixed elsewhere: the rolled-back sha goes out again. It
+                // moves forward (planned, marks nothing) and its commits
+                // were shipped by api-d02 and api-d03 already.
+                let s = m.dep("api-d03").sha.clone();
+                m.deploy("api", "api-d03-redeploy", Some(&s), at(3, 17, 0), PLAIN);
+                assert_eq!(m.dep("api-d03-redeploy").kind, "planned");
+                assert!(m.dep("api-d03-redeploy").changes.is_empty());
+            }
+            9 => {
+                // Names the word, is no hotfix (SPEC §3's default pattern).
+                m.commit(
+                    "docs: describe the hotfix branching process",
+                    at(9, 12, 0),
+                    at(9, 12, 0),
+                );
+            }
+            24 => {
+                // A hotfix branch merged: the merge's subject names it.
+                m.repo.checkout_branch("hotfix/login-timeout");
+                m.commit("fix: login timeout", at(24, 11, 0), at(24, 11, 0));
+                m.repo.checkout("main");
+                let merge = m.repo.merge(
+                    "hotfix/login-timeout",
+                    "Merge branch 'hotfix/login-timeout'",
+                    at(24, 11, 30),
+                );
+                m.learn(&merge);
+            }
+            26 => {
+                // Recorded out of order: the later deployment first, then
+                // its ancestor, which finished earlier.
+                let b = m.repo.head();
+                m.deploy("api", "api-d26-b", Some(&b), at(26, 15, 0), PLAIN);
+                let a = m.repo.rev_parse("HEAD~1");
+                m.deploy("api", "api-d26-a", Some(&a), at(26, 13, 0), PLAIN);
             }
             8 => {
-                m.commit("fix: hotfix login redirect", at(8, 15, 0), at(8, 15, 0));
+                m.commit("hotfix: login redirect", at(8, 15, 0), at(8, 15, 0));
                 m.deploy("api", "api-d08-fix", None, at(8, 15, 30), PLAIN);
             }
             11 => {
@@ -653,7 +763,12 @@ fn script() -> Month {
 
         // web
         if d % 2 == 0 {
-            m.deploy("web", &format!("web-d{d:02}"), None, at(d, 17, 0), PLAIN);
+            // Day 28's job runs in a shallow clone.
+            let o = Opts {
+                shallow: d == 28,
+                ..PLAIN
+            };
+            m.deploy("web", &format!("web-d{d:02}"), None, at(d, 17, 0), o);
         }
         if d == 16 {
             let s = m.dep("web-d16").sha.clone();
@@ -715,6 +830,36 @@ fn script() -> Month {
     );
     m.incident("web-7", "web", "unknown", at(20, 20, 0), i(21, 8, 0), None);
     m.incident("web-8", "web", "deploy", at(11, 9, 0), i(11, 9, 30), None);
+
+    // Backfill after real deployments: tags on shas `deploy` recorded are the
+    // same deployments (skipped), and a release candidate is excluded.
+    let d04 = m.dep("api-d04").sha.clone();
+    let d11 = m.dep("api-d11").sha.clone();
+    m.repo.lightweight_tag("v1.4.0", &d04);
+    m.repo.lightweight_tag("v1.11.0", &d11);
+    m.repo.lightweight_tag("v1.11.0-rc1", &format!("{d11}~1"));
+    let repo = m.repo.path.display().to_string();
+    let out = m.dm.json(&[
+        "backfill",
+        "--from-tags",
+        "v*",
+        "--exclude",
+        "*-rc*",
+        "--service",
+        "api",
+        "--repo",
+        &repo,
+    ]);
+    assert_eq!(
+        (
+            &out["tags"],
+            &out["recorded"],
+            &out["skipped"],
+            &out["excluded"]
+        ),
+        (&2.into(), &0.into(), &2.into(), &1.into()),
+        "{out}"
+    );
     m
 }
 

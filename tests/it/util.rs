@@ -230,6 +230,11 @@ impl Dm {
 
     /// The SQLite file of this world's default store (also for a world
     /// [`Dm::with_store`] points elsewhere).
+    /// The working directory commands run in (where `.dorameter.toml` is found).
+    pub fn cwd(&self) -> PathBuf {
+        self.dir.path().join("cwd")
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("store.db")
     }
@@ -575,6 +580,11 @@ impl Repo {
         }
     }
 
+    /// Runs git in another directory (a clone), dates pinned to `BASE`.
+    pub fn git_in(&self, cwd: &Path, args: &[&str]) -> String {
+        Repo::run_git(&self.home, cwd, args, BASE, BASE)
+    }
+
     /// `git clone ARGS... file://REPO DEST` into a new temp dir.
     pub fn clone_with(&self, args: &[&str], dest_name: &str) -> (TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -617,6 +627,15 @@ impl Graph {
             stack.extend(info.parents.iter().cloned());
         }
         seen
+    }
+
+    /// Merge commits reachable from `sha` and not from `prev`.
+    pub fn merges(&self, prev: &str, sha: &str) -> BTreeSet<String> {
+        let old = self.ancestors(prev);
+        self.ancestors(sha)
+            .into_iter()
+            .filter(|s| !old.contains(s) && self.commits[s].parents.len() > 1)
+            .collect()
     }
 
     /// Non-merge commits reachable from `sha` and not from `prev`.

@@ -184,4 +184,10 @@ FROM deployments d
 LEFT JOIN first_link l ON l.deployment_seq = d.seq;
 "#,
     ),
+    (
+        "the commit that fired a remediation rule",
+        r#"
+ALTER TABLE remediations ADD COLUMN commit_sha text COLLATE "C";
+"#,
+    ),
 ];

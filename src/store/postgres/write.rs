@@ -21,8 +21,9 @@ const INSERT_CHANGES: &str =
     SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
     ON CONFLICT DO NOTHING";
 
-const INSERT_REMEDIATIONS: &str = "INSERT INTO remediations (deployment_seq, target_id, reason)
-    SELECT $1, * FROM unnest($2::text[], $3::text[])
+const INSERT_REMEDIATIONS: &str =
+    "INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
+    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
     ON CONFLICT DO NOTHING";
 
 const UPSERT_INCIDENT: &str =
@@ -99,7 +100,13 @@ impl WriteTx for Tx<'_> {
                 .map(|r| r.deployment_id.as_str())
                 .collect();
             let reasons: Vec<&str> = d.remediates.iter().map(|r| r.reason.as_str()).collect();
-            self.query(INSERT_REMEDIATIONS, &[&seq, &targets, &reasons], context)?;
+            let commits: Vec<Option<&str>> =
+                d.remediates.iter().map(|r| r.commit.as_deref()).collect();
+            self.query(
+                INSERT_REMEDIATIONS,
+                &[&seq, &targets, &reasons, &commits],
+                context,
+            )?;
         }
         Ok(true)
     }

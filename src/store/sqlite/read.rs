@@ -27,6 +27,19 @@ const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
     WHERE c.sha = ?3 AND +d.service = ?1 AND +d.env = ?2 AND +d.status = 'success'
 ) ORDER BY finished_at, seq LIMIT 1";
 
+/// Lead times of the changes of successful deployments of service ?1, env
+/// ?2 that finished in [?3, ?4), each commit counted once: at the first
+/// successful deployment on the timeline that shipped it (listed it among its
+/// changes, or deployed it). SPEC §3.
+const REPORT_LEAD_TIMES: &str = "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
+    WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4
+    AND NOT EXISTS (SELECT 1 FROM changes c2 CROSS JOIN deployments e ON e.seq = c2.deployment_seq
+        WHERE c2.sha = c.sha AND c2.deployment_seq <> d.seq AND +e.service = d.service AND +e.env = d.env
+        AND +e.status = 'success' AND (e.finished_at < d.finished_at OR (e.finished_at = d.finished_at AND e.seq < d.seq)))
+    AND NOT EXISTS (SELECT 1 FROM deployments e
+        WHERE e.sha = c.sha AND +e.service = d.service AND +e.env = d.env AND +e.status = 'success'
+        AND (e.finished_at < d.finished_at OR (e.finished_at = d.finished_at AND e.seq < d.seq)))";
+
 /// The latest successful deployment of sha ?3 at or before ?4.
 const LAST_SUCCESS_OF_SHA: &str = "SELECT id, sha, finished_at, kind, seq FROM deployments
     WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND +finished_at <= ?4
@@ -207,13 +220,14 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("read changes"))?;
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT target_id, reason FROM remediations WHERE deployment_seq = ?1 ORDER BY target_id")
+            .prepare_cached("SELECT target_id, reason, commit_sha FROM remediations WHERE deployment_seq = ?1 ORDER BY target_id")
             .map_err(self.err("read remediations"))?;
         d.remediates = stmt
             .query_map([seq], |r| {
                 Ok(Remediation {
                     deployment_id: r.get(0)?,
                     reason: StringEnum::from_stored(&r.get::<_, String>(1)?),
+                    commit: r.get(2)?,
                 })
             })
             .map_err(self.err("read remediations"))?
@@ -285,13 +299,7 @@ impl ReadTx for Tx<'_> {
 
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
         let err = || self.err("load lead times");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
-                 WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4",
-            )
-            .map_err(err())?;
+        let mut stmt = self.conn.prepare_cached(REPORT_LEAD_TIMES).map_err(err())?;
         let mut rows = stmt
             .query(params![
                 service,

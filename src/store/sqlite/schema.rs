@@ -100,4 +100,8 @@ CREATE TABLE test_results (
     PRIMARY KEY (run_seq, classname, name)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The commit that fired a revert or subject rule (SPEC §3).
+ALTER TABLE remediations ADD COLUMN commit_sha TEXT;
+"#,
 ];

@@ -70,10 +70,10 @@ impl WriteTx for Tx<'_> {
         }
         let mut stmt = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO remediations (deployment_seq, target_id, reason) VALUES (?1, ?2, ?3)")
+            .prepare_cached("INSERT OR IGNORE INTO remediations (deployment_seq, target_id, reason, commit_sha) VALUES (?1, ?2, ?3, ?4)")
             .map_err(err())?;
         for r in &d.remediates {
-            stmt.execute(params![seq, r.deployment_id, r.reason.as_str()])
+            stmt.execute(params![seq, r.deployment_id, r.reason.as_str(), r.commit])
                 .map_err(err())?;
         }
         Ok(true)
