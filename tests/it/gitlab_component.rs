@@ -330,3 +330,522 @@ fn installer_variables_are_not_cli_settings() {
         }
     }
 }
+
+// --- rules: ------------------------------------------------------------------
+//
+// An evaluator for the part of GitLab's `rules:` the templates and the docs
+// use: `if:` expressions (`$VAR`, "string", /regex/, null, `==`, `!=`, `=~`,
+// `!~`, `&&` above `||`, parentheses) and `when:`. Anything else panics, so a
+// template cannot outgrow what this test understands without saying so.
+
+/// Whether the job is added to a pipeline with `vars`, and its `when:`.
+fn added(job: &Job, vars: &[(&str, &str)]) -> Option<String> {
+    let job_when = job.spec["when"].as_str().unwrap_or("on_success");
+    let Some(rules) = job.spec.get("rules") else {
+        return Some(job_when.to_string());
+    };
+    for rule in rules.as_array().expect("rules: a list") {
+        let rule = rule.as_object().expect("a rule: a mapping");
+        for key in rule.keys() {
+            // `changes:`/`exists:` would need files; not used.
+            assert!(
+                ["if", "when", "allow_failure", "variables", "needs"].contains(&key.as_str()),
+                "rules: {key} is outside what this test evaluates"
+            );
+        }
+        let matches = match rule.get("if") {
+            Some(expr) => Expr::parse(expr.as_str().expect("if: a string")).eval(vars),
+            None => true,
+        };
+        if matches {
+            let when = rule.get("when").and_then(Value::as_str).unwrap_or(job_when);
+            return (when != "never").then(|| when.to_string());
+        }
+    }
+    None
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Var(String),
+    Str(String),
+    Re(String),
+    Null,
+    Op(&'static str),
+}
+
+#[derive(Debug)]
+enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Cmp(Tok, &'static str, Tok),
+    Truthy(Tok),
+}
+
+impl Expr {
+    fn parse(src: &str) -> Expr {
+        let toks = lex(src);
+        let mut pos = 0;
+        let e = Expr::or(&toks, &mut pos);
+        assert_eq!(pos, toks.len(), "trailing tokens in {src:?}: {toks:?}");
+        e
+    }
+
+    fn or(t: &[Tok], pos: &mut usize) -> Expr {
+        let mut e = Expr::and(t, pos);
+        while t.get(*pos) == Some(&Tok::Op("||")) {
+            *pos += 1;
+            e = Expr::Or(Box::new(e), Box::new(Expr::and(t, pos)));
+        }
+        e
+    }
+
+    fn and(t: &[Tok], pos: &mut usize) -> Expr {
+        let mut e = Expr::unary(t, pos);
+        while t.get(*pos) == Some(&Tok::Op("&&")) {
+            *pos += 1;
+            e = Expr::And(Box::new(e), Box::new(Expr::unary(t, pos)));
+        }
+        e
+    }
+
+    fn unary(t: &[Tok], pos: &mut usize) -> Expr {
+        if t.get(*pos) == Some(&Tok::Op("(")) {
+            *pos += 1;
+            let e = Expr::or(t, pos);
+            assert_eq!(t.get(*pos), Some(&Tok::Op(")")), "unclosed ( in {t:?}");
+            *pos += 1;
+            return e;
+        }
+        let left = t.get(*pos).cloned().expect("an operand");
+        assert!(!matches!(left, Tok::Op(_)), "an operand expected: {t:?}");
+        *pos += 1;
+        match t.get(*pos) {
+            Some(Tok::Op(op @ ("==" | "!=" | "=~" | "!~"))) => {
+                *pos += 1;
+                let right = t.get(*pos).cloned().expect("a right operand");
+                *pos += 1;
+                Expr::Cmp(left, op, right)
+            }
+            _ => Expr::Truthy(left),
+        }
+    }
+
+    fn eval(&self, vars: &[(&str, &str)]) -> bool {
+        // An undefined variable is null, as in GitLab.
+        let value = |t: &Tok| -> Option<String> {
+            match t {
+                Tok::Var(name) => vars
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.to_string()),
+                Tok::Str(s) => Some(s.clone()),
+                Tok::Null => None,
+                Tok::Re(_) | Tok::Op(_) => panic!("not a value: {t:?}"),
+            }
+        };
+        match self {
+            Expr::Or(a, b) => a.eval(vars) || b.eval(vars),
+            Expr::And(a, b) => a.eval(vars) && b.eval(vars),
+            Expr::Truthy(t) => value(t).is_some_and(|v| !v.is_empty()),
+            Expr::Cmp(a, op @ ("==" | "!="), b) => (value(a) == value(b)) == (*op == "=="),
+            Expr::Cmp(a, op, Tok::Re(re)) => {
+                let hit = value(a).is_some_and(|v| regex_search(re, &v));
+                hit == (*op == "=~")
+            }
+            Expr::Cmp(_, op, b) => panic!("{op} needs a /regex/, got {b:?}"),
+        }
+    }
+}
+
+fn lex(src: &str) -> Vec<Tok> {
+    let s: Vec<char> = src.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        let two: String = s[i..(i + 2).min(s.len())].iter().collect();
+        if c.is_whitespace() {
+            i += 1;
+        } else if let Some(op) = ["&&", "||", "==", "!=", "=~", "!~"]
+            .into_iter()
+            .find(|op| *op == two)
+        {
+            toks.push(Tok::Op(op));
+            i += 2;
+        } else if c == '(' || c == ')' {
+            toks.push(Tok::Op(if c == '(' { "(" } else { ")" }));
+            i += 1;
+        } else if c == '$' {
+            // GitLab rejects `${VAR}` in rules ("invalid expression syntax").
+            let mut end = i + 1;
+            while end < s.len() && (s[end].is_ascii_alphanumeric() || s[end] == '_') {
+                end += 1;
+            }
+            assert!(end > i + 1, "a variable name after $ in {src:?}");
+            toks.push(Tok::Var(s[i + 1..end].iter().collect()));
+            i = end;
+        } else if c == '"' || c == '\'' {
+            let end = i
+                + 1
+                + s[i + 1..]
+                    .iter()
+                    .position(|&q| q == c)
+                    .expect("a closing quote");
+            toks.push(Tok::Str(s[i + 1..end].iter().collect()));
+            i = end + 1;
+        } else if c == '/' {
+            let mut j = i + 1;
+            let mut re = String::new();
+            while s[j] != '/' {
+                if s[j] == '\\' {
+                    re.push(s[j]);
+                    j += 1;
+                }
+                re.push(s[j]);
+                j += 1;
+            }
+            // Flags (e.g. /i) are not in the subset.
+            assert!(
+                s.get(j + 1).is_none_or(|c| !c.is_ascii_alphabetic()),
+                "regex flags in {src:?}"
+            );
+            toks.push(Tok::Re(re));
+            i = j + 1;
+        } else if s[i..].starts_with(&['n', 'u', 'l', 'l']) {
+            toks.push(Tok::Null);
+            i += 4;
+        } else {
+            panic!("unsupported syntax at {i} in {src:?}");
+        }
+    }
+    toks
+}
+
+/// One regex element: a char class and how many times it repeats.
+struct Piece {
+    class: Box<dyn Fn(char) -> bool>,
+    min: usize,
+    max: usize,
+}
+
+/// An unanchored search, as GitLab's `=~`, for a subset of RE2: literals,
+/// `.`, `\d \w \s`, escapes, `[...]` sets with ranges, `* + ?`, `^` and `$`.
+fn regex_search(re: &str, text: &str) -> bool {
+    let mut r: Vec<char> = re.chars().collect();
+    let start = r.first() == Some(&'^');
+    if start {
+        r.remove(0);
+    }
+    let end = r.last() == Some(&'$') && !r.ends_with(&['\\', '$']);
+    if end {
+        r.pop();
+    }
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    while i < r.len() {
+        let class: Box<dyn Fn(char) -> bool> = match r[i] {
+            '.' => Box::new(|_| true),
+            '\\' => {
+                i += 1;
+                match r[i] {
+                    'd' => Box::new(|c: char| c.is_ascii_digit()),
+                    'w' => Box::new(|c: char| c.is_ascii_alphanumeric() || c == '_'),
+                    's' => Box::new(char::is_whitespace),
+                    lit => Box::new(move |c| c == lit),
+                }
+            }
+            '[' => {
+                let negated = r.get(i + 1) == Some(&'^');
+                i += 1 + usize::from(negated);
+                let mut ranges = Vec::new();
+                while r[i] != ']' {
+                    let lo = if r[i] == '\\' {
+                        i += 1;
+                        r[i]
+                    } else {
+                        r[i]
+                    };
+                    if r.get(i + 1) == Some(&'-') && r.get(i + 2).is_some_and(|&c| c != ']') {
+                        ranges.push((lo, r[i + 2]));
+                        i += 3;
+                    } else {
+                        ranges.push((lo, lo));
+                        i += 1;
+                    }
+                }
+                Box::new(move |c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != negated)
+            }
+            c @ ('(' | ')' | '|' | '{' | '}' | '^' | '$') => {
+                panic!("/{re}/: {c} is outside the regex subset of this test")
+            }
+            lit => Box::new(move |c| c == lit),
+        };
+        i += 1;
+        let (min, max) = match r.get(i) {
+            Some('*') => (0, usize::MAX),
+            Some('+') => (1, usize::MAX),
+            Some('?') => (0, 1),
+            _ => (1, 1),
+        };
+        if min != 1 || max != 1 {
+            i += 1;
+        }
+        pieces.push(Piece { class, min, max });
+    }
+    fn here(p: &[Piece], t: &[char], end: bool) -> bool {
+        let Some((first, rest)) = p.split_first() else {
+            return !end || t.is_empty();
+        };
+        let n = t
+            .iter()
+            .take(first.max)
+            .take_while(|&&c| (first.class)(c))
+            .count();
+        (first.min..=n).rev().any(|k| here(rest, &t[k..], end))
+    }
+    let t: Vec<char> = text.chars().collect();
+    let starts = if start { 0..=0 } else { 0..=t.len() };
+    starts.into_iter().any(|s| here(&pieces, &t[s..], end))
+}
+
+#[test]
+fn the_rules_evaluator_reads_gitlab_expressions() {
+    let vars = [("A", "main"), ("B", "main"), ("E", ""), ("T", "v1.20.3")];
+    let yes = |e: &str| Expr::parse(e).eval(&vars);
+    assert!(yes("$A == $B") && yes("$A == \"main\"") && yes("$A != 'dev'"));
+    assert!(yes("$UNSET == null") && yes("$UNSET == $ALSO_UNSET") && !yes("$UNSET == \"\""));
+    assert!(yes("$A") && !yes("$E") && !yes("$UNSET"));
+    assert!(yes("$T =~ /^v\\d+\\.\\d+\\.\\d+$/") && !yes("$T =~ /^\\d+$/"));
+    assert!(yes("$T =~ /1\\.2/") && yes("$T !~ /^release-/") && !yes("$UNSET =~ /.*/"));
+    assert!(yes("$T =~ /^v[0-9]+[.]2[0-9]*/") && !yes("$T =~ /^v[^0-9]/"));
+    // && binds tighter than ||; parentheses regroup.
+    assert!(yes("$A == \"x\" && $B == \"x\" || $A == \"main\""));
+    assert!(!yes("$A == \"x\" && ($B == \"x\" || $A == \"main\")"));
+}
+
+/// The predefined variables of each kind of pipeline the rules must tell
+/// apart (the project's default branch is `main`).
+fn pipelines() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let base = [
+        ("CI", "true"),
+        ("GITLAB_CI", "true"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
+    let kinds: [(&str, &[(&str, &str)]); 8] = [
+        (
+            "default-branch push",
+            &[
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_COMMIT_REF_NAME", "main"),
+            ],
+        ),
+        (
+            "manual run of the default branch",
+            &[
+                ("CI_PIPELINE_SOURCE", "web"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_COMMIT_REF_NAME", "main"),
+            ],
+        ),
+        (
+            "feature-branch push",
+            &[
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_BRANCH", "feature/cart"),
+                ("CI_COMMIT_REF_NAME", "feature/cart"),
+                ("CI_OPEN_MERGE_REQUESTS", "acme/checkout!17"),
+            ],
+        ),
+        (
+            "tag pipeline",
+            &[
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_TAG", "v1.2.0"),
+                ("CI_COMMIT_REF_NAME", "v1.2.0"),
+            ],
+        ),
+        (
+            "merge request pipeline",
+            &[
+                ("CI_PIPELINE_SOURCE", "merge_request_event"),
+                ("CI_COMMIT_REF_NAME", "feature/cart"),
+                ("CI_MERGE_REQUEST_IID", "17"),
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature/cart"),
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+            ],
+        ),
+        (
+            "merge request from the default branch of a fork",
+            &[
+                ("CI_PIPELINE_SOURCE", "merge_request_event"),
+                ("CI_COMMIT_REF_NAME", "main"),
+                ("CI_MERGE_REQUEST_IID", "18"),
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "main"),
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+            ],
+        ),
+        (
+            "scheduled pipeline of the default branch",
+            &[
+                ("CI_PIPELINE_SOURCE", "schedule"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_COMMIT_REF_NAME", "main"),
+            ],
+        ),
+        (
+            "incident pipeline (trigger API) of the default branch",
+            &[
+                ("CI_PIPELINE_SOURCE", "trigger"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_COMMIT_REF_NAME", "main"),
+                ("DORAMETER_INCIDENT_ACTION", "open"),
+                ("DORAMETER_INCIDENT_ID", "INC-20"),
+            ],
+        ),
+    ];
+    kinds
+        .into_iter()
+        .map(|(name, vars)| (name, base.iter().chain(vars).copied().collect()))
+        .collect()
+}
+
+fn deploying(job: &Job) -> Vec<&'static str> {
+    pipelines()
+        .into_iter()
+        .filter(|(_, vars)| added(job, vars).is_some())
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Issue 10 item 10: the deploy template's only rule excluded merge request
+/// pipelines, so every feature-branch push (and schedule, tag, incident
+/// pipeline) recorded a production deployment. By default the job runs in
+/// pushes and manual runs of the default branch, nowhere else; a tag
+/// pipeline is not a deployment unless the `rules` input says so (a tag
+/// usually points at a commit the default branch already deployed).
+#[test]
+fn deploy_template_records_default_branch_pipelines_only() {
+    let job = Template::load("deploy").job(&[]);
+    assert_eq!(
+        deploying(&job),
+        ["default-branch push", "manual run of the default branch"]
+    );
+    for (name, vars) in pipelines() {
+        if let Some(when) = added(&job, &vars) {
+            assert_eq!(when, "on_success", "{name}");
+        }
+    }
+    // The job's environment is dorameter's env (CI_ENVIRONMENT_NAME), and
+    // GitLab does not count the job as a deployment of its own.
+    assert_eq!(
+        job.spec["environment"],
+        json!({"name": "production", "action": "verify"})
+    );
+    assert!(
+        !job.variables()
+            .iter()
+            .any(|(k, _)| k == "DORAMETER_INPUT_ENV"),
+        "the env is the job's environment, not a second setting"
+    );
+
+    // The rules are an input.
+    let job =
+        Template::load("deploy").job(&[("rules", json!([{"if": "$CI_COMMIT_TAG =~ /^v\\d+/"}]))]);
+    assert_eq!(deploying(&job), ["tag pipeline"]);
+}
+
+/// The `rules` overrides docs/gitlab.md shows do what it says they do.
+#[test]
+fn documented_rules_overrides_select_the_documented_pipelines() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitlab.md"))
+        .unwrap();
+    let template = Template::load("deploy");
+    let mut found = Vec::new();
+    let mut shows_the_default = false;
+    for block in doc.split("```yaml\n").skip(1) {
+        let block = &block[..block.find("```").unwrap()];
+        let parsed: Value = serde_yaml::from_str(block).unwrap();
+        shows_the_default |= parsed == *template.default("rules");
+        for include in parsed["include"].as_array().into_iter().flatten() {
+            let component = include["component"].as_str().unwrap_or_default();
+            if let Some(rules) = include["inputs"].get("rules") {
+                assert!(component.contains("/deploy@"), "{component}");
+                let inputs: Vec<(&str, Value)> = include["inputs"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                let job = template.job(&inputs);
+                assert!(rules.is_array(), "{block}");
+                found.push(deploying(&job));
+            }
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            vec!["tag pipeline"],
+            vec![
+                "default-branch push",
+                "manual run of the default branch",
+                "tag pipeline",
+            ],
+        ],
+        "docs/gitlab.md: release tags only, then the default branch and tags"
+    );
+    assert!(shows_the_default, "docs/gitlab.md lists the default rules");
+}
+
+/// The rules and the job together, with the real binary: only the
+/// default-branch push of three pipelines records a deployment, in the
+/// environment the `environment` input names (CI_ENVIRONMENT_NAME).
+#[test]
+fn component_pipelines_record_the_default_branch_deployment_in_the_jobs_environment() {
+    let template = Template::load("deploy");
+    let dorameter_version = template.default("version").as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, sum) = serve_release(dir.path(), &dorameter_version);
+    let job = template.job(&[
+        ("download-base", json!(server.base)),
+        ("sha256", json!(sum)),
+        ("environment", json!("staging")),
+    ]);
+    let mut repo = Repo::new();
+    let main = repo.commit_at("feat: one", at(0, 0, 0));
+    repo.checkout_branch("feature/cart");
+    let feature = repo.commit_at("feat: cart", at(0, 1, 0));
+    let store = dir.path().join("store.db");
+    let store_url = format!("sqlite:{}", store.display());
+
+    let runs = [
+        ("feature/cart", feature.as_str(), "schedule"),
+        ("feature/cart", feature.as_str(), "push"),
+        ("main", main.as_str(), "push"),
+    ];
+    let mut ran = Vec::new();
+    for (i, (branch, sha, source)) in runs.into_iter().enumerate() {
+        repo.checkout(sha);
+        let mut ci = push_pipeline(branch, sha, &format!("{}", 2001 + i));
+        ci.retain(|(k, _)| k != "CI_PIPELINE_SOURCE");
+        ci.push(("CI_PIPELINE_SOURCE".into(), source.into()));
+        ci.push(("DORAMETER_STORE".into(), store_url.clone()));
+        let vars = pairs_ref(&ci);
+        if added(&job, &vars).is_some() {
+            job.run(&repo.path, &vars, &[]).assert_ok();
+            ran.push(sha.to_string());
+        }
+    }
+    assert_eq!(ran, std::slice::from_ref(&main));
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let recorded: Vec<(String, String)> = db
+        .prepare("SELECT sha, env FROM deployments")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(recorded, [(main, "staging".to_string())]);
+}
