@@ -21,13 +21,13 @@ fn root() -> PathBuf {
 }
 
 /// A static file server on 127.0.0.1 that records each requested path.
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -80,7 +80,7 @@ impl Server {
         Server { base, requests }
     }
 
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
 }

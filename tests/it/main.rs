@@ -9,6 +9,7 @@ mod ci;
 mod comment;
 mod deploy;
 mod errors;
+mod gitlab_component;
 mod incident;
 mod junit;
 mod postgres;
