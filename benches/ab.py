@@ -33,14 +33,21 @@ def ab(name, make, runs):
     ma, mb = statistics.median(a), statistics.median(b)
     print(f"| {name} | {ma*1000:.1f} ms | {mb*1000:.1f} ms | {mb/ma:.3f} |", flush=True)
 scratch = tempfile.mkdtemp()
+def db_for(name, binary, source=None):
+    """A store per binary: a newer binary migrates its file, which an older
+    one would then refuse."""
+    db = os.path.join(scratch, f"{name}-{'old' if binary == OLD else 'new'}.db")
+    if source and not os.path.exists(db):
+        shutil.copy(source, db)
+    return db
 def report(n):
-    db = os.path.join(scratch, f"r{n}.db"); shutil.copy(f"{DATA}/report-{n}.db", db)
     def make(binary):
+        db = db_for(f"r{n}", binary, f"{DATA}/report-{n}.db")
         return lambda: timed([binary, "report", "--service", "bench", "--since", str(EPOCH), "--until", str(EPOCH + SPAN + 60), "--format", "json", "--store", f"sqlite:{db}"], scratch, EPOCH + SPAN + DAY)
     return make
 def comment():
-    db = os.path.join(scratch, "c.db"); shutil.copy(f"{DATA}/report-100000.db", db)
     def make(binary):
+        db = db_for("c", binary, f"{DATA}/report-100000.db")
         return lambda: timed([binary, "comment", "--dry-run", "--service", "bench", "--store", f"sqlite:{db}"], scratch, EPOCH + SPAN)
     return make
 repo = f"{DATA}/repo-200000.git"
@@ -48,7 +55,7 @@ tip = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=Tr
 base = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD~49510"], capture_output=True, text=True).stdout.strip()
 last = int(subprocess.run(["git", "-C", repo, "log", "-1", "--format=%ct"], capture_output=True, text=True).stdout)
 def walk(binary):
-    return lambda: timed([binary, "deploy", "--dry-run", "--repo", repo, "--service", "bench", "--sha", tip, "--previous-sha", base, "--max-commits", "100000", "--format", "json", "--store", f"sqlite:{scratch}/w.db"], scratch, last + DAY)
+    return lambda: timed([binary, "deploy", "--dry-run", "--repo", repo, "--service", "bench", "--sha", tip, "--previous-sha", base, "--max-commits", "100000", "--format", "json", "--store", f"sqlite:{db_for('w', binary)}"], scratch, last + DAY)
 n = [0]
 def backfill(binary):
     def run():
@@ -57,7 +64,7 @@ def backfill(binary):
     return run
 def version(binary):
     return lambda: timed([binary, "--version"], scratch, EPOCH)
-print("| benchmark | before (bc80bd8) | after | after/before |\n|---|---|---|---|")
+print("| benchmark | before | after | after/before |\n|---|---|---|---|")
 which = sys.argv[3:] or ["version", "report", "comment", "walk", "backfill"]
 if "version" in which: ab("`--version`", version, 41)
 if "report" in which:

@@ -91,6 +91,9 @@ pub struct Recorded {
     /// Stored now (false: a dry run, or the id was already recorded).
     pub recorded: bool,
     pub warnings: Vec<String>,
+    /// The store held no event of the service before: a new service, or a
+    /// typo in its name (SPEC §4: say so once).
+    pub first_of_service: bool,
 }
 
 /// Records the deployment `req` (revisions resolved) in one write
@@ -110,6 +113,7 @@ pub fn record(
                 deployment: p.deployment,
                 recorded: false,
                 warnings: p.warnings,
+                first_of_service: is_new_service(tx, &req.service)?,
             });
             Ok(())
         })?;
@@ -123,20 +127,28 @@ pub fn record(
                         "deployment {} was already recorded; nothing changed",
                         req.id
                     )],
+                    first_of_service: false,
                 });
                 return Ok(());
             }
             let p = plan(repo, tx, req)?;
+            let first_of_service = is_new_service(tx, &req.service)?;
             let recorded = tx.insert_deployment(&p.deployment)?;
             result = Some(Recorded {
                 deployment: p.deployment,
                 recorded,
                 warnings: p.warnings,
+                first_of_service,
             });
             Ok(())
         })?;
     }
     result.ok_or_else(|| Error::internal("the store ran no transaction for the deployment"))
+}
+
+/// Whether the store holds no event of `service` at all.
+fn is_new_service(tx: &dyn ReadTx, service: &str) -> Result<bool> {
+    Ok(!tx.has_service(service)?)
 }
 
 /// The deployment as it is without any history (the store is unreachable):

@@ -19,6 +19,9 @@ pub struct IncidentRequest {
     /// Resolving: `resolved_at` defaults to `now`, and an unknown incident
     /// needs a start.
     pub resolving: bool,
+    /// `open --reopen`: a resolved incident is open again (SPEC §2: open
+    /// then resolve is an upsert; reopening is never implicit).
+    pub reopen: bool,
     /// Services given; empty keeps the recorded ones.
     pub services: Vec<String>,
     /// The service when none is given and none is recorded.
@@ -64,10 +67,50 @@ pub fn record(
     out.ok_or_else(|| Error::internal("the store ran no transaction for the incident"))
 }
 
+/// `'api'`, `'api', 'web'`.
+fn quoted(services: &[String]) -> String {
+    services
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> Result<Recorded> {
     let mut warnings = Vec::new();
     let resolved_at = req.resolved_at.or(req.resolving.then_some(req.now));
-    let base = match tx.incident(&req.id)? {
+    let recorded = tx.incident(&req.id)?;
+    if let Some(i) = &recorded {
+        let mut given = req.services.clone();
+        let mut known = i.services.clone();
+        given.sort();
+        known.sort();
+        if !given.is_empty() && given != known {
+            return Err(Error::usage_hint(
+                format!(
+                    "incident {} is recorded for service {}; --service {} would move it",
+                    req.id,
+                    quoted(&known),
+                    quoted(&given)
+                ),
+                "give another --id for another service's incident, or leave --service out to update this one",
+            ));
+        }
+        if let (Some(at), false, false) = (i.resolved_at, req.resolving, req.reopen) {
+            warnings.push(format!(
+                "incident {} was resolved at {}; it stays resolved (pass --reopen to reopen it)",
+                req.id,
+                crate::time::format_time(at)
+            ));
+        }
+    }
+    if req.reopen && recorded.as_ref().is_none_or(|i| i.resolved_at.is_none()) {
+        warnings.push(format!(
+            "--reopen: incident {} is not resolved; nothing to reopen",
+            req.id
+        ));
+    }
+    let base = match recorded {
         Some(i) => i,
         None => new_incident(req)?,
     };
@@ -80,7 +123,11 @@ fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> R
         env: req.env.clone().unwrap_or_else(|| base.env.clone()),
         started_at: req.started_at.unwrap_or(base.started_at),
         detected_at: req.detected_at.or(base.detected_at),
-        resolved_at: resolved_at.or(base.resolved_at),
+        resolved_at: if req.reopen {
+            resolved_at
+        } else {
+            resolved_at.or(base.resolved_at)
+        },
         severity: req.severity.clone().or(base.severity.clone()),
         title: req.title.clone().or(base.title.clone()),
         cause: req.cause.unwrap_or(base.cause),

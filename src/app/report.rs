@@ -96,6 +96,31 @@ fn targets(tx: &dyn ReadTx, req: &ReportRequest) -> Result<Vec<(String, String)>
     })
 }
 
+/// `Ok` when the store holds any event of `service` (a deployment, an
+/// incident or a test run), or no event at all when `empty_ok`; else
+/// [`Error::NoInput`] naming the services it knows, closest first (SPEC §4).
+pub fn require_service(tx: &dyn ReadTx, service: &str, store: &str, empty_ok: bool) -> Result<()> {
+    let mut names: Vec<String> = tx.service_envs()?.into_iter().map(|(s, _)| s).collect();
+    names.extend(tx.test_services()?);
+    if names.iter().any(|n| n == service) || (empty_ok && names.is_empty()) {
+        return Ok(());
+    }
+    let message = format!("no events for service '{service}' in {store}");
+    let known = closest_first(names.iter().map(String::as_str).collect(), service);
+    Err(Error::NoInput {
+        message: if known.is_empty() {
+            message
+        } else {
+            format!("{message}; known: {}", known.join(", "))
+        },
+        hint: Some(if known.is_empty() {
+            "record a deployment, an incident or a test run first, or check --store (DORAMETER_STORE)".into()
+        } else {
+            "check --service (DORAMETER_SERVICE, or `service` in .dorameter.toml)".into()
+        }),
+    })
+}
+
 /// How to fix an env that names no event.
 const ENV_HINT: &str =
     "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)";

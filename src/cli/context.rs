@@ -270,6 +270,19 @@ impl Context<'_> {
         texts.iter().try_for_each(|t| self.warn(settings, t))
     }
 
+    /// Something the user should know that is not a problem: `note: …` on
+    /// stderr, unless `--quiet`.
+    pub fn note(&mut self, settings: &Settings, text: &str) -> Result<()> {
+        if !settings.quiet {
+            writeln!(
+                self.stderr,
+                "note: {}",
+                crate::render::escape::terminal(text)
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn info(&mut self, settings: &Settings, text: &str) -> Result<()> {
         if settings.verbose > 0 && !settings.quiet {
             writeln!(self.stderr, "{}", crate::render::escape::terminal(text))?;

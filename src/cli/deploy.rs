@@ -197,6 +197,16 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     };
     let recorded = deploy::record(store.as_mut(), repo, &req, args.dry_run)?;
     ctx.warn_all(&settings, &recorded.warnings)?;
+    if recorded.first_of_service {
+        ctx.note(
+            &settings,
+            &format!(
+                "first deployment of '{}' in {}",
+                req.service,
+                store.describe()
+            ),
+        )?;
+    }
     ctx.info(&settings, &format!("store: {}", store.describe()))?;
     drop(store);
     ctx.out(&render_deployment(settings.format.value, &recorded))?;

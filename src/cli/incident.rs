@@ -65,6 +65,9 @@ pub struct IncidentArgs {
     /// The git repository, to resolve --sha
     #[arg(long, env = ev::REPO, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
+    /// open: reopen a resolved incident (without it, a resolved incident stays resolved)
+    #[arg(long, env = ev::REOPEN, value_parser = clap::builder::FalseyValueParser::new())]
+    pub reopen: bool,
 }
 
 /// The request from the flags and settings; `--sha` is resolved in `repo`
@@ -76,6 +79,12 @@ pub fn request(
     repo: Option<&Repo>,
 ) -> Result<IncidentRequest> {
     event::validate_user_id("--id", &args.id)?;
+    if resolving && args.reopen {
+        return Err(Error::usage_hint(
+            "--reopen is for `incident open`",
+            "reopen with `incident open --id ID --reopen`, or drop --reopen to resolve",
+        ));
+    }
     let services = args
         .services
         .iter()
@@ -101,6 +110,7 @@ pub fn request(
     Ok(IncidentRequest {
         id: args.id.clone(),
         resolving,
+        reopen: args.reopen,
         default_service: if services.is_empty() {
             s.service(None, repo)?.map(|v| v.value)
         } else {

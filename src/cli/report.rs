@@ -75,7 +75,7 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         Format::Markdown => render::report_markdown(&reports),
         Format::Prometheus => render::report_prometheus(&reports),
         Format::Csv => render::report_csv(&reports),
-        Format::Table => render::report_table(&reports),
+        Format::Table => render::report_table(&reports, &store.describe()),
     };
     ctx.out(&text)?;
     if let [r] = reports.as_slice() {

@@ -2,13 +2,21 @@
 //! it lands. Every renderer goes through these; nothing user-given is
 //! interpolated raw.
 
+/// Bidirectional formatting characters (U+202A–U+202E overrides and
+/// embeddings, U+2066–U+2069 isolates, U+200E/U+200F/U+061C marks): they
+/// reorder how the rest of a line is displayed ("Trojan Source").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 /// For a terminal: control characters (escape sequences, carriage returns,
-/// newlines) become visible `\u{..}` escapes so text cannot move the cursor,
-/// recolour the screen or forge extra lines.
+/// newlines) and bidi formatting characters become visible `\u{..}` escapes
+/// so text cannot move the cursor, recolour the screen, forge extra lines or
+/// display reordered.
 pub fn terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c.is_control() || is_bidi_control(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -35,6 +43,9 @@ pub fn markdown(s: &str) -> String {
             '@' => out.push_str("@\u{2060}"),
             '\r' | '\n' => out.push(' '),
             c if c.is_control() => {}
+            // Shown, not obeyed: the reader sees the text in its real order.
+            // (a character reference would be decoded back into the control).
+            c if is_bidi_control(c) => out.push_str(&format!("&lt;U+{:04X}&gt;", c as u32)),
             c => out.push(c),
         }
     }
@@ -86,5 +97,9 @@ mod tests {
         assert_eq!(csv("a,b"), "\"a,b\"");
         assert_eq!(csv("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv("-3.5"), "-3.5");
+        // Trojan Source: a right-to-left override shows as what it is.
+        let evil = "api\u{202E}gnp.exe\u{2066}";
+        assert_eq!(terminal(evil), "api\\u{202e}gnp.exe\\u{2066}");
+        assert_eq!(markdown(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
     }
 }

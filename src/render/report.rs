@@ -122,7 +122,9 @@ fn emoji(l: Option<Level>) -> &'static str {
     }
 }
 
-pub fn report_table(reports: &[Report]) -> String {
+/// The reports as aligned text; `store` names the store when there is
+/// nothing to show.
+pub fn report_table(reports: &[Report], store: &str) -> String {
     let mut out = String::new();
     for (i, r) in reports.iter().enumerate() {
         if i > 0 {
@@ -154,7 +156,10 @@ pub fn report_table(reports: &[Report]) -> String {
         out.push_str(&super::columns(&table));
     }
     if reports.is_empty() {
-        out.push_str("no deployments or incidents recorded in this store yet\n");
+        out.push_str(&format!(
+            "no deployments or incidents recorded in {} yet\n",
+            super::escape::terminal(store)
+        ));
     }
     out
 }

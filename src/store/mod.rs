@@ -179,6 +179,11 @@ pub trait ReadTx {
     fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
     /// Every (service, env) with a deployment or incident, sorted.
     fn service_envs(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every service with a stored test run, sorted.
+    fn test_services(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether any deployment, incident or test run names `service` (three
+    /// index lookups).
+    fn has_service(&self, service: &str) -> Result<bool, StoreError>;
     fn report_facts(
         &self,
         service: &str,

@@ -467,3 +467,38 @@ fn resolving_keeps_the_recorded_env_whatever_the_config_or_ci_says() {
         .json();
     assert_eq!(n["env"], "qa", "the config beats the CI: {n}");
 }
+
+#[test]
+fn reopening_needs_reopen_and_a_changed_service_is_refused() {
+    let dm = Dm::default();
+    open(&dm, "INC-20", "api", at(0, 1, 0), &["--cause", "unknown"]);
+    resolve(&dm, "INC-20", at(0, 2, 0));
+
+    // `open` on a resolved incident keeps it resolved, and says how to reopen.
+    let run = dm.run(&["incident", "open", "--id", "INC-20", "--title", "again"]);
+    let v = run.json();
+    assert_eq!(ts(&v["resolved_at"]), at(0, 2, 0), "{v}");
+    assert_eq!(v["title"], "again");
+    assert!(run.stderr.contains("--reopen"), "{run:#?}");
+
+    // Another service: refused, and the incident stays where it was.
+    let run = dm.run(&["incident", "open", "--id", "INC-20", "--service", "other"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("recorded for service 'api'") && run.stderr.contains("'other'"),
+        "{run:#?}"
+    );
+    assert!(dm.has_no_events("other"), "nothing moved to 'other'");
+    let r = dm.report("api", at(-1, 0, 0), at(1, 0, 0), &[]);
+    assert_eq!(r["metrics"]["time_to_restore"]["incidents"], 1, "{r}");
+
+    // --reopen opens it again; resolving closes it with the new time.
+    let v = dm.json(&["incident", "open", "--id", "INC-20", "--reopen"]);
+    assert!(v["resolved_at"].is_null(), "{v}");
+    let r = dm.report("api", at(-1, 0, 0), at(1, 0, 0), &[]);
+    assert_eq!(r["metrics"]["time_to_restore"]["open_incidents"], 1, "{r}");
+    let v = resolve(&dm, "INC-20", at(0, 5, 0));
+    assert_eq!(ts(&v["resolved_at"]), at(0, 5, 0), "{v}");
+    let run = dm.run(&["incident", "resolve", "--id", "INC-20", "--reopen"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+}

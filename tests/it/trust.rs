@@ -294,3 +294,48 @@ fn deploy_without_a_checkout_records_the_deployment_without_lead_time() {
     assert!(run.stderr.contains("is not a git repository"), "{run:#?}");
     assert_eq!(dm.deployment_count("api"), 2, "nothing half-recorded");
 }
+
+#[test]
+fn a_new_service_is_announced_once_and_typos_in_flaky_exit_4() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let repo_s = repo.path.display().to_string();
+    let deploy = |id: &str, t: i64| {
+        let finished = rfc(t);
+        dm.run(&[
+            "deploy",
+            "--repo",
+            &repo_s,
+            "--service",
+            "payments-api",
+            "--id",
+            id,
+            "--sha",
+            &c1,
+            "--finished-at",
+            &finished,
+        ])
+    };
+    let run = deploy("d1", at(0, 1, 0));
+    run.assert_ok();
+    assert!(
+        run.stderr
+            .contains("note: first deployment of 'payments-api' in sqlite:"),
+        "{run:#?}"
+    );
+    let run = deploy("d2", at(0, 2, 0));
+    run.assert_ok();
+    assert!(!run.stderr.contains("first deployment"), "once: {run:#?}");
+
+    let run = dm.run(&["flaky", "--service", "paymnets-api"]);
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("no events for service 'paymnets-api' in sqlite:")
+            && run.stderr.contains("known: payments-api"),
+        "{run:#?}"
+    );
+    // A known service with no test runs is normal output.
+    dm.run(&["flaky", "--service", "payments-api"]).assert_ok();
+}

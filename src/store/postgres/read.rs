@@ -95,6 +95,10 @@ const REPORT_LEAD_TIMES: &str = "SELECT coalesce(array_agg(c.lead_time_seconds),
         WHERE e.sha = c.sha AND e.service = d.service AND e.env = d.env AND e.status = 'success'
         AND (e.finished_at, e.seq) < (d.finished_at, d.seq))";
 
+const HAS_SERVICE: &str = "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = $1)
+    OR EXISTS (SELECT 1 FROM incident_services WHERE service = $1)
+    OR EXISTS (SELECT 1 FROM test_runs WHERE service = $1)";
+
 /// Flaky tests of one commit's stored test runs (`flaky_at_sha`).
 const FLAKY_AT_SHA: &str =
     "SELECT r.classname, r.name, sum(r.attempts)::bigint, sum(r.failures)::bigint
@@ -325,6 +329,27 @@ impl ReadTx for Tx<'_> {
             .iter()
             .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
             .collect()
+    }
+
+    fn test_services(&self) -> Result<Vec<String>, StoreError> {
+        self.query(
+            "SELECT DISTINCT service FROM test_runs ORDER BY 1",
+            &[],
+            "list services with test runs",
+        )?
+        .iter()
+        .map(|r| get(r, 0))
+        .collect()
+    }
+
+    fn has_service(&self, service: &str) -> Result<bool, StoreError> {
+        match self
+            .query(HAS_SERVICE, &[&service], "look up the service")?
+            .first()
+        {
+            Some(r) => get(r, 0),
+            None => Ok(false),
+        }
     }
 
     fn report_facts(

@@ -40,6 +40,10 @@ const REPORT_LEAD_TIMES: &str = "SELECT c.lead_time_seconds FROM deployments d J
         WHERE e.sha = c.sha AND +e.service = d.service AND +e.env = d.env AND +e.status = 'success'
         AND (e.finished_at < d.finished_at OR (e.finished_at = d.finished_at AND e.seq < d.seq)))";
 
+const HAS_SERVICE: &str = "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1)
+    OR EXISTS (SELECT 1 FROM incident_services WHERE service = ?1)
+    OR EXISTS (SELECT 1 FROM test_runs WHERE service = ?1)";
+
 /// The latest successful deployment of sha ?3 at or before ?4.
 const LAST_SUCCESS_OF_SHA: &str = "SELECT id, sha, finished_at, kind, seq FROM deployments
     WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND +finished_at <= ?4
@@ -295,6 +299,25 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("list services"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(self.err("list services"))
+    }
+
+    fn test_services(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT service FROM test_runs ORDER BY 1")
+            .map_err(self.err("list services with test runs"))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err("list services with test runs"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err("list services with test runs"))
+    }
+
+    fn has_service(&self, service: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(HAS_SERVICE)
+            .and_then(|mut stmt| stmt.query_row([service], |r| r.get(0)))
+            .map_err(self.err("look up the service"))
     }
 
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
