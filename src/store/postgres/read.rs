@@ -82,18 +82,10 @@ const REPORT_DEPLOYMENTS: &str = "SELECT seq, id, finished_at, status, kind FROM
 
 /// One array rather than a row per change: a million rows cost far more to
 /// send and decode than one array of a million integers.
-/// Each commit counts once: at the first successful deployment on the
-/// timeline that shipped it (listed it among its changes, or deployed it).
-/// SPEC §3; the SQLite store's query is the same.
+/// Each commit counts once (SPEC §3): see the SQLite store's query.
 const REPORT_LEAD_TIMES: &str = "SELECT coalesce(array_agg(c.lead_time_seconds), '{}')
     FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
-    WHERE d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at >= $3 AND d.finished_at < $4
-    AND NOT EXISTS (SELECT 1 FROM changes c2 JOIN deployments e ON e.seq = c2.deployment_seq
-        WHERE c2.sha = c.sha AND c2.deployment_seq <> d.seq AND e.service = d.service AND e.env = d.env
-        AND e.status = 'success' AND (e.finished_at, e.seq) < (d.finished_at, d.seq))
-    AND NOT EXISTS (SELECT 1 FROM deployments e
-        WHERE e.sha = c.sha AND e.service = d.service AND e.env = d.env AND e.status = 'success'
-        AND (e.finished_at, e.seq) < (d.finished_at, d.seq))";
+    WHERE d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at >= $3 AND d.finished_at < $4";
 
 const HAS_SERVICE: &str = "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = $1)
     OR EXISTS (SELECT 1 FROM incident_services WHERE service = $1)

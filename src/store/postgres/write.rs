@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::tx::{Tx, get, ms};
-use crate::event::{Deployment, Incident, TestRun};
+use crate::event::{Deployment, DeploymentStatus, Incident, TestRun};
 use crate::junit::Entry;
 use crate::store::results::to_sql_count;
 use crate::store::{StoreError, WriteTx};
@@ -25,6 +25,12 @@ const INSERT_REMEDIATIONS: &str =
     "INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
     ON CONFLICT DO NOTHING";
+
+/// A deployment recorded after later ones takes its commits' samples from
+/// them: the commits count at the first deployment that shipped them.
+const TAKE_SAMPLES_FROM_LATER: &str = "DELETE FROM changes WHERE sha = ANY($4::text[])
+    AND deployment_seq IN (SELECT seq FROM deployments
+        WHERE service = $1 AND env = $2 AND status = 'success' AND finished_at > $3)";
 
 const UPSERT_INCIDENT: &str =
     "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,
@@ -105,6 +111,20 @@ impl WriteTx for Tx<'_> {
             self.query(
                 INSERT_REMEDIATIONS,
                 &[&seq, &targets, &reasons, &commits],
+                context,
+            )?;
+        }
+        if d.status == DeploymentStatus::Success {
+            // Each commit counts once (SPEC §3): see the SQLite store.
+            let shipped: Vec<&str> = d
+                .changes
+                .iter()
+                .map(|c| c.sha.as_str())
+                .chain([d.sha.as_str()])
+                .collect();
+            self.query(
+                TAKE_SAMPLES_FROM_LATER,
+                &[&d.service, &d.env, &ms(d.finished_at), &shipped],
                 context,
             )?;
         }

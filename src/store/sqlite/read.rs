@@ -28,18 +28,13 @@ const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
 ) ORDER BY finished_at, seq LIMIT 1";
 
 /// Lead times of the changes of successful deployments of service ?1, env
-/// ?2 that finished in [?3, ?4), each commit counted once: at the first
-/// successful deployment on the timeline that shipped it (listed it among its
-/// changes, or deployed it). SPEC §3.
+/// ?2 that finished in [?3, ?4). Each commit counts once (SPEC §3): `deploy`
+/// stores only commits new to the service+env, and recording an earlier
+/// deployment late takes its commits from the later ones (`insert_deployment`).
 const REPORT_LEAD_TIMES: &str = "SELECT c.lead_time_seconds FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
-    WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4
-    AND NOT EXISTS (SELECT 1 FROM changes c2 CROSS JOIN deployments e ON e.seq = c2.deployment_seq
-        WHERE c2.sha = c.sha AND c2.deployment_seq <> d.seq AND +e.service = d.service AND +e.env = d.env
-        AND +e.status = 'success' AND (e.finished_at < d.finished_at OR (e.finished_at = d.finished_at AND e.seq < d.seq)))
-    AND NOT EXISTS (SELECT 1 FROM deployments e
-        WHERE e.sha = c.sha AND +e.service = d.service AND +e.env = d.env AND +e.status = 'success'
-        AND (e.finished_at < d.finished_at OR (e.finished_at = d.finished_at AND e.seq < d.seq)))";
+    WHERE d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at >= ?3 AND d.finished_at < ?4";
 
+/// Whether any deployment, incident or test run names service ?1.
 const HAS_SERVICE: &str = "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1)
     OR EXISTS (SELECT 1 FROM incident_services WHERE service = ?1)
     OR EXISTS (SELECT 1 FROM test_runs WHERE service = ?1)";

@@ -4,11 +4,53 @@ use chrono::Utc;
 use rusqlite::params;
 
 use super::store::Tx;
-use crate::event::{Deployment, Incident, TestRun};
+use crate::event::{Deployment, DeploymentStatus, Incident, TestRun};
 use crate::junit::{Entry, Tally};
 use crate::store::results::{TestResult, to_sql_count};
 use crate::store::{StoreError, WriteTx};
 use crate::time::to_millis;
+
+impl Tx<'_> {
+    /// Each commit counts once, at the first deployment that shipped it
+    /// (SPEC §3): a deployment recorded after later ones (out of order, a
+    /// backfilled tag) takes its commits' samples from them. Nothing to do,
+    /// and one index probe, when no successful deployment finished later.
+    fn take_samples_from_later(&mut self, d: &Deployment) -> Result<(), StoreError> {
+        let err = || self.err("count each commit once");
+        let later: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1 AND env = ?2
+                 AND status = 'success' AND finished_at > ?3)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![d.service, d.env, to_millis(d.finished_at)], |r| {
+                    r.get(0)
+                })
+            })
+            .map_err(err())?;
+        if !later {
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM changes WHERE sha = ?4 AND deployment_seq IN (SELECT seq FROM deployments
+                 WHERE service = ?1 AND env = ?2 AND status = 'success' AND finished_at > ?3)",
+            )
+            .map_err(err())?;
+        let shipped = d
+            .changes
+            .iter()
+            .map(|c| c.sha.as_str())
+            .chain([d.sha.as_str()]);
+        for sha in shipped {
+            stmt.execute(params![d.service, d.env, to_millis(d.finished_at), sha])
+                .map_err(err())?;
+        }
+        Ok(())
+    }
+}
 
 impl WriteTx for Tx<'_> {
     fn insert_deployment(&mut self, d: &Deployment) -> Result<bool, StoreError> {
@@ -75,6 +117,9 @@ impl WriteTx for Tx<'_> {
         for r in &d.remediates {
             stmt.execute(params![seq, r.deployment_id, r.reason.as_str(), r.commit])
                 .map_err(err())?;
+        }
+        if d.status == DeploymentStatus::Success {
+            self.take_samples_from_later(d)?;
         }
         Ok(true)
     }
