@@ -12,7 +12,7 @@ use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{Repo, WalkOutcome};
 use crate::http::HttpSettings;
-use crate::metrics::{BandTable, Report, ReportInput, Window, compute};
+use crate::metrics::{BandTable, DeploymentFact, Report, ReportInput, Window, compute};
 use crate::render::{
     ChangeView, CommentView, CommitView, FlakyLine, FlakySource, comment_markdown,
 };
@@ -43,7 +43,10 @@ pub struct Gathered {
     /// This window, then the one before it.
     pub current: Report,
     pub previous: Report,
+    /// Deployments per week of the current window, oldest first.
     pub weekly_deployments: Vec<u64>,
+    /// How much of a week the last of them covers, when less than a week.
+    pub partial_week: Option<Duration>,
     pub flaky: Vec<FlakyLine>,
     pub flaky_source: FlakySource,
 }
@@ -80,24 +83,14 @@ pub fn gather(
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut from_store = Vec::new();
-    let mut weekly = vec![0u64; weeks(req.span)];
+    let mut weekly = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
-        weekly.iter_mut().for_each(|w| *w = 0);
         // Deployments and incidents once (they hold every window); only the
         // lead times are per window.
         let facts = tx.report_facts(&req.service, &req.env, current)?;
         let previous_lead_times = tx.lead_times(&req.service, &req.env, previous)?;
-        for d in facts
-            .deployments
-            .iter()
-            .filter(|d| current.contains(d.finished_at))
-        {
-            let week = ((d.finished_at - current.since).num_seconds() / (7 * 86_400)) as usize;
-            if let Some(slot) = weekly.get_mut(week) {
-                *slot += 1;
-            }
-        }
+        weekly = weekly_deployments(&facts.deployments, current);
         for (window, lead_times) in [
             (current, &facts.lead_times),
             (previous, &previous_lead_times),
@@ -142,6 +135,7 @@ pub fn gather(
         current,
         previous,
         weekly_deployments: weekly,
+        partial_week: partial_week(req.span),
         flaky,
         flaky_source,
     })
@@ -155,18 +149,42 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         current: &g.current,
         previous: Some(&g.previous),
         weekly_deployments: &g.weekly_deployments,
+        partial_week: g.partial_week,
         change,
         flaky: &g.flaky,
         flaky_source: g.flaky_source,
     })
 }
 
+/// The deployments `report` counts in `window` ([`DeploymentFact::counts_in`]:
+/// successful jobs only), per week from the window's start, oldest first.
+/// Their sum is the report's deployment count.
+pub fn weekly_deployments(deployments: &[DeploymentFact], window: Window) -> Vec<u64> {
+    let mut weekly = vec![0u64; weeks(window.until - window.since)];
+    for d in deployments.iter().filter(|d| d.counts_in(window)) {
+        let week = (d.finished_at - window.since).num_seconds() / WEEK;
+        if let Some(slot) = usize::try_from(week).ok().and_then(|w| weekly.get_mut(w)) {
+            *slot += 1;
+        }
+    }
+    weekly
+}
+
+const WEEK: i64 = 7 * 86_400;
+
 /// Whole weeks covering the window (at least one).
 fn weeks(span: Duration) -> usize {
     let secs = span.num_seconds().max(1);
-    usize::try_from(secs.div_euclid(7 * 86_400) + i64::from(secs % (7 * 86_400) != 0))
+    usize::try_from(secs.div_euclid(WEEK) + i64::from(secs % WEEK != 0))
         .unwrap_or(1)
         .clamp(1, 520)
+}
+
+/// The part of a week the last weekly bar covers, when the window is not a
+/// whole number of weeks (30d: 2 days).
+pub fn partial_week(span: Duration) -> Option<Duration> {
+    let rest = span.num_seconds().max(1) % WEEK;
+    (rest != 0).then(|| Duration::seconds(rest))
 }
 
 /// This change's commits: `base..head` (the commits of head not reachable

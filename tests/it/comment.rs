@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::server::{Reply, Req, Server};
-use super::util::{Dm, Repo, Run, at};
+use super::util::{Dm, NOW, Repo, Run, at, rfc};
 
 const TOKEN: &str = "ghp_s3cretTOKENvalue123";
 const MARKER: &str = "<!-- dorameter:api:production -->";
@@ -565,13 +565,174 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
     run.assert_ok();
     let body = &run.stdout;
     assert!(
-        body.contains("| Deployment frequency | 0.10/day | ") && body.contains("↑ from 0.03/day"),
+        body.contains("| Deployment frequency | 0.10/day | ")
+            && body.contains("better: ↑ up from 0.03/day"),
         "{body}"
     );
     assert!(
-        body.contains("Deployments per week: `▁███▁` (3 in the window)"),
+        body.contains(
+            "Deployments per week, oldest first: `▁███▁` (0, 1, 1, 1, 0; 3 in the window). \
+             The last bar covers only 2 of 7 days."
+        ),
         "{body}"
     );
+}
+
+/// One scripted service in its own repository and store: successful
+/// deployments `(day, lead time in hours)`, failed deploy jobs on `failed`
+/// days, and deploy-caused incidents `(day, hours to restore)` an hour after
+/// the deployment of that day.
+fn scripted(ok: &[(i64, i64)], failed: &[i64], incidents: &[(i64, i64)]) -> (Dm, Repo) {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let mut events: Vec<(i64, Option<i64>)> = ok.iter().map(|&(d, h)| (d, Some(h))).collect();
+    events.extend(failed.iter().map(|&d| (d, None)));
+    events.sort();
+    for (i, (day, lead)) in events.into_iter().enumerate() {
+        let t = at(day, 0, 0);
+        let sha = repo.commit_at(&format!("change {i}"), t - lead.unwrap_or(1) * 3600);
+        let id = format!("d{i}");
+        let extra: &[&str] = if lead.is_some() {
+            &[]
+        } else {
+            &["--status", "failure"]
+        };
+        dm.deploy_at(&repo.path, "api", &id, &sha, t, extra);
+    }
+    for (i, &(day, hours)) in incidents.iter().enumerate() {
+        let (start, end) = (rfc(at(day, 1, 0)), rfc(at(day, 1 + hours, 0)));
+        let id = format!("INC-{i}");
+        dm.run(&[
+            "incident",
+            "open",
+            "--id",
+            &id,
+            "--service",
+            "api",
+            "--cause",
+            "deploy",
+            "--started-at",
+            &start,
+            "--resolved-at",
+            &end,
+        ])
+        .assert_ok();
+    }
+    (dm, repo)
+}
+
+/// The table row of `metric` in the comment body.
+fn row<'a>(body: &'a str, metric: &str) -> &'a str {
+    body.lines()
+        .find(|l| l.starts_with(&format!("| {metric} |")))
+        .unwrap_or_else(|| panic!("no {metric} row: {body}"))
+}
+
+/// The weekly counts the comment prints beside its bars.
+fn weekly_counts(body: &str) -> Vec<u64> {
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("Deployments per week"))
+        .unwrap_or_else(|| panic!("no weekly line: {body}"));
+    let inner = line.split("` (").nth(1).unwrap().split(';').next().unwrap();
+    inner.split(", ").map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn sparkline_counts_only_successful_deployments_and_labels_the_partial_week() {
+    // "now" is day 33: the 30-day window is [day 3, day 33), five bars of
+    // which the last covers days 31-32. Failed deploy jobs on days 6, 12
+    // and 31 must not count: 8 deployments, not 11.
+    let ok = [4, 5, 9, 12, 16, 22, 29, 32].map(|d| (d, 2));
+    let (dm, _repo) = scripted(&ok, &[6, 12, 31], &[]);
+    let report = dm.report("api", NOW - 30 * 86_400, NOW, &[]);
+    let deployments = report["metrics"]["deployment_frequency"]["deployments"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(deployments, 8, "{report}");
+    let run = dm.run(&[
+        "comment",
+        "--service",
+        "api",
+        "--window",
+        "30d",
+        "--dry-run",
+    ]);
+    run.assert_ok();
+    let body = &run.stdout;
+    let counts = weekly_counts(body);
+    assert_eq!(counts.iter().sum::<u64>(), deployments, "{body}");
+    assert_eq!(counts, vec![3, 2, 1, 1, 1], "{body}");
+    assert!(
+        body.contains("The last bar covers only 2 of 7 days."),
+        "{body}"
+    );
+    // A whole number of weeks has no partial bar to label.
+    let run = dm.run(&[
+        "comment",
+        "--service",
+        "api",
+        "--window",
+        "28d",
+        "--dry-run",
+    ]);
+    assert!(
+        !run.stdout.contains("The last bar covers"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(weekly_counts(&run.stdout).iter().sum::<u64>(), 7);
+}
+
+#[test]
+fn trend_says_better_or_worse_per_metric_in_both_directions() {
+    // The previous window is [day -27, day 3), the current [day 3, day 33).
+    // Getting worse: fewer deployments, longer lead times, more failures,
+    // slower restores.
+    let (dm, _repo) = scripted(
+        &[(-20, 1), (-15, 1), (-10, 1), (-5, 1), (10, 24), (20, 24)],
+        &[12, 31],
+        &[(-15, 1), (10, 5), (20, 5)],
+    );
+    let body = dm
+        .run(&["comment", "--service", "api", "--dry-run"])
+        .assert_ok()
+        .stdout
+        .clone();
+    for metric in [
+        "Deployment frequency",
+        "Lead time for changes",
+        "Change failure rate",
+        "Time to restore",
+    ] {
+        let r = row(&body, metric);
+        assert!(r.contains("| worse: "), "{metric} got worse: {r}");
+    }
+    assert!(row(&body, "Deployment frequency").contains("worse: ↓ down from"));
+    assert!(row(&body, "Lead time for changes").contains("worse: ↑ up from 1.0h"));
+    assert!(row(&body, "Change failure rate").contains("worse: ↑ up from 25.0%"));
+    assert!(row(&body, "Time to restore").contains("worse: ↑ up from 1.0h"));
+
+    // Getting better: the mirror image.
+    let (dm, _repo) = scripted(
+        &[(-20, 24), (-10, 24), (5, 1), (10, 1), (20, 1), (30, 1)],
+        &[6, 31],
+        &[(-20, 5), (-10, 5), (10, 1)],
+    );
+    let body = dm
+        .run(&["comment", "--service", "api", "--dry-run"])
+        .assert_ok()
+        .stdout
+        .clone();
+    assert!(row(&body, "Deployment frequency").contains("better: ↑ up from"));
+    assert!(row(&body, "Lead time for changes").contains("better: ↓ down from 1.0d"));
+    assert!(row(&body, "Change failure rate").contains("better: ↓ down from 100.0%"));
+    assert!(row(&body, "Time to restore").contains("better: ↓ down from 5.0h"));
+    // Never a bare arrow a reader must interpret.
+    for metric in ["Deployment frequency", "Lead time for changes"] {
+        let r = row(&body, metric);
+        assert!(r.contains("better") || r.contains("worse"), "{r}");
+    }
 }
 
 /// A report where `c::flaky_one` failed, then passed on a retry (Surefire's
