@@ -52,6 +52,8 @@ pub enum FlakySource {
     Store,
     /// Neither: no reports given and no commit to look up.
     Unknown,
+    /// `--junit` was given and matched no file.
+    NoReportMatched,
 }
 
 /// Everything the comment shows.
@@ -67,6 +69,8 @@ pub struct CommentView<'a> {
     pub change: Option<&'a ChangeView>,
     pub flaky: &'a [FlakyLine],
     pub flaky_source: FlakySource,
+    /// The `--junit` patterns, when none matched a file.
+    pub junit_unmatched: &'a [String],
 }
 
 /// The hidden marker that finds our comment again. Service and env are
@@ -357,7 +361,20 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             FlakySource::Unknown => {
                 "Unknown: no JUnit reports were given (`--junit`) and the CI names no commit to look up.\n"
             }
+            FlakySource::NoReportMatched => "",
         });
+        if v.flaky_source == FlakySource::NoReportMatched {
+            let patterns: Vec<String> = v
+                .junit_unmatched
+                .iter()
+                .map(|p| format!("\"{}\"", markdown(&short(p))))
+                .collect();
+            out.push_str(&format!(
+                "Unknown: no JUnit report matched the given pattern{} ({}).\n",
+                if patterns.len() == 1 { "" } else { "s" },
+                patterns.join(", ")
+            ));
+        }
     } else {
         for f in v.flaky.iter().take(limit) {
             out.push_str(&format!(
