@@ -495,3 +495,43 @@ impl Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::{partial_week, weekly_deployments};
+    use crate::event::DeploymentKind;
+    use crate::metrics::{DeploymentFact, Window};
+
+    fn fact(day: i64, success: bool) -> DeploymentFact {
+        DeploymentFact {
+            id: format!("d{day}{success}"),
+            finished_at: Utc.timestamp_opt(day * 86_400, 0).unwrap(),
+            success,
+            kind: DeploymentKind::Planned,
+            remediates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn weekly_bars_count_successful_deployments_in_the_window_only() {
+        let window = Window {
+            since: Utc.timestamp_opt(0, 0).unwrap(),
+            until: Utc.timestamp_opt(30 * 86_400, 0).unwrap(),
+        };
+        let facts = [
+            fact(-1, true),  // before the window
+            fact(0, true),   // week 0
+            fact(1, false),  // failed job: never counted
+            fact(8, true),   // week 1
+            fact(29, true),  // week 4 (days 28-29 only)
+            fact(29, false), // failed job
+            fact(30, true),  // the window's end is exclusive
+        ];
+        assert_eq!(weekly_deployments(&facts, window), vec![1, 1, 0, 0, 1]);
+        assert_eq!(partial_week(Duration::days(30)), Some(Duration::days(2)));
+        assert_eq!(partial_week(Duration::days(28)), None);
+        assert_eq!(partial_week(Duration::hours(36)), Some(Duration::hours(36)));
+    }
+}
