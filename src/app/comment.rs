@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
+use serde::Serialize;
 
 use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{Repo, WalkOutcome};
 use crate::http::HttpSettings;
-use crate::metrics::{BandTable, Report, ReportInput, Window, compute};
+use crate::metrics::{BandTable, DeploymentFact, Level, Report, ReportInput, Window, compute};
 use crate::render::{
     ChangeView, CommentView, CommitView, FlakyLine, FlakySource, comment_markdown,
 };
@@ -43,9 +44,14 @@ pub struct Gathered {
     /// This window, then the one before it.
     pub current: Report,
     pub previous: Report,
+    /// Deployments per week of the current window, oldest first.
     pub weekly_deployments: Vec<u64>,
+    /// How much of a week the last of them covers, when less than a week.
+    pub partial_week: Option<Duration>,
     pub flaky: Vec<FlakyLine>,
     pub flaky_source: FlakySource,
+    /// The `--junit` patterns, when none matched a file.
+    pub junit_unmatched: Vec<String>,
 }
 
 /// The flaky tests of this pipeline's reports.
@@ -63,13 +69,25 @@ pub fn flaky_from_reports(files: &[PathBuf], cwd: &Path) -> Result<Vec<FlakyLine
         .collect())
 }
 
-/// Reads both windows on one snapshot. `from_reports` are the flaky tests
-/// of `--junit`; without them, the test runs stored for `req.sha`.
-pub fn gather(
-    store: &mut dyn Store,
-    req: &CommentRequest,
-    from_reports: Option<Vec<FlakyLine>>,
-) -> Result<Gathered> {
+/// What `--junit` gave.
+#[derive(Debug)]
+pub enum JunitInput {
+    /// Not given: the flaky tests of the test runs stored for the commit.
+    NotGiven,
+    /// The flaky tests of the reports read.
+    Read(Vec<FlakyLine>),
+    /// Given, but no file matched: the comment is posted and says so.
+    NoneMatched(Vec<String>),
+}
+
+/// Reads both windows on one snapshot. The flaky tests are those of
+/// `--junit`; without it, of the test runs stored for `req.sha`.
+pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) -> Result<Gathered> {
+    let (from_reports, junit_unmatched) = match junit {
+        JunitInput::NotGiven => (None, Vec::new()),
+        JunitInput::Read(lines) => (Some(lines), Vec::new()),
+        JunitInput::NoneMatched(patterns) => (Some(Vec::new()), patterns),
+    };
     let current = Window {
         since: req.now - req.span,
         until: req.now,
@@ -80,24 +98,14 @@ pub fn gather(
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut from_store = Vec::new();
-    let mut weekly = vec![0u64; weeks(req.span)];
+    let mut weekly = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
-        weekly.iter_mut().for_each(|w| *w = 0);
         // Deployments and incidents once (they hold every window); only the
         // lead times are per window.
         let facts = tx.report_facts(&req.service, &req.env, current)?;
         let previous_lead_times = tx.lead_times(&req.service, &req.env, previous)?;
-        for d in facts
-            .deployments
-            .iter()
-            .filter(|d| current.contains(d.finished_at))
-        {
-            let week = ((d.finished_at - current.since).num_seconds() / (7 * 86_400)) as usize;
-            if let Some(slot) = weekly.get_mut(week) {
-                *slot += 1;
-            }
-        }
+        weekly = weekly_deployments(&facts.deployments, current);
         for (window, lead_times) in [
             (current, &facts.lead_times),
             (previous, &previous_lead_times),
@@ -128,6 +136,7 @@ pub fn gather(
         Ok(())
     })?;
     let (flaky, flaky_source) = match from_reports {
+        Some(lines) if !junit_unmatched.is_empty() => (lines, FlakySource::NoReportMatched),
         Some(lines) => (lines, FlakySource::Reports),
         None if req.sha.is_some() => (from_store, FlakySource::Store),
         None => (Vec::new(), FlakySource::Unknown),
@@ -142,8 +151,10 @@ pub fn gather(
         current,
         previous,
         weekly_deployments: weekly,
+        partial_week: partial_week(req.span),
         flaky,
         flaky_source,
+        junit_unmatched,
     })
 }
 
@@ -155,18 +166,43 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         current: &g.current,
         previous: Some(&g.previous),
         weekly_deployments: &g.weekly_deployments,
+        partial_week: g.partial_week,
         change,
         flaky: &g.flaky,
         flaky_source: g.flaky_source,
+        junit_unmatched: &g.junit_unmatched,
     })
 }
+
+/// The deployments `report` counts in `window` ([`DeploymentFact::counts_in`]:
+/// successful jobs only), per week from the window's start, oldest first.
+/// Their sum is the report's deployment count.
+pub fn weekly_deployments(deployments: &[DeploymentFact], window: Window) -> Vec<u64> {
+    let mut weekly = vec![0u64; weeks(window.until - window.since)];
+    for d in deployments.iter().filter(|d| d.counts_in(window)) {
+        let week = (d.finished_at - window.since).num_seconds() / WEEK;
+        if let Some(slot) = usize::try_from(week).ok().and_then(|w| weekly.get_mut(w)) {
+            *slot += 1;
+        }
+    }
+    weekly
+}
+
+const WEEK: i64 = 7 * 86_400;
 
 /// Whole weeks covering the window (at least one).
 fn weeks(span: Duration) -> usize {
     let secs = span.num_seconds().max(1);
-    usize::try_from(secs.div_euclid(7 * 86_400) + i64::from(secs % (7 * 86_400) != 0))
+    usize::try_from(secs.div_euclid(WEEK) + i64::from(secs % WEEK != 0))
         .unwrap_or(1)
         .clamp(1, 520)
+}
+
+/// The part of a week the last weekly bar covers, when the window is not a
+/// whole number of weeks (30d: 2 days).
+pub fn partial_week(span: Duration) -> Option<Duration> {
+    let rest = span.num_seconds().max(1) % WEEK;
+    (rest != 0).then(|| Duration::seconds(rest))
 }
 
 /// This change's commits: `base..head` (the commits of head not reachable
@@ -221,12 +257,16 @@ pub enum Destination {
         repository: String,
         token: SecretString,
         number: u64,
+        /// The pull request's page, when the CI names it.
+        web_url: Option<String>,
     },
     GitLab {
         api: String,
         project: String,
         token: SecretString,
         iid: u64,
+        /// The merge request's page, when the CI names it.
+        web_url: Option<String>,
     },
 }
 
@@ -281,6 +321,7 @@ pub fn destination(
                 repository,
                 token,
                 number: change.number,
+                web_url: change.url.clone(),
             })
         }
         Provider::GitLabCi => {
@@ -304,6 +345,7 @@ pub fn destination(
                 project,
                 token,
                 iid: change.number,
+                web_url: change.url.clone(),
             })
         }
         other => Err(Unpostable::new(
@@ -313,25 +355,183 @@ pub fn destination(
     }
 }
 
-/// Creates or updates the one comment carrying `marker`.
+/// Creates or updates the one comment carrying `marker`, and tells where it is.
 pub fn post(
     dest: Destination,
     marker: &str,
     body: &str,
     http: HttpSettings,
-) -> std::result::Result<Posted, ForgeError> {
-    match dest {
+) -> std::result::Result<Delivered, ForgeError> {
+    let (posted, page, gitlab) = match dest {
         Destination::GitHub {
             api,
             repository,
             token,
             number,
-        } => GitHub::new(&api, &repository, token, http)?.upsert(number, marker, body),
+            web_url,
+        } => (
+            GitHub::new(&api, &repository, token, http)?.upsert(number, marker, body)?,
+            web_url,
+            false,
+        ),
         Destination::GitLab {
             api,
             project,
             token,
             iid,
-        } => GitLab::new(&api, &project, token, http)?.upsert(iid, marker, body),
+            web_url,
+        } => (
+            GitLab::new(&api, &project, token, http)?.upsert(iid, marker, body)?,
+            web_url,
+            true,
+        ),
+    };
+    let (action, id, url) = match posted {
+        Posted::Created { id, url } => (Action::Created, id, url),
+        Posted::Updated { id, url } => (Action::Updated, id, url),
+    };
+    // GitHub answers with the comment's html_url. GitLab's note API has no
+    // web address; a note is `#note_ID` on its merge request's page. Else
+    // the pull/merge request's page.
+    let url = url.or_else(|| match (&page, gitlab && id > 0) {
+        (Some(page), true) => Some(format!("{page}#note_{id}")),
+        (page, _) => page.clone(),
+    });
+    Ok(Delivered { action, id, url })
+}
+
+/// What became of the comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Updated,
+    /// `--dry-run`: rendered, not posted.
+    DryRun,
+    /// Posting was impossible or failed, and that is a warning (no `--strict`).
+    NotPosted,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::DryRun => "dry_run",
+            Action::NotPosted => "not_posted",
+        }
+    }
+}
+
+/// A posted comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub action: Action,
+    pub id: u64,
+    /// The comment's web address, else its pull/merge request's page.
+    pub url: Option<String>,
+}
+
+/// The bands of the current window.
+#[derive(Clone, Debug, Serialize)]
+pub struct Levels {
+    pub deployment_frequency: Option<Level>,
+    pub lead_time_for_changes: Option<Level>,
+    pub change_failure_rate: Option<Level>,
+    pub time_to_restore: Option<Level>,
+}
+
+impl Levels {
+    pub fn of(report: &Report) -> Levels {
+        let m = &report.metrics;
+        Levels {
+            deployment_frequency: m.deployment_frequency.level,
+            lead_time_for_changes: m.lead_time_for_changes.level,
+            change_failure_rate: m.change_failure_rate.level,
+            time_to_restore: m.time_to_restore.level,
+        }
+    }
+}
+
+/// `comment --format json` (docs/comment.md).
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub service: String,
+    pub env: String,
+    pub action: Action,
+    /// The comment's web address (null when not posted).
+    pub url: Option<String>,
+    /// The forge's comment or note id (null when not posted).
+    pub id: Option<u64>,
+    /// Why it was not posted (`not_posted` only).
+    pub reason: Option<String>,
+    /// The body's length in bytes.
+    pub body_length: usize,
+    /// The body itself, under `dry_run` only.
+    pub body: Option<String>,
+    pub levels: Levels,
+    /// Deployments per week of the window, oldest first.
+    pub weekly_deployments: Vec<u64>,
+    /// `--junit` patterns when none of them matched a file.
+    pub junit_unmatched: Vec<String>,
+}
+
+impl Outcome {
+    /// The outcome of rendering `body` from `g`; `action` and where it went
+    /// are filled in by the caller.
+    pub fn new(req: &CommentRequest, g: &Gathered, body: &str, action: Action) -> Outcome {
+        Outcome {
+            service: req.service.clone(),
+            env: req.env.clone(),
+            action,
+            url: None,
+            id: None,
+            reason: None,
+            body_length: body.len(),
+            body: (action == Action::DryRun).then(|| body.to_string()),
+            levels: Levels::of(&g.current),
+            weekly_deployments: g.weekly_deployments.clone(),
+            junit_unmatched: g.junit_unmatched.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::{partial_week, weekly_deployments};
+    use crate::event::DeploymentKind;
+    use crate::metrics::{DeploymentFact, Window};
+
+    fn fact(day: i64, success: bool) -> DeploymentFact {
+        DeploymentFact {
+            id: format!("d{day}{success}"),
+            finished_at: Utc.timestamp_opt(day * 86_400, 0).unwrap(),
+            success,
+            kind: DeploymentKind::Planned,
+            remediates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn weekly_bars_count_successful_deployments_in_the_window_only() {
+        let window = Window {
+            since: Utc.timestamp_opt(0, 0).unwrap(),
+            until: Utc.timestamp_opt(30 * 86_400, 0).unwrap(),
+        };
+        let facts = [
+            fact(-1, true),  // before the window
+            fact(0, true),   // week 0
+            fact(1, false),  // failed job: never counted
+            fact(8, true),   // week 1
+            fact(29, true),  // week 4 (days 28-29 only)
+            fact(29, false), // failed job
+            fact(30, true),  // the window's end is exclusive
+        ];
+        assert_eq!(weekly_deployments(&facts, window), vec![1, 1, 0, 0, 1]);
+        assert_eq!(partial_week(Duration::days(30)), Some(Duration::days(2)));
+        assert_eq!(partial_week(Duration::days(28)), None);
+        assert_eq!(partial_week(Duration::hours(36)), Some(Duration::hours(36)));
     }
 }

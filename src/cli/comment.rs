@@ -13,12 +13,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::GlobalArgs;
 use super::context::Context;
-use crate::app::comment::{self, CommentRequest, Destination, Unpostable};
+use crate::app::comment::{
+    self, Action, CommentRequest, Destination, JunitInput, Outcome, Unpostable,
+};
 use crate::app::junit::find_reports;
 use crate::env_vars as ev;
-use crate::forge::Posted;
 use crate::git::Repo;
-use crate::render::FlakyLine;
+use crate::metrics::Level;
+use crate::render::Format;
 use crate::settings::{Settings, http_settings};
 use crate::store::Access;
 use crate::{Error, Result, exit};
@@ -90,46 +92,102 @@ fn secret(t: Option<&Token>) -> Option<SecretString> {
         .map(|t| SecretString::from(t.0.expose_secret().to_string()))
 }
 
+/// What `comment` prints: the body (`--dry-run`, or `--format markdown`),
+/// the comment's URL (table), or the outcome (json).
+const FORMATS: &[Format] = &[Format::Table, Format::Json, Format::Markdown];
+
 pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
-    let settings = ctx.settings(global, Some(&args.repo))?;
+    let mut settings = ctx.settings(global, Some(&args.repo))?;
+    settings.use_format(
+        FORMATS,
+        "comment",
+        "use --format table (the comment's URL), json or markdown (the body)",
+    )?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let req = request(&args, &settings, repo.as_ref())?;
-    // Flaky tests first: a bad --junit is a usage error before any I/O.
-    let from_reports = flaky_from_reports(&args, &ctx.cwd)?;
+    // Flaky tests first: a bad --junit glob is a usage error before any I/O.
+    let junit = junit_input(ctx, &settings, &args)?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadOnly)?;
-    let gathered = comment::gather(store.as_mut(), &req, from_reports)?;
+    let gathered = comment::gather(store.as_mut(), &req, junit)?;
     drop(store);
     let ci = settings.ci.as_ref();
     let change = ci.and_then(|c| comment::change_view(c, repo.as_ref(), req.now));
     let body = comment::body(&req, &gathered, change.as_ref());
-    if let Some(path) = ctx
+    step_summary(ctx, &settings, &body)?;
+    let outcome = if args.dry_run {
+        Outcome::new(&req, &gathered, &body, Action::DryRun)
+    } else {
+        let fallback = ctx.env.get(ev::GITLAB_TOKEN_FALLBACK);
+        let gitlab = secret(args.gitlab_token.as_ref()).or_else(|| {
+            let t = fallback.filter(|t| !t.trim().is_empty())?;
+            Some(SecretString::from(t.clone()))
+        });
+        let mut outcome = Outcome::new(&req, &gathered, &body, Action::NotPosted);
+        match comment::destination(ci, secret(args.github_token.as_ref()), gitlab) {
+            Ok(dest) => post(ctx, &settings, &req, dest, &body, &mut outcome)?,
+            Err(u) => unposted(ctx, &settings, u, &mut outcome)?,
+        }
+        outcome
+    };
+    show(ctx, &settings, &outcome, &body)?;
+    ctx.github_outputs(&settings, &outputs(&outcome))?;
+    Ok(exit::OK)
+}
+
+/// Appends the body to `$GITHUB_STEP_SUMMARY` when set.
+fn step_summary(ctx: &mut Context<'_>, s: &Settings, body: &str) -> Result<()> {
+    let Some(path) = ctx
         .env
         .get(ev::GITHUB_STEP_SUMMARY)
         .filter(|p| !p.is_empty())
-    {
-        let summary = std::path::PathBuf::from(path);
-        if let Err(e) = crate::ci::github::append_to_file(&summary, &format!("{body}\n")) {
-            let text = format!("could not append the comment to GITHUB_STEP_SUMMARY ({e})");
-            ctx.warn(&settings, &text)?;
-        }
+    else {
+        return Ok(());
+    };
+    let summary = std::path::PathBuf::from(path);
+    if let Err(e) = crate::ci::github::append_to_file(&summary, &format!("{body}\n")) {
+        let text = format!("could not append the comment to GITHUB_STEP_SUMMARY ({e})");
+        ctx.warn(s, &text)?;
     }
-    if args.dry_run {
-        ctx.out(&body)?;
-        return Ok(exit::OK);
-    }
-    let fallback = ctx.env.get(ev::GITLAB_TOKEN_FALLBACK);
-    let gitlab = secret(args.gitlab_token.as_ref()).or_else(|| {
-        let t = fallback.filter(|t| !t.trim().is_empty())?;
-        Some(SecretString::from(t.clone()))
-    });
-    match comment::destination(ci, secret(args.github_token.as_ref()), gitlab) {
-        Ok(dest) => post(ctx, &settings, &req, dest, &body),
-        Err(u) => unposted(ctx, &settings, u),
+    Ok(())
+}
+
+/// Prints the outcome in the chosen format.
+fn show(ctx: &mut Context<'_>, s: &Settings, o: &Outcome, body: &str) -> Result<()> {
+    match (s.format.value, o.action) {
+        (Format::Json, _) => ctx.out_json(o),
+        (Format::Markdown, _) | (_, Action::DryRun) => ctx.out(body),
+        (_, Action::NotPosted) => Ok(()),
+        (_, action) => ctx.out(&match (&o.url, o.id) {
+            (Some(url), _) => format!("comment {}: {url}\n", action.as_str()),
+            (None, Some(id)) => format!("comment {} (id {id})\n", action.as_str()),
+            (None, None) => format!("comment {}\n", action.as_str()),
+        }),
     }
 }
 
-/// The flaky tests of `--junit`; `None` when none were given.
-fn flaky_from_reports(args: &CommentArgs, cwd: &std::path::Path) -> Result<Option<Vec<FlakyLine>>> {
+/// `action.yml`'s comment outputs: the JSON outcome and the four bands.
+fn outputs(o: &Outcome) -> Vec<(&'static str, String)> {
+    use crate::ci::github::outputs;
+    let level = |l: Option<Level>| l.map(|l| l.as_str().to_string()).unwrap_or_default();
+    let l = &o.levels;
+    vec![
+        (outputs::JSON, serde_json::to_string(o).unwrap_or_default()),
+        (
+            outputs::DEPLOYMENT_FREQUENCY_LEVEL,
+            level(l.deployment_frequency),
+        ),
+        (outputs::LEAD_TIME_LEVEL, level(l.lead_time_for_changes)),
+        (
+            outputs::CHANGE_FAILURE_RATE_LEVEL,
+            level(l.change_failure_rate),
+        ),
+        (outputs::TIME_TO_RESTORE_LEVEL, level(l.time_to_restore)),
+    ]
+}
+
+/// What `--junit` gave. No file matching any pattern is a warning: the
+/// comment is still posted, and says so.
+fn junit_input(ctx: &mut Context<'_>, s: &Settings, args: &CommentArgs) -> Result<JunitInput> {
     let junit: Vec<String> = args
         .junit
         .iter()
@@ -137,11 +195,23 @@ fn flaky_from_reports(args: &CommentArgs, cwd: &std::path::Path) -> Result<Optio
         .cloned()
         .collect();
     if junit.is_empty() {
-        return Ok(None);
+        return Ok(JunitInput::NotGiven);
     }
     let hint = "check --junit (DORAMETER_COMMENT_JUNIT) relative to the working directory";
-    let files = find_reports(cwd, &junit, hint)?;
-    Ok(Some(comment::flaky_from_reports(&files, cwd)?))
+    match find_reports(&ctx.cwd, &junit, hint) {
+        Ok(files) => Ok(JunitInput::Read(comment::flaky_from_reports(
+            &files, &ctx.cwd,
+        )?)),
+        Err(Error::NoInput { message, hint }) => {
+            let e = Error::NoInput {
+                message: format!("{message}; the comment says so"),
+                hint,
+            };
+            ctx.warn_error(s, &e)?;
+            Ok(JunitInput::NoneMatched(junit))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Posts the body; a forge failure is a warning, or exit 5 under `--strict`.
@@ -151,7 +221,8 @@ fn post(
     req: &CommentRequest,
     dest: Destination,
     body: &str,
-) -> Result<u8> {
+    outcome: &mut Outcome,
+) -> Result<()> {
     // The sinks' timeouts and backoff (DORAMETER_SINK_*); two retries unless set.
     let mut http = http_settings(&ctx.env)?;
     if !ctx.env.contains_key(ev::SINK_RETRIES) {
@@ -159,8 +230,12 @@ fn post(
     }
     let marker = crate::render::comment_marker(&req.service, &req.env);
     match comment::post(dest, &marker, body, http) {
-        Ok(Posted::Created { id }) => ctx.info(s, &format!("created comment {id}"))?,
-        Ok(Posted::Updated { id }) => ctx.info(s, &format!("updated comment {id}"))?,
+        Ok(d) => {
+            ctx.info(s, &format!("{} comment {}", d.action.as_str(), d.id))?;
+            outcome.action = d.action;
+            outcome.id = Some(d.id);
+            outcome.url = d.url;
+        }
         Err(source) => {
             let e = Error::Forge {
                 what: "post the comment",
@@ -170,26 +245,32 @@ fn post(
                 return Err(e);
             }
             ctx.warn_error(s, &e)?;
+            outcome.reason = Some(e.to_string());
         }
     }
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// Posting is impossible from here: a warning (exit 0), or under `--strict`
 /// a usage error.
-fn unposted(ctx: &mut Context<'_>, s: &Settings, u: Unpostable) -> Result<u8> {
+fn unposted(
+    ctx: &mut Context<'_>,
+    s: &Settings,
+    u: Unpostable,
+    outcome: &mut Outcome,
+) -> Result<()> {
     if s.strict {
         return Err(Error::Usage {
             message: u.message,
             hint: u.hint,
         });
     }
+    outcome.reason = Some(u.message.clone());
     let e = Error::Usage {
         message: format!("{}; the comment was not posted", u.message),
         hint: u.hint,
     };
-    ctx.warn_error(s, &e)?;
-    Ok(exit::OK)
+    ctx.warn_error(s, &e)
 }
 
 #[cfg(test)]

@@ -62,11 +62,12 @@ impl ForgeError {
     }
 }
 
-/// What happened to the comment.
+/// What happened to the comment. `url` is the comment's web address when
+/// the API answers with one (GitHub's `html_url`; GitLab's note API has none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Posted {
-    Created { id: u64 },
-    Updated { id: u64 },
+    Created { id: u64, url: Option<String> },
+    Updated { id: u64, url: Option<String> },
 }
 
 /// One API: base URL, auth header and client.

@@ -294,10 +294,13 @@ impl GitHub {
         match found {
             Some(id) => {
                 let route = format!("/repos/{}/issues/comments/{id}", self.repository);
-                self.call("update the comment", || {
+                let v = self.call("update the comment", || {
                     self.octocrab.patch::<Value, _, _>(&route, Some(&payload))
                 })?;
-                Ok(Posted::Updated { id })
+                Ok(Posted::Updated {
+                    id,
+                    url: html_url(&v),
+                })
             }
             None => {
                 let v: Value = self.call("create the comment", || {
@@ -305,8 +308,17 @@ impl GitHub {
                 })?;
                 Ok(Posted::Created {
                     id: v.get("id").and_then(Value::as_u64).unwrap_or(0),
+                    url: html_url(&v),
                 })
             }
         }
     }
+}
+
+/// The comment's web address from the API's answer.
+fn html_url(v: &Value) -> Option<String> {
+    v.get("html_url")
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string)
 }

@@ -84,7 +84,7 @@ impl GitLab {
                 let url = self.api.url(&format!("{notes}/{id}"))?;
                 self.api
                     .send_json("update the note", Method::PUT, &url, &payload)?;
-                Ok(Posted::Updated { id })
+                Ok(Posted::Updated { id, url: None })
             }
             None => {
                 let url = self.api.url(&notes)?;
@@ -93,6 +93,7 @@ impl GitLab {
                     .send_json("create the note", Method::POST, &url, &payload)?;
                 Ok(Posted::Created {
                     id: v.get("id").and_then(Value::as_u64).unwrap_or(0),
+                    url: None,
                 })
             }
         }

@@ -42,6 +42,15 @@ pub struct DeploymentFact {
     pub remediates: Vec<String>,
 }
 
+impl DeploymentFact {
+    /// Counts as a deployment of `window` (frequency, CFR, the comment's
+    /// weekly bars): a successful job that finished in it. Failed jobs never
+    /// count.
+    pub fn counts_in(&self, window: Window) -> bool {
+        self.success && window.contains(self.finished_at)
+    }
+}
+
 /// What the metrics need to know of one incident touching the service+env.
 #[derive(Clone, Debug)]
 pub struct IncidentFact {
@@ -211,7 +220,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     }
 
     let in_window: Vec<usize> = (0..successes.len())
-        .filter(|&i| w.contains(successes[i].finished_at))
+        .filter(|&i| successes[i].counts_in(w))
         .collect();
     let n = in_window.len() as u64;
     let days = w.days();

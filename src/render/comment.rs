@@ -52,6 +52,8 @@ pub enum FlakySource {
     Store,
     /// Neither: no reports given and no commit to look up.
     Unknown,
+    /// `--junit` was given and matched no file.
+    NoReportMatched,
 }
 
 /// Everything the comment shows.
@@ -62,9 +64,13 @@ pub struct CommentView<'a> {
     pub previous: Option<&'a Report>,
     /// Deployments per week over the window, oldest first.
     pub weekly_deployments: &'a [u64],
+    /// How much of a week the last bar covers, when less than a week.
+    pub partial_week: Option<chrono::Duration>,
     pub change: Option<&'a ChangeView>,
     pub flaky: &'a [FlakyLine],
     pub flaky_source: FlakySource,
+    /// The `--junit` patterns, when none matched a file.
+    pub junit_unmatched: &'a [String],
 }
 
 /// The hidden marker that finds our comment again. Service and env are
@@ -151,20 +157,44 @@ fn show(value: Option<f64>, unit: Unit) -> String {
     }
 }
 
-fn trend(now: Option<f64>, before: Option<f64>, unit: Unit) -> String {
+/// Which way a metric improves.
+#[derive(Clone, Copy)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// The change against the previous window in words a reader need not
+/// interpret: better or worse for this metric, then which way it moved.
+fn trend(now: Option<f64>, before: Option<f64>, unit: Unit, better: Better) -> String {
     match (now, before) {
         (Some(a), Some(b)) => {
-            let arrow = if (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0) {
-                "→"
-            } else if a > b {
-                "↑"
-            } else {
-                "↓"
+            let from = show(Some(b), unit);
+            if (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0) {
+                return format!("no change ({from})");
+            }
+            let up = a > b;
+            let verdict = match (better, up) {
+                (Better::Higher, true) | (Better::Lower, false) => "better",
+                _ => "worse",
             };
-            format!("{arrow} from {}", show(Some(b), unit))
+            format!(
+                "{verdict}: {} from {from}",
+                if up { "↑ up" } else { "↓ down" }
+            )
         }
         (Some(_), None) => "new".into(),
         _ => "–".into(),
+    }
+}
+
+/// "2 of 7 days", "1.5 of 7 days".
+fn part_of_week(d: chrono::Duration) -> String {
+    let days = d.num_seconds() as f64 / 86_400.0;
+    if (days - days.round()).abs() < 1e-9 {
+        format!("{days:.0} of 7 days")
+    } else {
+        format!("{days:.1} of 7 days")
     }
 }
 
@@ -194,6 +224,23 @@ fn short(s: &str) -> String {
     }
 }
 
+/// The weekly bars with their counts (which add up to the window's
+/// deployments) and, when the last week is cut short by the window's end,
+/// how much of a week it covers: a short last bar is not a slowdown.
+fn weekly(v: &CommentView<'_>, total: u64) -> String {
+    let counts: Vec<String> = v.weekly_deployments.iter().map(u64::to_string).collect();
+    let mut out = format!(
+        "\nDeployments per week, oldest first: `{}` ({}; {total} in the window)",
+        sparkline(v.weekly_deployments),
+        counts.join(", ")
+    );
+    if let Some(d) = v.partial_week {
+        out.push_str(&format!(". The last bar covers only {}.", part_of_week(d)));
+    }
+    out.push('\n');
+    out
+}
+
 fn render(v: &CommentView<'_>, limit: usize) -> String {
     let mut out = marker(v.service, v.env);
     out.push('\n');
@@ -217,6 +264,7 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             Unit::PerDay,
             c.deployment_frequency.level,
             true,
+            Better::Higher,
         ),
         (
             "Lead time for changes",
@@ -225,6 +273,7 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             Unit::Seconds,
             c.lead_time_for_changes.level,
             true,
+            Better::Lower,
         ),
         (
             "Change failure rate",
@@ -233,6 +282,7 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             Unit::Percent,
             c.change_failure_rate.level,
             true,
+            Better::Lower,
         ),
         (
             "Time to restore",
@@ -241,6 +291,7 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             Unit::Seconds,
             c.time_to_restore.level,
             true,
+            Better::Lower,
         ),
         (
             "Rework rate",
@@ -249,21 +300,18 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             Unit::Percent,
             None,
             false,
+            Better::Lower,
         ),
     ];
-    for (title, now, before, unit, level, banded) in rows {
+    for (title, now, before, unit, level, banded, better) in rows {
         out.push_str(&format!(
             "| {title} | {} | {} | {} |\n",
             show(now, unit),
             if banded { band(level) } else { "" },
-            trend(now, before, unit)
+            trend(now, before, unit, better)
         ));
     }
-    out.push_str(&format!(
-        "\nDeployments per week: `{}` ({} in the window)\n",
-        sparkline(v.weekly_deployments),
-        c.deployment_frequency.deployments
-    ));
+    out.push_str(&weekly(v, c.deployment_frequency.deployments));
 
     if let Some(ch) = v.change {
         out.push_str("\n#### This change\n\n");
@@ -313,7 +361,20 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             FlakySource::Unknown => {
                 "Unknown: no JUnit reports were given (`--junit`) and the CI names no commit to look up.\n"
             }
+            FlakySource::NoReportMatched => "",
         });
+        if v.flaky_source == FlakySource::NoReportMatched {
+            let patterns: Vec<String> = v
+                .junit_unmatched
+                .iter()
+                .map(|p| format!("\"{}\"", markdown(&short(p))))
+                .collect();
+            out.push_str(&format!(
+                "Unknown: no JUnit report matched the given pattern{} ({}).\n",
+                if patterns.len() == 1 { "" } else { "s" },
+                patterns.join(", ")
+            ));
+        }
     } else {
         for f in v.flaky.iter().take(limit) {
             out.push_str(&format!(
@@ -359,11 +420,37 @@ mod tests {
     }
 
     #[test]
-    fn trend_arrows() {
-        assert_eq!(trend(Some(2.0), Some(1.0), Unit::PerDay), "↑ from 1.00/day");
-        assert_eq!(trend(Some(1.0), Some(2.0), Unit::Percent), "↓ from 2.0%");
-        assert_eq!(trend(Some(1.0), Some(1.0), Unit::Percent), "→ from 1.0%");
-        assert_eq!(trend(None, Some(1.0), Unit::Percent), "–");
+    fn trend_says_better_or_worse_for_each_metric_in_both_directions() {
+        // Deployment frequency: up is better.
+        assert_eq!(
+            trend(Some(2.0), Some(1.0), Unit::PerDay, Better::Higher),
+            "better: ↑ up from 1.00/day"
+        );
+        assert_eq!(
+            trend(Some(1.0), Some(2.0), Unit::PerDay, Better::Higher),
+            "worse: ↓ down from 2.00/day"
+        );
+        // Lead time, time to restore, CFR, rework: up is worse.
+        assert_eq!(
+            trend(Some(7200.0), Some(3600.0), Unit::Seconds, Better::Lower),
+            "worse: ↑ up from 1.0h"
+        );
+        assert_eq!(
+            trend(Some(3600.0), Some(7200.0), Unit::Seconds, Better::Lower),
+            "better: ↓ down from 2.0h"
+        );
+        assert_eq!(
+            trend(Some(1.0), Some(1.0), Unit::Percent, Better::Lower),
+            "no change (1.0%)"
+        );
+        assert_eq!(trend(Some(1.0), None, Unit::Percent, Better::Lower), "new");
+        assert_eq!(trend(None, Some(1.0), Unit::Percent, Better::Lower), "–");
+    }
+
+    #[test]
+    fn part_of_a_week_in_days() {
+        assert_eq!(part_of_week(chrono::Duration::days(2)), "2 of 7 days");
+        assert_eq!(part_of_week(chrono::Duration::hours(36)), "1.5 of 7 days");
     }
 
     #[test]

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::server::{Reply, Req, Server};
-use super::util::{Dm, Repo, Run, at};
+use super::util::{Dm, NOW, Repo, Run, at, rfc};
 
 const TOKEN: &str = "ghp_s3cretTOKENvalue123";
 const MARKER: &str = "<!-- dorameter:api:production -->";
+/// The pull request's page the GitHub stand-in's comments live on.
+const PR_PAGE: &str = "https://github.example/o/r/pull/7";
 
 #[derive(Clone, Debug)]
 struct Note {
@@ -127,7 +129,8 @@ fn github(me: Option<&'static str>, page_size: usize, deny: Option<u16>) -> Fake
                     author: author.into(),
                     body,
                 });
-                Reply::status(201, &json!({ "id": id }).to_string())
+                let html_url = format!("{PR_PAGE}#issuecomment-{id}");
+                Reply::status(201, &json!({ "id": id, "html_url": html_url }).to_string())
             }
             "PATCH" => {
                 let id: u64 = req
@@ -141,7 +144,8 @@ fn github(me: Option<&'static str>, page_size: usize, deny: Option<u16>) -> Fake
                 };
                 assert_eq!(n.author, author, "updated someone else's comment");
                 n.body = body;
-                Reply::status(200, &json!({ "id": id }).to_string())
+                let html_url = format!("{PR_PAGE}#issuecomment-{id}");
+                Reply::status(200, &json!({ "id": id, "html_url": html_url }).to_string())
             }
             _ => Reply::status(404, r#"{"message":"Not Found"}"#),
         }
@@ -169,12 +173,25 @@ fn run_gh(dm: &Dm, fake: &Fake, extra: &[(&str, &str)], args: &[&str]) -> Run {
     run_gh_at(dm, &fake.server.url(""), extra, args)
 }
 
+/// `dorameter ARGS` with this world's store in the default format (what
+/// `comment` prints depends on `--format`; `Dm::run` passes `--format json`).
+fn plain(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let store = dm.store_url();
+    let out = dm
+        .raw_command(&["--store", &store])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run dorameter");
+    Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+}
+
 /// `dorameter ARGS` in a GitHub pull_request run whose API is at `api`.
 fn run_gh_at(dm: &Dm, api: &str, extra: &[(&str, &str)], args: &[&str]) -> Run {
     let env = github_env(api);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
-    dm.run_with_env(&all, args)
+    plain(dm, &all, args)
 }
 
 #[test]
@@ -332,10 +349,10 @@ fn missing_token_or_context_is_a_warning_or_exit_2_under_strict() {
     );
     assert_eq!(run.code, 2, "{run:#?}");
     // Outside CI: no pull request.
-    let run = dm.run(&["comment", "--service", "api"]);
+    let run = plain(&dm, &[], &["comment", "--service", "api"]);
     run.assert_ok();
     assert!(run.stderr.contains("no pull or merge request"), "{run:#?}");
-    let run = dm.run(&["--strict", "comment", "--service", "api"]);
+    let run = plain(&dm, &[], &["--strict", "comment", "--service", "api"]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(fake.server.requests().is_empty());
 }
@@ -427,11 +444,22 @@ fn gitlab_note_is_created_then_updated_with_this_changes_commits() {
         ("CI_COMMIT_SHA", head.as_str()),
         ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", head.as_str()),
         ("CI_MERGE_REQUEST_DIFF_BASE_SHA", base.as_str()),
+        ("CI_MERGE_REQUEST_PROJECT_URL", "https://gitlab.example/g/p"),
         ("DORAMETER_GITLAB_TOKEN", "glpat-secret"),
     ];
     let args = ["comment", "--service", "api", "--repo", &repo_path];
-    dm.run_with_env(&env, &args).assert_ok();
-    dm.run_with_env(&env, &args).assert_ok();
+    // GitLab's note API has no web address: the note's anchor on its MR.
+    let run = plain(&dm, &env, &args);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout, "comment created: https://gitlab.example/g/p/-/merge_requests/12#note_3\n",
+        "{run:#?}"
+    );
+    let run = plain(&dm, &env, &args);
+    assert_eq!(
+        run.stdout, "comment updated: https://gitlab.example/g/p/-/merge_requests/12#note_3\n",
+        "{run:#?}"
+    );
     let notes = fake.notes();
     assert_eq!(notes.len(), 3, "{notes:#?}");
     assert_eq!(fake.count("POST"), 1);
@@ -449,7 +477,7 @@ fn gitlab_note_is_created_then_updated_with_this_changes_commits() {
     // The GitLab token is also read from GITLAB_TOKEN.
     let mut env2: Vec<(&str, &str)> = env[..env.len() - 1].to_vec();
     env2.push(("GITLAB_TOKEN", "glpat-secret"));
-    dm.run_with_env(&env2, &args).assert_ok();
+    plain(&dm, &env2, &args).assert_ok();
     assert_eq!(fake.count("PUT"), 2);
 }
 
@@ -490,7 +518,11 @@ fn dry_run_markdown_is_inert_with_hostile_test_names() {
     .chain(std::iter::once("z".repeat(10_000)))
     .collect();
     let file = junit_file(dm.dir.path(), &names);
-    let run = dm.run(&["comment", "--service", "api", "--dry-run", "--junit", &file]);
+    let run = plain(
+        &dm,
+        &[],
+        &["comment", "--service", "api", "--dry-run", "--junit", &file],
+    );
     run.assert_ok();
     let body = &run.stdout;
     assert!(body.starts_with(MARKER), "{body}");
@@ -523,7 +555,11 @@ fn giant_flaky_list_stays_under_the_limit_with_the_marker() {
         .map(|i| format!("test_{i:05}_{}", "<|>".repeat(60)))
         .collect();
     let file = junit_file(dm.dir.path(), &names);
-    let run = dm.run(&["comment", "--service", "api", "--dry-run", "--junit", &file]);
+    let run = plain(
+        &dm,
+        &[],
+        &["comment", "--service", "api", "--dry-run", "--junit", &file],
+    );
     run.assert_ok();
     let body = &run.stdout;
     assert!(body.len() < 65_536, "{}", body.len());
@@ -536,7 +572,8 @@ fn dry_run_appends_to_the_github_step_summary() {
     let dm = Dm::default();
     let summary = dm.dir.path().join("summary.md");
     std::fs::write(&summary, "before\n").unwrap();
-    let run = dm.run_with_env(
+    let run = plain(
+        &dm,
         &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
         &["comment", "--service", "api", "--dry-run"],
     );
@@ -561,17 +598,184 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
     deploy("d2", 10);
     deploy("d3", 20);
     deploy("d4", 30);
-    let run = dm.run(&["comment", "--service", "api", "--dry-run"]);
+    let run = plain(&dm, &[], &["comment", "--service", "api", "--dry-run"]);
     run.assert_ok();
     let body = &run.stdout;
     assert!(
-        body.contains("| Deployment frequency | 0.10/day | ") && body.contains("↑ from 0.03/day"),
+        body.contains("| Deployment frequency | 0.10/day | ")
+            && body.contains("better: ↑ up from 0.03/day"),
         "{body}"
     );
     assert!(
-        body.contains("Deployments per week: `▁███▁` (3 in the window)"),
+        body.contains(
+            "Deployments per week, oldest first: `▁███▁` (0, 1, 1, 1, 0; 3 in the window). \
+             The last bar covers only 2 of 7 days."
+        ),
         "{body}"
     );
+}
+
+/// One scripted service in its own repository and store: successful
+/// deployments `(day, lead time in hours)`, failed deploy jobs on `failed`
+/// days, and deploy-caused incidents `(day, hours to restore)` an hour after
+/// the deployment of that day.
+fn scripted(ok: &[(i64, i64)], failed: &[i64], incidents: &[(i64, i64)]) -> (Dm, Repo) {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let mut events: Vec<(i64, Option<i64>)> = ok.iter().map(|&(d, h)| (d, Some(h))).collect();
+    events.extend(failed.iter().map(|&d| (d, None)));
+    events.sort();
+    for (i, (day, lead)) in events.into_iter().enumerate() {
+        let t = at(day, 0, 0);
+        let sha = repo.commit_at(&format!("change {i}"), t - lead.unwrap_or(1) * 3600);
+        let id = format!("d{i}");
+        let extra: &[&str] = if lead.is_some() {
+            &[]
+        } else {
+            &["--status", "failure"]
+        };
+        dm.deploy_at(&repo.path, "api", &id, &sha, t, extra);
+    }
+    for (i, &(day, hours)) in incidents.iter().enumerate() {
+        let (start, end) = (rfc(at(day, 1, 0)), rfc(at(day, 1 + hours, 0)));
+        let id = format!("INC-{i}");
+        dm.run(&[
+            "incident",
+            "open",
+            "--id",
+            &id,
+            "--service",
+            "api",
+            "--cause",
+            "deploy",
+            "--started-at",
+            &start,
+            "--resolved-at",
+            &end,
+        ])
+        .assert_ok();
+    }
+    (dm, repo)
+}
+
+/// The table row of `metric` in the comment body.
+fn row<'a>(body: &'a str, metric: &str) -> &'a str {
+    body.lines()
+        .find(|l| l.starts_with(&format!("| {metric} |")))
+        .unwrap_or_else(|| panic!("no {metric} row: {body}"))
+}
+
+/// The weekly counts the comment prints beside its bars.
+fn weekly_counts(body: &str) -> Vec<u64> {
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("Deployments per week"))
+        .unwrap_or_else(|| panic!("no weekly line: {body}"));
+    let inner = line.split("` (").nth(1).unwrap().split(';').next().unwrap();
+    inner.split(", ").map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn sparkline_counts_only_successful_deployments_and_labels_the_partial_week() {
+    // "now" is day 33: the 30-day window is [day 3, day 33), five bars of
+    // which the last covers days 31-32. Failed deploy jobs on days 6, 12
+    // and 31 must not count: 8 deployments, not 11.
+    let ok = [4, 5, 9, 12, 16, 22, 29, 32].map(|d| (d, 2));
+    let (dm, _repo) = scripted(&ok, &[6, 12, 31], &[]);
+    let report = dm.report("api", NOW - 30 * 86_400, NOW, &[]);
+    let deployments = report["metrics"]["deployment_frequency"]["deployments"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(deployments, 8, "{report}");
+    let run = plain(
+        &dm,
+        &[],
+        &[
+            "comment",
+            "--service",
+            "api",
+            "--window",
+            "30d",
+            "--dry-run",
+        ],
+    );
+    run.assert_ok();
+    let body = &run.stdout;
+    let counts = weekly_counts(body);
+    assert_eq!(counts.iter().sum::<u64>(), deployments, "{body}");
+    assert_eq!(counts, vec![3, 2, 1, 1, 1], "{body}");
+    assert!(
+        body.contains("The last bar covers only 2 of 7 days."),
+        "{body}"
+    );
+    // A whole number of weeks has no partial bar to label.
+    let run = plain(
+        &dm,
+        &[],
+        &[
+            "comment",
+            "--service",
+            "api",
+            "--window",
+            "28d",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        !run.stdout.contains("The last bar covers"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(weekly_counts(&run.stdout).iter().sum::<u64>(), 7);
+}
+
+#[test]
+fn trend_says_better_or_worse_per_metric_in_both_directions() {
+    // The previous window is [day -27, day 3), the current [day 3, day 33).
+    // Getting worse: fewer deployments, longer lead times, more failures,
+    // slower restores.
+    let (dm, _repo) = scripted(
+        &[(-20, 1), (-15, 1), (-10, 1), (-5, 1), (10, 24), (20, 24)],
+        &[12, 31],
+        &[(-15, 1), (10, 5), (20, 5)],
+    );
+    let body = plain(&dm, &[], &["comment", "--service", "api", "--dry-run"])
+        .assert_ok()
+        .stdout
+        .clone();
+    for metric in [
+        "Deployment frequency",
+        "Lead time for changes",
+        "Change failure rate",
+        "Time to restore",
+    ] {
+        let r = row(&body, metric);
+        assert!(r.contains("| worse: "), "{metric} got worse: {r}");
+    }
+    assert!(row(&body, "Deployment frequency").contains("worse: ↓ down from"));
+    assert!(row(&body, "Lead time for changes").contains("worse: ↑ up from 1.0h"));
+    assert!(row(&body, "Change failure rate").contains("worse: ↑ up from 25.0%"));
+    assert!(row(&body, "Time to restore").contains("worse: ↑ up from 1.0h"));
+
+    // Getting better: the mirror image.
+    let (dm, _repo) = scripted(
+        &[(-20, 24), (-10, 24), (5, 1), (10, 1), (20, 1), (30, 1)],
+        &[6, 31],
+        &[(-20, 5), (-10, 5), (10, 1)],
+    );
+    let body = plain(&dm, &[], &["comment", "--service", "api", "--dry-run"])
+        .assert_ok()
+        .stdout
+        .clone();
+    assert!(row(&body, "Deployment frequency").contains("better: ↑ up from"));
+    assert!(row(&body, "Lead time for changes").contains("better: ↓ down from 1.0d"));
+    assert!(row(&body, "Change failure rate").contains("better: ↓ down from 100.0%"));
+    assert!(row(&body, "Time to restore").contains("better: ↓ down from 5.0h"));
+    // Never a bare arrow a reader must interpret.
+    for metric in ["Deployment frequency", "Lead time for changes"] {
+        let r = row(&body, metric);
+        assert!(r.contains("better") || r.contains("worse"), "{r}");
+    }
 }
 
 /// A report where `c::flaky_one` failed, then passed on a retry (Surefire's
@@ -631,7 +835,7 @@ fn without_junit_the_comment_shows_this_commits_recorded_flaky_tests() {
         run.stdout
     );
     // Outside CI there is no commit to look up: said so, not "None".
-    let run = dm.run(&["comment", "--service", "api", "--dry-run"]);
+    let run = plain(&dm, &[], &["comment", "--service", "api", "--dry-run"]);
     run.assert_ok();
     assert!(
         run.stdout.contains("Unknown: no JUnit reports were given"),
@@ -836,4 +1040,186 @@ fn a_next_page_on_another_origin_is_never_followed() {
             .count(),
         1
     );
+}
+
+/// The entries of a `$GITHUB_OUTPUT` file (`name<<DELIMITER` heredocs).
+fn step_outputs(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no GITHUB_OUTPUT written at {}: {e}", path.display()));
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line.split_once("<<").expect("a heredoc entry");
+        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+/// The outputs `docs/github-action.md` says `comment` sets: the rows of its
+/// Outputs table set by `comment` or by every command with a JSON shape.
+fn documented_comment_outputs() -> Vec<String> {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/github-action.md"),
+    )
+    .unwrap();
+    let table = doc.split("## Outputs").nth(1).unwrap();
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with("| `"))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let by = cells[2];
+            (by.contains("`comment`") || by.contains("every command"))
+                .then(|| cells[1].trim_matches('`').to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn comment_sets_every_step_output_the_action_doc_promises() {
+    let (dm, _repo) = scripted(&[(5, 2), (10, 2), (20, 2)], &[12], &[(10, 1)]);
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let output = dm.dir.path().join("github_output");
+    let output_path = output.display().to_string();
+    run_gh(
+        &dm,
+        &fake,
+        &[("GITHUB_OUTPUT", &output_path)],
+        &["comment", "--service", "api"],
+    )
+    .assert_ok();
+    let written = step_outputs(&output);
+    let promised = documented_comment_outputs();
+    assert_eq!(promised.len(), 5, "{promised:?}");
+    for name in &promised {
+        assert!(written.contains_key(name), "{name} not set: {written:#?}");
+    }
+    // The bands are the report's, for the same window.
+    let report = dm.report("api", NOW - 30 * 86_400, NOW, &[]);
+    let m = &report["metrics"];
+    for (output, metric) in [
+        ("deployment-frequency-level", "deployment_frequency"),
+        ("lead-time-level", "lead_time_for_changes"),
+        ("change-failure-rate-level", "change_failure_rate"),
+        ("time-to-restore-level", "time_to_restore"),
+    ] {
+        let level = m[metric]["level"].as_str().expect("a level");
+        assert_eq!(written[output], level, "{output}: {written:#?}");
+    }
+    let json: Value = serde_json::from_str(&written["json"]).unwrap();
+    assert_eq!(json["action"], "created", "{json}");
+    assert_eq!(json["url"], format!("{PR_PAGE}#issuecomment-101"), "{json}");
+}
+
+#[test]
+fn posted_comment_url_is_printed_on_stdout() {
+    let dm = Dm::default();
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let run = run_gh(&dm, &fake, &[], &["comment", "--service", "api"]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        format!("comment created: {PR_PAGE}#issuecomment-101\n"),
+        "{run:#?}"
+    );
+    let run = run_gh(&dm, &fake, &[], &["comment", "--service", "api"]);
+    assert_eq!(
+        run.stdout,
+        format!("comment updated: {PR_PAGE}#issuecomment-101\n"),
+        "{run:#?}"
+    );
+    // A configured format the command cannot print falls back to the URL.
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[("DORAMETER_FORMAT", "csv")],
+        &["comment", "--service", "api"],
+    );
+    run.assert_ok();
+    assert!(run.stdout.starts_with("comment updated: "), "{run:#?}");
+}
+
+#[test]
+fn format_json_prints_the_outcome_and_other_formats_are_usage_errors() {
+    let dm = Dm::default();
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let args = ["--format", "json", "comment", "--service", "api"];
+    let created = run_gh(&dm, &fake, &[], &args).json();
+    let body = fake.notes()[0].body.clone();
+    assert_eq!(created["action"], "created", "{created}");
+    assert_eq!(created["url"], format!("{PR_PAGE}#issuecomment-101"));
+    assert_eq!(created["id"], 101);
+    assert_eq!(created["body_length"], body.len(), "{created}");
+    assert_eq!(created["body"], Value::Null);
+    assert_eq!(
+        (created["service"].as_str(), created["env"].as_str()),
+        (Some("api"), Some("production"))
+    );
+    for key in [
+        "deployment_frequency",
+        "lead_time_for_changes",
+        "change_failure_rate",
+        "time_to_restore",
+    ] {
+        assert!(created["levels"].get(key).is_some(), "{key}: {created}");
+    }
+    let updated = run_gh(&dm, &fake, &[], &args).json();
+    assert_eq!(updated["action"], "updated", "{updated}");
+    let mut dry: Vec<&str> = args.to_vec();
+    dry.push("--dry-run");
+    let dry = plain(&dm, &[], &dry).json();
+    assert_eq!(dry["action"], "dry_run", "{dry}");
+    assert_eq!(dry["url"], Value::Null);
+    assert_eq!(dry["body_length"], dry["body"].as_str().unwrap().len());
+    // Not posted (no token): still one JSON document, saying why.
+    let not = run_gh(&dm, &fake, &[("GITHUB_TOKEN", "")], &args).json();
+    assert_eq!(not["action"], "not_posted", "{not}");
+    assert!(not["reason"].as_str().unwrap().contains("token"), "{not}");
+    // A format it cannot print, asked for explicitly, is a usage error.
+    let run = plain(
+        &dm,
+        &[],
+        &[
+            "--format",
+            "prometheus",
+            "comment",
+            "--service",
+            "api",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("--format prometheus"), "{run:#?}");
+}
+
+#[test]
+fn junit_matching_nothing_still_posts_the_comment_saying_so() {
+    let dm = Dm::default();
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let pattern = "no-such/<img src=x>*_@team.xml";
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[],
+        &["comment", "--service", "api", "--junit", pattern],
+    );
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("warning") && run.stderr.contains("no JUnit file matches"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.starts_with("comment created: "), "{run:#?}");
+    let notes = fake.notes();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    let body = &notes[0].body;
+    assert!(
+        body.contains(
+            "Unknown: no JUnit report matched the given pattern \
+             (\"no\\-such/&lt;img src=x&gt;\\*\\_@\u{2060}team.xml\")."
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("<img"), "{body}");
 }
