@@ -99,8 +99,12 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
     let mut reports: Vec<Report> = Vec::new();
     let mut from_store = Vec::new();
     let mut weekly = Vec::new();
+    let shown = store.describe();
     store.read(&mut |tx| {
         reports.clear();
+        // A typo in the service is exit 4 (SPEC §4); an empty store is a
+        // first pull request before any deployment, and still gets a comment.
+        super::report::require_service(tx, &req.service, &shown, true)?;
         // Deployments and incidents once (they hold every window); only the
         // lead times are per window.
         let facts = tx.report_facts(&req.service, &req.env, current)?;

@@ -339,3 +339,19 @@ fn a_new_service_is_announced_once_and_typos_in_flaky_exit_4() {
     // A known service with no test runs is normal output.
     dm.run(&["flaky", "--service", "payments-api"]).assert_ok();
 }
+
+#[test]
+fn comment_for_an_unknown_service_exits_4_but_a_first_comment_posts() {
+    let dm = Dm::default();
+    // An empty store: the first pull request, before any deployment.
+    let run = dm.run(&["comment", "--dry-run", "--service", "api"]);
+    run.assert_ok();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    dm.deploy_at(&repo.path, "payments-api", "d1", &c1, at(0, 1, 0), &[]);
+    let run = dm.run(&["comment", "--dry-run", "--service", "paymnets-api"]);
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(run.stderr.contains("known: payments-api"), "{run:#?}");
+    dm.run(&["comment", "--dry-run", "--service", "payments-api"])
+        .assert_ok();
+}
