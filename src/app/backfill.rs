@@ -135,7 +135,7 @@ fn request_for(
         hotfix: false,
         lead_time_from: req.lead_time_from,
         max_commits: req.max_commits,
-        repository_url: repo.origin_url().map(|u| crate::ci::strip_credentials(&u)),
+        repository_url: repo.origin_url(),
         version: Some(tag.name.clone()),
         team: req.team.clone(),
         pipeline_id: None,

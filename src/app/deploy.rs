@@ -42,6 +42,8 @@ pub struct DeployRequest {
     pub hotfix: bool,
     pub lead_time_from: LeadTimeFrom,
     pub max_commits: usize,
+    /// The CI's project URL or the origin remote, in any form: the
+    /// deployment stores it normalised ([`crate::ci::repository_url`]).
     pub repository_url: Option<String>,
     pub version: Option<String>,
     pub team: Option<String>,
@@ -210,7 +212,10 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
             id: req.id.clone(),
             service: req.service.clone(),
             env: req.env.clone(),
-            repository_url: req.repository_url.clone(),
+            repository_url: req
+                .repository_url
+                .as_deref()
+                .and_then(crate::ci::repository_url),
             sha: req.sha.clone(),
             previous_sha: base,
             started_at: req.started_at,

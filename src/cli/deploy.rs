@@ -123,10 +123,9 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
         hotfix: args.hotfix,
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
         max_commits: s.max_commits(args.max_commits.clone())?.value,
-        repository_url: ci.and_then(|c| c.repository_url.clone()).or_else(|| {
-            repo.and_then(Repo::origin_url)
-                .map(|u| crate::ci::strip_credentials(&u))
-        }),
+        repository_url: ci
+            .and_then(|c| c.repository_url.clone())
+            .or_else(|| repo.and_then(Repo::origin_url)),
         version: args.version.clone(),
         team: s.team(args.team.clone()),
         pipeline_id: ci.and_then(|c| c.pipeline_id.clone()),

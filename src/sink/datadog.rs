@@ -55,11 +55,17 @@ pub fn deployment_body(d: &Deployment) -> Value {
     a.insert("started_at".into(), json!(ns(d.started_at)));
     a.insert("finished_at".into(), json!(ns(d.finished_at)));
     // `git` needs both fields, and the sha must be 40+ hex: omit it otherwise.
-    if let Some(repo) = d.repository_url.as_deref().filter(|r| !r.is_empty()) {
+    // Normalised again: a deployment recorded by an older version may hold
+    // its origin remote as it was (`git@host:acme/api.git`).
+    if let Some(repo) = d
+        .repository_url
+        .as_deref()
+        .and_then(crate::ci::repository_url)
+    {
         if is_full_sha(&d.sha) {
             a.insert(
                 "git".into(),
-                json!({"commit_sha": d.sha, "repository_url": crate::ci::strip_credentials(repo)}),
+                json!({"commit_sha": d.sha, "repository_url": repo}),
             );
         }
     }

@@ -65,11 +65,14 @@ pub fn deployment_body(d: &Deployment) -> Value {
         DeploymentStatus::Success => "SUCCESS",
         DeploymentStatus::Failure => "FAILURE",
     };
-    // `repoUrl` is required: DevLake only needs it unique per repository.
+    // `repoUrl` is required, and DevLake links a deployment to the previous
+    // one of the same `repoUrl`: one normal form whatever recorded it (an
+    // older version stored the origin remote as it was). Without one, the
+    // service name is unique enough.
     let repo = d
         .repository_url
         .as_deref()
-        .map(crate::ci::strip_credentials)
+        .and_then(crate::ci::repository_url)
         .unwrap_or_else(|| d.service.clone());
     let mut commit = json!({
         "repoUrl": repo,

@@ -303,10 +303,7 @@ fn datadog_bodies_match_the_openapi_schema() {
     let d = reqs[0].json();
     let a = &d["data"]["attributes"];
     assert_eq!(a["git"]["commit_sha"], sha.as_str());
-    assert_eq!(
-        a["git"]["repository_url"],
-        "https://github.com/org/shop.git"
-    );
+    assert_eq!(a["git"]["repository_url"], "https://github.com/org/shop");
     assert_eq!(a["started_at"], 1_772_445_600_000_000_000i64);
     assert_eq!(a["version"], "v1.2.3");
     assert!(a["id"].as_str().unwrap().starts_with("dep-1:"));
@@ -701,7 +698,7 @@ fn devlake_receives_deployments_and_incident_issues() {
     assert_eq!(d["startedDate"], "2026-03-02T09:55:00Z");
     assert_eq!(d["finishedDate"], "2026-03-02T10:00:00Z");
     let c = &d["deploymentCommits"][0];
-    assert_eq!(c["repoUrl"], "https://github.com/org/shop.git");
+    assert_eq!(c["repoUrl"], "https://github.com/org/shop");
     assert_eq!(c["commitSha"], sha.as_str());
     assert!(c["startedDate"].is_string() && c["finishedDate"].is_string());
     let open = reqs[1].json();
@@ -715,6 +712,105 @@ fn devlake_receives_deployments_and_incident_issues() {
     assert_eq!(resolved["status"], "DONE");
     assert_eq!(resolved["resolutionDate"], "2026-04-01T10:30:00Z");
     assert_eq!(resolved["leadTimeMinutes"], 30);
+}
+
+/// A GitLab CI deploy job's variables (a branch pipeline on `main`).
+fn gitlab_job<'a>(sha: &'a str, project_url: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("CI", "true"),
+        ("GITLAB_CI", "true"),
+        ("CI_PIPELINE_SOURCE", "push"),
+        ("CI_COMMIT_SHA", sha),
+        ("CI_COMMIT_BRANCH", "main"),
+        ("CI_COMMIT_REF_NAME", "main"),
+        ("CI_PROJECT_ID", "42"),
+        ("CI_PROJECT_NAME", "api"),
+        ("CI_PROJECT_PATH", "acme/api"),
+        ("CI_PROJECT_URL", project_url),
+        ("CI_PIPELINE_ID", "900"),
+        ("CI_JOB_ID", "901"),
+        ("CI_JOB_NAME", "deploy"),
+    ]
+}
+
+/// DevLake links a deployment to the previous one of the same `repoUrl`:
+/// history backfilled from the origin remote (`git@host:acme/api.git`) and
+/// a GitLab CI deployment (`CI_PROJECT_URL`) must name one repository, or
+/// the backfilled history never connects.
+#[test]
+fn backfilled_and_ci_deployments_name_the_repository_alike() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/1")
+    );
+    let mut repo = Repo::new();
+    repo.git(
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@gitlab.example.com:acme/api.git",
+        ],
+        at(0, 0, 0),
+    );
+    for (i, tag) in ["v1", "v2"].iter().enumerate() {
+        repo.commit_at(tag, at(i as i64, 9, 0));
+        repo.tag(tag, at(i as i64, 10, 0));
+    }
+    let head = repo.commit_at("three", at(3, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    run_sink(
+        &dm,
+        &[],
+        &sink,
+        &[
+            "backfill",
+            "--from-tags",
+            "v*",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+        ],
+    )
+    .assert_ok();
+    let mut env = gitlab_job(&head, "https://gitlab.example.com/acme/api/");
+    env.extend(FAST.iter().copied());
+    dm.run_with_env(
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--env",
+            "production",
+        ],
+    )
+    .assert_ok();
+
+    let urls: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["deploymentCommits"][0]["repoUrl"].clone())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![Value::from("https://gitlab.example.com/acme/api"); 3],
+        "two backfilled tags and one CI deployment"
+    );
+    let db = rusqlite::Connection::open(dm.store_path()).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT DISTINCT repository_url FROM deployments")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored, ["https://gitlab.example.com/acme/api"]);
 }
 
 // ----------------------------------------------------------- reliability
