@@ -45,19 +45,49 @@ fn rfc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// DevLake's environments are an enum; ours are free text. The original
+/// DevLake's environment enum, first match wins: a keyword matches where a
+/// word of the name begins (`docs/sinks.md` has the table). The original
 /// name travels in `originalEnvironment`.
+const ENVIRONMENTS: &[(&str, &[&str])] = &[
+    ("STAGING", &["stag", "preprod", "uat"]),
+    ("PRODUCTION", &["prod", "live"]),
+    ("TESTING", &["test", "qa"]),
+];
+
+/// Maps our free-text env to DevLake's enum. DevLake's DORA dashboards
+/// count only `PRODUCTION`, so `live-eu` must not fall through to
+/// `DEVELOPMENT`; matching at word starts rather than anywhere keeps
+/// `nonprod`, `delivery` and `latest` out of the wrong bucket.
 pub fn environment(env: &str) -> &'static str {
-    let e = env.to_ascii_lowercase();
-    if e.contains("stag") || e.contains("preprod") || e == "uat" {
-        "STAGING"
-    } else if e.contains("prod") || e == "live" {
-        "PRODUCTION"
-    } else if e.contains("test") || e == "qa" {
-        "TESTING"
-    } else {
-        "DEVELOPMENT"
+    let words = words(env);
+    ENVIRONMENTS
+        .iter()
+        .find(|(_, keys)| words.iter().any(|w| keys.iter().any(|k| w.starts_with(k))))
+        .map_or("DEVELOPMENT", |(name, _)| name)
+}
+
+/// The name's words: lowercase runs of ASCII letters (digits and every other
+/// character separate them). `pre` and `non` are read with the word after
+/// them, so `pre-prod` is `preprod` and `non-prod` is `nonprod`.
+fn words(env: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prefix = String::new();
+    for w in env
+        .to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+    {
+        if matches!(w, "pre" | "non") {
+            prefix.push_str(w);
+        } else {
+            out.push(format!("{prefix}{w}"));
+            prefix.clear();
+        }
     }
+    if !prefix.is_empty() {
+        out.push(prefix);
+    }
+    out
 }
 
 pub fn deployment_body(d: &Deployment) -> Value {
@@ -135,12 +165,46 @@ mod tests {
     use super::environment;
 
     #[test]
-    fn environments() {
-        assert_eq!(environment("production"), "PRODUCTION");
-        assert_eq!(environment("prod-eu"), "PRODUCTION");
-        assert_eq!(environment("staging"), "STAGING");
-        assert_eq!(environment("preprod"), "STAGING");
-        assert_eq!(environment("qa"), "TESTING");
-        assert_eq!(environment("review-123"), "DEVELOPMENT");
+    fn environments_match_keywords_at_word_starts() {
+        for (env, want) in [
+            ("production", "PRODUCTION"),
+            ("Production", "PRODUCTION"),
+            ("prod", "PRODUCTION"),
+            ("prod-eu", "PRODUCTION"),
+            ("eu-prod", "PRODUCTION"),
+            ("prod2", "PRODUCTION"),
+            ("live", "PRODUCTION"),
+            // Matched exactly before: these fell through to DEVELOPMENT and
+            // out of DevLake's DORA.
+            ("live-eu", "PRODUCTION"),
+            ("us_live", "PRODUCTION"),
+            ("uat", "STAGING"),
+            ("uat-2", "STAGING"),
+            ("eu/uat", "STAGING"),
+            ("qa", "TESTING"),
+            ("qa1", "TESTING"),
+            ("QA-east", "TESTING"),
+            ("staging", "STAGING"),
+            ("stage", "STAGING"),
+            ("preprod", "STAGING"),
+            ("pre-prod", "STAGING"),
+            ("pre_production", "STAGING"),
+            // STAGING is looked for first.
+            ("prod-staging", "STAGING"),
+            ("test", "TESTING"),
+            ("integration-tests", "TESTING"),
+            ("review-123", "DEVELOPMENT"),
+            ("dev", "DEVELOPMENT"),
+            ("", "DEVELOPMENT"),
+            // A keyword inside a word is not a match.
+            ("nonprod", "DEVELOPMENT"),
+            ("non-prod", "DEVELOPMENT"),
+            ("delivery", "DEVELOPMENT"),
+            ("latest", "DEVELOPMENT"),
+            ("evaluation", "DEVELOPMENT"),
+            ("aqua", "DEVELOPMENT"),
+        ] {
+            assert_eq!(environment(env), want, "{env:?}");
+        }
     }
 }
