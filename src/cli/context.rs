@@ -166,6 +166,9 @@ impl Context<'_> {
                     s.sink, s.delivered, s.skipped, s.pending
                 ),
             )?;
+            for why in &s.not_applicable {
+                self.info(settings, &format!("sink {}: not applicable: {why}", s.sink))?;
+            }
         }
         for s in &report.unconfigured {
             self.info(

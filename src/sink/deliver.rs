@@ -63,6 +63,9 @@ pub struct SinkReport {
     pub errors: Vec<String>,
     #[serde(skip)]
     more_errors: u64,
+    /// Why events were not applicable to this sink (distinct reasons).
+    #[serde(skip)]
+    pub not_applicable: Vec<&'static str>,
 }
 
 impl SinkReport {
@@ -78,6 +81,13 @@ impl SinkReport {
             self.errors.push(what);
         } else {
             self.more_errors += 1;
+        }
+    }
+
+    fn skip(&mut self, why: &'static str) {
+        self.skipped += 1;
+        if !self.not_applicable.contains(&why) {
+            self.not_applicable.push(why);
         }
     }
 
@@ -246,7 +256,8 @@ fn direct(client: &reqwest::blocking::Client, plan: &Plan<'_>, events: &[SinkEve
 }
 
 enum Result_ {
-    Done(AckOutcome),
+    Delivered,
+    Skipped(&'static str),
     Failed(String),
     NotTried,
 }
@@ -282,16 +293,14 @@ fn send_all(
                     } else {
                         let spec = &plan.sinks[*si];
                         match prepare(spec, rec, plan.secrets) {
-                            Prepare::Skip(_) => Result_::Done(AckOutcome::Skipped),
+                            Prepare::Skip(why) => Result_::Skipped(why),
                             Prepare::Fail(m) => {
                                 down[*si].store(true, Ordering::Relaxed);
                                 Result_::Failed(m)
                             }
                             Prepare::Send(p) => {
                                 match http::send(client, &p, plan.settings, &mut jitter, scrub) {
-                                    Outcome::Delivered { .. } => {
-                                        Result_::Done(AckOutcome::Delivered)
-                                    }
+                                    Outcome::Delivered { .. } => Result_::Delivered,
                                     Outcome::Rejected { status, message } => {
                                         if matches!(status, 401 | 403 | 404 | 407) {
                                             down[*si].store(true, Ordering::Relaxed);
@@ -317,12 +326,13 @@ fn send_all(
             let (si, rec) = &jobs[i];
             let sr = &mut report.sinks[*si];
             match result {
-                Result_::Done(outcome) => {
-                    ack(&rec.key(), outcome);
-                    match outcome {
-                        AckOutcome::Skipped => sr.skipped += 1,
-                        _ => sr.delivered += 1,
-                    }
+                Result_::Delivered => {
+                    ack(&rec.key(), AckOutcome::Delivered);
+                    sr.delivered += 1;
+                }
+                Result_::Skipped(why) => {
+                    ack(&rec.key(), AckOutcome::Skipped);
+                    sr.skip(why);
                 }
                 Result_::Failed(m) => {
                     sr.pending += 1;

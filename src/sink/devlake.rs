@@ -1,7 +1,8 @@
 //! Apache DevLake incoming webhooks (plugins/webhook, v1.0+ payloads):
 //! deployments to `{URL}/deployments` with `id` and `deploymentCommits[]`,
 //! incidents to `{URL}/issues` as issues of `type: INCIDENT` with
-//! `resolutionDate` once resolved. `URL` is the webhook connection's
+//! `resolutionDate` once resolved; incidents with `--cause infra` are not
+//! sent (DevLake would blame a deployment). `URL` is the webhook connection's
 //! endpoint, e.g. `https://lake.example.com/api/rest/plugins/webhook/connections/3`;
 //! `DORAMETER_DEVLAKE_TOKEN` is sent as `Authorization: Bearer …`.
 
@@ -19,6 +20,14 @@ use crate::http::{Prepared, sensitive};
 pub fn prepare(url: &Url, event: &SinkEvent, token: Option<&SecretString>) -> Prepare {
     let (path, body) = match event {
         SinkEvent::Deployment(d) => ("deployments", deployment_body(d)),
+        // DevLake attributes every INCIDENT to the last production
+        // deployment before it: an infrastructure incident sent as one would
+        // become a change failure dorameter deliberately does not count.
+        SinkEvent::Incident(i) if !i.cause.counts_as_change_failure() => {
+            return Prepare::Skip(
+                "an infra incident is not sent: DevLake would count it as a change failure of the last deployment",
+            );
+        }
         SinkEvent::Incident(i) => ("issues", issue_body(i)),
         SinkEvent::TestRun(_) => return Prepare::Skip("DevLake's webhook has no test runs"),
     };

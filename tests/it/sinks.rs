@@ -714,6 +714,73 @@ fn devlake_receives_deployments_and_incident_issues() {
     assert_eq!(resolved["leadTimeMinutes"], 30);
 }
 
+/// DevLake attributes every `INCIDENT` issue to the last production
+/// deployment: an infra incident sent as one becomes a change failure that
+/// dorameter's own report excludes. It is not sent, and `-v` says why.
+#[test]
+fn infra_incidents_are_not_sent_to_devlake() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/3")
+    );
+    for (id, cause) in [("INC-infra", "infra"), ("INC-deploy", "deploy")] {
+        let run = run_sink(
+            &dm,
+            &[],
+            &sink,
+            &[
+                "-v",
+                "incident",
+                "open",
+                "--id",
+                id,
+                "--service",
+                "api",
+                "--cause",
+                cause,
+                "--started-at",
+                "2026-04-01T10:00:00Z",
+            ],
+        );
+        run.assert_ok();
+        if cause == "infra" {
+            assert!(
+                run.stderr
+                    .contains("not applicable: an infra incident is not sent"),
+                "{run:#?}"
+            );
+        }
+    }
+    run_sink(
+        &dm,
+        &[],
+        &sink,
+        &[
+            "incident",
+            "resolve",
+            "--id",
+            "INC-infra",
+            "--resolved-at",
+            "2026-04-01T11:00:00Z",
+        ],
+    )
+    .assert_ok();
+    let keys: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["issueKey"].clone())
+        .collect();
+    assert_eq!(keys, [Value::from("INC-deploy")]);
+    // Acknowledged as not applicable: nothing waits in the spool.
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
+    flush.assert_ok();
+    let sinks = &flush.json()["sinks"][0];
+    assert_eq!(sinks["pending"], 0, "{flush:#?}");
+    assert_eq!(server.requests().len(), 1);
+}
+
 /// A GitLab CI deploy job's variables (a branch pipeline on `main`).
 fn gitlab_job<'a>(sha: &'a str, project_url: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
