@@ -137,6 +137,8 @@ fn request_for(
         max_commits: req.max_commits,
         repository_url: repo.origin_url(),
         version: Some(tag.name.clone()),
+        // A tag read from history: no pipeline built it, no branch is known.
+        ref_name: None,
         team: req.team.clone(),
         pipeline_id: None,
         pipeline_url: None,

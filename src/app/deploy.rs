@@ -46,6 +46,8 @@ pub struct DeployRequest {
     /// deployment stores it normalised ([`crate::ci::repository_url`]).
     pub repository_url: Option<String>,
     pub version: Option<String>,
+    /// The branch or tag CI built ([`crate::ci::CiContext::ref_name`]).
+    pub ref_name: Option<String>,
     pub team: Option<String>,
     pub pipeline_id: Option<String>,
     pub pipeline_url: Option<String>,
@@ -223,6 +225,7 @@ pub fn plan(repo: &Repo, tx: &dyn ReadTx, req: &DeployRequest) -> Result<Planned
             status: req.status,
             kind,
             version: req.version.clone(),
+            ref_name: req.ref_name.clone(),
             team: req.team.clone(),
             pipeline_id: req.pipeline_id.clone(),
             pipeline_url: req.pipeline_url.clone(),

@@ -127,6 +127,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
             .and_then(|c| c.repository_url.clone())
             .or_else(|| repo.and_then(Repo::origin_url)),
         version: args.version.clone(),
+        ref_name: ci.and_then(|c| c.ref_name()).map(str::to_string),
         team: s.team(args.team.clone()),
         pipeline_id: ci.and_then(|c| c.pipeline_id.clone()),
         pipeline_url: ci.and_then(|c| c.pipeline_url.clone()),

@@ -120,8 +120,10 @@ pub fn deployment_body(d: &Deployment) -> Value {
         "finishedDate": rfc(d.finished_at),
         "result": result,
     });
-    if let Some(v) = &d.version {
-        commit["refName"] = json!(v);
+    // DevLake's `refName` is the branch a pipeline built (its own GitLab and
+    // GitHub collectors fill it so), never a release label.
+    if let Some(r) = &d.ref_name {
+        commit["refName"] = json!(r);
     }
     let title = format!(
         "{} {} to {}",

@@ -880,6 +880,101 @@ fn backfilled_and_ci_deployments_name_the_repository_alike() {
     assert_eq!(stored, ["https://gitlab.example.com/acme/api"]);
 }
 
+/// DevLake's `refName` is the branch the pipeline built (a tag pipeline's
+/// tag), never the `--version` label it used to carry.
+#[test]
+fn devlake_ref_name_is_the_ci_branch_not_the_version() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/1")
+    );
+    let mut repo = Repo::new();
+    let one = repo.commit_at("one", at(0, 9, 0));
+    let two = repo.commit_at("two", at(1, 9, 0));
+    let three = repo.commit_at("three", at(2, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    let deploy = |env: &[(&str, &str)], args: &[&str]| {
+        let mut all = vec!["--sink", sink.as_str(), "deploy", "--repo", &repo_path];
+        all.extend_from_slice(args);
+        let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
+        dm.run_with_env(&env, &all).assert_ok();
+    };
+    // GitLab: a branch pipeline on `main`, to an env DevLake must count.
+    let gitlab = gitlab_job(&one, "https://gitlab.example.com/acme/api");
+    deploy(&gitlab, &["--version", "1.4.2", "--env", "live-eu"]);
+    // A retried job reads its deployment back from the store, ref and all:
+    // the same event, so nothing is sent again.
+    deploy(&gitlab, &["--version", "1.4.2", "--env", "live-eu"]);
+    assert_eq!(server.requests().len(), 1);
+    // GitHub Actions: a push to a release branch.
+    let github = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/api"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_SHA", two.as_str()),
+        ("GITHUB_REF", "refs/heads/release/2.x"),
+        ("GITHUB_REF_NAME", "release/2.x"),
+        ("GITHUB_RUN_ID", "77"),
+        ("GITHUB_JOB", "deploy"),
+    ];
+    deploy(&github, &["--version", "2.0.0", "--env", "production"]);
+    // GitLab: a tag pipeline has no branch; its ref is the tag.
+    let mut tag = gitlab_job(&three, "https://gitlab.example.com/acme/api");
+    tag.retain(|(k, _)| *k != "CI_COMMIT_BRANCH" && *k != "CI_JOB_ID");
+    tag.extend([
+        ("CI_COMMIT_TAG", "v2.0.1"),
+        ("CI_COMMIT_REF_NAME", "v2.0.1"),
+        ("CI_JOB_ID", "902"),
+    ]);
+    deploy(&tag, &["--version", "2.0.1-build.7", "--env", "production"]);
+    // Outside CI no ref is known: none is sent (DevLake's field is optional).
+    deploy(
+        &[],
+        &["--sha", &one, "--env", "staging", "--version", "1.4.2"],
+    );
+
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    let refs: Vec<&Value> = bodies
+        .iter()
+        .map(|b| &b["deploymentCommits"][0]["refName"])
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            &Value::from("main"),
+            &Value::from("release/2.x"),
+            &Value::from("v2.0.1"),
+            &Value::Null
+        ],
+        "{bodies:#?}"
+    );
+    assert_eq!(bodies[0]["environment"], "PRODUCTION", "live-eu");
+    assert_eq!(bodies[0]["originalEnvironment"], "live-eu");
+    let db = rusqlite::Connection::open(dm.store_path()).unwrap();
+    let stored: Vec<Option<String>> = db
+        .prepare("SELECT ref_name FROM deployments ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        stored,
+        [Some("main"), Some("release/2.x"), Some("v2.0.1"), None].map(|r| r.map(String::from))
+    );
+    // The version label stays in the title.
+    assert!(
+        bodies[0]["displayTitle"]
+            .as_str()
+            .unwrap()
+            .contains("1.4.2"),
+        "{:#?}",
+        bodies[0]
+    );
+}
+
 // ----------------------------------------------------------- reliability
 
 /// Deterministic per-request fault choice.

@@ -184,4 +184,10 @@ FROM deployments d
 LEFT JOIN first_link l ON l.deployment_seq = d.seq;
 "#,
     ),
+    (
+        "deployments.ref_name: the branch or tag CI built",
+        r#"
+ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
+"#,
+    ),
 ];

@@ -100,4 +100,8 @@ CREATE TABLE test_results (
     PRIMARY KEY (run_seq, classname, name)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The branch or tag CI built (DevLake's refName).
+ALTER TABLE deployments ADD COLUMN ref_name TEXT;
+"#,
 ];
