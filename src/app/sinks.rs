@@ -3,13 +3,14 @@
 //! outcome comes back as a [`Report`] for the front door to tell.
 
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::ci::EnvMap;
 use crate::env_vars as ev;
-use crate::http::HttpSettings;
+use crate::http::{DEFAULT_SINK_BUDGET, HttpSettings};
 use crate::sink::deliver::{self, Plan};
 use crate::sink::{Report, Secrets, SinkError, SinkEvent, SinkReport, SinkSpec};
 
@@ -36,19 +37,24 @@ pub struct Target<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Delivers `events` (just stored) after the spool's backlog. `None` when
-/// there is nothing to do: no sink, or no event.
+/// Delivers `events` (just stored) after the spool's backlog, within the
+/// delivery budget (`DORAMETER_SINK_BUDGET`, else [`DEFAULT_SINK_BUDGET`]):
+/// what is left when it runs out waits in the spool. `None` when there is
+/// nothing to do: no sink, or no event.
 pub fn emit(target: &Target<'_>, events: &[SinkEvent]) -> Option<Result<Report, SinkError>> {
     if target.sinks.is_empty() || events.is_empty() {
         return None;
     }
-    Some(deliver(target, events))
+    let budget = target.http.budget.unwrap_or(DEFAULT_SINK_BUDGET);
+    Some(deliver(target, events, Some(budget)))
 }
 
-/// `dorameter flush`: delivers what the spool holds.
+/// `dorameter flush`: delivers what the spool holds. Delivering is its
+/// whole job: no budget unless `DORAMETER_SINK_BUDGET` sets one (the
+/// breaker still stops at a sink that does not answer).
 pub fn flush(target: &Target<'_>) -> Result<Report, SinkError> {
     if target.spool.join(crate::sink::spool::EVENTS_FILE).exists() {
-        return deliver(target, &[]);
+        return deliver(target, &[], target.http.budget);
     }
     Ok(Report {
         spool: Some(target.spool.display().to_string()),
@@ -61,12 +67,17 @@ pub fn flush(target: &Target<'_>) -> Result<Report, SinkError> {
     })
 }
 
-fn deliver(target: &Target<'_>, events: &[SinkEvent]) -> Result<Report, SinkError> {
+fn deliver(
+    target: &Target<'_>,
+    events: &[SinkEvent],
+    budget: Option<Duration>,
+) -> Result<Report, SinkError> {
     let plan = Plan {
         sinks: target.sinks,
         secrets: target.secrets,
         settings: target.http,
         now: target.now,
+        budget,
     };
     deliver::run(target.spool, &plan, events)
 }

@@ -142,6 +142,16 @@ impl Context<'_> {
                 ),
             )?;
         }
+        if let Some(budget) = report.budget_spent {
+            self.warn(
+                settings,
+                &format!(
+                    "sinks: the delivery budget of {} ({}) ran out; what was not delivered waits in the spool for the next run or `dorameter flush`",
+                    crate::http::shown(budget),
+                    ev::SINK_BUDGET
+                ),
+            )?;
+        }
         for s in &report.sinks {
             if s.pending > 0 {
                 let kept = if report.spool_error.is_some() {

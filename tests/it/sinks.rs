@@ -975,6 +975,90 @@ fn devlake_ref_name_is_the_ci_branch_not_the_version() {
     );
 }
 
+/// A sink that accepts connections and never answers used to cost every
+/// event command 10 s × 4 attempts. The delivery budget bounds the wait;
+/// what was not delivered waits in the spool, and a later flush delivers it
+/// exactly once.
+#[test]
+fn a_hanging_sink_costs_at_most_the_delivery_budget() {
+    let dm = Dm::default();
+    let hang = Arc::new(AtomicBool::new(true));
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (h, a) = (hang.clone(), accepted.clone());
+    let server = Server::start(move |req| {
+        if h.load(Ordering::SeqCst) {
+            return Reply::Stall(Duration::from_secs(120));
+        }
+        a.lock()
+            .unwrap()
+            .push(req.json()["id"].as_str().unwrap().to_string());
+        Reply::ok()
+    });
+    let sink = format!("webhook:{}", server.url("/hook"));
+    // The default per-attempt timeout (10 s) and retries (3): only the budget
+    // stands between the deploy job and a 43 s wait.
+    let budget = [("DORAMETER_SINK_BUDGET", "2s")];
+    let start = Instant::now();
+    let run = dm.run_with_env(
+        &budget,
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+            "--started-at",
+            "2026-04-01T10:00:00Z",
+        ],
+    );
+    let took = start.elapsed();
+    run.assert_ok();
+    assert!(took < Duration::from_secs(6), "took {took:?}: {run:#?}");
+    assert!(
+        run.stderr
+            .contains("delivery budget of 2s (DORAMETER_SINK_BUDGET) ran out"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("kept in the spool"), "{run:#?}");
+    assert!(!server.requests().is_empty(), "the sink was tried");
+
+    hang.store(false, Ordering::SeqCst);
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
+    flush.assert_ok();
+    assert_eq!(flush.json()["sinks"][0]["delivered"], 1, "{flush:#?}");
+    run_sink(&dm, &[], &sink, &["flush"]).assert_ok();
+    assert_eq!(*accepted.lock().unwrap(), ["INC-1"], "once, never twice");
+}
+
+/// `DORAMETER_SINK_BUDGET` is a duration with its unit: `15` is refused
+/// before anything is stored, naming the variable and the fix.
+#[test]
+fn a_sink_budget_without_a_unit_is_a_usage_error() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/hook"));
+    let run = dm.run_with_env(
+        &[("DORAMETER_SINK_BUDGET", "15")],
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+        ],
+    );
+    run.assert_usage_error("DORAMETER_SINK_BUDGET");
+    assert!(run.stderr.contains("15s"), "{run:#?}");
+    assert!(server.requests().is_empty());
+    assert!(dm.has_no_events("api"));
+}
+
 // ----------------------------------------------------------- reliability
 
 /// Deterministic per-request fault choice.
