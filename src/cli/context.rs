@@ -79,6 +79,16 @@ impl Context<'_> {
         Ok(store::open(&url, access)?)
     }
 
+    /// Refuses sinks that could never deliver (a `datadog` sink without
+    /// `DD_API_KEY`): commands that record deployments or incidents, and
+    /// `flush`, call it before they store anything.
+    pub fn check_sinks(&self, settings: &Settings) -> Result<()> {
+        Ok(crate::sink::check_ready(
+            &settings.sinks,
+            &sinks::secrets(&self.env),
+        )?)
+    }
+
     /// Sends `events` (just stored) to every configured sink, after the
     /// spool's backlog, and tells what was not delivered. Returns `code`, or
     /// exit 5 under `--strict` when something stays undelivered. Telemetry

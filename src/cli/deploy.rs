@@ -164,6 +164,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
+        ctx.check_sinks(&settings)?;
         Access::ReadWrite
     };
     let mut store = match ctx.open_store(&settings, Some(&repo), access) {

@@ -17,6 +17,7 @@ pub fn run(_args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let formats = [Format::Table, Format::Json, Format::Markdown];
     settings.use_format(&formats, "flush", "use --format table or json")?;
     let text_format = settings.format.value != Format::Json;
+    ctx.check_sinks(&settings)?;
     let spool = ctx.spool_dir(&settings, None);
     let secrets = sinks::secrets(&ctx.env);
     let report = sinks::flush(&sinks::Target {

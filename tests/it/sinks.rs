@@ -379,7 +379,8 @@ fn datadog_4xx_is_not_retried_and_shows_the_api_message() {
         strict.assert_no_panic();
         assert_eq!(strict.code, 5, "{strict:#?}");
     }
-    // No key at all: a sink failure, not a crash; the event waits in the spool.
+    // No key at all: a configuration error before anything is stored (see
+    // datadog_without_dd_api_key_is_refused_before_anything_is_stored).
     let server = Server::start(|_| Reply::ok());
     let run = open_incident(
         &dm,
@@ -387,8 +388,7 @@ fn datadog_4xx_is_not_retried_and_shows_the_api_message() {
         &format!("datadog:{}", server.url("")),
         "INC-nokey",
     );
-    run.assert_ok();
-    assert!(run.stderr.contains("DD_API_KEY is not set"), "{run:#?}");
+    run.assert_usage_error("DD_API_KEY is not set");
     assert!(server.requests().is_empty());
 }
 
@@ -1057,6 +1057,81 @@ fn a_sink_budget_without_a_unit_is_a_usage_error() {
     assert!(run.stderr.contains("15s"), "{run:#?}");
     assert!(server.requests().is_empty());
     assert!(dm.has_no_events("api"));
+}
+
+/// A `datadog` sink without `DD_API_KEY` can never deliver: a configuration
+/// error (exit 2) naming the variable and how to set it, before anything is
+/// stored or spooled, instead of an event spooled to fail on every run.
+#[test]
+fn datadog_without_dd_api_key_is_refused_before_anything_is_stored() {
+    let dm = Dm::default();
+    let server = datadog_server("k");
+    let sink = format!("datadog:{}", server.url(""));
+    let mut repo = Repo::new();
+    repo.commit_at("one", at(0, 9, 0));
+    repo.tag("v1", at(0, 10, 0));
+    let repo_path = repo.path.display().to_string();
+    let spool = dm.dir.path().join("spool");
+    let spool_env = spool.display().to_string();
+    let env = [("DORAMETER_SPOOL", spool_env.as_str())];
+    for (key, args) in [
+        (
+            None,
+            vec!["deploy", "--repo", &repo_path, "--service", "api"],
+        ),
+        (
+            None,
+            vec!["incident", "open", "--id", "INC-1", "--service", "api"],
+        ),
+        (
+            None,
+            vec![
+                "backfill",
+                "--from-tags",
+                "v*",
+                "--repo",
+                &repo_path,
+                "--service",
+                "api",
+            ],
+        ),
+        (None, vec!["flush"]),
+        (
+            Some("   "),
+            vec!["incident", "open", "--id", "INC-1", "--service", "api"],
+        ),
+        (
+            Some("bad\u{7}key"),
+            vec!["deploy", "--repo", &repo_path, "--service", "api"],
+        ),
+    ] {
+        let mut env = env.to_vec();
+        if let Some(k) = key {
+            env.push(("DD_API_KEY", k));
+        }
+        let run = run_sink(&dm, &env, &sink, &args);
+        run.assert_usage_error("DD_API_KEY");
+        assert!(run.stderr.contains("hint: set DD_API_KEY"), "{run:#?}");
+        assert!(!run.stderr.contains("bad\u{7}key"), "{run:#?}");
+    }
+    assert!(dm.has_no_events("api"), "nothing recorded half-way");
+    assert!(!spool.join("events.log").exists(), "nothing spooled");
+    assert!(server.requests().is_empty());
+    // `deploy --dry-run` sends nothing: not refused.
+    run_sink(
+        &dm,
+        &env,
+        &sink,
+        &[
+            "deploy",
+            "--dry-run",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+        ],
+    )
+    .assert_ok();
 }
 
 // ----------------------------------------------------------- reliability
