@@ -108,6 +108,8 @@ impl SinkReport {
 pub struct Report {
     pub spool: Option<String>,
     pub sinks: Vec<SinkReport>,
+    /// Records removed with `flush --drop`, per sink.
+    pub dropped: Vec<Dropped>,
     /// Records for sinks not configured in this run (kept for a later run).
     pub unconfigured: Vec<SinkReport>,
     #[serde(flatten)]
@@ -128,6 +130,13 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.pending() == 0 && self.spool_error.is_none()
     }
+}
+
+/// Records `flush --drop` removed for one sink.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Dropped {
+    pub sink: String,
+    pub records: u64,
 }
 
 /// What one run sends to.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Deployment, Incident, TestRun};
 
 pub use crate::http::HttpSettings;
-pub use deliver::{Report, Secrets, SinkReport};
+pub use deliver::{Dropped, Report, Secrets, SinkReport};
 pub use spec::{SinkSpec, redact_url};
 pub use spool::{Record, Spool, SpoolError};
 

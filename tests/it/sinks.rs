@@ -1382,6 +1382,78 @@ fn flush_without_sinks_reports_what_waits() {
     assert_eq!(strict.code, 5, "{strict:#?}");
 }
 
+/// Records for a sink that no longer exists used to wait forever (every
+/// `flush` listing them, `--strict` exiting 5). `flush --drop SINK` removes
+/// them, saying how many, and never touches a configured sink's records.
+#[test]
+fn flush_drop_removes_the_records_of_a_sink_that_no_longer_exists() {
+    let dm = Dm::default();
+    let old = Server::start(|_| Reply::status(503, "down"));
+    let new = Server::start(|_| Reply::ok());
+    let old_sink = format!("webhook:{}", old.url("/old?token=s3cret-t0ken"));
+    let new_sink = format!("webhook:{}", new.url("/new"));
+    let retries = [("DORAMETER_SINK_RETRIES", "0")];
+    open_incident(&dm, &retries, &old_sink, "INC-1").assert_ok();
+    open_incident(&dm, &retries, &old_sink, "INC-2").assert_ok();
+    // The name `flush` lists for the old sink: redacted, no token.
+    let listed = run_env(&dm, &[], &["flush"]).json();
+    let name = listed["unconfigured"][0]["sink"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(listed["unconfigured"][0]["pending"], 2, "{listed}");
+    assert!(!name.contains("s3cret"), "{name}");
+
+    // A name nothing waits for: exit 4, naming what does wait.
+    let typo = run_sink(
+        &dm,
+        &[],
+        &new_sink,
+        &["flush", "--drop", "webhook:http://nowhere/x"],
+    );
+    assert_eq!(typo.code, 4, "{typo:#?}");
+    assert!(typo.stderr.contains(&name), "{typo:#?}");
+    // A sink this run sends to is never dropped.
+    let live = run_sink(&dm, &[], &old_sink, &["flush", "--drop", &old_sink]);
+    live.assert_usage_error("configured");
+    assert!(!live.stderr.contains("s3cret"), "{live:#?}");
+
+    let old_requests = old.requests().len();
+    let store = dm.store_url();
+    let args = [
+        "--store", &store, "--sink", &new_sink, "flush", "--drop", &name,
+    ];
+    let out = dm.raw_command(&args).output().unwrap();
+    let run = Run::from_output(args.iter().map(|a| a.to_string()).collect(), out);
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains(&format!("dropped 2 spooled records for {name}")),
+        "{run:#?}"
+    );
+    let after = run_env(&dm, &[], &["--strict", "--sink", &new_sink, "flush"]);
+    after.assert_ok();
+    let report = after.json();
+    assert_eq!(report["unconfigured"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        old.requests().len(),
+        old_requests,
+        "nothing more sent to the old sink"
+    );
+    assert!(
+        new.requests().is_empty(),
+        "records are not moved to another sink"
+    );
+    // The spec itself works too (its exact records), and in JSON.
+    open_incident(&dm, &retries, &old_sink, "INC-3").assert_ok();
+    let json = run_env(&dm, &[], &["flush", "--drop", &old_sink]);
+    json.assert_ok();
+    assert_eq!(
+        json.json()["dropped"],
+        serde_json::json!([{"sink": name, "records": 1}])
+    );
+}
+
 /// Backfilled history reaches the sinks like any recorded deployment: each
 /// tag once, and a second backfill (which records nothing) sends nothing.
 #[test]
