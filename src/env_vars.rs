@@ -72,6 +72,8 @@ registry! {
     SINK_BACKOFF = "DORAMETER_SINK_BACKOFF";
     SINK_MAX_DELAY = "DORAMETER_SINK_MAX_DELAY";
     SINK_CONCURRENCY = "DORAMETER_SINK_CONCURRENCY";
+    /// The most one command spends delivering to sinks (`15s`).
+    SINK_BUDGET = "DORAMETER_SINK_BUDGET";
     /// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
     DD_API_KEY = "DD_API_KEY";
     DD_SITE = "DD_SITE";

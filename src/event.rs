@@ -147,6 +147,11 @@ pub struct Deployment {
     pub status: DeploymentStatus,
     pub kind: DeploymentKind,
     pub version: Option<String>,
+    /// The branch (or, in a tag pipeline, the tag) CI built; DevLake's
+    /// `refName`. Left out of the JSON when unknown, so events recorded
+    /// before it existed keep their revision digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<String>,
     pub team: Option<String>,
     pub pipeline_id: Option<String>,
     pub pipeline_url: Option<String>,

@@ -4,7 +4,7 @@
 //! retrying any other 4xx. Errors carry the response body (truncated) and
 //! never a URL with credentials or a header value.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Url;
 use reqwest::blocking::Client;
@@ -26,7 +26,17 @@ pub struct HttpSettings {
     pub max_delay: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// `DORAMETER_SINK_BUDGET`: the most one command spends delivering to
+    /// sinks, retries and waits included. `None` when not set: event
+    /// commands then use [`DEFAULT_SINK_BUDGET`], `flush` has no limit.
+    pub budget: Option<Duration>,
 }
+
+/// The delivery budget of an event command (`deploy`, `incident`, `junit`,
+/// `backfill`) when `DORAMETER_SINK_BUDGET` is not set: a sink that accepts
+/// connections and never answers costs a deploy job this much, not every
+/// attempt's timeout in turn (4 × 10 s).
+pub const DEFAULT_SINK_BUDGET: Duration = Duration::from_secs(15);
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -37,6 +47,7 @@ impl Default for HttpSettings {
             backoff: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             concurrency: 8,
+            budget: None,
         }
     }
 }
@@ -88,6 +99,10 @@ pub enum Outcome {
     Rejected { status: u16, message: String },
     /// 429/5xx/network/timeouts, still failing after every retry.
     Unavailable { message: String },
+    /// The delivery budget ran out before an answer (or before the next
+    /// retry): not the sink's verdict, the record waits for a later run.
+    /// `message` is the last attempt's failure; `None`: never attempted.
+    OutOfTime { message: Option<String> },
 }
 
 /// A small xorshift generator for jitter: no dependency, no global state.
@@ -151,21 +166,45 @@ fn retryable(status: u16) -> bool {
     status == 408 || status == 429 || status >= 500
 }
 
-/// Sends `p`, retrying what can be retried. `shown` is the redacted URL for
-/// messages; `scrub` removes any secret a server may echo back.
+/// Sends `p`, retrying what can be retried. `scrub` removes any secret a
+/// server may echo back. Nothing runs past `deadline`: an attempt's timeout
+/// is cut to the time left, and a retry that would start after it is not
+/// made ([`Outcome::OutOfTime`]).
 pub fn send(
     client: &Client,
     p: &Prepared,
     s: &HttpSettings,
     j: &mut Jitter,
     scrub: &dyn Fn(String) -> String,
+    deadline: Option<Instant>,
 ) -> Outcome {
+    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    // `last`: the failure of the last attempt that ran its course.
+    let out_of_time = |attempts: u32, last: Option<String>| {
+        let tries = format!("{attempts} attempt{}", if attempts == 1 { "" } else { "s" });
+        Outcome::OutOfTime {
+            message: match (attempts, last) {
+                (0, _) => None,
+                (_, Some(m)) => Some(format!("{m}; then the delivery budget ran out ({tries})")),
+                (_, None) => Some(format!(
+                    "no answer before the delivery budget ran out ({tries})"
+                )),
+            },
+        }
+    };
     let mut attempt = 0;
+    let mut last: Option<String> = None;
     loop {
+        let timeout = match left() {
+            Some(d) if d.is_zero() => return out_of_time(attempt, last),
+            Some(d) => d.min(s.timeout),
+            None => s.timeout,
+        };
         let result = client
             .post(p.url.clone())
             .headers(p.headers.clone())
             .body(p.body.clone())
+            .timeout(timeout)
             .send();
         let (message, retry_after) = match result {
             Ok(resp) => {
@@ -186,9 +225,14 @@ pub fn send(
                 }
                 (message, retry_after)
             }
+            // An attempt cut short by the budget: its timeout says nothing
+            // about the sink.
+            Err(e) if e.is_timeout() && timeout < s.timeout => {
+                return out_of_time(attempt + 1, last);
+            }
             Err(e) => {
                 let what = if e.is_timeout() {
-                    format!("timed out after {:?}", s.timeout)
+                    format!("timed out after {}", shown(timeout))
                 } else if e.is_connect() {
                     format!("could not connect: {}", chain(&e.without_url()))
                 } else {
@@ -206,8 +250,25 @@ pub fn send(
                 ),
             };
         }
-        std::thread::sleep(delay(s, attempt, retry_after, j));
+        let wait = delay(s, attempt, retry_after, j);
         attempt += 1;
+        if left().is_some_and(|l| l <= wait) {
+            return out_of_time(attempt, Some(message));
+        }
+        last = Some(message);
+        std::thread::sleep(wait);
+    }
+}
+
+/// A duration as the `DORAMETER_SINK_*` settings are written: `10s`,
+/// `4.5s`, `250ms`.
+pub fn shown(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
@@ -300,6 +361,101 @@ mod tests {
             delay(&s, 0, Some(Duration::from_millis(300)), &mut j),
             Duration::from_millis(300)
         );
+    }
+
+    /// A server that accepts and never answers costs the time left, not
+    /// every attempt's timeout in turn.
+    #[test]
+    fn a_deadline_cuts_attempts_and_retries_short() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        std::thread::spawn(move || {
+            // Keep every connection open, unanswered, until the test ends.
+            let mut open = Vec::new();
+            for stream in listener.incoming().take(2) {
+                open.push(stream);
+            }
+            std::thread::sleep(Duration::from_secs(3));
+        });
+        let s = HttpSettings::default();
+        let p = Prepared {
+            url,
+            headers: HeaderMap::new(),
+            body: b"{}".to_vec(),
+        };
+        let client = client(&s).unwrap();
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(700);
+        let outcome = send(&client, &p, &s, &mut Jitter::new(7), &|m| m, Some(deadline));
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        match outcome {
+            Outcome::OutOfTime { message: Some(m) } => {
+                assert_eq!(
+                    m,
+                    "no answer before the delivery budget ran out (1 attempt)"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Past the deadline nothing is attempted at all.
+        let outcome = send(
+            &client,
+            &p,
+            &s,
+            &mut Jitter::new(7),
+            &|m| m,
+            Some(Instant::now()),
+        );
+        assert_eq!(outcome, Outcome::OutOfTime { message: None });
+    }
+
+    /// A retry that would start after the deadline is not waited for.
+    #[test]
+    fn a_retry_past_the_deadline_is_not_waited_for() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let _ = stream.read(&mut [0u8; 4096]);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 503 Unavailable\r\nretry-after: 5\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        let s = HttpSettings::default();
+        let p = Prepared {
+            url,
+            headers: HeaderMap::new(),
+            body: b"{}".to_vec(),
+        };
+        let client = client(&s).unwrap();
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(2);
+        let outcome = send(&client, &p, &s, &mut Jitter::new(7), &|m| m, Some(deadline));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            outcome,
+            Outcome::OutOfTime {
+                message: Some("HTTP 503; then the delivery budget ran out (1 attempt)".into())
+            }
+        );
+    }
+
+    #[test]
+    fn durations_are_shown_as_settings_are_written() {
+        assert_eq!(shown(Duration::from_secs(10)), "10s");
+        assert_eq!(shown(Duration::from_millis(4_480)), "4.5s");
+        assert_eq!(shown(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

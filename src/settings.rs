@@ -616,6 +616,9 @@ pub fn http_settings(env: &EnvMap) -> Result<HttpSettings> {
     if let Some(v) = get(ev::SINK_MAX_DELAY) {
         s.max_delay = short_duration(ev::SINK_MAX_DELAY, v)?;
     }
+    if let Some(v) = get(ev::SINK_BUDGET) {
+        s.budget = Some(sink_budget(v)?);
+    }
     if let Some(v) = get(ev::SINK_RETRIES) {
         s.retries = v.parse().ok().filter(|n| *n <= 20).ok_or_else(|| {
             Error::usage_hint(
@@ -637,6 +640,28 @@ pub fn http_settings(env: &EnvMap) -> Result<HttpSettings> {
             })?;
     }
     Ok(s)
+}
+
+/// `DORAMETER_SINK_BUDGET`: a positive duration with its unit (SPEC §4: a
+/// bare `15` is refused rather than guessed).
+fn sink_budget(v: &str) -> Result<std::time::Duration> {
+    let var = ev::SINK_BUDGET;
+    if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(Error::usage_hint(
+            format!("the duration '{v}' given to {var} has no unit"),
+            format!("give {var} a unit: {v}s for seconds, or e.g. 500ms or 1m"),
+        ));
+    }
+    let d = short_duration(var, v)?;
+    if d.is_zero() {
+        return Err(Error::usage_hint(
+            format!("{var} must be more than zero, not '{v}'"),
+            format!(
+                "give {var} as e.g. 15s (the default), or unset it; `dorameter flush` delivers what waits in the spool"
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 /// `250ms`, `2s`, `1.5s`, `1m`, or plain seconds.
@@ -661,4 +686,43 @@ fn short_duration(var: &str, v: &str) -> Result<std::time::Duration> {
         return Err(bad());
     }
     Ok(std::time::Duration::from_secs_f64(x * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_sink_budget_needs_a_unit_and_more_than_zero() {
+        assert_eq!(http_settings(&env(&[])).unwrap().budget, None);
+        let b = |v: &str| http_settings(&env(&[(ev::SINK_BUDGET, v)]));
+        assert_eq!(
+            b("15s").unwrap().budget,
+            Some(std::time::Duration::from_secs(15))
+        );
+        assert_eq!(
+            b("1m").unwrap().budget,
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(
+            b("500ms").unwrap().budget,
+            Some(std::time::Duration::from_millis(500))
+        );
+        for bad in ["15", "0s", "soon", "-1s"] {
+            let e = b(bad).unwrap_err();
+            let hint = e.hint().unwrap_or_default();
+            assert!(
+                e.to_string().contains(ev::SINK_BUDGET) && hint.contains(ev::SINK_BUDGET),
+                "{bad}: {e} / {hint}"
+            );
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{bad}");
+        }
+    }
 }

@@ -110,6 +110,7 @@ pub fn populate(store: &mut dyn Store, n: usize) -> usize {
                     },
                     kind,
                     version: Some(format!("v1.{i}")),
+                    ref_name: None,
                     team: Some("platform".into()),
                     pipeline_id: Some(format!("{}", 100_000 + i)),
                     pipeline_url: None,

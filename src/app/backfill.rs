@@ -182,8 +182,10 @@ fn request_for(
         lead_time_from: req.lead_time_from,
         max_commits: req.max_commits,
         rollforward_subject: req.rollforward_subject.clone(),
-        repository_url: repo.origin_url().map(|u| crate::ci::strip_credentials(&u)),
+        repository_url: repo.origin_url(),
         version: Some(tag.name.clone()),
+        // A tag read from history: no pipeline built it, no branch is known.
+        ref_name: None,
         team: req.team.clone(),
         pipeline_id: None,
         pipeline_url: None,

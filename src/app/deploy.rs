@@ -44,8 +44,12 @@ pub struct DeployRequest {
     pub max_commits: usize,
     /// The rollforward subject rule (SPEC §3); `None` turns it off.
     pub rollforward_subject: Option<SubjectPattern>,
+    /// The CI's project URL or the origin remote, in any form: the
+    /// deployment stores it normalised ([`crate::ci::repository_url`]).
     pub repository_url: Option<String>,
     pub version: Option<String>,
+    /// The branch or tag CI built ([`crate::ci::CiContext::ref_name`]).
+    pub ref_name: Option<String>,
     pub team: Option<String>,
     pub pipeline_id: Option<String>,
     pub pipeline_url: Option<String>,
@@ -229,7 +233,11 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                         req.max_commits, req.max_commits
                     ));
                 }
-                commits = new_to_service(tx, req, walk.commits)?;
+                // Nothing recorded before: nothing can have shipped them.
+                commits = match &previous {
+                    Some(_) => new_to_service(tx, req, walk.commits)?,
+                    None => walk.commits,
+                };
                 merges = walk.merges;
                 if commits.is_empty() {
                     note = Some(LeadTimeNote::NoNewChanges);
@@ -261,7 +269,10 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
             id: req.id.clone(),
             service: req.service.clone(),
             env: req.env.clone(),
-            repository_url: req.repository_url.clone(),
+            repository_url: req
+                .repository_url
+                .as_deref()
+                .and_then(crate::ci::repository_url),
             sha: req.sha.clone(),
             previous_sha: base,
             started_at: req.started_at,
@@ -269,6 +280,7 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
             status: req.status,
             kind,
             version: req.version.clone(),
+            ref_name: req.ref_name.clone(),
             team: req.team.clone(),
             pipeline_id: req.pipeline_id.clone(),
             pipeline_url: req.pipeline_url.clone(),

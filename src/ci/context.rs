@@ -42,6 +42,9 @@ pub struct CiContext {
     pub merge_sha: Option<String>,
     /// The branch being built (a pull/merge request's source branch).
     pub branch: Option<String>,
+    /// The tag a tag pipeline builds (GitHub `refs/tags/…`, GitLab
+    /// `CI_COMMIT_TAG`); such a pipeline has no branch.
+    pub tag: Option<String>,
     /// Credentials stripped.
     pub repository_url: Option<String>,
     /// The repository's path on its forge: `owner/name`, `group/sub/project`.
@@ -104,6 +107,12 @@ pub struct Detection {
 }
 
 impl CiContext {
+    /// The git ref the pipeline built, as CI names it (`GITHUB_REF_NAME`'s
+    /// branch or tag, GitLab `CI_COMMIT_REF_NAME`): the branch, else the tag.
+    pub fn ref_name(&self) -> Option<&str> {
+        self.branch.as_deref().or(self.tag.as_deref())
+    }
+
     /// A context with only the provider set; detectors fill in the rest.
     pub(crate) fn new(provider: Provider) -> CiContext {
         CiContext {
@@ -111,6 +120,7 @@ impl CiContext {
             sha: None,
             merge_sha: None,
             branch: None,
+            tag: None,
             repository_url: None,
             repository: None,
             api_url: None,

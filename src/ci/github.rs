@@ -62,6 +62,9 @@ pub(crate) fn detect(
         (None, Some(r)) if r.starts_with("refs/heads/") => Some(branch_name(r)),
         _ => None,
     };
+    ctx.tag = git_ref
+        .and_then(|r| r.strip_prefix("refs/tags/"))
+        .map(str::to_string);
     ctx.run_key = parts(&[
         Some("gh"),
         repo,
@@ -425,6 +428,25 @@ mod tests {
             "repository": {"full_name": "acme/api"}
         })
         .to_string()
+    }
+
+    #[test]
+    fn the_ref_is_the_branch_else_the_pushed_tag() {
+        let tag = detect(&env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_SHA", HEAD),
+            ("GITHUB_REF", "refs/tags/v2.0.1"),
+            ("GITHUB_REF_NAME", "v2.0.1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (tag.branch.as_deref(), tag.ref_name()),
+            (None, Some("v2.0.1"))
+        );
+        let pr = detect(&pr_env()).unwrap();
+        // Not `42/merge`: the pull request's own branch.
+        assert_eq!(pr.ref_name(), Some("feat/login"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub(crate) fn detect(vars: Vars<'_>) -> CiContext {
     ctx.branch = vars
         .first(&["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH"])
         .map(str::to_string);
+    ctx.tag = vars.owned("CI_COMMIT_TAG");
     ctx.run_key = parts(&[Some("gl"), vars.get("CI_PROJECT_ID"), vars.get("CI_JOB_ID")]);
     ctx.change = merge_request(vars).or_else(|| open_merge_request(vars));
     ctx

@@ -24,4 +24,4 @@ mod url;
 
 pub use context::{ChangeRequest, CiContext, Detection, EnvMap, Provider};
 pub use detect::{detect, detect_with, detect_with_event_file, read_event_file};
-pub use url::{repo_name, repo_slug, strip_credentials};
+pub use url::{repo_name, repo_slug, repository_url, strip_credentials};

@@ -22,6 +22,71 @@ pub fn strip_credentials(url: &str) -> String {
     }
 }
 
+/// The one form a repository URL takes in events and sinks:
+/// `https://host[:port]/path`, lowercase host, no credentials, no `.git`, no
+/// trailing slash, query or fragment. The origin remote (`git@host:acme/api`,
+/// `ssh://git@host:2222/acme/api.git`, `https://token@host/acme/api.git`) and
+/// the CI's project URL (GitLab `CI_PROJECT_URL`, GitHub's server URL and
+/// repository) then name a repository identically, so a receiver that links
+/// deployments by repository (DevLake's `repoUrl`) sees one history whether
+/// a deployment was backfilled from tags or recorded in CI.
+///
+/// An ssh port is dropped (it is not the web server's); an http(s) port
+/// other than the scheme's default is kept. `None` for what names no
+/// repository on a host: a local path, `file://`, an unknown scheme, no path.
+pub fn repository_url(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let (authority, path, web) = match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let web = match scheme.to_ascii_lowercase().as_str() {
+                "http" => Some(80),
+                "https" => Some(443),
+                "ssh" | "git" | "git+ssh" | "ssh+git" => None,
+                _ => return None,
+            };
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..], web)
+        }
+        None => {
+            // scp-like `[user@]host:path`. A path with a slash before any
+            // colon is local, and so is a Windows drive letter (`C:\…`).
+            let (host, path) = raw.split_once(':')?;
+            if host.len() <= 1 || host.contains(['/', '\\']) {
+                return None;
+            }
+            (host, path, None)
+        }
+    };
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        // `[::1]` alone has colons but no port after its bracket.
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            (h, p.parse::<u16>().ok())
+        }
+        _ => (host_port, None),
+    };
+    if host.is_empty() || host.contains(['/', ' ']) {
+        return None;
+    }
+    let port = match (web, port) {
+        (Some(default), Some(p)) if p != default => format!(":{p}"),
+        _ => String::new(),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.trim_matches('/');
+    let path = path
+        .strip_suffix(".git")
+        .unwrap_or(path)
+        .trim_end_matches('/');
+    if path.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "https://{}{port}/{path}",
+        host.to_ascii_lowercase()
+    ))
+}
+
 /// The repository's path on its host: `o/r` for `https://host/o/r.git`,
 /// `git@host:o/r.git` and `ssh://git@host:22/o/r`.
 pub fn repo_slug(url: &str) -> Option<String> {
@@ -77,6 +142,65 @@ mod tests {
             strip_credentials("https://github.com/o/r@v1"),
             "https://github.com/o/r@v1"
         );
+    }
+
+    #[test]
+    fn repository_urls_take_one_form() {
+        let want = Some("https://gitlab.example.com/acme/api".to_string());
+        for raw in [
+            // GitLab's CI_PROJECT_URL, and the origin remotes of the same project.
+            "https://gitlab.example.com/acme/api",
+            "https://gitlab.example.com/acme/api.git",
+            "https://gitlab.example.com/acme/api/",
+            "https://gitlab.example.com/acme/api.git/",
+            "https://gitlab-ci-token:glcbt-SECRET@gitlab.example.com/acme/api.git",
+            "https://oauth2@gitlab.example.com/acme/api",
+            "http://gitlab.example.com/acme/api",
+            "https://GitLab.Example.com:443/acme/api",
+            "git@gitlab.example.com:acme/api.git",
+            "git@gitlab.example.com:acme/api",
+            "gitlab.example.com:acme/api",
+            "git@gitlab.example.com:/acme/api.git",
+            "ssh://git@gitlab.example.com/acme/api.git",
+            "ssh://git@gitlab.example.com:2222/acme/api",
+            "git+ssh://git@gitlab.example.com/acme/api.git",
+            "git://gitlab.example.com/acme/api.git",
+            "https://gitlab.example.com/acme/api?private_token=x#readme",
+            "  https://gitlab.example.com/acme/api\n",
+        ] {
+            assert_eq!(repository_url(raw), want, "{raw:?}");
+        }
+        // Idempotent: the normal form is its own normal form.
+        let once = repository_url("git@github.com:Org/Repo.git").unwrap();
+        assert_eq!(once, "https://github.com/Org/Repo");
+        assert_eq!(repository_url(&once).as_deref(), Some(once.as_str()));
+        // A web port that is not the default is part of the address.
+        assert_eq!(
+            repository_url("https://u:p@git.internal:8443/g/sub/p.git").as_deref(),
+            Some("https://git.internal:8443/g/sub/p")
+        );
+        assert_eq!(
+            repository_url("http://[::1]:8080/g/p").as_deref(),
+            Some("https://[::1]:8080/g/p")
+        );
+        assert_eq!(
+            repository_url("https://dev.azure.com/org/proj/_git/repo").as_deref(),
+            Some("https://dev.azure.com/org/proj/_git/repo")
+        );
+        // Nothing that names a repository on a host.
+        for raw in [
+            "/srv/git/api.git",
+            "../api",
+            "file:///srv/git/api.git",
+            "C:\\src\\api",
+            "C:/src/api",
+            "https://github.com/",
+            "git@github.com:",
+            "ftp://host/a/b",
+            "",
+        ] {
+            assert_eq!(repository_url(raw), None, "{raw:?}");
+        }
     }
 
     #[test]

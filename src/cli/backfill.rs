@@ -109,6 +109,7 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
+        ctx.check_sinks(&settings)?;
         Access::ReadWrite
     };
     let mut store = ctx.open_store(&settings, Some(&repo), access)?;

@@ -79,6 +79,16 @@ impl Context<'_> {
         Ok(store::open(&url, access)?)
     }
 
+    /// Refuses sinks that could never deliver (a `datadog` sink without
+    /// `DD_API_KEY`): commands that record deployments or incidents, and
+    /// `flush`, call it before they store anything.
+    pub fn check_sinks(&self, settings: &Settings) -> Result<()> {
+        Ok(crate::sink::check_ready(
+            &settings.sinks,
+            &sinks::secrets(&self.env),
+        )?)
+    }
+
     /// Sends `events` (just stored) to every configured sink, after the
     /// spool's backlog, and tells what was not delivered. Returns `code`, or
     /// exit 5 under `--strict` when something stays undelivered. Telemetry
@@ -142,6 +152,16 @@ impl Context<'_> {
                 ),
             )?;
         }
+        if let Some(budget) = report.budget_spent {
+            self.warn(
+                settings,
+                &format!(
+                    "sinks: the delivery budget of {} ({}) ran out; what was not delivered waits in the spool for the next run or `dorameter flush`",
+                    crate::http::shown(budget),
+                    ev::SINK_BUDGET
+                ),
+            )?;
+        }
         for s in &report.sinks {
             if s.pending > 0 {
                 let kept = if report.spool_error.is_some() {
@@ -166,6 +186,9 @@ impl Context<'_> {
                     s.sink, s.delivered, s.skipped, s.pending
                 ),
             )?;
+            for why in &s.not_applicable {
+                self.info(settings, &format!("sink {}: not applicable: {why}", s.sink))?;
+            }
         }
         for s in &report.unconfigured {
             self.info(

@@ -124,11 +124,11 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
         lead_time_from: s.lead_time_from(args.lead_time_from.clone())?.value,
         max_commits: s.max_commits(args.max_commits.clone())?.value,
         rollforward_subject: s.rollforward_subject(),
-        repository_url: ci.and_then(|c| c.repository_url.clone()).or_else(|| {
-            repo.and_then(Repo::origin_url)
-                .map(|u| crate::ci::strip_credentials(&u))
-        }),
+        repository_url: ci
+            .and_then(|c| c.repository_url.clone())
+            .or_else(|| repo.and_then(Repo::origin_url)),
         version: args.version.clone(),
+        ref_name: ci.and_then(|c| c.ref_name()).map(str::to_string),
         team: s.team(args.team.clone()),
         pipeline_id: ci.and_then(|c| c.pipeline_id.clone()),
         pipeline_url: ci.and_then(|c| c.pipeline_url.clone()),
@@ -179,6 +179,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
+        ctx.check_sinks(&settings)?;
         Access::ReadWrite
     };
     let mut store = match ctx.open_store(&settings, repo, access) {

@@ -5,27 +5,50 @@ use clap::Args;
 use super::GlobalArgs;
 use super::context::Context;
 use crate::app::sinks;
+use crate::env_vars as ev;
 use crate::render::{self, Format};
 use crate::sink::Report;
 use crate::{Result, exit};
 
 #[derive(Debug, Args)]
-pub struct FlushArgs {}
+pub struct FlushArgs {
+    /// Remove the spooled records of a sink that no longer exists, as
+    /// `flush` lists it (or its --sink spec); repeatable. The rest is
+    /// delivered as usual. No env var: a one-off cleanup, never a default.
+    #[arg(long = "drop", value_name = "SINK")]
+    pub drop: Vec<String>,
+}
 
-pub fn run(_args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
+pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let mut settings = ctx.settings(global, None)?;
     let formats = [Format::Table, Format::Json, Format::Markdown];
     settings.use_format(&formats, "flush", "use --format table or json")?;
     let text_format = settings.format.value != Format::Json;
+    ctx.check_sinks(&settings)?;
     let spool = ctx.spool_dir(&settings, None);
+    let dd_site = ctx.env.get(ev::DD_SITE).cloned();
+    let mut dropped = Vec::new();
+    for wanted in &args.drop {
+        let d = sinks::drop_records(&spool, wanted, &settings.sinks, dd_site.as_deref())?;
+        if text_format {
+            ctx.out(&format!(
+                "dropped {} spooled record{} for {}\n",
+                d.records,
+                if d.records == 1 { "" } else { "s" },
+                render::escape::terminal(&d.sink)
+            ))?;
+        }
+        dropped.push(d);
+    }
     let secrets = sinks::secrets(&ctx.env);
-    let report = sinks::flush(&sinks::Target {
+    let mut report = sinks::flush(&sinks::Target {
         spool: &spool,
         sinks: &settings.sinks,
         secrets: &secrets,
         http: &settings.http,
         now: settings.now,
     })?;
+    report.dropped = dropped;
     ctx.tell_delivery(&settings, &report)?;
     let unconfigured: u64 = report.unconfigured.iter().map(|s| s.pending).sum();
     if settings.sinks.is_empty() && unconfigured > 0 {

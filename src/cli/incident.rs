@@ -149,6 +149,7 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
     check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let req = request(&args, resolving, &settings, repo.as_ref())?;
+    ctx.check_sinks(&settings)?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;
     let recorded = incident::record(store.as_mut(), repo.as_ref(), &req)?;
     drop(store);

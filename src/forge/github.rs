@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use octocrab::{Octocrab, Page};
 use reqwest::Url;
-use reqwest::header::HeaderName;
+use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -27,6 +27,9 @@ use crate::http::{self, HttpSettings, Jitter};
 /// The login the Actions `GITHUB_TOKEN` comments as. That token cannot read
 /// `GET /user`.
 pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// The media type GitHub's REST API documents for every request.
+const GITHUB_JSON: &str = "application/vnd.github+json";
 
 /// Most pages of comments read (100 each).
 const MAX_PAGES: usize = 100;
@@ -103,10 +106,11 @@ impl GitHub {
                     message: e.to_string(),
                 })?
                 .personal_token(token.expose_secret().trim().to_string())
-                .add_header(
-                    HeaderName::from_static("x-github-api-version"),
-                    "2022-11-28".into(),
-                )
+                // octocrab sends `X-GitHub-Api-Version` on every request
+                // already (its crate metadata pins the version): adding it
+                // again made the value `2022-11-28, 2022-11-28`. It sets no
+                // `Accept`; GitHub recommends its JSON media type.
+                .add_header(ACCEPT, GITHUB_JSON.into())
                 .set_connect_timeout(Some(settings.connect_timeout.min(settings.timeout)))
                 .set_read_timeout(Some(settings.timeout))
                 .set_write_timeout(Some(settings.timeout))

@@ -23,11 +23,9 @@ pub fn prepare(base: &Url, event: &SinkEvent, key: Option<&SecretString>) -> Pre
         SinkEvent::Incident(i) => ("api/v2/dora/failure", failure_body(i)),
         SinkEvent::TestRun(_) => return Prepare::Skip("Datadog DORA has no test runs"),
     };
-    let Some(key) = key.filter(|k| !k.expose_secret().trim().is_empty()) else {
-        return Prepare::Fail("DD_API_KEY is not set".into());
-    };
-    let Some(key) = sensitive(key.expose_secret().trim()) else {
-        return Prepare::Fail("DD_API_KEY is not a valid header value".into());
+    let key = match api_key(key) {
+        Ok(k) => k,
+        Err(e) => return Prepare::Fail(e.to_string()),
     };
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -37,6 +35,26 @@ pub fn prepare(base: &Url, event: &SinkEvent, key: Option<&SecretString>) -> Pre
         headers,
         body: serde_json::to_vec(&body).unwrap_or_default(),
     })
+}
+
+/// Why `DD_API_KEY` cannot be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("DD_API_KEY is not set")]
+    Missing,
+    #[error(
+        "DD_API_KEY is not a valid HTTP header value (a line break or control character in it?)"
+    )]
+    Invalid,
+}
+
+/// `DD_API_KEY` as the header value it is sent in (marked sensitive).
+pub fn api_key(key: Option<&SecretString>) -> Result<HeaderValue, KeyProblem> {
+    let key = key
+        .map(|k| k.expose_secret().trim())
+        .filter(|k| !k.is_empty())
+        .ok_or(KeyProblem::Missing)?;
+    sensitive(key).ok_or(KeyProblem::Invalid)
 }
 
 /// `base` + `path`, keeping any path prefix a proxy needs.
@@ -55,11 +73,17 @@ pub fn deployment_body(d: &Deployment) -> Value {
     a.insert("started_at".into(), json!(ns(d.started_at)));
     a.insert("finished_at".into(), json!(ns(d.finished_at)));
     // `git` needs both fields, and the sha must be 40+ hex: omit it otherwise.
-    if let Some(repo) = d.repository_url.as_deref().filter(|r| !r.is_empty()) {
+    // Normalised again: a deployment recorded by an older version may hold
+    // its origin remote as it was (`git@host:acme/api.git`).
+    if let Some(repo) = d
+        .repository_url
+        .as_deref()
+        .and_then(crate::ci::repository_url)
+    {
         if is_full_sha(&d.sha) {
             a.insert(
                 "git".into(),
-                json!({"commit_sha": d.sha, "repository_url": crate::ci::strip_credentials(repo)}),
+                json!({"commit_sha": d.sha, "repository_url": repo}),
             );
         }
     }

@@ -3,12 +3,15 @@
 //!
 //! Per sink a breaker stops sending for the rest of the run once the sink is
 //! unreachable (retries exhausted) or refuses our credentials (401/403/404),
-//! so a backlog never turns into a long wait in a deploy job.
+//! so a backlog never turns into a long wait in a deploy job. A delivery
+//! budget bounds the whole run: a sink that accepts connections and never
+//! answers costs at most the budget, and what is left waits in the spool.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -63,6 +66,9 @@ pub struct SinkReport {
     pub errors: Vec<String>,
     #[serde(skip)]
     more_errors: u64,
+    /// Why events were not applicable to this sink (distinct reasons).
+    #[serde(skip)]
+    pub not_applicable: Vec<&'static str>,
 }
 
 impl SinkReport {
@@ -81,6 +87,13 @@ impl SinkReport {
         }
     }
 
+    fn skip(&mut self, why: &'static str) {
+        self.skipped += 1;
+        if !self.not_applicable.contains(&why) {
+            self.not_applicable.push(why);
+        }
+    }
+
     /// The errors as one line for a warning.
     pub fn error_summary(&self) -> String {
         let mut s = self.errors.join("; ");
@@ -95,12 +108,17 @@ impl SinkReport {
 pub struct Report {
     pub spool: Option<String>,
     pub sinks: Vec<SinkReport>,
+    /// Records removed with `flush --drop`, per sink.
+    pub dropped: Vec<Dropped>,
     /// Records for sinks not configured in this run (kept for a later run).
     pub unconfigured: Vec<SinkReport>,
     #[serde(flatten)]
     pub health: Health,
     /// The spool could not be used: events were sent without it.
     pub spool_error: Option<String>,
+    /// The delivery budget ran out with records left: the budget.
+    #[serde(skip)]
+    pub budget_spent: Option<Duration>,
 }
 
 impl Report {
@@ -114,24 +132,35 @@ impl Report {
     }
 }
 
+/// Records `flush --drop` removed for one sink.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Dropped {
+    pub sink: String,
+    pub records: u64,
+}
+
 /// What one run sends to.
 pub struct Plan<'a> {
     pub sinks: &'a [SinkSpec],
     pub secrets: &'a Secrets,
     pub settings: &'a HttpSettings,
     pub now: DateTime<Utc>,
+    /// The most this run spends delivering, from when it starts (waiting
+    /// for another process's spool lock included); `None`: no limit.
+    pub budget: Option<Duration>,
 }
 
 /// Spools `events` for every sink, then delivers everything pending in the
 /// spool at `dir`. With no events (`flush`) a spool that cannot be opened is
 /// an error; with events they are still sent, unspooled, and the report says why.
 pub fn run(dir: &Path, plan: &Plan<'_>, events: &[SinkEvent]) -> Result<Report, SinkError> {
+    let deadline = plan.budget.map(|b| Instant::now() + b);
     let client = http::client(plan.settings)?;
     let mut spool = match Spool::open(dir) {
         Ok(s) => s,
         Err(e) if events.is_empty() => return Err(e.into()),
         Err(e) => {
-            let mut report = direct(&client, plan, events);
+            let mut report = direct(&client, plan, deadline, events);
             report.spool_error = Some(match e.hint() {
                 Some(h) => format!("{e} ({h}); these events were not spooled"),
                 None => format!("{e}; these events were not spooled"),
@@ -205,13 +234,20 @@ pub fn run(dir: &Path, plan: &Plan<'_>, events: &[SinkEvent]) -> Result<Report, 
     report.unconfigured = unconfigured;
 
     let mut failure: Option<SinkError> = None;
-    send_all(&client, plan, &jobs, &mut report, &mut |key, outcome| {
-        if failure.is_none() {
-            if let Err(e) = spool.ack(key, outcome) {
-                failure = Some(e.into());
+    send_all(
+        &client,
+        plan,
+        deadline,
+        &jobs,
+        &mut report,
+        &mut |key, outcome| {
+            if failure.is_none() {
+                if let Err(e) = spool.ack(key, outcome) {
+                    failure = Some(e.into());
+                }
             }
-        }
-    });
+        },
+    );
     if let Some(e) = failure {
         return Err(e);
     }
@@ -220,7 +256,12 @@ pub fn run(dir: &Path, plan: &Plan<'_>, events: &[SinkEvent]) -> Result<Report, 
 }
 
 /// Sends without a spool (it could not be opened): best effort, nothing kept.
-fn direct(client: &reqwest::blocking::Client, plan: &Plan<'_>, events: &[SinkEvent]) -> Report {
+fn direct(
+    client: &reqwest::blocking::Client,
+    plan: &Plan<'_>,
+    deadline: Option<Instant>,
+    events: &[SinkEvent],
+) -> Report {
     let jobs: Vec<(usize, Record)> = events
         .iter()
         .flat_map(|e| {
@@ -241,21 +282,26 @@ fn direct(client: &reqwest::blocking::Client, plan: &Plan<'_>, events: &[SinkEve
             .collect(),
         ..Report::default()
     };
-    send_all(client, plan, &jobs, &mut report, &mut |_, _| {});
+    send_all(client, plan, deadline, &jobs, &mut report, &mut |_, _| {});
     report
 }
 
 enum Result_ {
-    Done(AckOutcome),
+    Delivered,
+    Skipped(&'static str),
     Failed(String),
     NotTried,
+    /// The budget ran out first (with the last attempt's failure, if one
+    /// was made): not the sink's fault, no breaker.
+    OutOfTime(Option<String>),
 }
 
-/// Sends `jobs` on `settings.concurrency` threads; `ack` runs on this
-/// thread, in completion order.
+/// Sends `jobs` on `settings.concurrency` threads until `deadline`; `ack`
+/// runs on this thread, in completion order.
 fn send_all(
     client: &reqwest::blocking::Client,
     plan: &Plan<'_>,
+    deadline: Option<Instant>,
     jobs: &[(usize, Record)],
     report: &mut Report,
     ack: &mut dyn FnMut(&str, AckOutcome),
@@ -279,19 +325,27 @@ fn send_all(
                     let Some((si, rec)) = jobs.get(i) else { break };
                     let result = if down[*si].load(Ordering::Relaxed) {
                         Result_::NotTried
+                    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                        Result_::OutOfTime(None)
                     } else {
                         let spec = &plan.sinks[*si];
                         match prepare(spec, rec, plan.secrets) {
-                            Prepare::Skip(_) => Result_::Done(AckOutcome::Skipped),
+                            Prepare::Skip(why) => Result_::Skipped(why),
                             Prepare::Fail(m) => {
                                 down[*si].store(true, Ordering::Relaxed);
                                 Result_::Failed(m)
                             }
                             Prepare::Send(p) => {
-                                match http::send(client, &p, plan.settings, &mut jitter, scrub) {
-                                    Outcome::Delivered { .. } => {
-                                        Result_::Done(AckOutcome::Delivered)
-                                    }
+                                let sent = http::send(
+                                    client,
+                                    &p,
+                                    plan.settings,
+                                    &mut jitter,
+                                    scrub,
+                                    deadline,
+                                );
+                                match sent {
+                                    Outcome::Delivered { .. } => Result_::Delivered,
                                     Outcome::Rejected { status, message } => {
                                         if matches!(status, 401 | 403 | 404 | 407) {
                                             down[*si].store(true, Ordering::Relaxed);
@@ -302,6 +356,7 @@ fn send_all(
                                         down[*si].store(true, Ordering::Relaxed);
                                         Result_::Failed(message)
                                     }
+                                    Outcome::OutOfTime { message } => Result_::OutOfTime(message),
                                 }
                             }
                         }
@@ -317,18 +372,26 @@ fn send_all(
             let (si, rec) = &jobs[i];
             let sr = &mut report.sinks[*si];
             match result {
-                Result_::Done(outcome) => {
-                    ack(&rec.key(), outcome);
-                    match outcome {
-                        AckOutcome::Skipped => sr.skipped += 1,
-                        _ => sr.delivered += 1,
-                    }
+                Result_::Delivered => {
+                    ack(&rec.key(), AckOutcome::Delivered);
+                    sr.delivered += 1;
+                }
+                Result_::Skipped(why) => {
+                    ack(&rec.key(), AckOutcome::Skipped);
+                    sr.skip(why);
                 }
                 Result_::Failed(m) => {
                     sr.pending += 1;
                     sr.error(format!("{} {}: {m}", rec.event.kind(), rec.event.id()));
                 }
                 Result_::NotTried => sr.pending += 1,
+                Result_::OutOfTime(m) => {
+                    sr.pending += 1;
+                    if let Some(m) = m {
+                        sr.error(format!("{} {}: {m}", rec.event.kind(), rec.event.id()));
+                    }
+                    report.budget_spent = plan.budget;
+                }
             }
         }
     });

@@ -1,7 +1,8 @@
 //! Apache DevLake incoming webhooks (plugins/webhook, v1.0+ payloads):
 //! deployments to `{URL}/deployments` with `id` and `deploymentCommits[]`,
 //! incidents to `{URL}/issues` as issues of `type: INCIDENT` with
-//! `resolutionDate` once resolved. `URL` is the webhook connection's
+//! `resolutionDate` once resolved; incidents with `--cause infra` are not
+//! sent (DevLake would blame a deployment). `URL` is the webhook connection's
 //! endpoint, e.g. `https://lake.example.com/api/rest/plugins/webhook/connections/3`;
 //! `DORAMETER_DEVLAKE_TOKEN` is sent as `Authorization: Bearer …`.
 
@@ -19,6 +20,14 @@ use crate::http::{Prepared, sensitive};
 pub fn prepare(url: &Url, event: &SinkEvent, token: Option<&SecretString>) -> Prepare {
     let (path, body) = match event {
         SinkEvent::Deployment(d) => ("deployments", deployment_body(d)),
+        // DevLake attributes every INCIDENT to the last production
+        // deployment before it: an infrastructure incident sent as one would
+        // become a change failure dorameter deliberately does not count.
+        SinkEvent::Incident(i) if !i.cause.counts_as_change_failure() => {
+            return Prepare::Skip(
+                "an infra incident is not sent: DevLake would count it as a change failure of the last deployment",
+            );
+        }
         SinkEvent::Incident(i) => ("issues", issue_body(i)),
         SinkEvent::TestRun(_) => return Prepare::Skip("DevLake's webhook has no test runs"),
     };
@@ -45,19 +54,49 @@ fn rfc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// DevLake's environments are an enum; ours are free text. The original
+/// DevLake's environment enum, first match wins: a keyword matches where a
+/// word of the name begins (`docs/sinks.md` has the table). The original
 /// name travels in `originalEnvironment`.
+const ENVIRONMENTS: &[(&str, &[&str])] = &[
+    ("STAGING", &["stag", "preprod", "uat"]),
+    ("PRODUCTION", &["prod", "live"]),
+    ("TESTING", &["test", "qa"]),
+];
+
+/// Maps our free-text env to DevLake's enum. DevLake's DORA dashboards
+/// count only `PRODUCTION`, so `live-eu` must not fall through to
+/// `DEVELOPMENT`; matching at word starts rather than anywhere keeps
+/// `nonprod`, `delivery` and `latest` out of the wrong bucket.
 pub fn environment(env: &str) -> &'static str {
-    let e = env.to_ascii_lowercase();
-    if e.contains("stag") || e.contains("preprod") || e == "uat" {
-        "STAGING"
-    } else if e.contains("prod") || e == "live" {
-        "PRODUCTION"
-    } else if e.contains("test") || e == "qa" {
-        "TESTING"
-    } else {
-        "DEVELOPMENT"
+    let words = words(env);
+    ENVIRONMENTS
+        .iter()
+        .find(|(_, keys)| words.iter().any(|w| keys.iter().any(|k| w.starts_with(k))))
+        .map_or("DEVELOPMENT", |(name, _)| name)
+}
+
+/// The name's words: lowercase runs of ASCII letters (digits and every other
+/// character separate them). `pre` and `non` are read with the word after
+/// them, so `pre-prod` is `preprod` and `non-prod` is `nonprod`.
+fn words(env: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prefix = String::new();
+    for w in env
+        .to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+    {
+        if matches!(w, "pre" | "non") {
+            prefix.push_str(w);
+        } else {
+            out.push(format!("{prefix}{w}"));
+            prefix.clear();
+        }
     }
+    if !prefix.is_empty() {
+        out.push(prefix);
+    }
+    out
 }
 
 pub fn deployment_body(d: &Deployment) -> Value {
@@ -65,11 +104,14 @@ pub fn deployment_body(d: &Deployment) -> Value {
         DeploymentStatus::Success => "SUCCESS",
         DeploymentStatus::Failure => "FAILURE",
     };
-    // `repoUrl` is required: DevLake only needs it unique per repository.
+    // `repoUrl` is required, and DevLake links a deployment to the previous
+    // one of the same `repoUrl`: one normal form whatever recorded it (an
+    // older version stored the origin remote as it was). Without one, the
+    // service name is unique enough.
     let repo = d
         .repository_url
         .as_deref()
-        .map(crate::ci::strip_credentials)
+        .and_then(crate::ci::repository_url)
         .unwrap_or_else(|| d.service.clone());
     let mut commit = json!({
         "repoUrl": repo,
@@ -78,8 +120,10 @@ pub fn deployment_body(d: &Deployment) -> Value {
         "finishedDate": rfc(d.finished_at),
         "result": result,
     });
-    if let Some(v) = &d.version {
-        commit["refName"] = json!(v);
+    // DevLake's `refName` is the branch a pipeline built (its own GitLab and
+    // GitHub collectors fill it so), never a release label.
+    if let Some(r) = &d.ref_name {
+        commit["refName"] = json!(r);
     }
     let title = format!(
         "{} {} to {}",
@@ -132,12 +176,46 @@ mod tests {
     use super::environment;
 
     #[test]
-    fn environments() {
-        assert_eq!(environment("production"), "PRODUCTION");
-        assert_eq!(environment("prod-eu"), "PRODUCTION");
-        assert_eq!(environment("staging"), "STAGING");
-        assert_eq!(environment("preprod"), "STAGING");
-        assert_eq!(environment("qa"), "TESTING");
-        assert_eq!(environment("review-123"), "DEVELOPMENT");
+    fn environments_match_keywords_at_word_starts() {
+        for (env, want) in [
+            ("production", "PRODUCTION"),
+            ("Production", "PRODUCTION"),
+            ("prod", "PRODUCTION"),
+            ("prod-eu", "PRODUCTION"),
+            ("eu-prod", "PRODUCTION"),
+            ("prod2", "PRODUCTION"),
+            ("live", "PRODUCTION"),
+            // Matched exactly before: these fell through to DEVELOPMENT and
+            // out of DevLake's DORA.
+            ("live-eu", "PRODUCTION"),
+            ("us_live", "PRODUCTION"),
+            ("uat", "STAGING"),
+            ("uat-2", "STAGING"),
+            ("eu/uat", "STAGING"),
+            ("qa", "TESTING"),
+            ("qa1", "TESTING"),
+            ("QA-east", "TESTING"),
+            ("staging", "STAGING"),
+            ("stage", "STAGING"),
+            ("preprod", "STAGING"),
+            ("pre-prod", "STAGING"),
+            ("pre_production", "STAGING"),
+            // STAGING is looked for first.
+            ("prod-staging", "STAGING"),
+            ("test", "TESTING"),
+            ("integration-tests", "TESTING"),
+            ("review-123", "DEVELOPMENT"),
+            ("dev", "DEVELOPMENT"),
+            ("", "DEVELOPMENT"),
+            // A keyword inside a word is not a match.
+            ("nonprod", "DEVELOPMENT"),
+            ("non-prod", "DEVELOPMENT"),
+            ("delivery", "DEVELOPMENT"),
+            ("latest", "DEVELOPMENT"),
+            ("evaluation", "DEVELOPMENT"),
+            ("aqua", "DEVELOPMENT"),
+        ] {
+            assert_eq!(environment(env), want, "{env:?}");
+        }
     }
 }

@@ -19,9 +19,26 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Deployment, Incident, TestRun};
 
 pub use crate::http::HttpSettings;
-pub use deliver::{Report, Secrets, SinkReport};
+pub use deliver::{Dropped, Report, Secrets, SinkReport};
 pub use spec::{SinkSpec, redact_url};
 pub use spool::{Record, Spool, SpoolError};
+
+/// Refuses a configuration no event could ever be delivered with (a
+/// `datadog` sink without a usable `DD_API_KEY`), so a command fails before
+/// it stores anything rather than spooling records that can only wait.
+pub fn check_ready(sinks: &[SinkSpec], secrets: &Secrets) -> Result<(), SinkError> {
+    for sink in sinks {
+        if let SinkSpec::Datadog { .. } = sink {
+            datadog::api_key(secrets.dd_api_key.as_ref()).map_err(|problem| {
+                SinkError::NotReady {
+                    sink: sink.to_string(),
+                    problem,
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
 
 /// One event as every sink receives it (the contract of `src/event.rs`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,6 +81,13 @@ impl SinkEvent {
 pub enum SinkError {
     #[error("invalid sink '{shown}': {reason}")]
     BadSpec { shown: String, reason: String },
+    /// A configured sink cannot send at all (the Datadog key): refused
+    /// before anything is stored, not spooled to fail on every run.
+    #[error("the sink {sink} cannot send: {problem}")]
+    NotReady {
+        sink: String,
+        problem: datadog::KeyProblem,
+    },
     #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error(transparent)]
@@ -72,7 +96,7 @@ pub enum SinkError {
 
 impl SinkError {
     pub fn is_usage(&self) -> bool {
-        matches!(self, SinkError::BadSpec { .. })
+        matches!(self, SinkError::BadSpec { .. } | SinkError::NotReady { .. })
             || matches!(self, SinkError::Spool(e) if e.is_usage())
     }
 
@@ -80,6 +104,9 @@ impl SinkError {
         match self {
             SinkError::BadSpec { .. } => Some(
                 "give --sink (DORAMETER_SINKS, comma separated) as datadog, datadog:BASE_URL, webhook:URL or devlake:URL, with http:// or https:// URLs".into(),
+            ),
+            SinkError::NotReady { .. } => Some(
+                "set DD_API_KEY to a Datadog API key (Organization Settings > API Keys) in the job's environment, from a secret: `DD_API_KEY: ${{ secrets.DD_API_KEY }}` in GitHub Actions, a masked CI/CD variable in GitLab; or remove `datadog` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),
             ),
             SinkError::Spool(e) => e.hint(),
             SinkError::Client(_) => None,

@@ -310,6 +310,30 @@ impl Spool {
         if dead == 0 || (live > 0 && dead < 256 && dead < live) {
             return Ok(());
         }
+        self.rewrite()
+    }
+
+    /// Removes the pending records `doomed` picks (`flush --drop`: a sink
+    /// that no longer exists), rewriting the log at once, atomically. No
+    /// acknowledgement is written: the records are gone from the log, so no
+    /// version of dorameter can send them later. Returns how many.
+    pub fn discard(&mut self, doomed: &dyn Fn(&Record) -> bool) -> Result<usize, SpoolError> {
+        self.sync()?;
+        let acked = &self.acked;
+        self.pending.retain(|(r, _)| !acked.contains(&r.key()));
+        let before = self.pending.len();
+        self.pending.retain(|(r, _)| !doomed(r));
+        let gone = before - self.pending.len();
+        if gone > 0 {
+            self.rewrite()?;
+        }
+        Ok(gone)
+    }
+
+    /// Writes the pending (and unreadable) records to a new log, fsyncs it
+    /// and renames it over the old one.
+    fn rewrite(&mut self) -> Result<(), SpoolError> {
+        let live = self.pending.len() + self.unreadable.len();
         let path = self.dir.join(EVENTS_FILE);
         let tmp = self.dir.join("events.log.tmp");
         let mut buf = Vec::new();
@@ -619,6 +643,31 @@ mod tests {
         let s = Spool::open(dir.path()).unwrap();
         assert_eq!(ids(&s), ["a", "c"]);
         assert_eq!(s.health.corrupt_records, 1);
+    }
+
+    #[test]
+    fn discarded_records_are_gone_from_the_log_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = |id: &str| {
+            let mut r = rec(id);
+            r.sink = "webhook:http://old#11111111".into();
+            r
+        };
+        {
+            let mut s = Spool::open(dir.path()).unwrap();
+            s.append(vec![rec("a"), other("b"), other("c"), rec("d")])
+                .unwrap();
+            let gone = s
+                .discard(&|r| r.sink.starts_with("webhook:http://old#"))
+                .unwrap();
+            assert_eq!(gone, 2);
+            assert_eq!(ids(&s), ["a", "d"]);
+            assert_eq!(s.discard(&|_| false).unwrap(), 0);
+        }
+        let s = Spool::open(dir.path()).unwrap();
+        assert_eq!(ids(&s), ["a", "d"]);
+        let bytes = fs::read(dir.path().join(EVENTS_FILE)).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("http://old"));
     }
 
     #[test]

@@ -1012,6 +1012,36 @@ fn github_enterprise_api_paths_keep_their_prefix() {
     );
 }
 
+/// octocrab already sends `X-GitHub-Api-Version`; adding it again made two
+/// header lines, which a server reads as `2022-11-28, 2022-11-28`.
+#[test]
+fn github_requests_carry_one_api_version_header_and_the_json_accept() {
+    let dm = Dm::default();
+    let fake = github(Some("bot"), 100, None);
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[],
+        &["--strict", "comment", "--service", "api"],
+    );
+    run.assert_ok();
+    let reqs = fake.server.requests();
+    assert!(reqs.len() >= 3, "{reqs:#?}");
+    for r in &reqs {
+        // The stand-in keeps every header line as received.
+        let values = |name: &str| -> Vec<&str> {
+            r.headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        let what = format!("{} {}", r.method, r.path);
+        assert_eq!(values("x-github-api-version"), ["2022-11-28"], "{what}");
+        assert_eq!(values("accept"), ["application/vnd.github+json"], "{what}");
+    }
+}
+
 #[test]
 fn a_next_page_on_another_origin_is_never_followed() {
     let dm = Dm::default();

@@ -160,6 +160,42 @@ fn bad_sink_timeout() {
 }
 
 #[test]
+fn datadog_sink_without_dd_api_key() {
+    insta::assert_snapshot!(failure(
+        &[
+            "--sink",
+            "datadog",
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api"
+        ],
+        &[],
+        None
+    ));
+}
+
+#[test]
+fn sink_budget_without_a_unit() {
+    insta::assert_snapshot!(failure(
+        &[
+            "--sink",
+            "webhook:http://127.0.0.1:9/hook",
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api"
+        ],
+        &[("DORAMETER_SINK_BUDGET", "15")],
+        None
+    ));
+}
+
+#[test]
 fn comment_under_strict_without_a_pull_request() {
     insta::assert_snapshot!(failure(
         &["--strict", "comment", "--service", "api"],

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 use tokio_postgres::NoTls;
 
+use crate::server::{Reply, Server};
 use crate::util::*;
 
 /// The admin URL, or `None` (after saying so loudly) when there is no server.
@@ -563,6 +564,44 @@ fn deploy_events_view_offers_the_seed_columns() {
     assert_eq!(cfr[0], vec![s("2"), s("15")]);
 }
 
+/// The branch CI built (DevLake's `refName`) is stored by both stores: a
+/// retried job reads its deployment back with it, so the sinks see the same
+/// event and send nothing twice.
+#[test]
+fn the_ci_ref_is_stored_and_read_back_by_both_stores() {
+    let Some((db, dm, pg)) = worlds() else { return };
+    let server = Server::start(|_| Reply::ok());
+    let hook = format!("webhook:{}", server.url("/hook"));
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("one", at(0, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    let env = [
+        ("GITLAB_CI", "true"),
+        ("CI_COMMIT_SHA", sha.as_str()),
+        ("CI_COMMIT_BRANCH", "release/2.x"),
+        ("CI_PROJECT_ID", "42"),
+        ("CI_PROJECT_NAME", "api"),
+        ("CI_JOB_ID", "901"),
+    ];
+    for world in [&dm, &pg] {
+        for _ in 0..2 {
+            world
+                .run_with_env(&env, &["--sink", &hook, "deploy", "--repo", &repo_path])
+                .assert_ok();
+        }
+    }
+    let refs: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["data"]["ref_name"].clone())
+        .collect();
+    assert_eq!(refs, vec![Value::from("release/2.x"); 2], "one per store");
+    assert_eq!(
+        db.sql("SELECT ref_name FROM dorameter.deployments"),
+        [[Some("release/2.x".to_string())]]
+    );
+}
+
 #[test]
 fn twenty_concurrent_deploys_are_all_recorded() {
     let Some((db, dm, pg)) = worlds() else {
@@ -603,7 +642,7 @@ fn twenty_concurrent_deploys_are_all_recorded() {
     let migrations = db.sql(
         "SELECT string_agg(version::text, ',' ORDER BY version) FROM dorameter.schema_migrations",
     );
-    assert_eq!(migrations[0][0].as_deref(), Some("1,2,3"));
+    assert_eq!(migrations[0][0].as_deref(), Some("1,2,3,4"));
     // Serialized writers: each deployment's previous deployment was
     // committed before it (a lower seq), never a concurrent one.
     let orphans = db.sql(
@@ -662,7 +701,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
         child.wait().assert_ok();
     }
     let versions = db.sql("SELECT count(*), max(version) FROM dorameter.schema_migrations");
-    assert_eq!(versions[0], vec![Some("3".into()), Some("3".into())]);
+    assert_eq!(versions[0], vec![Some("4".into()), Some("4".into())]);
     assert_eq!(
         db.sql("SELECT count(*) FROM dorameter.incidents")[0][0].as_deref(),
         Some("2")

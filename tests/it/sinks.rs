@@ -303,10 +303,7 @@ fn datadog_bodies_match_the_openapi_schema() {
     let d = reqs[0].json();
     let a = &d["data"]["attributes"];
     assert_eq!(a["git"]["commit_sha"], sha.as_str());
-    assert_eq!(
-        a["git"]["repository_url"],
-        "https://github.com/org/shop.git"
-    );
+    assert_eq!(a["git"]["repository_url"], "https://github.com/org/shop");
     assert_eq!(a["started_at"], 1_772_445_600_000_000_000i64);
     assert_eq!(a["version"], "v1.2.3");
     assert!(a["id"].as_str().unwrap().starts_with("dep-1:"));
@@ -382,7 +379,8 @@ fn datadog_4xx_is_not_retried_and_shows_the_api_message() {
         strict.assert_no_panic();
         assert_eq!(strict.code, 5, "{strict:#?}");
     }
-    // No key at all: a sink failure, not a crash; the event waits in the spool.
+    // No key at all: a configuration error before anything is stored (see
+    // datadog_without_dd_api_key_is_refused_before_anything_is_stored).
     let server = Server::start(|_| Reply::ok());
     let run = open_incident(
         &dm,
@@ -390,8 +388,7 @@ fn datadog_4xx_is_not_retried_and_shows_the_api_message() {
         &format!("datadog:{}", server.url("")),
         "INC-nokey",
     );
-    run.assert_ok();
-    assert!(run.stderr.contains("DD_API_KEY is not set"), "{run:#?}");
+    run.assert_usage_error("DD_API_KEY is not set");
     assert!(server.requests().is_empty());
 }
 
@@ -701,7 +698,7 @@ fn devlake_receives_deployments_and_incident_issues() {
     assert_eq!(d["startedDate"], "2026-03-02T09:55:00Z");
     assert_eq!(d["finishedDate"], "2026-03-02T10:00:00Z");
     let c = &d["deploymentCommits"][0];
-    assert_eq!(c["repoUrl"], "https://github.com/org/shop.git");
+    assert_eq!(c["repoUrl"], "https://github.com/org/shop");
     assert_eq!(c["commitSha"], sha.as_str());
     assert!(c["startedDate"].is_string() && c["finishedDate"].is_string());
     let open = reqs[1].json();
@@ -715,6 +712,426 @@ fn devlake_receives_deployments_and_incident_issues() {
     assert_eq!(resolved["status"], "DONE");
     assert_eq!(resolved["resolutionDate"], "2026-04-01T10:30:00Z");
     assert_eq!(resolved["leadTimeMinutes"], 30);
+}
+
+/// DevLake attributes every `INCIDENT` issue to the last production
+/// deployment: an infra incident sent as one becomes a change failure that
+/// dorameter's own report excludes. It is not sent, and `-v` says why.
+#[test]
+fn infra_incidents_are_not_sent_to_devlake() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/3")
+    );
+    for (id, cause) in [("INC-infra", "infra"), ("INC-deploy", "deploy")] {
+        let run = run_sink(
+            &dm,
+            &[],
+            &sink,
+            &[
+                "-v",
+                "incident",
+                "open",
+                "--id",
+                id,
+                "--service",
+                "api",
+                "--cause",
+                cause,
+                "--started-at",
+                "2026-04-01T10:00:00Z",
+            ],
+        );
+        run.assert_ok();
+        if cause == "infra" {
+            assert!(
+                run.stderr
+                    .contains("not applicable: an infra incident is not sent"),
+                "{run:#?}"
+            );
+        }
+    }
+    run_sink(
+        &dm,
+        &[],
+        &sink,
+        &[
+            "incident",
+            "resolve",
+            "--id",
+            "INC-infra",
+            "--resolved-at",
+            "2026-04-01T11:00:00Z",
+        ],
+    )
+    .assert_ok();
+    let keys: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["issueKey"].clone())
+        .collect();
+    assert_eq!(keys, [Value::from("INC-deploy")]);
+    // Acknowledged as not applicable: nothing waits in the spool.
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
+    flush.assert_ok();
+    let sinks = &flush.json()["sinks"][0];
+    assert_eq!(sinks["pending"], 0, "{flush:#?}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// A GitLab CI deploy job's variables (a branch pipeline on `main`).
+fn gitlab_job<'a>(sha: &'a str, project_url: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("CI", "true"),
+        ("GITLAB_CI", "true"),
+        ("CI_PIPELINE_SOURCE", "push"),
+        ("CI_COMMIT_SHA", sha),
+        ("CI_COMMIT_BRANCH", "main"),
+        ("CI_COMMIT_REF_NAME", "main"),
+        ("CI_PROJECT_ID", "42"),
+        ("CI_PROJECT_NAME", "api"),
+        ("CI_PROJECT_PATH", "acme/api"),
+        ("CI_PROJECT_URL", project_url),
+        ("CI_PIPELINE_ID", "900"),
+        ("CI_JOB_ID", "901"),
+        ("CI_JOB_NAME", "deploy"),
+    ]
+}
+
+/// DevLake links a deployment to the previous one of the same `repoUrl`:
+/// history backfilled from the origin remote (`git@host:acme/api.git`) and
+/// a GitLab CI deployment (`CI_PROJECT_URL`) must name one repository, or
+/// the backfilled history never connects.
+#[test]
+fn backfilled_and_ci_deployments_name_the_repository_alike() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/1")
+    );
+    let mut repo = Repo::new();
+    repo.git(
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@gitlab.example.com:acme/api.git",
+        ],
+        at(0, 0, 0),
+    );
+    for (i, tag) in ["v1", "v2"].iter().enumerate() {
+        repo.commit_at(tag, at(i as i64, 9, 0));
+        repo.tag(tag, at(i as i64, 10, 0));
+    }
+    let head = repo.commit_at("three", at(3, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    run_sink(
+        &dm,
+        &[],
+        &sink,
+        &[
+            "backfill",
+            "--from-tags",
+            "v*",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+        ],
+    )
+    .assert_ok();
+    let mut env = gitlab_job(&head, "https://gitlab.example.com/acme/api/");
+    env.extend(FAST.iter().copied());
+    dm.run_with_env(
+        &env,
+        &[
+            "--sink",
+            &sink,
+            "deploy",
+            "--repo",
+            &repo_path,
+            "--env",
+            "production",
+        ],
+    )
+    .assert_ok();
+
+    let urls: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["deploymentCommits"][0]["repoUrl"].clone())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![Value::from("https://gitlab.example.com/acme/api"); 3],
+        "two backfilled tags and one CI deployment"
+    );
+    let db = rusqlite::Connection::open(dm.store_path()).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT DISTINCT repository_url FROM deployments")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored, ["https://gitlab.example.com/acme/api"]);
+}
+
+/// DevLake's `refName` is the branch the pipeline built (a tag pipeline's
+/// tag), never the `--version` label it used to carry.
+#[test]
+fn devlake_ref_name_is_the_ci_branch_not_the_version() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!(
+        "devlake:{}",
+        server.url("/api/rest/plugins/webhook/connections/1")
+    );
+    let mut repo = Repo::new();
+    let one = repo.commit_at("one", at(0, 9, 0));
+    let two = repo.commit_at("two", at(1, 9, 0));
+    let three = repo.commit_at("three", at(2, 9, 0));
+    let repo_path = repo.path.display().to_string();
+    let deploy = |env: &[(&str, &str)], args: &[&str]| {
+        let mut all = vec!["--sink", sink.as_str(), "deploy", "--repo", &repo_path];
+        all.extend_from_slice(args);
+        let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
+        dm.run_with_env(&env, &all).assert_ok();
+    };
+    // GitLab: a branch pipeline on `main`, to an env DevLake must count.
+    let gitlab = gitlab_job(&one, "https://gitlab.example.com/acme/api");
+    deploy(&gitlab, &["--version", "1.4.2", "--env", "live-eu"]);
+    // A retried job reads its deployment back from the store, ref and all:
+    // the same event, so nothing is sent again.
+    deploy(&gitlab, &["--version", "1.4.2", "--env", "live-eu"]);
+    assert_eq!(server.requests().len(), 1);
+    // GitHub Actions: a push to a release branch.
+    let github = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/api"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_SHA", two.as_str()),
+        ("GITHUB_REF", "refs/heads/release/2.x"),
+        ("GITHUB_REF_NAME", "release/2.x"),
+        ("GITHUB_RUN_ID", "77"),
+        ("GITHUB_JOB", "deploy"),
+    ];
+    deploy(&github, &["--version", "2.0.0", "--env", "production"]);
+    // GitLab: a tag pipeline has no branch; its ref is the tag.
+    let mut tag = gitlab_job(&three, "https://gitlab.example.com/acme/api");
+    tag.retain(|(k, _)| *k != "CI_COMMIT_BRANCH" && *k != "CI_JOB_ID");
+    tag.extend([
+        ("CI_COMMIT_TAG", "v2.0.1"),
+        ("CI_COMMIT_REF_NAME", "v2.0.1"),
+        ("CI_JOB_ID", "902"),
+    ]);
+    deploy(&tag, &["--version", "2.0.1-build.7", "--env", "production"]);
+    // Outside CI no ref is known: none is sent (DevLake's field is optional).
+    deploy(
+        &[],
+        &["--sha", &one, "--env", "staging", "--version", "1.4.2"],
+    );
+
+    let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+    let refs: Vec<&Value> = bodies
+        .iter()
+        .map(|b| &b["deploymentCommits"][0]["refName"])
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            &Value::from("main"),
+            &Value::from("release/2.x"),
+            &Value::from("v2.0.1"),
+            &Value::Null
+        ],
+        "{bodies:#?}"
+    );
+    assert_eq!(bodies[0]["environment"], "PRODUCTION", "live-eu");
+    assert_eq!(bodies[0]["originalEnvironment"], "live-eu");
+    let db = rusqlite::Connection::open(dm.store_path()).unwrap();
+    let stored: Vec<Option<String>> = db
+        .prepare("SELECT ref_name FROM deployments ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        stored,
+        [Some("main"), Some("release/2.x"), Some("v2.0.1"), None].map(|r| r.map(String::from))
+    );
+    // The version label stays in the title.
+    assert!(
+        bodies[0]["displayTitle"]
+            .as_str()
+            .unwrap()
+            .contains("1.4.2"),
+        "{:#?}",
+        bodies[0]
+    );
+}
+
+/// A sink that accepts connections and never answers used to cost every
+/// event command 10 s × 4 attempts. The delivery budget bounds the wait;
+/// what was not delivered waits in the spool, and a later flush delivers it
+/// exactly once.
+#[test]
+fn a_hanging_sink_costs_at_most_the_delivery_budget() {
+    let dm = Dm::default();
+    let hang = Arc::new(AtomicBool::new(true));
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (h, a) = (hang.clone(), accepted.clone());
+    let server = Server::start(move |req| {
+        if h.load(Ordering::SeqCst) {
+            return Reply::Stall(Duration::from_secs(120));
+        }
+        a.lock()
+            .unwrap()
+            .push(req.json()["id"].as_str().unwrap().to_string());
+        Reply::ok()
+    });
+    let sink = format!("webhook:{}", server.url("/hook"));
+    // The default per-attempt timeout (10 s) and retries (3): only the budget
+    // stands between the deploy job and a 43 s wait.
+    let budget = [("DORAMETER_SINK_BUDGET", "2s")];
+    let start = Instant::now();
+    let run = dm.run_with_env(
+        &budget,
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+            "--started-at",
+            "2026-04-01T10:00:00Z",
+        ],
+    );
+    let took = start.elapsed();
+    run.assert_ok();
+    assert!(took < Duration::from_secs(6), "took {took:?}: {run:#?}");
+    assert!(
+        run.stderr
+            .contains("delivery budget of 2s (DORAMETER_SINK_BUDGET) ran out"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("kept in the spool"), "{run:#?}");
+    assert!(!server.requests().is_empty(), "the sink was tried");
+
+    hang.store(false, Ordering::SeqCst);
+    let flush = run_sink(&dm, &[], &sink, &["flush"]);
+    flush.assert_ok();
+    assert_eq!(flush.json()["sinks"][0]["delivered"], 1, "{flush:#?}");
+    run_sink(&dm, &[], &sink, &["flush"]).assert_ok();
+    assert_eq!(*accepted.lock().unwrap(), ["INC-1"], "once, never twice");
+}
+
+/// `DORAMETER_SINK_BUDGET` is a duration with its unit: `15` is refused
+/// before anything is stored, naming the variable and the fix.
+#[test]
+fn a_sink_budget_without_a_unit_is_a_usage_error() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/hook"));
+    let run = dm.run_with_env(
+        &[("DORAMETER_SINK_BUDGET", "15")],
+        &[
+            "--sink",
+            &sink,
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+        ],
+    );
+    run.assert_usage_error("DORAMETER_SINK_BUDGET");
+    assert!(run.stderr.contains("15s"), "{run:#?}");
+    assert!(server.requests().is_empty());
+    assert!(dm.has_no_events("api"));
+}
+
+/// A `datadog` sink without `DD_API_KEY` can never deliver: a configuration
+/// error (exit 2) naming the variable and how to set it, before anything is
+/// stored or spooled, instead of an event spooled to fail on every run.
+#[test]
+fn datadog_without_dd_api_key_is_refused_before_anything_is_stored() {
+    let dm = Dm::default();
+    let server = datadog_server("k");
+    let sink = format!("datadog:{}", server.url(""));
+    let mut repo = Repo::new();
+    repo.commit_at("one", at(0, 9, 0));
+    repo.tag("v1", at(0, 10, 0));
+    let repo_path = repo.path.display().to_string();
+    let spool = dm.dir.path().join("spool");
+    let spool_env = spool.display().to_string();
+    let env = [("DORAMETER_SPOOL", spool_env.as_str())];
+    for (key, args) in [
+        (
+            None,
+            vec!["deploy", "--repo", &repo_path, "--service", "api"],
+        ),
+        (
+            None,
+            vec!["incident", "open", "--id", "INC-1", "--service", "api"],
+        ),
+        (
+            None,
+            vec![
+                "backfill",
+                "--from-tags",
+                "v*",
+                "--repo",
+                &repo_path,
+                "--service",
+                "api",
+            ],
+        ),
+        (None, vec!["flush"]),
+        (
+            Some("   "),
+            vec!["incident", "open", "--id", "INC-1", "--service", "api"],
+        ),
+        (
+            Some("bad\u{7}key"),
+            vec!["deploy", "--repo", &repo_path, "--service", "api"],
+        ),
+    ] {
+        let mut env = env.to_vec();
+        if let Some(k) = key {
+            env.push(("DD_API_KEY", k));
+        }
+        let run = run_sink(&dm, &env, &sink, &args);
+        run.assert_usage_error("DD_API_KEY");
+        assert!(run.stderr.contains("hint: set DD_API_KEY"), "{run:#?}");
+        assert!(!run.stderr.contains("bad\u{7}key"), "{run:#?}");
+    }
+    assert!(dm.has_no_events("api"), "nothing recorded half-way");
+    assert!(!spool.join("events.log").exists(), "nothing spooled");
+    assert!(server.requests().is_empty());
+    // `deploy --dry-run` sends nothing: not refused.
+    run_sink(
+        &dm,
+        &env,
+        &sink,
+        &[
+            "deploy",
+            "--dry-run",
+            "--repo",
+            &repo_path,
+            "--service",
+            "api",
+        ],
+    )
+    .assert_ok();
 }
 
 // ----------------------------------------------------------- reliability
@@ -963,6 +1380,78 @@ fn flush_without_sinks_reports_what_waits() {
     assert!(run.stderr.contains("no sink configured"), "{run:#?}");
     let strict = run_env(&dm, &[], &["--strict", "flush"]);
     assert_eq!(strict.code, 5, "{strict:#?}");
+}
+
+/// Records for a sink that no longer exists used to wait forever (every
+/// `flush` listing them, `--strict` exiting 5). `flush --drop SINK` removes
+/// them, saying how many, and never touches a configured sink's records.
+#[test]
+fn flush_drop_removes_the_records_of_a_sink_that_no_longer_exists() {
+    let dm = Dm::default();
+    let old = Server::start(|_| Reply::status(503, "down"));
+    let new = Server::start(|_| Reply::ok());
+    let old_sink = format!("webhook:{}", old.url("/old?token=s3cret-t0ken"));
+    let new_sink = format!("webhook:{}", new.url("/new"));
+    let retries = [("DORAMETER_SINK_RETRIES", "0")];
+    open_incident(&dm, &retries, &old_sink, "INC-1").assert_ok();
+    open_incident(&dm, &retries, &old_sink, "INC-2").assert_ok();
+    // The name `flush` lists for the old sink: redacted, no token.
+    let listed = run_env(&dm, &[], &["flush"]).json();
+    let name = listed["unconfigured"][0]["sink"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(listed["unconfigured"][0]["pending"], 2, "{listed}");
+    assert!(!name.contains("s3cret"), "{name}");
+
+    // A name nothing waits for: exit 4, naming what does wait.
+    let typo = run_sink(
+        &dm,
+        &[],
+        &new_sink,
+        &["flush", "--drop", "webhook:http://nowhere/x"],
+    );
+    assert_eq!(typo.code, 4, "{typo:#?}");
+    assert!(typo.stderr.contains(&name), "{typo:#?}");
+    // A sink this run sends to is never dropped.
+    let live = run_sink(&dm, &[], &old_sink, &["flush", "--drop", &old_sink]);
+    live.assert_usage_error("configured");
+    assert!(!live.stderr.contains("s3cret"), "{live:#?}");
+
+    let old_requests = old.requests().len();
+    let store = dm.store_url();
+    let args = [
+        "--store", &store, "--sink", &new_sink, "flush", "--drop", &name,
+    ];
+    let out = dm.raw_command(&args).output().unwrap();
+    let run = Run::from_output(args.iter().map(|a| a.to_string()).collect(), out);
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains(&format!("dropped 2 spooled records for {name}")),
+        "{run:#?}"
+    );
+    let after = run_env(&dm, &[], &["--strict", "--sink", &new_sink, "flush"]);
+    after.assert_ok();
+    let report = after.json();
+    assert_eq!(report["unconfigured"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        old.requests().len(),
+        old_requests,
+        "nothing more sent to the old sink"
+    );
+    assert!(
+        new.requests().is_empty(),
+        "records are not moved to another sink"
+    );
+    // The spec itself works too (its exact records), and in JSON.
+    open_incident(&dm, &retries, &old_sink, "INC-3").assert_ok();
+    let json = run_env(&dm, &[], &["flush", "--drop", &old_sink]);
+    json.assert_ok();
+    assert_eq!(
+        json.json()["dropped"],
+        serde_json::json!([{"sink": name, "records": 1}])
+    );
 }
 
 /// Backfilled history reaches the sinks like any recorded deployment: each

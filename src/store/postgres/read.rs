@@ -62,7 +62,7 @@ const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
 
 const DEPLOYMENT: &str = "SELECT seq, id, service, env, repository_url, sha, previous_sha, started_at, finished_at, status,
         kind, version, team, pipeline_id, pipeline_url, deployed_by, tags::text, lead_time_from, lead_time_note,
-        clamped_changes, truncated
+        clamped_changes, truncated, ref_name
     FROM deployments WHERE id = $1";
 
 const INCIDENT: &str = "SELECT seq, id, env, started_at, detected_at, resolved_at, severity, title, cause, deployment_id,
@@ -241,6 +241,7 @@ impl ReadTx for Tx<'_> {
             status: StringEnum::from_stored(get(&r, 9)?),
             kind: StringEnum::from_stored(get(&r, 10)?),
             version: get(&r, 11)?,
+            ref_name: get(&r, 21)?,
             team: get(&r, 12)?,
             pipeline_id: get(&r, 13)?,
             pipeline_url: get(&r, 14)?,

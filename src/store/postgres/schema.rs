@@ -190,4 +190,10 @@ LEFT JOIN first_link l ON l.deployment_seq = d.seq;
 ALTER TABLE remediations ADD COLUMN commit_sha text COLLATE "C";
 "#,
     ),
+    (
+        "deployments.ref_name: the branch or tag CI built",
+        r#"
+ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
+"#,
+    ),
 ];

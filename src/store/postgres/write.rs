@@ -11,8 +11,8 @@ use crate::store::{StoreError, WriteTx};
 
 const INSERT_DEPLOYMENT: &str = "INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at,
         finished_at, status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
-        lead_time_note, clamped_changes, truncated, recorded_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18, $19, $20, $21)
+        lead_time_note, clamped_changes, truncated, recorded_at, ref_name)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18, $19, $20, $21, $22)
     ON CONFLICT (id) DO NOTHING
     RETURNING seq";
 
@@ -79,6 +79,7 @@ impl WriteTx for Tx<'_> {
                 &i64::from(d.clamped_changes),
                 &d.truncated,
                 &ms(Utc::now()),
+                &d.ref_name,
             ],
             context,
         )?;

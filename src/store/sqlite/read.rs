@@ -162,7 +162,7 @@ impl ReadTx for Tx<'_> {
             .query_row(
                 "SELECT seq, id, service, env, repository_url, sha, previous_sha, started_at, finished_at, status, kind,
                         version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from, lead_time_note,
-                        clamped_changes, truncated
+                        clamped_changes, truncated, ref_name
                  FROM deployments WHERE id = ?1",
                 [id],
                 |r| {
@@ -181,6 +181,7 @@ impl ReadTx for Tx<'_> {
                             status: StringEnum::from_stored(&r.get::<_, String>(9)?),
                             kind: StringEnum::from_stored(&r.get::<_, String>(10)?),
                             version: r.get(11)?,
+                            ref_name: r.get(21)?,
                             team: r.get(12)?,
                             pipeline_id: r.get(13)?,
                             pipeline_url: r.get(14)?,

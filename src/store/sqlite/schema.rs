@@ -104,4 +104,8 @@ CREATE TABLE test_results (
 -- The commit that fired a revert or subject rule (SPEC §3).
 ALTER TABLE remediations ADD COLUMN commit_sha TEXT;
 "#,
+    r#"
+-- The branch or tag CI built (DevLake's refName).
+ALTER TABLE deployments ADD COLUMN ref_name TEXT;
+"#,
 ];

@@ -324,6 +324,37 @@ mod tests {
         assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a; 8192]);
     }
 
+    /// A store written before `ref_name` existed (schema version 2, with a
+    /// deployment in it) is upgraded in place on open, its rows kept.
+    #[test]
+    fn a_version_2_store_gains_ref_name_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA user_version = 2; PRAGMA application_id = {APPLICATION_ID};
+                 INSERT INTO deployments (id, service, env, sha, started_at, finished_at, status, kind,
+                     lead_time_from, recorded_at)
+                 VALUES ('d1', 'api', 'production', 'abc', 0, 0, 'success', 'planned', 'author', 0);"
+            ))
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Access::ReadWrite).unwrap();
+        let (version, refs): (i64, Option<String>) = store
+            .conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), ref_name FROM deployments WHERE id = 'd1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((version, refs), (MIGRATIONS.len() as i64, None));
+    }
+
     /// Regression: concurrent first opens of a new store failed with
     /// "database is locked" while switching to WAL (no busy timeout there).
     #[test]

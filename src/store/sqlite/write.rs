@@ -60,8 +60,8 @@ impl WriteTx for Tx<'_> {
             .prepare_cached(
                 "INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at, finished_at,
                     status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
-                    lead_time_note, clamped_changes, truncated, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                    lead_time_note, clamped_changes, truncated, recorded_at, ref_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                  ON CONFLICT (id) DO NOTHING",
             )
             .map_err(err())?
@@ -87,6 +87,7 @@ impl WriteTx for Tx<'_> {
                 d.clamped_changes,
                 d.truncated,
                 to_millis(Utc::now()),
+                d.ref_name,
             ])
             .map_err(err())?;
         if inserted == 0 {
