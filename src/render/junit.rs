@@ -63,6 +63,21 @@ impl<'a> JunitView<'a> {
 /// How many failed or flaky names a terminal or Markdown summary lists.
 const LIST_LIMIT: usize = 50;
 
+/// `… and 3 more failing tests` when a list of `listed` names, cut at
+/// `LIST_LIMIT`, shows fewer than the `total` it stands for (SPEC §4: every
+/// list that is cut says how many more). The total may exceed the names
+/// held when `names_incomplete`.
+fn more_than_listed(total: u64, listed: usize, noun: &str) -> Option<String> {
+    let shown = listed.min(LIST_LIMIT) as u64;
+    (total > shown).then(|| {
+        let more = total - shown;
+        format!(
+            "… and {more} more {noun}{}",
+            if more == 1 { "" } else { "s" }
+        )
+    })
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
@@ -102,13 +117,8 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
             terminal(msg)
         ));
     }
-    let failing = v.failed + v.errored;
-    let listed = v.failures.len().min(LIST_LIMIT) as u64;
-    if failing > listed {
-        out.push_str(&format!(
-            "  … and {} more failing tests\n",
-            failing - listed
-        ));
+    if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test") {
+        out.push_str(&format!("  {more}\n"));
     }
     for e in v.errors {
         out.push_str(&format!(
@@ -135,6 +145,9 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
                 f.failures
             ));
         }
+        if let Some(more) = more_than_listed(v.flaky_count, v.flaky.len(), "flaky test") {
+            out.push_str(&format!("\n{more}\n"));
+        }
     }
     if !v.failures.is_empty() {
         out.push_str("\n**Failing**\n\n| test | outcome | message |\n|---|---|---|\n");
@@ -146,6 +159,10 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
                 f.outcome.as_str(),
                 markdown(&msg.chars().take(200).collect::<String>())
             ));
+        }
+        if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test")
+        {
+            out.push_str(&format!("\n{more}\n"));
         }
     }
     if !v.errors.is_empty() {

@@ -317,6 +317,48 @@ fn junit_markdown_escapes_hostile_names() {
     assert_inert_markdown(&run.stdout);
 }
 
+/// Issue 10 item 6: `--format markdown` stopped at 50 rows of each list and
+/// never said how many it left out.
+#[test]
+fn junit_lists_cut_at_50_say_how_many_more() {
+    let dm = Dm::default();
+    let mut tests: Vec<(String, &str)> = Vec::new();
+    tests.extend((0..63).map(|i| (format!("fails{i:02}"), "F")));
+    tests.extend((0..57).map(|i| (format!("flaky{i:02}"), "FP")));
+    tests.push(("passes".into(), "P"));
+    let tests: Vec<(&str, &str)> = tests.iter().map(|(n, e)| (n.as_str(), *e)).collect();
+    write(&dm, "many.xml", report(&tests));
+    let run = |format: &str| {
+        let run = dm.run_raw(&[
+            "--store",
+            &dm.store_url(),
+            "--format",
+            format,
+            "junit",
+            "many.xml",
+            "--dry-run",
+        ]);
+        run.assert_ok();
+        run.stdout
+    };
+    let md = run("markdown");
+    let rows = |prefix: &str| md.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!((rows("| c::fails"), rows("| c::flaky")), (50, 50), "{md}");
+    assert!(md.contains("\n… and 13 more failing tests\n"), "{md}");
+    assert!(md.contains("\n… and 7 more flaky tests\n"), "{md}");
+    assert_tables_intact(&md);
+    let table = run("table");
+    assert!(table.contains("  … and 13 more failing tests\n"), "{table}");
+    assert!(table.contains("c::flaky49 and 7 more\n"), "{table}");
+
+    // One left out is one test, not "tests".
+    let tests: Vec<String> = (0..51).map(|i| format!("fails{i:02}")).collect();
+    let tests: Vec<(&str, &str)> = tests.iter().map(|n| (n.as_str(), "F")).collect();
+    write(&dm, "many.xml", report(&tests));
+    assert!(run("markdown").contains("\n… and 1 more failing test\n"));
+    assert!(run("table").contains("  … and 1 more failing test\n"));
+}
+
 #[test]
 fn junit_paths_with_glob_metacharacters() {
     let dm = Dm::default();
