@@ -25,6 +25,8 @@ pub struct JunitView<'a> {
     pub skipped: u64,
     pub flaky: &'a [FlakyTest],
     pub errors: &'a [FileError],
+    /// Files a directory or glob matched that are not test reports: skipped.
+    pub not_reports: &'a [FileError],
     /// Exact, when `flaky` lists fewer (`names_incomplete`).
     pub flaky_count: u64,
     pub failures: &'a [FailedTest],
@@ -34,10 +36,12 @@ pub struct JunitView<'a> {
 }
 
 impl<'a> JunitView<'a> {
+    /// `errors` are files that could not be read, `not_reports` files
+    /// skipped as not test reports.
     pub fn new(
         files: u64,
         s: &'a Summary,
-        errors: &'a [FileError],
+        (errors, not_reports): (&'a [FileError], &'a [FileError]),
         id: Option<&'a str>,
         recorded: bool,
     ) -> Self {
@@ -51,6 +55,7 @@ impl<'a> JunitView<'a> {
             skipped: s.skipped,
             flaky: &s.flaky,
             errors,
+            not_reports,
             flaky_count: s.flaky_count,
             failures: &s.failures,
             names_incomplete: s.names_incomplete,

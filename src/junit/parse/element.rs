@@ -211,6 +211,7 @@ impl Parser<'_> {
             path,
             offset,
             message,
+            not_a_report: false,
         }
     }
 
@@ -249,7 +250,9 @@ impl Parser<'_> {
         }
         if !self.seen_root {
             if element != "testsuites" && element != "testsuite" {
-                return Err(self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>")));
+                let mut e = self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>"));
+                e.not_a_report = true;
+                return Err(e);
             }
             self.seen_root = true;
             let name = attr(e, "name");

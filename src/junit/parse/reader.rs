@@ -43,6 +43,10 @@ pub struct ParseError {
     pub path: String,
     pub offset: u64,
     pub message: String,
+    /// Well-formed so far, but the root element is not a test report's
+    /// (`pom.xml`, `phpunit.xml`): a file a directory or glob picked up by
+    /// accident, rather than a broken report.
+    pub not_a_report: bool,
 }
 
 /// What one file held.
@@ -76,6 +80,7 @@ pub fn parse<R: Read>(
         path: "/".into(),
         offset: 0,
         message,
+        not_a_report: false,
     };
     let head = input
         .peek(4)
@@ -229,6 +234,17 @@ mod tests {
             e.message.contains("not a JUnit report") && e.message.contains("<html>"),
             "{e}"
         );
+        assert!(e.not_a_report, "{e:?}");
+        let e =
+            run(b"<?xml version=\"1.0\"?>\n<!-- c --><project><testsuite/></project>").unwrap_err();
+        assert!(e.not_a_report && e.message.contains("<project>"), "{e:?}");
+        for broken in [
+            &b""[..],
+            b"this is not xml",
+            b"<testsuite name=\"s\"><testcase name=\"a\">",
+        ] {
+            assert!(!run(broken).unwrap_err().not_a_report, "{broken:?}");
+        }
         let e = run(b"\xff\xfe<\x00t\x00").unwrap_err();
         assert!(e.message.contains("UTF-16"), "{e}");
         let e = run(b"<testsuite name=\"s\"><testcase name=\"a\"></testsuite>").unwrap_err();
