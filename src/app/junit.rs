@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::event::TestRun;
-use crate::junit::{Aggregator, Limits, Summary, parse};
+use crate::junit::{Aggregator, FileStats, Limits, Summary, parse};
 use crate::render::FileError;
 use crate::store::{Store, WriteTx};
 use crate::{Error, Result};
@@ -112,6 +112,9 @@ pub struct Ingested {
     /// Files a directory or glob matched that are not test reports (their
     /// root element is not `<testsuites>` or `<testsuite>`): skipped.
     pub not_reports: Vec<FileError>,
+    /// What a reader should know about a file that was read: tests counted
+    /// from suite attributes because the suite listed none.
+    pub notes: Vec<FileError>,
     /// Files read whole.
     pub good: u64,
 }
@@ -127,6 +130,7 @@ pub fn ingest(
     let mut agg = Aggregator::default();
     let mut errors = Vec::new();
     let mut not_reports = Vec::new();
+    let mut notes = Vec::new();
     let mut good = 0u64;
     for ReportFile { path, named } in files {
         let file_name = shown(cwd, path);
@@ -151,6 +155,12 @@ pub fn ingest(
             if let Err(e) = agg.add(entry) {
                 failure = Some(Error::Spill(e));
             } else if let Some((tx, seq)) = tx.as_mut() {
+                // A test without a name has no history to keep: the next run
+                // cannot tell it from another nameless test. It counts in
+                // this run's numbers only (the aggregator's).
+                if entry.name.is_empty() {
+                    return;
+                }
                 if let Err(e) = tx.add_test_entry(*seq, entry) {
                     failure = Some(e.into());
                 }
@@ -164,9 +174,16 @@ pub fn ingest(
             tx.end_file(ok)?;
         }
         match parsed {
-            Ok(_) => {
+            Ok(stats) => {
+                agg.add_unlisted(&stats.unlisted);
                 agg.commit_file().map_err(Error::Spill)?;
                 good += 1;
+                if let Some(note) = unlisted_note(&stats) {
+                    notes.push(FileError {
+                        file: file_name,
+                        message: note,
+                    });
+                }
             }
             Err(e) => {
                 agg.rollback_file().map_err(Error::Spill)?;
@@ -189,8 +206,40 @@ pub fn ingest(
         summary: agg.finish().map_err(Error::Spill)?,
         errors,
         not_reports,
+        notes,
         good,
     })
+}
+
+/// `suite "pytest" lists no <testcase> but declares 6 tests (3 passed, 1
+/// failed, 2 skipped): counted from its attributes, without names`.
+fn unlisted_note(stats: &FileStats) -> Option<String> {
+    let u = &stats.unlisted;
+    if stats.unlisted_suites == 0 {
+        return None;
+    }
+    let suites = match (&stats.unlisted_suite, stats.unlisted_suites) {
+        (Some(name), 1) if !name.is_empty() => {
+            format!("suite {name:?} lists no <testcase> but declares")
+        }
+        (_, 1) => "a suite lists no <testcase> but declares".into(),
+        (_, n) => format!("{n} suites list no <testcase> but declare"),
+    };
+    let parts: Vec<String> = [
+        (u.passed, "passed"),
+        (u.failed, "failed"),
+        (u.errored, "errored"),
+        (u.skipped, "skipped"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    Some(format!(
+        "{suites} {} ({}): counted from the suite attributes, without names",
+        crate::render::count(u.tests(), "test"),
+        parts.join(", ")
+    ))
 }
 
 /// What recording gave.

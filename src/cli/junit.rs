@@ -233,7 +233,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             )?;
         }
     }
-    for e in &ingested.errors {
+    for e in ingested.notes.iter().chain(&ingested.errors) {
         ctx.warn(&settings, &format!("{}: {}", e.file, e.message))?;
     }
     if ingested.summary.names_incomplete {

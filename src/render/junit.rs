@@ -76,10 +76,13 @@ fn more_than_listed(total: u64, listed: usize, noun: &str) -> Option<String> {
     let shown = listed.min(LIST_LIMIT) as u64;
     (total > shown).then(|| {
         let more = total - shown;
-        format!(
-            "… and {more} more {noun}{}",
-            if more == 1 { "" } else { "s" }
-        )
+        let s = if more == 1 { "" } else { "s" };
+        // None listed: tests without names (counted from suite attributes),
+        // or past the names budget.
+        match shown {
+            0 => format!("{more} {noun}{s} not listed"),
+            _ => format!("… and {more} more {noun}{s}"),
+        }
     })
 }
 

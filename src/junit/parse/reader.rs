@@ -7,9 +7,9 @@ use std::io::{BufRead, Read};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::element::{Case, Frame, Held, deliver};
+use super::element::{Case, Frame, Held, OpenSuite, deliver};
 use crate::junit::input::{Input, TooLarge};
-use crate::junit::model::{Entry, Outcome};
+use crate::junit::model::{Entry, Outcome, Unlisted};
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -54,6 +54,14 @@ pub struct ParseError {
 pub struct FileStats {
     /// `<testcase>` elements.
     pub testcases: u64,
+    /// `<testsuite>` elements.
+    pub suites: u64,
+    /// Tests declared by suites that hold neither a `<testcase>` nor a
+    /// nested suite (see `element::OpenSuite`), summed.
+    pub unlisted: Unlisted,
+    /// How many suites `unlisted` comes from, and the first one's name.
+    pub unlisted_suites: u64,
+    pub unlisted_suite: Option<String>,
 }
 
 /// The state of one report being read; the element path, the fast path and
@@ -61,6 +69,8 @@ pub struct FileStats {
 pub(super) struct Parser<'l> {
     pub(super) limits: &'l Limits,
     pub(super) frames: Vec<Frame>,
+    /// The open (non-empty) `<testsuite>`s, innermost last.
+    pub(super) open_suites: Vec<OpenSuite>,
     pub(super) case: Case,
     pub(super) stats: FileStats,
     pub(super) seen_root: bool,
@@ -101,6 +111,7 @@ pub fn parse<R: Read>(
     let mut parser = Parser {
         limits,
         frames: Vec::new(),
+        open_suites: Vec::new(),
         case: Case::default(),
         stats: FileStats::default(),
         seen_root: false,
