@@ -3,12 +3,13 @@
 //! so far, and the flaky tests of this pipeline (its reports, else the test
 //! runs stored for its commit); then posting it to the forge.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 
+use super::junit::ReportFile;
 use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{Repo, WalkOutcome};
@@ -55,7 +56,7 @@ pub struct Gathered {
 }
 
 /// The flaky tests of this pipeline's reports.
-pub fn flaky_from_reports(files: &[PathBuf], cwd: &Path) -> Result<Vec<FlakyLine>> {
+pub fn flaky_from_reports(files: &[ReportFile], cwd: &Path) -> Result<Vec<FlakyLine>> {
     let ingested = super::junit::ingest(files, cwd, None)?;
     Ok(ingested
         .summary

@@ -6,21 +6,32 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::event::TestRun;
-use crate::junit::{Aggregator, Limits, Summary, parse};
+use crate::junit::{Aggregator, FileStats, Limits, Summary, parse};
 use crate::render::FileError;
 use crate::store::{Store, WriteTx};
 use crate::{Error, Result};
 
+/// A file to read as a JUnit report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFile {
+    pub path: PathBuf,
+    /// Named on the command line itself, not found by expanding a directory
+    /// or a glob: a file that is not a test report is then an error, not a
+    /// note (a directory of reports may also hold `pom.xml`).
+    pub named: bool,
+}
+
 /// The files `inputs` name (files, directories, globs), deduplicated and in
 /// reading order. No match at all is [`Error::NoInput`] with `hint`.
-pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<PathBuf>> {
+pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<ReportFile>> {
     let mut files = Vec::new();
     for input in inputs {
         files.extend(expand(cwd, input)?);
     }
-    files.sort();
-    files.dedup();
-    files.sort_by_cached_key(|p| report_order(p));
+    // A file both named and matched counts as named.
+    files.sort_by(|a, b| a.path.cmp(&b.path).then(b.named.cmp(&a.named)));
+    files.dedup_by(|later, first| later.path == first.path);
+    files.sort_by_cached_key(|f| report_order(&f.path));
     if files.is_empty() {
         return Err(Error::NoInput {
             message: format!(
@@ -40,10 +51,10 @@ pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<Pat
 /// The files an input names: itself, every `*.xml` below a directory, or the
 /// glob's matches. Only the user's pattern is a glob: the working directory
 /// and a directory given literally are escaped (`results [ci]/` is a path).
-fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
+fn expand(cwd: &Path, input: &str) -> Result<Vec<ReportFile>> {
     let path = cwd.join(input);
     if path.is_file() {
-        return Ok(vec![path]);
+        return Ok(vec![ReportFile { path, named: true }]);
     }
     let literal = |p: &Path| glob::Pattern::escape(&p.to_string_lossy());
     let pattern = if path.is_dir() {
@@ -62,6 +73,7 @@ fn expand(cwd: &Path, input: &str) -> Result<Vec<PathBuf>> {
     Ok(paths
         .filter_map(|p| p.ok())
         .filter(|p| p.is_file())
+        .map(|path| ReportFile { path, named: false })
         .collect())
 }
 
@@ -97,6 +109,12 @@ pub struct Ingested {
     pub summary: Summary,
     /// Files that could not be read, each with why.
     pub errors: Vec<FileError>,
+    /// Files a directory or glob matched that are not test reports (their
+    /// root element is not `<testsuites>` or `<testsuite>`): skipped.
+    pub not_reports: Vec<FileError>,
+    /// What a reader should know about a file that was read: tests counted
+    /// from suite attributes because the suite listed none.
+    pub notes: Vec<FileError>,
     /// Files read whole.
     pub good: u64,
 }
@@ -104,15 +122,17 @@ pub struct Ingested {
 /// Reads every file into the aggregator (and the store, when `tx` is given),
 /// one savepoint per file so an unreadable file contributes nothing.
 pub fn ingest(
-    files: &[PathBuf],
+    files: &[ReportFile],
     cwd: &Path,
     mut tx: Option<(&mut dyn WriteTx, i64)>,
 ) -> Result<Ingested> {
     let limits = Limits::default();
     let mut agg = Aggregator::default();
     let mut errors = Vec::new();
+    let mut not_reports = Vec::new();
+    let mut notes = Vec::new();
     let mut good = 0u64;
-    for path in files {
+    for ReportFile { path, named } in files {
         let file_name = shown(cwd, path);
         let file = match File::open(path) {
             Ok(f) => f,
@@ -135,6 +155,12 @@ pub fn ingest(
             if let Err(e) = agg.add(entry) {
                 failure = Some(Error::Spill(e));
             } else if let Some((tx, seq)) = tx.as_mut() {
+                // A test without a name has no history to keep: the next run
+                // cannot tell it from another nameless test. It counts in
+                // this run's numbers only (the aggregator's).
+                if entry.name.is_empty() {
+                    return;
+                }
                 if let Err(e) = tx.add_test_entry(*seq, entry) {
                     failure = Some(e.into());
                 }
@@ -148,24 +174,72 @@ pub fn ingest(
             tx.end_file(ok)?;
         }
         match parsed {
-            Ok(_) => {
+            Ok(stats) => {
+                agg.add_unlisted(&stats.unlisted);
                 agg.commit_file().map_err(Error::Spill)?;
                 good += 1;
+                if let Some(note) = unlisted_note(&stats) {
+                    notes.push(FileError {
+                        file: file_name,
+                        message: note,
+                    });
+                }
             }
             Err(e) => {
                 agg.rollback_file().map_err(Error::Spill)?;
-                errors.push(FileError {
-                    file: file_name,
-                    message: e.to_string(),
-                });
+                if e.not_a_report && !named {
+                    // The message names the root element; no position needed.
+                    not_reports.push(FileError {
+                        file: file_name,
+                        message: e.message,
+                    });
+                } else {
+                    errors.push(FileError {
+                        file: file_name,
+                        message: e.to_string(),
+                    });
+                }
             }
         }
     }
     Ok(Ingested {
         summary: agg.finish().map_err(Error::Spill)?,
         errors,
+        not_reports,
+        notes,
         good,
     })
+}
+
+/// `suite "pytest" lists no <testcase> but declares 6 tests (3 passed, 1
+/// failed, 2 skipped): counted from its attributes, without names`.
+fn unlisted_note(stats: &FileStats) -> Option<String> {
+    let u = &stats.unlisted;
+    if stats.unlisted_suites == 0 {
+        return None;
+    }
+    let suites = match (&stats.unlisted_suite, stats.unlisted_suites) {
+        (Some(name), 1) if !name.is_empty() => {
+            format!("suite {name:?} lists no <testcase> but declares")
+        }
+        (_, 1) => "a suite lists no <testcase> but declares".into(),
+        (_, n) => format!("{n} suites list no <testcase> but declare"),
+    };
+    let parts: Vec<String> = [
+        (u.passed, "passed"),
+        (u.failed, "failed"),
+        (u.errored, "errored"),
+        (u.skipped, "skipped"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    Some(format!(
+        "{suites} {} ({}): counted from the suite attributes, without names",
+        crate::render::count(u.tests(), "test"),
+        parts.join(", ")
+    ))
 }
 
 /// What recording gave.
@@ -181,7 +255,7 @@ pub struct Recorded {
 /// test run id that is already recorded stores nothing.
 pub fn record(
     store: &mut dyn Store,
-    files: &[PathBuf],
+    files: &[ReportFile],
     cwd: &Path,
     header: &TestRun,
 ) -> Result<Recorded> {

@@ -11,6 +11,7 @@ use crate::env_vars as ev;
 use crate::event::{self, TestRun};
 use crate::git::Repo;
 use crate::junit::Summary;
+use crate::render::escape::terminal;
 use crate::render::{self, Format, JunitView};
 use crate::settings::Settings;
 use crate::sink::SinkEvent;
@@ -120,17 +121,86 @@ fn github_annotations(ctx: &mut Context<'_>, s: &Settings, summary: &Summary) ->
     Ok(())
 }
 
-/// The exit code: 4 when no file was readable, 3 when a gate fired.
-fn gate(args: &JunitArgs, r: &Ingested) -> u8 {
+/// Why the command fails: its exit code, what to print after `error:`, and
+/// a hint.
+struct Failing {
+    code: u8,
+    why: String,
+    hint: Option<&'static str>,
+}
+
+/// Exit 4 when no file was a readable report, 3 when a gate fired; `None`
+/// for exit 0. Every failure says why (SPEC §4).
+fn gate(args: &JunitArgs, r: &Ingested) -> Option<Failing> {
     let s = &r.summary;
-    let failing = s.failed + s.errored > 0 || !r.errors.is_empty();
     if r.good == 0 {
-        exit::NO_INPUT
-    } else if (args.fail_on_failure && failing) || (args.fail_on_flaky && s.flaky_count > 0) {
-        exit::GATE
-    } else {
-        exit::OK
+        let why = if r.errors.is_empty() {
+            let names: Vec<&str> = r.not_reports.iter().map(|f| f.file.as_str()).collect();
+            format!(
+                "no JUnit report among the files matched (not test reports: {})",
+                list(&names, 5)
+            )
+        } else {
+            match (&r.errors[..], r.not_reports.len()) {
+                ([one], 0) => format!("{} is not a readable JUnit report", one.file),
+                (errors, skipped) => format!(
+                    "none of the {} files is a readable JUnit report (see the warnings above)",
+                    errors.len() + skipped
+                ),
+            }
+        };
+        return Some(Failing {
+            code: exit::NO_INPUT,
+            why,
+            hint: Some(
+                "check that the test step ran and wrote its report (root element <testsuites> or <testsuite>), and the path relative to the working directory",
+            ),
+        });
     }
+    let mut why = Vec::new();
+    if args.fail_on_failure {
+        let mut failing = Vec::new();
+        if s.failed > 0 {
+            failing.push(format!("{} failed", render::count(s.failed, "test")));
+        }
+        if s.errored > 0 && s.failed > 0 {
+            failing.push(format!("{} errored", s.errored));
+        } else if s.errored > 0 {
+            failing.push(format!("{} errored", render::count(s.errored, "test")));
+        }
+        if !r.errors.is_empty() {
+            let n = r.errors.len() as u64;
+            failing.push(format!("{} unreadable", render::count(n, "report")));
+        }
+        if !failing.is_empty() {
+            why.push(format!("{} (--fail-on-failure)", failing.join(", ")));
+        }
+    }
+    if args.fail_on_flaky && s.flaky_count > 0 {
+        why.push(format!(
+            "{} (--fail-on-flaky)",
+            render::count(s.flaky_count, "flaky test")
+        ));
+    }
+    (!why.is_empty()).then(|| Failing {
+        code: exit::GATE,
+        why: why.join("; "),
+        hint: None,
+    })
+}
+
+/// The first `max` items, then how many more.
+fn list(items: &[&str], max: usize) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        out.push_str(&format!(" and {} more", items.len() - max));
+    }
+    out
 }
 
 pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
@@ -153,7 +223,17 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             (r.ingested, Some((req.id, r.run)))
         }
     };
-    for e in &ingested.errors {
+    if !settings.quiet {
+        for f in &ingested.not_reports {
+            writeln!(
+                ctx.stderr,
+                "note: skipped {}: {}",
+                terminal(&f.file),
+                terminal(&f.message)
+            )?;
+        }
+    }
+    for e in ingested.notes.iter().chain(&ingested.errors) {
         ctx.warn(&settings, &format!("{}: {}", e.file, e.message))?;
     }
     if ingested.summary.names_incomplete {
@@ -166,7 +246,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let view = JunitView::new(
         ingested.good,
         &ingested.summary,
-        &ingested.errors,
+        (&ingested.errors, &ingested.not_reports),
         id.as_deref(),
         stored.is_some(),
     );
@@ -178,11 +258,18 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     github_annotations(ctx, &settings, &ingested.summary)?;
     let json = serde_json::to_string(&view).unwrap_or_default();
     ctx.github_outputs(&settings, &[(crate::ci::github::outputs::JSON, json)])?;
-    if ingested.good == 0 {
-        ctx.warn(&settings, "none of the files is a readable JUnit report")?;
-    }
+    let failing = gate(&args, &ingested);
     let events = stored.into_iter().map(SinkEvent::TestRun).collect();
-    ctx.emit(&settings, repo.as_ref(), events, gate(&args, &ingested))
+    let code = failing.as_ref().map_or(exit::OK, |f| f.code);
+    let code = ctx.emit(&settings, repo.as_ref(), events, code)?;
+    // Last on stderr, whatever `--quiet` says: the reason for the exit code.
+    if let Some(f) = failing {
+        writeln!(ctx.stderr, "error: {}", terminal(&f.why))?;
+        if let Some(hint) = f.hint {
+            writeln!(ctx.stderr, "hint: {hint}")?;
+        }
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::io::{BufWriter, Write};
 
 use serde::Serialize;
 
-use super::model::{Entry, Outcome};
+use super::model::{Entry, Outcome, Unlisted};
 use super::outcome::Tally;
 
 /// Records held in memory before a sorted run is spilled (16 B each). Two
@@ -204,6 +204,10 @@ pub struct Aggregator {
     names_bytes: usize,
     names_incomplete: bool,
     buffer_limit: usize,
+    /// Tests suites declared without listing them: committed, and of the
+    /// file being read.
+    unlisted: Unlisted,
+    staged_unlisted: Unlisted,
 }
 
 impl Default for Aggregator {
@@ -234,6 +238,8 @@ impl Aggregator {
             names_bytes: 0,
             names_incomplete: false,
             buffer_limit,
+            unlisted: Unlisted::default(),
+            staged_unlisted: Unlisted::default(),
         }
     }
 
@@ -246,6 +252,19 @@ impl Aggregator {
         xxhash_rust::xxh3::xxh3_128_with_seed(&self.scratch, self.seed) & KEY_MASK
     }
 
+    /// A test without a name is its own identity: entries without a name
+    /// are not attempts of each other. The entry's first sequence number
+    /// (unique in the run) makes its key; the `0xFE` after the separator
+    /// never starts a UTF-8 name, so no named test shares it.
+    fn unnamed_key(&mut self, classname: &str) -> u128 {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(classname.as_bytes());
+        self.scratch.extend_from_slice(&[0xFF, 0xFE]);
+        self.scratch
+            .extend_from_slice(&(self.seq + 1).to_le_bytes());
+        xxhash_rust::xxh3::xxh3_128_with_seed(&self.scratch, self.seed) & KEY_MASK
+    }
+
     /// Adds one `<testcase>` entry of the file being read.
     pub fn add(&mut self, e: &Entry<'_>) -> std::io::Result<()> {
         if self.seq + e.attempts.len() as u64 > MAX_SEQ {
@@ -253,7 +272,11 @@ impl Aggregator {
                 "more than {MAX_SEQ} test attempts in one run: split the reports over several `dorameter junit` calls"
             )));
         }
-        let key = self.key(e.classname, e.name);
+        let key = if e.name.is_empty() {
+            self.unnamed_key(e.classname)
+        } else {
+            self.key(e.classname, e.name)
+        };
         let mut failing = false;
         for &a in e.attempts {
             self.seq += 1;
@@ -353,11 +376,20 @@ impl Aggregator {
         }
     }
 
+    /// Tests the file's suites declare without listing them
+    /// ([`crate::junit::FileStats::unlisted`]): counted as tests and runs,
+    /// without names.
+    pub fn add_unlisted(&mut self, u: &Unlisted) {
+        self.staged_unlisted.add(u);
+    }
+
     /// The file parsed completely: its entries count.
     pub fn commit_file(&mut self) -> std::io::Result<()> {
         self.join_pending()?;
         self.runs += self.staged_runs;
         self.staged_runs = 0;
+        let staged = std::mem::take(&mut self.staged_unlisted);
+        self.unlisted.add(&staged);
         self.spilled.append(&mut self.staged_spills);
         self.file_start = self.buffer.len();
         compact(&mut self.spilled)
@@ -369,6 +401,7 @@ impl Aggregator {
         self.buffer.truncate(self.file_start);
         self.staged_spills.clear();
         self.staged_runs = 0;
+        self.staged_unlisted = Unlisted::default();
         Ok(())
     }
 
@@ -435,17 +468,24 @@ impl Aggregator {
             )
         };
         let (mut summary, high) = (low?, high?);
-        summary.runs = self.runs;
+        let u = &self.unlisted;
+        summary.runs = self.runs.saturating_add(u.tests());
         summary.names_incomplete = self.names_incomplete;
         summary.tests += high.tests;
         summary.passed += high.passed;
         summary.failed += high.failed;
         summary.errored += high.errored;
         summary.skipped += high.skipped;
+        summary.tests = summary.tests.saturating_add(u.tests());
+        summary.passed = summary.passed.saturating_add(u.passed);
+        summary.failed = summary.failed.saturating_add(u.failed);
+        summary.errored = summary.errored.saturating_add(u.errored);
+        summary.skipped = summary.skipped.saturating_add(u.skipped);
         summary.flaky_count += high.flaky_count;
         summary.flaky.extend(high.flaky);
         summary.failures.extend(high.failures);
-        // Ids are unique: no stability needed.
+        // Ids are unique but for tests without a name (`suite::`), which
+        // are alike: no stability needed.
         summary.flaky.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         summary.failures.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(summary)
@@ -862,6 +902,67 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.tests, 170);
         assert!(a.flaky.len() > 10 && a.failures.len() > 10, "{a:?}");
+    }
+
+    /// Issue 10 item 7: entries without a name are not attempts of each
+    /// other, whether in one buffer, across spills or across files; a
+    /// named test beside them keeps its identity.
+    #[test]
+    fn tests_without_a_name_are_each_their_own_test() {
+        for limit in [BUFFER_LIMIT, 2] {
+            let mut agg = Aggregator::with_limit(limit);
+            feed(
+                &mut agg,
+                &[
+                    ("s", "", &[Passed]),
+                    ("s", "", &[Skipped]),
+                    ("s", "", &[Failed]),
+                    ("s", "", &[Errored]),
+                    ("s", "named", &[Failed]),
+                ],
+            );
+            agg.commit_file().unwrap();
+            feed(
+                &mut agg,
+                &[("s", "", &[Failed, Passed]), ("s", "named", &[Passed])],
+            );
+            agg.commit_file().unwrap();
+            let s = agg.finish().unwrap();
+            assert_eq!(
+                (s.tests, s.runs, s.passed, s.failed, s.errored, s.skipped),
+                (6, 8, 3, 1, 1, 1),
+                "{s:?}"
+            );
+            let flaky: Vec<_> = s
+                .flaky
+                .iter()
+                .map(|f| (f.id.as_str(), f.attempts))
+                .collect();
+            assert_eq!(flaky, [("s::", 2), ("s::named", 2)], "{s:?}");
+        }
+    }
+
+    #[test]
+    fn unlisted_tests_count_once_and_only_for_committed_files() {
+        let unlisted = Unlisted {
+            passed: 3,
+            failed: 1,
+            errored: 0,
+            skipped: 2,
+        };
+        let mut agg = Aggregator::default();
+        feed(&mut agg, &[("c", "a", &[Passed])]);
+        agg.add_unlisted(&unlisted);
+        agg.commit_file().unwrap();
+        agg.add_unlisted(&unlisted);
+        agg.rollback_file().unwrap();
+        let s = agg.finish().unwrap();
+        assert_eq!(
+            (s.tests, s.runs, s.passed, s.failed, s.errored, s.skipped),
+            (7, 7, 4, 1, 0, 2),
+            "{s:?}"
+        );
+        assert!(s.failures.is_empty(), "no names to list: {s:?}");
     }
 
     #[test]

@@ -65,3 +65,31 @@ impl Entry<'_> {
         format!("{}::{}", self.classname, self.name)
     }
 }
+
+/// Tests a `<testsuite>` declares in its `tests`, `failures`, `errors` and
+/// `skipped` attributes without listing a single `<testcase>`: counts
+/// without names, so without identities, attempts or history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unlisted {
+    pub passed: u64,
+    pub failed: u64,
+    pub errored: u64,
+    pub skipped: u64,
+}
+
+impl Unlisted {
+    pub fn tests(&self) -> u64 {
+        self.passed
+            .saturating_add(self.failed)
+            .saturating_add(self.errored)
+            .saturating_add(self.skipped)
+    }
+
+    /// Sums saturate: the numbers are whatever a file says.
+    pub fn add(&mut self, other: &Unlisted) {
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.errored = self.errored.saturating_add(other.errored);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+    }
+}

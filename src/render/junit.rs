@@ -25,6 +25,8 @@ pub struct JunitView<'a> {
     pub skipped: u64,
     pub flaky: &'a [FlakyTest],
     pub errors: &'a [FileError],
+    /// Files a directory or glob matched that are not test reports: skipped.
+    pub not_reports: &'a [FileError],
     /// Exact, when `flaky` lists fewer (`names_incomplete`).
     pub flaky_count: u64,
     pub failures: &'a [FailedTest],
@@ -34,10 +36,12 @@ pub struct JunitView<'a> {
 }
 
 impl<'a> JunitView<'a> {
+    /// `errors` are files that could not be read, `not_reports` files
+    /// skipped as not test reports.
     pub fn new(
         files: u64,
         s: &'a Summary,
-        errors: &'a [FileError],
+        (errors, not_reports): (&'a [FileError], &'a [FileError]),
         id: Option<&'a str>,
         recorded: bool,
     ) -> Self {
@@ -51,6 +55,7 @@ impl<'a> JunitView<'a> {
             skipped: s.skipped,
             flaky: &s.flaky,
             errors,
+            not_reports,
             flaky_count: s.flaky_count,
             failures: &s.failures,
             names_incomplete: s.names_incomplete,
@@ -62,6 +67,24 @@ impl<'a> JunitView<'a> {
 
 /// How many failed or flaky names a terminal or Markdown summary lists.
 const LIST_LIMIT: usize = 50;
+
+/// `… and 3 more failing tests` when a list of `listed` names, cut at
+/// `LIST_LIMIT`, shows fewer than the `total` it stands for (SPEC §4: every
+/// list that is cut says how many more). The total may exceed the names
+/// held when `names_incomplete`.
+fn more_than_listed(total: u64, listed: usize, noun: &str) -> Option<String> {
+    let shown = listed.min(LIST_LIMIT) as u64;
+    (total > shown).then(|| {
+        let more = total - shown;
+        let s = if more == 1 { "" } else { "s" };
+        // None listed: tests without names (counted from suite attributes),
+        // or past the names budget.
+        match shown {
+            0 => format!("{more} {noun}{s} not listed"),
+            _ => format!("… and {more} more {noun}{s}"),
+        }
+    })
+}
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
@@ -102,13 +125,8 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
             terminal(msg)
         ));
     }
-    let failing = v.failed + v.errored;
-    let listed = v.failures.len().min(LIST_LIMIT) as u64;
-    if failing > listed {
-        out.push_str(&format!(
-            "  … and {} more failing tests\n",
-            failing - listed
-        ));
+    if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test") {
+        out.push_str(&format!("  {more}\n"));
     }
     for e in v.errors {
         out.push_str(&format!(
@@ -135,6 +153,9 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
                 f.failures
             ));
         }
+        if let Some(more) = more_than_listed(v.flaky_count, v.flaky.len(), "flaky test") {
+            out.push_str(&format!("\n{more}\n"));
+        }
     }
     if !v.failures.is_empty() {
         out.push_str("\n**Failing**\n\n| test | outcome | message |\n|---|---|---|\n");
@@ -146,6 +167,10 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
                 f.outcome.as_str(),
                 markdown(&msg.chars().take(200).collect::<String>())
             ));
+        }
+        if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test")
+        {
+            out.push_str(&format!("\n{more}\n"));
         }
     }
     if !v.errors.is_empty() {

@@ -12,7 +12,7 @@ use quick_xml::{Reader, XmlVersion};
 use super::fast::fast_case_attributes;
 use super::reader::{ParseError, Parser};
 use crate::junit::input::Input;
-use crate::junit::model::{Entry, Outcome};
+use crate::junit::model::{Entry, Outcome, Unlisted};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -92,6 +92,45 @@ impl Case {
         self.time.clear();
         self.main = None;
     }
+}
+
+/// An open `<testsuite>`: what it declares, and how many test cases and
+/// suites the file had when it opened. A suite that closes with neither a
+/// `<testcase>` nor a nested suite inside it, but declares tests
+/// (`<testsuite tests="6" failures="1" skipped="2"></testsuite>`, as a
+/// runner writes when it crashed or reports only totals), counts those tests
+/// from its attributes: other tools report them, and zero would be wrong.
+/// Any suite that lists test cases is counted by them alone: suite
+/// attributes disagree with the cases in real files (gotestsum, pytest
+/// reruns).
+pub(super) struct OpenSuite {
+    declared: Unlisted,
+    testcases: u64,
+    suites: u64,
+}
+
+/// The tests a `<testsuite>` tag declares; unreadable numbers count as 0. A
+/// `tests` smaller than its failures, errors and skips is raised to them.
+fn declared(e: &BytesStart<'_>) -> Unlisted {
+    let (mut tests, mut failed, mut errored, mut skipped) = (0u64, 0u64, 0u64, 0u64);
+    for a in e.attributes().with_checks(false).flatten() {
+        let slot = match a.key.local_name().as_ref() {
+            "tests" => &mut tests,
+            "failures" => &mut failed,
+            "errors" => &mut errored,
+            "skipped" => &mut skipped,
+            _ => continue,
+        };
+        *slot = a.value.trim().parse().unwrap_or(0);
+    }
+    let mut d = Unlisted {
+        passed: 0,
+        failed,
+        errored,
+        skipped,
+    };
+    d.passed = tests.saturating_sub(d.tests());
+    d
 }
 
 /// pytest-rerunfailures writes each earlier attempt of a rerun test as an
@@ -211,6 +250,7 @@ impl Parser<'_> {
             path,
             offset,
             message,
+            not_a_report: false,
         }
     }
 
@@ -249,7 +289,9 @@ impl Parser<'_> {
         }
         if !self.seen_root {
             if element != "testsuites" && element != "testsuite" {
-                return Err(self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>")));
+                let mut e = self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>"));
+                e.not_a_report = true;
+                return Err(e);
             }
             self.seen_root = true;
             let name = attr(e, "name");
@@ -278,8 +320,17 @@ impl Parser<'_> {
                     f.suites += 1;
                     f.suites - 1
                 });
-                if !empty {
-                    let name = attr(e, "name").map(|n| bounded(n, LABEL_BYTES));
+                self.stats.suites += 1;
+                let name = attr(e, "name").map(|n| bounded(n, LABEL_BYTES));
+                let declared = declared(e);
+                if empty {
+                    self.count_unlisted(&declared, name.as_deref());
+                } else {
+                    self.open_suites.push(OpenSuite {
+                        declared,
+                        testcases: self.stats.testcases,
+                        suites: self.stats.suites,
+                    });
                     self.push(Kind::Suite, element, name, index);
                 }
             }
@@ -404,10 +455,31 @@ impl Parser<'_> {
                 "an end tag with no open element".into(),
             ));
         };
-        if frame.kind == Kind::Case {
-            self.emit_case(on_entry);
+        match frame.kind {
+            Kind::Case => self.emit_case(on_entry),
+            Kind::Suite => {
+                if let Some(open) = self.open_suites.pop() {
+                    if open.testcases == self.stats.testcases && open.suites == self.stats.suites {
+                        self.count_unlisted(&open.declared, frame.label.as_deref());
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(())
+    }
+
+    /// A suite without test cases or nested suites declared these tests.
+    fn count_unlisted(&mut self, declared: &Unlisted, suite: Option<&str>) {
+        if declared.tests() == 0 {
+            return;
+        }
+        let stats = &mut self.stats;
+        stats.unlisted.add(declared);
+        stats.unlisted_suites += 1;
+        if stats.unlisted_suite.is_none() {
+            stats.unlisted_suite = Some(suite.unwrap_or_default().to_string());
+        }
     }
 
     fn emit_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
@@ -426,7 +498,10 @@ impl Parser<'_> {
         self.stats.testcases += 1;
         if self.pytest {
             if let Some(h) = self.held.take() {
-                let earlier = if h.classname == case.classname && h.name == case.name {
+                // Entries without a name are never attempts of each other.
+                let same =
+                    !h.name.is_empty() && h.classname == case.classname && h.name == case.name;
+                let earlier = if same {
                     Outcome::Failed
                 } else {
                     Outcome::Passed
@@ -475,7 +550,87 @@ pub(super) fn deliver(
 #[cfg(test)]
 mod tests {
     use crate::junit::Outcome::*;
+    use crate::junit::Unlisted;
+    use crate::junit::parse::reader::{Limits, parse};
     use crate::junit::parse::test_support::run;
+
+    fn unlisted(xml: &str) -> (Unlisted, u64, Option<String>, u64) {
+        let mut entries = 0;
+        let stats = parse(xml.as_bytes(), &Limits::default(), &mut |_| entries += 1).unwrap();
+        (
+            stats.unlisted,
+            stats.unlisted_suites,
+            stats.unlisted_suite,
+            entries,
+        )
+    }
+
+    /// Issue 10 item 7: a suite that declares tests but lists no test case
+    /// counts them from its attributes; a suite that lists test cases, or
+    /// holds suites that do, is counted by its cases alone.
+    #[test]
+    fn suites_without_test_cases_count_their_attributes() {
+        let d = |passed, failed, errored, skipped| Unlisted {
+            passed,
+            failed,
+            errored,
+            skipped,
+        };
+        let cases = [
+            (
+                r#"<testsuites><testsuite name="pytest" tests="6" failures="1" errors="0" skipped="2"></testsuite></testsuites>"#,
+                (d(3, 1, 0, 2), 1, Some("pytest"), 0),
+            ),
+            (
+                r#"<testsuite name="empty" tests=" 4 " errors="1"/>"#,
+                (d(3, 0, 1, 0), 1, Some("empty"), 0),
+            ),
+            (
+                r#"<testsuites><testsuite name="a" tests="3"><testcase name="t"/></testsuite><testsuite name="b" tests="2" failures="5"><system-out>x</system-out></testsuite></testsuites>"#,
+                (d(0, 5, 0, 0), 1, Some("b"), 1),
+            ),
+            (
+                r#"<testsuite name="outer" tests="9"><testsuite name="inner" tests="2"/><testsuite name="x" tests="0"></testsuite></testsuite>"#,
+                (d(2, 0, 0, 0), 1, Some("inner"), 0),
+            ),
+            (
+                r#"<testsuite name="outer" tests="9"><group><testcase name="t"/></group></testsuite>"#,
+                (d(0, 0, 0, 0), 0, None, 1),
+            ),
+            (
+                r#"<testsuite tests="x" failures="-1" skipped="18446744073709551615"/>"#,
+                (d(0, 0, 0, u64::MAX), 1, Some(""), 0),
+            ),
+        ];
+        for (xml, (want, suites, name, entries)) in cases {
+            assert_eq!(
+                unlisted(xml),
+                (want, suites, name.map(String::from), entries),
+                "{xml}"
+            );
+        }
+    }
+
+    /// In a pytest report, an empty entry followed by the same identity is a
+    /// failed attempt; entries without a name are never the same identity.
+    #[test]
+    fn pytest_entries_without_a_name_are_not_reruns() {
+        let xml = br#"<testsuites name="pytest tests"><testsuite name="pytest"><testcase classname="c"/><testcase classname="c"/><testcase classname="c" name="t"/><testcase classname="c" name="t"/></testsuite></testsuites>"#;
+        let seen = run(xml).unwrap();
+        let got: Vec<_> = seen
+            .iter()
+            .map(|s| (s.id.as_str(), s.attempts.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("c::", vec![Passed]),
+                ("c::", vec![Passed]),
+                ("c::t", vec![Failed]),
+                ("c::t", vec![Passed])
+            ]
+        );
+    }
 
     #[test]
     fn surefire_and_nextest_reruns_and_bazel_status() {

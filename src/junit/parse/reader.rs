@@ -7,9 +7,9 @@ use std::io::{BufRead, Read};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::element::{Case, Frame, Held, deliver};
+use super::element::{Case, Frame, Held, OpenSuite, deliver};
 use crate::junit::input::{Input, TooLarge};
-use crate::junit::model::{Entry, Outcome};
+use crate::junit::model::{Entry, Outcome, Unlisted};
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -43,6 +43,10 @@ pub struct ParseError {
     pub path: String,
     pub offset: u64,
     pub message: String,
+    /// Well-formed so far, but the root element is not a test report's
+    /// (`pom.xml`, `phpunit.xml`): a file a directory or glob picked up by
+    /// accident, rather than a broken report.
+    pub not_a_report: bool,
 }
 
 /// What one file held.
@@ -50,6 +54,14 @@ pub struct ParseError {
 pub struct FileStats {
     /// `<testcase>` elements.
     pub testcases: u64,
+    /// `<testsuite>` elements.
+    pub suites: u64,
+    /// Tests declared by suites that hold neither a `<testcase>` nor a
+    /// nested suite (see `element::OpenSuite`), summed.
+    pub unlisted: Unlisted,
+    /// How many suites `unlisted` comes from, and the first one's name.
+    pub unlisted_suites: u64,
+    pub unlisted_suite: Option<String>,
 }
 
 /// The state of one report being read; the element path, the fast path and
@@ -57,6 +69,8 @@ pub struct FileStats {
 pub(super) struct Parser<'l> {
     pub(super) limits: &'l Limits,
     pub(super) frames: Vec<Frame>,
+    /// The open (non-empty) `<testsuite>`s, innermost last.
+    pub(super) open_suites: Vec<OpenSuite>,
     pub(super) case: Case,
     pub(super) stats: FileStats,
     pub(super) seen_root: bool,
@@ -76,6 +90,7 @@ pub fn parse<R: Read>(
         path: "/".into(),
         offset: 0,
         message,
+        not_a_report: false,
     };
     let head = input
         .peek(4)
@@ -96,6 +111,7 @@ pub fn parse<R: Read>(
     let mut parser = Parser {
         limits,
         frames: Vec::new(),
+        open_suites: Vec::new(),
         case: Case::default(),
         stats: FileStats::default(),
         seen_root: false,
@@ -229,6 +245,17 @@ mod tests {
             e.message.contains("not a JUnit report") && e.message.contains("<html>"),
             "{e}"
         );
+        assert!(e.not_a_report, "{e:?}");
+        let e =
+            run(b"<?xml version=\"1.0\"?>\n<!-- c --><project><testsuite/></project>").unwrap_err();
+        assert!(e.not_a_report && e.message.contains("<project>"), "{e:?}");
+        for broken in [
+            &b""[..],
+            b"this is not xml",
+            b"<testsuite name=\"s\"><testcase name=\"a\">",
+        ] {
+            assert!(!run(broken).unwrap_err().not_a_report, "{broken:?}");
+        }
         let e = run(b"\xff\xfe<\x00t\x00").unwrap_err();
         assert!(e.message.contains("UTF-16"), "{e}");
         let e = run(b"<testsuite name=\"s\"><testcase name=\"a\"></testsuite>").unwrap_err();

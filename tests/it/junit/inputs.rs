@@ -77,6 +77,108 @@ fn junit_directory_and_glob_inputs() {
     assert_eq!(counts(&v), counts(&dir), "{v}");
 }
 
+/// Copies the real reports directory of `fixtures/junit/mixed-directory`
+/// (a green pytest report beside a Maven `pom.xml` and a `phpunit.xml`) to
+/// `reports/` in the world's working directory.
+fn mixed_reports_dir(dm: &Dm) {
+    let from = fixtures_root().join("mixed-directory/reports");
+    for name in ["TEST-pytest.xml", "pom.xml", "phpunit.xml"] {
+        let bytes = std::fs::read(from.join(name)).expect("read fixture");
+        write(dm, &format!("reports/{name}"), bytes);
+    }
+}
+
+/// Issue 10 item 13: `junit reports/` on a directory that also held
+/// `pom.xml` or `phpunit.xml` exited 3 on a green run, saying only
+/// `warning:`s. A file a directory or glob matched whose root is not a test
+/// report is skipped with a note; named explicitly, it is still an error.
+#[test]
+fn junit_directory_with_pom_and_phpunit_xml_is_green() {
+    let dm = Dm::default();
+    mixed_reports_dir(&dm);
+    for input in ["reports", "reports/", "reports/*.xml", "reports/**/*.xml"] {
+        let run = dm.run(&["junit", input, "--dry-run", "--fail-on-failure"]);
+        run.assert_no_panic();
+        assert_eq!(run.code, 0, "{input}: {run:#?}");
+        let v = out_json(&run);
+        assert_eq!(
+            (
+                u(&v, "files"),
+                u(&v, "tests"),
+                u(&v, "passed"),
+                u(&v, "skipped")
+            ),
+            (1, 4, 3, 1),
+            "{input}: {v}"
+        );
+        assert!(arr(&v, "errors").is_empty(), "{input}: {v}");
+        let skipped: BTreeSet<&str> = arr(&v, "not_reports")
+            .iter()
+            .map(|f| f["file"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            skipped,
+            BTreeSet::from(["reports/phpunit.xml", "reports/pom.xml"]),
+            "{input}: {v}"
+        );
+        for (file, root) in [("pom.xml", "<project>"), ("phpunit.xml", "<phpunit>")] {
+            assert!(
+                run.stderr
+                    .lines()
+                    .any(|l| l.starts_with("note: skipped reports/")
+                        && l.contains(file)
+                        && l.contains(root)),
+                "{input}: a note names {file} and its root: {run:#?}"
+            );
+        }
+        assert!(
+            !run.stderr.contains("warning:") && !run.stderr.contains("error:"),
+            "{input}: {run:#?}"
+        );
+    }
+    // Stored, the run counts the one report.
+    let v = dm.json(&["junit", "reports", "--service", "shop", "--id", "r1"]);
+    assert_eq!(
+        (v["recorded"].as_bool(), u(&v, "files")),
+        (Some(true), 1),
+        "{v}"
+    );
+
+    // Named on the command line, a pom.xml is an error: exit 3 under
+    // --fail-on-failure, with the reason on an `error:` line.
+    let run = dm.run(&[
+        "junit",
+        "reports/pom.xml",
+        "reports/TEST-pytest.xml",
+        "--dry-run",
+        "--fail-on-failure",
+    ]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 3, "{run:#?}");
+    let v = out_json(&run);
+    assert_eq!(arr(&v, "errors")[0]["file"], "reports/pom.xml", "{v}");
+    assert!(
+        run.stderr
+            .contains("warning: reports/pom.xml: not a JUnit report")
+            && run
+                .stderr
+                .ends_with("error: 1 report unreadable (--fail-on-failure)\n"),
+        "{run:#?}"
+    );
+
+    // A directory with no report at all: exit 4, saying why.
+    std::fs::remove_file(cwd(&dm).join("reports/TEST-pytest.xml")).expect("rm");
+    let run = dm.run(&["junit", "reports", "--dry-run"]);
+    run.assert_no_panic();
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(
+        run.stderr.contains(
+            "error: no JUnit report among the files matched (not test reports: reports/phpunit.xml, reports/pom.xml)\nhint: "
+        ),
+        "{run:#?}"
+    );
+}
+
 #[test]
 fn junit_one_invocation_is_one_report() {
     let dm = Dm::default();
@@ -165,6 +267,15 @@ fn junit_gates_exit_3() {
             1,
             "output printed whatever the gate: {run:#?}"
         );
+        // Every non-zero exit says why, on its last line (issue 10 item 13).
+        let last = run.stderr.lines().last().unwrap_or("");
+        match run.code {
+            0 => assert!(!run.stderr.contains("error:"), "{run:#?}"),
+            _ => assert!(
+                last.starts_with("error: ") && last.contains("(--fail-on-"),
+                "{run:#?}"
+            ),
+        }
         run.code
     };
     for (file, plain, on_failure, on_flaky) in [
@@ -315,6 +426,48 @@ fn junit_markdown_escapes_hostile_names() {
     run.assert_ok();
     assert!(run.stdout.contains("flaky"), "{}", run.stdout);
     assert_inert_markdown(&run.stdout);
+}
+
+/// Issue 10 item 6: `--format markdown` stopped at 50 rows of each list and
+/// never said how many it left out.
+#[test]
+fn junit_lists_cut_at_50_say_how_many_more() {
+    let dm = Dm::default();
+    let mut tests: Vec<(String, &str)> = Vec::new();
+    tests.extend((0..63).map(|i| (format!("fails{i:02}"), "F")));
+    tests.extend((0..57).map(|i| (format!("flaky{i:02}"), "FP")));
+    tests.push(("passes".into(), "P"));
+    let tests: Vec<(&str, &str)> = tests.iter().map(|(n, e)| (n.as_str(), *e)).collect();
+    write(&dm, "many.xml", report(&tests));
+    let run = |format: &str| {
+        let run = dm.run_raw(&[
+            "--store",
+            &dm.store_url(),
+            "--format",
+            format,
+            "junit",
+            "many.xml",
+            "--dry-run",
+        ]);
+        run.assert_ok();
+        run.stdout
+    };
+    let md = run("markdown");
+    let rows = |prefix: &str| md.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!((rows("| c::fails"), rows("| c::flaky")), (50, 50), "{md}");
+    assert!(md.contains("\n… and 13 more failing tests\n"), "{md}");
+    assert!(md.contains("\n… and 7 more flaky tests\n"), "{md}");
+    assert_tables_intact(&md);
+    let table = run("table");
+    assert!(table.contains("  … and 13 more failing tests\n"), "{table}");
+    assert!(table.contains("c::flaky49 and 7 more\n"), "{table}");
+
+    // One left out is one test, not "tests".
+    let tests: Vec<String> = (0..51).map(|i| format!("fails{i:02}")).collect();
+    let tests: Vec<(&str, &str)> = tests.iter().map(|n| (n.as_str(), "F")).collect();
+    write(&dm, "many.xml", report(&tests));
+    assert!(run("markdown").contains("\n… and 1 more failing test\n"));
+    assert!(run("table").contains("  … and 1 more failing test\n"));
 }
 
 #[test]

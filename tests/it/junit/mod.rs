@@ -7,5 +7,6 @@ mod bad_input;
 mod fixtures;
 mod flaky;
 mod inputs;
+mod peer;
 mod storing;
 mod support;
