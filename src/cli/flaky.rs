@@ -97,11 +97,17 @@ pub fn run(args: FlakyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         _ => render::flaky_table(&view),
     };
     ctx.out(&text)?;
-    Ok(if args.fail_on_flaky && !findings.is_empty() {
-        exit::GATE
-    } else {
-        exit::OK
-    })
+    if args.fail_on_flaky && !findings.is_empty() {
+        // Last on stderr, whatever `--quiet` says: the reason for the exit code.
+        writeln!(
+            ctx.stderr,
+            "error: {} flaky in the last {} (--fail-on-flaky)",
+            render::count(findings.len() as u64, "test"),
+            crate::time::humanize_seconds((w.until - w.since).num_seconds() as f64)
+        )?;
+        return Ok(exit::GATE);
+    }
+    Ok(exit::OK)
 }
 
 #[cfg(test)]

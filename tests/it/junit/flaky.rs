@@ -432,9 +432,14 @@ fn flaky_reports_each_kind_of_evidence_exactly() {
         5,
         "the findings are still printed"
     );
+    assert!(
+        gate.stderr.trim_end().lines().last().is_some_and(|l| l.starts_with("error: ")),
+        "every non-zero exit says why: {gate:#?}"
+    );
+    // A service the store never heard of is a typo, not "no flaky tests".
     let none = dm.run(&["flaky", "--service", "nobody", "--fail-on-flaky"]);
-    let v = none.json();
-    assert!(arr(&v, "tests").is_empty(), "{v}");
+    assert_eq!(none.code, 4, "{none:#?}");
+    assert!(none.stderr.contains("known: shop"), "{none:#?}");
 }
 
 #[test]
