@@ -111,13 +111,30 @@ pub struct Span(pub chrono::Duration);
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        // `window = 30` (a TOML integer) gets the same "no unit" answer as "30".
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(i64),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Number(n) => n.to_string(),
+        };
         crate::time::parse_duration("the value", &s)
             .map(Span)
             .map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "invalid duration '{s}'; give a positive number with a unit: 30d, 24h, 90m, 2w or 45s"
-                ))
+                let t = s.trim();
+                serde::de::Error::custom(if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+                    format!(
+                        "the duration '{s}' has no unit; write \"{t}d\" for days, \"{t}h\" for hours, \"{t}m\" for minutes"
+                    )
+                } else {
+                    format!(
+                        "invalid duration '{s}'; give a positive number with a unit: 30d, 24h, 90m, 2w or 45s"
+                    )
+                })
             })
     }
 }
@@ -255,6 +272,12 @@ mod tests {
             ("lead_time_from = \"merger\"\n", "line 1", "merger"),
             ("max_commits = 0\n", "line 1", "at least 1"),
             ("attribution_window = \"-1h\"\n", "line 1", "-1h"),
+            (
+                "window = \"30\"\n",
+                "line 1",
+                "'30' has no unit; write \"30d\"",
+            ),
+            ("\nwindow = 30\n", "line 2", "'30' has no unit"),
         ] {
             std::fs::write(&p, text).unwrap();
             let e = load(None, &[dir.path().to_path_buf()])

@@ -17,6 +17,10 @@ const EARLIEST_UNIX: i64 = 946_684_800; // 2000-01-01T00:00:00Z
 /// How far in the future a time may lie before we call it garbage.
 pub const FUTURE_TOLERANCE: Duration = Duration::hours(24);
 
+/// Later than any event: "recorded at any time" in timeline queries.
+pub const END_OF_TIME: DateTime<Utc> = DateTime::<Utc>::from_timestamp(253_402_300_799, 0)
+    .expect("9999-12-31T23:59:59Z is a valid instant");
+
 /// Parses a time given to `flag`, checked against `now`.
 pub fn parse_time(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let raw = value.trim();

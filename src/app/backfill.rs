@@ -10,12 +10,8 @@ use crate::event::{self, Deployment, DeploymentStatus, LeadTimeFrom, LeadTimeNot
 use crate::git::{Repo, Tag};
 use crate::settings::Origin;
 use crate::store::{Store, WriteTx};
-use crate::time::{FUTURE_TOLERANCE, format_time, from_millis};
+use crate::time::{END_OF_TIME, FUTURE_TOLERANCE, format_time, from_millis};
 use crate::{Error, Result};
-
-/// Later than any deployment: "recorded at any time".
-const END_OF_TIME: DateTime<Utc> = DateTime::<Utc>::from_timestamp(253_402_300_799, 0)
-    .expect("9999-12-31T23:59:59Z is a valid instant");
 
 #[derive(Clone, Debug)]
 pub struct BackfillRequest {

@@ -14,6 +14,7 @@ use crate::event::{
 use crate::git::{Commit, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes};
 use crate::settings::Origin;
 use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store};
+use crate::time::END_OF_TIME;
 use crate::{Error, Result};
 
 /// How many earlier deployments the git fallback of revert matching looks at.
@@ -135,6 +136,21 @@ pub fn record(
                 });
                 return Ok(());
             }
+            if let Some(earlier) = rerun_of(tx, req)? {
+                result = Some(Recorded {
+                    warnings: vec![format!(
+                        "{} of {} / {} was already recorded by this CI run (deployment {}); a re-run of the job is not another deployment",
+                        &req.sha[..req.sha.len().min(12)],
+                        req.service,
+                        req.env,
+                        earlier.id
+                    )],
+                    deployment: earlier,
+                    recorded: false,
+                    first_of_service: false,
+                });
+                return Ok(());
+            }
             let p = plan(repo, tx, req)?;
             let first_of_service = is_new_service(tx, &req.service)?;
             let recorded = tx.insert_deployment(&p.deployment)?;
@@ -148,6 +164,23 @@ pub fn record(
         })?;
     }
     result.ok_or_else(|| Error::internal("the store ran no transaction for the deployment"))
+}
+
+/// The successful deployment of the same sha to the same service+env that
+/// this CI run (pipeline) already recorded: re-running a deploy job (a new
+/// attempt, a new GitLab job id) is the same deployment, not another one.
+/// An earlier attempt that failed does not count: the retry that succeeds
+/// is the deployment.
+fn rerun_of(tx: &dyn ReadTx, req: &DeployRequest) -> Result<Option<Deployment>> {
+    let (DeploymentStatus::Success, Some(run)) = (req.status, &req.pipeline_id) else {
+        return Ok(None);
+    };
+    let Some(last) = tx.last_success_of_sha(&req.service, &req.env, &req.sha, END_OF_TIME)? else {
+        return Ok(None);
+    };
+    Ok(tx
+        .deployment(&last.id)?
+        .filter(|d| d.pipeline_id.as_ref() == Some(run)))
 }
 
 /// Whether the store holds no event of `service` at all.

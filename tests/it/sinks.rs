@@ -246,6 +246,11 @@ fn datadog_bodies_match_the_openapi_schema() {
         ],
     );
     deploy.assert_ok();
+    assert_eq!(
+        deploy.json()["tags"]["region"],
+        "eu",
+        "the JSON shows the tags"
+    );
     // A failed deploy job is not a Datadog deployment: stored, not sent.
     deploy_via(
         &dm,

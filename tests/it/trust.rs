@@ -355,3 +355,51 @@ fn comment_for_an_unknown_service_exits_4_but_a_first_comment_posts() {
     dm.run(&["comment", "--dry-run", "--service", "payments-api"])
         .assert_ok();
 }
+
+#[test]
+fn re_running_a_deploy_job_is_the_same_deployment() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let repo_s = repo.path.display().to_string();
+    let github = |attempt: &'static str, status: &'static str| {
+        let finished = rfc(at(0, 1, 0) + attempt.parse::<i64>().unwrap() * MIN);
+        let run = dm.run_with_env(
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_REPOSITORY", "acme/api"),
+                ("GITHUB_SHA", c1.as_str()),
+                ("GITHUB_RUN_ID", "777"),
+                ("GITHUB_RUN_ATTEMPT", attempt),
+                ("GITHUB_JOB", "deploy"),
+            ],
+            &[
+                "deploy",
+                "--repo",
+                &repo_s,
+                "--status",
+                status,
+                "--finished-at",
+                &finished,
+            ],
+        );
+        run.assert_ok();
+        run
+    };
+    // Attempt 1 fails, attempt 2 succeeds: one successful deployment.
+    github("1", "failure");
+    assert_eq!(github("2", "success").json()["recorded"], true);
+    assert_eq!(dm.deployment_count("api"), 1);
+    // Attempt 3 re-runs the green job: the same deployment, said so.
+    let run = github("3", "success");
+    assert_eq!(run.json()["recorded"], false, "{run:#?}");
+    assert!(
+        run.stderr.contains("already recorded by this CI run"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        dm.deployment_count("api"),
+        1,
+        "a re-run is not a deployment"
+    );
+}

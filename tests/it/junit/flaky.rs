@@ -433,7 +433,11 @@ fn flaky_reports_each_kind_of_evidence_exactly() {
         "the findings are still printed"
     );
     assert!(
-        gate.stderr.trim_end().lines().last().is_some_and(|l| l.starts_with("error: ")),
+        gate.stderr
+            .trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("error: ")),
         "every non-zero exit says why: {gate:#?}"
     );
     // A service the store never heard of is a typo, not "no flaky tests".
