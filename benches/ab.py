@@ -5,7 +5,7 @@ whole-process wall time. For a refactoring, where the question is "did it
 get slower?" rather than "how far from git or sqlite3?".
 
     cargo bench --bench core --no-run && cargo bench --bench junit -- python   # generate the data once
-    python3 benches/ab.py OLD_BINARY NEW_BINARY [version report comment walk backfill junit]
+    python3 benches/ab.py OLD_BINARY NEW_BINARY [version report comment walk deploy backfill junit]
 
 AB_RUNS sets the runs of the backfill and junit --dry-run rows.
 """
@@ -56,6 +56,15 @@ base = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD~49510"], capture_ou
 last = int(subprocess.run(["git", "-C", repo, "log", "-1", "--format=%ct"], capture_output=True, text=True).stdout)
 def walk(binary):
     return lambda: timed([binary, "deploy", "--dry-run", "--repo", repo, "--service", "bench", "--sha", tip, "--previous-sha", base, "--max-commits", "100000", "--format", "json", "--store", f"sqlite:{db_for('w', binary)}"], scratch, last + DAY)
+deploys = [0]
+def deploy(binary):
+    """One real deploy (10 new commits) recorded into a store that already
+    holds 10,000 deployments of the service: the deploy job's latency."""
+    def run():
+        deploys[0] += 1
+        db = db_for("d", binary, f"{DATA}/report-10000.db")
+        return timed([binary, "deploy", "--repo", repo, "--service", "bench", "--sha", tip, "--previous-sha", f"{tip}~10", "--id", f"ab-{deploys[0]}", "--finished-at", str(last + DAY + deploys[0]), "--store", f"sqlite:{db}", "-q"], scratch, last + 2 * DAY)
+    return run
 n = [0]
 def backfill(binary):
     def run():
@@ -65,12 +74,13 @@ def backfill(binary):
 def version(binary):
     return lambda: timed([binary, "--version"], scratch, EPOCH)
 print("| benchmark | before | after | after/before |\n|---|---|---|---|")
-which = sys.argv[3:] or ["version", "report", "comment", "walk", "backfill"]
+which = sys.argv[3:] or ["version", "report", "comment", "walk", "deploy", "backfill"]
 if "version" in which: ab("`--version`", version, 41)
 if "report" in which:
     for k in (1000, 10000, 100000): ab(f"report {k} deploys", report(k), 15 if k < 100000 else 9)
 if "comment" in which: ab("comment --dry-run, 100k deploys", comment(), 9)
 if "walk" in which: ab("walk 49,510 commits (deploy --dry-run)", walk, 7)
+if "deploy" in which: ab("deploy, 10 commits, 10k deploys stored", deploy, 21)
 if "backfill" in which: ab("backfill 1,000 tags", backfill, int(os.environ.get("AB_RUNS", "3")))
 JUNIT = os.path.join(DATA, "junit-v1-1000000.xml")
 if "junit" in which:
