@@ -228,8 +228,12 @@ impl Settings {
     ) -> Result<Settings> {
         let now = match env.get(ev::NOW).filter(|v| !v.is_empty()) {
             Some(v) => crate::time::parse_time(ev::NOW, v, Utc::now() + Duration::days(365 * 100))?,
-            // Whole seconds: every time a human reads is to the second.
-            None => Utc::now().trunc_subsecs(0),
+            // Milliseconds, the stores' resolution. Not whole seconds: a
+            // `report` run the same second as the `deploy` before it would
+            // end its window `[since, now)` at the very instant the
+            // deployment finished, and leave it out. Times are shown to the
+            // second ([`crate::time::format_time`]).
+            None => Utc::now().trunc_subsecs(3),
         };
         let config = config::load(
             global.config.as_deref().map(|p| cwd.join(p)).as_deref(),

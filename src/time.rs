@@ -99,9 +99,9 @@ pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
     Ok(Duration::seconds(secs))
 }
 
-/// RFC 3339 with `Z`, whole seconds unless the value has a fraction.
+/// RFC 3339 with `Z`, to the second (SPEC §4: times to the second).
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Milliseconds since the epoch: how the stores keep instants.

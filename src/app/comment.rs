@@ -105,7 +105,7 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         reports.clear();
         // A typo in the service is exit 4 (SPEC §4); an empty store is a
         // first pull request before any deployment, and still gets a comment.
-        super::report::require_service(tx, &req.service, &shown, true)?;
+        super::report::require_service(tx, &req.service, Some(&req.env), &shown, true)?;
         // Deployments and incidents once (they hold every window); only the
         // lead times are per window.
         let facts = tx.report_facts(&req.service, &req.env, current)?;

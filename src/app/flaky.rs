@@ -45,7 +45,7 @@ pub fn find(store: &mut dyn Store, req: &FlakyRequest) -> Result<Vec<Finding>> {
     let mut history = Vec::new();
     let shown = store.describe();
     store.read(&mut |tx| {
-        super::report::require_service(tx, &req.service, &shown, false)?;
+        super::report::require_service(tx, &req.service, None, &shown, false)?;
         history = tx.test_history(&req.service, req.window, t.infra_percent)?;
         Ok(())
     })?;

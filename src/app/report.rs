@@ -99,9 +99,35 @@ fn targets(tx: &dyn ReadTx, req: &ReportRequest) -> Result<Vec<(String, String)>
 /// `Ok` when the store holds any event of `service` (a deployment, an
 /// incident or a test run), or no event at all when `empty_ok`; else
 /// [`Error::NoInput`] naming the services it knows, closest first (SPEC §4).
-pub fn require_service(tx: &dyn ReadTx, service: &str, store: &str, empty_ok: bool) -> Result<()> {
-    let mut names: Vec<String> = tx.service_envs()?.into_iter().map(|(s, _)| s).collect();
+/// With `env`: a service whose deployments and incidents are all in other
+/// envs is the same error, naming them (a service known only from test runs
+/// has no env yet, and passes).
+pub fn require_service(
+    tx: &dyn ReadTx,
+    service: &str,
+    env: Option<&str>,
+    store: &str,
+    empty_ok: bool,
+) -> Result<()> {
+    let pairs = tx.service_envs()?;
+    let mut names: Vec<String> = pairs.iter().map(|(s, _)| s.clone()).collect();
     names.extend(tx.test_services()?);
+    if let Some(env) = env {
+        let envs: Vec<&str> = pairs
+            .iter()
+            .filter(|(s, _)| s == service)
+            .map(|(_, e)| e.as_str())
+            .collect();
+        if !envs.is_empty() && !envs.contains(&env) {
+            return Err(Error::NoInput {
+                message: format!(
+                    "no events for service '{service}' in env '{env}' in {store}; known envs of {service}: {}",
+                    closest_first(envs, env).join(", ")
+                ),
+                hint: Some(ENV_HINT.to_string()),
+            });
+        }
+    }
     if names.iter().any(|n| n == service) || (empty_ok && names.is_empty()) {
         return Ok(());
     }

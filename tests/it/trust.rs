@@ -354,6 +354,12 @@ fn comment_for_an_unknown_service_exits_4_but_a_first_comment_posts() {
     assert!(run.stderr.contains("known: payments-api"), "{run:#?}");
     dm.run(&["comment", "--dry-run", "--service", "payments-api"])
         .assert_ok();
+    let run = dm.run(&["comment", "--dry-run", "--service", "payments-api", "--env", "prod"]);
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(
+        run.stderr.contains("known envs of payments-api: production"),
+        "{run:#?}"
+    );
 }
 
 #[test]
@@ -402,4 +408,29 @@ fn re_running_a_deploy_job_is_the_same_deployment() {
         1,
         "a re-run is not a deployment"
     );
+}
+
+#[test]
+fn a_report_right_after_a_deploy_counts_it() {
+    // Real time, no DORAMETER_NOW: the job deploys, then writes its summary.
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let c1 = repo.commit_at("feat: one", at(0, 0, 0));
+    let repo_s = repo.path.display().to_string();
+    let real = [("DORAMETER_NOW", "")];
+    for id in ["d1", "d2", "d3"] {
+        dm.run_with_env(
+            &real,
+            &["deploy", "--repo", &repo_s, "--service", "api", "--sha", &c1, "--id", id],
+        )
+        .assert_ok();
+        let r = dm
+            .run_with_env(&real, &["report", "--service", "api", "--window", "30d"])
+            .json();
+        let n = r["metrics"]["deployment_frequency"]["deployments"].as_u64();
+        let want = id[1..].parse::<u64>().unwrap();
+        assert_eq!(n, Some(want), "the deployment just recorded counts: {r}");
+        let end = r["window"]["end"].as_str().unwrap();
+        assert!(end.len() == 20 && end.ends_with('Z'), "to the second: {end}");
+    }
 }
