@@ -247,7 +247,7 @@ pub fn change_view(ci: &CiContext, repo: Option<&Repo>, now: DateTime<Utc>) -> O
         Ok(WalkOutcome::BaseNotFound) => {
             note("the base commit is not in this clone (fetch more history): commits not shown")
         }
-        Ok(WalkOutcome::ShallowBoundary) => note(
+        Ok(WalkOutcome::ShallowBoundary(_)) => note(
             "the commits since the base reach past this shallow clone's history (fetch more history): commits not shown",
         ),
         Ok(WalkOutcome::Unrelated) => note("the base and head commits share no history"),

@@ -223,6 +223,7 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
     let mut note = None;
     let mut commits: Vec<Commit> = Vec::new();
     let mut merges: Vec<Commit> = Vec::new();
+    let mut partial = None;
     let mut truncated = false;
     match (&base, repo) {
         (None, _) => note = Some(LeadTimeNote::NoPreviousDeployment),
@@ -234,6 +235,16 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
         (Some(b), Some(repo)) => match repo.walk(Some(b), &req.sha, req.max_commits)? {
             WalkOutcome::BaseNotFound => {
                 note = Some(LeadTimeNote::PreviousShaNotFound);
+                // A shallow clone still has the newest commits: enough to see
+                // a hotfix or revert shipped now (change failure rate must not
+                // depend on the clone's depth), never a lead time.
+                if repo.is_shallow() {
+                    if let WalkOutcome::ShallowBoundary(w) | WalkOutcome::Walked(w) =
+                        repo.walk(None, &req.sha, req.max_commits)?
+                    {
+                        partial = Some(w);
+                    }
+                }
                 warnings.push(if repo.is_shallow() {
                     format!(
                         "previous deployed commit {b} is not in this shallow clone, so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
@@ -244,7 +255,8 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                     )
                 });
             }
-            WalkOutcome::ShallowBoundary => {
+            WalkOutcome::ShallowBoundary(w) => {
+                partial = Some(w);
                 note = Some(LeadTimeNote::ShallowHistory);
                 warnings.push(format!(
                     "the commits between the previous deployed commit {b} and {} reach past the history this shallow clone has, so no lead time was recorded rather than a wrong count; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`, or `git fetch --unshallow`)",
@@ -279,6 +291,23 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
         },
     }
 
+    // Commits seen in an incomplete range: they classify, they are not changes.
+    let mut seen: Vec<Commit> = Vec::new();
+    if let Some(w) = partial {
+        // Without the previous commit to stop at, only commits made after
+        // the previous deployment finished are surely new.
+        let after = |c: &Commit| {
+            previous
+                .as_ref()
+                .is_none_or(|p| c.committed_at > p.finished_at.timestamp())
+        };
+        let recent: Vec<Commit> = w.commits.into_iter().filter(|c| after(c)).collect();
+        seen = match &previous {
+            Some(_) => new_to_service(tx, req, recent)?,
+            None => recent,
+        };
+        merges = w.merges.into_iter().filter(|c| after(c)).collect();
+    }
     let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
     if changes.clamped > 0 {
         warnings.push(format!(
@@ -289,7 +318,7 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
 
     let (kind, remediates) = if req.status == DeploymentStatus::Success {
         let shipped = Shipped {
-            commits: &commits,
+            commits: if seen.is_empty() { &commits } else { &seen },
             merges: &merges,
         };
         classify(repo, tx, req, previous.as_ref(), shipped, &mut warnings)?

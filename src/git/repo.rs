@@ -82,8 +82,10 @@ pub enum WalkOutcome {
     BaseNotFound,
     /// The range crosses a shallow boundary: a commit reachable from the
     /// target and not (as far as this clone knows) from the base has parents
-    /// the clone does not have, so the range's size is unknown.
-    ShallowBoundary,
+    /// the clone does not have, so the range's size is unknown. Holds the
+    /// part of the range the clone has (no lead time from it; it can still
+    /// classify the deployment).
+    ShallowBoundary(Walk),
     /// The walk reached a root commit: base and target share no history, and
     /// the range would be the whole history.
     Unrelated,

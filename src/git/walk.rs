@@ -193,12 +193,9 @@ pub fn walk(
         }
     }
 
-    if boundary
+    let shallow = boundary
         .iter()
-        .any(|oid| !states.get(oid).is_some_and(|s| s.uninteresting))
-    {
-        return Ok(WalkOutcome::ShallowBoundary);
-    }
+        .any(|oid| !states.get(oid).is_some_and(|s| s.uninteresting));
     let interesting = |list: Vec<(Commit, Oid)>| -> Vec<Commit> {
         list.into_iter()
             .filter(|(_, oid)| !states.get(oid).is_some_and(|s| s.uninteresting))
@@ -207,6 +204,14 @@ pub fn walk(
     };
     let mut commits = interesting(candidates);
     let merges = interesting(merges);
+    if shallow {
+        // The range's size is unknown; what the clone has still names hotfixes.
+        return Ok(WalkOutcome::ShallowBoundary(Walk {
+            commits,
+            merges,
+            truncated,
+        }));
+    }
     if base.is_some() && commits.iter().any(|c| c.parents == 0) {
         return Ok(WalkOutcome::Unrelated);
     }

@@ -434,3 +434,47 @@ fn a_report_right_after_a_deploy_counts_it() {
         assert!(end.len() == 20 && end.ends_with('Z'), "to the second: {end}");
     }
 }
+
+#[test]
+fn a_shallow_clone_still_sees_the_hotfix_it_ships() {
+    let mut origin = Repo::new();
+    let c1 = origin.commit_at("feat: one", at(0, 0, 0));
+    origin.tag("v1.0.0", at(0, 1, 0));
+    origin.checkout_branch("hotfix/login");
+    origin.commit_at("fix: login loop", at(0, 2, 0));
+    origin.checkout("main");
+    let merge = origin.merge("hotfix/login", "Merge branch 'hotfix/login'", at(0, 3, 0));
+    origin.tag("v1.0.1", at(0, 4, 0));
+
+    // The deploy job of the hotfix runs in a `--depth 1` clone.
+    let dm = Dm::default();
+    dm.deploy_at(&origin.path, "api", "d1", &c1, at(0, 1, 0), &[]);
+    let (_tmp, clone) = origin.clone_with(&["--depth", "1"], "ci");
+    let d = dm.deploy_at(&clone, "api", "d2", &merge, at(0, 4, 0), &[]);
+    assert_eq!(d["lead_time_note"], "previous_sha_not_found", "{d}");
+    assert_eq!(d["kind"], "rollforward", "CFR must not depend on the depth: {d}");
+    assert_eq!(remediates(&d), pairs(&[("d1", "hotfix_subject")]));
+    let r = dm.report("api", at(-1, 0, 0), at(1, 0, 0), &[]);
+    assert_eq!(r["metrics"]["change_failure_rate"]["value"], 50.0, "{r}");
+
+    // Backfill in a shallow clone with its tags fetched at depth 1: the same.
+    let (_tmp2, clone2) = origin.clone_with(&["--depth", "1"], "ci2");
+    origin.git_in(&clone2, &["fetch", "-q", "--tags", "--depth", "1"]);
+    let fresh = Dm::default();
+    let out = fresh.json(&[
+        "backfill",
+        "--from-tags",
+        "v*",
+        "--service",
+        "api",
+        "--repo",
+        &clone2.display().to_string(),
+    ]);
+    let kinds: Vec<&str> = out["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["planned", "rollforward"], "{out}");
+}
