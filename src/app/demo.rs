@@ -61,9 +61,9 @@ pub struct Demo {
     pub tags: Vec<String>,
     /// The first day of the history, in days before `now`.
     pub days: i64,
-    /// Deployments recorded by `backfill`, and the tags they came from.
+    /// The tags `backfill` recorded as deployments, oldest first.
     pub backfilled: Vec<String>,
-    /// Deployments recorded by `deploy`, oldest first.
+    /// The releases `deploy` recorded, oldest first, and how each was classified.
     pub deployed: Vec<(String, DeploymentKind)>,
     pub incidents: Vec<String>,
     /// What the recording use cases warned about (none, unless a rule changed).
