@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod comment;
+pub mod demo;
 pub mod deploy;
 pub mod flaky;
 pub mod incident;

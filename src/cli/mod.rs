@@ -4,6 +4,7 @@
 mod backfill;
 mod comment;
 mod context;
+mod demo;
 mod deploy;
 mod flaky;
 mod flush;
@@ -92,6 +93,8 @@ pub enum Command {
     Flush(flush::FlushArgs),
     /// Post the sticky PR/MR comment: metrics, trend, this change, flaky tests
     Comment(comment::CommentArgs),
+    /// Create a demo repository with a month of recorded history to report on
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Flaky(args) => flaky::run(args, &global, ctx),
         Command::Flush(args) => flush::run(args, &global, ctx),
         Command::Comment(args) => comment::run(args, &global, ctx),
+        Command::Demo(args) => demo::run(args, &global, ctx),
     }
 }
 

@@ -2,10 +2,12 @@
 //! the rest of the crate sees our own [`Commit`] and plain strings, so lead
 //! time and classification logic are testable without a repository.
 
+mod build;
 mod lead_time;
 mod repo;
 mod walk;
 
+pub use build::{Builder, NewCommit, Person};
 pub use lead_time::{
     Changes, RemediationSignals, SubjectPattern, lead_time_changes, signals_from_message,
 };

@@ -46,7 +46,7 @@ impl GitError {
     }
 }
 
-fn git_err(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+pub(super) fn git_err(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     let action = action.into();
     move |source| GitError::Git { action, source }
 }

@@ -7,6 +7,7 @@ mod backfill;
 mod bad_input;
 mod ci;
 mod comment;
+mod demo;
 mod deploy;
 mod errors;
 mod gitlab_component;
