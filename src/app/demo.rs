@@ -176,6 +176,7 @@ fn deploy_the_rest(
             rollforward_subject: Some(SubjectPattern::default_pattern()),
             repository_url: None,
             version: Some(r.version.into()),
+            ref_name: None,
             team: None,
             pipeline_id: None,
             pipeline_url: None,
