@@ -95,6 +95,17 @@ string_enum!(
 );
 
 impl LeadTimeNote {
+    /// The deployment shipped changes that could not be counted: its
+    /// history was missing, so the lead-time value leaves it out.
+    pub fn history_missing(self) -> bool {
+        matches!(
+            self,
+            LeadTimeNote::ShallowHistory
+                | LeadTimeNote::PreviousShaNotFound
+                | LeadTimeNote::NoRepository
+        )
+    }
+
     /// The reason in words, for human output (JSON keeps the code).
     pub fn words(self) -> &'static str {
         match self {

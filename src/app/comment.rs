@@ -516,6 +516,7 @@ mod tests {
             success,
             kind: DeploymentKind::Planned,
             remediates: Vec::new(),
+            history_missing: false,
         }
     }
 

@@ -172,9 +172,9 @@ impl Context<'_> {
                 self.warn(
                     settings,
                     &format!(
-                        "sink {}: {} event(s) {kept}: {}",
+                        "sink {}: {} {kept}: {}",
                         s.sink,
-                        s.pending,
+                        crate::render::count(s.pending, "event"),
                         s.error_summary()
                     ),
                 )?;
@@ -194,8 +194,9 @@ impl Context<'_> {
             self.info(
                 settings,
                 &format!(
-                    "spool: {} event(s) wait for {}, which this run does not send to",
-                    s.pending, s.sink
+                    "spool: {} for {}, which this run does not send to",
+                    crate::render::count(s.pending, "event"),
+                    s.sink
                 ),
             )?;
         }

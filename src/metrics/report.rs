@@ -40,6 +40,9 @@ pub struct DeploymentFact {
     pub kind: DeploymentKind,
     /// Ids of earlier deployments this one marked failed.
     pub remediates: Vec<String>,
+    /// No lead time because its history was missing (SPEC §3: shallow
+    /// history, previous sha not found, no repository).
+    pub history_missing: bool,
 }
 
 impl DeploymentFact {
@@ -126,6 +129,10 @@ pub struct LeadTimeForChanges {
     pub p95: Option<f64>,
     pub mean: Option<f64>,
     pub changes: u64,
+    /// Successful deployments in the window with no lead time because their
+    /// history was missing (a shallow clone, a previous commit not in the
+    /// clone, no checkout): the value covers the others only.
+    pub deployments_without_history: u64,
     pub level: Option<Level>,
 }
 
@@ -256,6 +263,10 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         p95: lead_summary.map(|s| round_to(s.p95, 2)),
         mean: lead_summary.map(|s| round_to(s.mean, 2)),
         changes: lead.len() as u64,
+        deployments_without_history: in_window
+            .iter()
+            .filter(|&i| successes[*i].history_missing)
+            .count() as u64,
         level: lead_summary.map(|s| bands.lead_time(s.p50)),
     };
 
@@ -421,6 +432,7 @@ mod tests {
             success: true,
             kind,
             remediates: remediates.iter().map(|s| s.to_string()).collect(),
+            history_missing: false,
         }
     }
 

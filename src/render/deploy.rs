@@ -172,8 +172,8 @@ pub fn deployment_table(v: &DeploymentView<'_>) -> String {
         rows.push(vec![
             "clamped".into(),
             format!(
-                "{} commit(s) dated after the deployment counted as 0",
-                v.clamped_changes
+                "{} dated after the deployment counted as 0",
+                super::count(v.clamped_changes, "commit")
             ),
         ]);
     }

@@ -40,10 +40,17 @@ fn rows(r: &Report) -> Vec<Row> {
             unit: "seconds",
             level: lt.level,
             detail: format!(
-                "p95 {} · mean {} · {}",
+                "p95 {} · mean {} · {}{}",
                 secs(lt.p95),
                 secs(lt.mean),
-                super::count(lt.changes, "change")
+                super::count(lt.changes, "change"),
+                match lt.deployments_without_history {
+                    0 => String::new(),
+                    n => format!(
+                        " · {n} of {} deployments not counted (history missing, e.g. a shallow clone)",
+                        df.deployments
+                    ),
+                }
             ),
         },
         Row {

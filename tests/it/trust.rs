@@ -75,6 +75,24 @@ fn backfill_in_a_shallow_clone_records_no_wrong_lead_times() {
     let lt = &r["metrics"]["lead_time_for_changes"];
     assert_eq!(lt["changes"], 0, "{r}");
     assert!(lt["level"].is_null(), "no band from no data: {r}");
+    assert_eq!(lt["deployments_without_history"], 2, "{r}");
+    let table = dm.run_raw(&[
+        "--store",
+        &dm.store_url(),
+        "report",
+        "--service",
+        "api",
+        "--since",
+        &rfc(at(-1, 0, 0)),
+        "--until",
+        &rfc(at(2, 0, 0)),
+    ]);
+    assert!(
+        table
+            .stdout
+            .contains("2 of 3 deployments not counted (history missing"),
+        "the table says the value leaves deployments out: {table:#?}"
+    );
 
     // The same repository with full history: the true numbers (6 and 3
     // changes: v1.1.0 ships a0..a4, v1.2.0 ships b0..b2).
@@ -354,10 +372,18 @@ fn comment_for_an_unknown_service_exits_4_but_a_first_comment_posts() {
     assert!(run.stderr.contains("known: payments-api"), "{run:#?}");
     dm.run(&["comment", "--dry-run", "--service", "payments-api"])
         .assert_ok();
-    let run = dm.run(&["comment", "--dry-run", "--service", "payments-api", "--env", "prod"]);
+    let run = dm.run(&[
+        "comment",
+        "--dry-run",
+        "--service",
+        "payments-api",
+        "--env",
+        "prod",
+    ]);
     assert_eq!(run.code, 4, "{run:#?}");
     assert!(
-        run.stderr.contains("known envs of payments-api: production"),
+        run.stderr
+            .contains("known envs of payments-api: production"),
         "{run:#?}"
     );
 }
@@ -421,7 +447,17 @@ fn a_report_right_after_a_deploy_counts_it() {
     for id in ["d1", "d2", "d3"] {
         dm.run_with_env(
             &real,
-            &["deploy", "--repo", &repo_s, "--service", "api", "--sha", &c1, "--id", id],
+            &[
+                "deploy",
+                "--repo",
+                &repo_s,
+                "--service",
+                "api",
+                "--sha",
+                &c1,
+                "--id",
+                id,
+            ],
         )
         .assert_ok();
         let r = dm
@@ -431,7 +467,10 @@ fn a_report_right_after_a_deploy_counts_it() {
         let want = id[1..].parse::<u64>().unwrap();
         assert_eq!(n, Some(want), "the deployment just recorded counts: {r}");
         let end = r["window"]["end"].as_str().unwrap();
-        assert!(end.len() == 20 && end.ends_with('Z'), "to the second: {end}");
+        assert!(
+            end.len() == 20 && end.ends_with('Z'),
+            "to the second: {end}"
+        );
     }
 }
 
@@ -452,7 +491,10 @@ fn a_shallow_clone_still_sees_the_hotfix_it_ships() {
     let (_tmp, clone) = origin.clone_with(&["--depth", "1"], "ci");
     let d = dm.deploy_at(&clone, "api", "d2", &merge, at(0, 4, 0), &[]);
     assert_eq!(d["lead_time_note"], "previous_sha_not_found", "{d}");
-    assert_eq!(d["kind"], "rollforward", "CFR must not depend on the depth: {d}");
+    assert_eq!(
+        d["kind"], "rollforward",
+        "CFR must not depend on the depth: {d}"
+    );
     assert_eq!(remediates(&d), pairs(&[("d1", "hotfix_subject")]));
     let r = dm.report("api", at(-1, 0, 0), at(1, 0, 0), &[]);
     assert_eq!(r["metrics"]["change_failure_rate"]["value"], 50.0, "{r}");

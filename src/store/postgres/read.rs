@@ -77,7 +77,8 @@ const REPORT_REMEDIATIONS: &str = "SELECT r.deployment_seq, r.target_id
     FROM remediations r JOIN deployments d ON d.seq = r.deployment_seq
     WHERE d.service = $1 AND d.env = $2 ORDER BY r.deployment_seq, r.target_id";
 
-const REPORT_DEPLOYMENTS: &str = "SELECT seq, id, finished_at, status, kind FROM deployments
+const REPORT_DEPLOYMENTS: &str =
+    "SELECT seq, id, finished_at, status, kind, lead_time_note FROM deployments
     WHERE service = $1 AND env = $2 ORDER BY seq";
 
 /// One array rather than a row per change: a million rows cost far more to
@@ -368,6 +369,9 @@ impl ReadTx for Tx<'_> {
                 success: status == "success",
                 kind: StringEnum::from_stored(get(&r, 4)?),
                 remediates: remediates.remove(&seq).unwrap_or_default(),
+                history_missing: get::<Option<String>>(&r, 5)?
+                    .and_then(|n| n.parse::<LeadTimeNote>().ok())
+                    .is_some_and(LeadTimeNote::history_missing),
             });
         }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::store::Tx;
-use crate::event::{Change, Deployment, Incident, Remediation, StringEnum, TestRun};
+use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, StringEnum, TestRun};
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
@@ -404,7 +404,7 @@ impl ReadTx for Tx<'_> {
 
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, id, finished_at, status, kind FROM deployments WHERE service = ?1 AND env = ?2")
+            .prepare("SELECT seq, id, finished_at, status, kind, lead_time_note FROM deployments WHERE service = ?1 AND env = ?2")
             .map_err(err())?;
         let mut rows = stmt.query(params![service, env]).map_err(err())?;
         while let Some(r) = rows.next().map_err(err())? {
@@ -416,6 +416,11 @@ impl ReadTx for Tx<'_> {
                 success: status == "success",
                 kind: StringEnum::from_stored(&r.get::<_, String>(4).map_err(err())?),
                 remediates: remediates.remove(&seq).unwrap_or_default(),
+                history_missing: r
+                    .get::<_, Option<String>>(5)
+                    .map_err(err())?
+                    .and_then(|n| n.parse::<LeadTimeNote>().ok())
+                    .is_some_and(LeadTimeNote::history_missing),
             });
         }
 
