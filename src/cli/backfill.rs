@@ -162,7 +162,7 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
         rows.push(vec![
             render::escape::terminal(d.version.as_deref().unwrap_or("")),
             d.sha.get(..12).unwrap_or(&d.sha).to_string(),
-            view.finished_at.clone(),
+            render::human_time(&view.finished_at),
             d.kind.to_string(),
             d.changes.len().to_string(),
             view.lead_time.as_ref().map_or_else(

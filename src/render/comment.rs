@@ -339,9 +339,9 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
                     .collect();
                 out.push_str(&format!(
                     "- `{sha}` authored {}\n",
-                    crate::time::format_time(crate::time::from_millis(
+                    super::human_time(&crate::time::format_time(crate::time::from_millis(
                         commit.authored_at.saturating_mul(1000)
-                    ))
+                    )))
                 ));
             }
             if ch.commits.len() > limit {

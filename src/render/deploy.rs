@@ -164,7 +164,7 @@ pub fn deployment_table(v: &DeploymentView<'_>) -> String {
         ],
         vec!["sha".into(), v.sha.to_string()],
         vec!["previous".into(), v.previous_sha.unwrap_or("-").to_string()],
-        vec!["finished".into(), v.finished_at.clone()],
+        vec!["finished".into(), super::human_time(&v.finished_at)],
         vec!["status".into(), format!("{} · {}", v.status, v.kind)],
         vec!["lead time".into(), lead_line(v)],
     ];

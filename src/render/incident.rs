@@ -55,10 +55,12 @@ pub fn incident_table(v: &IncidentView<'_>) -> String {
             "service".into(),
             format!("{} / {}", services.join(", "), terminal(v.env)),
         ],
-        vec!["started".into(), v.started_at.clone()],
+        vec!["started".into(), super::human_time(&v.started_at)],
         vec![
             "resolved".into(),
-            v.resolved_at.clone().unwrap_or_else(|| "open".into()),
+            v.resolved_at
+                .as_deref()
+                .map_or_else(|| "open".into(), super::human_time),
         ],
         vec!["cause".into(), v.cause.to_string()],
         vec![

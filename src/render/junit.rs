@@ -198,8 +198,8 @@ pub fn flaky_table(v: &FlakyView<'_>) -> String {
         return format!(
             "no flaky tests in {} between {} and {}\n",
             terminal(v.service),
-            v.window.start,
-            v.window.end
+            super::human_time(&v.window.start),
+            super::human_time(&v.window.end)
         );
     }
     let mut rows = vec![vec![
@@ -216,8 +216,8 @@ pub fn flaky_table(v: &FlakyView<'_>) -> String {
             f.evidence.join(","),
             format!("{:.2}%", f.failure_rate),
             f.runs.to_string(),
-            f.first_seen.clone(),
-            f.last_seen.clone(),
+            super::human_time(&f.first_seen),
+            super::human_time(&f.last_seen),
         ]);
     }
     super::columns(&rows)
@@ -237,7 +237,7 @@ pub fn flaky_markdown(v: &FlakyView<'_>) -> String {
             f.evidence.join(", "),
             f.failure_rate,
             f.runs,
-            f.last_seen
+            super::human_time(&f.last_seen)
         ));
     }
     out

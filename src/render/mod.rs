@@ -75,6 +75,15 @@ pub fn list_cut<S: AsRef<str>>(items: &[S], max: usize) -> String {
     }
 }
 
+/// An RFC 3339 time as people read it: `2026-10-29 22:15:24Z` (SPEC §4).
+/// JSON and CSV keep RFC 3339.
+pub fn human_time(rfc3339: &str) -> String {
+    match rfc3339.as_bytes().get(10) {
+        Some(b'T') => format!("{} {}", &rfc3339[..10], &rfc3339[11..]),
+        _ => rfc3339.to_string(),
+    }
+}
+
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut s =
@@ -114,4 +123,16 @@ pub(crate) fn columns(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod human_time_tests {
+    #[test]
+    fn human_times_read_as_spec_s_example() {
+        assert_eq!(
+            super::human_time("2026-10-29T22:15:24Z"),
+            "2026-10-29 22:15:24Z"
+        );
+        assert_eq!(super::human_time("-"), "-");
+    }
 }

@@ -141,8 +141,8 @@ pub fn report_table(reports: &[Report], store: &str) -> String {
             "{} / {}  {} → {} ({} days, bands {})\n",
             terminal(&r.service),
             terminal(&r.env),
-            r.window.start,
-            r.window.end,
+            super::human_time(&r.window.start),
+            super::human_time(&r.window.end),
             r.window.days,
             r.bands
         ));
@@ -178,8 +178,8 @@ pub fn report_markdown(reports: &[Report]) -> String {
             "### DORA metrics: {} ({})\n\n{} → {} · {} days · bands `{}`\n\n| Metric | Value | Level | Detail |\n|---|---|---|---|\n",
             markdown(&r.service),
             markdown(&r.env),
-            r.window.start,
-            r.window.end,
+            super::human_time(&r.window.start),
+            super::human_time(&r.window.end),
             r.window.days,
             r.bands
         ));

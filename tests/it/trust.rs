@@ -259,6 +259,10 @@ fn deploy_output_names_the_rule_and_commit_that_fired() {
         "the table names the deployment, the rule and the commit: {run:#?}"
     );
     assert!(run.stdout.contains("revert"), "{run:#?}");
+    assert!(
+        run.stdout.contains("2026-03-01 05:00:00Z"),
+        "human times read as SPEC §4's example: {run:#?}"
+    );
 }
 
 #[test]
