@@ -28,9 +28,9 @@ const INSERT_REMEDIATIONS: &str =
 
 /// A deployment recorded after later ones takes its commits' samples from
 /// them: the commits count at the first deployment that shipped them.
-const TAKE_SAMPLES_FROM_LATER: &str = "DELETE FROM changes WHERE sha = ANY($4::text[])
-    AND deployment_seq IN (SELECT seq FROM deployments
-        WHERE service = $1 AND env = $2 AND status = 'success' AND finished_at > $3)";
+const TAKE_SAMPLES_FROM_LATER: &str = "DELETE FROM changes c USING deployments d
+    WHERE c.sha = ANY($4::text[]) AND d.seq = c.deployment_seq
+    AND d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at > $3";
 
 const UPSERT_INCIDENT: &str =
     "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,

@@ -35,8 +35,12 @@ impl Tx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "DELETE FROM changes WHERE sha = ?4 AND deployment_seq IN (SELECT seq FROM deployments
-                 WHERE service = ?1 AND env = ?2 AND status = 'success' AND finished_at > ?3)",
+                // By the sha first (a few rows), then each row's deployment by
+                // its key: `deployment_seq IN (SELECT …)` would list every
+                // later deployment for each sha.
+                "DELETE FROM changes WHERE sha = ?4 AND EXISTS (SELECT 1 FROM deployments d
+                 WHERE d.seq = changes.deployment_seq AND d.service = ?1 AND d.env = ?2
+                 AND d.status = 'success' AND d.finished_at > ?3)",
             )
             .map_err(err())?;
         let shipped = d
