@@ -294,12 +294,14 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
     // Commits seen in an incomplete range: they classify, they are not changes.
     let mut seen: Vec<Commit> = Vec::new();
     if let Some(w) = partial {
-        // Without the previous commit to stop at, only commits made after
-        // the previous deployment finished are surely new.
+        // Without the previous commit to stop at, only the deployed commit
+        // and commits made after the previous deployment finished are surely
+        // new (a deployed commit shipped before is rule 1's, not this).
         let after = |c: &Commit| {
-            previous
-                .as_ref()
-                .is_none_or(|p| c.committed_at > p.finished_at.timestamp())
+            c.sha == req.sha
+                || previous
+                    .as_ref()
+                    .is_none_or(|p| c.committed_at > p.finished_at.timestamp())
         };
         let recent: Vec<Commit> = w.commits.into_iter().filter(|c| after(c)).collect();
         seen = match &previous {

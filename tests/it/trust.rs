@@ -489,9 +489,11 @@ fn a_shallow_clone_still_sees_the_hotfix_it_ships() {
     let merge = origin.merge("hotfix/login", "Merge branch 'hotfix/login'", at(0, 3, 0));
     origin.tag("v1.0.1", at(0, 4, 0));
 
-    // The deploy job of the hotfix runs in a `--depth 1` clone.
+    // The deploy job of the hotfix runs in a `--depth 1` clone. The
+    // previous deployment finished after the merge was committed (a slow
+    // pipeline): the deployed commit itself still counts.
     let dm = Dm::default();
-    dm.deploy_at(&origin.path, "api", "d1", &c1, at(0, 1, 0), &[]);
+    dm.deploy_at(&origin.path, "api", "d1", &c1, at(0, 3, 30), &[]);
     let (_tmp, clone) = origin.clone_with(&["--depth", "1"], "ci");
     let d = dm.deploy_at(&clone, "api", "d2", &merge, at(0, 4, 0), &[]);
     assert_eq!(d["lead_time_note"], "previous_sha_not_found", "{d}");
