@@ -20,6 +20,11 @@ pub fn store_url(configured: Option<&str>, cwd: &Path, repo: Option<&Repo>) -> R
     Ok(match configured {
         Some(raw) => match StoreUrl::parse(raw)? {
             StoreUrl::Sqlite(p) => StoreUrl::Sqlite(cwd.join(p)),
+            // The repository around the working directory (or --repo).
+            StoreUrl::Git(g) => {
+                let dir = root(cwd, repo).unwrap_or_else(|| cwd.to_path_buf());
+                StoreUrl::Git(g.with_dir(dir))
+            }
             other => other,
         },
         None => StoreUrl::Sqlite(store::default_store_path(root(cwd, repo).as_deref(), cwd)),

@@ -4,6 +4,7 @@
 
 mod build;
 mod lead_time;
+mod objects;
 mod repo;
 mod walk;
 
@@ -11,4 +12,5 @@ pub use build::{Builder, NewCommit, Person};
 pub use lead_time::{
     Changes, RemediationSignals, SubjectPattern, lead_time_changes, signals_from_message,
 };
+pub use objects::Objects;
 pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome, is_full_sha};

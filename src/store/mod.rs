@@ -2,14 +2,16 @@
 //! views; SQLite is the zero-setup default, PostgreSQL the shared team store
 //! behind the same trait.
 
+mod git;
 mod postgres;
 mod results;
 mod sqlite;
 mod url;
 
+pub use git::GitStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use url::{PostgresUrl, StoreUrl, default_store_path};
+pub use url::{DEFAULT_EVENTS_REF, GitUrl, PostgresUrl, StoreUrl, default_store_path};
 
 use chrono::{DateTime, Utc};
 
@@ -84,7 +86,7 @@ impl StoreError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             StoreError::BadUrl { .. } => {
-                "give --store (DORAMETER_STORE) as sqlite:PATH or postgres://USER@HOST/DB".into()
+                "give --store (DORAMETER_STORE) as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]".into()
             }
             StoreError::Unreachable { .. } => {
                 "check that the server is up and reachable from here (host, port, firewall) in --store (DORAMETER_STORE); the command can be run again once it is".into()
@@ -272,5 +274,6 @@ pub fn open(url: &StoreUrl, access: Access) -> Result<Box<dyn Store>, StoreError
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, access)?)),
         StoreUrl::Postgres(url) => Ok(Box::new(PostgresStore::open(url, access)?)),
+        StoreUrl::Git(url) => Ok(Box::new(GitStore::open(url, access)?)),
     }
 }

@@ -8,6 +8,51 @@ use super::StoreError;
 pub enum StoreUrl {
     Sqlite(PathBuf),
     Postgres(PostgresUrl),
+    Git(GitUrl),
+}
+
+/// `git[:REMOTE][#REF]` (SPEC §8): events on a ref of a remote, read and
+/// written through the repository at `dir`. The remote as given (a URL may
+/// carry a token) stays private; `Display` shows it without credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitUrl {
+    remote: String,
+    pub refname: String,
+    /// The repository the git commands run in (resolved against the
+    /// working directory by the caller).
+    pub dir: PathBuf,
+}
+
+/// The ref events live on when the URL names none.
+pub const DEFAULT_EVENTS_REF: &str = "refs/dorameter/events";
+
+impl GitUrl {
+    /// The remote as given, with any credentials: only for running git.
+    pub(super) fn expose(&self) -> &str {
+        &self.remote
+    }
+
+    /// The remote without credentials.
+    pub fn shown_remote(&self) -> String {
+        crate::ci::strip_credentials(&self.remote)
+    }
+
+    pub fn with_dir(mut self, dir: PathBuf) -> GitUrl {
+        self.dir = dir;
+        self
+    }
+}
+
+impl std::fmt::Debug for GitUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitUrl({self})")
+    }
+}
+
+impl std::fmt::Display for GitUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "git:{}#{}", self.shown_remote(), self.refname)
+    }
 }
 
 /// A `postgres://` URL. The real URL (with its password) stays private to
@@ -66,7 +111,35 @@ impl StoreUrl {
                 redacted: redact(raw),
             }));
         }
-        Err(bad("expected sqlite:PATH or postgres://USER@HOST/DB"))
+        if raw == "git" || raw.starts_with("git:") || raw.starts_with("git#") {
+            let rest = raw.strip_prefix("git").unwrap_or("");
+            let rest = rest.strip_prefix(':').unwrap_or(rest);
+            let (remote, refname) = match rest.rsplit_once('#') {
+                Some((r, f)) => (r, f),
+                None => (rest, DEFAULT_EVENTS_REF),
+            };
+            let remote = if remote.is_empty() { "origin" } else { remote };
+            if !refname.starts_with("refs/")
+                || refname.ends_with('/')
+                || refname.contains("..")
+                || refname
+                    .chars()
+                    .any(|c| c.is_whitespace() || "~^:?*[\\".contains(c))
+            {
+                return Err(StoreError::BadUrl {
+                    url: format!("git:{}#{refname}", crate::ci::strip_credentials(remote)),
+                    reason: "the ref must be a full ref name such as refs/dorameter/events or refs/heads/dorameter-data".into(),
+                });
+            }
+            return Ok(StoreUrl::Git(GitUrl {
+                remote: remote.to_string(),
+                refname: refname.to_string(),
+                dir: PathBuf::from("."),
+            }));
+        }
+        Err(bad(
+            "expected sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]",
+        ))
     }
 }
 
@@ -75,6 +148,7 @@ impl std::fmt::Display for StoreUrl {
         match self {
             StoreUrl::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
             StoreUrl::Postgres(u) => u.fmt(f),
+            StoreUrl::Git(u) => u.fmt(f),
         }
     }
 }
@@ -138,6 +212,45 @@ pub fn default_store_path(repo_root: Option<&Path>, cwd: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_urls_name_a_remote_and_a_ref_and_never_show_credentials() {
+        let git = |raw: &str| match StoreUrl::parse(raw).unwrap() {
+            StoreUrl::Git(g) => g,
+            other => panic!("{other:?}"),
+        };
+        let g = git("git");
+        assert_eq!(
+            (g.expose(), g.refname.as_str()),
+            ("origin", DEFAULT_EVENTS_REF)
+        );
+        assert_eq!(git("git:upstream").expose(), "upstream");
+        let g = git("git#refs/heads/dorameter-data");
+        assert_eq!(
+            (g.expose(), g.refname.as_str()),
+            ("origin", "refs/heads/dorameter-data")
+        );
+        let g = git(
+            "git:https://oauth2:glpat-SECRET@gitlab.example.com/acme/api.git#refs/dorameter/events",
+        );
+        assert_eq!(
+            g.expose(),
+            "https://oauth2:glpat-SECRET@gitlab.example.com/acme/api.git"
+        );
+        let shown = format!("{g} {g:?} {}", StoreUrl::Git(g.clone()));
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("oauth2"),
+            "{shown}"
+        );
+        for bad in [
+            "git#heads/x",
+            "git:origin#refs/x/",
+            "git#refs/a..b",
+            "git#refs/a b",
+        ] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_and_redacts() {

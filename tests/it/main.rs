@@ -10,6 +10,7 @@ mod comment;
 mod demo;
 mod deploy;
 mod errors;
+mod git_store;
 mod gitlab_component;
 mod incident;
 mod junit;

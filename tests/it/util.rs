@@ -268,6 +268,33 @@ impl Dm {
         cmd
     }
 
+    /// `ARGS` with `--format json` run in `dir` (a clone, for `--store git`).
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let out = self
+            .raw_command(&["--format", "json"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run dorameter");
+        Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+    }
+
+    /// [`Dm::run_in`], started and not waited for.
+    pub fn spawn_in(&self, dir: &Path, args: &[&str]) -> Spawned {
+        let child = self
+            .raw_command(&["--format", "json"])
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn dorameter");
+        Spawned {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child,
+        }
+    }
+
     pub fn run_raw(&self, args: &[&str]) -> Run {
         let out = self.raw_command(args).output().expect("run dorameter");
         Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)

@@ -1,0 +1,160 @@
+//! Files on a ref, read and written as git objects (SPEC §8, the git store):
+//! the blobs a commit range added or changed, and a new commit that adds or
+//! replaces files on top of a parent. Objects go to the local repository's
+//! object database; moving them to and from a remote is the `git` CLI's job.
+
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, Signature, build::TreeUpdateBuilder};
+
+use super::repo::GitError;
+
+/// The identity of commits dorameter writes: a runner usually has no
+/// `user.name` / `user.email`, and none is needed.
+const NAME: &str = "dorameter";
+const EMAIL: &str = "dorameter@localhost";
+
+fn err(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let action = action.into();
+    move |source| GitError::Git { action, source }
+}
+
+/// A repository's object database, for event files.
+pub struct Objects {
+    repo: Repository,
+}
+
+impl Objects {
+    /// Opens the repository at (or above) `path`.
+    pub fn open(path: &Path) -> Result<Objects, GitError> {
+        let repo = Repository::open_ext(path, git2::RepositoryOpenFlags::empty(), &[] as &[&Path])
+            .map_err(|source| GitError::NotARepository {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Objects { repo })
+    }
+
+    /// The git directory (`.git`), where git commands run.
+    pub fn git_dir(&self) -> &Path {
+        self.repo.path()
+    }
+
+    /// The commit a local ref points at, if the ref exists.
+    pub fn ref_target(&self, name: &str) -> Option<String> {
+        self.repo
+            .find_reference(name)
+            .ok()
+            .and_then(|r| r.target())
+            .map(|o| o.to_string())
+    }
+
+    /// Whether `ancestor` is `descendant` or reachable from it.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
+        let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {
+            return false;
+        };
+        a == d || self.repo.graph_descendant_of(d, a).unwrap_or(false)
+    }
+
+    /// The files (path, content) that commit `new` adds or changes against
+    /// commit `old` (every file of `new` without one). Deletions are ignored:
+    /// the event ref only ever adds or replaces files.
+    pub fn changed_files(
+        &self,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let tree_of = |sha: &str| -> Result<git2::Tree<'_>, GitError> {
+            let oid = Oid::from_str(sha).map_err(err(format!("parse commit id {sha}")))?;
+            self.repo
+                .find_commit(oid)
+                .and_then(|c| c.tree())
+                .map_err(err(format!("read commit {sha}")))
+        };
+        let new_tree = tree_of(new)?;
+        let old_tree = old.map(tree_of).transpose()?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
+            .map_err(err("compare the event commits"))?;
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            let file = delta.new_file();
+            if file.id().is_zero() {
+                continue; // deleted
+            }
+            let Some(path) = file.path().and_then(|p| p.to_str()) else {
+                continue;
+            };
+            let blob = self
+                .repo
+                .find_blob(file.id())
+                .map_err(err(format!("read {path}")))?;
+            out.push((path.to_string(), blob.content().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Writes a commit whose tree is `parent`'s (empty without one) with
+    /// `files` added or replaced, and returns its id. No ref moves.
+    pub fn commit_files(
+        &self,
+        parent: Option<&str>,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+        time: i64,
+    ) -> Result<String, GitError> {
+        let parent = parent
+            .map(|p| {
+                Oid::from_str(p)
+                    .and_then(|oid| self.repo.find_commit(oid))
+                    .map_err(err(format!("read commit {p}")))
+            })
+            .transpose()?;
+        let base = match &parent {
+            Some(c) => c.tree().map_err(err("read the event tree"))?,
+            None => {
+                let empty = self
+                    .repo
+                    .treebuilder(None)
+                    .and_then(|b| b.write())
+                    .map_err(err("write an empty tree"))?;
+                self.repo
+                    .find_tree(empty)
+                    .map_err(err("read an empty tree"))?
+            }
+        };
+        let mut update = TreeUpdateBuilder::new();
+        for (path, content) in files {
+            let blob = self
+                .repo
+                .blob(content)
+                .map_err(err(format!("write {path}")))?;
+            update.upsert(path.as_str(), blob, git2::FileMode::Blob);
+        }
+        let tree_id = update
+            .create_updated(&self.repo, &base)
+            .map_err(err("write the event tree"))?;
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(err("read the event tree"))?;
+        let sig = Signature::new(NAME, EMAIL, &git2::Time::new(time, 0))
+            .map_err(err("make the commit signature"))?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(None, &sig, &sig, message, &tree, &parents)
+            .map_err(err("write the event commit"))?;
+        Ok(oid.to_string())
+    }
+
+    /// Whether the object exists and is a commit.
+    pub fn has_commit(&self, sha: &str) -> bool {
+        Oid::from_str(sha)
+            .ok()
+            .and_then(|o| self.repo.find_object(o, Some(ObjectType::Commit)).ok())
+            .is_some()
+    }
+}

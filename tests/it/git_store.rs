@@ -1,0 +1,290 @@
+//! `--store git` (SPEC §8) against real remotes: a bare repository over
+//! `file://`, clones with no git identity (the runner's usual case), and
+//! several writers at once.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// A service repository pushed to a bare remote, and clones of it.
+struct World {
+    origin: Repo,
+    remote: PathBuf,
+    _remote_dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let mut origin = Repo::new();
+        origin.commit_at("feat: one", at(0, 0, 0));
+        let remote_dir = tempfile::tempdir().unwrap();
+        let remote = remote_dir.path().join("remote.git");
+        let remote_s = remote.display().to_string();
+        origin.git(&["init", "-q", "--bare", &remote_s], BASE);
+        let url = format!("file://{remote_s}");
+        origin.git(&["remote", "add", "origin", &url], BASE);
+        origin.git(&["push", "-q", "origin", "HEAD:refs/heads/main"], BASE);
+        World {
+            origin,
+            remote,
+            _remote_dir: remote_dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.remote.display())
+    }
+
+    /// A fresh clone of the remote (as a CI job makes).
+    fn clone(&self, name: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join(name);
+        let dest_s = dest.display().to_string();
+        self.origin
+            .git_in(dir.path(), &["clone", "-q", &self.url(), &dest_s]);
+        (dir, dest)
+    }
+
+    fn commit_and_push(&mut self, msg: &str, t: i64) -> String {
+        let sha = self.origin.commit_at(msg, t);
+        self.origin
+            .git(&["push", "-q", "origin", "HEAD:refs/heads/main"], t);
+        sha
+    }
+
+    /// `git` in the bare remote.
+    fn remote_git(&self, args: &[&str]) -> String {
+        self.origin.git_in(&self.remote, args)
+    }
+}
+
+fn deploy(dm: &Dm, dir: &Path, id: &str, sha: &str, finished: i64) -> Run {
+    let finished = rfc(finished);
+    dm.run_in(
+        dir,
+        &[
+            "--store",
+            "git",
+            "deploy",
+            "--service",
+            "api",
+            "--id",
+            id,
+            "--sha",
+            sha,
+            "--finished-at",
+            &finished,
+        ],
+    )
+}
+
+fn report(dm: &Dm, dir: &Path) -> Value {
+    let (since, until) = (rfc(at(-1, 0, 0)), rfc(at(5, 0, 0)));
+    dm.run_in(
+        dir,
+        &[
+            "--store",
+            "git",
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+    )
+    .json()
+}
+
+#[test]
+fn events_written_in_one_clone_are_read_in_another() {
+    let mut w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let c1 = w.origin.head();
+    deploy(&dm, &a, "d1", &c1, at(0, 1, 0)).assert_ok();
+    let c2 = w.commit_and_push("feat: two", at(0, 2, 0));
+    let c3 = w.commit_and_push("feat: three", at(0, 3, 0));
+    w.origin.git_in(&a, &["fetch", "-q", "origin"]);
+    let d = deploy(&dm, &a, "d2", &c3, at(0, 4, 0)).json();
+    assert_eq!(d["lead_time"]["changes"], 2, "{d}");
+    let inc = dm.run_in(
+        &a,
+        &[
+            "--store",
+            "git",
+            "incident",
+            "open",
+            "--id",
+            "INC 7/x",
+            "--service",
+            "api",
+            "--cause",
+            "deploy",
+            "--started-at",
+            &rfc(at(0, 4, 30)),
+            "--resolved-at",
+            &rfc(at(0, 5, 0)),
+        ],
+    );
+    inc.assert_ok();
+
+    // A fresh clone (another job, a fork PR) reads the same numbers.
+    let (_b, b) = w.clone("b");
+    let ra = report(&dm, &a);
+    let rb = report(&dm, &b);
+    assert_eq!(ra, rb, "the writer's clone and a fresh clone agree");
+    let m = &rb["metrics"];
+    assert_eq!(m["deployment_frequency"]["deployments"], 2, "{rb}");
+    assert_eq!(m["lead_time_for_changes"]["changes"], 2);
+    assert_eq!(m["change_failure_rate"]["failed_deployments"], 1, "{rb}");
+    assert_eq!(m["time_to_restore"]["incidents"], 1);
+    let _ = c2;
+
+    // The ref is plain git: one commit per write, by `dorameter`, readable
+    // JSON named by the ids.
+    let log = w.remote_git(&["log", "--format=%an <%ae> %s", "refs/dorameter/events"]);
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(
+        log.lines()
+            .all(|l| l.starts_with("dorameter <dorameter@localhost>"))
+    );
+    let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [
+            "deployments/2026-03/d1.json",
+            "deployments/2026-03/d2.json",
+            "incidents/INC%207%2Fx.json"
+        ],
+        "{files}"
+    );
+    let d2 = w.remote_git(&["show", "refs/dorameter/events:deployments/2026-03/d2.json"]);
+    let d2: Value = serde_json::from_str(&d2).unwrap();
+    assert_eq!(d2["sha"], c3.as_str());
+}
+
+#[test]
+fn concurrent_writers_each_land_exactly_once_on_a_linear_ref() {
+    const N: usize = 8;
+    let w = World::new();
+    let dm = Dm::default();
+    let sha = w.origin.head();
+    let clones: Vec<_> = (0..N).map(|i| w.clone(&format!("job{i}"))).collect();
+    let finished: Vec<String> = (0..N).map(|i| rfc(at(1, 0, i as i64))).collect();
+    let ids: Vec<String> = (0..N).map(|i| format!("job-{i}")).collect();
+    let running: Vec<_> = clones
+        .iter()
+        .enumerate()
+        .map(|(i, (_, dir))| {
+            dm.spawn_in(
+                dir,
+                &[
+                    "--store",
+                    "git",
+                    "deploy",
+                    "--service",
+                    "api",
+                    "--id",
+                    &ids[i],
+                    "--sha",
+                    &sha,
+                    "--finished-at",
+                    &finished[i],
+                ],
+            )
+        })
+        .collect();
+    for r in running {
+        r.wait().assert_ok();
+    }
+    // Every tip descends from the one before: no merge, no rewrite.
+    let history = w.remote_git(&["rev-list", "--parents", "refs/dorameter/events"]);
+    assert_eq!(history.lines().count(), N, "{history}");
+    assert!(
+        history.lines().all(|l| l.split(' ').count() <= 2),
+        "linear: {history}"
+    );
+    let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
+    assert_eq!(files.lines().count(), N, "each event once: {files}");
+    let (_f, fresh) = w.clone("fresh");
+    let r = report(&dm, &fresh);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], N,
+        "{r}"
+    );
+}
+
+#[test]
+fn a_second_read_loads_only_what_is_new() {
+    let w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let (_b, b) = w.clone("b");
+    let sha = w.origin.head();
+    deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
+    assert_eq!(
+        report(&dm, &b)["metrics"]["deployment_frequency"]["deployments"],
+        1
+    );
+    let cache = std::fs::read_dir(b.join(".dorameter"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "tip"))
+        .expect("the cache records the tip it holds");
+    let first = std::fs::read_to_string(&cache).unwrap();
+    deploy(&dm, &a, "d2", &sha, at(0, 2, 0)).assert_ok();
+    assert_eq!(
+        report(&dm, &b)["metrics"]["deployment_frequency"]["deployments"],
+        2
+    );
+    let second = std::fs::read_to_string(&cache).unwrap();
+    assert_ne!(first, second);
+    let tip = w.remote_git(&["rev-parse", "refs/dorameter/events"]);
+    assert_eq!(second.trim(), tip, "the cache holds the remote's tip");
+    // The cache is not part of the work tree's changes.
+    let status = w.origin.git_in(&b, &["status", "--porcelain"]);
+    assert_eq!(status, "", "{status}");
+}
+
+#[test]
+fn bad_remotes_and_test_runs_are_clear_errors() {
+    let w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let run = dm.run_in(&a, &["--store", "git:nosuch", "report"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("nosuch"), "{run:#?}");
+
+    let secret = "https://user:s3cr3t-token@127.0.0.1:9/acme/api.git";
+    let store = format!("git:{secret}");
+    let run = dm.run_in(&a, &["--store", &store, "report"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(
+        !run.stderr.contains("s3cr3t") && !run.stdout.contains("s3cr3t"),
+        "{run:#?}"
+    );
+
+    let run = dm.run_in(&a, &["--store", "git#heads/x", "report"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("full ref name"), "{run:#?}");
+
+    let report = a.join("report.xml");
+    std::fs::write(
+        &report,
+        r#"<testsuite name="s" tests="1"><testcase classname="c" name="t"/></testsuite>"#,
+    )
+    .unwrap();
+    let run = dm.run_in(
+        &a,
+        &["--store", "git", "junit", "--service", "api", "report.xml"],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("does not keep JUnit test runs yet"),
+        "{run:#?}"
+    );
+}
