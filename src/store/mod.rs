@@ -67,6 +67,17 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A remote refused the credentials it was given, or their rights
+    /// (the git store): a setting to change. Exit 2.
+    #[error("access denied by the store at {path} while {what}")]
+    NoAccess {
+        path: String,
+        what: String,
+        /// How to give the job the access it needs.
+        fix: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("store query failed: {context}")]
     Query {
         context: String,
@@ -103,6 +114,7 @@ impl StoreError {
             StoreError::Corrupt { path, .. } => format!(
                 "move {path} aside and run again to start a new store, or point --store (DORAMETER_STORE) elsewhere"
             ),
+            StoreError::NoAccess { fix, .. } => fix.clone(),
             StoreError::TooNew { .. } => {
                 "upgrade dorameter to the version that wrote this store".into()
             }

@@ -288,3 +288,127 @@ fn bad_remotes_and_test_runs_are_clear_errors() {
         "{run:#?}"
     );
 }
+
+/// `fixtures/git/http-server.py` serving the bare remote's directory.
+struct HttpRemote {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpRemote {
+    fn start(root: &Path, user: &str, password: &str) -> HttpRemote {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/git/http-server.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(root)
+            .args([user, password])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the git HTTP stand-in (python3)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the server prints its port");
+        HttpRemote { child, port }
+    }
+
+    fn url(&self, user: &str, password: &str, repo: &str) -> String {
+        format!("http://{user}:{password}@127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for HttpRemote {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn smart_http_with_basic_auth_and_a_wrong_password() {
+    let w = World::new();
+    w.remote_git(&["config", "http.receivepack", "true"]);
+    let root = w.remote.parent().unwrap();
+    let server = HttpRemote::start(root, "ci", "s3cret-pw");
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let good = server.url("ci", "s3cret-pw", "remote.git");
+    w.origin.git_in(&a, &["remote", "set-url", "origin", &good]);
+    let sha = w.origin.head();
+    let run = deploy(&dm, &a, "d1", &sha, at(0, 1, 0));
+    run.assert_ok();
+    assert!(!run.stderr.contains("s3cret"), "{run:#?}");
+    assert_eq!(
+        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
+        "1"
+    );
+
+    // The password is wrong: the permission error, with the fix, no password.
+    let bad = format!("git:{}", server.url("ci", "wrong-pw", "remote.git"));
+    let finished = rfc(at(0, 2, 0));
+    let run = dm.run_in(
+        &a,
+        &[
+            "--store",
+            &bad,
+            "deploy",
+            "--service",
+            "api",
+            "--id",
+            "d2",
+            "--sha",
+            &sha,
+            "--finished-at",
+            &finished,
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("access denied"), "{run:#?}");
+    assert!(run.stderr.contains("credentials"), "{run:#?}");
+    for secret in ["wrong-pw", "s3cret-pw"] {
+        assert!(
+            !run.stderr.contains(secret) && !run.stdout.contains(secret),
+            "{secret}: {run:#?}"
+        );
+    }
+    assert_eq!(
+        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
+        "1",
+        "nothing written"
+    );
+
+    // A reader over HTTP gets the writer's numbers.
+    let (_b, b) = w.clone("b");
+    w.origin.git_in(&b, &["remote", "set-url", "origin", &good]);
+    let r = report(&dm, &b);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+
+    // Read access only (a fork's pull request): the comment reads the
+    // history; a deployment is refused with the fix for each forge.
+    w.remote_git(&["config", "http.receivepack", "false"]);
+    let run = dm.run_in(
+        &b,
+        &["--store", "git", "comment", "--dry-run", "--service", "api"],
+    );
+    run.assert_ok();
+    let run = deploy(&dm, &b, "d3", &sha, at(0, 3, 0));
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("writing the event ref")
+            && run.stderr.contains("contents: write")
+            && run.stderr.contains("write_repository"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("s3cret-pw"), "{run:#?}");
+    // The refused event is not left in the reader's cache either.
+    let r = report(&dm, &b);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+}

@@ -125,10 +125,10 @@ impl GitStore {
 
     fn failure(&self, f: Failure) -> StoreError {
         match f {
-            Failure::Denied(m) => StoreError::Denied {
+            Failure::Denied(m) => StoreError::NoAccess {
                 path: self.shown.clone(),
                 what: "writing the event ref".into(),
-                grant: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a token with write_repository as the remote URL, since CI_JOB_TOKEN cannot push".into(),
+                fix: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a token with write_repository in the remote URL (--store git:https://oauth2:$TOKEN@gitlab.example.com/group/project.git), since CI_JOB_TOKEN cannot push".into(),
                 source: m.into(),
             },
             Failure::NotFound(m) => open_err(
@@ -146,11 +146,13 @@ impl GitStore {
         self.transport
             .fetch(&self.refname, &self.tracking)
             .map_err(|f| match f {
-                // Reading a ref needs read access only: a denial here is not
-                // about pushing.
-                Failure::Denied(m) => StoreError::Open {
+                // Reading a ref needs read access only: a denial here is
+                // about the credentials, not about pushing.
+                Failure::Denied(m) => StoreError::NoAccess {
                     path: self.shown.clone(),
-                    source: format!("{m} (the job needs read access to the repository)").into(),
+                    what: "reading the event ref".into(),
+                    fix: "check the credentials of the remote (the token in its URL, or the checkout's credential helper): reading needs read access to the repository".into(),
+                    source: m.into(),
                 },
                 other => self.failure(other),
             })
