@@ -60,7 +60,7 @@ impl Context<'_> {
     /// Opens the configured store, else `.dorameter/dorameter.db` at the
     /// repository root (the current directory outside a repository).
     pub fn open_store(
-        &self,
+        &mut self,
         settings: &Settings,
         repo: Option<&Repo>,
         access: Access,
@@ -76,6 +76,18 @@ impl Context<'_> {
                 _ => e,
             }
         })?;
+        if let (None, Some(_), store::StoreUrl::Sqlite(path)) =
+            (&settings.store, &settings.ci, &url)
+        {
+            // SPEC §8: the default file dies with the runner.
+            self.warn(
+                settings,
+                &format!(
+                    "the store is the SQLite file {}, which will not outlive this CI job; keep the history with --store git (the events on a ref of this repository's remote, docs/git-store.md) or a postgres:// URL (DORAMETER_STORE)",
+                    path.display()
+                ),
+            )?;
+        }
         Ok(store::open(&url, access)?)
     }
 

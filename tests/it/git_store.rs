@@ -412,3 +412,50 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
         "{r}"
     );
 }
+
+#[test]
+fn ci_with_the_default_sqlite_store_is_told_about_the_git_store() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("feat: one", at(0, 0, 0));
+    let repo_s = repo.path.display().to_string();
+    let args = [
+        "deploy",
+        "--repo",
+        &repo_s,
+        "--service",
+        "api",
+        "--sha",
+        &sha,
+    ];
+    let ci = |extra: &[(&str, &str)]| {
+        let mut cmd = dm.raw_command(&args);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Run::from_output(Vec::new(), cmd.output().unwrap())
+    };
+    let run = ci(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/api"),
+        ("GITHUB_RUN_ID", "1"),
+        ("GITHUB_SHA", sha.as_str()),
+    ]);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("will not outlive this CI job") && run.stderr.contains("--store git"),
+        "{run:#?}"
+    );
+    // Outside CI, or with a store chosen, nothing to say.
+    let run = ci(&[]);
+    run.assert_ok();
+    assert!(!run.stderr.contains("outlive"), "{run:#?}");
+    let store = format!("sqlite:{}", dm.store_path().display());
+    let run = ci(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_RUN_ID", "2"),
+        ("DORAMETER_STORE", store.as_str()),
+    ]);
+    run.assert_ok();
+    assert!(!run.stderr.contains("outlive"), "{run:#?}");
+}
