@@ -1,9 +1,9 @@
 //! What a JUnit report says, in our terms (SPEC §6).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The result of one attempt, or of a test over all its attempts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Passed,

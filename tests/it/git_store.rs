@@ -251,7 +251,7 @@ fn a_second_read_loads_only_what_is_new() {
 }
 
 #[test]
-fn bad_remotes_and_test_runs_are_clear_errors() {
+fn bad_remotes_are_clear_errors() {
     let w = World::new();
     let dm = Dm::default();
     let (_a, a) = w.clone("a");
@@ -271,22 +271,60 @@ fn bad_remotes_and_test_runs_are_clear_errors() {
     let run = dm.run_in(&a, &["--store", "git#heads/x", "report"]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("full ref name"), "{run:#?}");
+}
 
-    let report = a.join("report.xml");
+#[test]
+fn test_runs_on_the_ref_give_every_clone_the_flaky_tests() {
+    let w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    // pytest with reruns: the same test twice, failed then passed.
     std::fs::write(
-        &report,
-        r#"<testsuite name="s" tests="1"><testcase classname="c" name="t"/></testsuite>"#,
+        a.join("report.xml"),
+        r#"<testsuites><testsuite name="pytest" tests="3">
+<testcase classname="tests.test_pay" name="test_refund"><failure message="timeout">boom</failure></testcase>
+<testcase classname="tests.test_pay" name="test_refund"/>
+<testcase classname="tests.test_pay" name="test_charge"/>
+</testsuite></testsuites>"#,
     )
     .unwrap();
     let run = dm.run_in(
         &a,
-        &["--store", "git", "junit", "--service", "api", "report.xml"],
+        &[
+            "--store",
+            "git",
+            "junit",
+            "--service",
+            "api",
+            "--run-id",
+            "r1",
+            "report.xml",
+        ],
     );
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(
-        run.stderr.contains("does not keep JUnit test runs yet"),
-        "{run:#?}"
+    let out = run.json();
+    assert_eq!(
+        (&out["tests"], &out["runs"]),
+        (&2.into(), &3.into()),
+        "{out}"
     );
+    let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
+    assert!(files.starts_with("test-runs/"), "{files}");
+
+    // Another job, an hour later, in a fresh clone.
+    let later = Dm::new(dm.now + HOUR);
+    let (_b, b) = w.clone("b");
+    let found = later
+        .run_in(&b, &["--store", "git", "flaky", "--service", "api"])
+        .json();
+    let tests = found["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 1, "{found}");
+    assert_eq!(tests[0]["name"], "test_refund");
+    assert_eq!(tests[0]["evidence"][0], "retry", "{found}");
+    // The writer's clone agrees with the fresh one.
+    let mine = later
+        .run_in(&a, &["--store", "git", "flaky", "--service", "api"])
+        .json();
+    assert_eq!(mine, found);
 }
 
 /// `fixtures/git/http-server.py` serving the bare remote's directory.

@@ -2,8 +2,9 @@
 //! repository's own remote, read through a local SQLite cache so every query
 //! is the SQLite store's.
 //!
-//! - Layout: `deployments/<YYYY-MM>/<id>.json`, `incidents/<id>.json`; an
-//!   id's characters outside `[A-Za-z0-9._-]` are `%XX`-escaped.
+//! - Layout: `deployments/<YYYY-MM>/<id>.json`, `incidents/<id>.json`,
+//!   `test-runs/<YYYY-MM>/<id>.json`; an id's characters outside
+//!   `[A-Za-z0-9._-]` are `%XX`-escaped.
 //! - Reads: fetch the ref into a local tracking ref, then load only the files
 //!   the commits since the cache's last tip added or changed.
 //! - Writes: record in the cache, commit the new files on the fetched tip
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, Utc};
 
-use self::recorder::{Recorder, Written};
+use self::recorder::{Recorder, RunFile, Written};
 use self::transport::{Failure, Pushed, Transport};
 use super::{Access, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
 use crate::event::{Deployment, Incident};
@@ -82,6 +83,16 @@ fn deployment_path(d: &Deployment) -> String {
         t.year(),
         t.month(),
         file_name(&d.id)
+    )
+}
+
+fn test_run_path(r: &crate::event::TestRun) -> String {
+    let t = r.recorded_at;
+    format!(
+        "test-runs/{:04}-{:02}/{}",
+        t.year(),
+        t.month(),
+        file_name(&r.id)
     )
 }
 
@@ -213,6 +224,7 @@ impl GitStore {
             .map_err(|e| open_err(&self.shown, e.to_string()))?;
         let mut deployments: Vec<Deployment> = Vec::new();
         let mut incidents: Vec<Incident> = Vec::new();
+        let mut runs: Vec<RunFile> = Vec::new();
         for (path, content) in &files {
             let bad = |e: serde_json::Error| StoreError::Corrupt {
                 path: format!("{} ({path})", self.shown),
@@ -222,6 +234,8 @@ impl GitStore {
                 deployments.push(serde_json::from_slice(content).map_err(bad)?);
             } else if path.starts_with("incidents/") {
                 incidents.push(serde_json::from_slice(content).map_err(bad)?);
+            } else if path.starts_with("test-runs/") {
+                runs.push(serde_json::from_slice(content).map_err(bad)?);
             }
         }
         // Latest first: a deployment inserted before a later one takes its
@@ -234,6 +248,18 @@ impl GitStore {
                 }
                 for i in &incidents {
                     tx.upsert_incident(i)?;
+                }
+                // Replayed through the same merge rules as the first
+                // ingestion; a run already in the cache is left as it is.
+                for f in &runs {
+                    if let Some(seq) = tx.insert_test_run(&f.run)? {
+                        tx.begin_file()?;
+                        for e in &f.entries {
+                            tx.add_test_entry(seq, &e.as_entry())?;
+                        }
+                        tx.end_file(true)?;
+                        tx.update_test_run_counts(seq, &f.run)?;
+                    }
                 }
                 Ok(())
             })
@@ -257,6 +283,9 @@ impl GitStore {
             }
             Ok(())
         })?;
+        for f in &written.test_runs {
+            files.push((test_run_path(&f.run), to_json(f)));
+        }
         Ok(files)
     }
 
@@ -333,18 +362,21 @@ impl Store for GitStore {
             };
             f(&mut rec)
         })?;
-        if written.deployments.is_empty() && written.incidents.is_empty() {
+        if written.is_empty() {
             return Ok(());
         }
         let files = self.files(&written)?;
+        let ids: Vec<&String> = written
+            .deployments
+            .iter()
+            .chain(&written.incidents)
+            .chain(written.test_runs.iter().map(|f| &f.run.id))
+            .collect();
         let message = format!(
-            "dorameter: {} deployment(s), {} incident(s)\n\n{}",
-            written.deployments.len(),
-            written.incidents.len(),
-            written
-                .deployments
-                .iter()
-                .chain(&written.incidents)
+            "dorameter: {} event{}\n\n{}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.iter()
                 .map(|id| format!("- {id}"))
                 .collect::<Vec<_>>()
                 .join("\n")

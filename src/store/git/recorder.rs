@@ -3,29 +3,78 @@
 
 use chrono::{DateTime, Utc};
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{Deployment, Incident, TestRun};
-use crate::junit::{Entry, TestHistory};
+use crate::junit::{Entry, Outcome, TestHistory};
 use crate::metrics::Window;
 use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, WriteTx};
 
-/// The ids written through a [`Recorder`].
+/// The ids written through a [`Recorder`], and the test runs whole.
 #[derive(Debug, Default)]
 pub struct Written {
     pub deployments: Vec<String>,
     pub incidents: Vec<String>,
+    pub test_runs: Vec<RunFile>,
+    /// The store's sequence number of each run in `test_runs`.
+    seqs: Vec<i64>,
+    /// The entries of the file being read (with their run's sequence
+    /// number), kept only if the file ends well.
+    pending: Vec<(i64, EntryOwned)>,
+}
+
+impl Written {
+    pub fn is_empty(&self) -> bool {
+        self.deployments.is_empty() && self.incidents.is_empty() && self.test_runs.is_empty()
+    }
+}
+
+/// A test run as its file on the ref holds it: the header with its counts,
+/// and every entry as the report gave it, so loading it replays the same
+/// merge rules the first ingestion applied.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunFile {
+    pub run: TestRun,
+    pub entries: Vec<EntryOwned>,
+}
+
+/// An owned [`Entry`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryOwned {
+    pub classname: String,
+    pub name: String,
+    pub attempts: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl EntryOwned {
+    fn of(e: &Entry<'_>) -> EntryOwned {
+        EntryOwned {
+            classname: e.classname.to_string(),
+            name: e.name.to_string(),
+            attempts: e.attempts.to_vec(),
+            time: e.time_text.map(str::to_string),
+            message: e.message.map(str::to_string),
+        }
+    }
+
+    pub fn as_entry(&self) -> Entry<'_> {
+        Entry {
+            classname: &self.classname,
+            name: &self.name,
+            attempts: &self.attempts,
+            time_text: self.time.as_deref(),
+            message: self.message.as_deref(),
+        }
+    }
 }
 
 pub struct Recorder<'a> {
     pub inner: &'a mut dyn WriteTx,
     pub written: &'a mut Written,
-}
-
-/// Test runs are not kept on the event ref yet: refused with the way out.
-fn no_test_runs() -> StoreError {
-    StoreError::BadUrl {
-        url: "git".into(),
-        reason: "the git store does not keep JUnit test runs yet; ingest them into a SQLite or PostgreSQL store (--store sqlite:PATH or postgres://…)".into(),
-    }
 }
 
 impl ReadTx for Recorder<'_> {
@@ -134,19 +183,43 @@ impl WriteTx for Recorder<'_> {
         }
         Ok(())
     }
-    fn insert_test_run(&mut self, _run: &TestRun) -> Result<Option<i64>, StoreError> {
-        Err(no_test_runs())
+    fn insert_test_run(&mut self, run: &TestRun) -> Result<Option<i64>, StoreError> {
+        let seq = self.inner.insert_test_run(run)?;
+        if let Some(seq) = seq {
+            self.written.test_runs.push(RunFile {
+                run: run.clone(),
+                entries: Vec::new(),
+            });
+            self.written.seqs.push(seq);
+        }
+        Ok(seq)
     }
-    fn update_test_run_counts(&mut self, _run_seq: i64, _run: &TestRun) -> Result<(), StoreError> {
-        Err(no_test_runs())
+    fn update_test_run_counts(&mut self, run_seq: i64, run: &TestRun) -> Result<(), StoreError> {
+        self.inner.update_test_run_counts(run_seq, run)?;
+        if let Some(i) = self.written.seqs.iter().position(|s| *s == run_seq) {
+            self.written.test_runs[i].run = run.clone();
+        }
+        Ok(())
     }
     fn begin_file(&mut self) -> Result<(), StoreError> {
-        Err(no_test_runs())
+        self.written.pending.clear();
+        self.inner.begin_file()
     }
-    fn end_file(&mut self, _keep: bool) -> Result<(), StoreError> {
-        Err(no_test_runs())
+    fn end_file(&mut self, keep: bool) -> Result<(), StoreError> {
+        self.inner.end_file(keep)?;
+        let pending = std::mem::take(&mut self.written.pending);
+        if keep {
+            for (seq, entry) in pending {
+                if let Some(i) = self.written.seqs.iter().position(|s| *s == seq) {
+                    self.written.test_runs[i].entries.push(entry);
+                }
+            }
+        }
+        Ok(())
     }
-    fn add_test_entry(&mut self, _run_seq: i64, _e: &Entry<'_>) -> Result<(), StoreError> {
-        Err(no_test_runs())
+    fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
+        self.inner.add_test_entry(run_seq, e)?;
+        self.written.pending.push((run_seq, EntryOwned::of(e)));
+        Ok(())
     }
 }
