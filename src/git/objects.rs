@@ -49,6 +49,15 @@ impl Objects {
             .map(|o| o.to_string())
     }
 
+    /// Points the local ref `name` at `target` (a commit this repository has).
+    pub fn set_ref(&self, name: &str, target: &str) -> Result<(), GitError> {
+        let oid = Oid::from_str(target).map_err(err(format!("parse commit id {target}")))?;
+        self.repo
+            .reference(name, oid, true, "dorameter: pushed")
+            .map(|_| ())
+            .map_err(err(format!("update {name}")))
+    }
+
     /// Whether `ancestor` is `descendant` or reachable from it.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
         let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {

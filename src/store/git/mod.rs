@@ -302,15 +302,12 @@ impl GitStore {
                 .map_err(|e| open_err(&self.shown, e.to_string()))?;
             match self.transport.push(&commit, &self.refname) {
                 Ok(Pushed::Done) => {
-                    // The remote's ref is now this commit: so is ours.
-                    self.transport
-                        .fetch(&self.refname, &self.tracking)
-                        .map_err(|f| self.failure(f))?;
-                    if self.objects.ref_target(&self.tracking).as_deref() == Some(&commit) {
-                        self.set_loaded_tip(&commit)?;
-                    } else {
-                        self.sync()?;
-                    }
+                    // The remote's ref is this commit now, and the cache
+                    // holds its parent's events and ours: no second fetch.
+                    self.objects
+                        .set_ref(&self.tracking, &commit)
+                        .map_err(|e| open_err(&self.shown, e.to_string()))?;
+                    self.set_loaded_tip(&commit)?;
                     return Ok(());
                 }
                 Ok(Pushed::Behind) => last = "the remote's ref moved on".into(),
