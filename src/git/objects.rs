@@ -5,44 +5,24 @@
 
 use std::path::Path;
 
-use git2::{ObjectType, Oid, Repository, Signature, build::TreeUpdateBuilder};
+use git2::{Oid, Signature, build::TreeUpdateBuilder};
 
-use super::repo::GitError;
+use super::repo::{GitError, Repo, git_err as err};
 
 /// The identity of commits dorameter writes: a runner usually has no
 /// `user.name` / `user.email`, and none is needed.
 const NAME: &str = "dorameter";
 const EMAIL: &str = "dorameter@localhost";
 
-fn err(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
-    let action = action.into();
-    move |source| GitError::Git { action, source }
-}
-
-/// A repository's object database, for event files.
-pub struct Objects {
-    repo: Repository,
-}
-
-impl Objects {
-    /// Opens the repository at (or above) `path`.
-    pub fn open(path: &Path) -> Result<Objects, GitError> {
-        let repo = Repository::open_ext(path, git2::RepositoryOpenFlags::empty(), &[] as &[&Path])
-            .map_err(|source| GitError::NotARepository {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(Objects { repo })
-    }
-
+impl Repo {
     /// The git directory (`.git`), where git commands run.
     pub fn git_dir(&self) -> &Path {
-        self.repo.path()
+        self.inner.path()
     }
 
     /// The commit a local ref points at, if the ref exists.
     pub fn ref_target(&self, name: &str) -> Option<String> {
-        self.repo
+        self.inner
             .find_reference(name)
             .ok()
             .and_then(|r| r.target())
@@ -52,18 +32,10 @@ impl Objects {
     /// Points the local ref `name` at `target` (a commit this repository has).
     pub fn set_ref(&self, name: &str, target: &str) -> Result<(), GitError> {
         let oid = Oid::from_str(target).map_err(err(format!("parse commit id {target}")))?;
-        self.repo
+        self.inner
             .reference(name, oid, true, "dorameter: pushed")
             .map(|_| ())
             .map_err(err(format!("update {name}")))
-    }
-
-    /// Whether `ancestor` is `descendant` or reachable from it.
-    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
-        let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {
-            return false;
-        };
-        a == d || self.repo.graph_descendant_of(d, a).unwrap_or(false)
     }
 
     /// The files (path, content) that commit `new` adds or changes against
@@ -76,7 +48,7 @@ impl Objects {
     ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
         let tree_of = |sha: &str| -> Result<git2::Tree<'_>, GitError> {
             let oid = Oid::from_str(sha).map_err(err(format!("parse commit id {sha}")))?;
-            self.repo
+            self.inner
                 .find_commit(oid)
                 .and_then(|c| c.tree())
                 .map_err(err(format!("read commit {sha}")))
@@ -84,7 +56,7 @@ impl Objects {
         let new_tree = tree_of(new)?;
         let old_tree = old.map(tree_of).transpose()?;
         let diff = self
-            .repo
+            .inner
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .map_err(err("compare the event commits"))?;
         let mut out = Vec::new();
@@ -97,7 +69,7 @@ impl Objects {
                 continue;
             };
             let blob = self
-                .repo
+                .inner
                 .find_blob(file.id())
                 .map_err(err(format!("read {path}")))?;
             out.push((path.to_string(), blob.content().to_vec()));
@@ -117,7 +89,7 @@ impl Objects {
         let parent = parent
             .map(|p| {
                 Oid::from_str(p)
-                    .and_then(|oid| self.repo.find_commit(oid))
+                    .and_then(|oid| self.inner.find_commit(oid))
                     .map_err(err(format!("read commit {p}")))
             })
             .transpose()?;
@@ -125,11 +97,11 @@ impl Objects {
             Some(c) => c.tree().map_err(err("read the event tree"))?,
             None => {
                 let empty = self
-                    .repo
+                    .inner
                     .treebuilder(None)
                     .and_then(|b| b.write())
                     .map_err(err("write an empty tree"))?;
-                self.repo
+                self.inner
                     .find_tree(empty)
                     .map_err(err("read an empty tree"))?
             }
@@ -137,33 +109,25 @@ impl Objects {
         let mut update = TreeUpdateBuilder::new();
         for (path, content) in files {
             let blob = self
-                .repo
+                .inner
                 .blob(content)
                 .map_err(err(format!("write {path}")))?;
             update.upsert(path.as_str(), blob, git2::FileMode::Blob);
         }
         let tree_id = update
-            .create_updated(&self.repo, &base)
+            .create_updated(&self.inner, &base)
             .map_err(err("write the event tree"))?;
         let tree = self
-            .repo
+            .inner
             .find_tree(tree_id)
             .map_err(err("read the event tree"))?;
         let sig = Signature::new(NAME, EMAIL, &git2::Time::new(time, 0))
             .map_err(err("make the commit signature"))?;
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let oid = self
-            .repo
+            .inner
             .commit(None, &sig, &sig, message, &tree, &parents)
             .map_err(err("write the event commit"))?;
         Ok(oid.to_string())
-    }
-
-    /// Whether the object exists and is a commit.
-    pub fn has_commit(&self, sha: &str) -> bool {
-        Oid::from_str(sha)
-            .ok()
-            .and_then(|o| self.repo.find_object(o, Some(ObjectType::Commit)).ok())
-            .is_some()
     }
 }

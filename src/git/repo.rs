@@ -101,7 +101,7 @@ pub struct Tag {
 }
 
 pub struct Repo {
-    inner: Repository,
+    pub(super) inner: Repository,
 }
 
 impl Repo {

@@ -27,13 +27,13 @@ use self::recorder::{Recorder, RunFile, Written};
 use self::transport::{Failure, Pushed, Transport};
 use super::{Access, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
 use crate::event::{Deployment, Incident};
-use crate::git::Objects;
+use crate::git::Repo;
 
 /// Pushes tried before a write gives up (each after a fetch and a re-apply).
 const PUSH_ATTEMPTS: u32 = 8;
 
 pub struct GitStore {
-    objects: Objects,
+    objects: Repo,
     transport: Transport,
     refname: String,
     /// The local ref the remote's event ref is fetched into.
@@ -103,7 +103,7 @@ fn incident_path(i: &Incident) -> String {
 impl GitStore {
     pub fn open(url: &GitUrl, access: Access) -> Result<GitStore, StoreError> {
         let shown = url.to_string();
-        let objects = Objects::open(&url.dir).map_err(|e| {
+        let objects = Repo::discover(&url.dir).map_err(|e| {
             open_err(
                 &shown,
                 format!("{e}: the git store keeps events on a ref of this repository's remote, so run dorameter inside the checkout"),
