@@ -50,17 +50,12 @@ pub fn reports(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Report>
     let mut reports = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
-        let pairs = tx.service_envs()?;
         match (&req.service, &req.env) {
             (Some(service), env) => {
-                known(
-                    &pairs,
-                    service,
-                    env.as_deref().unwrap_or(defaults::ENV),
-                    &shown,
-                )?;
+                let env = env.as_deref().unwrap_or(defaults::ENV);
+                require_service(tx, service, Some(env), &shown, false)?;
             }
-            (None, Some(env)) => known_env(&pairs, env, &shown)?,
+            (None, Some(env)) => known_env(&tx.service_envs()?, env, &shown)?,
             (None, None) => {}
         }
         for (service, env) in targets(tx, req)? {
@@ -109,9 +104,30 @@ pub fn require_service(
     store: &str,
     empty_ok: bool,
 ) -> Result<()> {
-    let pairs = tx.service_envs()?;
-    let mut names: Vec<String> = pairs.iter().map(|(s, _)| s.clone()).collect();
-    names.extend(tx.test_services()?);
+    known(
+        &tx.service_envs()?,
+        &tx.test_services()?,
+        service,
+        env,
+        store,
+        empty_ok,
+    )
+}
+
+/// How to fix an env that names no event.
+const ENV_HINT: &str =
+    "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)";
+
+/// [`require_service`] over the store's (service, env) pairs and the
+/// services with test runs.
+fn known(
+    pairs: &[(String, String)],
+    tested: &[String],
+    service: &str,
+    env: Option<&str>,
+    store: &str,
+    empty_ok: bool,
+) -> Result<()> {
     if let Some(env) = env {
         let envs: Vec<&str> = pairs
             .iter()
@@ -128,66 +144,28 @@ pub fn require_service(
             });
         }
     }
-    if names.iter().any(|n| n == service) || (empty_ok && names.is_empty()) {
+    let names: Vec<&str> = pairs
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .chain(tested.iter().map(String::as_str))
+        .collect();
+    if names.contains(&service) || (empty_ok && names.is_empty()) {
         return Ok(());
     }
     let message = format!("no events for service '{service}' in {store}");
-    let known = closest_first(names.iter().map(String::as_str).collect(), service);
-    Err(Error::NoInput {
-        message: if known.is_empty() {
-            message
-        } else {
-            format!("{message}; known: {}", known.join(", "))
-        },
-        hint: Some(if known.is_empty() {
-            "record a deployment, an incident or a test run first, or check --store (DORAMETER_STORE)".into()
-        } else {
-            "check --service (DORAMETER_SERVICE, or `service` in .dorameter.toml)".into()
-        }),
-    })
-}
-
-/// How to fix an env that names no event.
-const ENV_HINT: &str =
-    "check --env (DORAMETER_ENV, `env` in .dorameter.toml, or the CI's environment)";
-
-/// `Ok` when the store holds an event of `service` in `env`; else the names
-/// the store does know, closest first.
-fn known(pairs: &[(String, String)], service: &str, env: &str, store: &str) -> Result<()> {
-    if pairs.iter().any(|(s, e)| s == service && e == env) {
-        return Ok(());
-    }
-    let envs: Vec<&str> = pairs
-        .iter()
-        .filter(|(s, _)| s == service)
-        .map(|(_, e)| e.as_str())
-        .collect();
-    let (message, hint) = if envs.is_empty() {
-        let services: Vec<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
-        let message = format!("no events for service '{service}' in {store}");
-        match closest_first(services, service).as_slice() {
-            [] => (
-                message,
-                "record a deployment or an incident first, or check --store (DORAMETER_STORE)"
-                    .to_string(),
-            ),
-            names => (
-                format!("{message}; known: {}", names.join(", ")),
-                "check --service (DORAMETER_SERVICE, or `service` in .dorameter.toml)".to_string(),
-            ),
-        }
-    } else {
-        (
-            format!(
-                "no events for service '{service}' in env '{env}' in {store}; known envs of {service}: {}",
-                closest_first(envs, env).join(", ")
-            ),
-            ENV_HINT.to_string(),
-        )
+    let (message, hint) = match closest_first(names, service).as_slice() {
+        [] => (
+            message,
+            "record a deployment, an incident or a test run first, or check --store (DORAMETER_STORE)",
+        ),
+        known => (
+            format!("{message}; known: {}", known.join(", ")),
+            "check --service (DORAMETER_SERVICE, or `service` in .dorameter.toml)",
+        ),
     };
     Err(Error::NoInput {
         message,
-        hint: Some(hint),
+        hint: Some(hint.into()),
     })
 }
 
@@ -242,14 +220,22 @@ mod tests {
             ("payments-api".to_string(), "production".to_string()),
             ("payments-api".to_string(), "staging".to_string()),
         ];
-        assert!(known(&pairs, "payments-api", "staging", "s").is_ok());
-        let e = known(&pairs, "paymnets-api", "production", "sqlite:x").unwrap_err();
+        assert!(known(&pairs, &[], "payments-api", Some("staging"), "s", false).is_ok());
+        let e = known(
+            &pairs,
+            &[],
+            "paymnets-api",
+            Some("production"),
+            "sqlite:x",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), crate::exit::NO_INPUT);
         assert_eq!(
             e.to_string(),
             "no events for service 'paymnets-api' in sqlite:x; known: payments-api, api"
         );
-        let e = known(&pairs, "payments-api", "prod", "s")
+        let e = known(&pairs, &[], "payments-api", Some("prod"), "s", false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -259,8 +245,12 @@ mod tests {
         assert!(known_env(&pairs, "staging", "s").is_ok() && known_env(&[], "x", "s").is_ok());
         let e = known_env(&pairs, "prod", "s").unwrap_err().to_string();
         assert!(e.ends_with("known envs: production, staging"), "{e}");
-        let e = known(&[], "api", "production", "s").unwrap_err();
+        let e = known(&[], &[], "api", Some("production"), "s", false).unwrap_err();
         assert!(e.hint().unwrap().contains("record a deployment"), "{e}");
+        // Test runs are events too; an empty store passes when asked to.
+        let tested = ["web".to_string()];
+        assert!(known(&pairs, &tested, "web", Some("production"), "s", false).is_ok());
+        assert!(known(&[], &[], "api", Some("production"), "s", true).is_ok());
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
