@@ -278,11 +278,7 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                         req.max_commits, req.max_commits
                     ));
                 }
-                // Nothing recorded before: nothing can have shipped them.
-                commits = match &previous {
-                    Some(_) => new_to_service(tx, req, walk.commits)?,
-                    None => walk.commits,
-                };
+                commits = new_to_service(tx, req, previous.as_ref(), walk.commits)?;
                 merges = walk.merges;
                 if commits.is_empty() {
                     note = Some(LeadTimeNote::NoNewChanges);
@@ -304,10 +300,7 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                     .is_none_or(|p| c.committed_at > p.finished_at.timestamp())
         };
         let recent: Vec<Commit> = w.commits.into_iter().filter(|c| after(c)).collect();
-        seen = match &previous {
-            Some(_) => new_to_service(tx, req, recent)?,
-            None => recent,
-        };
+        seen = new_to_service(tx, req, previous.as_ref(), recent)?;
         merges = w.merges.into_iter().filter(|c| after(c)).collect();
     }
     let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
@@ -368,8 +361,13 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
 fn new_to_service(
     tx: &dyn ReadTx,
     req: &DeployRequest,
+    previous: Option<&DeploymentRef>,
     walked: Vec<Commit>,
 ) -> Result<Vec<Commit>> {
+    // Nothing recorded before: nothing can have shipped them.
+    if previous.is_none() {
+        return Ok(walked);
+    }
     let mut out = Vec::with_capacity(walked.len());
     for c in walked {
         let earlier = tx

@@ -75,6 +75,9 @@ pub struct DeployArgs {
     pub dry_run: bool,
 }
 
+/// Where the sha comes from when neither `--sha` nor the CI gives one.
+const SHA_FROM_HEAD: Origin = Origin::Derived("--sha (HEAD)");
+
 /// The request from the flags and settings. Revisions are resolved by
 /// [`DeployRequest::resolve_revisions`].
 pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<DeployRequest> {
@@ -92,7 +95,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
             ci.and_then(|c| c.sha.clone())
                 .map(|v| Setting::new(v, Origin::Derived("--sha (from the CI's commit)"))),
         ])
-        .unwrap_or_else(|| Setting::new("HEAD".into(), Origin::Derived("--sha (HEAD)")));
+        .unwrap_or_else(|| Setting::new("HEAD".into(), SHA_FROM_HEAD));
     let finished_at = s
         .time("finished_at", args.finished_at.clone())?
         .unwrap_or(s.now);
@@ -161,20 +164,17 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     check_event_format(&mut settings)?;
     // An artifact-only deploy job has no checkout: with a full sha (given,
     // or the CI's) the deployment is still recorded, without lead time.
-    let repo = match Repo::discover(&ctx.cwd.join(&args.repo)) {
-        Ok(repo) => Some(repo),
-        Err(e @ crate::git::GitError::NotARepository { .. }) => {
-            // Without a sha from --sha or the CI, there is nothing to record.
-            let probe = request(&args, &settings, None)?;
-            if matches!(probe.sha_origin, Origin::Derived(_)) && probe.sha == "HEAD" {
-                return Err(e.into());
-            }
-            None
-        }
+    let (repo, no_repo) = match Repo::discover(&ctx.cwd.join(&args.repo)) {
+        Ok(repo) => (Some(repo), None),
+        Err(e @ crate::git::GitError::NotARepository { .. }) => (None, Some(e)),
         Err(e) => return Err(e.into()),
     };
     let repo = repo.as_ref();
     let mut req = request(&args, &settings, repo)?;
+    // Without a checkout, only a sha from --sha or the CI can be recorded.
+    if let Some(e) = no_repo.filter(|_| req.sha_origin == SHA_FROM_HEAD) {
+        return Err(e.into());
+    }
     req.resolve_revisions(repo)?;
     let access = if args.dry_run {
         Access::ReadOnly
