@@ -140,25 +140,26 @@ fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> R
     } else if req.deployment_sha.is_some() {
         incident.deployment_id = None;
     }
-    if let Some(d) = incident.detected_at.filter(|d| *d < incident.started_at) {
-        return Err(Error::usage_hint(
-            format!(
-                "--detected-at {} is before the incident started ({})",
-                crate::time::format_time(d),
-                crate::time::format_time(incident.started_at)
-            ),
+    for (flag, at, hint) in [
+        (
+            "--detected-at",
+            incident.detected_at,
             "give --started-at the start of the impact (alert firing, SLO burn), and --detected-at when it was noticed, after it",
-        ));
-    }
-    if let Some(r) = incident.resolved_at {
-        if r < incident.started_at {
+        ),
+        (
+            "--resolved-at",
+            incident.resolved_at,
+            "give --resolved-at the time service was restored, after --started-at",
+        ),
+    ] {
+        if let Some(t) = at.filter(|t| *t < incident.started_at) {
             return Err(Error::usage_hint(
                 format!(
-                    "--resolved-at {} is before the incident started ({})",
-                    crate::time::format_time(r),
+                    "{flag} {} is before the incident started ({})",
+                    crate::time::format_time(t),
                     crate::time::format_time(incident.started_at)
                 ),
-                "give --resolved-at the time service was restored, after --started-at",
+                hint,
             ));
         }
     }
