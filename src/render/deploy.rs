@@ -38,7 +38,7 @@ pub struct DeploymentView<'a> {
     pub status: &'static str,
     pub kind: &'static str,
     pub lead_time: Option<LeadTimeView>,
-    pub lead_time_note: Option<&'static str>,
+    pub lead_time_note: Option<LeadTimeNote>,
     pub changes: Vec<ChangeView<'a>>,
     pub clamped_changes: u32,
     pub truncated: bool,
@@ -68,7 +68,7 @@ impl<'a> DeploymentView<'a> {
             status: d.status.as_str(),
             kind: d.kind.as_str(),
             lead_time: lead_time(&d.changes),
-            lead_time_note: d.lead_time_note.map(|n| n.as_str()),
+            lead_time_note: d.lead_time_note,
             changes: d.changes.iter().map(change_view).collect(),
             clamped_changes: d.clamped_changes,
             truncated: d.truncated,
@@ -129,12 +129,6 @@ fn why(r: &Remediation) -> String {
     }
 }
 
-/// A stored note code in words (codes this version does not know stay as they are).
-fn note_words(code: &'static str) -> &'static str {
-    code.parse::<LeadTimeNote>()
-        .map_or(code, LeadTimeNote::words)
-}
-
 fn lead_line(v: &DeploymentView<'_>) -> String {
     match (&v.lead_time, v.lead_time_note) {
         (Some(l), _) => format!(
@@ -145,7 +139,7 @@ fn lead_line(v: &DeploymentView<'_>) -> String {
             l.changes,
             if l.changes == 1 { "" } else { "s" }
         ),
-        (None, Some(note)) => format!("none ({})", note_words(note)),
+        (None, Some(note)) => format!("none ({})", note.words()),
         (None, None) => "none".into(),
     }
 }
