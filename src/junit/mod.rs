@@ -10,6 +10,6 @@ mod parse;
 
 pub use aggregate::{Aggregator, FailedTest, FlakyTest, NAMES_BYTES, Summary};
 pub use flaky::{Finding, TestHistory, Thresholds, evaluate};
-pub use model::{Entry, Outcome, Unlisted};
+pub use model::{Entry, Outcome, OwnedEntry, Unlisted};
 pub use outcome::Tally;
 pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};

@@ -66,6 +66,42 @@ impl Entry<'_> {
     }
 }
 
+/// An [`Entry`] that owns its text: kept beyond the parser's buffer (the
+/// git store's test-run files, test scripts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OwnedEntry {
+    pub classname: String,
+    pub name: String,
+    pub attempts: Vec<Outcome>,
+    /// The `time` attribute as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl OwnedEntry {
+    pub fn of(e: &Entry<'_>) -> OwnedEntry {
+        OwnedEntry {
+            classname: e.classname.to_string(),
+            name: e.name.to_string(),
+            attempts: e.attempts.to_vec(),
+            time: e.time_text.map(str::to_string),
+            message: e.message.map(str::to_string),
+        }
+    }
+
+    pub fn as_entry(&self) -> Entry<'_> {
+        Entry {
+            classname: &self.classname,
+            name: &self.name,
+            attempts: &self.attempts,
+            time_text: self.time.as_deref(),
+            message: self.message.as_deref(),
+        }
+    }
+}
+
 /// Tests a `<testsuite>` declares in its `tests`, `failures`, `errors` and
 /// `skipped` attributes without listing a single `<testcase>`: counts
 /// without names, so without identities, attempts or history.

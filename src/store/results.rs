@@ -77,6 +77,7 @@ mod tests {
 
     use super::*;
     use crate::event::TestRun;
+    use crate::junit::OwnedEntry;
     use crate::store::{Access, SqliteStore, Store, StoreUrl};
     use Outcome::*;
 
@@ -109,31 +110,10 @@ mod tests {
         assert_eq!(none.duration, None);
     }
 
-    /// One `<testcase>` entry of the script.
-    struct Case {
-        classname: String,
-        name: String,
-        attempts: Vec<Outcome>,
-        time: Option<String>,
-        message: Option<String>,
-    }
-
-    impl Case {
-        fn entry(&self) -> Entry<'_> {
-            Entry {
-                classname: &self.classname,
-                name: &self.name,
-                attempts: &self.attempts,
-                time_text: self.time.as_deref(),
-                message: self.message.as_deref(),
-            }
-        }
-    }
-
     /// Files of entries (and whether each parsed), many of one test: again
     /// within a PostgreSQL batch, across batches, across files, and in a
     /// file rolled back. Times are quarters, so sums are exact in any order.
-    fn script() -> Vec<(Vec<Case>, bool)> {
+    fn script() -> Vec<(Vec<OwnedEntry>, bool)> {
         let mut x = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move |n: u64| {
             x ^= x << 13;
@@ -151,7 +131,7 @@ mod tests {
                         let attempts: Vec<Outcome> =
                             (0..=next(3)).map(|_| all[next(4) as usize]).collect();
                         let failing = attempts.iter().any(|o| o.is_failure());
-                        Case {
+                        OwnedEntry {
                             classname: format!("pkg.C{}", id % 7),
                             name: format!("test_{id}"),
                             attempts,
@@ -168,11 +148,11 @@ mod tests {
     type Results = BTreeMap<(String, String), TestResult>;
 
     /// The Rust rule over the files that parsed, entry by entry.
-    fn expected(files: &[(Vec<Case>, bool)]) -> Results {
+    fn expected(files: &[(Vec<OwnedEntry>, bool)]) -> Results {
         let mut out = Results::new();
         for (cases, _) in files.iter().filter(|(_, keep)| *keep) {
             for c in cases {
-                let r = TestResult::of(&c.entry());
+                let r = TestResult::of(&c.as_entry());
                 match out.get_mut(&(c.classname.clone(), c.name.clone())) {
                     Some(stored) => stored.merge(r),
                     None => {
@@ -184,7 +164,7 @@ mod tests {
         out
     }
 
-    fn ingest(store: &mut dyn Store, files: &[(Vec<Case>, bool)]) {
+    fn ingest(store: &mut dyn Store, files: &[(Vec<OwnedEntry>, bool)]) {
         store
             .write(&mut |tx| {
                 let run = TestRun {
@@ -197,7 +177,7 @@ mod tests {
                 for (cases, keep) in files {
                     tx.begin_file()?;
                     for c in cases {
-                        tx.add_test_entry(seq, &c.entry())?;
+                        tx.add_test_entry(seq, &c.as_entry())?;
                     }
                     tx.end_file(*keep)?;
                 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Deployment, Incident, TestRun};
-use crate::junit::{Entry, Outcome, TestHistory};
+use crate::junit::{Entry, OwnedEntry, TestHistory};
 use crate::metrics::Window;
 use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, WriteTx};
 
@@ -20,7 +20,7 @@ pub struct Written {
     seqs: Vec<i64>,
     /// The entries of the file being read (with their run's sequence
     /// number), kept only if the file ends well.
-    pending: Vec<(i64, EntryOwned)>,
+    pending: Vec<(i64, OwnedEntry)>,
 }
 
 impl Written {
@@ -35,41 +35,7 @@ impl Written {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RunFile {
     pub run: TestRun,
-    pub entries: Vec<EntryOwned>,
-}
-
-/// An owned [`Entry`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EntryOwned {
-    pub classname: String,
-    pub name: String,
-    pub attempts: Vec<Outcome>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl EntryOwned {
-    fn of(e: &Entry<'_>) -> EntryOwned {
-        EntryOwned {
-            classname: e.classname.to_string(),
-            name: e.name.to_string(),
-            attempts: e.attempts.to_vec(),
-            time: e.time_text.map(str::to_string),
-            message: e.message.map(str::to_string),
-        }
-    }
-
-    pub fn as_entry(&self) -> Entry<'_> {
-        Entry {
-            classname: &self.classname,
-            name: &self.name,
-            attempts: &self.attempts,
-            time_text: self.time.as_deref(),
-            message: self.message.as_deref(),
-        }
-    }
+    pub entries: Vec<OwnedEntry>,
 }
 
 pub struct Recorder<'a> {
@@ -219,7 +185,7 @@ impl WriteTx for Recorder<'_> {
     }
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
         self.inner.add_test_entry(run_seq, e)?;
-        self.written.pending.push((run_seq, EntryOwned::of(e)));
+        self.written.pending.push((run_seq, OwnedEntry::of(e)));
         Ok(())
     }
 }
