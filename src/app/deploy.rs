@@ -235,25 +235,23 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
         (Some(b), Some(repo)) => match repo.walk(Some(b), &req.sha, req.max_commits)? {
             WalkOutcome::BaseNotFound => {
                 note = Some(LeadTimeNote::PreviousShaNotFound);
-                // A shallow clone still has the newest commits: enough to see
-                // a hotfix or revert shipped now (change failure rate must not
-                // depend on the clone's depth), never a lead time.
-                if repo.is_shallow() {
+                let why = if repo.is_shallow() {
+                    // A shallow clone still has the newest commits: enough
+                    // to see a hotfix or revert shipped now (change failure
+                    // rate must not depend on the clone's depth), never a
+                    // lead time.
                     if let WalkOutcome::ShallowBoundary(w) | WalkOutcome::Walked(w) =
                         repo.walk(None, &req.sha, req.max_commits)?
                     {
                         partial = Some(w);
                     }
-                }
-                warnings.push(if repo.is_shallow() {
-                    format!(
-                        "previous deployed commit {b} is not in this shallow clone, so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
-                    )
+                    "is not in this shallow clone"
                 } else {
-                    format!(
-                        "previous deployed commit {b} is not in this clone (history rewritten, or not fetched), so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
-                    )
-                });
+                    "is not in this clone (history rewritten, or not fetched)"
+                };
+                warnings.push(format!(
+                    "previous deployed commit {b} {why}, so no lead time was recorded; fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+                ));
             }
             WalkOutcome::ShallowBoundary(w) => {
                 partial = Some(w);
