@@ -114,6 +114,10 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     };
     let mut store = ctx.open_store(&settings, Some(&repo), access)?;
     let done = backfill::record(store.as_mut(), &repo, &req, &tags, &|| bar.inc(1))?;
+    let code = match args.dry_run {
+        true => exit::OK,
+        false => ctx.settle_store(&settings, store.as_ref(), exit::OK)?,
+    };
     drop(store);
     bar.finish_and_clear();
     let mut warnings = tags.warnings;
@@ -145,7 +149,7 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
             .map(|(d, _)| SinkEvent::Deployment(d))
             .collect(),
     };
-    ctx.emit(&settings, Some(&repo), events, exit::OK)
+    ctx.emit(&settings, Some(&repo), events, code)
 }
 
 fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {

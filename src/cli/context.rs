@@ -88,7 +88,60 @@ impl Context<'_> {
                 ),
             )?;
         }
-        Ok(store::open(&url, access)?)
+        let store = store::open(&url, access)?;
+        if access == Access::ReadOnly {
+            self.settle_store(settings, store.as_ref(), exit::OK)?;
+        }
+        Ok(store)
+    }
+
+    /// Tells what the store could not push (the git store's spool, SPEC §8)
+    /// and whether reads are stale. Events left waiting turn `code` into
+    /// exit 5 under `--strict`, as undelivered sink events do.
+    pub fn settle_store(&mut self, settings: &Settings, store: &dyn Store, code: u8) -> Result<u8> {
+        let Some(b) = store.backlog() else {
+            return Ok(code);
+        };
+        let why = b.reason.as_deref().unwrap_or("no answer");
+        if b.pushed > 0 {
+            self.note(
+                settings,
+                &format!(
+                    "pushed {} from the spool to {}",
+                    crate::render::count(b.pushed as u64, "waiting event"),
+                    b.store
+                ),
+            )?;
+        }
+        if b.waiting > 0 {
+            let then = if settings.ci.is_some() {
+                "`dorameter flush` in a later step of this job (the spool goes with the runner) or the next command here pushes them"
+            } else {
+                "the next dorameter command here, or `dorameter flush`, pushes them"
+            };
+            self.warn(
+                settings,
+                &format!(
+                    "{} not pushed to {} ({why}); kept in {}: {then}",
+                    crate::render::count(b.waiting as u64, "event"),
+                    b.store,
+                    b.spool
+                ),
+            )?;
+        } else if b.stale {
+            self.warn(
+                settings,
+                &format!(
+                    "could not fetch {} ({why}): showing the events as of the last fetch",
+                    b.store
+                ),
+            )?;
+        }
+        Ok(if b.waiting > 0 && settings.strict && code == exit::OK {
+            exit::SINK
+        } else {
+            code
+        })
     }
 
     /// Refuses sinks that could never deliver (a `datadog` sink without

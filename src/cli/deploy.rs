@@ -209,6 +209,10 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         )?;
     }
     ctx.info(&settings, &format!("store: {}", store.describe()))?;
+    let code = match args.dry_run {
+        true => exit::OK,
+        false => ctx.settle_store(&settings, store.as_ref(), exit::OK)?,
+    };
     drop(store);
     ctx.out(&render_deployment(settings.format.value, &recorded))?;
     let view = DeploymentView::new(&recorded.deployment, recorded.recorded, &recorded.warnings);
@@ -227,7 +231,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         true => Vec::new(),
         false => vec![SinkEvent::Deployment(recorded.deployment)],
     };
-    ctx.emit(&settings, repo, events, exit::OK)
+    ctx.emit(&settings, repo, events, code)
 }
 
 fn render_deployment(format: Format, r: &Recorded) -> String {

@@ -1,14 +1,25 @@
-//! `dorameter flush`: deliver what the spool holds.
+//! `dorameter flush`: deliver what the spool holds, and push what the git
+//! store's spool holds.
 
 use clap::Args;
 
 use super::GlobalArgs;
 use super::context::Context;
-use crate::app::sinks;
+use crate::app::{locate, sinks};
 use crate::env_vars as ev;
 use crate::render::{self, Format};
 use crate::sink::Report;
+use crate::store::{Access, Backlog, StoreUrl};
 use crate::{Result, exit};
+
+/// `flush --format json`: the sinks' report, and the git store's spool.
+#[derive(serde::Serialize)]
+struct FlushView<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<&'a Backlog>,
+}
 
 #[derive(Debug, Args)]
 pub struct FlushArgs {
@@ -50,6 +61,7 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     })?;
     report.dropped = dropped;
     ctx.tell_delivery(&settings, &report)?;
+    let backlog = git_backlog(ctx, &settings)?;
     let unconfigured: u64 = report.unconfigured.iter().map(|s| s.pending).sum();
     if settings.sinks.is_empty() && unconfigured > 0 {
         ctx.warn(
@@ -58,11 +70,15 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         )?;
     }
     ctx.out(&if text_format {
-        table(&report)
+        table(&report, backlog.as_ref())
     } else {
-        render::json(&report)
+        render::json(&FlushView {
+            report: &report,
+            store: backlog.as_ref(),
+        })
     })?;
-    let waiting = report.pending() + unconfigured;
+    let waiting =
+        report.pending() + unconfigured + backlog.as_ref().map_or(0, |b| b.waiting as u64);
     Ok(if settings.strict && (waiting > 0 || !report.ok()) {
         exit::SINK
     } else {
@@ -70,7 +86,27 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     })
 }
 
-fn table(report: &Report) -> String {
+/// With `--store git`: opening the store pushes its spool. Other stores
+/// have none (and are not opened: a database being down must not stop the
+/// sinks' flush).
+fn git_backlog(
+    ctx: &mut Context<'_>,
+    settings: &crate::settings::Settings,
+) -> Result<Option<Backlog>> {
+    let configured = settings.store.as_ref().map(|s| s.value.as_str());
+    if configured.is_none() {
+        return Ok(None);
+    }
+    let url = locate::store_url(configured, &ctx.cwd, None)?;
+    if !matches!(url, StoreUrl::Git(_)) {
+        return Ok(None);
+    }
+    let store = ctx.open_store(settings, None, Access::ReadWrite)?;
+    ctx.settle_store(settings, store.as_ref(), exit::OK)?;
+    Ok(store.backlog())
+}
+
+fn table(report: &Report, backlog: Option<&Backlog>) -> String {
     let mut rows = vec![vec![
         "sink".to_string(),
         "delivered".into(),
@@ -83,6 +119,14 @@ fn table(report: &Report) -> String {
             s.delivered.to_string(),
             s.skipped.to_string(),
             s.pending.to_string(),
+        ]);
+    }
+    if let Some(b) = backlog {
+        rows.push(vec![
+            render::escape::terminal(&b.store),
+            b.pushed.to_string(),
+            "0".into(),
+            b.waiting.to_string(),
         ]);
     }
     if rows.len() == 1 {

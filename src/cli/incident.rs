@@ -152,6 +152,7 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
     ctx.check_sinks(&settings)?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;
     let recorded = incident::record(store.as_mut(), repo.as_ref(), &req)?;
+    let code = ctx.settle_store(&settings, store.as_ref(), exit::OK)?;
     drop(store);
     ctx.warn_all(&settings, &recorded.warnings)?;
     let view = IncidentView::new(
@@ -165,7 +166,7 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
     };
     ctx.out(&text)?;
     let events = vec![SinkEvent::Incident(recorded.incident)];
-    ctx.emit(&settings, repo.as_ref(), events, exit::OK)
+    ctx.emit(&settings, repo.as_ref(), events, code)
 }
 
 #[cfg(test)]

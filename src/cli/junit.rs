@@ -209,6 +209,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let hint = "check the path relative to the working directory, and that the test step ran and wrote its report";
     let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
+    let mut settled = exit::OK;
     let (ingested, run) = match request(&args, &settings, repo.as_ref())? {
         None => (junit::ingest(&files, &ctx.cwd, None)?, None),
         Some(req) => {
@@ -220,6 +221,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
                     &format!("test run {} was already recorded; nothing changed", req.id),
                 )?;
             }
+            settled = ctx.settle_store(&settings, store.as_ref(), exit::OK)?;
             (r.ingested, Some((req.id, r.run)))
         }
     };
@@ -260,7 +262,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     ctx.github_outputs(&settings, &[(crate::ci::github::outputs::JSON, json)])?;
     let failing = gate(&args, &ingested);
     let events = stored.into_iter().map(SinkEvent::TestRun).collect();
-    let code = failing.as_ref().map_or(exit::OK, |f| f.code);
+    let code = failing.as_ref().map_or(settled, |f| f.code);
     let code = ctx.emit(&settings, repo.as_ref(), events, code)?;
     // Last on stderr, whatever `--quiet` says: the reason for the exit code.
     if let Some(f) = failing {

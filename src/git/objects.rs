@@ -78,14 +78,15 @@ impl Repo {
     }
 
     /// Writes a commit whose tree is `parent`'s (empty without one) with
-    /// `files` added or replaced, and returns its id. No ref moves.
+    /// `files` added or replaced, and returns its id; `None` when `parent`
+    /// already holds every file as given (nothing to commit). No ref moves.
     pub fn commit_files(
         &self,
         parent: Option<&str>,
         files: &[(String, Vec<u8>)],
         message: &str,
         time: i64,
-    ) -> Result<String, GitError> {
+    ) -> Result<Option<String>, GitError> {
         let parent = parent
             .map(|p| {
                 Oid::from_str(p)
@@ -117,6 +118,9 @@ impl Repo {
         let tree_id = update
             .create_updated(&self.inner, &base)
             .map_err(err("write the event tree"))?;
+        if parent.is_some() && tree_id == base.id() {
+            return Ok(None);
+        }
         let tree = self
             .inner
             .find_tree(tree_id)
@@ -128,6 +132,6 @@ impl Repo {
             .inner
             .commit(None, &sig, &sig, message, &tree, &parents)
             .map_err(err("write the event commit"))?;
-        Ok(oid.to_string())
+        Ok(Some(oid.to_string()))
     }
 }

@@ -271,6 +271,29 @@ pub trait Store {
     fn read(&mut self, f: &mut dyn FnMut(&dyn ReadTx) -> crate::Result<()>) -> crate::Result<()>;
     /// A printable description, credentials redacted.
     fn describe(&self) -> String;
+    /// Events taken but not yet where the store keeps them, and reads from
+    /// an old copy: the git store's spool while its remote cannot be
+    /// reached (SPEC §8). `None` for stores without one.
+    fn backlog(&self) -> Option<Backlog> {
+        None
+    }
+}
+
+/// The git store's spool after this process's pushes (see [`Store::backlog`]).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Backlog {
+    /// The store, credentials redacted.
+    pub store: String,
+    /// Where waiting events are kept.
+    pub spool: String,
+    /// Events this process pushed from the spool.
+    pub pushed: usize,
+    /// Events still waiting in the spool.
+    pub waiting: usize,
+    /// The remote could not be fetched: reads show it as of the last fetch.
+    pub stale: bool,
+    /// The remote's last error, when something waits or reads are stale.
+    pub reason: Option<String>,
 }
 
 /// How a command uses the store.

@@ -169,7 +169,7 @@ fn events_written_in_one_clone_are_read_in_another() {
 
 #[test]
 fn concurrent_writers_each_land_exactly_once_on_a_linear_ref() {
-    const N: usize = 8;
+    const N: usize = 20;
     let w = World::new();
     let dm = Dm::default();
     let sha = w.origin.head();
@@ -199,7 +199,12 @@ fn concurrent_writers_each_land_exactly_once_on_a_linear_ref() {
         })
         .collect();
     for r in running {
-        r.wait().assert_ok();
+        let run = r.wait();
+        run.assert_ok();
+        assert!(
+            !run.stderr.contains("not pushed"),
+            "pushed, not spooled: {run:#?}"
+        );
     }
     // Every tip descends from the one before: no merge, no rewrite.
     let history = w.remote_git(&["rev-list", "--parents", "refs/dorameter/events"]);
@@ -335,12 +340,17 @@ struct HttpRemote {
 
 impl HttpRemote {
     fn start(root: &Path, user: &str, password: &str) -> HttpRemote {
+        HttpRemote::start_on(root, user, password, 0)
+    }
+
+    /// On `port` (0: a free one).
+    fn start_on(root: &Path, user: &str, password: &str, port: u16) -> HttpRemote {
         use std::io::BufRead;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/git/http-server.py");
         let mut child = std::process::Command::new("python3")
             .arg(script)
             .arg(root)
-            .args([user, password])
+            .args([user, password, &port.to_string()])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the git HTTP stand-in (python3)");
@@ -445,6 +455,155 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
     assert!(!run.stderr.contains("s3cret-pw"), "{run:#?}");
     // The refused event is not left in the reader's cache either.
     let r = report(&dm, &b);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+}
+
+#[test]
+fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
+    let w = World::new();
+    w.remote_git(&["config", "http.receivepack", "true"]);
+    let root = w.remote.parent().unwrap().to_path_buf();
+    // A port outside the ephemeral range, so no other test's server (on
+    // port 0) takes it while this one is down.
+    let port = (20000..27000)
+        .map(|p| p + (std::process::id() as u16 % 5000))
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
+    let server = HttpRemote::start_on(&root, "ci", "s3cret-pw", port);
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let url = server.url("ci", "s3cret-pw", "remote.git");
+    w.origin.git_in(&a, &["remote", "set-url", "origin", &url]);
+    let sha = w.origin.head();
+    deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
+    let count = || w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]);
+    assert_eq!(count(), "1");
+
+    // The remote goes away mid-run: deploys still succeed, with a warning.
+    drop(server);
+    let run = deploy(&dm, &a, "d2", &sha, at(0, 2, 0));
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("1 event not pushed") && run.stderr.contains("flush"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("s3cret"), "{run:#?}");
+    let run = dm.run_in(
+        &a,
+        &[
+            "--store",
+            "git",
+            "--strict",
+            "deploy",
+            "--service",
+            "api",
+            "--id",
+            "d3",
+            "--sha",
+            &sha,
+            "--finished-at",
+            &rfc(at(0, 3, 0)),
+        ],
+    );
+    assert_eq!(run.code, 5, "--strict: exit 5 while events wait {run:#?}");
+    assert!(run.stderr.contains("2 events not pushed"), "{run:#?}");
+    let spooled = std::fs::read_dir(a.join(".dorameter"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("git-spool-"))
+        .expect("a spool directory")
+        .path();
+    assert!(spooled.join("deployments/2026-03/d2.json").is_file());
+    assert_eq!(count(), "1", "nothing reached the remote");
+    // Reads meanwhile see the spooled events, and say the copy may be old.
+    let run = dm.run_in(
+        &a,
+        &[
+            "--store",
+            "git",
+            "report",
+            "--service",
+            "api",
+            "--since",
+            &rfc(at(-1, 0, 0)),
+            "--until",
+            &rfc(at(5, 0, 0)),
+        ],
+    );
+    run.assert_ok();
+    assert_eq!(
+        run.json()["metrics"]["deployment_frequency"]["deployments"],
+        3,
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("not pushed"), "{run:#?}");
+
+    // It comes back: `flush` pushes both, once, in one commit.
+    let _server = HttpRemote::start_on(&root, "ci", "s3cret-pw", port);
+    let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
+    run.assert_ok();
+    let flushed = run.json();
+    assert_eq!(flushed["store"]["pushed"], 2, "{run:#?}");
+    assert_eq!(flushed["store"]["waiting"], 0, "{run:#?}");
+    assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"));
+    assert_eq!(count(), "2");
+    assert!(!spooled.exists(), "the spool is empty");
+    // A second flush has nothing to push; the ref does not move.
+    let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
+    run.assert_ok();
+    assert_eq!(run.json()["store"]["pushed"], 0);
+    assert_eq!(count(), "2");
+    let (_f, fresh) = w.clone("fresh");
+    w.origin
+        .git_in(&fresh, &["remote", "set-url", "origin", &url]);
+    let r = report(&dm, &fresh);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 3,
+        "{r}"
+    );
+}
+
+/// A push that reached the remote but whose answer was lost leaves its
+/// events in the spool: pushing them again changes nothing.
+#[test]
+fn a_spooled_event_the_remote_already_has_is_not_doubled() {
+    let w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let sha = w.origin.head();
+    deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
+    let file = w.remote_git(&["show", "refs/dorameter/events:deployments/2026-03/d1.json"]);
+    let spool = std::fs::read_dir(a.join(".dorameter"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("git-cache-"))
+        .map(|e| {
+            let name = e
+                .file_name()
+                .to_string_lossy()
+                .replace("git-cache-", "git-spool-");
+            a.join(".dorameter")
+                .join(name.trim_end_matches(".db").trim_end_matches(".tip"))
+        })
+        .unwrap();
+    std::fs::create_dir_all(spool.join("deployments/2026-03")).unwrap();
+    std::fs::write(
+        spool.join("deployments/2026-03/d1.json"),
+        format!("{file}\n"),
+    )
+    .unwrap();
+    let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
+    run.assert_ok();
+    assert_eq!(run.json()["store"]["pushed"], 1, "{run:#?}");
+    assert_eq!(
+        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
+        "1",
+        "no second commit"
+    );
+    let r = report(&dm, &a);
     assert_eq!(
         r["metrics"]["deployment_frequency"]["deployments"], 1,
         "{r}"

@@ -12,10 +12,17 @@
 //!   because the ref moved fetches, loads the others' events, re-applies this
 //!   write's files on the new tip (upsert by id) and pushes again, with
 //!   backoff. The ref only ever moves forward.
-//! - A write that cannot be pushed drops the cache (it would hold events the
-//!   ref does not), so the next command rebuilds it from the ref.
+//! - A write's files go to the spool (`.dorameter/git-spool-<key>/`)
+//!   before the push. Pushed, they leave it; when the remote cannot be
+//!   reached they wait there, in the cache too, and every later command (or
+//!   `dorameter flush`) pushes them first. Pushing a file the ref already
+//!   holds changes no tree and makes no commit: nothing doubles.
+//! - The cache is trusted only with its tip file: a write removes the file
+//!   until its events are spooled, so a job killed in between leaves a
+//!   cache the next command rebuilds from the ref and the spool.
 
 mod recorder;
+mod spool;
 mod transport;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +31,18 @@ use std::time::Duration;
 use chrono::{Datelike, Utc};
 
 use self::recorder::{Recorder, RunFile, Written};
+use self::spool::{Files, Spool};
 use self::transport::{Failure, Pushed, Transport};
-use super::{Access, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
+use super::{Access, Backlog, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
 use crate::event::{Deployment, Incident};
 use crate::git::Repo;
 
-/// Pushes tried before a write gives up (each after a fetch and a re-apply).
-const PUSH_ATTEMPTS: u32 = 8;
+/// Pushes tried before a write gives up (each after a fetch and a re-apply):
+/// enough for dozens of jobs writing at once.
+const PUSH_ATTEMPTS: u32 = 40;
+/// Fetches or pushes that fail for want of the remote before the events
+/// go to the spool.
+const TRANSIENT_ATTEMPTS: u32 = 3;
 
 pub struct GitStore {
     objects: Repo,
@@ -44,6 +56,13 @@ pub struct GitStore {
     tip_path: PathBuf,
     shown: String,
     access: Access,
+    spool: Spool,
+    /// Why the remote could not be fetched at open: reads are stale.
+    offline: Option<String>,
+    /// Events pushed from the spool, and the last reason some wait.
+    pushed: usize,
+    waiting: usize,
+    reason: Option<String>,
 }
 
 fn open_err(shown: &str, message: String) -> StoreError {
@@ -115,7 +134,13 @@ impl GitStore {
             _ => git_dir.clone(),
         };
         let k = key(url);
-        let cache_path = root.join(".dorameter").join(format!("git-cache-{k}.db"));
+        let dir = root.join(".dorameter");
+        let cache_path = dir.join(format!("git-cache-{k}.db"));
+        let tip_path = cache_path.with_extension("tip");
+        if !tip_path.exists() {
+            // A cache without its tip file is not trusted: start over.
+            remove_cache_files(&cache_path);
+        }
         let cache = SqliteStore::open(&cache_path, Access::ReadWrite)?;
         let transport = Transport::new(&git_dir, url.expose(), &url.shown_remote());
         let mut store = GitStore {
@@ -124,14 +149,98 @@ impl GitStore {
             refname: url.refname.clone(),
             tracking: format!("refs/dorameter/remotes/{k}"),
             cache,
-            tip_path: cache_path.with_extension("tip"),
+            tip_path,
             cache_path,
             shown,
             access,
+            spool: Spool::new(dir.join(format!("git-spool-{k}"))),
+            offline: None,
+            pushed: 0,
+            waiting: 0,
+            reason: None,
         };
-        store.fetch()?;
+        store.fetch_at_open()?;
         store.sync()?;
+        store.send_spooled(&[])?;
         Ok(store)
+    }
+
+    /// Fetches, retrying a remote that does not answer; still unreachable,
+    /// the store reads the events as of the last fetch (and spools writes),
+    /// or fails if this clone never fetched them.
+    fn fetch_at_open(&mut self) -> Result<(), StoreError> {
+        let mut pause = Duration::from_millis(200);
+        for attempt in 1..=TRANSIENT_ATTEMPTS {
+            match self.fetch() {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Unreachable { path, source }) => {
+                    if attempt == TRANSIENT_ATTEMPTS {
+                        if self.objects.ref_target(&self.tracking).is_none() {
+                            // Never fetched here: no history to read, and a
+                            // deployment's previous one is unknown.
+                            return Err(StoreError::Unreachable { path, source });
+                        }
+                        self.offline = Some(source.to_string());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if attempt < TRANSIENT_ATTEMPTS {
+                std::thread::sleep(pause);
+                pause *= 3;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the spooled events into the cache and pushes them with
+    /// `new` (this write's files, already spooled). A remote that cannot be
+    /// reached leaves them waiting; a refusal is the caller's error.
+    fn send_spooled(&mut self, new: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let files = self.spool.files().map_err(|e| self.spool_err("read", &e))?;
+        if files.is_empty() {
+            return Ok(());
+        }
+        if new.is_empty() {
+            // Events of an earlier run: the cache may have been rebuilt
+            // from the ref without them.
+            self.load(&files)?;
+        }
+        if let Some(why) = &self.offline {
+            self.waiting = files.len();
+            self.reason = Some(why.clone());
+            return Ok(());
+        }
+        match self.push(&files, &commit_message(&files)) {
+            Ok(()) => {
+                self.spool
+                    .remove(&files)
+                    .map_err(|e| self.spool_err("clear", &e))?;
+                self.pushed += files.len();
+                self.waiting = 0;
+                self.reason = None;
+                Ok(())
+            }
+            Err(StoreError::Unreachable { source, .. }) => {
+                self.waiting = files.len();
+                self.reason = Some(source.to_string());
+                Ok(())
+            }
+            Err(e) if new.is_empty() => {
+                // Refused at open: the command still reads; what waits is told.
+                self.waiting = files.len();
+                self.reason = Some(crate::error::chain(&e));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn spool_err(&self, what: &str, e: &std::io::Error) -> StoreError {
+        open_err(
+            &self.shown,
+            format!("{what} the spool {}: {e}", self.spool.dir().display()),
+        )
     }
 
     fn failure(&self, f: Failure) -> StoreError {
@@ -192,11 +301,7 @@ impl GitStore {
             // Close the file before removing it.
             drop(std::mem::replace(&mut self.cache, empty));
         }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.cache_path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        remove_cache_files(&self.cache_path);
     }
 
     /// Loads into the cache what the tracking ref has and the cache does not.
@@ -222,10 +327,17 @@ impl GitStore {
             .objects
             .changed_files(from.as_deref(), &tip)
             .map_err(|e| open_err(&self.shown, e.to_string()))?;
+        self.load(&files)?;
+        self.set_loaded_tip(&tip)
+    }
+
+    /// Puts event files into the cache: a deployment or test run it holds
+    /// stays as it is, an incident is replaced.
+    fn load(&mut self, files: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let mut deployments: Vec<Deployment> = Vec::new();
         let mut incidents: Vec<Incident> = Vec::new();
         let mut runs: Vec<RunFile> = Vec::new();
-        for (path, content) in &files {
+        for (path, content) in files {
             let bad = |e: serde_json::Error| StoreError::Corrupt {
                 path: format!("{} ({path})", self.shown),
                 source: Box::new(e),
@@ -263,8 +375,7 @@ impl GitStore {
                 }
                 Ok(())
             })
-            .map_err(|e| open_err(&self.shown, e.to_string()))?;
-        self.set_loaded_tip(&tip)
+            .map_err(|e| open_err(&self.shown, e.to_string()))
     }
 
     /// The files of the events `written` names, as the cache now holds them.
@@ -290,16 +401,22 @@ impl GitStore {
     }
 
     /// Commits `files` on the tracking ref's tip and pushes, re-applying on
-    /// the new tip while the remote's ref moves on.
+    /// the new tip while the remote's ref moves on. A tip that already holds
+    /// them all (pushed before, by a run that did not learn it) needs no
+    /// commit.
     fn push(&mut self, files: &[(String, Vec<u8>)], message: &str) -> Result<(), StoreError> {
         let mut pause = Duration::from_millis(50);
         let mut last = String::new();
+        let mut transient = 0;
         for attempt in 1..=PUSH_ATTEMPTS {
             let parent = self.objects.ref_target(&self.tracking);
             let commit = self
                 .objects
                 .commit_files(parent.as_deref(), files, message, Utc::now().timestamp())
                 .map_err(|e| open_err(&self.shown, e.to_string()))?;
+            let Some(commit) = commit else {
+                return Ok(());
+            };
             match self.transport.push(&commit, &self.refname) {
                 Ok(Pushed::Done) => {
                     // The remote's ref is this commit now, and the cache
@@ -311,11 +428,20 @@ impl GitStore {
                     return Ok(());
                 }
                 Ok(Pushed::Behind) => last = "the remote's ref moved on".into(),
-                Err(Failure::Transient(m)) if attempt < PUSH_ATTEMPTS => last = m,
+                Err(Failure::Transient(m)) => {
+                    transient += 1;
+                    if transient == TRANSIENT_ATTEMPTS {
+                        return Err(self.failure(Failure::Transient(m)));
+                    }
+                    last = m;
+                }
                 Err(f) => return Err(self.failure(f)),
             }
-            std::thread::sleep(pause + Duration::from_millis(jitter(attempt)));
-            pause = (pause * 2).min(Duration::from_secs(2));
+            // Half the pause, plus up to the whole again at random: racing
+            // writers spread out instead of colliding in step.
+            let ms = pause.as_millis() as u64;
+            std::thread::sleep(Duration::from_millis(ms / 2 + jitter(attempt, ms)));
+            pause = (pause * 2).min(Duration::from_secs(1));
             self.fetch()?;
             self.sync()?;
         }
@@ -326,16 +452,38 @@ impl GitStore {
     }
 }
 
+/// A cache file and its WAL companions, gone.
+fn remove_cache_files(cache_path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = cache_path.to_path_buf().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+/// One line per event file, so `git log` on the ref names what came.
+fn commit_message(files: &Files) -> String {
+    format!(
+        "dorameter: {}\n\n{}",
+        crate::render::count(files.len() as u64, "event"),
+        files
+            .iter()
+            .map(|(path, _)| format!("- {path}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
     s.push(b'\n');
     s
 }
 
-/// Up to 50 ms, different per process, so racing writers spread out.
-fn jitter(attempt: u32) -> u64 {
+/// Up to `max_ms`, different per process and attempt.
+fn jitter(attempt: u32, max_ms: u64) -> u64 {
     let seed = u64::from(std::process::id()) ^ (u64::from(attempt) << 32);
-    xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes()) % 50
+    xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes()) % max_ms.max(1)
 }
 
 impl Store for GitStore {
@@ -350,35 +498,40 @@ impl Store for GitStore {
             }
             .into());
         }
+        // Until this write's events are spooled, the cache is not trusted:
+        // a job killed in between leaves one the next command rebuilds.
+        let tip = self.loaded_tip();
+        let _ = std::fs::remove_file(&self.tip_path);
         let mut written = Written::default();
-        self.cache.write(&mut |tx| {
+        let recorded = self.cache.write(&mut |tx| {
             written = Written::default();
             let mut rec = Recorder {
                 inner: tx,
                 written: &mut written,
             };
             f(&mut rec)
-        })?;
-        if written.is_empty() {
+        });
+        let files = match recorded.and_then(|()| self.files(&written)) {
+            Ok(files) => files,
+            Err(e) => {
+                self.drop_cache();
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.spool.put(&files) {
+            let e = self.spool_err("write", &e);
+            self.drop_cache();
+            return Err(e.into());
+        }
+        if let Some(tip) = tip {
+            self.set_loaded_tip(&tip)?;
+        }
+        if files.is_empty() {
             return Ok(());
         }
-        let files = self.files(&written)?;
-        let ids: Vec<&String> = written
-            .deployments
-            .iter()
-            .chain(&written.incidents)
-            .chain(written.test_runs.iter().map(|f| &f.run.id))
-            .collect();
-        let message = format!(
-            "dorameter: {} event{}\n\n{}",
-            ids.len(),
-            if ids.len() == 1 { "" } else { "s" },
-            ids.iter()
-                .map(|id| format!("- {id}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        if let Err(e) = self.push(&files, &message) {
+        if let Err(e) = self.send_spooled(&files) {
+            // Refused: this write is not recorded (the error says why).
+            let _ = self.spool.remove(&files);
             self.drop_cache();
             return Err(e.into());
         }
@@ -405,6 +558,17 @@ impl Store for GitStore {
 
     fn describe(&self) -> String {
         self.shown.clone()
+    }
+
+    fn backlog(&self) -> Option<Backlog> {
+        Some(Backlog {
+            store: self.shown.clone(),
+            spool: self.spool.dir().display().to_string(),
+            pushed: self.pushed,
+            waiting: self.waiting,
+            stale: self.offline.is_some(),
+            reason: self.reason.clone().or_else(|| self.offline.clone()),
+        })
     }
 }
 

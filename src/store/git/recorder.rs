@@ -23,12 +23,6 @@ pub struct Written {
     pending: Vec<(i64, OwnedEntry)>,
 }
 
-impl Written {
-    pub fn is_empty(&self) -> bool {
-        self.deployments.is_empty() && self.incidents.is_empty() && self.test_runs.is_empty()
-    }
-}
-
 /// A test run as its file on the ref holds it: the header with its counts,
 /// and every entry as the report gave it, so loading it replays the same
 /// merge rules the first ingestion applied.

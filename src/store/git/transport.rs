@@ -43,6 +43,14 @@ impl Transport {
         let out = Command::new("git")
             .arg("--git-dir")
             .arg(&self.git_dir)
+            // A server that stops answering mid-transfer is given up on
+            // (then spooled) instead of holding the job until its timeout.
+            .args([
+                "-c",
+                "http.lowSpeedLimit=1000",
+                "-c",
+                "http.lowSpeedTime=20",
+            ])
             .args(args)
             // A job has no terminal: fail instead of waiting for a password.
             .env("GIT_TERMINAL_PROMPT", "0")
