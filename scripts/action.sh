@@ -181,7 +181,13 @@ fi
 # Inputs become the CLI's own environment variables (flags win over them).
 [ -n "${INPUT_SERVICE:-}" ] && export DORAMETER_SERVICE="$INPUT_SERVICE"
 [ -n "${INPUT_ENV:-}" ] && export DORAMETER_ENV="$INPUT_ENV"
-[ -n "${INPUT_STORE:-}" ] && export DORAMETER_STORE="$INPUT_STORE"
+# The store: the input, else the job's DORAMETER_STORE, else the git store on
+# the repository's own remote (docs/git-store.md): history with no database.
+if [ -n "${INPUT_STORE:-}" ]; then
+  export DORAMETER_STORE="$INPUT_STORE"
+elif [ -z "${DORAMETER_STORE:-}" ]; then
+  export DORAMETER_STORE=git
+fi
 [ -n "${INPUT_SINKS:-}" ] && export DORAMETER_SINKS="$INPUT_SINKS"
 [ -n "${INPUT_FORMAT:-}" ] && export DORAMETER_FORMAT="$INPUT_FORMAT"
 [ -n "${INPUT_GITHUB_TOKEN:-}" ] && export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"

@@ -251,6 +251,52 @@ fn installs_the_verified_release_binary_and_runs_it() {
     assert_eq!(text(&out.stdout), "");
 }
 
+/// Issue 11: with no `store` input (and no DORAMETER_STORE in the job) the
+/// action keeps the history on the repository's own remote; a store given
+/// in the job's env is used as given.
+#[test]
+fn the_store_defaults_to_the_repositorys_own_remote() {
+    use crate::util::{BASE, Repo, at};
+    let dir = tempfile::tempdir().unwrap();
+    let (releases, sum) = release(dir.path(), Path::new(BIN));
+    let server = Server::start(&releases);
+    let asset = format!("dorameter-{VERSION}-{TARGET}.tar.gz");
+    let sums = checksums(dir.path(), &format!("{sum}  {asset}\n"));
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("feat: one", at(0, 0, 0));
+    let bare = dir.path().join("origin.git");
+    let bare_s = bare.display().to_string();
+    repo.git(&["init", "-q", "--bare", &bare_s], BASE);
+    repo.git(
+        &["remote", "add", "origin", &format!("file://{bare_s}")],
+        BASE,
+    );
+    let args = format!("--repo\n{}\n--sha\n{sha}\n", repo.path.display());
+    let deploy = |extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("INPUT_COMMAND", "deploy"),
+            ("INPUT_SERVICE", "api"),
+            ("INPUT_ARGS", args.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        run_action(dir.path(), &server.base, &sums, &env)
+    };
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let files = repo.git_in(
+        &bare,
+        &["ls-tree", "-r", "--name-only", "refs/dorameter/events"],
+    );
+    assert!(files.starts_with("deployments/"), "{files}");
+    assert!(!text(&out.stderr).contains("will not outlive"), "{out:?}");
+    // The job's own DORAMETER_STORE wins over the default.
+    let db = dir.path().join("team.db");
+    let url = format!("sqlite:{}", db.display());
+    let out = deploy(&[("DORAMETER_STORE", url.as_str())]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(db.is_file(), "{out:?}");
+}
+
 #[test]
 fn refuses_a_tampered_binary() {
     let dir = tempfile::tempdir().unwrap();

@@ -333,13 +333,13 @@ fn test_runs_on_the_ref_give_every_clone_the_flaky_tests() {
 }
 
 /// `fixtures/git/http-server.py` serving the bare remote's directory.
-struct HttpRemote {
+pub(crate) struct HttpRemote {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl HttpRemote {
-    fn start(root: &Path, user: &str, password: &str) -> HttpRemote {
+    pub(crate) fn start(root: &Path, user: &str, password: &str) -> HttpRemote {
         HttpRemote::start_on(root, user, password, 0)
     }
 

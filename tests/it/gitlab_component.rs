@@ -296,6 +296,86 @@ fn component_deploy_records_the_applications_version_not_dorameters() {
     );
 }
 
+/// With no DORAMETER_STORE the components keep the history in the project's
+/// own repository (SPEC §8), pushing with DORAMETER_GIT_TOKEN (a project
+/// access token: CI_JOB_TOKEN cannot push) over the instance's URL.
+#[test]
+fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
+    let template = Template::load("deploy");
+    let dorameter_version = template.default("version").as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, sum) = serve_release(dir.path(), &dorameter_version);
+    let job = template.job(&[
+        ("download-base", json!(server.base)),
+        ("sha256", json!(sum)),
+    ]);
+    let mut repo = Repo::new();
+    let sha = repo.commit_at("feat: one", at(0, 0, 0));
+    // The instance: acme/checkout.git over smart HTTP, the token as password.
+    let root = dir.path().join("gitlab");
+    let bare = root.join("acme/checkout.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    let bare_s = bare.display().to_string();
+    repo.git(&["init", "-q", "--bare", &bare_s], BASE);
+    repo.git_in(&bare, &["config", "http.receivepack", "true"]);
+    repo.git(&["push", "-q", &bare_s, "HEAD:refs/heads/main"], BASE);
+    let token = "glpat-s3cr3t-project-token";
+    let gitlab = crate::git_store::HttpRemote::start(&root, "dorameter", token);
+    let port = gitlab.port.to_string();
+    let mut ci = push_pipeline("main", &sha, "3001");
+    ci.extend(
+        [
+            ("CI_SERVER_PROTOCOL", "http"),
+            ("CI_SERVER_HOST", "127.0.0.1"),
+            ("CI_SERVER_PORT", port.as_str()),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let run = job.run(
+        &repo.path,
+        &pairs_ref(&ci),
+        &[("DORAMETER_GIT_TOKEN", token)],
+    );
+    run.assert_ok();
+    assert!(
+        !run.stdout.contains(token) && !run.stderr.contains(token),
+        "{run:#?}"
+    );
+    let file = repo.git_in(
+        &bare,
+        &["ls-tree", "-r", "--name-only", "refs/dorameter/events"],
+    );
+    assert!(
+        file.starts_with("deployments/") && !file.contains('\n'),
+        "{file}: {run:#?}"
+    );
+    assert!(!run.stderr.contains("spool"), "{run:#?}");
+    let stored = repo.git_in(&bare, &["show", &format!("refs/dorameter/events:{file}")]);
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["sha"], sha.as_str());
+    // A wrong token: the permission error naming the GitLab fix, no token.
+    let sha2 = repo.commit_at("feat: two", at(0, 1, 0));
+    let mut ci = push_pipeline("main", &sha2, "3002");
+    ci.retain(|(k, _)| k != "CI_PIPELINE_ID");
+    ci.push(("CI_PIPELINE_ID".into(), "1234568".into()));
+    ci.extend(
+        [
+            ("CI_SERVER_PROTOCOL", "http"),
+            ("CI_SERVER_HOST", "127.0.0.1"),
+            ("CI_SERVER_PORT", port.as_str()),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let run = job.run(
+        &repo.path,
+        &pairs_ref(&ci),
+        &[("DORAMETER_GIT_TOKEN", "glpat-wrong")],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("DORAMETER_GIT_TOKEN"), "{run:#?}");
+    assert!(!run.stderr.contains("glpat-wrong"), "{run:#?}");
+}
+
 /// No template sets a variable the CLI reads as a setting of its own unless
 /// it means that setting: the installer's variables are not the CLI's. The
 /// GitHub Action's installer gets its version as `INPUT_VERSION`.

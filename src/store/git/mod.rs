@@ -216,7 +216,8 @@ impl GitStore {
                 self.spool
                     .remove(&files)
                     .map_err(|e| self.spool_err("clear", &e))?;
-                self.pushed += files.len();
+                // Counted: the events of earlier runs, not this write's.
+                self.pushed += files.iter().filter(|f| !new.contains(f)).count();
                 self.waiting = 0;
                 self.reason = None;
                 Ok(())
@@ -248,7 +249,7 @@ impl GitStore {
             Failure::Denied(m) => StoreError::NoAccess {
                 path: self.shown.clone(),
                 what: "writing the event ref".into(),
-                fix: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a token with write_repository in the remote URL (--store git:https://oauth2:$TOKEN@gitlab.example.com/group/project.git), since CI_JOB_TOKEN cannot push".into(),
+                fix: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a project access token with write_repository, as the DORAMETER_GIT_TOKEN variable of the components or in the remote URL (--store git:https://oauth2:$TOKEN@gitlab.example.com/group/project.git), since CI_JOB_TOKEN cannot push".into(),
                 source: m.into(),
             },
             Failure::NotFound(m) => open_err(
@@ -271,7 +272,7 @@ impl GitStore {
                 Failure::Denied(m) => StoreError::NoAccess {
                     path: self.shown.clone(),
                     what: "reading the event ref".into(),
-                    fix: "check the credentials of the remote (the token in its URL, or the checkout's credential helper): reading needs read access to the repository".into(),
+                    fix: "check the credentials of the remote (the token in its URL, e.g. the GitLab components' DORAMETER_GIT_TOKEN, or the checkout's credential helper): reading needs read access to the repository".into(),
                     source: m.into(),
                 },
                 other => self.failure(other),
