@@ -439,11 +439,19 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
     // Read access only (a fork's pull request): the comment reads the
     // history; a deployment is refused with the fix for each forge.
     w.remote_git(&["config", "http.receivepack", "false"]);
-    let run = dm.run_in(
-        &b,
-        &["--store", "git", "comment", "--dry-run", "--service", "api"],
+    let comment = ["--store", "git", "comment", "--dry-run", "--service", "api"];
+    let reader = dm.run_in(&b, &comment);
+    reader.assert_ok();
+    let writer = dm.run_in(&a, &comment);
+    writer.assert_ok();
+    assert!(
+        reader.stdout.contains("Deployment frequency"),
+        "{reader:#?}"
     );
-    run.assert_ok();
+    assert_eq!(
+        reader.stdout, writer.stdout,
+        "the fork sees the writer's numbers"
+    );
     let run = deploy(&dm, &b, "d3", &sha, at(0, 3, 0));
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
