@@ -512,7 +512,14 @@ impl Store for GitStore {
             };
             f(&mut rec)
         });
-        let files = match recorded.and_then(|()| self.files(&written)) {
+        if let Err(e) = recorded {
+            // Rolled back: the cache is as it was.
+            if let Some(tip) = &tip {
+                self.set_loaded_tip(tip)?;
+            }
+            return Err(e);
+        }
+        let files = match self.files(&written) {
             Ok(files) => files,
             Err(e) => {
                 self.drop_cache();
