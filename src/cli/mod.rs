@@ -11,6 +11,7 @@ mod flush;
 mod incident;
 mod junit;
 mod report;
+mod store;
 
 use std::path::PathBuf;
 
@@ -95,6 +96,9 @@ pub enum Command {
     Comment(comment::CommentArgs),
     /// Create a demo repository with a month of recorded history to report on
     Demo(demo::DemoArgs),
+    /// Work on whole stores: `store copy` moves the history to another store
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -110,6 +114,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Flush(args) => flush::run(args, &global, ctx),
         Command::Comment(args) => comment::run(args, &global, ctx),
         Command::Demo(args) => demo::run(args, &global, ctx),
+        Command::Store(cmd) => store::run(cmd, &global, ctx),
     }
 }
 

@@ -10,6 +10,7 @@ mod url;
 
 pub use git::GitStore;
 pub use postgres::PostgresStore;
+pub use results::{StoredResult, TestResult};
 pub use sqlite::SqliteStore;
 pub use url::{DEFAULT_EVENTS_REF, GitUrl, PostgresUrl, StoreUrl, default_store_path};
 
@@ -217,6 +218,17 @@ pub trait ReadTx {
         limit: usize,
     ) -> Result<Vec<FlakyAtSha>, StoreError>;
     fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError>;
+    /// Every deployment's id in timeline order (finished_at, seq): inserted
+    /// again in this order, each commit's sample stays with the first
+    /// deployment that shipped it.
+    fn deployment_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Every incident's id, in the order they were first recorded.
+    fn incident_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Every test run's id, in the order they were recorded.
+    fn test_run_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// The stored results of the test run `run_id`, ordered by classname
+    /// and name; empty for a run the store does not hold.
+    fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError>;
     /// Per-test history of the service's test runs recorded in the window,
     /// leaving out runs where more than `infra_percent` % of tests failed.
     fn test_history(
