@@ -44,7 +44,7 @@ pub struct CopyRequest {
 pub fn request(from: StoreUrl, to: StoreUrl) -> Result<CopyRequest> {
     if from.same_store(&to) {
         return Err(Error::usage_hint(
-            format!("--from and --to both name the store {from}"),
+            format!("--from and --to name the same store: {from}"),
             "give --to another store: a postgres:// URL, another sqlite:PATH or git:REMOTE#REF with another ref",
         ));
     }

@@ -51,17 +51,13 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
 /// (relative SQLite paths from `cwd`, a git store in the repository around
 /// it), then checked.
 pub fn request(args: &CopyArgs, cwd: &Path) -> Result<CopyRequest> {
-    let url = |raw: &str, flag: &str| {
-        locate::store_url(Some(raw), cwd, None).map_err(|e| {
-            Error::usage_hint(
-                format!("{e} ({flag})"),
-                format!(
-                    "give {flag} as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]"
-                ),
-            )
-        })
+    let url = |raw: &str, flag: &'static str, env: &'static str| {
+        locate::store_url(Some(raw), cwd, None).map_err(|e| Error::store_at(flag, env, e))
     };
-    store_copy::request(url(&args.from, "--from")?, url(&args.to, "--to")?)
+    store_copy::request(
+        url(&args.from, "--from", ev::COPY_FROM)?,
+        url(&args.to, "--to", ev::COPY_TO)?,
+    )
 }
 
 #[derive(Serialize)]
@@ -77,10 +73,13 @@ fn copy(args: &CopyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u
     let formats = [Format::Table, Format::Json];
     settings.use_format(&formats, "store copy", "use --format table or json")?;
     let req = request(args, &ctx.cwd)?;
+    // Hints name the flag that gave the store.
+    let at_from = |e: Error| Error::store_at("--from", ev::COPY_FROM, e);
+    let at_to = |e: Error| Error::store_at("--to", ev::COPY_TO, e);
     // The source first: nothing to copy never creates the destination.
-    let mut from = store::open(&req.from, Access::ReadOnly)?;
-    let plan = store_copy::plan(from.as_mut())?;
-    let mut to = store::open(&req.to, Access::ReadWrite)?;
+    let mut from = store::open(&req.from, Access::ReadOnly).map_err(|e| at_from(e.into()))?;
+    let plan = store_copy::plan(from.as_mut()).map_err(at_from)?;
+    let mut to = store::open(&req.to, Access::ReadWrite).map_err(|e| at_to(e.into()))?;
     let total = plan.total();
     let bar = if ctx.stderr_is_terminal && !settings.quiet && total >= PROGRESS_FROM {
         indicatif::ProgressBar::new(total as u64)
@@ -91,7 +90,9 @@ fn copy(args: &CopyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u
         indicatif::ProgressStyle::with_template("{pos}/{len} events {wide_bar} {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let done = store_copy::copy(&req, from.as_mut(), to.as_mut(), &plan, &|| bar.inc(1))?;
+    // What fails now is mostly the destination refusing a write.
+    let done =
+        store_copy::copy(&req, from.as_mut(), to.as_mut(), &plan, &|| bar.inc(1)).map_err(at_to)?;
     bar.finish_and_clear();
     let (from, to) = (from.describe(), to.describe());
     let text = match settings.format.value {
@@ -155,8 +156,11 @@ mod tests {
         };
         let e = request(&bad, dir.path()).unwrap_err();
         assert_eq!(e.exit_code(), exit::USAGE);
-        assert!(e.to_string().contains("--from"), "{e}");
-        assert!(e.hint().unwrap().contains("--from"), "{e:?}");
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("--from (DORAMETER_COPY_FROM)") && !hint.contains("--store"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -95,25 +95,41 @@ impl StoreError {
         )
     }
 
+    /// What to change, naming `--store` (DORAMETER_STORE).
     pub fn hint(&self) -> Option<String> {
+        self.hint_for("--store", crate::env_vars::STORE)
+    }
+
+    /// What to change, naming `flag` and its env var as where the store
+    /// came from (`store copy --from`, `--to`).
+    pub fn hint_for(&self, flag: &str, env: &str) -> Option<String> {
+        let setting = format!("{flag} ({env})");
         Some(match self {
             StoreError::BadUrl { .. } => {
-                "give --store (DORAMETER_STORE) as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]".into()
+                format!(
+                    "give {setting} as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]"
+                )
             }
             StoreError::Unreachable { .. } => {
-                "check that the server is up and reachable from here (host, port, firewall) in --store (DORAMETER_STORE); the command can be run again once it is".into()
+                format!(
+                    "check that the server is up and reachable from here (host, port, firewall) in {setting}; the command can be run again once it is"
+                )
             }
             StoreError::Open { path, .. } if is_postgres(path) => {
-                "check the host, port, database, user and password in --store (DORAMETER_STORE) and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA".into()
+                format!(
+                    "check the host, port, database, user and password in {setting} and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA"
+                )
             }
             StoreError::Denied { grant, .. } => format!(
-                "ask the database owner to run `{grant}`, or point --store (DORAMETER_STORE) at a database you may change"
+                "ask the database owner to run `{grant}`, or point {setting} at a database you may change"
             ),
             StoreError::Open { .. } | StoreError::ReadOnly { .. } => {
-                "point --store (DORAMETER_STORE) at a writable location, e.g. --store sqlite:.dorameter/dorameter.db".into()
+                format!(
+                    "point {setting} at a writable location, e.g. {flag} sqlite:.dorameter/dorameter.db"
+                )
             }
             StoreError::Corrupt { path, .. } => format!(
-                "move {path} aside and run again to start a new store, or point --store (DORAMETER_STORE) elsewhere"
+                "move {path} aside and run again to start a new store, or point {setting} elsewhere"
             ),
             StoreError::NoAccess { fix, .. } => fix.clone(),
             StoreError::TooNew { .. } => {

@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::event::TestRun;
     use crate::junit::OwnedEntry;
-    use crate::store::{Access, ReadTx, SqliteStore, Store, StoreUrl};
+    use crate::store::{Access, SqliteStore, Store, StoreUrl};
     use Outcome::*;
 
     fn entry<'a>(
@@ -158,7 +158,7 @@ mod tests {
             Some(0.0),
             Some(0.1 + 0.2),
             Some(1e-7),
-            Some(12345.678_9),
+            Some(12_345.678_9),
             Some(1e21),
         ];
         let messages = [None, Some("boom"), Some("")];
