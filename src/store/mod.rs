@@ -317,3 +317,57 @@ pub fn open(url: &StoreUrl, access: Access) -> Result<Box<dyn Store>, StoreError
         StoreUrl::Git(url) => Ok(Box::new(GitStore::open(url, access)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A store named by another flag (`store copy --to`) gets hints that
+    /// name that flag, never `--store`.
+    #[test]
+    fn hints_name_the_flag_that_gave_the_store() {
+        let src = || -> Box<dyn std::error::Error + Send + Sync> { "x".into() };
+        let path = |p: &str| p.to_string();
+        let all = [
+            StoreError::BadUrl {
+                url: path("x"),
+                reason: path("y"),
+            },
+            StoreError::Unreachable {
+                path: path("postgres://db/x"),
+                source: src(),
+            },
+            StoreError::Open {
+                path: path("postgres://db/x"),
+                source: src(),
+            },
+            StoreError::Open {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::ReadOnly {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::Corrupt {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::Denied {
+                path: path("postgres://db/x"),
+                what: path("create"),
+                grant: path("GRANT …"),
+                source: src(),
+            },
+        ];
+        for e in &all {
+            let usual = e.hint().unwrap();
+            assert!(usual.contains("--store (DORAMETER_STORE)"), "{usual}");
+            let other = e.hint_for("--to", "DORAMETER_COPY_TO").unwrap();
+            assert!(
+                other.contains("--to (DORAMETER_COPY_TO)") && !other.contains("--store"),
+                "{other}"
+            );
+        }
+    }
+}
