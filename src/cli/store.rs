@@ -90,10 +90,11 @@ fn copy(args: &CopyArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u
         indicatif::ProgressStyle::with_template("{pos}/{len} events {wide_bar} {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    // What fails now is mostly the destination refusing a write.
-    let done =
-        store_copy::copy(&req, from.as_mut(), to.as_mut(), &plan, &|| bar.inc(1)).map_err(at_to)?;
+    let done = store_copy::copy(&req, from.as_mut(), to.as_mut(), &plan, &|| bar.inc(1));
+    // Cleared before any error is printed.
     bar.finish_and_clear();
+    // What fails now is mostly the destination refusing a write.
+    let done = done.map_err(at_to)?;
     let (from, to) = (from.describe(), to.describe());
     let text = match settings.format.value {
         Format::Json => render::json(&CopyView {
