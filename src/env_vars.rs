@@ -50,6 +50,9 @@ registry! {
     BANDS = "DORAMETER_BANDS";
     FROM_TAGS = "DORAMETER_FROM_TAGS";
     EXCLUDE = "DORAMETER_EXCLUDE";
+    /// `store copy`: the stores (an env var keeps a password off the command line).
+    COPY_FROM = "DORAMETER_COPY_FROM";
+    COPY_TO = "DORAMETER_COPY_TO";
     RUN_ID = "DORAMETER_RUN_ID";
     JOB = "DORAMETER_JOB";
     TEST_RUN_ID = "DORAMETER_TEST_RUN_ID";

@@ -25,6 +25,9 @@ pub enum Error {
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A store another flag than `--store` named (`store copy --from`).
+    #[error(transparent)]
+    StoreAt(Box<StoreAt>),
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
     /// A forge API call failed: `what` reads after "could not".
@@ -72,10 +75,12 @@ impl Error {
             Error::NoInput { .. } => exit::NO_INPUT,
             Error::Git(e) if e.is_usage() => exit::USAGE,
             Error::Store(e) if e.is_usage() => exit::USAGE,
+            Error::StoreAt(e) if e.error.is_usage() => exit::USAGE,
             Error::Sink(e) if e.is_usage() => exit::USAGE,
             Error::Forge { .. } => exit::SINK,
             Error::Git(_)
             | Error::Store(_)
+            | Error::StoreAt(_)
             | Error::Sink(_)
             | Error::Spill(_)
             | Error::Output(_)
@@ -96,8 +101,40 @@ impl Error {
             }
             Error::Git(e) => e.hint(),
             Error::Store(e) => e.hint(),
+            Error::StoreAt(e) => e.error.hint_for(e.flag, e.env),
             Error::Sink(e) => e.hint(),
             Error::Output(_) => None,
+        }
+    }
+}
+
+/// A store's error when the store came from another flag than `--store`:
+/// the same text and causes, hints that name that flag and its env var.
+#[derive(Debug)]
+pub struct StoreAt {
+    pub flag: &'static str,
+    pub env: &'static str,
+    pub error: crate::store::StoreError,
+}
+
+impl std::fmt::Display for StoreAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreAt {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl Error {
+    /// `e` (a store's error) when the store came from `flag` (env `env`).
+    pub fn store_at(flag: &'static str, env: &'static str, e: Error) -> Error {
+        match e {
+            Error::Store(error) => Error::StoreAt(Box::new(StoreAt { flag, env, error })),
+            other => other,
         }
     }
 }

@@ -14,3 +14,4 @@ pub mod junit;
 pub mod locate;
 pub mod report;
 pub mod sinks;
+pub mod store_copy;

@@ -11,6 +11,7 @@ mod flush;
 mod incident;
 mod junit;
 mod report;
+mod store;
 
 use std::path::PathBuf;
 
@@ -34,7 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Where events are stored: sqlite:PATH or postgres://USER@HOST/DB
+    /// Where events are stored: sqlite:PATH, postgres://USER@HOST/DB, or
+    /// git[:REMOTE][#REF] (a ref of the repository's remote, docs/git-store.md)
     /// [default: sqlite:.dorameter/dorameter.db at the repository root]
     #[arg(long, global = true, env = ev::STORE, value_name = "URL", hide_env_values = true)]
     pub store: Option<String>,
@@ -95,6 +97,9 @@ pub enum Command {
     Comment(comment::CommentArgs),
     /// Create a demo repository with a month of recorded history to report on
     Demo(demo::DemoArgs),
+    /// Work on whole stores: `store copy` moves the history to another store
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -110,6 +115,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Flush(args) => flush::run(args, &global, ctx),
         Command::Comment(args) => comment::run(args, &global, ctx),
         Command::Demo(args) => demo::run(args, &global, ctx),
+        Command::Store(cmd) => store::run(cmd, &global, ctx),
     }
 }
 

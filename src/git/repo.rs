@@ -226,11 +226,12 @@ impl Repo {
 
     /// The `origin` remote's URL, if configured.
     pub fn origin_url(&self) -> Option<String> {
-        self.inner
-            .find_remote("origin")
-            .ok()?
-            .url()
-            .map(str::to_string)
+        self.remote_url("origin")
+    }
+
+    /// The URL of the remote `name`, if configured.
+    pub fn remote_url(&self, name: &str) -> Option<String> {
+        self.inner.find_remote(name).ok()?.url().map(str::to_string)
     }
 }
 

@@ -12,6 +12,8 @@
 //! consecutive attempts ([`Tally::merge`], what both stores do when a test
 //! they already hold comes again). The two agree: tallying `a` then `b`
 //! attempt by attempt equals merging the tallies of `a` and `b`.
+//! [`Tally::replay`] goes back: attempts whose tally is a given one (what
+//! `store copy` writes for a stored result).
 
 use super::model::Outcome;
 
@@ -82,6 +84,63 @@ impl Tally {
             self.outcome = later.outcome;
         }
     }
+
+    /// Attempts, in order, whose tally is exactly this one: skips first
+    /// (they change nothing but the count), then
+    /// - passed, not flaky: the passes;
+    /// - passed, flaky: the failures, then the passes;
+    /// - failed or errored, not flaky: the passes, then the failures;
+    /// - failed or errored, flaky: one failure, the passes, the other
+    ///   failures.
+    ///
+    /// Failures are all of the final kind (a tally does not keep the kinds
+    /// of the others). `None` for a tally no attempts give (a row written by
+    /// hand: more failures and passes than attempts, a flaky pass with no
+    /// failure, …) and for one of more than [`Tally::MAX_REPLAY`] attempts,
+    /// which no report holds and which would only take memory.
+    pub fn replay(&self) -> Option<Vec<Outcome>> {
+        let counted = self.failures.checked_add(self.passes)?;
+        let skips = self.attempts.checked_sub(counted)?;
+        if self.attempts > Self::MAX_REPLAY {
+            return None;
+        }
+        let (f, p) = (self.failures as usize, self.passes as usize);
+        let fits = match (self.outcome, self.flaky) {
+            (Outcome::Skipped, flaky) => f == 0 && p == 0 && !flaky,
+            (Outcome::Passed, false) => f == 0 && p > 0,
+            (Outcome::Passed, true) => f > 0 && p > 0,
+            (_, false) => f > 0,
+            (_, true) => f > 1 && p > 0,
+        };
+        if !fits {
+            return None;
+        }
+        let failed = self.outcome;
+        let mut out = vec![Outcome::Skipped; skips as usize];
+        out.reserve(f + p);
+        let mut push = |o: Outcome, n: usize| out.extend(std::iter::repeat_n(o, n));
+        match (self.outcome, self.flaky) {
+            (Outcome::Skipped, _) => {}
+            (Outcome::Passed, false) => push(Outcome::Passed, p),
+            (Outcome::Passed, true) => {
+                push(Outcome::Failed, f);
+                push(Outcome::Passed, p);
+            }
+            (_, false) => {
+                push(Outcome::Passed, p);
+                push(failed, f);
+            }
+            (_, true) => {
+                push(failed, 1);
+                push(Outcome::Passed, p);
+                push(failed, f - 1);
+            }
+        }
+        Some(out)
+    }
+
+    /// The most attempts [`Tally::replay`] writes out.
+    pub const MAX_REPLAY: u64 = 1 << 20;
 }
 
 #[cfg(test)]
@@ -134,5 +193,61 @@ mod tests {
                 assert_eq!(from_empty, whole);
             }
         }
+    }
+
+    /// Every tally up to six attempts (each count, each outcome, flaky or
+    /// not): replayed when some attempts give it, and then its attempts
+    /// give it back exactly; refused otherwise.
+    #[test]
+    fn replay_gives_back_exactly_the_tallies_attempts_give() {
+        let all = [Passed, Failed, Errored, Skipped];
+        let mut reachable = std::collections::HashSet::new();
+        for len in 0..=6u32 {
+            for n in 0..4usize.pow(len) {
+                let attempts: Vec<Outcome> = (0..len).map(|i| all[n / 4usize.pow(i) % 4]).collect();
+                reachable.insert(format!("{:?}", Tally::of(&attempts)));
+            }
+        }
+        let mut replayed = 0;
+        for attempts in 0..=6 {
+            for failures in 0..=6 {
+                for passes in 0..=6 {
+                    for outcome in all {
+                        for flaky in [false, true] {
+                            let t = Tally {
+                                attempts,
+                                failures,
+                                passes,
+                                outcome,
+                                flaky,
+                            };
+                            let key = format!("{t:?}");
+                            match t.replay() {
+                                Some(a) => {
+                                    assert_eq!(Tally::of(&a), t, "{a:?}");
+                                    assert!(reachable.contains(&key), "{key}");
+                                    replayed += 1;
+                                }
+                                None => assert!(!reachable.contains(&key), "{key} refused"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(replayed, reachable.len());
+        let huge = Tally {
+            attempts: u64::MAX,
+            failures: u64::MAX,
+            passes: 1,
+            outcome: Passed,
+            flaky: true,
+        };
+        assert_eq!(huge.replay(), None);
+        let big = Tally {
+            attempts: Tally::MAX_REPLAY + 1,
+            ..Tally::of(&[Passed])
+        };
+        assert_eq!(big.replay(), None);
     }
 }

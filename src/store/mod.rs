@@ -10,6 +10,7 @@ mod url;
 
 pub use git::GitStore;
 pub use postgres::PostgresStore;
+pub use results::{StoredResult, TestResult};
 pub use sqlite::SqliteStore;
 pub use url::{DEFAULT_EVENTS_REF, GitUrl, PostgresUrl, StoreUrl, default_store_path};
 
@@ -94,25 +95,41 @@ impl StoreError {
         )
     }
 
+    /// What to change, naming `--store` (DORAMETER_STORE).
     pub fn hint(&self) -> Option<String> {
+        self.hint_for("--store", crate::env_vars::STORE)
+    }
+
+    /// What to change, naming `flag` and its env var as where the store
+    /// came from (`store copy --from`, `--to`).
+    pub fn hint_for(&self, flag: &str, env: &str) -> Option<String> {
+        let setting = format!("{flag} ({env})");
         Some(match self {
             StoreError::BadUrl { .. } => {
-                "give --store (DORAMETER_STORE) as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]".into()
+                format!(
+                    "give {setting} as sqlite:PATH, postgres://USER@HOST/DB or git[:REMOTE][#REF]"
+                )
             }
             StoreError::Unreachable { .. } => {
-                "check that the server is up and reachable from here (host, port, firewall) in --store (DORAMETER_STORE); the command can be run again once it is".into()
+                format!(
+                    "check that the server is up and reachable from here (host, port, firewall) in {setting}; the command can be run again once it is"
+                )
             }
             StoreError::Open { path, .. } if is_postgres(path) => {
-                "check the host, port, database, user and password in --store (DORAMETER_STORE) and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA".into()
+                format!(
+                    "check the host, port, database, user and password in {setting} and that the server accepts connections from here; add sslmode=disable for a server without TLS, sslrootcert=FILE for a private CA"
+                )
             }
             StoreError::Denied { grant, .. } => format!(
-                "ask the database owner to run `{grant}`, or point --store (DORAMETER_STORE) at a database you may change"
+                "ask the database owner to run `{grant}`, or point {setting} at a database you may change"
             ),
             StoreError::Open { .. } | StoreError::ReadOnly { .. } => {
-                "point --store (DORAMETER_STORE) at a writable location, e.g. --store sqlite:.dorameter/dorameter.db".into()
+                format!(
+                    "point {setting} at a writable location, e.g. {flag} sqlite:.dorameter/dorameter.db"
+                )
             }
             StoreError::Corrupt { path, .. } => format!(
-                "move {path} aside and run again to start a new store, or point --store (DORAMETER_STORE) elsewhere"
+                "move {path} aside and run again to start a new store, or point {setting} elsewhere"
             ),
             StoreError::NoAccess { fix, .. } => fix.clone(),
             StoreError::TooNew { .. } => {
@@ -217,6 +234,17 @@ pub trait ReadTx {
         limit: usize,
     ) -> Result<Vec<FlakyAtSha>, StoreError>;
     fn test_run(&self, id: &str) -> Result<Option<TestRun>, StoreError>;
+    /// Every deployment's id in timeline order (finished_at, seq): inserted
+    /// again in this order, each commit's sample stays with the first
+    /// deployment that shipped it.
+    fn deployment_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Every incident's id, in the order they were first recorded.
+    fn incident_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Every test run's id, in the order they were recorded.
+    fn test_run_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// The stored results of the test run `run_id`, ordered by classname
+    /// and name; empty for a run the store does not hold.
+    fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError>;
     /// Per-test history of the service's test runs recorded in the window,
     /// leaving out runs where more than `infra_percent` % of tests failed.
     fn test_history(
@@ -310,5 +338,59 @@ pub fn open(url: &StoreUrl, access: Access) -> Result<Box<dyn Store>, StoreError
         StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, access)?)),
         StoreUrl::Postgres(url) => Ok(Box::new(PostgresStore::open(url, access)?)),
         StoreUrl::Git(url) => Ok(Box::new(GitStore::open(url, access)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A store named by another flag (`store copy --to`) gets hints that
+    /// name that flag, never `--store`.
+    #[test]
+    fn hints_name_the_flag_that_gave_the_store() {
+        let src = || -> Box<dyn std::error::Error + Send + Sync> { "x".into() };
+        let path = |p: &str| p.to_string();
+        let all = [
+            StoreError::BadUrl {
+                url: path("x"),
+                reason: path("y"),
+            },
+            StoreError::Unreachable {
+                path: path("postgres://db/x"),
+                source: src(),
+            },
+            StoreError::Open {
+                path: path("postgres://db/x"),
+                source: src(),
+            },
+            StoreError::Open {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::ReadOnly {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::Corrupt {
+                path: path("/tmp/x.db"),
+                source: src(),
+            },
+            StoreError::Denied {
+                path: path("postgres://db/x"),
+                what: path("create"),
+                grant: path("GRANT …"),
+                source: src(),
+            },
+        ];
+        for e in &all {
+            let usual = e.hint().unwrap();
+            assert!(usual.contains("--store (DORAMETER_STORE)"), "{usual}");
+            let other = e.hint_for("--to", "DORAMETER_COPY_TO").unwrap();
+            assert!(
+                other.contains("--to (DORAMETER_COPY_TO)") && !other.contains("--store"),
+                "{other}"
+            );
+        }
     }
 }

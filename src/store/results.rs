@@ -3,12 +3,14 @@
 //! another file), the stored row and the new entry merge here, by the junit
 //! outcome rule ([`Tally::merge`]); both stores read the stored row, merge in
 //! Rust and write the values back, so no SQL statement repeats the rule.
+//! [`TestResult::replay`] turns a stored row back into an entry that gives
+//! the same row (`store copy`).
 
-use crate::junit::{Entry, Outcome, Tally};
+use crate::junit::{Entry, Outcome, OwnedEntry, Tally, parse_seconds};
 
 /// A `test_results` row, without its key.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct TestResult {
+pub struct TestResult {
     pub tally: Tally,
     /// Seconds, summed over the entries that gave a readable time.
     pub duration: Option<f64>,
@@ -36,9 +38,37 @@ impl TestResult {
         }
     }
 
+    /// One entry that, added to a run that does not hold the test yet,
+    /// stores exactly this row: its attempts replay the tally
+    /// ([`Tally::replay`]), its `time` is the duration as text (an `f64`
+    /// prints as the shortest text that reads back as itself), its message
+    /// the message. `None` for a row no entries give (see
+    /// [`Tally::replay`]).
+    pub fn replay(&self, classname: &str, name: &str) -> Option<OwnedEntry> {
+        let attempts = self.tally.replay()?;
+        let time = match self.duration {
+            Some(d) => {
+                let text = d.to_string();
+                // Only a duration a report could give reads back.
+                if parse_seconds(&text) != Some(d) {
+                    return None;
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        Some(OwnedEntry {
+            classname: classname.to_string(),
+            name: name.to_string(),
+            attempts,
+            time,
+            message: self.message.clone(),
+        })
+    }
+
     /// A row as a store reads it back: counts as SQL integers, the outcome
     /// as its text (the schema's CHECK admits only the four outcomes).
-    pub fn from_columns(
+    pub(crate) fn from_columns(
         outcome: &str,
         attempts: i64,
         failures: i64,
@@ -59,6 +89,14 @@ impl TestResult {
             message,
         }
     }
+}
+
+/// One stored test result of a run, with its key (`ReadTx::test_results`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResult {
+    pub classname: String,
+    pub name: String,
+    pub result: TestResult,
 }
 
 /// A count as an SQL integer.
@@ -108,6 +146,82 @@ mod tests {
         let mut none = TestResult::of(&entry(&[Skipped], None, None));
         none.merge(TestResult::of(&entry(&[Skipped], Some("x"), None)));
         assert_eq!(none.duration, None);
+    }
+
+    /// Every row up to four attempts, with and without a duration and a
+    /// message, replayed into a store as one entry, reads back unchanged.
+    #[test]
+    fn a_replayed_row_is_stored_as_it_was() {
+        let all = [Passed, Failed, Errored, Skipped];
+        let durations = [
+            None,
+            Some(0.0),
+            Some(0.1 + 0.2),
+            Some(1e-7),
+            Some(12_345.678_9),
+            Some(1e21),
+        ];
+        let messages = [None, Some("boom"), Some("")];
+        let mut rows = Vec::new();
+        for len in 0..=4u32 {
+            for n in 0..4usize.pow(len) {
+                let attempts: Vec<Outcome> = (0..len).map(|i| all[n / 4usize.pow(i) % 4]).collect();
+                for (i, duration) in durations.iter().enumerate() {
+                    rows.push(TestResult {
+                        tally: Tally::of(&attempts),
+                        duration: *duration,
+                        message: messages[(n + i) % messages.len()].map(str::to_string),
+                    });
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
+        store
+            .write(&mut |tx| {
+                let run = TestRun {
+                    id: "run".into(),
+                    service: "api".into(),
+                    recorded_at: chrono::Utc::now(),
+                    ..TestRun::default()
+                };
+                let seq = tx.insert_test_run(&run)?.expect("a new run");
+                for (i, r) in rows.iter().enumerate() {
+                    let e = r.replay("c", &format!("t{i:05}")).expect("replayable");
+                    // The entry alone gives the row (what the stores merge from).
+                    assert_eq!(TestResult::of(&e.as_entry()), *r, "{e:?}");
+                    tx.add_test_entry(seq, &e.as_entry())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(&mut |tx| {
+                let stored = tx.test_results("run")?;
+                assert_eq!(stored.len(), rows.len());
+                for (i, s) in stored.iter().enumerate() {
+                    assert_eq!((s.classname.as_str(), &s.name), ("c", &format!("t{i:05}")));
+                    assert_eq!(s.result, rows[i]);
+                }
+                assert!(tx.test_results("no-such-run")?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+        let broken = TestResult {
+            tally: Tally {
+                attempts: 1,
+                failures: 2,
+                ..Tally::of(&[Failed])
+            },
+            duration: None,
+            message: None,
+        };
+        assert_eq!(broken.replay("c", "t"), None);
+        let nan = TestResult {
+            duration: Some(f64::NAN),
+            ..rows[1].clone()
+        };
+        assert_eq!(nan.replay("c", "t"), None);
     }
 
     /// Files of entries (and whether each parsed), many of one test: again

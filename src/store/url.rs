@@ -143,6 +143,69 @@ impl StoreUrl {
     }
 }
 
+impl StoreUrl {
+    /// Whether both URLs name the same store, however written: SQLite files
+    /// by their real path; PostgreSQL URLs by host, port and database,
+    /// whoever connects; git stores by ref and remote, a remote's name read
+    /// as its URL in the repository (credentials left out).
+    pub fn same_store(&self, other: &StoreUrl) -> bool {
+        match (self, other) {
+            (StoreUrl::Sqlite(a), StoreUrl::Sqlite(b)) => real_path(a) == real_path(b),
+            (StoreUrl::Postgres(a), StoreUrl::Postgres(b)) => {
+                match (
+                    super::postgres::place(&a.raw),
+                    super::postgres::place(&b.raw),
+                ) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => a.raw == b.raw,
+                }
+            }
+            (StoreUrl::Git(a), StoreUrl::Git(b)) => {
+                a.refname == b.refname && a.remote_place() == b.remote_place()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The canonical path of a file, or of its folder when it does not exist yet.
+fn real_path(p: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(p) {
+        return real;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            std::fs::canonicalize(dir).map_or_else(|_| p.to_path_buf(), |d| d.join(name))
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+impl GitUrl {
+    /// The remote as a URL without credentials: a remote's name is looked
+    /// up in the repository at `dir` (an unknown name stays a name of that
+    /// repository).
+    fn remote_place(&self) -> String {
+        let configured = crate::git::Repo::discover(&self.dir)
+            .ok()
+            .and_then(|r| r.remote_url(&self.remote));
+        match configured {
+            Some(url) => crate::ci::strip_credentials(&url),
+            None if self.remote.contains([':', '/', '\\']) => self.shown_remote(),
+            None => format!(
+                "{} in {}",
+                self.shown_remote(),
+                real_path(&self.dir).display()
+            ),
+        }
+    }
+}
+
 impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -250,6 +313,49 @@ mod tests {
         ] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_same_store_however_written() {
+        let same = |a: &str, b: &str| {
+            StoreUrl::parse(a)
+                .unwrap()
+                .same_store(&StoreUrl::parse(b).unwrap())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        std::fs::write(&db, "").unwrap();
+        let dotted = dir.path().join(".").join("s.db");
+        assert!(same(
+            &format!("sqlite:{}", db.display()),
+            &format!("sqlite:{}", dotted.display())
+        ));
+        let missing = dir.path().join("new.db");
+        assert!(same(
+            &format!("sqlite:{}", missing.display()),
+            &format!("sqlite:{}/./new.db", dir.path().display())
+        ));
+        assert!(!same(
+            &format!("sqlite:{}", db.display()),
+            &format!("sqlite:{}", missing.display())
+        ));
+        assert!(same(
+            "postgres://a:one@db.example.com/dora",
+            "postgres://b:two@db.example.com:5432/dora?sslmode=require"
+        ));
+        assert!(same("postgres://dora@db/dora", "postgres://dora@db"));
+        assert!(!same("postgres://dora@db/dora", "postgres://dora@db/other"));
+        assert!(!same(
+            "postgres://dora@db/dora",
+            "postgres://dora@db:5433/dora"
+        ));
+        assert!(same("git", "git:origin#refs/dorameter/events"));
+        assert!(!same("git", "git:origin#refs/dorameter/copy"));
+        assert!(same(
+            "git:https://u:secret@example.com/a.git#refs/x/y",
+            "git:https://example.com/a.git#refs/x/y"
+        ));
+        assert!(!same("git", &format!("sqlite:{}", db.display())));
     }
 
     #[test]

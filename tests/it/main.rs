@@ -19,5 +19,6 @@ mod report_month;
 mod server;
 mod settings;
 mod sinks;
+mod store_copy;
 mod trust;
 mod util;

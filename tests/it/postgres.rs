@@ -18,7 +18,7 @@ use crate::util::*;
 
 /// The admin URL, or `None` (after saying so loudly) when there is no server.
 #[expect(clippy::print_stderr, reason = "a skipped test must be visible")]
-fn server() -> Option<String> {
+pub(crate) fn server() -> Option<String> {
     match std::env::var("DORAMETER_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -55,7 +55,7 @@ fn with_db(url: &str, db: &str) -> String {
 }
 
 /// `url` with its user (and password) replaced.
-fn with_user(url: &str, user: &str, password: Option<&str>) -> String {
+pub(crate) fn with_user(url: &str, user: &str, password: Option<&str>) -> String {
     let start = url.find("://").expect("a URL") + 3;
     let rest = &url[start..];
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -104,14 +104,14 @@ fn sql(url: &str, query: &str) -> Vec<Vec<Option<String>>> {
 }
 
 /// A database of its own for one test, dropped at the end.
-struct Db {
+pub(crate) struct Db {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Db {
-    fn new(admin: &str) -> Db {
+    pub(crate) fn new(admin: &str) -> Db {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         sql(admin, &format!("CREATE DATABASE {name}"));
         let url = with_db(admin, &name);
@@ -715,7 +715,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
 }
 
 /// A JUnit file of `n` tests with every kind of outcome, retries included.
-fn junit_file(path: &Path, n: usize, shift: usize, broken: bool) {
+pub(crate) fn junit_file(path: &Path, n: usize, shift: usize, broken: bool) {
     let mut xml =
         String::from("<?xml version=\"1.0\"?>\n<testsuites>\n<testsuite name=\"suite\">\n");
     for i in 0..n {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::{Entry, OwnedEntry, TestHistory};
 use crate::metrics::Window;
-use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, WriteTx};
+use crate::store::{
+    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, WriteTx,
+};
 
 /// The ids written through a [`Recorder`], and the test runs whole.
 #[derive(Debug, Default)]
@@ -125,6 +127,18 @@ impl ReadTx for Recorder<'_> {
         infra_percent: f64,
     ) -> Result<Vec<TestHistory>, StoreError> {
         self.inner.test_history(service, window, infra_percent)
+    }
+    fn deployment_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.deployment_ids()
+    }
+    fn incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.incident_ids()
+    }
+    fn test_run_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.test_run_ids()
+    }
+    fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
+        self.inner.test_results(run_id)
     }
 }
 

@@ -53,6 +53,23 @@ pub fn check_url(raw: &str) -> Result<(), String> {
     Target::parse(raw).map(|_| ())
 }
 
+/// Where a URL's data lives, whoever connects: its hosts, ports and
+/// database (the user's name when none is given, as libpq does), without
+/// user or password. Two URLs with the same place name the same store.
+pub fn place(raw: &str) -> Option<String> {
+    let c = Target::parse(raw).ok()?.config;
+    let ports: &[u16] = match c.get_ports() {
+        [] => &[5432],
+        p => p,
+    };
+    let db = c.get_dbname().or(c.get_user()).unwrap_or("");
+    Some(format!(
+        "{:?} {:?} {ports:?} {db}",
+        c.get_hosts(),
+        c.get_hostaddrs()
+    ))
+}
+
 impl Target {
     pub fn parse(raw: &str) -> Result<Target, String> {
         let secrets: Vec<String> = password_of(raw)

@@ -15,5 +15,5 @@ mod store;
 mod tx;
 mod write;
 
-pub use connect::check_url;
+pub use connect::{check_url, place};
 pub use store::PostgresStore;

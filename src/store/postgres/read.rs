@@ -18,7 +18,9 @@ use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, Stri
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::results::from_sql_count;
-use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
+use crate::store::{
+    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
+};
 
 fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
     Ok(DeploymentRef {
@@ -120,6 +122,13 @@ const REPORT_INCIDENTS: &str = "SELECT i.id, i.started_at, i.resolved_at, i.caus
 const TEST_RUN: &str = "SELECT id, service, sha, run_id, run_attempt, job, recorded_at, files, tests, runs, passed, failed,
         errored, skipped, flaky
     FROM test_runs WHERE id = $1";
+
+/// One test run's stored results (`test_results`).
+const TEST_RESULTS: &str =
+    "SELECT r.classname, r.name, r.outcome, r.attempts, r.failures, r.passes, r.flaky,
+        r.duration, r.message
+    FROM test_runs t JOIN test_results r ON r.run_seq = t.seq
+    WHERE t.id = $1 ORDER BY r.classname, r.name";
 
 /// Per test and sha first (for same-sha evidence), then per test.
 const TEST_HISTORY: &str = "WITH runs AS (
@@ -458,6 +467,44 @@ impl ReadTx for Tx<'_> {
         }))
     }
 
+    fn deployment_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids(
+            "SELECT id FROM deployments ORDER BY finished_at, seq",
+            "list deployments",
+        )
+    }
+
+    fn incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids("SELECT id FROM incidents ORDER BY seq", "list incidents")
+    }
+
+    fn test_run_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids("SELECT id FROM test_runs ORDER BY seq", "list test runs")
+    }
+
+    fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
+        // Inside a write transaction, results may still be buffered.
+        self.flush()?;
+        self.query(TEST_RESULTS, &[&run_id], "read a test run's results")?
+            .iter()
+            .map(|r| {
+                Ok(StoredResult {
+                    classname: get(r, 0)?,
+                    name: get(r, 1)?,
+                    result: TestResult::from_columns(
+                        get(r, 2)?,
+                        get(r, 3)?,
+                        get(r, 4)?,
+                        get(r, 5)?,
+                        get(r, 6)?,
+                        get(r, 7)?,
+                        get(r, 8)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+
     fn test_history(
         &self,
         service: &str,
@@ -489,6 +536,16 @@ impl ReadTx for Tx<'_> {
                     last_seen: get(r, 7)?,
                 })
             })
+            .collect()
+    }
+}
+
+impl Tx<'_> {
+    /// The first column of every row of `sql`, a query without parameters.
+    fn ids(&self, sql: &'static str, context: &str) -> Result<Vec<String>, StoreError> {
+        self.query(sql, &[], context)?
+            .iter()
+            .map(|r| get(r, 0))
             .collect()
     }
 }

@@ -9,7 +9,9 @@ use super::store::Tx;
 use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, StringEnum, TestRun};
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
-use crate::store::{DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError};
+use crate::store::{
+    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
+};
 use crate::time::{from_millis, to_millis};
 
 // Planner note: without ANALYZE statistics SQLite prefers the wide
@@ -368,6 +370,51 @@ impl ReadTx for Tx<'_> {
         self.test_run_row(id)
     }
 
+    fn deployment_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids(
+            "SELECT id FROM deployments ORDER BY finished_at, seq",
+            "list deployments",
+        )
+    }
+
+    fn incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids("SELECT id FROM incidents ORDER BY seq", "list incidents")
+    }
+
+    fn test_run_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids("SELECT id FROM test_runs ORDER BY seq", "list test runs")
+    }
+
+    fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
+        let err = || self.err("read a test run's results");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.classname, r.name, r.outcome, r.attempts, r.failures, r.passes, r.flaky, r.duration, r.message
+                 FROM test_runs t JOIN test_results r ON r.run_seq = t.seq
+                 WHERE t.id = ?1 ORDER BY r.classname, r.name",
+            )
+            .map_err(err())?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok(StoredResult {
+                    classname: r.get(0)?,
+                    name: r.get(1)?,
+                    result: TestResult::from_columns(
+                        &r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ),
+                })
+            })
+            .map_err(err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err())
+    }
+
     fn test_history(
         &self,
         service: &str,
@@ -482,6 +529,16 @@ fn to_test_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRun> {
 }
 
 impl Tx<'_> {
+    /// The first column of every row of `sql`, a query without parameters.
+    fn ids(&self, sql: &str, context: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err(context))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err(context))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err(context))
+    }
+
     fn test_run_row(&self, id: &str) -> Result<Option<TestRun>, StoreError> {
         self.conn
             .query_row(
