@@ -287,7 +287,7 @@ fn the_store_defaults_to_the_repositorys_own_remote() {
         &bare,
         &["ls-tree", "-r", "--name-only", "refs/dorameter/events"],
     );
-    assert!(files.starts_with("deployments/"), "{files}");
+    assert!(files.starts_with("deployments-"), "{files}");
     assert!(!text(&out.stderr).contains("will not outlive"), "{out:?}");
     // The job's own DORAMETER_STORE wins over the default.
     let db = dir.path().join("team.db");

@@ -156,13 +156,13 @@ fn events_written_in_one_clone_are_read_in_another() {
     assert_eq!(
         files.lines().collect::<Vec<_>>(),
         [
-            "deployments/2026-03/d1.json",
-            "deployments/2026-03/d2.json",
+            "deployments-2026-03/d1.json",
+            "deployments-2026-03/d2.json",
             "incidents/INC%207%2Fx.json"
         ],
         "{files}"
     );
-    let d2 = w.remote_git(&["show", "refs/dorameter/events:deployments/2026-03/d2.json"]);
+    let d2 = w.remote_git(&["show", "refs/dorameter/events:deployments-2026-03/d2.json"]);
     let d2: Value = serde_json::from_str(&d2).unwrap();
     assert_eq!(d2["sha"], c3.as_str());
 }
@@ -313,7 +313,7 @@ fn test_runs_on_the_ref_give_every_clone_the_flaky_tests() {
         "{out}"
     );
     let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
-    assert!(files.starts_with("test-runs/"), "{files}");
+    assert!(files.starts_with("test-runs-"), "{files}");
 
     // Another job, an hour later, in a fresh clone.
     let later = Dm::new(dm.now + HOUR);
@@ -524,7 +524,7 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
         .find(|e| e.file_name().to_string_lossy().starts_with("git-spool-"))
         .expect("a spool directory")
         .path();
-    assert!(spooled.join("deployments/2026-03/d2.json").is_file());
+    assert!(spooled.join("deployments-2026-03/d2.json").is_file());
     assert_eq!(count(), "1", "nothing reached the remote");
     // Reads meanwhile see the spooled events, and say the copy may be old.
     let run = dm.run_in(
@@ -583,7 +583,7 @@ fn a_spooled_event_the_remote_already_has_is_not_doubled() {
     let (_a, a) = w.clone("a");
     let sha = w.origin.head();
     deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
-    let file = w.remote_git(&["show", "refs/dorameter/events:deployments/2026-03/d1.json"]);
+    let file = w.remote_git(&["show", "refs/dorameter/events:deployments-2026-03/d1.json"]);
     let spool = std::fs::read_dir(a.join(".dorameter"))
         .unwrap()
         .flatten()
@@ -597,9 +597,9 @@ fn a_spooled_event_the_remote_already_has_is_not_doubled() {
                 .join(name.trim_end_matches(".db").trim_end_matches(".tip"))
         })
         .unwrap();
-    std::fs::create_dir_all(spool.join("deployments/2026-03")).unwrap();
+    std::fs::create_dir_all(spool.join("deployments-2026-03")).unwrap();
     std::fs::write(
-        spool.join("deployments/2026-03/d1.json"),
+        spool.join("deployments-2026-03/d1.json"),
         format!("{file}\n"),
     )
     .unwrap();

@@ -346,7 +346,7 @@ fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
         &["ls-tree", "-r", "--name-only", "refs/dorameter/events"],
     );
     assert!(
-        file.starts_with("deployments/") && !file.contains('\n'),
+        file.starts_with("deployments-") && !file.contains('\n'),
         "{file}: {run:#?}"
     );
     assert!(!run.stderr.contains("spool"), "{run:#?}");

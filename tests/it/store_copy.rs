@@ -571,7 +571,7 @@ fn git_to_postgres_to_sqlite_and_back_to_a_new_ref_keeps_every_event() {
     // deployment). The original ref keeps d12b's file as first written and
     // lets loading apply the rule; the copy writes d12b as the store holds
     // it, without that commit.
-    let dirs = ["deployments/", "incidents/"];
+    let dirs = ["deployments-", "incidents/"];
     let original = ref_files(&w, "refs/dorameter/events", &dirs);
     let copied = ref_files(&w, "refs/dorameter/copy", &dirs);
     assert_eq!(
@@ -583,10 +583,10 @@ fn git_to_postgres_to_sqlite_and_back_to_a_new_ref_keeps_every_event() {
         .keys()
         .filter(|p| original[*p] != copied[*p])
         .collect();
-    assert_eq!(differ, ["deployments/2026-03/d12b.json"], "{differ:?}");
-    let mut was: Value = serde_json::from_str(&original["deployments/2026-03/d12b.json"]).unwrap();
-    let now: Value = serde_json::from_str(&copied["deployments/2026-03/d12b.json"]).unwrap();
-    let d12a: Value = serde_json::from_str(&copied["deployments/2026-03/d12a.json"]).unwrap();
+    assert_eq!(differ, ["deployments-2026-03/d12b.json"], "{differ:?}");
+    let mut was: Value = serde_json::from_str(&original["deployments-2026-03/d12b.json"]).unwrap();
+    let now: Value = serde_json::from_str(&copied["deployments-2026-03/d12b.json"]).unwrap();
+    let d12a: Value = serde_json::from_str(&copied["deployments-2026-03/d12a.json"]).unwrap();
     let was_changes = was["changes"].as_array_mut().unwrap();
     assert_eq!(was_changes.len(), 2);
     was_changes.retain(|c| c["sha"] != d12a["sha"]);

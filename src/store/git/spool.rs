@@ -105,7 +105,7 @@ mod tests {
         let spool = Spool::new(dir.path().join("git-spool-x"));
         assert!(spool.files().unwrap().is_empty());
         let a = (
-            "deployments/2026-11/a.json".to_string(),
+            "deployments-2026-11/a.json".to_string(),
             b"{\"a\":1}\n".to_vec(),
         );
         let b = ("incidents/b.json".to_string(), b"{\"b\":1}\n".to_vec());
