@@ -9,16 +9,16 @@ use crate::app::{locate, sinks};
 use crate::env_vars as ev;
 use crate::render::{self, Format};
 use crate::sink::Report;
-use crate::store::{Access, Backlog, StoreUrl};
+use crate::store::{self, Access, Backlog, StoreUrl};
 use crate::{Result, exit};
 
-/// `flush --format json`: the sinks' report, and the git store's spool.
+/// `flush --format json`: the sinks' report, and the git stores' spools.
 #[derive(serde::Serialize)]
 struct FlushView<'a> {
     #[serde(flatten)]
     report: &'a Report,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    store: Option<&'a Backlog>,
+    #[serde(skip_serializing_if = "<[Backlog]>::is_empty")]
+    stores: &'a [Backlog],
 }
 
 #[derive(Debug, Args)]
@@ -61,7 +61,7 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     })?;
     report.dropped = dropped;
     ctx.tell_delivery(&settings, &report)?;
-    let backlog = git_backlog(ctx, &settings)?;
+    let backlogs = git_backlogs(ctx, &settings)?;
     let unconfigured: u64 = report.unconfigured.iter().map(|s| s.pending).sum();
     if settings.sinks.is_empty() && unconfigured > 0 {
         ctx.warn(
@@ -70,15 +70,15 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         )?;
     }
     ctx.out(&if text_format {
-        table(&report, backlog.as_ref())
+        table(&report, &backlogs)
     } else {
         render::json(&FlushView {
             report: &report,
-            store: backlog.as_ref(),
+            stores: &backlogs,
         })
     })?;
     let waiting =
-        report.pending() + unconfigured + backlog.as_ref().map_or(0, |b| b.waiting as u64);
+        report.pending() + unconfigured + backlogs.iter().map(|b| b.waiting as u64).sum::<u64>();
     Ok(if settings.strict && (waiting > 0 || !report.ok()) {
         exit::SINK
     } else {
@@ -86,27 +86,52 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     })
 }
 
-/// With `--store git`: opening the store pushes its spool. Other stores
-/// have none (and are not opened: a database being down must not stop the
-/// sinks' flush).
-fn git_backlog(
+/// The git stores' spools: opening a store pushes its spool. The
+/// configured store (`--store git…`), then every other spool of the
+/// checkout, opened by the store it recorded (no credentials: the
+/// checkout's own). Other stores have no spool and are not opened: a
+/// database being down must not stop the sinks' flush.
+fn git_backlogs(
     ctx: &mut Context<'_>,
     settings: &crate::settings::Settings,
-) -> Result<Option<Backlog>> {
+) -> Result<Vec<Backlog>> {
+    let mut out = Vec::new();
     let configured = settings.store.as_ref().map(|s| s.value.as_str());
-    if configured.is_none() {
-        return Ok(None);
+    if let Some(raw) = configured {
+        if let StoreUrl::Git(_) = locate::store_url(Some(raw), &ctx.cwd, None)? {
+            let store = ctx.open_store(settings, None, Access::ReadWrite)?;
+            ctx.settle_store(settings, store.as_ref(), exit::OK)?;
+            out.extend(store.backlog());
+        }
     }
-    let url = locate::store_url(configured, &ctx.cwd, None)?;
-    if !matches!(url, StoreUrl::Git(_)) {
-        return Ok(None);
+    for spooled in store::git_spools(&ctx.cwd) {
+        let shown = spooled.spool.display().to_string();
+        if out.iter().any(|b| b.spool == shown) {
+            continue;
+        }
+        let opened = locate::store_url(Some(&spooled.store), &ctx.cwd, None)
+            .and_then(|url| Ok(store::open(&url, Access::ReadWrite)?));
+        match opened {
+            Ok(store) => {
+                ctx.settle_store(settings, store.as_ref(), exit::OK)?;
+                out.extend(store.backlog());
+            }
+            Err(e) => {
+                ctx.warn_error(settings, &e)?;
+                out.push(Backlog {
+                    store: spooled.store,
+                    spool: shown,
+                    waiting: spooled.events,
+                    reason: Some(crate::error::chain(&e)),
+                    ..Backlog::default()
+                });
+            }
+        }
     }
-    let store = ctx.open_store(settings, None, Access::ReadWrite)?;
-    ctx.settle_store(settings, store.as_ref(), exit::OK)?;
-    Ok(store.backlog())
+    Ok(out)
 }
 
-fn table(report: &Report, backlog: Option<&Backlog>) -> String {
+fn table(report: &Report, backlogs: &[Backlog]) -> String {
     let mut rows = vec![vec![
         "sink".to_string(),
         "delivered".into(),
@@ -121,7 +146,7 @@ fn table(report: &Report, backlog: Option<&Backlog>) -> String {
             s.pending.to_string(),
         ]);
     }
-    if let Some(b) = backlog {
+    for b in backlogs {
         rows.push(vec![
             render::escape::terminal(&b.store),
             b.pushed.to_string(),

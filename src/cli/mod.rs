@@ -91,7 +91,8 @@ pub enum Command {
     Junit(junit::JunitArgs),
     /// Flaky tests from the stored history, with evidence
     Flaky(flaky::FlakyArgs),
-    /// Deliver the events a sink outage left in the spool
+    /// Deliver what the spools hold: sink events an outage left, and git
+    /// store events the remote did not take
     Flush(flush::FlushArgs),
     /// Post the sticky PR/MR comment: metrics, trend, this change, flaky tests
     Comment(comment::CommentArgs),

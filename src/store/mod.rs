@@ -8,7 +8,7 @@ mod results;
 mod sqlite;
 mod url;
 
-pub use git::GitStore;
+pub use git::{GitStore, Waiting as GitSpool, waiting as git_spools};
 pub use postgres::PostgresStore;
 pub use results::{StoredResult, TestResult};
 pub use sqlite::SqliteStore;
@@ -79,6 +79,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A file on the git store's ref that is not an event dorameter can
+    /// read (edited by hand, or written by a newer version). Exit 2.
+    #[error("the git store at {path} holds a file that is not a readable event: {file}")]
+    BadEventFile {
+        path: String,
+        refname: String,
+        file: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("store query failed: {context}")]
     Query {
         context: String,
@@ -122,6 +132,14 @@ impl StoreError {
             }
             StoreError::Denied { grant, .. } => format!(
                 "ask the database owner to run `{grant}`, or point {setting} at a database you may change"
+            ),
+            StoreError::Open { path, .. } if path.starts_with("git:") => {
+                format!(
+                    "run dorameter inside the repository's checkout, with the remote {setting} names: add it (`git remote add origin URL`) or give git:REMOTE as a remote name or URL"
+                )
+            }
+            StoreError::BadEventFile { refname, file, .. } => format!(
+                "fix or remove {file} with a commit on {refname} (never a force push): every clone reads it; docs/git-store.md, \"A damaged file\", shows how"
             ),
             StoreError::Open { .. } | StoreError::ReadOnly { .. } => {
                 format!(

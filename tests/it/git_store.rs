@@ -255,6 +255,82 @@ fn a_second_read_loads_only_what_is_new() {
     assert_eq!(status, "", "{status}");
 }
 
+/// A file on the ref that is no event (edited by hand) names itself and
+/// how to repair the ref; a commit that removes it repairs every clone.
+#[test]
+fn a_damaged_file_on_the_ref_names_itself_and_the_repair() {
+    let w = World::new();
+    let dm = Dm::default();
+    let (_a, a) = w.clone("a");
+    let sha = w.origin.head();
+    deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
+    // Someone commits a truncated file onto the ref, as the docs' repair
+    // would (a worktree on the fetched tip).
+    let edit = a.parent().unwrap().join("edit");
+    let edit_s = edit.display().to_string();
+    w.origin
+        .git_in(&a, &["fetch", "-q", "origin", "refs/dorameter/events"]);
+    w.origin.git_in(
+        &a,
+        &["worktree", "add", "-q", "--detach", &edit_s, "FETCH_HEAD"],
+    );
+    std::fs::write(
+        edit.join("deployments-2026-03/broken.json"),
+        "{\"id\": \"br",
+    )
+    .unwrap();
+    w.origin.git(&["-C", &edit_s, "add", "-A"], BASE);
+    w.origin
+        .git(&["-C", &edit_s, "commit", "-q", "-m", "by hand"], BASE);
+    w.origin.git(
+        &[
+            "-C",
+            &edit_s,
+            "push",
+            "-q",
+            "origin",
+            "HEAD:refs/dorameter/events",
+        ],
+        BASE,
+    );
+    let (_b, b) = w.clone("b");
+    let run = dm.run_in(&b, &["--store", "git", "report", "--service", "api"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("deployments-2026-03/broken.json")
+            && run.stderr.contains("fix or remove")
+            && run.stderr.contains("refs/dorameter/events")
+            && !run.stderr.contains("start a new store"),
+        "{run:#?}"
+    );
+    // The repair: a commit that removes it.
+    w.origin.git(
+        &["-C", &edit_s, "rm", "-q", "deployments-2026-03/broken.json"],
+        BASE,
+    );
+    w.origin.git(
+        &["-C", &edit_s, "commit", "-q", "-m", "remove a broken event"],
+        BASE,
+    );
+    w.origin.git(
+        &[
+            "-C",
+            &edit_s,
+            "push",
+            "-q",
+            "origin",
+            "HEAD:refs/dorameter/events",
+        ],
+        BASE,
+    );
+    let (_c, c) = w.clone("c");
+    let r = report(&dm, &c);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 1,
+        "{r}"
+    );
+}
+
 #[test]
 fn bad_remotes_are_clear_errors() {
     let w = World::new();
@@ -263,6 +339,10 @@ fn bad_remotes_are_clear_errors() {
     let run = dm.run_in(&a, &["--store", "git:nosuch", "report"]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("nosuch"), "{run:#?}");
+    assert!(
+        run.stderr.contains("git remote add") && !run.stderr.contains("sqlite:"),
+        "the hint is about the remote: {run:#?}"
+    );
 
     let secret = "https://user:s3cr3t-token@127.0.0.1:9/acme/api.git";
     let store = format!("git:{secret}");
@@ -549,20 +629,21 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     );
     assert!(run.stderr.contains("not pushed"), "{run:#?}");
 
-    // It comes back: `flush` pushes both, once, in one commit.
+    // It comes back: `flush` pushes both, once, in one commit. No --store:
+    // the spool knows its store.
     let _server = HttpRemote::start_on(&root, "ci", "s3cret-pw", port);
-    let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
+    let run = dm.run_in(&a, &["flush", "--format", "json"]);
     run.assert_ok();
     let flushed = run.json();
-    assert_eq!(flushed["store"]["pushed"], 2, "{run:#?}");
-    assert_eq!(flushed["store"]["waiting"], 0, "{run:#?}");
+    assert_eq!(flushed["stores"][0]["pushed"], 2, "{run:#?}");
+    assert_eq!(flushed["stores"][0]["waiting"], 0, "{run:#?}");
     assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"));
     assert_eq!(count(), "2");
     assert!(!spooled.exists(), "the spool is empty");
     // A second flush has nothing to push; the ref does not move.
     let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
     run.assert_ok();
-    assert_eq!(run.json()["store"]["pushed"], 0);
+    assert_eq!(run.json()["stores"][0]["pushed"], 0);
     assert_eq!(count(), "2");
     let (_f, fresh) = w.clone("fresh");
     w.origin
@@ -605,7 +686,7 @@ fn a_spooled_event_the_remote_already_has_is_not_doubled() {
     .unwrap();
     let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
     run.assert_ok();
-    assert_eq!(run.json()["store"]["pushed"], 1, "{run:#?}");
+    assert_eq!(run.json()["stores"][0]["pushed"], 1, "{run:#?}");
     assert_eq!(
         w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
         "1",

@@ -311,9 +311,10 @@ fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
     ]);
     let mut repo = Repo::new();
     let sha = repo.commit_at("feat: one", at(0, 0, 0));
-    // The instance: acme/checkout.git over smart HTTP, the token as password.
-    let root = dir.path().join("gitlab");
-    let bare = root.join("acme/checkout.git");
+    // The instance, under a relative URL root (/gitlab): acme/checkout.git
+    // over smart HTTP, the token as password.
+    let root = dir.path().join("www");
+    let bare = root.join("gitlab/acme/checkout.git");
     std::fs::create_dir_all(&bare).unwrap();
     let bare_s = bare.display().to_string();
     repo.git(&["init", "-q", "--bare", &bare_s], BASE);
@@ -321,16 +322,9 @@ fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
     repo.git(&["push", "-q", &bare_s, "HEAD:refs/heads/main"], BASE);
     let token = "glpat-s3cr3t-project-token";
     let gitlab = crate::git_store::HttpRemote::start(&root, "dorameter", token);
-    let port = gitlab.port.to_string();
+    let server_url = format!("http://127.0.0.1:{}/gitlab", gitlab.port);
     let mut ci = push_pipeline("main", &sha, "3001");
-    ci.extend(
-        [
-            ("CI_SERVER_PROTOCOL", "http"),
-            ("CI_SERVER_HOST", "127.0.0.1"),
-            ("CI_SERVER_PORT", port.as_str()),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    ci.push(("CI_SERVER_URL".into(), server_url.clone()));
     let run = job.run(
         &repo.path,
         &pairs_ref(&ci),
@@ -358,14 +352,7 @@ fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
     let mut ci = push_pipeline("main", &sha2, "3002");
     ci.retain(|(k, _)| k != "CI_PIPELINE_ID");
     ci.push(("CI_PIPELINE_ID".into(), "1234568".into()));
-    ci.extend(
-        [
-            ("CI_SERVER_PROTOCOL", "http"),
-            ("CI_SERVER_HOST", "127.0.0.1"),
-            ("CI_SERVER_PORT", port.as_str()),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    ci.push(("CI_SERVER_URL".into(), server_url.clone()));
     let run = job.run(
         &repo.path,
         &pairs_ref(&ci),

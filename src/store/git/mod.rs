@@ -132,12 +132,14 @@ impl GitStore {
             )
         })?;
         let git_dir = objects.git_dir().to_path_buf();
-        let root = match git_dir.file_name() {
-            Some(n) if n == ".git" => git_dir.parent().unwrap_or(&git_dir).to_path_buf(),
-            _ => git_dir.clone(),
-        };
         let k = key(url);
-        let dir = root.join(".dorameter");
+        let dir = local_dir(&objects);
+        if !dir.join(".gitignore").exists() {
+            // Cache and spool are this checkout's, never the repository's
+            // (also when something else made the directory first).
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(".gitignore"), "*\n");
+        }
         let cache_path = dir.join(format!("git-cache-{k}.db"));
         let tip_path = cache_path.with_extension("tip");
         if !tip_path.exists() {
@@ -156,7 +158,7 @@ impl GitStore {
             cache_path,
             shown,
             access,
-            spool: Spool::new(dir.join(format!("git-spool-{k}"))),
+            spool: Spool::new(dir.join(format!("git-spool-{k}")), &url.to_string()),
             offline: None,
             pushed: 0,
             waiting: 0,
@@ -252,7 +254,7 @@ impl GitStore {
             Failure::Denied(m) => StoreError::NoAccess {
                 path: self.shown.clone(),
                 what: "writing the event ref".into(),
-                fix: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a project access token with write_repository, as the DORAMETER_GIT_TOKEN variable of the components or in the remote URL (--store git:https://oauth2:$TOKEN@gitlab.example.com/group/project.git), since CI_JOB_TOKEN cannot push".into(),
+                fix: "give the job push access: on GitHub `permissions: contents: write` (actions/checkout keeps the token); on GitLab a project access token with write_repository, as the DORAMETER_GIT_TOKEN variable of the components or in the remote URL (--store git:https://oauth2:$TOKEN@gitlab.example.com/group/project.git), since CI_JOB_TOKEN cannot push; a host that takes only branches: --store 'git:origin#refs/heads/dorameter-data'".into(),
                 source: m.into(),
             },
             Failure::NotFound(m) => open_err(
@@ -342,8 +344,10 @@ impl GitStore {
         let mut incidents: Vec<Incident> = Vec::new();
         let mut runs: Vec<RunFile> = Vec::new();
         for (path, content) in files {
-            let bad = |e: serde_json::Error| StoreError::Corrupt {
-                path: format!("{} ({path})", self.shown),
+            let bad = |e: serde_json::Error| StoreError::BadEventFile {
+                path: self.shown.clone(),
+                refname: self.refname.clone(),
+                file: path.clone(),
                 source: Box::new(e),
             };
             if path.starts_with("deployments-") {
@@ -454,6 +458,49 @@ impl GitStore {
             source: format!("gave up after {PUSH_ATTEMPTS} pushes: {last}").into(),
         })
     }
+}
+
+/// `.dorameter/` at the checkout's root (the git directory's, bare).
+fn local_dir(objects: &Repo) -> PathBuf {
+    let git_dir = objects.git_dir();
+    let root = match git_dir.file_name() {
+        Some(n) if n == ".git" => git_dir.parent().unwrap_or(git_dir),
+        _ => git_dir,
+    };
+    root.join(".dorameter")
+}
+
+/// Events waiting in a git store's spool of the checkout around `dir`.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    /// The store they wait for, as `--store` takes it (no credentials).
+    pub store: String,
+    pub spool: PathBuf,
+    pub events: usize,
+}
+
+/// Every git store spool of the checkout around `dir` that holds events.
+pub fn waiting(dir: &Path) -> Vec<Waiting> {
+    let Ok(objects) = Repo::discover(dir) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(local_dir(&objects)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Waiting> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("git-spool-"))
+        .filter_map(|e| {
+            let (store, events) = Spool::waiting(&e.path())?;
+            Some(Waiting {
+                store,
+                spool: e.path(),
+                events,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.spool.cmp(&b.spool));
+    out
 }
 
 /// A cache file and its WAL companions, gone.

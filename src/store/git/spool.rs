@@ -9,14 +9,31 @@ use std::path::{Path, PathBuf};
 
 pub struct Spool {
     dir: PathBuf,
+    /// The store, as `--store` takes it without credentials: kept in
+    /// [`STORE_FILE`] so `flush` can push a spool no setting names.
+    store: String,
 }
+
+/// The spool's store URL, next to its events.
+const STORE_FILE: &str = "STORE";
 
 /// Files as the ref holds them: path in the tree, content.
 pub type Files = Vec<(String, Vec<u8>)>;
 
 impl Spool {
-    pub fn new(dir: PathBuf) -> Spool {
-        Spool { dir }
+    pub fn new(dir: PathBuf, store: &str) -> Spool {
+        Spool {
+            dir,
+            store: store.to_string(),
+        }
+    }
+
+    /// The store and the number of events a spool directory holds; `None`
+    /// for an empty or unreadable one.
+    pub fn waiting(dir: &Path) -> Option<(String, usize)> {
+        let store = std::fs::read_to_string(dir.join(STORE_FILE)).ok()?;
+        let files = Spool::new(dir.to_path_buf(), store.trim()).files().ok()?;
+        (!files.is_empty()).then(|| (store.trim().to_string(), files.len()))
     }
 
     pub fn dir(&self) -> &Path {
@@ -36,6 +53,11 @@ impl Spool {
     /// Keeps `files`, each replacing a spooled file of the same path
     /// (written whole, then renamed into place).
     pub fn put(&self, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(self.dir.join(STORE_FILE), format!("{}\n", self.store))?;
         for (path, content) in files {
             let target = self.dir.join(path);
             let parent = target.parent().unwrap_or(&self.dir);
@@ -56,6 +78,9 @@ impl Spool {
             if std::fs::read(&target).is_ok_and(|c| &c == content) {
                 std::fs::remove_file(&target)?;
             }
+        }
+        if self.files()?.is_empty() {
+            let _ = std::fs::remove_file(self.dir.join(STORE_FILE));
         }
         remove_empty_dirs(&self.dir);
         Ok(())
@@ -102,7 +127,10 @@ mod tests {
     #[test]
     fn keeps_files_by_path_until_removed_as_pushed() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::new(dir.path().join("git-spool-x"));
+        let spool = Spool::new(
+            dir.path().join("git-spool-x"),
+            "git:origin#refs/dorameter/events",
+        );
         assert!(spool.files().unwrap().is_empty());
         let a = (
             "deployments-2026-11/a.json".to_string(),
@@ -111,6 +139,10 @@ mod tests {
         let b = ("incidents/b.json".to_string(), b"{\"b\":1}\n".to_vec());
         spool.put(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(spool.files().unwrap(), vec![a.clone(), b.clone()]);
+        assert_eq!(
+            Spool::waiting(spool.dir()),
+            Some(("git:origin#refs/dorameter/events".to_string(), 2))
+        );
         // A newer version of b replaces it; removing the old one keeps it.
         let b2 = (b.0.clone(), b"{\"b\":2}\n".to_vec());
         spool.put(std::slice::from_ref(&b2)).unwrap();
