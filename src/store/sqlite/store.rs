@@ -48,6 +48,10 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(&shown, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| open_err(&shown, e))?;
+        // Recording a deployment cycles through more statements than
+        // rusqlite's default cache of 16 holds: each would be prepared again
+        // for every deployment of a bulk load (the git store's first read).
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
