@@ -63,8 +63,9 @@ impl Spool {
             let parent = target.parent().unwrap_or(&self.dir);
             std::fs::create_dir_all(parent)?;
             let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+            // No fsync: the spool guards against a killed job or a remote
+            // that went away, not a power cut (which takes the runner).
             tmp.write_all(content)?;
-            tmp.as_file().sync_all()?;
             tmp.persist(&target).map_err(|e| e.error)?;
         }
         Ok(())
