@@ -655,6 +655,62 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     );
 }
 
+/// Two deployments of one environment recorded from the same stale view
+/// (here: one spooled while its job could not reach the remote, the other
+/// pushed meanwhile from another clone): the later one measured from the
+/// deployment before both, yet every clone counts each commit once.
+#[test]
+fn a_deployment_recorded_from_a_stale_view_still_counts_each_commit_once() {
+    let mut w = World::new();
+    w.remote_git(&["config", "http.receivepack", "true"]);
+    let root = w.remote.parent().unwrap().to_path_buf();
+    let port = (20000..27000)
+        .map(|p| p + (std::process::id() as u16 % 5000) + 1)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
+    let server = HttpRemote::start_on(&root, "ci", "pw", port);
+    let dm = Dm::default();
+    let base = w.origin.head();
+    let (_a, a) = w.clone("a");
+    deploy(&dm, &a, "w", &base, at(0, 1, 0)).assert_ok();
+    let x = {
+        w.commit_and_push("feat: x1", at(0, 2, 0));
+        w.commit_and_push("feat: x2", at(0, 3, 0))
+    };
+    let y = w.commit_and_push("feat: y1", at(0, 4, 0));
+    // Clone b reads the history over HTTP, then loses the remote.
+    let (_b, b) = w.clone("b");
+    let url = server.url("ci", "pw", "remote.git");
+    w.origin.git_in(&b, &["remote", "set-url", "origin", &url]);
+    report(&dm, &b);
+    drop(server);
+    let run = deploy(&dm, &b, "y", &y, at(0, 6, 0));
+    run.assert_ok();
+    assert!(run.stderr.contains("not pushed"), "{run:#?}");
+    // Meanwhile clone a deploys x, earlier in time, straight to the remote.
+    w.origin.git_in(&a, &["pull", "-q", "origin", "main"]);
+    deploy(&dm, &a, "x", &x, at(0, 5, 0)).assert_ok();
+    // b's flush re-applies y on top of x.
+    let _server = HttpRemote::start_on(&root, "ci", "pw", port);
+    dm.run_in(&b, &["flush"]).assert_ok();
+    let y_file = w.remote_git(&["show", "refs/dorameter/events:deployments-2026-03/y.json"]);
+    let y_file: Value = serde_json::from_str(&y_file).unwrap();
+    assert_eq!(y_file["previous_sha"], base.as_str(), "y measured from w");
+    assert_eq!(y_file["changes"].as_array().unwrap().len(), 3);
+    for dir in [&a, &b] {
+        let r = report(&dm, dir);
+        let lead = &r["metrics"]["lead_time_for_changes"];
+        assert_eq!(lead["changes"], 3, "x1, x2 at x; y1 at y: {r}");
+    }
+    let (_f, fresh) = w.clone("fresh");
+    let r = report(&dm, &fresh);
+    assert_eq!(r["metrics"]["lead_time_for_changes"]["changes"], 3, "{r}");
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], 3,
+        "{r}"
+    );
+}
+
 /// A push that reached the remote but whose answer was lost leaves its
 /// events in the spool: pushing them again changes nothing.
 #[test]

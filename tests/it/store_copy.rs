@@ -724,3 +724,77 @@ fn refusals_say_why_and_never_show_a_password() {
     assert_eq!(counts(&json.json())[0], (1, 0));
     assert!(table.stdout.contains("1 already there"), "{table:#?}");
 }
+
+/// A deployment recorded from a stale view (two git-store jobs at once, a
+/// spooled write) lists commits an earlier deployment shipped. Wherever it
+/// lands, inserted in any order, each commit counts once: here a source
+/// made stale by hand, copied oldest first into SQLite and PostgreSQL.
+#[test]
+fn commits_an_earlier_deployment_shipped_count_once_in_every_store() {
+    let mut w = World::new();
+    let source = w.sqlite("stale.db");
+    let deploy = |w: &World, id: &str, sha: &str, finished: i64| {
+        let finished = rfc(finished);
+        let args = [
+            "deploy",
+            "--service",
+            "api",
+            "--id",
+            id,
+            "--sha",
+            sha,
+            "--finished-at",
+            &finished,
+        ];
+        w.on(&source, &args).assert_ok();
+    };
+    let w0 = w.repo.head();
+    deploy(&w, "w", &w0, at(0, 1, 0));
+    w.repo.commit_at("feat: x1", at(0, 2, 0));
+    let x = w.repo.commit_at("feat: x2", at(0, 2, 10));
+    deploy(&w, "x", &x, at(0, 3, 0));
+    let y = w.repo.commit_at("feat: y1", at(0, 3, 10));
+    deploy(&w, "y", &y, at(0, 4, 0));
+    let changes = |store: &str| -> Value {
+        let (since, until) = (rfc(BASE - DAY), rfc(w.dm.now));
+        let run = w.on(
+            store,
+            &[
+                "report",
+                "--service",
+                "api",
+                "--since",
+                &since,
+                "--until",
+                &until,
+            ],
+        );
+        run.json()["metrics"]["lead_time_for_changes"]["changes"].clone()
+    };
+    assert_eq!(changes(&source), 3);
+    // y as a job that had not seen x would have recorded it.
+    let db = rusqlite::Connection::open(path_of(&source)).unwrap();
+    let copied = db
+        .execute(
+            "INSERT INTO changes (deployment_seq, sha, authored_at, committed_at, lead_time_seconds)
+             SELECT (SELECT seq FROM deployments WHERE id = 'y'), sha, authored_at, committed_at,
+                    lead_time_seconds + 3600
+             FROM changes WHERE deployment_seq = (SELECT seq FROM deployments WHERE id = 'x')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(copied, 2);
+    drop(db);
+    assert_eq!(
+        changes(&source),
+        5,
+        "the stale source counts x1 and x2 twice"
+    );
+    let db = postgres();
+    let mut targets = vec![w.sqlite("deduped.db")];
+    targets.extend(db.as_ref().map(|d| d.url.clone()));
+    for target in &targets {
+        w.copy(&source, target).assert_ok();
+        assert_eq!(changes(target), 3, "{target}: x1, x2 at x; y1 at y");
+    }
+}

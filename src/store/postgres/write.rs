@@ -32,6 +32,15 @@ const TAKE_SAMPLES_FROM_LATER: &str = "DELETE FROM changes c USING deployments d
     WHERE c.sha = ANY($4::text[]) AND d.seq = c.deployment_seq
     AND d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at > $3";
 
+/// The other half: the deployment just inserted keeps no commit an earlier
+/// successful deployment shipped (see the SQLite store).
+const DROP_SAMPLES_SHIPPED_EARLIER: &str = "DELETE FROM changes c WHERE c.deployment_seq = $1 AND (
+        EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
+            WHERE e.sha = c.sha AND e.deployment_seq <> $1 AND ed.service = $2 AND ed.env = $3
+            AND ed.status = 'success' AND ed.finished_at < $4)
+        OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = c.sha AND ed.service = $2
+            AND ed.env = $3 AND ed.status = 'success' AND ed.finished_at < $4))";
+
 const UPSERT_INCIDENT: &str =
     "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,
         deployment_id, deployment_sha, recorded_at, updated_at)
@@ -126,6 +135,11 @@ impl WriteTx for Tx<'_> {
             self.query(
                 TAKE_SAMPLES_FROM_LATER,
                 &[&d.service, &d.env, &ms(d.finished_at), &shipped],
+                context,
+            )?;
+            self.query(
+                DROP_SAMPLES_SHIPPED_EARLIER,
+                &[&seq, &d.service, &d.env, &ms(d.finished_at)],
                 context,
             )?;
         }

@@ -54,6 +54,28 @@ impl Tx<'_> {
         }
         Ok(())
     }
+
+    /// The other half of the rule: the deployment just inserted (`seq`)
+    /// keeps no commit an earlier successful deployment shipped. `deploy`
+    /// leaves those out already; a deployment recorded from a stale view
+    /// (two jobs at once on the git store, a spooled write) may not have.
+    fn drop_samples_shipped_earlier(&mut self, seq: i64, d: &Deployment) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM changes WHERE deployment_seq = ?1 AND (
+                    EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
+                        WHERE e.sha = changes.sha AND e.deployment_seq <> ?1 AND ed.service = ?2
+                        AND ed.env = ?3 AND ed.status = 'success' AND ed.finished_at < ?4)
+                    OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = changes.sha
+                        AND ed.service = ?2 AND ed.env = ?3 AND ed.status = 'success'
+                        AND ed.finished_at < ?4))",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![seq, d.service, d.env, to_millis(d.finished_at)])
+            })
+            .map_err(self.err("count each commit once"))?;
+        Ok(())
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -125,6 +147,7 @@ impl WriteTx for Tx<'_> {
         }
         if d.status == DeploymentStatus::Success {
             self.take_samples_from_later(d)?;
+            self.drop_samples_shipped_earlier(seq, d)?;
         }
         Ok(true)
     }
