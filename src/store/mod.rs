@@ -342,6 +342,15 @@ pub struct Backlog {
     pub reason: Option<String>,
 }
 
+/// Listing a store's events (`store copy`): the same SQL on SQLite and
+/// PostgreSQL. Deployments in timeline order, so each commit is inserted at
+/// the first deployment that shipped it.
+pub(crate) mod list_sql {
+    pub const DEPLOYMENT_IDS: &str = "SELECT id FROM deployments ORDER BY finished_at, seq";
+    pub const INCIDENT_IDS: &str = "SELECT id FROM incidents ORDER BY seq";
+    pub const TEST_RUN_IDS: &str = "SELECT id FROM test_runs ORDER BY seq";
+}
+
 /// How a command uses the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

@@ -412,6 +412,19 @@ fn test_runs_on_the_ref_give_every_clone_the_flaky_tests() {
     assert_eq!(mine, found);
 }
 
+/// A free port outside the ephemeral range, for a server a test stops and
+/// starts again: no server on port 0 (another test's) can take it while it
+/// is down, and each call of this process gets a block of its own.
+fn spare_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let block =
+        20000 + (std::process::id() % 50) as u16 * 200 + NEXT.fetch_add(20, Ordering::Relaxed);
+    (block..block + 20)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port")
+}
+
 /// `fixtures/git/http-server.py` serving the bare remote's directory.
 pub(crate) struct HttpRemote {
     child: std::process::Child,
@@ -554,12 +567,7 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     let w = World::new();
     w.remote_git(&["config", "http.receivepack", "true"]);
     let root = w.remote.parent().unwrap().to_path_buf();
-    // A port outside the ephemeral range, so no other test's server (on
-    // port 0) takes it while this one is down.
-    let port = (20000..27000)
-        .map(|p| p + (std::process::id() as u16 % 5000))
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .unwrap();
+    let port = spare_port();
     let server = HttpRemote::start_on(&root, "ci", "s3cret-pw", port);
     let dm = Dm::default();
     let (_a, a) = w.clone("a");
@@ -664,10 +672,7 @@ fn a_deployment_recorded_from_a_stale_view_still_counts_each_commit_once() {
     let mut w = World::new();
     w.remote_git(&["config", "http.receivepack", "true"]);
     let root = w.remote.parent().unwrap().to_path_buf();
-    let port = (20000..27000)
-        .map(|p| p + (std::process::id() as u16 % 5000) + 1)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .unwrap();
+    let port = spare_port();
     let server = HttpRemote::start_on(&root, "ci", "pw", port);
     let dm = Dm::default();
     let base = w.origin.head();

@@ -371,18 +371,15 @@ impl ReadTx for Tx<'_> {
     }
 
     fn deployment_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.ids(
-            "SELECT id FROM deployments ORDER BY finished_at, seq",
-            "list deployments",
-        )
+        self.ids(crate::store::list_sql::DEPLOYMENT_IDS, "list deployments")
     }
 
     fn incident_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.ids("SELECT id FROM incidents ORDER BY seq", "list incidents")
+        self.ids(crate::store::list_sql::INCIDENT_IDS, "list incidents")
     }
 
     fn test_run_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.ids("SELECT id FROM test_runs ORDER BY seq", "list test runs")
+        self.ids(crate::store::list_sql::TEST_RUN_IDS, "list test runs")
     }
 
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
