@@ -11,69 +11,67 @@ use crate::store::{StoreError, WriteTx};
 use crate::time::to_millis;
 
 impl Tx<'_> {
-    /// Each commit counts once, at the first deployment that shipped it
-    /// (SPEC §3): a deployment recorded after later ones (out of order, a
-    /// backfilled tag) takes its commits' samples from them. Nothing to do,
-    /// and one index probe, when no successful deployment finished later.
-    fn take_samples_from_later(&mut self, d: &Deployment) -> Result<(), StoreError> {
-        let err = || self.err("count each commit once");
-        let later: bool = self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1 AND env = ?2
-                 AND status = 'success' AND finished_at > ?3)",
-            )
+    /// Whether a successful deployment of `d`'s service+env finished after
+    /// (`later`) or before it: one index probe.
+    fn any_success(&self, d: &Deployment, later: bool) -> Result<bool, StoreError> {
+        let sql = if later {
+            "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1 AND env = ?2
+             AND status = 'success' AND finished_at > ?3)"
+        } else {
+            "SELECT EXISTS (SELECT 1 FROM deployments WHERE service = ?1 AND env = ?2
+             AND status = 'success' AND finished_at < ?3)"
+        };
+        self.conn
+            .prepare_cached(sql)
             .and_then(|mut stmt| {
                 stmt.query_row(params![d.service, d.env, to_millis(d.finished_at)], |r| {
                     r.get(0)
                 })
             })
-            .map_err(err())?;
-        if !later {
-            return Ok(());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // By the sha first (a few rows), then each row's deployment by
-                // its key: `deployment_seq IN (SELECT …)` would list every
-                // later deployment for each sha.
-                "DELETE FROM changes WHERE sha = ?4 AND EXISTS (SELECT 1 FROM deployments d
-                 WHERE d.seq = changes.deployment_seq AND d.service = ?1 AND d.env = ?2
-                 AND d.status = 'success' AND d.finished_at > ?3)",
-            )
-            .map_err(err())?;
-        let shipped = d
-            .changes
-            .iter()
-            .map(|c| c.sha.as_str())
-            .chain([d.sha.as_str()]);
-        for sha in shipped {
-            stmt.execute(params![d.service, d.env, to_millis(d.finished_at), sha])
-                .map_err(err())?;
-        }
-        Ok(())
+            .map_err(self.err("count each commit once"))
     }
 
-    /// The other half of the rule: the deployment just inserted (`seq`)
-    /// keeps no commit an earlier successful deployment shipped. `deploy`
-    /// leaves those out already; a deployment recorded from a stale view
-    /// (two jobs at once on the git store, a spooled write) may not have.
-    fn drop_samples_shipped_earlier(&mut self, seq: i64, d: &Deployment) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "DELETE FROM changes WHERE deployment_seq = ?1 AND (
-                    EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
-                        WHERE e.sha = changes.sha AND e.deployment_seq <> ?1 AND ed.service = ?2
-                        AND ed.env = ?3 AND ed.status = 'success' AND ed.finished_at < ?4)
-                    OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = changes.sha
-                        AND ed.service = ?2 AND ed.env = ?3 AND ed.status = 'success'
-                        AND ed.finished_at < ?4))",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![seq, d.service, d.env, to_millis(d.finished_at)])
-            })
-            .map_err(self.err("count each commit once"))?;
+    /// Each commit counts once, at the first deployment that shipped it
+    /// (SPEC §3), whatever order deployments are inserted in. For `d`, just
+    /// inserted as `seq`, two halves, each skipped after one index probe
+    /// when no successful deployment finished on that side of it:
+    ///
+    /// - a deployment recorded after later ones (out of order, a backfilled
+    ///   tag, a bulk load latest first) takes its commits' samples from
+    ///   them;
+    /// - it keeps no commit an earlier one shipped. `deploy` leaves those
+    ///   out already; a deployment recorded from a stale view (two jobs at
+    ///   once on the git store, a spooled write) may not have.
+    fn count_each_commit_once(&mut self, seq: i64, d: &Deployment) -> Result<(), StoreError> {
+        let err = || self.err("count each commit once");
+        let at = to_millis(d.finished_at);
+        if self.any_success(d, true)? {
+            // One statement for all of `d`'s commits: by the sha first (a
+            // few rows each), then each row's deployment by its key.
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM changes WHERE deployment_seq <> ?4
+                     AND sha IN (SELECT sha FROM changes WHERE deployment_seq = ?4 UNION SELECT ?5)
+                     AND EXISTS (SELECT 1 FROM deployments d WHERE d.seq = changes.deployment_seq
+                        AND d.service = ?1 AND d.env = ?2 AND d.status = 'success' AND d.finished_at > ?3)",
+                )
+                .and_then(|mut stmt| stmt.execute(params![d.service, d.env, at, seq, d.sha]))
+                .map_err(err())?;
+        }
+        if self.any_success(d, false)? {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM changes WHERE deployment_seq = ?1 AND (
+                        EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
+                            WHERE e.sha = changes.sha AND e.deployment_seq <> ?1 AND ed.service = ?2
+                            AND ed.env = ?3 AND ed.status = 'success' AND ed.finished_at < ?4)
+                        OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = changes.sha
+                            AND ed.service = ?2 AND ed.env = ?3 AND ed.status = 'success'
+                            AND ed.finished_at < ?4))",
+                )
+                .and_then(|mut stmt| stmt.execute(params![seq, d.service, d.env, at]))
+                .map_err(err())?;
+        }
         Ok(())
     }
 }
@@ -146,8 +144,7 @@ impl WriteTx for Tx<'_> {
                 .map_err(err())?;
         }
         if d.status == DeploymentStatus::Success {
-            self.take_samples_from_later(d)?;
-            self.drop_samples_shipped_earlier(seq, d)?;
+            self.count_each_commit_once(seq, d)?;
         }
         Ok(true)
     }
