@@ -361,29 +361,36 @@ impl GitStore {
         // Latest first: a deployment inserted before a later one takes its
         // commits' samples from it (each commit counts once).
         deployments.sort_by_key(|d| std::cmp::Reverse(d.finished_at));
-        self.cache
-            .write(&mut |tx| {
-                for d in &deployments {
-                    tx.insert_deployment(d)?;
-                }
-                for i in &incidents {
-                    tx.upsert_incident(i)?;
-                }
-                // Replayed through the same merge rules as the first
-                // ingestion; a run already in the cache is left as it is.
-                for f in &runs {
-                    if let Some(seq) = tx.insert_test_run(&f.run)? {
-                        tx.begin_file()?;
-                        for e in &f.entries {
-                            tx.add_test_entry(seq, &e.as_entry())?;
-                        }
-                        tx.end_file(true)?;
-                        tx.update_test_run_counts(seq, &f.run)?;
+        let bulk = deployments.len() + runs.len() > 1000;
+        if bulk {
+            self.cache.bulk_cache(64)?;
+        }
+        let loaded = self.cache.write(&mut |tx| {
+            for d in &deployments {
+                tx.insert_deployment(d)?;
+            }
+            for i in &incidents {
+                tx.upsert_incident(i)?;
+            }
+            // Replayed through the same merge rules as the first
+            // ingestion; a run already in the cache is left as it is.
+            for f in &runs {
+                if let Some(seq) = tx.insert_test_run(&f.run)? {
+                    tx.begin_file()?;
+                    for e in &f.entries {
+                        tx.add_test_entry(seq, &e.as_entry())?;
                     }
+                    tx.end_file(true)?;
+                    tx.update_test_run_counts(seq, &f.run)?;
                 }
-                Ok(())
-            })
-            .map_err(|e| open_err(&self.shown, e.to_string()))
+            }
+            Ok(())
+        });
+        if bulk {
+            // SQLite's default again, for the reads that follow.
+            self.cache.bulk_cache(2)?;
+        }
+        loaded.map_err(|e| open_err(&self.shown, e.to_string()))
     }
 
     /// The files of the events `written` names, as the cache now holds them.
