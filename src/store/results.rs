@@ -177,24 +177,17 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
-        store
-            .write(&mut |tx| {
-                let run = TestRun {
-                    id: "run".into(),
-                    service: "api".into(),
-                    recorded_at: chrono::Utc::now(),
-                    ..TestRun::default()
-                };
-                let seq = tx.insert_test_run(&run)?.expect("a new run");
-                for (i, r) in rows.iter().enumerate() {
-                    let e = r.replay("c", &format!("t{i:05}")).expect("replayable");
-                    // The entry alone gives the row (what the stores merge from).
-                    assert_eq!(TestResult::of(&e.as_entry()), *r, "{e:?}");
-                    tx.add_test_entry(seq, &e.as_entry())?;
-                }
-                Ok(())
+        let entries: Vec<OwnedEntry> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let e = r.replay("c", &format!("t{i:05}")).expect("replayable");
+                // The entry alone gives the row (what the stores merge from).
+                assert_eq!(TestResult::of(&e.as_entry()), *r, "{e:?}");
+                e
             })
-            .unwrap();
+            .collect();
+        ingest(&mut store, &[(entries, true)]);
         store
             .read(&mut |tx| {
                 let stored = tx.test_results("run")?;
@@ -300,9 +293,19 @@ mod tests {
             .expect("write the test results");
     }
 
-    const ROWS: &str =
-        "SELECT classname, name, outcome, attempts, failures, passes, flaky, duration, message
-        FROM test_results";
+    /// What `store` holds for the run `ingest` wrote, through its own read.
+    fn stored(store: &mut dyn Store) -> Results {
+        let mut out = Results::new();
+        store
+            .read(&mut |tx| {
+                for r in tx.test_results("run")? {
+                    out.insert((r.classname, r.name), r.result);
+                }
+                Ok(())
+            })
+            .expect("read the test results");
+        out
+    }
 
     #[test]
     fn both_stores_keep_what_the_rust_rule_gives() {
@@ -311,31 +314,9 @@ mod tests {
         assert!(want.values().any(|r| r.tally.attempts > 3 && r.tally.flaky));
 
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        ingest(
-            &mut SqliteStore::open(&path, Access::ReadWrite).unwrap(),
-            &files,
-        );
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        let mut stmt = conn.prepare(ROWS).unwrap();
-        let sqlite: Results = stmt
-            .query_map([], |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?),
-                    TestResult::from_columns(
-                        &r.get::<_, String>(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ),
-                ))
-            })
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
+        ingest(&mut store, &files);
+        let sqlite = stored(&mut store);
         assert!(sqlite == want, "SQLite differs from the Rust rule");
 
         let Some(admin) = postgres_server() else {
@@ -347,8 +328,8 @@ mod tests {
         let mut store = crate::store::open(&StoreUrl::parse(&url).unwrap(), Access::ReadWrite)
             .expect("open the PostgreSQL store");
         ingest(store.as_mut(), &files);
+        let postgres = stored(store.as_mut());
         drop(store);
-        let postgres = pg_rows(&url);
         pg_exec(&admin, &format!("DROP DATABASE {db} WITH (FORCE)"));
         assert!(postgres == want, "PostgreSQL differs from the Rust rule");
     }
@@ -405,26 +386,5 @@ mod tests {
 
     fn pg_exec(url: &str, sql: &str) {
         pg(url, async |c| c.batch_execute(sql).await);
-    }
-
-    fn pg_rows(url: &str) -> Results {
-        let sql = ROWS.replace("test_results", "dorameter.test_results");
-        let rows = pg(url, async |c| c.query(&sql, &[]).await);
-        rows.iter()
-            .map(|r| {
-                (
-                    (r.get(0), r.get(1)),
-                    TestResult::from_columns(
-                        r.get(2),
-                        r.get(3),
-                        r.get(4),
-                        r.get(5),
-                        r.get(6),
-                        r.get(7),
-                        r.get(8),
-                    ),
-                )
-            })
-            .collect()
     }
 }

@@ -46,6 +46,20 @@ const LAST_SUCCESS_OF_SHA: &str = "SELECT id, sha, finished_at, kind, seq FROM d
     WHERE sha = ?3 AND +service = ?1 AND +env = ?2 AND +status = 'success' AND +finished_at <= ?4
     ORDER BY finished_at DESC, seq DESC LIMIT 1";
 
+/// A stored test result from the seven columns from `at` on: outcome,
+/// attempts, failures, passes, flaky, duration, message.
+pub(super) fn result_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<TestResult> {
+    Ok(TestResult::from_columns(
+        &r.get::<_, String>(at)?,
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+    ))
+}
+
 fn to_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRef> {
     Ok(DeploymentRef {
         id: r.get(0)?,
@@ -397,15 +411,7 @@ impl ReadTx for Tx<'_> {
                 Ok(StoredResult {
                     classname: r.get(0)?,
                     name: r.get(1)?,
-                    result: TestResult::from_columns(
-                        &r.get::<_, String>(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ),
+                    result: result_at(r, 2)?,
                 })
             })
             .map_err(err())?;

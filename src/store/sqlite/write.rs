@@ -306,15 +306,7 @@ impl Tx<'_> {
             )
             .map_err(self.err("record a test result"))?
             .query_row(params![run_seq, e.classname, e.name], |r| {
-                Ok(TestResult::from_columns(
-                    &r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
+                super::read::result_at(r, 0)
             })
             .map_err(self.err("record a test result"))?;
         row.merge(TestResult::of(e));
