@@ -54,6 +54,11 @@ impl World {
         sha
     }
 
+    /// How many commits the event ref has on the remote.
+    fn commits(&self) -> String {
+        self.remote_git(&["rev-list", "--count", "refs/dorameter/events"])
+    }
+
     /// `git` in the bare remote.
     fn remote_git(&self, args: &[&str]) -> String {
         self.origin.git_in(&self.remote, args)
@@ -97,6 +102,29 @@ fn report(dm: &Dm, dir: &Path) -> Value {
         ],
     )
     .json()
+}
+
+/// `report`'s deployment count in `dir` is `n` (the report in the message).
+#[track_caller]
+fn assert_deployments(dm: &Dm, dir: &Path, n: usize) {
+    let r = report(dm, dir);
+    assert_eq!(
+        r["metrics"]["deployment_frequency"]["deployments"], n,
+        "{r}"
+    );
+}
+
+/// The git store's spool directory in the checkout `dir` (named like its
+/// cache, which every command opens).
+fn spool_of(dir: &Path) -> PathBuf {
+    let cache = std::fs::read_dir(dir.join(".dorameter"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("git-cache-") && n.ends_with(".db"))
+        .expect("the git store's cache");
+    let name = cache.replace("git-cache-", "git-spool-");
+    dir.join(".dorameter").join(name.trim_end_matches(".db"))
 }
 
 #[test]
@@ -216,11 +244,7 @@ fn concurrent_writers_each_land_exactly_once_on_a_linear_ref() {
     let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
     assert_eq!(files.lines().count(), N, "each event once: {files}");
     let (_f, fresh) = w.clone("fresh");
-    let r = report(&dm, &fresh);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], N,
-        "{r}"
-    );
+    assert_deployments(&dm, &fresh, N);
 }
 
 #[test]
@@ -231,10 +255,7 @@ fn a_second_read_loads_only_what_is_new() {
     let (_b, b) = w.clone("b");
     let sha = w.origin.head();
     deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
-    assert_eq!(
-        report(&dm, &b)["metrics"]["deployment_frequency"]["deployments"],
-        1
-    );
+    assert_deployments(&dm, &b, 1);
     let cache = std::fs::read_dir(b.join(".dorameter"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -242,10 +263,7 @@ fn a_second_read_loads_only_what_is_new() {
         .expect("the cache records the tip it holds");
     let first = std::fs::read_to_string(&cache).unwrap();
     deploy(&dm, &a, "d2", &sha, at(0, 2, 0)).assert_ok();
-    assert_eq!(
-        report(&dm, &b)["metrics"]["deployment_frequency"]["deployments"],
-        2
-    );
+    assert_deployments(&dm, &b, 2);
     let second = std::fs::read_to_string(&cache).unwrap();
     assert_ne!(first, second);
     let tip = w.remote_git(&["rev-parse", "refs/dorameter/events"]);
@@ -324,11 +342,7 @@ fn a_damaged_file_on_the_ref_names_itself_and_the_repair() {
         BASE,
     );
     let (_c, c) = w.clone("c");
-    let r = report(&dm, &c);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], 1,
-        "{r}"
-    );
+    assert_deployments(&dm, &c, 1);
 }
 
 #[test]
@@ -481,10 +495,7 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
     let run = deploy(&dm, &a, "d1", &sha, at(0, 1, 0));
     run.assert_ok();
     assert!(!run.stderr.contains("s3cret"), "{run:#?}");
-    assert_eq!(
-        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
-        "1"
-    );
+    assert_eq!(w.commits(), "1");
 
     // The password is wrong: the permission error, with the fix, no password.
     let bad = format!("git:{}", server.url("ci", "wrong-pw", "remote.git"));
@@ -514,20 +525,12 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
             "{secret}: {run:#?}"
         );
     }
-    assert_eq!(
-        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
-        "1",
-        "nothing written"
-    );
+    assert_eq!(w.commits(), "1", "nothing written");
 
     // A reader over HTTP gets the writer's numbers.
     let (_b, b) = w.clone("b");
     w.origin.git_in(&b, &["remote", "set-url", "origin", &good]);
-    let r = report(&dm, &b);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], 1,
-        "{r}"
-    );
+    assert_deployments(&dm, &b, 1);
 
     // Read access only (a fork's pull request): the comment reads the
     // history; a deployment is refused with the fix for each forge.
@@ -555,11 +558,7 @@ fn smart_http_with_basic_auth_and_a_wrong_password() {
     );
     assert!(!run.stderr.contains("s3cret-pw"), "{run:#?}");
     // The refused event is not left in the reader's cache either.
-    let r = report(&dm, &b);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], 1,
-        "{r}"
-    );
+    assert_deployments(&dm, &b, 1);
 }
 
 #[test]
@@ -575,7 +574,7 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     w.origin.git_in(&a, &["remote", "set-url", "origin", &url]);
     let sha = w.origin.head();
     deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
-    let count = || w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]);
+    let count = || w.commits();
     assert_eq!(count(), "1");
 
     // The remote goes away mid-run: deploys still succeed, with a warning.
@@ -606,12 +605,7 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     );
     assert_eq!(run.code, 5, "--strict: exit 5 while events wait {run:#?}");
     assert!(run.stderr.contains("2 events not pushed"), "{run:#?}");
-    let spooled = std::fs::read_dir(a.join(".dorameter"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("git-spool-"))
-        .expect("a spool directory")
-        .path();
+    let spooled = spool_of(&a);
     assert!(spooled.join("deployments-2026-03/d2.json").is_file());
     assert_eq!(count(), "1", "nothing reached the remote");
     // Reads meanwhile see the spooled events, and say the copy may be old.
@@ -656,11 +650,7 @@ fn events_wait_in_the_spool_while_the_remote_is_away_and_land_once() {
     let (_f, fresh) = w.clone("fresh");
     w.origin
         .git_in(&fresh, &["remote", "set-url", "origin", &url]);
-    let r = report(&dm, &fresh);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], 3,
-        "{r}"
-    );
+    assert_deployments(&dm, &fresh, 3);
 }
 
 /// Two deployments of one environment recorded from the same stale view
@@ -726,19 +716,7 @@ fn a_spooled_event_the_remote_already_has_is_not_doubled() {
     let sha = w.origin.head();
     deploy(&dm, &a, "d1", &sha, at(0, 1, 0)).assert_ok();
     let file = w.remote_git(&["show", "refs/dorameter/events:deployments-2026-03/d1.json"]);
-    let spool = std::fs::read_dir(a.join(".dorameter"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("git-cache-"))
-        .map(|e| {
-            let name = e
-                .file_name()
-                .to_string_lossy()
-                .replace("git-cache-", "git-spool-");
-            a.join(".dorameter")
-                .join(name.trim_end_matches(".db").trim_end_matches(".tip"))
-        })
-        .unwrap();
+    let spool = spool_of(&a);
     std::fs::create_dir_all(spool.join("deployments-2026-03")).unwrap();
     std::fs::write(
         spool.join("deployments-2026-03/d1.json"),
@@ -748,16 +726,8 @@ fn a_spooled_event_the_remote_already_has_is_not_doubled() {
     let run = dm.run_in(&a, &["--store", "git", "flush", "--format", "json"]);
     run.assert_ok();
     assert_eq!(run.json()["stores"][0]["pushed"], 1, "{run:#?}");
-    assert_eq!(
-        w.remote_git(&["rev-list", "--count", "refs/dorameter/events"]),
-        "1",
-        "no second commit"
-    );
-    let r = report(&dm, &a);
-    assert_eq!(
-        r["metrics"]["deployment_frequency"]["deployments"], 1,
-        "{r}"
-    );
+    assert_eq!(w.commits(), "1", "no second commit");
+    assert_deployments(&dm, &a, 1);
 }
 
 #[test]

@@ -97,25 +97,32 @@ impl World {
         }
     }
 
+    /// `deploy` of `sha` to api as `id`, finished at `finished` (started
+    /// five minutes before), on every store.
+    #[track_caller]
+    fn deploy(&self, stores: &[String], id: &str, sha: &str, finished: i64, extra: &[&str]) {
+        let (started, finished) = (rfc(finished - 5 * MIN), rfc(finished));
+        let mut args = vec![
+            "deploy",
+            "--service",
+            "api",
+            "--id",
+            id,
+            "--sha",
+            sha,
+            "--started-at",
+            &started,
+            "--finished-at",
+            &finished,
+        ];
+        args.extend_from_slice(extra);
+        self.each(stores, &args);
+    }
+
     /// The history, recorded by the real commands into every store.
     fn record(&mut self, stores: &[String]) {
         let deploy = |w: &World, id: &str, sha: &str, finished: i64, extra: &[&str]| {
-            let (started, finished) = (rfc(finished - 5 * MIN), rfc(finished));
-            let mut args = vec![
-                "deploy",
-                "--service",
-                "api",
-                "--id",
-                id,
-                "--sha",
-                sha,
-                "--started-at",
-                &started,
-                "--finished-at",
-                &finished,
-            ];
-            args.extend_from_slice(extra);
-            w.each(stores, &args);
+            w.deploy(stores, id, sha, finished, extra);
         };
         let c1 = self.repo.commit_at("feat: one", at(0, 0, 10));
         deploy(self, "d1", &c1, at(0, 1, 0), &["--version", "v1"]);
@@ -733,28 +740,14 @@ fn refusals_say_why_and_never_show_a_password() {
 fn commits_an_earlier_deployment_shipped_count_once_in_every_store() {
     let mut w = World::new();
     let source = w.sqlite("stale.db");
-    let deploy = |w: &World, id: &str, sha: &str, finished: i64| {
-        let finished = rfc(finished);
-        let args = [
-            "deploy",
-            "--service",
-            "api",
-            "--id",
-            id,
-            "--sha",
-            sha,
-            "--finished-at",
-            &finished,
-        ];
-        w.on(&source, &args).assert_ok();
-    };
+    let stores = std::slice::from_ref(&source);
     let w0 = w.repo.head();
-    deploy(&w, "w", &w0, at(0, 1, 0));
+    w.deploy(stores, "w", &w0, at(0, 1, 0), &[]);
     w.repo.commit_at("feat: x1", at(0, 2, 0));
     let x = w.repo.commit_at("feat: x2", at(0, 2, 10));
-    deploy(&w, "x", &x, at(0, 3, 0));
+    w.deploy(stores, "x", &x, at(0, 3, 0), &[]);
     let y = w.repo.commit_at("feat: y1", at(0, 3, 10));
-    deploy(&w, "y", &y, at(0, 4, 0));
+    w.deploy(stores, "y", &y, at(0, 4, 0), &[]);
     let changes = |store: &str| -> Value {
         let (since, until) = (rfc(BASE - DAY), rfc(w.dm.now));
         let run = w.on(

@@ -56,8 +56,11 @@ impl Spool {
         if files.is_empty() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir)?;
-        std::fs::write(self.dir.join(STORE_FILE), format!("{}\n", self.store))?;
+        let store_file = self.dir.join(STORE_FILE);
+        if !store_file.exists() {
+            std::fs::create_dir_all(&self.dir)?;
+            std::fs::write(store_file, format!("{}\n", self.store))?;
+        }
         for (path, content) in files {
             let target = self.dir.join(path);
             let parent = target.parent().unwrap_or(&self.dir);
