@@ -191,6 +191,20 @@ fn serve_release(dir: &Path, version: &str) -> (Server, String) {
     (Server::start(&dir.join("releases")), sum)
 }
 
+/// The deploy component's job, installing from a local release server of
+/// the version it pins, with `inputs` besides: (job, server, version).
+fn served_deploy_job(dir: &Path, inputs: &[(&str, Value)]) -> (Job, Server, String) {
+    let template = Template::load("deploy");
+    let version = template.default("version").as_str().unwrap().to_string();
+    let (server, sum) = serve_release(dir, &version);
+    let mut all = vec![
+        ("download-base", json!(server.base)),
+        ("sha256", json!(sum)),
+    ];
+    all.extend(inputs.iter().cloned());
+    (template.job(&all), server, version)
+}
+
 /// GitLab's predefined variables of a push pipeline on `branch` at `sha`
 /// (the project's default branch is `main`).
 fn push_pipeline(branch: &str, sha: &str, job_id: &str) -> Vec<(String, String)> {
@@ -237,14 +251,8 @@ fn recorded(store: &Path, sha: &str) -> (Option<String>, String) {
 /// dorameter).
 #[test]
 fn component_deploy_records_the_applications_version_not_dorameters() {
-    let template = Template::load("deploy");
-    let dorameter_version = template.default("version").as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (server, sum) = serve_release(dir.path(), &dorameter_version);
-    let job = template.job(&[
-        ("download-base", json!(server.base)),
-        ("sha256", json!(sum)),
-    ]);
+    let (job, server, dorameter_version) = served_deploy_job(dir.path(), &[]);
     let mut repo = Repo::new();
     repo.commit_at("feat: one", at(0, 0, 0));
     let first = repo.commit_at("feat: two", at(0, 1, 0));
@@ -301,14 +309,8 @@ fn component_deploy_records_the_applications_version_not_dorameters() {
 /// access token: CI_JOB_TOKEN cannot push) over the instance's URL.
 #[test]
 fn component_deploy_defaults_to_the_git_store_with_the_projects_token() {
-    let template = Template::load("deploy");
-    let dorameter_version = template.default("version").as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (server, sum) = serve_release(dir.path(), &dorameter_version);
-    let job = template.job(&[
-        ("download-base", json!(server.base)),
-        ("sha256", json!(sum)),
-    ]);
+    let (job, _server, _) = served_deploy_job(dir.path(), &[]);
     let mut repo = Repo::new();
     let sha = repo.commit_at("feat: one", at(0, 0, 0));
     // The instance, under a relative URL root (/gitlab): acme/checkout.git
@@ -871,15 +873,8 @@ fn documented_rules_overrides_select_the_documented_pipelines() {
 /// environment the `environment` input names (CI_ENVIRONMENT_NAME).
 #[test]
 fn component_pipelines_record_the_default_branch_deployment_in_the_jobs_environment() {
-    let template = Template::load("deploy");
-    let dorameter_version = template.default("version").as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (server, sum) = serve_release(dir.path(), &dorameter_version);
-    let job = template.job(&[
-        ("download-base", json!(server.base)),
-        ("sha256", json!(sum)),
-        ("environment", json!("staging")),
-    ]);
+    let (job, _server, _) = served_deploy_job(dir.path(), &[("environment", json!("staging"))]);
     let mut repo = Repo::new();
     let main = repo.commit_at("feat: one", at(0, 0, 0));
     repo.checkout_branch("feature/cart");
