@@ -377,16 +377,8 @@ mod tests {
             }
             std::thread::sleep(Duration::from_secs(3));
         });
-        let s = HttpSettings::default();
-        let p = Prepared {
-            url,
-            headers: HeaderMap::new(),
-            body: b"{}".to_vec(),
-        };
-        let client = client(&s).unwrap();
         let start = Instant::now();
-        let deadline = start + Duration::from_millis(700);
-        let outcome = send(&client, &p, &s, &mut Jitter::new(7), &|m| m, Some(deadline));
+        let outcome = post_by(&url, start + Duration::from_millis(700));
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(600) && took < Duration::from_secs(2),
@@ -402,15 +394,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Past the deadline nothing is attempted at all.
-        let outcome = send(
-            &client,
-            &p,
-            &s,
-            &mut Jitter::new(7),
-            &|m| m,
-            Some(Instant::now()),
-        );
+        let outcome = post_by(&url, Instant::now());
         assert_eq!(outcome, Outcome::OutOfTime { message: None });
+    }
+
+    /// `{}` posted to `url` with the default settings, by `deadline`.
+    fn post_by(url: &Url, deadline: Instant) -> Outcome {
+        let s = HttpSettings::default();
+        let p = Prepared {
+            url: url.clone(),
+            headers: HeaderMap::new(),
+            body: b"{}".to_vec(),
+        };
+        let client = client(&s).unwrap();
+        send(&client, &p, &s, &mut Jitter::new(7), &|m| m, Some(deadline))
     }
 
     /// A retry that would start after the deadline is not waited for.
@@ -428,16 +425,8 @@ mod tests {
                 );
             }
         });
-        let s = HttpSettings::default();
-        let p = Prepared {
-            url,
-            headers: HeaderMap::new(),
-            body: b"{}".to_vec(),
-        };
-        let client = client(&s).unwrap();
         let start = Instant::now();
-        let deadline = start + Duration::from_secs(2);
-        let outcome = send(&client, &p, &s, &mut Jitter::new(7), &|m| m, Some(deadline));
+        let outcome = post_by(&url, start + Duration::from_secs(2));
         assert!(
             start.elapsed() < Duration::from_secs(1),
             "{:?}",
