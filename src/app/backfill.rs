@@ -170,6 +170,7 @@ fn request_for(
         sha: tag.sha.clone(),
         sha_origin: Origin::Derived("the tag"),
         previous_sha: None,
+        commit_time: None,
         started_at: finished_at,
         finished_at,
         status: DeploymentStatus::Success,

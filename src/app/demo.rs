@@ -166,6 +166,7 @@ fn deploy_the_rest(
             sha: r.sha.clone(),
             sha_origin: Origin::Derived("the demo's release"),
             previous_sha: None,
+            commit_time: None,
             started_at: at(r.finished) - Duration::minutes(DEPLOY_MINUTES),
             finished_at: at(r.finished),
             status: DeploymentStatus::Success,

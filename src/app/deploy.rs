@@ -34,6 +34,10 @@ pub struct DeployRequest {
     /// `--previous-sha`: a revision, then a full sha (kept as given when a
     /// shallow clone lacks a full sha).
     pub previous_sha: Option<String>,
+    /// The deployed commit's time as the event gave it (a webhook to
+    /// `serve`, which has no checkout): without a repository, the deployed
+    /// commit is the one change, unless an earlier deployment shipped it.
+    pub commit_time: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub status: DeploymentStatus,
@@ -226,6 +230,20 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
     let mut partial = None;
     let mut truncated = false;
     match (&base, repo) {
+        (_, None) if req.commit_time.is_some() => {
+            let at = req.commit_time.map_or(0, |t| t.timestamp());
+            let deployed = Commit {
+                sha: req.sha.clone(),
+                authored_at: at,
+                committed_at: at,
+                parents: 1,
+                signals: Default::default(),
+            };
+            commits = new_to_service(tx, req, previous.as_ref(), vec![deployed])?;
+            if commits.is_empty() {
+                note = Some(LeadTimeNote::NoNewChanges);
+            }
+        }
         (None, _) => note = Some(LeadTimeNote::NoPreviousDeployment),
         (Some(b), _) if *b == req.sha => note = Some(LeadTimeNote::NoNewChanges),
         (Some(_), None) => {

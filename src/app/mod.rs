@@ -5,9 +5,11 @@
 //! JSON). Nothing here prints or reads the process environment.
 
 pub mod backfill;
+pub mod breakdown;
 pub mod comment;
 pub mod demo;
 pub mod deploy;
+pub mod exposition;
 pub mod flaky;
 pub mod incident;
 pub mod junit;

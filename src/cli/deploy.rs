@@ -119,6 +119,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
         sha: sha.value,
         sha_origin: sha.origin,
         previous_sha: args.previous_sha.clone(),
+        commit_time: None,
         started_at,
         finished_at,
         status: s.choice("status", args.status.clone(), &DeploymentStatus::choices())?,

@@ -8,8 +8,8 @@ mod stats;
 
 pub use bands::{BandTable, Level, RecoveryMetric, band_table, band_table_names};
 pub use report::{
-    ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeploymentRecoveryTime,
+    ChangeFailureRate, DeploymentFact, FailedDeployment, FailureCause, DeploymentFrequency, FailedDeploymentRecoveryTime,
     IncidentFact, LeadTimeForChanges, Metrics, Report, ReportInput, ReworkRate, TimeToRestore,
-    Window, WindowOut, compute, latest_cause_instant, may_have_caused,
+    Window, WindowOut, compute, compute_with_failures, latest_cause_instant, may_have_caused,
 };
 pub use stats::{Summary, percentile, round_to, summarize};

@@ -179,16 +179,41 @@ pub struct ReworkRate {
     pub total_deployments: u64,
 }
 
+/// What fired the change failure rule for a deployment (SPEC §3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailureCause {
+    /// A later deployment (rollback, hotfix, revert, rollforward) names it.
+    RemediatedBy(String),
+    /// An incident was attributed to it (explicit link, or rule 3).
+    Incident(String),
+}
+
+/// A deployment of the window that counts as failed, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedDeployment {
+    pub id: String,
+    pub finished_at: DateTime<Utc>,
+    /// Every cause, remediations first, in timeline order.
+    pub causes: Vec<FailureCause>,
+    /// The earliest remediation: a remediating deployment or the
+    /// resolution of an attributed incident.
+    pub recovered_at: Option<DateTime<Utc>>,
+}
+
 /// Why a deployment counts as failed, with the earliest remediation instant.
 #[derive(Default)]
 struct Failure {
-    failed: bool,
+    causes: Vec<FailureCause>,
     remediated_at: Option<DateTime<Utc>>,
 }
 
 impl Failure {
-    fn mark(&mut self, at: Option<DateTime<Utc>>) {
-        self.failed = true;
+    fn failed(&self) -> bool {
+        !self.causes.is_empty()
+    }
+
+    fn mark(&mut self, cause: FailureCause, at: Option<DateTime<Utc>>) {
+        self.causes.push(cause);
         if let Some(at) = at {
             self.remediated_at = Some(self.remediated_at.map_or(at, |r| r.min(at)));
         }
@@ -196,6 +221,12 @@ impl Failure {
 }
 
 pub fn compute(input: &ReportInput<'_>) -> Report {
+    compute_with_failures(input).0
+}
+
+/// [`compute`], and the failed deployments of the window with their causes
+/// (the change failure rate's numerator, oldest first).
+pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDeployment>) {
     let w = input.window;
     let bands = input.bands;
 
@@ -213,7 +244,10 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     for remediation in &successes {
         for target in &remediation.remediates {
             if let Some(&i) = index.get(target.as_str()) {
-                failures[i].mark(Some(remediation.finished_at));
+                failures[i].mark(
+                    FailureCause::RemediatedBy(remediation.id.clone()),
+                    Some(remediation.finished_at),
+                );
             }
         }
     }
@@ -222,7 +256,10 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
             continue;
         }
         if let Some(i) = attribute(incident, &successes, &index, input.attribution_window) {
-            failures[i].mark(incident.resolved_at);
+            failures[i].mark(
+                FailureCause::Incident(incident.id.clone()),
+                incident.resolved_at,
+            );
         }
     }
 
@@ -273,7 +310,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     let failed_in_window: Vec<usize> = in_window
         .iter()
         .copied()
-        .filter(|&i| failures[i].failed)
+        .filter(|&i| failures[i].failed())
         .collect();
     let cfr = (n > 0).then(|| failed_in_window.len() as f64 * 100.0 / n as f64);
     let change_failure_rate = ChangeFailureRate {
@@ -345,7 +382,16 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         total_deployments: n,
     };
 
-    Report {
+    let failed = failed_in_window
+        .iter()
+        .map(|&i| FailedDeployment {
+            id: successes[i].id.clone(),
+            finished_at: successes[i].finished_at,
+            causes: std::mem::take(&mut failures[i].causes),
+            recovered_at: failures[i].remediated_at,
+        })
+        .collect();
+    let report = Report {
         service: input.service.to_string(),
         env: input.env.to_string(),
         bands: bands.name.to_string(),
@@ -362,7 +408,8 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
             failed_deployment_recovery_time,
             rework_rate,
         },
-    }
+    };
+    (report, failed)
 }
 
 /// Seconds, never negative: a remediation recorded before the failure it

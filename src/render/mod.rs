@@ -4,6 +4,7 @@
 
 mod comment;
 mod deploy;
+mod exposition;
 pub mod escape;
 mod incident;
 mod junit;
@@ -13,6 +14,7 @@ pub use comment::{
     ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_BODY as MAX_COMMENT_BODY,
     comment_markdown, marker as comment_marker, sparkline,
 };
+pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use incident::{IncidentView, incident_table};
 pub use junit::{

@@ -233,8 +233,10 @@ pub fn report_prometheus(reports: &[Report]) -> String {
             "Successful deployments per day in the window.",
             m.deployment_frequency.value,
         );
+        // A count over the window, not a counter: a `_total` name would
+        // make Prometheus (and `promtool check metrics`) expect one.
         gauge(
-            "deployments_total",
+            "deployments",
             "Successful deployments in the window.",
             Some(m.deployment_frequency.deployments as f64),
         );

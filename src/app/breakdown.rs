@@ -1,0 +1,186 @@
+//! One service+env's metrics with what is behind them: the failed
+//! deployments of the window and why they count (the rule and the
+//! deployment, incident or commit that fired it), and the incidents that
+//! started in it. `serve`'s `/api/dora/*` endpoints answer from this.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::report::{ReportRequest, require_service};
+use crate::event::RemediationReason;
+use crate::metrics::{FailureCause, Report, ReportInput, compute_with_failures};
+use crate::settings::defaults;
+use crate::store::{ReadTx, Store};
+use crate::{Error, Result};
+
+/// The metrics of one service+env and their evidence.
+#[derive(Clone, Debug)]
+pub struct Breakdown {
+    pub report: Report,
+    /// Failed deployments of the window, oldest first.
+    pub failures: Vec<Failure>,
+    /// Incidents that started in the window (after the severity filter),
+    /// oldest first.
+    pub incidents: Vec<IncidentLine>,
+    /// The first recorded event of the service+env (a deployment finished or
+    /// an incident started), any time: a window that ends before it has no
+    /// data rather than zero deployments.
+    pub history_from: Option<DateTime<Utc>>,
+}
+
+/// A failed deployment and every cause that marked it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    pub deployment_id: String,
+    pub sha: String,
+    pub finished_at: DateTime<Utc>,
+    pub causes: Vec<Cause>,
+    /// When it was remediated: a remediating deployment finished or an
+    /// attributed incident was resolved, whichever came first.
+    pub recovered_at: Option<DateTime<Utc>>,
+}
+
+/// One rule that fired (SPEC §3).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Cause {
+    /// A later deployment remediated it: rollback, hotfix, revert, or a
+    /// rollforward subject.
+    Remediation {
+        deployment_id: String,
+        reason: RemediationReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+    },
+    /// An incident was attributed to it.
+    Incident {
+        incident_id: String,
+        severity: Option<String>,
+        title: Option<String>,
+    },
+}
+
+/// An incident that started in the window.
+#[derive(Clone, Debug, Serialize)]
+pub struct IncidentLine {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub severity: Option<String>,
+    pub title: Option<String>,
+}
+
+/// The breakdown of `req`'s service (required) in its env (else
+/// production). `severity`, when given, keeps only the incidents of that
+/// severity (case-insensitive) for time to restore and the incident list;
+/// deployments and their failures are all counted.
+pub fn breakdown(
+    store: &mut dyn Store,
+    req: &ReportRequest,
+    severity: Option<&str>,
+) -> Result<Breakdown> {
+    let Some(service) = req.service.as_deref() else {
+        return Err(Error::internal("a breakdown needs a service"));
+    };
+    let env = req.env.as_deref().unwrap_or(defaults::ENV);
+    let shown = store.describe();
+    let mut out = None;
+    store.read(&mut |tx| {
+        require_service(tx, service, Some(env), &shown, false)?;
+        let mut facts = tx.report_facts(service, env, req.window)?;
+        let history_from = facts
+            .deployments
+            .iter()
+            .map(|d| d.finished_at)
+            .chain(facts.incidents.iter().map(|i| i.started_at))
+            .min();
+        let mut lines = Vec::new();
+        if let Some(want) = severity {
+            let mut kept = Vec::new();
+            for fact in facts.incidents.drain(..) {
+                let recorded = tx.incident(&fact.id)?;
+                let sev = recorded.as_ref().and_then(|i| i.severity.as_deref());
+                if sev.is_some_and(|s| s.eq_ignore_ascii_case(want)) {
+                    kept.push(fact);
+                }
+            }
+            facts.incidents = kept;
+        }
+        let (report, failed) = compute_with_failures(&ReportInput {
+            service,
+            env,
+            deployments: &facts.deployments,
+            incidents: &facts.incidents,
+            lead_times: &facts.lead_times,
+            window: req.window,
+            attribution_window: req.attribution_window,
+            bands: &req.bands,
+            now: req.now,
+        });
+        let mut started: Vec<_> = facts
+            .incidents
+            .iter()
+            .filter(|i| req.window.contains(i.started_at))
+            .collect();
+        started.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        for fact in started {
+            let recorded = tx.incident(&fact.id)?;
+            lines.push(IncidentLine {
+                id: fact.id.clone(),
+                started_at: fact.started_at,
+                resolved_at: fact.resolved_at,
+                severity: recorded.as_ref().and_then(|i| i.severity.clone()),
+                title: recorded.and_then(|i| i.title),
+            });
+        }
+        let mut failures = Vec::with_capacity(failed.len());
+        for f in failed {
+            let sha = tx.deployment(&f.id)?.map(|d| d.sha).unwrap_or_default();
+            let mut causes = Vec::with_capacity(f.causes.len());
+            for cause in &f.causes {
+                causes.push(explain(tx, &f.id, cause)?);
+            }
+            failures.push(Failure {
+                deployment_id: f.id,
+                sha,
+                finished_at: f.finished_at,
+                causes,
+                recovered_at: f.recovered_at,
+            });
+        }
+        out = Some(Breakdown {
+            report,
+            failures,
+            incidents: lines,
+            history_from,
+        });
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::internal("the store ran no read for the breakdown"))
+}
+
+/// A cause with the recorded details of what fired it.
+fn explain(tx: &dyn ReadTx, failed: &str, cause: &FailureCause) -> Result<Cause> {
+    Ok(match cause {
+        FailureCause::RemediatedBy(by) => {
+            let remediation = tx
+                .deployment(by)?
+                .and_then(|d| d.remediates.into_iter().find(|r| r.deployment_id == failed));
+            Cause::Remediation {
+                deployment_id: by.clone(),
+                reason: remediation
+                    .as_ref()
+                    .map_or(RemediationReason::Rollback, |r| r.reason),
+                commit: remediation.and_then(|r| r.commit),
+            }
+        }
+        FailureCause::Incident(id) => {
+            let incident = tx.incident(id)?;
+            Cause::Incident {
+                incident_id: id.clone(),
+                severity: incident.as_ref().and_then(|i| i.severity.clone()),
+                title: incident.and_then(|i| i.title),
+            }
+        }
+    })
+}
