@@ -92,6 +92,16 @@ registry! {
     NOW = "DORAMETER_NOW";
     /// GitHub Actions: the step outputs file (`action.yml` outputs).
     GITHUB_OUTPUT = "GITHUB_OUTPUT";
+    /// `serve`: the address to listen on, the API tokens (`SCOPE:TOKEN`,
+    /// comma separated) or a file of them, the rate limits, the store
+    /// workers, and the PagerDuty webhook signing secrets.
+    LISTEN = "DORAMETER_LISTEN";
+    API_TOKENS = "DORAMETER_API_TOKENS";
+    API_TOKENS_FILE = "DORAMETER_API_TOKENS_FILE";
+    RATE_LIMIT = "DORAMETER_RATE_LIMIT";
+    ANONYMOUS_RATE_LIMIT = "DORAMETER_ANONYMOUS_RATE_LIMIT";
+    SERVE_WORKERS = "DORAMETER_SERVE_WORKERS";
+    PAGERDUTY_WEBHOOK_SECRET = "DORAMETER_PAGERDUTY_WEBHOOK_SECRET";
 }
 
 #[cfg(test)]

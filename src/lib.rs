@@ -8,7 +8,8 @@
 //! Data flow: CI context (`ci`) → git (`git`) → events (`event`) → store
 //! (`store`) → metrics (`metrics`) → rendering (`render`) → forge (`forge`).
 //! The use cases live in `app`, one module each; `cli` is a thin adapter
-//! over them (see `docs/architecture.md`).
+//! over them, and so is `serve`, the HTTP front door (see
+//! `docs/architecture.md`).
 
 pub mod app;
 pub mod ci;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod junit;
 pub mod metrics;
 pub mod render;
+pub mod serve;
 pub mod settings;
 pub mod sink;
 pub mod store;

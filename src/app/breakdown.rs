@@ -26,6 +26,8 @@ pub struct Breakdown {
     /// an incident started), any time: a window that ends before it has no
     /// data rather than zero deployments.
     pub history_from: Option<DateTime<Utc>>,
+    /// When each deployment the window counts finished, oldest first.
+    pub deployed_at: Vec<DateTime<Utc>>,
 }
 
 /// A failed deployment and every cause that marked it.
@@ -94,6 +96,13 @@ pub fn breakdown(
             .map(|d| d.finished_at)
             .chain(facts.incidents.iter().map(|i| i.started_at))
             .min();
+        let mut deployed_at: Vec<_> = facts
+            .deployments
+            .iter()
+            .filter(|d| d.counts_in(req.window))
+            .map(|d| d.finished_at)
+            .collect();
+        deployed_at.sort();
         let mut lines = Vec::new();
         if let Some(want) = severity {
             let mut kept = Vec::new();
@@ -153,6 +162,7 @@ pub fn breakdown(
             failures,
             incidents: lines,
             history_from,
+            deployed_at: std::mem::take(&mut deployed_at),
         });
         Ok(())
     })?;

@@ -7,10 +7,10 @@
 use chrono::{DateTime, Utc};
 
 use super::report::ReportRequest;
+use crate::Result;
 use crate::metrics::{Report, ReportInput, Window, compute};
 use crate::store::Store;
 use crate::time::END_OF_TIME;
-use crate::Result;
 
 /// One service+env's numbers.
 #[derive(Clone, Debug)]

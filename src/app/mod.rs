@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod breakdown;
+pub mod ci_runs;
 pub mod comment;
 pub mod demo;
 pub mod deploy;

@@ -11,6 +11,7 @@ mod flush;
 mod incident;
 mod junit;
 mod report;
+mod serve;
 mod store;
 
 use std::path::PathBuf;
@@ -101,6 +102,8 @@ pub enum Command {
     /// Work on whole stores: `store copy` moves the history to another store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Serve the DORA metrics API, Prometheus metrics and webhooks over the store
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line. Output goes to `ctx`'s writers.
@@ -117,6 +120,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Comment(args) => comment::run(args, &global, ctx),
         Command::Demo(args) => demo::run(args, &global, ctx),
         Command::Store(cmd) => store::run(cmd, &global, ctx),
+        Command::Serve(args) => serve::run(args, &global, ctx),
     }
 }
 

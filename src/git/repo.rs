@@ -16,6 +16,13 @@ pub enum GitError {
     },
     #[error("unknown revision '{rev}' given to {flag}")]
     UnknownRevision { flag: String, rev: String },
+    /// `git fetch` in a clone the server keeps (`serve --repo`).
+    #[error("failed to fetch {remote} into {path}: {why}")]
+    Fetch {
+        path: PathBuf,
+        remote: String,
+        why: String,
+    },
     #[error("failed to {action}")]
     Git {
         action: String,
@@ -40,6 +47,10 @@ impl GitError {
             ),
             GitError::UnknownRevision { flag, .. } => Some(format!(
                 "{flag} takes a commit sha, tag or branch that exists in this clone; in CI, fetch full history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+            )),
+            GitError::Fetch { path, .. } => Some(format!(
+                "check that `git -C {} fetch origin` works for the user the server runs as (credentials, network)",
+                path.display()
             )),
             GitError::Git { .. } => None,
         }
@@ -124,6 +135,33 @@ impl Repo {
     /// The work tree root, or `None` for a bare repository.
     pub fn workdir(&self) -> Option<PathBuf> {
         self.inner.workdir().map(Path::to_path_buf)
+    }
+
+    /// Fetches `origin` (branches and tags) with the git CLI and the
+    /// clone's own credentials; never prompts. Its message is not shown: a
+    /// remote's URL can carry credentials.
+    pub fn fetch_origin(&self) -> Result<(), GitError> {
+        let path = self.inner.path().to_path_buf();
+        let err = |why: String| GitError::Fetch {
+            path: path.clone(),
+            remote: "origin".into(),
+            why,
+        };
+        let status = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&path)
+            .args(["fetch", "--quiet", "--tags", "origin"])
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| err(format!("git could not run: {e}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(err(format!("git fetch exited with {status}")))
+        }
     }
 
     pub fn is_shallow(&self) -> bool {

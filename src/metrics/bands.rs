@@ -87,6 +87,84 @@ impl BandTable {
     }
 }
 
+/// The four banded metrics, for [`BandTable::describe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Banded {
+    DeploymentFrequency,
+    LeadTime,
+    ChangeFailureRate,
+    Recovery,
+}
+
+impl BandTable {
+    /// What `level` of `metric` means in this table, in words (seed 000's
+    /// `description`: "Less than one hour", "0-15% failure rate").
+    pub fn describe(&self, metric: Banded, level: Level) -> String {
+        let i = LEVELS.iter().position(|l| *l == level);
+        match metric {
+            Banded::DeploymentFrequency => {
+                let b = &self.deploys_per_day;
+                match i {
+                    Some(0) => format!("Deploys {} or more often (on demand)", every(b[0])),
+                    Some(i) => format!("Deploys {} to {}", every(b[i]), every(b[i - 1])),
+                    None => format!("Deploys less often than {}", every(b[2])),
+                }
+            }
+            Banded::LeadTime | Banded::Recovery => {
+                let b = if metric == Banded::LeadTime {
+                    &self.lead_time_seconds
+                } else {
+                    &self.recovery_seconds
+                };
+                match i {
+                    Some(0) => format!("Less than {}", span(b[0])),
+                    Some(i) => format!("{} to {}", capitalised(&span(b[i - 1])), span(b[i])),
+                    None => format!("{} or more", capitalised(&span(b[2]))),
+                }
+            }
+            Banded::ChangeFailureRate => {
+                let b = &self.change_failure_percent;
+                match i {
+                    Some(0) => format!("0-{}% failure rate", b[0]),
+                    Some(i) => format!("{}-{}% failure rate", b[i - 1], b[i]),
+                    None => format!("More than {}% failure rate", b[2]),
+                }
+            }
+        }
+    }
+}
+
+/// A deployment frequency boundary in words.
+fn every(per_day: f64) -> String {
+    let days = 1.0 / per_day;
+    match days {
+        d if (d - 1.0).abs() < 1e-9 => "daily".into(),
+        d if (d - 7.0).abs() < 1e-9 => "weekly".into(),
+        d if (d - 30.0).abs() < 1e-9 => "monthly".into(),
+        d if (d - 182.5).abs() < 1e-9 => "every six months".into(),
+        d => format!("every {d:.1} days"),
+    }
+}
+
+/// A duration boundary in words.
+fn span(seconds: f64) -> String {
+    match seconds {
+        s if s == HOUR => "one hour".into(),
+        s if s == DAY => "one day".into(),
+        s if s == WEEK => "one week".into(),
+        s if s == MONTH => "one month".into(),
+        s if s == SIX_MONTHS => "six months".into(),
+        s => crate::time::humanize_seconds(s),
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn pick(meets: impl Fn(usize) -> bool) -> Level {
     (0..3).find(|&i| meets(i)).map_or(Level::Low, |i| LEVELS[i])
 }
@@ -220,6 +298,41 @@ mod tests {
         assert_eq!(
             band_table_names(),
             ["classic", "dora-2021", "dora-2023", "dora-2024"]
+        );
+    }
+
+    #[test]
+    fn descriptions_read_as_the_seed_does() {
+        let t = band_table("classic").unwrap();
+        assert_eq!(
+            t.describe(Banded::LeadTime, Level::Elite),
+            "Less than one hour"
+        );
+        assert_eq!(
+            t.describe(Banded::LeadTime, Level::High),
+            "One hour to one day"
+        );
+        assert_eq!(t.describe(Banded::Recovery, Level::Low), "One week or more");
+        assert_eq!(
+            t.describe(Banded::ChangeFailureRate, Level::Elite),
+            "0-15% failure rate"
+        );
+        assert_eq!(
+            t.describe(Banded::ChangeFailureRate, Level::Low),
+            "More than 45% failure rate"
+        );
+        assert_eq!(
+            t.describe(Banded::DeploymentFrequency, Level::Elite),
+            "Deploys daily or more often (on demand)"
+        );
+        assert_eq!(
+            t.describe(Banded::DeploymentFrequency, Level::Medium),
+            "Deploys monthly to weekly"
+        );
+        let t = band_table("dora-2021").unwrap();
+        assert_eq!(
+            t.describe(Banded::DeploymentFrequency, Level::Low),
+            "Deploys less often than every six months"
         );
     }
 

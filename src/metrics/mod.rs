@@ -6,10 +6,11 @@ mod bands;
 mod report;
 mod stats;
 
-pub use bands::{BandTable, Level, RecoveryMetric, band_table, band_table_names};
+pub use bands::{BandTable, Banded, Level, RecoveryMetric, band_table, band_table_names};
 pub use report::{
-    ChangeFailureRate, DeploymentFact, FailedDeployment, FailureCause, DeploymentFrequency, FailedDeploymentRecoveryTime,
-    IncidentFact, LeadTimeForChanges, Metrics, Report, ReportInput, ReworkRate, TimeToRestore,
-    Window, WindowOut, compute, compute_with_failures, latest_cause_instant, may_have_caused,
+    ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeployment,
+    FailedDeploymentRecoveryTime, FailureCause, IncidentFact, LeadTimeForChanges, Metrics, Report,
+    ReportInput, ReworkRate, TimeToRestore, Window, WindowOut, compute, compute_with_failures,
+    latest_cause_instant, may_have_caused,
 };
 pub use stats::{Summary, percentile, round_to, summarize};

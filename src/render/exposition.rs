@@ -13,8 +13,7 @@ use crate::metrics::Level;
 /// months that `histogram_quantile(0.95, …)` lands near the exact p95.
 pub const BUCKETS: &[f64] = &[
     60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0,
-    172800.0, 259200.0, 432000.0, 604800.0, 1209600.0, 2592000.0, 5184000.0, 7776000.0,
-    15552000.0,
+    172800.0, 259200.0, 432000.0, 604800.0, 1209600.0, 2592000.0, 5184000.0, 7776000.0, 15552000.0,
 ];
 
 /// One metric family being written: samples of every service+env.
@@ -49,7 +48,11 @@ impl Family {
         values.sort_by(f64::total_cmp);
         for le in BUCKETS {
             let n = values.partition_point(|v| v <= le);
-            self.sample("_bucket", &format!("{labels},le=\"{}\"", number(*le)), n as f64);
+            self.sample(
+                "_bucket",
+                &format!("{labels},le=\"{}\"", number(*le)),
+                n as f64,
+            );
         }
         self.sample(
             "_bucket",
@@ -202,7 +205,11 @@ mod tests {
     fn histogram_buckets_are_cumulative_and_end_at_the_count() {
         let mut f = Family::new("x_seconds", "histogram", "h");
         f.histogram("a=\"1\"", &mut [30.0, 60.0, 61.0, 1e9]);
-        assert!(f.body.contains("x_seconds_bucket{a=\"1\",le=\"60\"} 2\n"), "{}", f.body);
+        assert!(
+            f.body.contains("x_seconds_bucket{a=\"1\",le=\"60\"} 2\n"),
+            "{}",
+            f.body
+        );
         assert!(f.body.contains("x_seconds_bucket{a=\"1\",le=\"300\"} 3\n"));
         assert!(f.body.contains("x_seconds_bucket{a=\"1\",le=\"+Inf\"} 4\n"));
         assert!(f.body.contains("x_seconds_count{a=\"1\"} 4\n"));

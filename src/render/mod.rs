@@ -4,8 +4,8 @@
 
 mod comment;
 mod deploy;
-mod exposition;
 pub mod escape;
+mod exposition;
 mod incident;
 mod junit;
 mod report;
@@ -14,8 +14,8 @@ pub use comment::{
     ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_BODY as MAX_COMMENT_BODY,
     comment_markdown, marker as comment_marker, sparkline,
 };
-pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
+pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};
 pub use incident::{IncidentView, incident_table};
 pub use junit::{
     FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table,

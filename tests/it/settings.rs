@@ -188,7 +188,11 @@ fn a_configured_format_a_command_cannot_print_falls_back_to_its_default() {
         "report",
     ]);
     run.assert_ok();
-    assert!(run.stdout.contains("# TYPE dora_deployments gauge\ndora_deployments{"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("# TYPE dora_deployments gauge\ndora_deployments{"),
+        "{run:#?}"
+    );
     // From DORAMETER_FORMAT too.
     let out = dm
         .raw_command(&["--store", &store, "flaky", "--service", "api"])

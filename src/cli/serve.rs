@@ -1,0 +1,195 @@
+//! `dorameter serve`: the DORA metrics API, Prometheus endpoint and
+//! webhooks over any store (SPEC §9). This adapter resolves the settings
+//! into a [`ServeConfig`]; `crate::serve` does the rest.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::SecretString;
+
+use super::GlobalArgs;
+use super::context::Context;
+use crate::app::{locate, sinks};
+use crate::env_vars as ev;
+use crate::serve::{DeployDefaults, Limit, PoolSpec, ServeConfig, SinkConfig, Tokens};
+use crate::settings::Settings;
+use crate::store::{Access, StoreUrl};
+use crate::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, HOST:PORT (port 0 picks a free one)
+    #[arg(long, env = ev::LISTEN, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// A clone the server keeps fetched: webhook deployments get their shas
+    /// resolved and lead time from git, as `deploy` computes it
+    #[arg(long, env = ev::REPO, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// A file of API tokens, one `SCOPE TOKEN [NAME]` per line (SCOPE read or
+    /// write); DORAMETER_API_TOKENS gives them as read:TOKEN,write:TOKEN
+    #[arg(long, env = ev::API_TOKENS_FILE, value_name = "PATH")]
+    pub tokens_file: Option<PathBuf>,
+    /// Requests per token: 5000/h, 100/min, 10/s, or off
+    #[arg(long, env = ev::RATE_LIMIT, default_value = "5000/h", value_name = "LIMIT")]
+    pub rate_limit: String,
+    /// Requests per address without a token (reads, while no token is configured)
+    #[arg(long, env = ev::ANONYMOUS_RATE_LIMIT, default_value = "60/h", value_name = "LIMIT")]
+    pub anonymous_rate_limit: String,
+    /// Store connections (and threads); a git store always uses one [default: 4]
+    #[arg(long, env = ev::SERVE_WORKERS, value_name = "N")]
+    pub workers: Option<usize>,
+    /// The window of /metrics' gauges (change failure rate, levels) [default: 30d]
+    #[arg(long, env = ev::WINDOW, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Band table: classic, dora-2021, dora-2023, dora-2024 [default: classic]
+    #[arg(long, env = ev::BANDS, value_name = "NAME")]
+    pub bands: Option<String>,
+    /// Attribute an incident to the latest deployment finished at most this long before it [default: 24h]
+    #[arg(long, env = ev::ATTRIBUTION_WINDOW, value_name = "DURATION")]
+    pub attribution_window: Option<String>,
+    /// Largest request body accepted, in bytes
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_body: usize,
+    /// A request that takes longer is answered 503
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub request_timeout: String,
+    /// Connections served at once; more wait to be accepted
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// On SIGTERM, how long requests in flight may take to finish
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub shutdown_timeout: String,
+    /// A git store is fetched again when its copy is older than this
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub refresh: String,
+    /// No access log on stderr
+    #[arg(long)]
+    pub no_access_log: bool,
+}
+
+fn std_duration(flag: &str, value: &str) -> Result<Duration> {
+    let d = crate::time::parse_duration(flag, value)?;
+    d.to_std().map_err(|_| {
+        Error::usage_hint(
+            format!("{flag} must be positive, not '{value}'"),
+            format!("give {flag} as e.g. 30s or 2m"),
+        )
+    })
+}
+
+/// The server's configuration from the flags, settings and environment.
+pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<ServeConfig> {
+    let repo = match &args.repo {
+        Some(path) => Some(crate::git::Repo::discover(&ctx.cwd.join(path))?),
+        None => None,
+    };
+    let configured = s.store.as_ref().map(|v| v.value.as_str());
+    let url = locate::store_url(configured, &ctx.cwd, repo.as_ref())?;
+    let secret = |k: &str| {
+        ctx.env
+            .get(k)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| SecretString::from(v.clone()))
+    };
+    let file = match &args.tokens_file {
+        Some(p) => {
+            let path = ctx.cwd.join(p);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::usage_hint(
+                    format!("failed to read the tokens file {}: {e}", path.display()),
+                    "check --tokens-file (DORAMETER_API_TOKENS_FILE)",
+                )
+            })?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    let tokens = Tokens::parse(
+        secret(ev::API_TOKENS).as_ref(),
+        file.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+    )?;
+    let pagerduty_secrets: Vec<SecretString> = secret(ev::PAGERDUTY_WEBHOOK_SECRET)
+        .map(|all| {
+            use secrecy::ExposeSecret;
+            all.expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| SecretString::from(v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let writes = tokens.any_write() || !pagerduty_secrets.is_empty();
+    let git = matches!(url, StoreUrl::Git(_));
+    let workers = match (git, args.workers) {
+        (true, _) => 1,
+        (false, Some(0)) => {
+            return Err(Error::usage_hint(
+                "--workers must be at least 1",
+                "give --workers (DORAMETER_SERVE_WORKERS) the number of store connections, e.g. 4",
+            ));
+        }
+        (false, Some(n)) => n,
+        (false, None) => 4,
+    };
+    let store_shown = url.to_string();
+    Ok(ServeConfig {
+        listen: args.listen.clone(),
+        pool: PoolSpec {
+            access: if writes {
+                Access::ReadWrite
+            } else {
+                Access::ReadOnly
+            },
+            repo: args.repo.as_ref().map(|p| ctx.cwd.join(p)),
+            workers,
+            queue: workers * 64,
+            refresh: git
+                .then(|| std_duration("--refresh", &args.refresh))
+                .transpose()?,
+            url,
+        },
+        store_shown,
+        tokens,
+        rate_limit: Limit::parse("--rate-limit (DORAMETER_RATE_LIMIT)", &args.rate_limit)?,
+        anonymous_rate_limit: Limit::parse(
+            "--anonymous-rate-limit (DORAMETER_ANONYMOUS_RATE_LIMIT)",
+            &args.anonymous_rate_limit,
+        )?,
+        pagerduty_secrets,
+        bands: s.bands(args.bands.clone())?.value,
+        attribution_window: s.attribution_window(args.attribution_window.clone())?.value,
+        window: s.window("window", args.window.clone())?.value,
+        fixed_now: ctx
+            .env
+            .get(ev::NOW)
+            .filter(|v| !v.is_empty())
+            .map(|_| s.now),
+        deploy: DeployDefaults {
+            lead_time_from: s.lead_time_from(None)?.value,
+            max_commits: s.max_commits(None)?.value,
+            rollforward_subject: s.rollforward_subject(),
+        },
+        max_body: args.max_body,
+        request_timeout: std_duration("--request-timeout", &args.request_timeout)?,
+        max_connections: args.max_connections,
+        shutdown_timeout: std_duration("--shutdown-timeout", &args.shutdown_timeout)?,
+        sinks: SinkConfig {
+            spool: ctx.spool_dir(s, repo.as_ref()),
+            sinks: s.sinks.clone(),
+            secrets: sinks::secrets(&ctx.env),
+            http: s.http.clone(),
+        },
+        access_log: !args.no_access_log && !s.quiet,
+    })
+}
+
+pub fn run(args: ServeArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
+    let settings = ctx.settings(global, args.repo.as_deref())?;
+    if !settings.sinks.is_empty() {
+        ctx.check_sinks(&settings)?;
+    }
+    let config = config(&args, &settings, ctx)?;
+    crate::serve::run(config, ctx.stderr)
+}

@@ -1,0 +1,630 @@
+//! Webhooks in: seed 000's DevLake-style deployment and incident webhooks and
+//! seed 001's `/events/deployment` and `/events/incident`. Each builds the
+//! request `deploy` or `incident` would, records it through the same use
+//! case, and hands what was recorded to the sinks. A retried delivery is the
+//! same event: seed 000's events carry their id, seed 001's get one derived
+//! from their content.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Value, json};
+
+use super::api::{ApiError, ApiResult, Json};
+use super::pool::{PoolError, Worker};
+use super::server::{AppState, Shared, SinkConfig};
+use crate::app::deploy::{self, DeployRequest};
+use crate::app::incident::{self, IncidentRequest};
+use crate::event::{DeploymentStatus, derived_id, validate_user_id};
+use crate::settings::{Origin, defaults};
+use crate::sink::SinkEvent;
+use crate::{Error, Result};
+
+/// The body, at most `limit` bytes.
+pub async fn body(b: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(b, limit)
+        .await
+        .map_err(|_| ApiError::body_too_large(limit))
+}
+
+/// Ids already taken (PagerDuty's `X-Webhook-Id`), the newest `cap`.
+pub struct Recent {
+    cap: usize,
+    ids: Mutex<(HashSet<String>, VecDeque<String>)>,
+}
+
+impl Recent {
+    pub fn new(cap: usize) -> Recent {
+        Recent {
+            cap,
+            ids: Mutex::new((HashSet::new(), VecDeque::new())),
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.lock().is_ok_and(|g| g.0.contains(id))
+    }
+
+    /// Remembers `id` once its event is stored.
+    pub fn insert(&self, id: &str) {
+        if let Ok(mut g) = self.ids.lock() {
+            if g.0.insert(id.to_string()) {
+                g.1.push_back(id.to_string());
+                while g.1.len() > self.cap {
+                    if let Some(old) = g.1.pop_front() {
+                        g.0.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A time as webhook senders write it: RFC 3339, a naive ISO time (UTC, as
+/// seed 001's `TIMESTAMP` columns), or unix seconds.
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                        .iter()
+                        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+                        .map(|n| n.and_utc())
+                })
+        }
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|secs| DateTime::from_timestamp_millis((secs * 1000.0) as i64)),
+        _ => None,
+    }
+}
+
+/// A field that failed, for the two error shapes.
+#[derive(Debug)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Reads an object's fields with the messages a sender can act on.
+struct Fields<'a>(&'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    fn text(&self, key: &'static str) -> std::result::Result<Option<String>, Invalid> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(invalid(key, "must be a string")),
+        }
+    }
+
+    fn required(&self, key: &'static str) -> std::result::Result<String, Invalid> {
+        self.text(key)?
+            .ok_or_else(|| invalid(key, "field required"))
+    }
+
+    fn time(&self, key: &'static str) -> std::result::Result<Option<DateTime<Utc>>, Invalid> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => parse_time(v).map(Some).ok_or_else(|| {
+                invalid(
+                    key,
+                    "must be an ISO 8601 time (2024-12-15T10:30:00Z) or unix seconds",
+                )
+            }),
+        }
+    }
+
+    fn required_time(&self, key: &'static str) -> std::result::Result<DateTime<Utc>, Invalid> {
+        self.time(key)?
+            .ok_or_else(|| invalid(key, "field required"))
+    }
+
+    fn flag(&self, key: &'static str) -> std::result::Result<bool, Invalid> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(invalid(key, "must be true or false")),
+        }
+    }
+}
+
+fn object(bytes: &[u8]) -> std::result::Result<serde_json::Map<String, Value>, Invalid> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(invalid("body", "must be a JSON object")),
+        Err(e) => Err(invalid("body", format!("is not valid JSON: {e}"))),
+    }
+}
+
+/// Seed 000's error for a bad payload.
+fn seed000_invalid(i: Invalid) -> ApiError {
+    ApiError::bad_request(format!("{} {}", i.field, i.message)).details(json!({"field": i.field}))
+}
+
+/// Seed 001's (FastAPI's) 422 for a bad payload.
+fn seed001_invalid(i: Invalid) -> Response {
+    let loc = if i.field == "body" {
+        json!(["body"])
+    } else {
+        json!(["body", i.field])
+    };
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"detail": [{"loc": loc, "msg": i.message, "type": "value_error"}]})),
+    )
+        .into_response()
+}
+
+/// A deployment as a webhook gives it.
+struct Given {
+    id: String,
+    service: String,
+    env: String,
+    sha: String,
+    commit_time: Option<DateTime<Utc>>,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    status: DeploymentStatus,
+    rollback: bool,
+    hotfix: bool,
+    pipeline_id: Option<String>,
+}
+
+fn status(s: Option<String>) -> std::result::Result<DeploymentStatus, Invalid> {
+    match s.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("success" | "succeeded" | "successful" | "done") => {
+            Ok(DeploymentStatus::Success)
+        }
+        Some("failure" | "failed" | "error" | "errored") => Ok(DeploymentStatus::Failure),
+        Some(other) => Err(invalid(
+            "status",
+            format!("'{other}' is not success or failure"),
+        )),
+    }
+}
+
+fn checked_id(field: &'static str, id: String) -> std::result::Result<String, Invalid> {
+    validate_user_id(field, &id)
+        .map(|()| id)
+        .map_err(|e| invalid(field, e.to_string()))
+}
+
+/// Seed 000: `{project, commit_sha, deployment_id, status, environment,
+/// timestamp, duration_seconds}` (and a `commit_timestamp`, if the sender
+/// has it).
+fn seed000_deployment_of(
+    m: &serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
+) -> std::result::Result<Given, Invalid> {
+    let f = Fields(m);
+    let service = f.required("project")?;
+    let env = f
+        .text("environment")?
+        .unwrap_or_else(|| defaults::ENV.into());
+    let sha = f.required("commit_sha")?;
+    let finished_at = f.time("timestamp")?.unwrap_or(now);
+    let duration = match m.get("duration_seconds") {
+        None | Some(Value::Null) => 0.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|d| *d >= 0.0 && d.is_finite())
+            .ok_or_else(|| invalid("duration_seconds", "must be a number of seconds, 0 or more"))?,
+    };
+    let id = match f.text("deployment_id")? {
+        Some(id) => checked_id("deployment_id", id)?,
+        None => derived_id(&[
+            "seed000",
+            &service,
+            &env,
+            &sha,
+            &crate::time::format_time(finished_at),
+        ]),
+    };
+    Ok(Given {
+        id,
+        service,
+        env,
+        sha,
+        commit_time: f.time("commit_timestamp")?,
+        started_at: finished_at - chrono::Duration::milliseconds((duration * 1000.0) as i64),
+        finished_at,
+        status: status(f.text("status")?)?,
+        rollback: f.flag("is_rollback")?,
+        hotfix: f.flag("is_hotfix")?,
+        pipeline_id: f.text("pipeline_id")?,
+    })
+}
+
+/// Seed 001's `DeploymentEvent`: `{service, environment, commit_sha,
+/// commit_timestamp, deployed_at, is_rollback, is_hotfix}`, all but the
+/// flags required as its pydantic model has them.
+fn seed001_deployment_of(
+    m: &serde_json::Map<String, Value>,
+) -> std::result::Result<Given, Invalid> {
+    let f = Fields(m);
+    let service = f.required("service")?;
+    let env = f.required("environment")?;
+    let sha = f.required("commit_sha")?;
+    let commit_time = f.required_time("commit_timestamp")?;
+    let deployed_at = f.required_time("deployed_at")?;
+    let id = derived_id(&[
+        "seed001",
+        &service,
+        &env,
+        &sha,
+        &crate::time::format_time(deployed_at),
+    ]);
+    Ok(Given {
+        id,
+        service,
+        env,
+        sha,
+        commit_time: Some(commit_time),
+        started_at: deployed_at,
+        finished_at: deployed_at,
+        status: status(f.text("status")?)?,
+        rollback: f.flag("is_rollback")?,
+        hotfix: f.flag("is_hotfix")?,
+        pipeline_id: f.text("pipeline_id")?,
+    })
+}
+
+fn deploy_request(s: &AppState, g: Given) -> DeployRequest {
+    DeployRequest {
+        id: g.id,
+        service: g.service,
+        env: g.env,
+        sha: g.sha,
+        sha_origin: Origin::Derived("the webhook's commit_sha"),
+        previous_sha: None,
+        commit_time: g.commit_time,
+        started_at: g.started_at,
+        finished_at: g.finished_at,
+        status: g.status,
+        rollback: g.rollback,
+        hotfix: g.hotfix,
+        lead_time_from: s.deploy.lead_time_from,
+        max_commits: s.deploy.max_commits,
+        rollforward_subject: s.deploy.rollforward_subject.clone(),
+        repository_url: None,
+        version: None,
+        ref_name: None,
+        team: None,
+        pipeline_id: g.pipeline_id,
+        pipeline_url: None,
+        deployed_by: None,
+        tags: BTreeMap::new(),
+    }
+}
+
+/// Records a deployment on a worker. With `--repo`, its sha is resolved
+/// there (fetching once when the clone does not have it yet) and lead time
+/// comes from git; without, the sha is kept as given.
+fn record_deployment(w: &mut Worker, mut req: DeployRequest) -> Result<deploy::Recorded> {
+    if let Some(repo) = w.repo.as_ref() {
+        if req.resolve_revisions(Some(repo)).is_err() {
+            repo.fetch_origin()?;
+            req.resolve_revisions(Some(repo))?;
+        }
+    }
+    deploy::record(w.store.as_mut(), w.repo.as_ref(), &req, false)
+}
+
+async fn deployment(s: &Shared, given: Given) -> ApiResult<Value> {
+    let req = deploy_request(s, given);
+    let recorded = s
+        .pool
+        .run(move |w| record_deployment(w, req))
+        .await
+        .map_err(ApiError::from)?;
+    let body = json!({
+        "status": "recorded",
+        "id": recorded.deployment.id,
+        "recorded": recorded.recorded,
+        "lead_time_changes": recorded.deployment.changes.len(),
+    });
+    if recorded.recorded {
+        s.emit(vec![SinkEvent::Deployment(recorded.deployment)]);
+    }
+    Ok(body)
+}
+
+/// An incident as a webhook gives it.
+pub struct GivenIncident {
+    pub id: String,
+    pub service: String,
+    pub env: String,
+    pub started_at: DateTime<Utc>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolving: bool,
+    pub reopen: bool,
+    pub severity: Option<String>,
+    pub title: Option<String>,
+}
+
+/// Upserts the incident (open or resolve, never reopening implicitly).
+pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value, PoolError> {
+    let req = IncidentRequest {
+        id: g.id,
+        resolving: g.resolving,
+        reopen: g.reopen,
+        services: vec![g.service],
+        default_service: None,
+        env: None,
+        default_env: Some(g.env),
+        started_at: Some(g.started_at),
+        detected_at: g.detected_at,
+        resolved_at: g.resolved_at,
+        severity: g.severity,
+        title: g.title,
+        cause: None,
+        deployment_id: None,
+        deployment_sha: None,
+        attribution_window: s.attribution_window,
+        now: s.now(),
+    };
+    let recorded = s
+        .pool
+        .run(move |w| incident::record(w.store.as_mut(), None, &req))
+        .await?;
+    let body = json!({
+        "status": "recorded",
+        "id": recorded.incident.id,
+        "resolved": recorded.incident.resolved_at.is_some(),
+        "attributed_to": recorded.attributed,
+    });
+    s.emit(vec![SinkEvent::Incident(recorded.incident)]);
+    Ok(body)
+}
+
+pub async fn seed000_deployment(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
+    let bytes = body(b, s.max_body).await?;
+    let given = object(&bytes)
+        .and_then(|m| seed000_deployment_of(&m, s.now()))
+        .map_err(seed000_invalid)?;
+    Ok(Json(deployment(&s, given).await?))
+}
+
+pub async fn seed001_deployment(State(s): State<Shared>, b: Body) -> Response {
+    let bytes = match body(b, s.max_body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let given = match object(&bytes).and_then(|m| seed001_deployment_of(&m)) {
+        Ok(g) => g,
+        Err(i) => return seed001_invalid(i),
+    };
+    match deployment(&s, given).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Seed 000: `{id, title, service, severity, status: open|resolved,
+/// createdDate, resolvedDate, environment}`.
+fn seed000_incident_of(
+    m: &serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
+) -> std::result::Result<GivenIncident, Invalid> {
+    let f = Fields(m);
+    let id = checked_id("id", f.required("id")?)?;
+    let resolved_at = f.time("resolvedDate")?;
+    let resolving = match f.text("status")?.map(|s| s.to_ascii_lowercase()).as_deref() {
+        None => resolved_at.is_some(),
+        Some("open" | "triggered" | "acknowledged" | "in_progress") => false,
+        Some("resolved" | "closed" | "done") => true,
+        Some(other) => {
+            return Err(invalid(
+                "status",
+                format!("'{other}' is not open or resolved"),
+            ));
+        }
+    };
+    Ok(GivenIncident {
+        id,
+        service: f.required("service")?,
+        env: f
+            .text("environment")?
+            .unwrap_or_else(|| defaults::ENV.into()),
+        started_at: f.time("createdDate")?.unwrap_or(now),
+        detected_at: None,
+        resolved_at: if resolving {
+            resolved_at.or(Some(now))
+        } else {
+            None
+        },
+        resolving,
+        reopen: false,
+        severity: f.text("severity")?,
+        title: f.text("title")?,
+    })
+}
+
+/// Seed 001's `IncidentEvent`: `{incident_id, service, severity,
+/// detected_at, resolved_at?}`. Detection is the only start it gives.
+fn seed001_incident_of(
+    m: &serde_json::Map<String, Value>,
+) -> std::result::Result<GivenIncident, Invalid> {
+    let f = Fields(m);
+    let detected_at = f.required_time("detected_at")?;
+    let resolved_at = f.time("resolved_at")?;
+    Ok(GivenIncident {
+        id: checked_id("incident_id", f.required("incident_id")?)?,
+        service: f.required("service")?,
+        env: f
+            .text("environment")?
+            .unwrap_or_else(|| defaults::ENV.into()),
+        started_at: detected_at,
+        detected_at: Some(detected_at),
+        resolved_at,
+        resolving: resolved_at.is_some(),
+        reopen: false,
+        severity: Some(f.required("severity")?),
+        title: f.text("title")?,
+    })
+}
+
+pub async fn seed000_incident(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
+    let bytes = body(b, s.max_body).await?;
+    let given = object(&bytes)
+        .and_then(|m| seed000_incident_of(&m, s.now()))
+        .map_err(seed000_invalid)?;
+    Ok(Json(incident(&s, given).await?))
+}
+
+pub async fn seed001_incident(State(s): State<Shared>, b: Body) -> Response {
+    let bytes = match body(b, s.max_body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let given = match object(&bytes).and_then(|m| seed001_incident_of(&m)) {
+        Ok(g) => g,
+        Err(i) => return seed001_invalid(i),
+    };
+    match incident(&s, given).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The sinks' thread: takes recorded events and delivers them in batches
+/// through the CLI's dispatcher (spool first, so nothing is lost when a
+/// sink is down). `None` without sinks.
+pub fn start_sinks(cfg: SinkConfig) -> Option<(Sender<SinkEvent>, JoinHandle<()>)> {
+    if cfg.sinks.is_empty() {
+        return None;
+    }
+    let (tx, rx) = channel::<SinkEvent>();
+    let thread = std::thread::Builder::new()
+        .name("sinks".into())
+        .spawn(move || deliver(&cfg, &rx))
+        .ok()?;
+    Some((tx, thread))
+}
+
+fn deliver(cfg: &SinkConfig, rx: &Receiver<SinkEvent>) {
+    while let Ok(first) = rx.recv() {
+        let mut events = vec![first];
+        while events.len() < 500 {
+            match rx.try_recv() {
+                Ok(e) => events.push(e),
+                Err(_) => break,
+            }
+        }
+        let target = crate::app::sinks::Target {
+            spool: &cfg.spool,
+            sinks: &cfg.sinks,
+            secrets: &cfg.secrets,
+            http: &cfg.http,
+            now: Utc::now(),
+        };
+        match crate::app::sinks::emit(&target, &events) {
+            Some(Ok(report)) if !report.ok() => {
+                super::log_line(
+                    &json!({"level": "warn", "msg": "a sink did not take every event; they wait in the spool", "spool": cfg.spool.display().to_string()})
+                        .to_string(),
+                );
+            }
+            Some(Err(e)) => super::api::log_failure(&Error::from(e)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: Value) -> serde_json::Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn seed001_events_get_the_same_id_on_every_retry() {
+        let body = json!({"service": "api", "environment": "production", "commit_sha": "abc123",
+            "commit_timestamp": "2024-12-15T10:00:00", "deployed_at": "2024-12-15T10:30:00Z"});
+        let a = seed001_deployment_of(&map(body.clone())).unwrap();
+        let b = seed001_deployment_of(&map(body)).unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.sha, "abc123");
+        assert_eq!(
+            a.finished_at - a.commit_time.unwrap(),
+            chrono::Duration::minutes(30)
+        );
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_named() {
+        let e = seed001_deployment_of(&map(json!({"service": "api"})))
+            .err()
+            .unwrap();
+        assert_eq!(e.field, "environment");
+        let e = seed001_deployment_of(&map(json!({"service": "api", "environment": "p",
+            "commit_sha": "a", "commit_timestamp": "yesterday", "deployed_at": 1700000000})))
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "commit_timestamp");
+        let e = seed000_deployment_of(
+            &map(json!({"project": "api", "commit_sha": "a", "status": "maybe"})),
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "status");
+        let e = seed000_incident_of(
+            &map(json!({"id": "bad id with spaces", "service": "x"})),
+            Utc::now(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "id");
+    }
+
+    #[test]
+    fn seed000_deployments_start_their_duration_before_they_finish() {
+        let g = seed000_deployment_of(
+            &map(json!({"project": "payment-service", "commit_sha": "abc123def456",
+                "deployment_id": "argocd-sync-12345", "status": "success", "environment": "production",
+                "timestamp": "2024-12-15T10:30:00Z", "duration_seconds": 120})),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(g.id, "argocd-sync-12345");
+        assert_eq!((g.finished_at - g.started_at).num_seconds(), 120);
+        assert_eq!(g.status, DeploymentStatus::Success);
+    }
+
+    #[test]
+    fn recent_ids_forget_the_oldest() {
+        let r = Recent::new(2);
+        r.insert("a");
+        r.insert("b");
+        r.insert("c");
+        assert!(!r.contains("a") && r.contains("b") && r.contains("c"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The store behind the server: a fixed set of worker threads, each with its
+//! own store connection (and clone of `--repo`), fed from one bounded queue.
+//! The stores are blocking; the async handlers hand them a job and await its
+//! answer. A full queue is an immediate "busy" (503), never an unbounded
+//! backlog: the bounded concurrency of SPEC §9.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::git::Repo;
+use crate::store::{self, Access, Store, StoreUrl};
+use crate::{Error, Result};
+
+/// What a job gets: the worker's store and repository.
+pub struct Worker {
+    pub store: Box<dyn Store>,
+    pub repo: Option<Repo>,
+    url: StoreUrl,
+    access: Access,
+    opened: Instant,
+    /// Reopen (and so re-fetch) a git store older than this before a job.
+    refresh: Option<Duration>,
+}
+
+impl Worker {
+    fn open(spec: &PoolSpec) -> Result<Worker> {
+        let store = store::open(&spec.url, spec.access)?;
+        let repo = match &spec.repo {
+            Some(path) => Some(Repo::discover(path)?),
+            None => None,
+        };
+        Ok(Worker {
+            store,
+            repo,
+            url: spec.url.clone(),
+            access: spec.access,
+            opened: Instant::now(),
+            refresh: spec.refresh,
+        })
+    }
+
+    /// A git store reads the ref as fetched when it was opened: reopened
+    /// after `refresh`, it sees what CI jobs pushed since.
+    fn freshen(&mut self) {
+        let Some(refresh) = self.refresh else { return };
+        if self.opened.elapsed() < refresh {
+            return;
+        }
+        if let Ok(store) = store::open(&self.url, self.access) {
+            self.store = store;
+        }
+        // A failed reopen keeps the old snapshot; the next job tries again.
+        self.opened = Instant::now();
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// How the workers open their store.
+#[derive(Clone, Debug)]
+pub struct PoolSpec {
+    pub url: StoreUrl,
+    pub access: Access,
+    pub repo: Option<std::path::PathBuf>,
+    pub workers: usize,
+    /// Jobs that may wait for a worker before the pool says busy.
+    pub queue: usize,
+    pub refresh: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("every store worker is busy")]
+    Busy,
+    #[error("the server is shutting down")]
+    Closed,
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+#[derive(Clone)]
+pub struct Pool {
+    jobs: SyncSender<Job>,
+}
+
+impl Pool {
+    /// Starts the workers, each opening its store in its own thread (a
+    /// store is not shared across threads), and waits until they have: a
+    /// bad store or repository fails the command before it listens.
+    pub fn start(spec: &PoolSpec) -> Result<(Pool, Vec<std::thread::JoinHandle<()>>)> {
+        let (tx, rx) = sync_channel::<Job>(spec.queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let (opened_tx, opened) = std::sync::mpsc::channel::<Result<()>>();
+        let mut handles = Vec::new();
+        for n in 0..spec.workers.max(1) {
+            let rx = Arc::clone(&rx);
+            let spec = spec.clone();
+            let opened_tx = opened_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("store-{n}"))
+                .spawn(move || {
+                    let worker = Worker::open(&spec);
+                    let ready = match worker {
+                        Ok(w) => {
+                            let _ = opened_tx.send(Ok(()));
+                            w
+                        }
+                        Err(e) => {
+                            let _ = opened_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    drop(opened_tx);
+                    work(ready, &rx);
+                })
+                .map_err(|e| Error::internal(format!("failed to start a store worker: {e}")))?;
+            handles.push(handle);
+        }
+        drop(opened_tx);
+        for _ in 0..handles.len() {
+            match opened.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(Error::internal("a store worker ended before it opened")),
+            }
+        }
+        Ok((Pool { jobs: tx }, handles))
+    }
+
+    /// Runs `f` on a worker and waits for its answer.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, PoolError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |w| {
+            let _ = tx.send(f(w));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(PoolError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
+        }
+        match rx.await {
+            Ok(r) => r.map_err(PoolError::Failed),
+            Err(_) => Err(PoolError::Closed),
+        }
+    }
+}
+
+fn work(mut worker: Worker, rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let Ok(rx) = rx.lock() else { return };
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        worker.freshen();
+        job(&mut worker);
+    }
+}

@@ -1,0 +1,281 @@
+//! The read endpoints: seed 000's `/api/dora/*`, seed 001's
+//! `/metrics/dora/{service}` and `/metrics/change-failure-rate`,
+//! Prometheus' `/metrics`, and `/healthz`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::api::{ApiError, ApiResult, Json};
+use super::params::{self, Query as Params};
+use super::pool::PoolError;
+use super::seed::{self, GroupBy};
+use super::server::Shared;
+use crate::Error;
+use crate::app::breakdown::{Breakdown, breakdown};
+use crate::app::report::ReportRequest;
+use crate::metrics::{Report, Window};
+
+/// A report request for one service+env over `window`.
+fn request(s: &Shared, service: String, env: String, window: Window) -> ReportRequest {
+    ReportRequest {
+        service: Some(service),
+        env: Some(env),
+        window,
+        attribution_window: s.attribution_window,
+        bands: s.bands.clone(),
+        now: s.now(),
+    }
+}
+
+/// Seed 000's 404s for a project (or environment) the store does not know,
+/// naming the ones it does.
+async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
+    let known = s
+        .pool
+        .run(|w| {
+            let mut pairs = Vec::new();
+            w.store.read(&mut |tx| {
+                pairs = tx.service_envs()?;
+                Ok(())
+            })?;
+            Ok(pairs)
+        })
+        .await;
+    let Ok(pairs) = known else {
+        return ApiError::internal();
+    };
+    let envs: Vec<&str> = pairs
+        .iter()
+        .filter(|(p, _)| p == project)
+        .map(|(_, e)| e.as_str())
+        .collect();
+    if !envs.is_empty() {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "INVALID_ENVIRONMENT",
+            format!("project '{project}' has no environment '{env}'"),
+        )
+        .details(json!({"available_environments": envs}));
+    }
+    let mut projects: Vec<&str> = pairs.iter().map(|(p, _)| p.as_str()).collect();
+    projects.dedup();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "INVALID_PROJECT",
+        format!("Project '{project}' not found"),
+    )
+    .details(json!({"available_projects": projects}))
+}
+
+/// The breakdown behind every `/api/dora/*` answer.
+async fn load(
+    s: &Shared,
+    project: String,
+    env: String,
+    window: Window,
+    severity: Option<String>,
+) -> ApiResult<Breakdown> {
+    let req = request(s, project.clone(), env.clone(), window);
+    let b = match s
+        .pool
+        .run(move |w| breakdown(w.store.as_mut(), &req, severity.as_deref()))
+        .await
+    {
+        Ok(b) => b,
+        Err(PoolError::Failed(Error::NoInput { .. })) => {
+            return Err(unknown_project(s, &project, &env).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match b.history_from {
+        Some(first) if first < window.until => Ok(b),
+        first => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NO_DATA",
+            format!("No data available for project '{project}' in '{env}' in this time range"),
+        )
+        .details(json!({
+            "start": crate::time::format_time(window.since),
+            "end": crate::time::format_time(window.until),
+            "first_event": first.map(crate::time::format_time),
+        }))),
+    }
+}
+
+/// `project`, `environment` and the window of `q`.
+fn target(s: &Shared, q: &Params, default_range: &str) -> ApiResult<(String, String, Window)> {
+    Ok((
+        params::project(q)?,
+        params::environment(q),
+        params::window(q, default_range, s.now())?,
+    ))
+}
+
+pub async fn all_metrics(
+    State(s): State<Shared>,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    let (project, env, window) = target(&s, &q, "last30days")?;
+    let b = load(&s, project, env, window, None).await?;
+    Ok(Json(seed::metrics(&b.report, &s.bands)))
+}
+
+pub async fn deployment_frequency(
+    State(s): State<Shared>,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    // Seed 000: this endpoint's time range defaults to the last 7 days.
+    let (project, env, window) = target(&s, &q, "last7days")?;
+    let by = match q.get("groupBy").map(String::as_str) {
+        None | Some("") => GroupBy::Day,
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            ApiError::bad_request(format!("unknown groupBy '{g}'"))
+                .details(json!({"allowed": ["day", "week", "month"]}))
+        })?,
+    };
+    let b = load(&s, project, env, window, None).await?;
+    Ok(Json(seed::deployment_frequency_body(
+        &b,
+        &s.bands,
+        by,
+        (window.since, window.until),
+    )))
+}
+
+pub async fn lead_time(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
+    let (project, env, window) = target(&s, &q, "last30days")?;
+    let b = load(&s, project, env, window, None).await?;
+    Ok(Json(seed::lead_time_body(
+        &b.report,
+        &s.bands,
+        params::flag(&q, "includeStages"),
+    )))
+}
+
+pub async fn change_failure_rate(
+    State(s): State<Shared>,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    let (project, env, window) = target(&s, &q, "last30days")?;
+    let b = load(&s, project, env, window, None).await?;
+    Ok(Json(seed::change_failure_rate_body(&b, &s.bands)))
+}
+
+pub async fn mttr(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
+    let (project, env, window) = target(&s, &q, "last30days")?;
+    let severity = q
+        .get("severity")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let b = load(&s, project, env, window, severity.clone()).await?;
+    Ok(Json(seed::mttr_body(&b, &s.bands, severity.as_deref())))
+}
+
+pub async fn rework(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
+    let (project, env, window) = target(&s, &q, "last30days")?;
+    let b = load(&s, project.clone(), env, window, None).await?;
+    let service = project.clone();
+    let ci = s
+        .pool
+        .run(move |w| crate::app::ci_runs::ci_runs(w.store.as_mut(), &service, window))
+        .await?;
+    let r = &b.report;
+    let mut head = seed::rework_head(r);
+    head["summary"] = json!({
+        "build_success_rate": ci.build_success_rate(),
+        "rework_rate": ci.rework_rate(),
+        "quality_gate_pass_rate": null,
+        "test_flakiness": ci.test_flakiness(),
+        "avg_build_duration_minutes": null,
+        "deployment_rework_rate": r.metrics.rework_rate.value,
+    });
+    head["details"] = json!({
+        "total_builds": ci.total_builds,
+        "successful_builds": ci.successful_builds,
+        "failed_builds": ci.failed_builds,
+        "retry_builds": ci.retry_builds,
+        "quality_gate_failures": null,
+        "flaky_tests": ci.flaky_tests,
+        "tests": ci.tests,
+        "remediation_deployments": r.metrics.rework_rate.remediation_deployments,
+        "total_deployments": r.metrics.rework_rate.total_deployments,
+    });
+    Ok(Json(head))
+}
+
+/// Seed 001's service and days: always production, as the seed's SQL.
+async fn seed001_report(s: &Shared, service: String, q: &Params) -> ApiResult<(Report, i64)> {
+    let (days, window) = params::days(q, s.now())?;
+    let env = crate::settings::defaults::ENV.to_string();
+    let b = load(s, service, env, window, None).await?;
+    Ok((b.report, days))
+}
+
+pub async fn seed001_metrics(
+    State(s): State<Shared>,
+    Path(service): Path<String>,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    let (r, days) = seed001_report(&s, service, &q).await?;
+    Ok(Json(seed::seed001(&r, days)))
+}
+
+pub async fn seed001_change_failure_rate(
+    State(s): State<Shared>,
+    Query(q): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    let service = q
+        .get("service")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the service parameter is required"))?;
+    let (r, days) = seed001_report(&s, service, &q).await?;
+    Ok(Json(seed::seed001_change_failure_rate(&r, days)))
+}
+
+/// `GET /metrics`: every service+env of the store.
+pub async fn prometheus(State(s): State<Shared>) -> ApiResult<Response> {
+    let now = s.now();
+    let req = ReportRequest {
+        service: None,
+        env: None,
+        window: Window {
+            since: now - s.window,
+            until: now,
+        },
+        attribution_window: s.attribution_window,
+        bands: s.bands.clone(),
+        now,
+    };
+    let all = s
+        .pool
+        .run(move |w| crate::app::exposition::exposition(w.store.as_mut(), &req))
+        .await?;
+    let mut r = crate::render::exposition(&all).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+/// `GET /healthz`: the store answers a read.
+pub async fn healthz(State(s): State<Shared>) -> Response {
+    let ok = s
+        .pool
+        .run(|w| {
+            w.store.read(&mut |_| Ok(()))?;
+            Ok(w.store.describe())
+        })
+        .await;
+    match ok {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            let mut r = ApiError::from(e).into_response();
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
+    }
+}
