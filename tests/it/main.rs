@@ -16,6 +16,7 @@ mod incident;
 mod junit;
 mod postgres;
 mod report_month;
+mod series;
 mod server;
 mod settings;
 mod sinks;
