@@ -5,6 +5,7 @@
 mod comment;
 mod deploy;
 pub mod escape;
+mod html;
 mod incident;
 mod junit;
 mod report;
@@ -14,6 +15,7 @@ pub use comment::{
     comment_markdown, marker as comment_marker, sparkline,
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
+pub use html::{DashboardView, dashboard_csp, dashboard_html};
 pub use incident::{IncidentView, incident_table};
 pub use junit::{
     FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table,
@@ -27,6 +29,8 @@ pub enum Format {
     Markdown,
     Prometheus,
     Csv,
+    /// One self-contained page: `report`'s dashboard.
+    Html,
 }
 
 impl Format {
@@ -37,19 +41,21 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Prometheus => "prometheus",
             Format::Csv => "csv",
+            Format::Html => "html",
         }
     }
 
+    pub const ALL: [Format; 6] = [
+        Format::Table,
+        Format::Json,
+        Format::Markdown,
+        Format::Prometheus,
+        Format::Csv,
+        Format::Html,
+    ];
+
     pub fn parse(s: &str) -> Option<Format> {
-        [
-            Format::Table,
-            Format::Json,
-            Format::Markdown,
-            Format::Prometheus,
-            Format::Csv,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == s)
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }
 
