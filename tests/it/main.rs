@@ -12,6 +12,7 @@ mod deploy;
 mod errors;
 mod git_store;
 mod gitlab_component;
+mod html;
 mod incident;
 mod junit;
 mod postgres;
