@@ -257,12 +257,12 @@ impl Page {
 fn page() -> Page {
     let world = scripted();
     let dm = &world.dm;
-    let sha = world._repo.head();
+    let sha = world.repo.head();
     let t = rfc(at(20, 9, 0));
     dm.json(&[
         "deploy",
         "--repo",
-        &world._repo.path.display().to_string(),
+        &world.repo.path.display().to_string(),
         "--service",
         HOSTILE,
         "--env",

@@ -17,8 +17,8 @@ use crate::util::*;
 /// production and staging.
 pub(crate) struct Scripted {
     pub dm: Dm,
-    /// Kept for the world's lifetime: deployments name its commits.
-    pub _repo: Repo,
+    /// The monorepo every deployment came from.
+    pub repo: Repo,
     /// The window: Sunday 2026-03-01 12:00 (the first week is that half
     /// day) to Thursday 2026-04-02 18:00 (the last week is cut there).
     pub since: i64,
@@ -167,7 +167,7 @@ pub(crate) fn scripted() -> Scripted {
 
     Scripted {
         dm,
-        _repo: repo,
+        repo,
         since: at(0, 12, 0),
         until: at(32, 18, 0),
     }
@@ -194,7 +194,7 @@ fn store(s: &Scripted) -> Box<dyn dorameter::store::Store> {
 }
 
 #[test]
-fn each_point_is_the_report_of_its_bucket() {
+fn each_point_is_thereport_of_its_bucket() {
     let s = scripted();
     let whole = s.report_all();
     let whole = whole.as_array().expect("one report per service+env");
@@ -355,7 +355,7 @@ fn weekly_points_show_the_script() {
 }
 
 #[test]
-fn unknown_services_and_envs_fail_as_report_does() {
+fn unknown_services_and_envs_fail_asreport_does() {
     let s = scripted();
     let mut store = store(&s);
     for (service, env, flags) in [
