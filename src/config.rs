@@ -158,8 +158,10 @@ impl<'de> Deserialize<'de> for Format {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Format::parse(&s).ok_or_else(|| {
+            let all: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
             serde::de::Error::custom(format!(
-                "invalid format '{s}'; format is one of table, json, markdown, prometheus, csv"
+                "invalid format '{s}'; format is one of {}",
+                all.join(", ")
             ))
         })
     }

@@ -16,5 +16,6 @@ pub mod incident;
 pub mod junit;
 pub mod locate;
 pub mod report;
+pub mod series;
 pub mod sinks;
 pub mod store_copy;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::metrics::{BandTable, Report, ReportInput, Window, compute};
 use crate::settings::defaults;
-use crate::store::{ReadTx, Store};
+use crate::store::{ReadTx, ReportFacts, Store};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -50,44 +50,72 @@ pub fn reports(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Report>
     let mut reports = Vec::new();
     store.read(&mut |tx| {
         reports.clear();
-        match (&req.service, &req.env) {
-            (Some(service), env) => {
-                let env = env.as_deref().unwrap_or(defaults::ENV);
-                require_service(tx, service, Some(env), &shown, false)?;
-            }
-            (None, Some(env)) => known_env(&tx.service_envs()?, env, &shown)?,
-            (None, None) => {}
-        }
-        for (service, env) in targets(tx, req)? {
+        for (service, env) in targets(tx, req, &shown)? {
             let facts = tx.report_facts(&service, &env, req.window)?;
-            reports.push(compute(&ReportInput {
-                service: &service,
-                env: &env,
-                deployments: &facts.deployments,
-                incidents: &facts.incidents,
-                lead_times: &facts.lead_times,
-                window: req.window,
-                attribution_window: req.attribution_window,
-                bands: &req.bands,
-                now: req.now,
-            }));
+            reports.push(report_of(
+                req,
+                &service,
+                &env,
+                &facts,
+                &facts.lead_times,
+                req.window,
+            ));
         }
         Ok(())
     })?;
     Ok(reports)
 }
 
-fn targets(tx: &dyn ReadTx, req: &ReportRequest) -> Result<Vec<(String, String)>> {
-    Ok(match &req.service {
-        Some(s) => vec![(
-            s.clone(),
-            req.env.clone().unwrap_or_else(|| defaults::ENV.into()),
-        )],
-        None => tx
-            .service_envs()?
-            .into_iter()
-            .filter(|(_, e)| req.env.as_ref().is_none_or(|want| want == e))
-            .collect(),
+/// The (service, env) pairs `req` asks for: its service (in its env, else
+/// production), or every pair in the store (filtered by its env). A
+/// service or env with no event at all is [`Error::NoInput`] (SPEC §4).
+/// `report` and `series` (the dashboard) both target through here.
+pub(crate) fn targets(
+    tx: &dyn ReadTx,
+    req: &ReportRequest,
+    shown: &str,
+) -> Result<Vec<(String, String)>> {
+    Ok(match (&req.service, &req.env) {
+        (Some(service), env) => {
+            let env = env.as_deref().unwrap_or(defaults::ENV);
+            require_service(tx, service, Some(env), shown, false)?;
+            vec![(service.clone(), env.to_string())]
+        }
+        (None, env) => {
+            let pairs = tx.service_envs()?;
+            if let Some(env) = env {
+                known_env(&pairs, env, shown)?;
+            }
+            pairs
+                .into_iter()
+                .filter(|(_, e)| env.as_ref().is_none_or(|want| want == e))
+                .collect()
+        }
+    })
+}
+
+/// The report of one service+env over `window` from its facts: every
+/// deployment and incident (any time) and the lead-time samples of
+/// `window`. The one call of [`compute`] for `report` and each point of a
+/// series, so a point is exactly the report of its bucket.
+pub(crate) fn report_of(
+    req: &ReportRequest,
+    service: &str,
+    env: &str,
+    facts: &ReportFacts,
+    lead_times: &[i64],
+    window: Window,
+) -> Report {
+    compute(&ReportInput {
+        service,
+        env,
+        deployments: &facts.deployments,
+        incidents: &facts.incidents,
+        lead_times,
+        window,
+        attribution_window: req.attribution_window,
+        bands: &req.bands,
+        now: req.now,
     })
 }
 

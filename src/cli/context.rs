@@ -388,6 +388,6 @@ pub fn check_event_format(settings: &mut Settings) -> Result<()> {
     settings.use_format(
         EVENT_FORMATS,
         "this command",
-        "use --format table, json or markdown; prometheus and csv are for `dorameter report`",
+        "use --format table, json or markdown; prometheus, csv and html are for `dorameter report`",
     )
 }

@@ -5,9 +5,10 @@ use clap::Args;
 use super::GlobalArgs;
 use super::context::Context;
 use crate::app::report::{self, ReportRequest};
+use crate::app::series::{self, Bucket, SeriesRequest};
 use crate::env_vars as ev;
 use crate::metrics::{Level, Report};
-use crate::render::{self, Format};
+use crate::render::{self, DashboardView, Format};
 use crate::settings::Settings;
 use crate::store::Access;
 use crate::{Error, Result, exit};
@@ -68,14 +69,38 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let settings = ctx.settings(global, None)?;
     let req = request(&args, &settings)?;
     let mut store = ctx.open_store(&settings, None, Access::ReadOnly)?;
-    let reports = report::reports(store.as_mut(), &req)?;
-    let text = match settings.format.value {
-        Format::Json if req.service.is_some() => render::json(&reports[0]),
-        Format::Json => render::json(&reports),
-        Format::Markdown => render::report_markdown(&reports),
-        Format::Prometheus => render::report_prometheus(&reports),
-        Format::Csv => render::report_csv(&reports),
-        Format::Table => render::report_table(&reports, &store.describe()),
+    let (reports, text) = match settings.format.value {
+        Format::Html => {
+            // The reports and their weekly series from one snapshot.
+            let d = series::dashboard(
+                store.as_mut(),
+                &SeriesRequest {
+                    report: req,
+                    by: Bucket::Week,
+                },
+            )?;
+            let text = render::dashboard_html(&DashboardView {
+                generated_at: crate::time::format_time(settings.now),
+                store: store.describe(),
+                selected_service: None,
+                selected_env: None,
+                reports: d.reports.clone(),
+                series: d.series,
+            });
+            (d.reports, text)
+        }
+        format => {
+            let reports = report::reports(store.as_mut(), &req)?;
+            let text = match format {
+                Format::Json if req.service.is_some() => render::json(&reports[0]),
+                Format::Json => render::json(&reports),
+                Format::Markdown => render::report_markdown(&reports),
+                Format::Prometheus => render::report_prometheus(&reports),
+                Format::Csv => render::report_csv(&reports),
+                Format::Table | Format::Html => render::report_table(&reports, &store.describe()),
+            };
+            (reports, text)
+        }
     };
     ctx.out(&text)?;
     if let [r] = reports.as_slice() {

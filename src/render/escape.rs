@@ -52,6 +52,28 @@ pub fn markdown(s: &str) -> String {
     out
 }
 
+/// For HTML text and quoted attribute values (either quote): `& < > " '`
+/// become character references, so text can neither open a tag nor leave
+/// an attribute. Control characters other than tab and newline are dropped
+/// and bidi controls are shown as `<U+202E>`, as in [`markdown`].
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() => {}
+            c if is_bidi_control(c) => out.push_str(&format!("&lt;U+{:04X}&gt;", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// For a Prometheus label value: backslash, double quote and newline escaped.
 pub fn prometheus_label(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -101,5 +123,23 @@ mod tests {
         let evil = "api\u{202E}gnp.exe\u{2066}";
         assert_eq!(terminal(evil), "api\\u{202e}gnp.exe\\u{2066}");
         assert_eq!(markdown(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
+        assert_eq!(html(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
+    }
+
+    #[test]
+    fn html_text_cannot_open_tags_or_leave_attributes() {
+        assert_eq!(
+            html(r#"<script>a&b</script>"'"#),
+            "&lt;script&gt;a&amp;b&lt;/script&gt;&quot;&#39;"
+        );
+        assert_eq!(
+            html("x\" onload=\"alert(1)"),
+            "x&quot; onload=&quot;alert(1)"
+        );
+        assert_eq!(html("it's <b>"), "it&#39;s &lt;b&gt;");
+        // An existing reference is text too: shown as typed, not decoded.
+        assert_eq!(html("&lt;"), "&amp;lt;");
+        assert_eq!(html("a\u{0}b\x1b[31m\tc"), "ab[31m\tc");
+        assert_eq!(html("payments-api / prod"), "payments-api / prod");
     }
 }

@@ -6,6 +6,7 @@ mod comment;
 mod deploy;
 pub mod escape;
 mod exposition;
+mod html;
 mod incident;
 mod junit;
 mod report;
@@ -16,6 +17,7 @@ pub use comment::{
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};
+pub use html::{DashboardView, dashboard_csp, dashboard_html};
 pub use incident::{IncidentView, incident_table};
 pub use junit::{
     FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table,
@@ -29,6 +31,8 @@ pub enum Format {
     Markdown,
     Prometheus,
     Csv,
+    /// One self-contained page: `report`'s dashboard.
+    Html,
 }
 
 impl Format {
@@ -39,19 +43,21 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Prometheus => "prometheus",
             Format::Csv => "csv",
+            Format::Html => "html",
         }
     }
 
+    pub const ALL: [Format; 6] = [
+        Format::Table,
+        Format::Json,
+        Format::Markdown,
+        Format::Prometheus,
+        Format::Csv,
+        Format::Html,
+    ];
+
     pub fn parse(s: &str) -> Option<Format> {
-        [
-            Format::Table,
-            Format::Json,
-            Format::Markdown,
-            Format::Prometheus,
-            Format::Csv,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == s)
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }
 

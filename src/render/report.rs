@@ -5,17 +5,18 @@ use super::escape::{csv, markdown, prometheus_label, terminal};
 use crate::metrics::{Level, Report};
 use crate::time::humanize_seconds;
 
-/// One row per metric: name, shown value, level, detail.
-struct Row {
-    key: &'static str,
-    title: &'static str,
-    value: Option<f64>,
-    unit: &'static str,
-    level: Option<Level>,
-    detail: String,
+/// One row per metric: name, shown value, level, detail. Every text
+/// format (and the HTML dashboard's cards) shows these.
+pub(super) struct Row {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub value: Option<f64>,
+    pub unit: &'static str,
+    pub level: Option<Level>,
+    pub detail: String,
 }
 
-fn rows(r: &Report) -> Vec<Row> {
+pub(super) fn rows(r: &Report) -> Vec<Row> {
     let m = &r.metrics;
     let df = &m.deployment_frequency;
     let lt = &m.lead_time_for_changes;
@@ -106,7 +107,8 @@ fn rows(r: &Report) -> Vec<Row> {
     ]
 }
 
-fn shown(value: Option<f64>, unit: &str) -> String {
+/// A metric's value with its unit, for people; `no data` for none.
+pub(super) fn shown(value: Option<f64>, unit: &str) -> String {
     match (value, unit) {
         (None, _) => "no data".into(),
         (Some(v), "seconds") => humanize_seconds(v),
