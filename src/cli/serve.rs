@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// On SIGTERM, how long requests in flight may take to finish
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub shutdown_timeout: String,
+    /// Answers are shared this long (0s: never); events this server records
+    /// refresh them at once, events written elsewhere show after at most this
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub cache_ttl: String,
     /// A git store is fetched again when its copy is older than this
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub refresh: String,
@@ -76,6 +80,13 @@ fn std_duration(flag: &str, value: &str) -> Result<Duration> {
             format!("give {flag} as e.g. 30s or 2m"),
         )
     })
+}
+
+fn cache_ttl(value: &str) -> Result<Duration> {
+    if value.trim().trim_end_matches(char::is_alphabetic) == "0" {
+        return Ok(Duration::ZERO);
+    }
+    std_duration("--cache-ttl", value)
 }
 
 /// The server's configuration from the flags, settings and environment.
@@ -175,6 +186,7 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
         request_timeout: std_duration("--request-timeout", &args.request_timeout)?,
         max_connections: args.max_connections,
         shutdown_timeout: std_duration("--shutdown-timeout", &args.shutdown_timeout)?,
+        cache_ttl: cache_ttl(&args.cache_ttl)?,
         sinks: SinkConfig {
             spool: ctx.spool_dir(s, repo.as_ref()),
             sinks: s.sinks.clone(),

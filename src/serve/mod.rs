@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod cache;
 mod ingest;
 mod pagerduty;
 mod params;

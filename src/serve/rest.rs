@@ -5,6 +5,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::api::{ApiError, ApiResult, Json};
@@ -69,20 +71,30 @@ async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
     .details(json!({"available_projects": projects}))
 }
 
-/// The breakdown behind every `/api/dora/*` answer.
+/// The breakdown behind every `/api/dora/*` answer, shared for the cache's
+/// TTL by every request that names the same project, env, time range and
+/// severity.
 async fn load(
     s: &Shared,
     project: String,
     env: String,
-    window: Window,
+    (window, range): (Window, String),
     severity: Option<String>,
-) -> ApiResult<Breakdown> {
+) -> ApiResult<Arc<Breakdown>> {
     let req = request(s, project.clone(), env.clone(), window);
-    let b = match s
-        .pool
-        .run(move |w| breakdown(w.store.as_mut(), &req, severity.as_deref()))
-        .await
-    {
+    let key = format!(
+        "{project}\0{env}\0{range}\0{}",
+        severity.as_deref().unwrap_or("")
+    );
+    let pool = s.pool.clone();
+    let computed = s
+        .breakdowns
+        .get(key, || async move {
+            pool.run(move |w| breakdown(w.store.as_mut(), &req, severity.as_deref()))
+                .await
+        })
+        .await;
+    let b = match computed {
         Ok(b) => b,
         Err(PoolError::Failed(Error::NoInput { .. })) => {
             return Err(unknown_project(s, &project, &env).await);
@@ -104,12 +116,26 @@ async fn load(
     }
 }
 
-/// `project`, `environment` and the window of `q`.
-fn target(s: &Shared, q: &Params, default_range: &str) -> ApiResult<(String, String, Window)> {
+/// `project`, `environment`, and the window of `q` with the parameters
+/// that named it (the cache's key: the same words mean the same window
+/// within the TTL).
+fn target(
+    s: &Shared,
+    q: &Params,
+    default_range: &str,
+) -> ApiResult<(String, String, (Window, String))> {
+    let range = ["timeRange", "startDate", "endDate"]
+        .iter()
+        .map(|k| q.get(*k).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join("\0");
     Ok((
         params::project(q)?,
         params::environment(q),
-        params::window(q, default_range, s.now())?,
+        (
+            params::window(q, default_range, s.now())?,
+            format!("{default_range}\0{range}"),
+        ),
     ))
 }
 
@@ -135,12 +161,13 @@ pub async fn deployment_frequency(
                 .details(json!({"allowed": ["day", "week", "month"]}))
         })?,
     };
+    let within = window.0;
     let b = load(&s, project, env, window, None).await?;
     Ok(Json(seed::deployment_frequency_body(
         &b,
         &s.bands,
         by,
-        (window.since, window.until),
+        (within.since, within.until),
     )))
 }
 
@@ -175,11 +202,12 @@ pub async fn mttr(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult
 
 pub async fn rework(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
     let (project, env, window) = target(&s, &q, "last30days")?;
+    let within = window.0;
     let b = load(&s, project.clone(), env, window, None).await?;
     let service = project.clone();
     let ci = s
         .pool
-        .run(move |w| crate::app::ci_runs::ci_runs(w.store.as_mut(), &service, window))
+        .run(move |w| crate::app::ci_runs::ci_runs(w.store.as_mut(), &service, within))
         .await?;
     let r = &b.report;
     let mut head = seed::rework_head(r);
@@ -209,8 +237,8 @@ pub async fn rework(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResu
 async fn seed001_report(s: &Shared, service: String, q: &Params) -> ApiResult<(Report, i64)> {
     let (days, window) = params::days(q, s.now())?;
     let env = crate::settings::defaults::ENV.to_string();
-    let b = load(s, service, env, window, None).await?;
-    Ok((b.report, days))
+    let b = load(s, service, env, (window, format!("days\0{days}")), None).await?;
+    Ok((b.report.clone(), days))
 }
 
 pub async fn seed001_metrics(
@@ -249,11 +277,17 @@ pub async fn prometheus(State(s): State<Shared>) -> ApiResult<Response> {
         bands: s.bands.clone(),
         now,
     };
-    let all = s
-        .pool
-        .run(move |w| crate::app::exposition::exposition(w.store.as_mut(), &req))
+    let pool = s.pool.clone();
+    let text = s
+        .expositions
+        .get(String::new(), || async move {
+            let all = pool
+                .run(move |w| crate::app::exposition::exposition(w.store.as_mut(), &req))
+                .await?;
+            Ok::<_, PoolError>(crate::render::exposition(&all))
+        })
         .await?;
-    let mut r = crate::render::exposition(&all).into_response();
+    let mut r = text.as_str().to_owned().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -278,4 +312,56 @@ pub async fn healthz(State(s): State<Shared>) -> Response {
             r
         }
     }
+}
+
+/// `GET /`: the dashboard `report --format html` writes, over every
+/// service of the store (`?service=`/`?env=` preselect the filters,
+/// `timeRange` as the API's, default the last 90 days: 13 weekly points).
+pub async fn dashboard(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Response> {
+    use crate::app::series::{self, Bucket, SeriesRequest};
+    let now = s.now();
+    let window = params::window(&q, "last90days", now)?;
+    let req = SeriesRequest {
+        report: ReportRequest {
+            service: None,
+            env: None,
+            window,
+            attribution_window: s.attribution_window,
+            bands: s.bands.clone(),
+            now,
+        },
+        by: Bucket::Week,
+    };
+    let (d, store) = s
+        .pool
+        .run(move |w| {
+            Ok((
+                series::dashboard(w.store.as_mut(), &req)?,
+                w.store.describe(),
+            ))
+        })
+        .await?;
+    let pick = |k: &str| {
+        q.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let page = crate::render::dashboard_html(&crate::render::DashboardView {
+        reports: d.reports,
+        series: d.series,
+        generated_at: crate::time::format_time(now),
+        store,
+        selected_service: pick("service"),
+        selected_env: pick("env"),
+    });
+    let mut r = page.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(csp) = HeaderValue::from_str(&crate::render::dashboard_csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Ok(r)
 }

@@ -23,6 +23,7 @@ use tower::ServiceExt;
 
 use super::api::ApiError;
 use super::auth::{Caller, Limit, Limiter, Scope, Tokens};
+use super::cache::Cache;
 use super::ingest::Recent;
 use super::pool::{Pool, PoolSpec};
 use super::{ingest, log_line, pagerduty, rest};
@@ -69,6 +70,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
+    /// How long an answer is shared (`--cache-ttl`); zero: never.
+    pub cache_ttl: Duration,
     pub sinks: SinkConfig,
     pub access_log: bool,
 }
@@ -91,6 +94,8 @@ pub struct AppState {
     pub sinks: Option<std::sync::mpsc::Sender<SinkEvent>>,
     /// PagerDuty `X-Webhook-Id`s already taken.
     pub webhook_ids: Recent,
+    pub breakdowns: Cache<crate::app::breakdown::Breakdown>,
+    pub expositions: Cache<String>,
 }
 
 impl AppState {
@@ -101,8 +106,10 @@ impl AppState {
     }
 
     /// Hands recorded events to the sinks, as the CLI's commands do after
-    /// storing them.
+    /// storing them, and makes every cached answer stale.
     pub fn emit(&self, events: Vec<SinkEvent>) {
+        self.breakdowns.invalidate();
+        self.expositions.invalidate();
         if let Some(tx) = &self.sinks {
             for e in events {
                 let _ = tx.send(e);
@@ -123,6 +130,7 @@ struct Peer(SocketAddr);
 
 fn routes(state: Shared) -> Router {
     Router::new()
+        .route("/", get(rest::dashboard))
         .route("/healthz", get(rest::healthz))
         .route("/metrics", get(rest::prometheus))
         .route("/api/dora/metrics", get(rest::all_metrics))
@@ -213,7 +221,13 @@ async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Respons
     };
     req.extensions_mut().insert(Who(caller.clone()));
     let who = Who(caller.clone());
-    let quota = s.limiter.take(&caller);
+    // Probes (`/healthz`) are never counted: a load balancer checking
+    // every few seconds must not use up anyone's limit.
+    let quota = if path == "/healthz" {
+        None
+    } else {
+        s.limiter.take(&caller)
+    };
     let mut response = if quota.is_some_and(|q| q.exceeded) {
         let wait = quota.map_or(1, |q| {
             q.reset
@@ -340,6 +354,8 @@ async fn serve(config: ServeConfig) -> Result<u8> {
         access_log: config.access_log,
         sinks: sinks.as_ref().map(|(tx, _)| tx.clone()),
         webhook_ids: Recent::new(10_000),
+        breakdowns: Cache::new(config.cache_ttl),
+        expositions: Cache::new(config.cache_ttl),
     });
     let reads = if state.tokens.is_empty() {
         "reads open to anyone who can reach it, no webhooks (no DORAMETER_API_TOKENS)"

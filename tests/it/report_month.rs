@@ -14,8 +14,8 @@ use crate::util::*;
 const TOL: f64 = 0.01;
 const ATTRIBUTION: i64 = 24 * HOUR;
 /// The window: March 2026, `[03-01, 03-31)`, 30 days.
-const SINCE: i64 = BASE;
-const UNTIL: i64 = BASE + 30 * DAY;
+pub(crate) const SINCE: i64 = BASE;
+pub(crate) const UNTIL: i64 = BASE + 30 * DAY;
 
 #[derive(Clone, Copy, Default)]
 struct Opts {
@@ -52,8 +52,8 @@ struct Inc {
     deployment: Option<String>,
 }
 
-struct Month {
-    dm: Dm,
+pub(crate) struct Month {
+    pub(crate) dm: Dm,
     repo: Repo,
     graph: Graph,
     deps: Vec<Dep>,
@@ -395,7 +395,7 @@ impl Month {
             .map(|d| d.id.clone())
     }
 
-    fn expected(&self, svc: &str) -> Expected {
+    pub(crate) fn expected(&self, svc: &str) -> Expected {
         let in_window: Vec<&Dep> = self
             .deps
             .iter()
@@ -504,8 +504,8 @@ impl Month {
     }
 }
 
-struct Expected {
-    deployments: usize,
+pub(crate) struct Expected {
+    pub(crate) deployments: usize,
     per_day: f64,
     leads: Vec<f64>,
     failed: usize,
@@ -513,7 +513,7 @@ struct Expected {
     ttr: Vec<f64>,
     open: usize,
     rework: usize,
-    failed_ids: Vec<String>,
+    pub(crate) failed_ids: Vec<String>,
 }
 
 fn classic_rate(per_day: f64) -> &'static str {
@@ -644,7 +644,7 @@ fn check_report(r: &Value, svc: &str, e: &Expected) {
 /// The script: 2026-02-27 first deployments, then every day of March (and
 /// April 1st) two commits, `api` deploying on weekdays at 14:00 and `web` on
 /// even days at 17:00, with the special events on their days.
-fn script() -> Month {
+pub(crate) fn script() -> Month {
     let mut m = Month::new();
     m.commit("chore: initial import", at(-2, 9, 0), at(-2, 9, 0));
     m.deploy("api", "api-init", None, at(-2, 12, 0), PLAIN);
