@@ -54,7 +54,7 @@ struct Inc {
 
 pub(crate) struct Month {
     pub(crate) dm: Dm,
-    repo: Repo,
+    pub(crate) repo: Repo,
     graph: Graph,
     deps: Vec<Dep>,
     incs: Vec<Inc>,

@@ -918,3 +918,134 @@ fn a_bad_setting_stops_serve_before_it_listens() {
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("--rate-limit"), "{run:#?}");
 }
+
+/// The month copied into PostgreSQL and into a git store: the same answers.
+#[test]
+fn the_api_over_postgres_and_git_stores_answers_the_same() {
+    let m = script();
+    let at_end = Dm::new(UNTIL);
+    let env = [("DORAMETER_API_TOKENS", format!("read:{READ}"))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let check = |srv: &Serving, what: &str| {
+        for svc in ["api", "web"] {
+            let a = srv.get(&format!("/api/dora/metrics?project={svc}"), Some(READ));
+            assert_eq!(a.status, 200, "{what}: {a:?}");
+            check_metrics(&a.json(), &report(&m.dm, svc), svc);
+        }
+    };
+
+    // A git store on the repository's remote, served from its checkout.
+    let remote = tempfile::tempdir().unwrap();
+    let bare = remote.path().join("origin.git");
+    m.repo
+        .git(&["init", "-q", "--bare", bare.to_str().unwrap()], UNTIL);
+    m.repo
+        .git(&["remote", "add", "origin", bare.to_str().unwrap()], UNTIL);
+    m.repo.git(&["push", "-q", "origin", "main"], UNTIL);
+    m.dm.run_in(
+        &m.repo.path,
+        &["store", "copy", "--from", &m.dm.store_url(), "--to", "git"],
+    )
+    .assert_ok();
+    let srv = Serving::start(&at_end, &m.repo.path, &env, &["--store", "git"]);
+    check(&srv, "git");
+    drop(srv);
+
+    let Some(admin) = crate::postgres::server() else {
+        return;
+    };
+    let db = crate::postgres::Db::new(&admin);
+    m.dm.run_raw(&[
+        "store",
+        "copy",
+        "--from",
+        &m.dm.store_url(),
+        "--to",
+        &db.url,
+    ])
+    .assert_ok();
+    let srv = Serving::start(&at_end, &at_end.cwd(), &env, &["--store", &db.url]);
+    check(&srv, "postgres");
+    // Webhooks into PostgreSQL: once, whatever the retries.
+    drop(srv);
+    let writer = [("DORAMETER_API_TOKENS", format!("write:{WRITE}"))];
+    let writer: Vec<(&str, &str)> = writer.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let srv = Serving::start(&at_end, &at_end.cwd(), &writer, &["--store", &db.url]);
+    let body = json!({"service": "pg-svc", "environment": "production", "commit_sha": "feed123",
+        "commit_timestamp": rfc(UNTIL - 2 * HOUR), "deployed_at": rfc(UNTIL - HOUR)});
+    for _ in 0..3 {
+        assert_eq!(
+            srv.post("/events/deployment", Some(WRITE), &body).status,
+            200
+        );
+    }
+    let (status, _) = srv.terminate();
+    assert!(status.success());
+    let pg = at_end.with_store(&db.url);
+    assert_eq!(pg.deployment_count("pg-svc"), 1);
+}
+
+/// `serve --repo`: a webhook's short sha is resolved in the server's clone
+/// (fetched when it does not have the commit yet) and lead time comes from
+/// git, as `deploy` computes it.
+#[test]
+fn serve_repo_resolves_webhook_shas_and_counts_lead_time_from_git() {
+    let dm = Dm::default();
+    let mut work = Repo::new();
+    let first = work.commit_at("one", dm.now - 10 * HOUR);
+    let remote = tempfile::tempdir().unwrap();
+    let bare = remote.path().join("origin.git");
+    work.git(&["init", "-q", "--bare", bare.to_str().unwrap()], dm.now);
+    work.git(&["remote", "add", "origin", bare.to_str().unwrap()], dm.now);
+    work.git(&["push", "-q", "origin", "main"], dm.now);
+    let clone = remote.path().join("server-clone");
+    work.git(
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+        dm.now,
+    );
+    let srv = Serving::start(
+        &dm,
+        &dm.cwd(),
+        &[("DORAMETER_API_TOKENS", &format!("write:{WRITE}"))],
+        &[
+            "--store",
+            &dm.store_url(),
+            "--repo",
+            clone.to_str().unwrap(),
+        ],
+    );
+    let deploy = |sha: &str, id: &str, at: i64| {
+        let body = json!({"project": "api", "commit_sha": sha, "deployment_id": id,
+            "status": "success", "environment": "production", "timestamp": rfc(at)});
+        srv.post("/api/plugins/webhook/1/deployments", Some(WRITE), &body)
+    };
+    assert_eq!(deploy(&first[..7], "d1", dm.now - 9 * HOUR).status, 200);
+    // Two commits the server's clone has not fetched yet.
+    work.commit_at("two", dm.now - 5 * HOUR);
+    let third = work.commit_at("three", dm.now - 3 * HOUR);
+    work.git(&["push", "-q", "origin", "main"], dm.now);
+    let a = deploy(&third[..9], "d2", dm.now - HOUR);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["lead_time_changes"], 2, "{a:?}");
+    let unknown = deploy("0000000", "d3", dm.now - MIN);
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (400, "INVALID_REQUEST"),
+        "{unknown:?}"
+    );
+    drop(srv);
+    let r = ever(&dm, "api", "production");
+    let lt = &r["metrics"]["lead_time_for_changes"];
+    assert_eq!(lt["changes"], 2, "{r}");
+    assert_eq!(
+        lt["p50"].as_f64().unwrap(),
+        (3 * HOUR) as f64,
+        "4 h and 2 h: {r}"
+    );
+    assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 2);
+}
