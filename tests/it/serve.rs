@@ -1049,3 +1049,281 @@ fn serve_repo_resolves_webhook_shas_and_counts_lead_time_from_git() {
     );
     assert_eq!(r["metrics"]["deployment_frequency"]["deployments"], 2);
 }
+
+/// A real Prometheus server scraping `serve` every second, and the PromQL
+/// of seeds 000 and 001 through its HTTP API.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// `None` (loudly) without the `prometheus` binary, unless CI requires it.
+    #[expect(clippy::print_stderr, reason = "a skipped test must be visible")]
+    fn scrape(target: &str, token: &str) -> Option<Prometheus> {
+        if std::process::Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var("DORAMETER_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
+                "DORAMETER_REQUIRE_PROMETHEUS=1 but prometheus is not installed (apt-get install prometheus)"
+            );
+            eprintln!("SKIPPED: prometheus not found (apt-get install prometheus)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: dorameter\n    authorization:\n      credentials: {token}\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        Some(Prometheus {
+            child,
+            url: format!("127.0.0.1:{port}"),
+            _dir: dir,
+        })
+    }
+
+    /// An instant query's samples: labels and value.
+    fn query(&self, promql: &str) -> Vec<(Value, f64)> {
+        let mut s = match TcpStream::connect(&self.url) {
+            Ok(s) => s,
+            Err(_) => return vec![],
+        };
+        let q: String = promql
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let req =
+            format!("GET /api/v1/query?query={q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let a = read_answer(&mut s);
+        if a.status != 200 {
+            return vec![];
+        }
+        let body = a.body.trim();
+        // Chunked answers: the JSON is between the chunk sizes.
+        let json_text = body
+            .find('{')
+            .and_then(|start| body.rfind('}').map(|end| &body[start..=end]))
+            .unwrap_or(body);
+        let v: Value = serde_json::from_str(json_text).unwrap_or(Value::Null);
+        v["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| {
+                let val: f64 = r["value"][1].as_str()?.parse().ok()?;
+                Some((r["metric"].clone(), val))
+            })
+            .collect()
+    }
+
+    /// The one value of `promql`, waiting (up to 60 s) until it has one
+    /// that `ready` accepts.
+    fn value(&self, promql: &str, ready: impl Fn(f64) -> bool) -> f64 {
+        let start = Instant::now();
+        loop {
+            if let [(_, v)] = self.query(promql).as_slice() {
+                if ready(*v) {
+                    return *v;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no answer to {promql}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_serve_and_the_seeds_promql_answers_as_report() {
+    let m = script();
+    let at_end = Dm::new(UNTIL);
+    let tokens = format!("read:{READ},write:{WRITE}");
+    // No cache: every scrape sees the webhooks before it.
+    let srv = Serving::start(
+        &at_end,
+        &at_end.cwd(),
+        &[("DORAMETER_API_TOKENS", &tokens)],
+        &[
+            "--store",
+            &m.dm.store_url(),
+            "--cache-ttl",
+            "0s",
+            "--rate-limit",
+            "off",
+        ],
+    );
+    let Some(prom) = Prometheus::scrape(&srv.addr, READ) else {
+        return;
+    };
+    let all_time = |svc: &str| {
+        m.dm.json(&[
+            "report",
+            "--service",
+            svc,
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            &rfc(m.dm.now),
+        ])
+    };
+    // Scraped twice before anything changes.
+    prom.value("count_over_time(up{job=\"dorameter\"}[1m])", |v| v >= 2.0);
+    assert_eq!(prom.value("up{job=\"dorameter\"}", |_| true), 1.0);
+
+    // Seed 000: the current change failure rate, a fraction.
+    let window = report(&m.dm, "api");
+    let cfr = prom.value("dora_change_failure_rate{project=\"api\"}", |_| true);
+    let want = window["metrics"]["change_failure_rate"]["value"]
+        .as_f64()
+        .unwrap()
+        / 100.0;
+    assert!((cfr - want).abs() < 1e-9, "{cfr} vs {want}");
+    // Seed 000: p95 lead time in minutes, within the bucket of the exact p95.
+    let p95 = prom.value(
+        "histogram_quantile(0.95, dora_lead_time_seconds_bucket{project=\"api\"}) / 60",
+        |_| true,
+    );
+    let exact = all_time("api")["metrics"]["lead_time_for_changes"]["p95"]
+        .as_f64()
+        .unwrap();
+    // The exposition's bucket bounds (docs/serve.md), and +Inf.
+    let buckets = [
+        0.0,
+        60.0,
+        300.0,
+        600.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        14400.0,
+        28800.0,
+        43200.0,
+        86400.0,
+        172800.0,
+        259200.0,
+        432000.0,
+        604800.0,
+        1209600.0,
+        2592000.0,
+        5184000.0,
+        7776000.0,
+        15552000.0,
+        f64::INFINITY,
+    ];
+    let hi = buckets.iter().position(|b| *b >= exact).expect("a bucket");
+    assert!(
+        p95 * 60.0 >= buckets[hi.saturating_sub(1)] && p95 * 60.0 <= buckets[hi],
+        "p95 {p95} min vs exact {exact} s"
+    );
+    // Seed 001: change failure rate over all time, in percent.
+    let seed_cfr = prom.value(
+        "sum(deployments_failed_total) / sum(deployments_total) * 100",
+        |_| true,
+    );
+    let (mut failed, mut total) = (0.0, 0.0);
+    for svc in ["api", "web"] {
+        let r = all_time(svc);
+        failed += r["metrics"]["change_failure_rate"]["failed_deployments"]
+            .as_f64()
+            .unwrap();
+        total += r["metrics"]["change_failure_rate"]["total_deployments"]
+            .as_f64()
+            .unwrap();
+    }
+    assert!(
+        (seed_cfr - failed * 100.0 / total).abs() < 1e-9,
+        "{seed_cfr}"
+    );
+    // Seed 001: MTTR in minutes per service.
+    let mttr = prom
+        .query("avg(incident_resolution_time_seconds) by (service) / 60")
+        .into_iter()
+        .find(|(l, _)| l["service"] == "api")
+        .expect("api's MTTR")
+        .1;
+    let mean = window["metrics"]["time_to_restore"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((mttr * 60.0 - mean).abs() < 1e-6, "{mttr} vs {mean}");
+
+    // Six deployments arrive by webhook, lead times 10 to 60 minutes.
+    let before = prom.value("deployments_total{service=\"api\"}", |_| true);
+    for k in 1..=6 {
+        let at = UNTIL - DAY + k * HOUR;
+        let body = json!({"service": "api", "environment": "production", "commit_sha": format!("beef{k:03}"),
+            "commit_timestamp": rfc(at - k * 10 * MIN), "deployed_at": rfc(at)});
+        assert_eq!(
+            srv.post("/events/deployment", Some(WRITE), &body).status,
+            200
+        );
+    }
+    let after = prom.value("deployments_total{service=\"api\"}", |v| v >= before + 6.0);
+    assert_eq!(after, before + 6.0);
+    // Let a few scrapes see the new total, then ask the seeds' rate queries.
+    std::thread::sleep(Duration::from_secs(3));
+    let seen = prom.value(
+        "max_over_time(deployments_total{service=\"api\"}[5m]) - min_over_time(deployments_total{service=\"api\"}[5m])",
+        |_| true,
+    );
+    assert_eq!(seen, 6.0);
+    let increase = prom.value(
+        "sum(increase(deployments_total{environment=\"production\",service=\"api\"}[7d]))",
+        |_| true,
+    );
+    assert!(
+        (6.0..=9.0).contains(&increase),
+        "seed 001's 7-day increase: {increase}"
+    );
+    let rate = prom.value(
+        "rate(dora_deployment_frequency_total{project=\"api\"}[7d]) * 86400",
+        |_| true,
+    );
+    assert!(rate > 0.0, "{rate}");
+    let median = prom.value(
+        "histogram_quantile(0.50, sum(rate(lead_time_seconds_bucket{service=\"api\"}[7d])) by (le, service))",
+        |_| true,
+    );
+    // The new lead times' median, 35 min, is between the 30 and 60 min bounds.
+    assert!((1800.0..=3600.0).contains(&median), "{median}");
+}
