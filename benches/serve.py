@@ -411,7 +411,9 @@ def serve_available(binary):
 
 def dorameter_server(args, store, tokens, probe, headers):
     port = free_port()
-    cmd = [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--store", store]
+    # A benchmark is one client sending as fast as it can: no per-token limit
+    # (the 5000/h default would answer 429 within a second).
+    cmd = [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--store", store, "--rate-limit", "off"]
     return Server("dorameter serve", cmd, dorameter_env({"DORAMETER_API_TOKENS": tokens}), port, probe, headers)
 
 
