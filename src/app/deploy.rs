@@ -13,7 +13,7 @@ use crate::event::{
 };
 use crate::git::{Commit, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes};
 use crate::settings::Origin;
-use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store};
+use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store, WriteTx};
 use crate::time::END_OF_TIME;
 use crate::{Error, Result};
 
@@ -128,46 +128,55 @@ pub fn record(
         })?;
     } else {
         store.write(&mut |tx| {
-            if let Some(existing) = tx.deployment(&req.id)? {
-                result = Some(Recorded {
-                    deployment: existing,
-                    recorded: false,
-                    warnings: vec![format!(
-                        "deployment {} was already recorded; nothing changed",
-                        req.id
-                    )],
-                    first_of_service: false,
-                });
-                return Ok(());
-            }
-            if let Some(earlier) = rerun_of(tx, req)? {
-                result = Some(Recorded {
-                    warnings: vec![format!(
-                        "{} of {} / {} was already recorded by this CI run (deployment {}); a re-run of the job is not another deployment",
-                        &req.sha[..req.sha.len().min(12)],
-                        req.service,
-                        req.env,
-                        earlier.id
-                    )],
-                    deployment: earlier,
-                    recorded: false,
-                    first_of_service: false,
-                });
-                return Ok(());
-            }
-            let p = plan(repo, tx, req)?;
-            let first_of_service = is_new_service(tx, &req.service)?;
-            let recorded = tx.insert_deployment(&p.deployment)?;
-            result = Some(Recorded {
-                deployment: p.deployment,
-                recorded,
-                warnings: p.warnings,
-                first_of_service,
-            });
+            result = Some(record_in(tx, repo, req)?);
             Ok(())
         })?;
     }
     result.ok_or_else(|| Error::internal("the store ran no transaction for the deployment"))
+}
+
+/// Records `req` in an open write transaction (the body of [`record`];
+/// `serve` commits several in one): an id already recorded, or a re-run of
+/// the same CI run, changes nothing and says so.
+pub fn record_in(
+    tx: &mut dyn WriteTx,
+    repo: Option<&Repo>,
+    req: &DeployRequest,
+) -> Result<Recorded> {
+    if let Some(existing) = tx.deployment(&req.id)? {
+        return Ok(Recorded {
+            deployment: existing,
+            recorded: false,
+            warnings: vec![format!(
+                "deployment {} was already recorded; nothing changed",
+                req.id
+            )],
+            first_of_service: false,
+        });
+    }
+    if let Some(earlier) = rerun_of(tx, req)? {
+        return Ok(Recorded {
+            warnings: vec![format!(
+                "{} of {} / {} was already recorded by this CI run (deployment {}); a re-run of the job is not another deployment",
+                &req.sha[..req.sha.len().min(12)],
+                req.service,
+                req.env,
+                earlier.id
+            )],
+            deployment: earlier,
+            recorded: false,
+            first_of_service: false,
+        });
+    }
+    let p = plan(repo, tx, req)?;
+    let first_of_service = is_new_service(tx, &req.service)?;
+    let recorded = tx.insert_deployment(&p.deployment)?;
+    Ok(Recorded {
+        deployment: p.deployment,
+        recorded,
+        warnings: p.warnings,
+        first_of_service,
+    })
 }
 
 /// The successful deployment of the same sha to the same service+env that

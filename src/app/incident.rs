@@ -61,7 +61,7 @@ pub fn record(
 ) -> Result<Recorded> {
     let mut out = None;
     store.write(&mut |tx| {
-        out = Some(upsert(tx, repo, req)?);
+        out = Some(record_in(tx, repo, req)?);
         Ok(())
     })?;
     out.ok_or_else(|| Error::internal("the store ran no transaction for the incident"))
@@ -76,7 +76,13 @@ fn quoted(services: &[String]) -> String {
         .join(", ")
 }
 
-fn upsert(tx: &mut dyn WriteTx, repo: Option<&Repo>, req: &IncidentRequest) -> Result<Recorded> {
+/// Upserts the incident in an open write transaction (the body of
+/// [`record`]; `serve` commits several in one).
+pub fn record_in(
+    tx: &mut dyn WriteTx,
+    repo: Option<&Repo>,
+    req: &IncidentRequest,
+) -> Result<Recorded> {
     let mut warnings = Vec::new();
     let resolved_at = req.resolved_at.or(req.resolving.then_some(req.now));
     let recorded = tx.incident(&req.id)?;

@@ -318,24 +318,26 @@ fn deploy_request(s: &AppState, g: Given) -> DeployRequest {
     }
 }
 
-/// Records a deployment on a worker. With `--repo`, its sha is resolved
-/// there (fetching once when the clone does not have it yet) and lead time
-/// comes from git; without, the sha is kept as given.
-fn record_deployment(w: &mut Worker, mut req: DeployRequest) -> Result<deploy::Recorded> {
+/// With `--repo`, a deployment's sha is resolved in the clone (fetched once
+/// when it does not have the commit yet); without, it is kept as given.
+fn resolve(w: &mut Worker, mut req: DeployRequest) -> Result<DeployRequest> {
     if let Some(repo) = w.repo.as_ref() {
         if req.resolve_revisions(Some(repo)).is_err() {
             repo.fetch_origin()?;
             req.resolve_revisions(Some(repo))?;
         }
     }
-    deploy::record(w.store.as_mut(), w.repo.as_ref(), &req, false)
+    Ok(req)
 }
 
 async fn deployment(s: &Shared, given: Given) -> ApiResult<Value> {
-    let req = deploy_request(s, given);
+    let mut req = deploy_request(s, given);
+    if s.has_repo {
+        req = s.pool.run(move |w| resolve(w, req)).await?;
+    }
     let recorded = s
         .pool
-        .run(move |w| record_deployment(w, req))
+        .write(move |tx, repo| deploy::record_in(tx, repo, &req))
         .await
         .map_err(ApiError::from)?;
     let body = json!({
@@ -387,7 +389,7 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value
     };
     let recorded = s
         .pool
-        .run(move |w| incident::record(w.store.as_mut(), None, &req))
+        .write(move |tx, _| incident::record_in(tx, None, &req))
         .await?;
     let body = json!({
         "status": "recorded",

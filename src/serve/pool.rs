@@ -3,6 +3,15 @@
 //! The stores are blocking; the async handlers hand them a job and await its
 //! answer. A full queue is an immediate "busy" (503), never an unbounded
 //! backlog: the bounded concurrency of SPEC §9.
+//!
+//! Writes to SQLite and PostgreSQL go to one more thread, the writer, which
+//! commits the writes waiting for it together in one transaction (group
+//! commit): each store takes one writer at a time anyway, and one commit
+//! (one fsync) for many webhooks is what makes a burst of them cheap. A
+//! write that fails rolls its batch back, and the batch is written again
+//! one write per transaction, so one bad event never costs another its
+//! place; each caller hears only after its commit. A git store has a single
+//! worker for reads and writes alike.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -11,7 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::git::Repo;
-use crate::store::{self, Access, Store, StoreUrl};
+use std::any::Any;
+
+use crate::store::{self, Access, Store, StoreUrl, WriteTx};
 use crate::{Error, Result};
 
 /// What a job gets: the worker's store and repository.
@@ -59,6 +70,17 @@ impl Worker {
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
+type Written = Box<dyn Any + Send>;
+type Apply = Box<dyn FnMut(&mut dyn WriteTx, Option<&Repo>) -> Result<Written> + Send>;
+
+struct WriteJob {
+    apply: Apply,
+    reply: oneshot::Sender<Result<Written>>,
+}
+
+/// Writes committed together at most.
+const BATCH: usize = 256;
+
 /// How the workers open their store.
 #[derive(Clone, Debug)]
 pub struct PoolSpec {
@@ -84,6 +106,8 @@ pub enum PoolError {
 #[derive(Clone)]
 pub struct Pool {
     jobs: SyncSender<Job>,
+    /// The writer's queue; `None`: writes run as jobs (the git store).
+    writes: Option<SyncSender<WriteJob>>,
 }
 
 impl Pool {
@@ -119,6 +143,31 @@ impl Pool {
                 .map_err(|e| Error::internal(format!("failed to start a store worker: {e}")))?;
             handles.push(handle);
         }
+        let writes = match spec.url {
+            StoreUrl::Git(_) => None,
+            _ => {
+                let (wtx, wrx) = sync_channel::<WriteJob>(spec.queue.max(1));
+                let spec = spec.clone();
+                let opened_tx = opened_tx.clone();
+                let handle = std::thread::Builder::new()
+                    .name("store-writer".into())
+                    .spawn(move || match Worker::open(&spec) {
+                        Ok(w) => {
+                            let _ = opened_tx.send(Ok(()));
+                            drop(opened_tx);
+                            write(w, &wrx);
+                        }
+                        Err(e) => {
+                            let _ = opened_tx.send(Err(e));
+                        }
+                    })
+                    .map_err(|e| {
+                        Error::internal(format!("failed to start the store writer: {e}"))
+                    })?;
+                handles.push(handle);
+                Some(wtx)
+            }
+        };
         drop(opened_tx);
         for _ in 0..handles.len() {
             match opened.recv() {
@@ -127,7 +176,7 @@ impl Pool {
                 Err(_) => return Err(Error::internal("a store worker ended before it opened")),
             }
         }
-        Ok((Pool { jobs: tx }, handles))
+        Ok((Pool { jobs: tx, writes }, handles))
     }
 
     /// Runs `f` on a worker and waits for its answer.
@@ -147,6 +196,84 @@ impl Pool {
         match rx.await {
             Ok(r) => r.map_err(PoolError::Failed),
             Err(_) => Err(PoolError::Closed),
+        }
+    }
+
+    /// Runs `f` in a write transaction (with the writer's repository) and
+    /// waits until it is committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&mut dyn WriteTx, Option<&Repo>) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, PoolError> {
+        let Some(writes) = &self.writes else {
+            return self
+                .run(move |w| {
+                    let mut out = None;
+                    let repo = w.repo.as_ref();
+                    w.store.write(&mut |tx| {
+                        out = Some(f(tx, repo)?);
+                        Ok(())
+                    })?;
+                    out.ok_or_else(|| Error::internal("the store ran no write"))
+                })
+                .await;
+        };
+        let (reply, rx) = oneshot::channel();
+        let apply: Apply = Box::new(move |tx, repo| f(tx, repo).map(|t| Box::new(t) as Written));
+        match writes.try_send(WriteJob { apply, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(PoolError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
+        }
+        match rx.await {
+            Ok(Ok(written)) => written
+                .downcast::<T>()
+                .map(|t| *t)
+                .map_err(|_| PoolError::Failed(Error::internal("a write answered another type"))),
+            Ok(Err(e)) => Err(PoolError::Failed(e)),
+            Err(_) => Err(PoolError::Closed),
+        }
+    }
+}
+
+/// The writer: every write waiting, committed in one transaction.
+fn write(mut worker: Worker, rx: &Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let repo = worker.repo.as_ref();
+        let mut done: Vec<Written> = Vec::with_capacity(batch.len());
+        let together = worker.store.write(&mut |tx| {
+            done.clear();
+            for job in batch.iter_mut() {
+                done.push((job.apply)(tx, repo)?);
+            }
+            Ok(())
+        });
+        if together.is_ok() && done.len() == batch.len() {
+            for (job, out) in batch.into_iter().zip(done) {
+                let _ = job.reply.send(Ok(out));
+            }
+            continue;
+        }
+        // One of them failed: each alone, so each hears its own answer.
+        for mut job in batch {
+            let mut out = None;
+            let r = worker.store.write(&mut |tx| {
+                out = Some((job.apply)(tx, repo)?);
+                Ok(())
+            });
+            let answer = match (r, out) {
+                (Ok(()), Some(o)) => Ok(o),
+                (Err(e), _) => Err(e),
+                (Ok(()), None) => Err(Error::internal("the store ran no write")),
+            };
+            let _ = job.reply.send(answer);
         }
     }
 }

@@ -87,6 +87,8 @@ pub struct AppState {
     pub window: chrono::Duration,
     pub fixed_now: Option<DateTime<Utc>>,
     pub deploy: DeployDefaults,
+    /// `--repo`: webhook shas are resolved in a clone.
+    pub has_repo: bool,
     pub max_body: usize,
     pub request_timeout: Duration,
     pub access_log: bool,
@@ -349,6 +351,7 @@ async fn serve(config: ServeConfig) -> Result<u8> {
         window: config.window,
         fixed_now: config.fixed_now,
         deploy: config.deploy,
+        has_repo: config.pool.repo.is_some(),
         max_body: config.max_body,
         request_timeout: config.request_timeout,
         access_log: config.access_log,
