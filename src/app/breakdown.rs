@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::report::{ReportRequest, require_service};
 use crate::event::RemediationReason;
-use crate::metrics::{FailureCause, Report, ReportInput, compute_with_failures};
+use crate::metrics::{FailureCause, Report, ReportInput, compute_with_failures, earliest_cause};
 use crate::settings::defaults;
 use crate::store::{ReadTx, Store};
 use crate::{Error, Result};
@@ -89,11 +89,11 @@ pub fn breakdown(
     let mut out = None;
     store.read(&mut |tx| {
         require_service(tx, service, Some(env), &shown, false)?;
-        let mut facts = tx.report_facts(service, env, req.window)?;
+        let from = earliest_cause(req.window.since, req.attribution_window);
+        let mut facts = tx.report_facts(service, env, req.window, from)?;
         let history_from = facts
-            .deployments
-            .iter()
-            .map(|d| d.finished_at)
+            .first_deployment
+            .into_iter()
             .chain(facts.incidents.iter().map(|i| i.started_at))
             .min();
         let mut deployed_at: Vec<_> = facts
@@ -119,6 +119,7 @@ pub fn breakdown(
             service,
             env,
             deployments: &facts.deployments,
+            known: facts.first_deployment.is_some(),
             incidents: &facts.incidents,
             lead_times: &facts.lead_times,
             window: req.window,

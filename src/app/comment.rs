@@ -108,7 +108,11 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         super::report::require_service(tx, &req.service, Some(&req.env), &shown, true)?;
         // Deployments and incidents once (they hold every window); only the
         // lead times are per window.
-        let facts = tx.report_facts(&req.service, &req.env, current)?;
+        let from = crate::metrics::earliest_cause(
+            previous.since.min(current.since),
+            req.attribution_window,
+        );
+        let facts = tx.report_facts(&req.service, &req.env, current, from)?;
         let previous_lead_times = tx.lead_times(&req.service, &req.env, previous)?;
         weekly = weekly_deployments(&facts.deployments, current);
         for (window, lead_times) in [
@@ -119,6 +123,7 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
                 service: &req.service,
                 env: &req.env,
                 deployments: &facts.deployments,
+                known: facts.first_deployment.is_some(),
                 incidents: &facts.incidents,
                 lead_times,
                 window,

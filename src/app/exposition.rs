@@ -45,12 +45,13 @@ pub fn exposition(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Expo
             {
                 continue;
             }
-            let facts = tx.report_facts(&service, &env, all_time)?;
+            let facts = tx.report_facts(&service, &env, all_time, all_time.since)?;
             let input = |lead_times: &'_ [i64], window: Window| {
                 compute(&ReportInput {
                     service: &service,
                     env: &env,
                     deployments: &facts.deployments,
+                    known: facts.first_deployment.is_some(),
                     incidents: &facts.incidents,
                     lead_times,
                     window,

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::metrics::{BandTable, Report, ReportInput, Window, compute};
+use crate::metrics::{BandTable, Report, ReportInput, Window, compute, earliest_cause};
 use crate::settings::defaults;
 use crate::store::{ReadTx, ReportFacts, Store};
 use crate::{Error, Result};
@@ -51,7 +51,8 @@ pub fn reports(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Report>
     store.read(&mut |tx| {
         reports.clear();
         for (service, env) in targets(tx, req, &shown)? {
-            let facts = tx.report_facts(&service, &env, req.window)?;
+            let from = earliest_cause(req.window.since, req.attribution_window);
+            let facts = tx.report_facts(&service, &env, req.window, from)?;
             reports.push(report_of(
                 req,
                 &service,
@@ -110,6 +111,7 @@ pub(crate) fn report_of(
         service,
         env,
         deployments: &facts.deployments,
+        known: facts.first_deployment.is_some(),
         incidents: &facts.incidents,
         lead_times,
         window,

@@ -179,7 +179,8 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
         out.reports.clear();
         out.series.clear();
         for (service, env) in targets(tx, r, &shown)? {
-            let facts = tx.report_facts(&service, &env, r.window)?;
+            let from = crate::metrics::earliest_cause(r.window.since, r.attribution_window);
+            let facts = tx.report_facts(&service, &env, r.window, from)?;
             out.reports.push(report_of(
                 r,
                 &service,

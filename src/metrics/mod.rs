@@ -11,6 +11,6 @@ pub use report::{
     ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeployment,
     FailedDeploymentRecoveryTime, FailureCause, IncidentFact, LeadTimeForChanges, Metrics, Report,
     ReportInput, ReworkRate, TimeToRestore, Window, WindowOut, compute, compute_with_failures,
-    latest_cause_instant, may_have_caused,
+    earliest_cause, latest_cause_instant, may_have_caused,
 };
 pub use stats::{Summary, percentile, round_to, summarize};

@@ -72,8 +72,12 @@ pub struct IncidentFact {
 pub struct ReportInput<'a> {
     pub service: &'a str,
     pub env: &'a str,
-    /// All deployments of the service+env, any time, any order.
+    /// The deployments of the service+env finished at or after
+    /// [`earliest_cause`] of the window (or all of them), any order.
     pub deployments: &'a [DeploymentFact],
+    /// The service+env has deployments at all (some maybe before those
+    /// given): frequency is then a number, never "no data".
+    pub known: bool,
     /// All incidents that list the service, in the env, any time.
     pub incidents: &'a [IncidentFact],
     /// Lead times (seconds) of the changes of successful deployments that
@@ -270,7 +274,7 @@ pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDepl
     let days = w.days();
 
     // Deployment frequency: null only when nothing was ever recorded here.
-    let known = !input.deployments.is_empty();
+    let known = input.known || !input.deployments.is_empty();
     let per_day = (known && days > 0.0).then(|| n as f64 / days);
     let deploy_days: BTreeSet<_> = in_window
         .iter()
@@ -453,6 +457,18 @@ pub fn may_have_caused(finished: DateTime<Utc>, started: DateTime<Utc>, window: 
     finished < started && started - finished <= window
 }
 
+/// The earliest a deployment can have finished and still matter to the
+/// metrics of a window starting at `since`: it counts only if it finished
+/// in the window, and an older one is more than the attribution window
+/// before any incident that could make an in-window deployment failed. The
+/// stores load deployments from here on (SPEC §3 rule 3, with
+/// [`may_have_caused`]).
+pub fn earliest_cause(since: DateTime<Utc>, attribution_window: Duration) -> DateTime<Utc> {
+    since
+        .checked_sub_signed(attribution_window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The latest instant at which a deployment that may have caused an
 /// incident started at `started` can have finished, for "at or before"
 /// store queries (which keep milliseconds).
@@ -517,6 +533,7 @@ mod tests {
             service: "api",
             env: "production",
             deployments: &deployments,
+            known: false,
             incidents: &incidents,
             lead_times: &[60, 120, 7200],
             window: Window {
@@ -549,6 +566,7 @@ mod tests {
             service: "api",
             env: "production",
             deployments: &[],
+            known: false,
             incidents: &[],
             lead_times: &[],
             window: Window {
@@ -583,6 +601,7 @@ mod tests {
                 service: "s",
                 env: "e",
                 deployments: &deployments,
+                known: false,
                 incidents: &incidents,
                 lead_times: &[],
                 window: Window {

@@ -695,6 +695,7 @@ mod tests {
                 service,
                 env,
                 deployments: &deployments,
+                known: false,
                 incidents: &incidents,
                 lead_times: lt,
                 window: w,

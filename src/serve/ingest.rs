@@ -599,7 +599,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.field, "status");
         let e = seed000_incident_of(
-            &map(json!({"id": "bad id with spaces", "service": "x"})),
+            &map(json!({"id": "x".repeat(200), "service": "x"})),
             Utc::now(),
         )
         .err()

@@ -291,3 +291,89 @@ fn work(mut worker: Worker, rx: &Mutex<Receiver<Job>>) {
         job(&mut worker);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Incident, IncidentCause};
+
+    fn incident(id: &str) -> Incident {
+        Incident {
+            id: id.into(),
+            services: vec!["api".into()],
+            env: "production".into(),
+            started_at: chrono::Utc::now(),
+            detected_at: None,
+            resolved_at: None,
+            severity: None,
+            title: None,
+            cause: IncidentCause::Unknown,
+            deployment_id: None,
+            deployment_sha: None,
+        }
+    }
+
+    /// Writes sent at once share commits; one that fails costs the others
+    /// nothing and hears its own error.
+    #[test]
+    fn a_failing_write_does_not_take_its_batch_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = PoolSpec {
+            url: StoreUrl::Sqlite(dir.path().join("s.db")),
+            access: Access::ReadWrite,
+            repo: None,
+            workers: 2,
+            queue: 512,
+            refresh: None,
+        };
+        let (pool, _threads) = Pool::start(&spec).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let results = rt.block_on(async {
+            let mut handles = Vec::new();
+            for n in 0..200 {
+                let pool = pool.clone();
+                handles.push(tokio::spawn(async move {
+                    pool.write(move |tx, _| {
+                        if n == 77 {
+                            // Writes first, then fails: rolled back too.
+                            tx.upsert_incident(&incident("i-77"))?;
+                            return Err(Error::usage_hint("no", "no"));
+                        }
+                        tx.upsert_incident(&incident(&format!("i-{n}")))?;
+                        Ok(n)
+                    })
+                    .await
+                }));
+            }
+            let mut out = Vec::new();
+            for h in handles {
+                out.push(h.await.unwrap());
+            }
+            out
+        });
+        let failed: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(failed, vec![77]);
+        assert!(matches!(results[5], Ok(5)));
+        let ids = rt
+            .block_on(pool.run(|w| {
+                let mut ids = Vec::new();
+                w.store.read(&mut |tx| {
+                    ids = tx.incident_ids()?;
+                    Ok(())
+                })?;
+                Ok(ids)
+            }))
+            .unwrap();
+        assert_eq!(ids.len(), 199);
+        assert!(!ids.contains(&"i-77".to_string()));
+    }
+}

@@ -176,7 +176,12 @@ pub struct DeploymentRef {
 /// Everything `report` needs for one service+env.
 #[derive(Debug, Default)]
 pub struct ReportFacts {
+    /// The deployments finished at or after `from` (see
+    /// [`ReadTx::report_facts`]), any status.
     pub deployments: Vec<DeploymentFact>,
+    /// When the service+env's first deployment finished, any time: whether
+    /// there is history at all, and where it starts.
+    pub first_deployment: Option<DateTime<Utc>>,
     pub incidents: Vec<IncidentFact>,
     pub lead_times: Vec<i64>,
 }
@@ -233,11 +238,16 @@ pub trait ReadTx {
     /// Whether any deployment, incident or test run names `service` (three
     /// index lookups).
     fn has_service(&self, service: &str) -> Result<bool, StoreError>;
+    /// What the metrics of `window` need: the deployments finished at or
+    /// after `from` ([`crate::metrics::earliest_cause`] of the window: an
+    /// older one can neither count nor be the cause of an incident that
+    /// matters), every incident, and the window's lead times.
     fn report_facts(
         &self,
         service: &str,
         env: &str,
         window: Window,
+        from: DateTime<Utc>,
     ) -> Result<ReportFacts, StoreError>;
     /// Lead times (seconds) of the changes of the successful deployments
     /// that finished in the window (`report_facts` includes these).

@@ -103,8 +103,9 @@ impl ReadTx for Recorder<'_> {
         service: &str,
         env: &str,
         window: Window,
+        from: DateTime<Utc>,
     ) -> Result<ReportFacts, StoreError> {
-        self.inner.report_facts(service, env, window)
+        self.inner.report_facts(service, env, window, from)
     }
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
         self.inner.lead_times(service, env, window)

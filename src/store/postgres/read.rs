@@ -77,11 +77,15 @@ const SERVICE_ENVS: &str = "SELECT service, env FROM deployments
 
 const REPORT_REMEDIATIONS: &str = "SELECT r.deployment_seq, r.target_id
     FROM remediations r JOIN deployments d ON d.seq = r.deployment_seq
-    WHERE d.service = $1 AND d.env = $2 ORDER BY r.deployment_seq, r.target_id";
+    WHERE d.service = $1 AND d.env = $2 AND d.finished_at >= $3
+    ORDER BY r.deployment_seq, r.target_id";
 
 const REPORT_DEPLOYMENTS: &str =
     "SELECT seq, id, finished_at, status, kind, lead_time_note FROM deployments
-    WHERE service = $1 AND env = $2 ORDER BY seq";
+    WHERE service = $1 AND env = $2 AND finished_at >= $3 ORDER BY seq";
+
+const FIRST_DEPLOYMENT: &str =
+    "SELECT MIN(finished_at) FROM deployments WHERE service = $1 AND env = $2";
 
 /// One array rather than a row per change: a million rows cost far more to
 /// send and decode than one array of a million integers.
@@ -360,16 +364,23 @@ impl ReadTx for Tx<'_> {
         service: &str,
         env: &str,
         window: Window,
+        from: DateTime<Utc>,
     ) -> Result<ReportFacts, StoreError> {
         let context = "load report data";
         let mut facts = ReportFacts::default();
+        if let Some(r) = self
+            .query(FIRST_DEPLOYMENT, &[&service, &env], context)?
+            .first()
+        {
+            facts.first_deployment = get(r, 0)?;
+        }
 
         let mut remediates: HashMap<i64, Vec<String>> = HashMap::new();
-        for r in self.query(REPORT_REMEDIATIONS, &[&service, &env], context)? {
+        for r in self.query(REPORT_REMEDIATIONS, &[&service, &env, &from], context)? {
             remediates.entry(get(&r, 0)?).or_default().push(get(&r, 1)?);
         }
 
-        for r in self.query(REPORT_DEPLOYMENTS, &[&service, &env], context)? {
+        for r in self.query(REPORT_DEPLOYMENTS, &[&service, &env, &from], context)? {
             let seq: i64 = get(&r, 0)?;
             let status: &str = get(&r, 3)?;
             facts.deployments.push(DeploymentFact {

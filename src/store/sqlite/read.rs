@@ -432,19 +432,29 @@ impl ReadTx for Tx<'_> {
         service: &str,
         env: &str,
         window: Window,
+        from: DateTime<Utc>,
     ) -> Result<ReportFacts, StoreError> {
         let err = || self.err("load report data");
         let mut facts = ReportFacts::default();
+        let from = to_millis(from);
+        facts.first_deployment = self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(finished_at) FROM deployments WHERE service = ?1 AND env = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![service, env], |r| r.get::<_, Option<i64>>(0)))
+            .map_err(err())?
+            .map(from_millis);
 
         let mut remediates: HashMap<i64, Vec<String>> = HashMap::new();
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT r.deployment_seq, r.target_id FROM remediations r JOIN deployments d ON d.seq = r.deployment_seq
-                 WHERE d.service = ?1 AND d.env = ?2",
+                 WHERE d.service = ?1 AND d.env = ?2 AND d.finished_at >= ?3",
             )
             .map_err(err())?;
-        let mut rows = stmt.query(params![service, env]).map_err(err())?;
+        let mut rows = stmt.query(params![service, env, from]).map_err(err())?;
         while let Some(r) = rows.next().map_err(err())? {
             remediates
                 .entry(r.get(0).map_err(err())?)
@@ -454,9 +464,9 @@ impl ReadTx for Tx<'_> {
 
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, id, finished_at, status, kind, lead_time_note FROM deployments WHERE service = ?1 AND env = ?2")
+            .prepare("SELECT seq, id, finished_at, status, kind, lead_time_note FROM deployments WHERE service = ?1 AND env = ?2 AND finished_at >= ?3")
             .map_err(err())?;
-        let mut rows = stmt.query(params![service, env]).map_err(err())?;
+        let mut rows = stmt.query(params![service, env, from]).map_err(err())?;
         while let Some(r) = rows.next().map_err(err())? {
             let seq: i64 = r.get(0).map_err(err())?;
             let status: String = r.get(3).map_err(err())?;
