@@ -1,13 +1,17 @@
 //! Answers computed once and shared for a short while (`--cache-ttl`): a
 //! dashboard or 32 clients asking the same question cost one store read,
 //! and concurrent askers wait for the one computation rather than each
-//! starting their own. Every event this server records makes every entry
-//! stale at once; events written by others (CI jobs writing to the same
-//! store) show after at most the TTL.
+//! starting their own. An answer older than the TTL is still given while
+//! one refresh runs in the background, so no caller waits for a
+//! recomputation of a question already answered. Every event this server
+//! records makes every entry stale at once (the next asker waits for a new
+//! answer: a webhook's sender reads what it wrote); events written by others
+//! (CI jobs writing to the same store) show after the TTL and one
+//! computation.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,19 @@ struct Entry<T> {
     made: Instant,
     generation: u64,
     value: OnceCell<Arc<T>>,
+    /// A background refresh of this (aged) entry is running.
+    refreshing: AtomicBool,
+}
+
+impl<T> Entry<T> {
+    fn new(generation: u64) -> Entry<T> {
+        Entry {
+            made: Instant::now(),
+            generation,
+            value: OnceCell::new(),
+            refreshing: AtomicBool::new(false),
+        }
+    }
 }
 
 pub struct Cache<T> {
@@ -41,10 +58,12 @@ impl<T> Cache<T> {
 
     /// The value under `key`, computed by `make` when there is none fresh.
     /// An error is not kept: the next asker tries again.
-    pub async fn get<E, F, Fut>(&self, key: String, make: F) -> Result<Arc<T>, E>
+    pub async fn get<E, F, Fut>(self: &Arc<Self>, key: String, make: F) -> Result<Arc<T>, E>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
+        T: Send + Sync + 'static,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         if self.ttl.is_zero() {
             return make().await.map(Arc::new);
@@ -55,21 +74,20 @@ impl<T> Cache<T> {
                 return make().await.map(Arc::new);
             };
             if entries.len() > 10_000 {
-                let ttl = self.ttl;
-                entries.retain(|_, e| e.made.elapsed() < ttl && e.generation == generation);
+                entries.retain(|_, e| e.generation == generation);
             }
-            let fresh = entries
-                .get(&key)
-                .filter(|e| e.made.elapsed() < self.ttl && e.generation == generation)
-                .cloned();
-            match fresh {
-                Some(e) => e,
-                None => {
-                    let e = Arc::new(Entry {
-                        made: Instant::now(),
-                        generation,
-                        value: OnceCell::new(),
-                    });
+            match entries.get(&key) {
+                Some(e) if e.generation == generation && e.made.elapsed() < self.ttl => {
+                    Arc::clone(e)
+                }
+                Some(e) if e.generation == generation && e.value.get().is_some() => {
+                    let aged = Arc::clone(e);
+                    drop(entries);
+                    self.refresh(key, aged.clone(), make);
+                    return Ok(aged.value.get().cloned().unwrap_or_else(|| unreachable!()));
+                }
+                _ => {
+                    let e = Arc::new(Entry::new(generation));
                     entries.insert(key, Arc::clone(&e));
                     e
                 }
@@ -81,6 +99,33 @@ impl<T> Cache<T> {
             .await
             .cloned()
     }
+
+    /// Computes `key` again in the background, once, and puts the new
+    /// answer in place of `aged` (unless an event made both stale).
+    fn refresh<E, F, Fut>(self: &Arc<Self>, key: String, aged: Arc<Entry<T>>, make: F)
+    where
+        T: Send + Sync + 'static,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        if aged.refreshing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let fresh = Entry::new(aged.generation);
+            match make().await {
+                Ok(v) => {
+                    let _ = fresh.value.set(Arc::new(v));
+                    if let Ok(mut entries) = cache.entries.lock() {
+                        entries.insert(key, Arc::new(fresh));
+                    }
+                }
+                Err(_) => aged.refreshing.store(false, Ordering::SeqCst),
+            }
+        });
+    }
 }
 
 #[cfg(test)]
@@ -89,26 +134,54 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn one_computation_per_key_until_stale() {
-        let cache: Cache<u32> = Cache::new(Duration::from_secs(60));
-        let calls = AtomicU64::new(0);
-        let make = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, ()>(7)
+        let cache: Arc<Cache<u32>> = Arc::new(Cache::new(Duration::from_secs(60)));
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let make = move || {
+            let calls = Arc::clone(&counted);
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ()>(7)
+            }
         };
-        assert_eq!(*cache.get("a".into(), make).await.unwrap(), 7);
-        assert_eq!(*cache.get("a".into(), make).await.unwrap(), 7);
+        assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
+        assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        cache.get("b".into(), make).await.unwrap();
+        cache.get("b".into(), make.clone()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         cache.invalidate();
-        cache.get("a".into(), make).await.unwrap();
+        cache.get("a".into(), make.clone()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let failing = || async { Err::<u32, &str>("no") };
         assert!(cache.get("c".into(), failing).await.is_err());
-        assert_eq!(*cache.get("c".into(), make).await.unwrap(), 7);
-        let off: Cache<u32> = Cache::new(Duration::ZERO);
-        off.get("a".into(), make).await.unwrap();
-        off.get("a".into(), make).await.unwrap();
+        assert_eq!(*cache.get("c".into(), make.clone()).await.unwrap(), 7);
+        let off: Arc<Cache<u32>> = Arc::new(Cache::new(Duration::ZERO));
+        off.get("a".into(), make.clone()).await.unwrap();
+        off.get("a".into(), make.clone()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 6);
+    }
+
+    /// An aged answer is given at once while one refresh runs; the next
+    /// asker gets the refreshed one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aged_answers_are_given_while_one_refresh_runs() {
+        let cache: Arc<Cache<u64>> = Arc::new(Cache::new(Duration::from_millis(50)));
+        let n = Arc::new(AtomicU64::new(0));
+        let make = |n: Arc<AtomicU64>| {
+            move || async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok::<_, ()>(n.fetch_add(1, Ordering::SeqCst))
+            }
+        };
+        assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 0);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 0);
+        }
+        assert!(started.elapsed() < Duration::from_millis(90), "nobody waited");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(n.load(Ordering::SeqCst), 2, "one refresh");
+        assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 1);
     }
 }

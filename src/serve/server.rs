@@ -96,8 +96,8 @@ pub struct AppState {
     pub sinks: Option<std::sync::mpsc::Sender<SinkEvent>>,
     /// PagerDuty `X-Webhook-Id`s already taken.
     pub webhook_ids: Recent,
-    pub breakdowns: Cache<crate::app::breakdown::Breakdown>,
-    pub expositions: Cache<String>,
+    pub breakdowns: Arc<Cache<crate::app::breakdown::Breakdown>>,
+    pub expositions: Arc<Cache<String>>,
 }
 
 impl AppState {
@@ -357,8 +357,8 @@ async fn serve(config: ServeConfig) -> Result<u8> {
         access_log: config.access_log,
         sinks: sinks.as_ref().map(|(tx, _)| tx.clone()),
         webhook_ids: Recent::new(10_000),
-        breakdowns: Cache::new(config.cache_ttl),
-        expositions: Cache::new(config.cache_ttl),
+        breakdowns: Arc::new(Cache::new(config.cache_ttl)),
+        expositions: Arc::new(Cache::new(config.cache_ttl)),
     });
     let reads = if state.tokens.is_empty() {
         "reads open to anyone who can reach it, no webhooks (no DORAMETER_API_TOKENS)"
