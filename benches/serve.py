@@ -409,12 +409,12 @@ def serve_available(binary):
     return r.returncode == 0
 
 
-def dorameter_server(args, store, tokens, probe, headers):
+def dorameter_server(args, store, tokens, probe, headers, extra=(), name="dorameter serve"):
     port = free_port()
     # A benchmark is one client sending as fast as it can: no per-token limit
     # (the 5000/h default would answer 429 within a second).
-    cmd = [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--store", store, "--rate-limit", "off"]
-    return Server("dorameter serve", cmd, dorameter_env({"DORAMETER_API_TOKENS": tokens}), port, probe, headers)
+    cmd = [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--store", store, "--rate-limit", "off", *extra]
+    return Server(name, cmd, dorameter_env({"DORAMETER_API_TOKENS": tokens}), port, probe, headers)
 
 
 # ------------------------------------------------------------------ wrk
@@ -521,6 +521,11 @@ def bench_read(args, pg, now, results):
         auth = {"Authorization": f"Bearer {args.read_token}"}
         srv = dorameter_server(args, url, f"read:{args.read_token}", DORA_READ, auth)
         rows.append(measure_read(srv, DORA_READ, auth, args))
+        # The same without the answer cache: every request reads the store
+        # and computes, as the seed's service does.
+        srv = dorameter_server(args, url, f"read:{args.read_token}", DORA_READ, auth,
+                               ["--cache-ttl", "0s"], "dorameter serve, no cache")
+        rows.append(measure_read(srv, DORA_READ, auth, args))
     else:
         log(f"SKIP dorameter rows: `{args.bin} serve --help` fails (no serve subcommand in this binary)")
     results["read"] = rows
@@ -538,8 +543,9 @@ def print_read(rows, counts, args):
     dora = [r for r in rows if r["server"].startswith("dorameter")]
     seeds = [r for r in rows if r["server"].startswith("seed001")]
     if dora:
-        for s in seeds:
-            print(f"dorameter / {s['server']}: {dora[0]['rps'] / s['rps']:.1f}x req/s (target >= 10x)")
+        for d in dora:
+            for s in seeds:
+                print(f"{d['server']} / {s['server']}: {d['rps'] / s['rps']:.1f}x req/s (target >= 10x)")
         print("dorameter's tokio runtime uses both cores; FastAPI with --workers 2 is the like-for-like "
               "comparison (both cores), --workers 1 is the seed as written (uvicorn's default).")
     else:

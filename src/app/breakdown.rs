@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::report::{ReportRequest, require_service};
+use super::report::{ReportRequest, input, require_service};
 use crate::event::RemediationReason;
-use crate::metrics::{FailureCause, Report, ReportInput, compute_with_failures, earliest_cause};
+use crate::metrics::{FailureCause, Report, compute_with_failures, earliest_cause};
 use crate::settings::defaults;
 use crate::store::{ReadTx, Store};
 use crate::{Error, Result};
@@ -72,14 +72,26 @@ pub struct IncidentLine {
     pub title: Option<String>,
 }
 
+/// The evidence to gather besides the metrics: each costs a store lookup
+/// per failed deployment or incident, so it is asked for only where shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Evidence {
+    /// The failed deployments with their causes.
+    pub failures: bool,
+    /// The incidents that started in the window, with severity and title.
+    pub incidents: bool,
+}
+
 /// The breakdown of `req`'s service (required) in its env (else
 /// production). `severity`, when given, keeps only the incidents of that
 /// severity (case-insensitive) for time to restore and the incident list;
-/// deployments and their failures are all counted.
+/// deployments and their failures are all counted. `evidence` says which
+/// lists to fill (the others stay empty).
 pub fn breakdown(
     store: &mut dyn Store,
     req: &ReportRequest,
     severity: Option<&str>,
+    evidence: Evidence,
 ) -> Result<Breakdown> {
     let Some(service) = req.service.as_deref() else {
         return Err(Error::internal("a breakdown needs a service"));
@@ -115,25 +127,21 @@ pub fn breakdown(
             }
             facts.incidents = kept;
         }
-        let (report, failed) = compute_with_failures(&ReportInput {
+        let (report, failed) = compute_with_failures(&input(
+            req,
             service,
             env,
-            deployments: &facts.deployments,
-            known: facts.first_deployment.is_some(),
-            incidents: &facts.incidents,
-            lead_times: &facts.lead_times,
-            window: req.window,
-            attribution_window: req.attribution_window,
-            bands: &req.bands,
-            now: req.now,
-        });
+            &facts,
+            &facts.lead_times,
+            req.window,
+        ));
         let mut started: Vec<_> = facts
             .incidents
             .iter()
             .filter(|i| req.window.contains(i.started_at))
             .collect();
         started.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
-        for fact in started {
+        for fact in started.into_iter().filter(|_| evidence.incidents) {
             let recorded = tx.incident(&fact.id)?;
             lines.push(IncidentLine {
                 id: fact.id.clone(),
@@ -144,7 +152,7 @@ pub fn breakdown(
             });
         }
         let mut failures = Vec::with_capacity(failed.len());
-        for f in failed {
+        for f in failed.into_iter().filter(|_| evidence.failures) {
             let sha = tx.deployment(&f.id)?.map(|d| d.sha).unwrap_or_default();
             let mut causes = Vec::with_capacity(f.causes.len());
             for cause in &f.causes {

@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::report::ReportRequest;
+use super::report::{ReportRequest, report_of};
 use crate::Result;
-use crate::metrics::{Report, ReportInput, Window, compute};
+use crate::metrics::{Report, Window};
 use crate::store::Store;
 use crate::time::END_OF_TIME;
 
@@ -46,23 +46,9 @@ pub fn exposition(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Expo
                 continue;
             }
             let facts = tx.report_facts(&service, &env, all_time, all_time.since)?;
-            let input = |lead_times: &'_ [i64], window: Window| {
-                compute(&ReportInput {
-                    service: &service,
-                    env: &env,
-                    deployments: &facts.deployments,
-                    known: facts.first_deployment.is_some(),
-                    incidents: &facts.incidents,
-                    lead_times,
-                    window,
-                    attribution_window: req.attribution_window,
-                    bands: &req.bands,
-                    now: req.now,
-                })
-            };
-            let ever = input(&facts.lead_times, all_time);
+            let ever = report_of(req, &service, &env, &facts, &facts.lead_times, all_time);
             let recent = tx.lead_times(&service, &env, req.window)?;
-            let report = input(&recent, req.window);
+            let report = report_of(req, &service, &env, &facts, &recent, req.window);
             let restore_times = facts
                 .incidents
                 .iter()

@@ -95,8 +95,8 @@ pub(crate) fn targets(
     })
 }
 
-/// The report of one service+env over `window` from its facts: every
-/// deployment and incident (any time) and the lead-time samples of
+/// The report of one service+env over `window` from its facts: the
+/// deployments and incidents the store loaded and the lead-time samples of
 /// `window`. The one call of [`compute`] for `report` and each point of a
 /// series, so a point is exactly the report of its bucket.
 pub(crate) fn report_of(
@@ -107,7 +107,20 @@ pub(crate) fn report_of(
     lead_times: &[i64],
     window: Window,
 ) -> Report {
-    compute(&ReportInput {
+    compute(&input(req, service, env, facts, lead_times, window))
+}
+
+/// What [`compute`] takes for one service+env of `req` over `window` (the
+/// API's breakdown and exposition compute from the same input).
+pub(crate) fn input<'a>(
+    req: &'a ReportRequest,
+    service: &'a str,
+    env: &'a str,
+    facts: &'a ReportFacts,
+    lead_times: &'a [i64],
+    window: Window,
+) -> ReportInput<'a> {
+    ReportInput {
         service,
         env,
         deployments: &facts.deployments,
@@ -118,7 +131,7 @@ pub(crate) fn report_of(
         attribution_window: req.attribution_window,
         bands: &req.bands,
         now: req.now,
-    })
+    }
 }
 
 /// `Ok` when the store holds any event of `service` (a deployment, an

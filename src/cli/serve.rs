@@ -12,7 +12,7 @@ use super::GlobalArgs;
 use super::context::Context;
 use crate::app::{locate, sinks};
 use crate::env_vars as ev;
-use crate::serve::{DeployDefaults, Limit, PoolSpec, ServeConfig, SinkConfig, Tokens};
+use crate::serve::{Answers, DeployDefaults, Limit, PoolSpec, ServeConfig, SinkConfig, Tokens};
 use crate::settings::Settings;
 use crate::store::{Access, StoreUrl};
 use crate::{Error, Result};
@@ -169,21 +169,24 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
             &args.anonymous_rate_limit,
         )?,
         pagerduty_secrets,
-        bands: s.bands(args.bands.clone())?.value,
-        attribution_window: s.attribution_window(args.attribution_window.clone())?.value,
-        window: s.window("window", args.window.clone())?.value,
-        fixed_now: ctx
-            .env
-            .get(ev::NOW)
-            .filter(|v| !v.is_empty())
-            .map(|_| s.now),
-        deploy: DeployDefaults {
-            lead_time_from: s.lead_time_from(None)?.value,
-            max_commits: s.max_commits(None)?.value,
-            rollforward_subject: s.rollforward_subject(),
+        answers: Answers {
+            bands: s.bands(args.bands.clone())?.value,
+            attribution_window: s.attribution_window(args.attribution_window.clone())?.value,
+            window: s.window("window", args.window.clone())?.value,
+            fixed_now: ctx
+                .env
+                .get(ev::NOW)
+                .filter(|v| !v.is_empty())
+                .map(|_| s.now),
+            deploy: DeployDefaults {
+                lead_time_from: s.lead_time_from(None)?.value,
+                max_commits: s.max_commits(None)?.value,
+                rollforward_subject: s.rollforward_subject(),
+            },
+            max_body: args.max_body,
+            request_timeout: std_duration("--request-timeout", &args.request_timeout)?,
+            access_log: !args.no_access_log && !s.quiet,
         },
-        max_body: args.max_body,
-        request_timeout: std_duration("--request-timeout", &args.request_timeout)?,
         max_connections: args.max_connections,
         shutdown_timeout: std_duration("--shutdown-timeout", &args.shutdown_timeout)?,
         cache_ttl: cache_ttl(&args.cache_ttl)?,
@@ -193,7 +196,6 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
             secrets: sinks::secrets(&ctx.env),
             http: s.http.clone(),
         },
-        access_log: !args.no_access_log && !s.quiet,
     })
 }
 

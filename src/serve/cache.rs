@@ -173,15 +173,27 @@ mod tests {
                 Ok::<_, ()>(n.fetch_add(1, Ordering::SeqCst))
             }
         };
-        assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 0);
+        assert_eq!(
+            *cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(),
+            0
+        );
         tokio::time::sleep(Duration::from_millis(60)).await;
         let started = std::time::Instant::now();
         for _ in 0..5 {
-            assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 0);
+            assert_eq!(
+                *cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(),
+                0
+            );
         }
-        assert!(started.elapsed() < Duration::from_millis(90), "nobody waited");
+        assert!(
+            started.elapsed() < Duration::from_millis(90),
+            "nobody waited"
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(n.load(Ordering::SeqCst), 2, "one refresh");
-        assert_eq!(*cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(), 1);
+        assert_eq!(
+            *cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(),
+            1
+        );
     }
 }

@@ -304,9 +304,9 @@ fn deploy_request(s: &AppState, g: Given) -> DeployRequest {
         status: g.status,
         rollback: g.rollback,
         hotfix: g.hotfix,
-        lead_time_from: s.deploy.lead_time_from,
-        max_commits: s.deploy.max_commits,
-        rollforward_subject: s.deploy.rollforward_subject.clone(),
+        lead_time_from: s.answers.deploy.lead_time_from,
+        max_commits: s.answers.deploy.max_commits,
+        rollforward_subject: s.answers.deploy.rollforward_subject.clone(),
         repository_url: None,
         version: None,
         ref_name: None,
@@ -384,7 +384,7 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value
         cause: None,
         deployment_id: None,
         deployment_sha: None,
-        attribution_window: s.attribution_window,
+        attribution_window: s.answers.attribution_window,
         now: s.now(),
     };
     let recorded = s
@@ -402,7 +402,7 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value
 }
 
 pub async fn seed000_deployment(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
-    let bytes = body(b, s.max_body).await?;
+    let bytes = body(b, s.answers.max_body).await?;
     let given = object(&bytes)
         .and_then(|m| seed000_deployment_of(&m, s.now()))
         .map_err(seed000_invalid)?;
@@ -410,7 +410,7 @@ pub async fn seed000_deployment(State(s): State<Shared>, b: Body) -> ApiResult<J
 }
 
 pub async fn seed001_deployment(State(s): State<Shared>, b: Body) -> Response {
-    let bytes = match body(b, s.max_body).await {
+    let bytes = match body(b, s.answers.max_body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -489,7 +489,7 @@ fn seed001_incident_of(
 }
 
 pub async fn seed000_incident(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
-    let bytes = body(b, s.max_body).await?;
+    let bytes = body(b, s.answers.max_body).await?;
     let given = object(&bytes)
         .and_then(|m| seed000_incident_of(&m, s.now()))
         .map_err(seed000_invalid)?;
@@ -497,7 +497,7 @@ pub async fn seed000_incident(State(s): State<Shared>, b: Body) -> ApiResult<Jso
 }
 
 pub async fn seed001_incident(State(s): State<Shared>, b: Body) -> Response {
-    let bytes = match body(b, s.max_body).await {
+    let bytes = match body(b, s.answers.max_body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

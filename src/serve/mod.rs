@@ -16,7 +16,7 @@ mod server;
 
 pub use auth::{Limit, Tokens};
 pub use pool::PoolSpec;
-pub use server::{DeployDefaults, ServeConfig, SinkConfig};
+pub use server::{Answers, DeployDefaults, ServeConfig, SinkConfig};
 
 use std::sync::Mutex;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};

@@ -127,7 +127,7 @@ pub async fn webhook(
     headers: HeaderMap,
     b: Body,
 ) -> ApiResult<Json<Value>> {
-    let bytes = body(b, s.max_body).await?;
+    let bytes = body(b, s.answers.max_body).await?;
     if s.pagerduty_secrets.is_empty() {
         return Err(ApiError::unauthorized(
             "no PagerDuty signing secret is configured (DORAMETER_PAGERDUTY_WEBHOOK_SECRET)",

@@ -15,7 +15,13 @@ use super::pool::PoolError;
 use super::seed::{self, GroupBy};
 use super::server::Shared;
 use crate::Error;
-use crate::app::breakdown::{Breakdown, breakdown};
+use crate::app::breakdown::{Breakdown, Evidence, breakdown};
+
+/// Only the metrics.
+const METRICS: Evidence = Evidence {
+    failures: false,
+    incidents: false,
+};
 use crate::app::report::ReportRequest;
 use crate::metrics::{Report, Window};
 
@@ -25,8 +31,8 @@ fn request(s: &Shared, service: String, env: String, window: Window) -> ReportRe
         service: Some(service),
         env: Some(env),
         window,
-        attribution_window: s.attribution_window,
-        bands: s.bands.clone(),
+        attribution_window: s.answers.attribution_window,
+        bands: s.answers.bands.clone(),
         now: s.now(),
     }
 }
@@ -80,17 +86,18 @@ async fn load(
     env: String,
     (window, range): (Window, String),
     severity: Option<String>,
+    evidence: Evidence,
 ) -> ApiResult<Arc<Breakdown>> {
     let req = request(s, project.clone(), env.clone(), window);
     let key = format!(
-        "{project}\0{env}\0{range}\0{}",
+        "{project}\0{env}\0{range}\0{}\0{evidence:?}",
         severity.as_deref().unwrap_or("")
     );
     let pool = s.pool.clone();
     let computed = s
         .breakdowns
-        .get(key, || async move {
-            pool.run(move |w| breakdown(w.store.as_mut(), &req, severity.as_deref()))
+        .get(key, move || async move {
+            pool.run(move |w| breakdown(w.store.as_mut(), &req, severity.as_deref(), evidence))
                 .await
         })
         .await;
@@ -144,8 +151,8 @@ pub async fn all_metrics(
     Query(q): Query<Params>,
 ) -> ApiResult<Json<Value>> {
     let (project, env, window) = target(&s, &q, "last30days")?;
-    let b = load(&s, project, env, window, None).await?;
-    Ok(Json(seed::metrics(&b.report, &s.bands)))
+    let b = load(&s, project, env, window, None, METRICS).await?;
+    Ok(Json(seed::metrics(&b.report, &s.answers.bands)))
 }
 
 pub async fn deployment_frequency(
@@ -162,10 +169,10 @@ pub async fn deployment_frequency(
         })?,
     };
     let within = window.0;
-    let b = load(&s, project, env, window, None).await?;
+    let b = load(&s, project, env, window, None, METRICS).await?;
     Ok(Json(seed::deployment_frequency_body(
         &b,
-        &s.bands,
+        &s.answers.bands,
         by,
         (within.since, within.until),
     )))
@@ -173,10 +180,10 @@ pub async fn deployment_frequency(
 
 pub async fn lead_time(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
     let (project, env, window) = target(&s, &q, "last30days")?;
-    let b = load(&s, project, env, window, None).await?;
+    let b = load(&s, project, env, window, None, METRICS).await?;
     Ok(Json(seed::lead_time_body(
         &b.report,
-        &s.bands,
+        &s.answers.bands,
         params::flag(&q, "includeStages"),
     )))
 }
@@ -186,8 +193,12 @@ pub async fn change_failure_rate(
     Query(q): Query<Params>,
 ) -> ApiResult<Json<Value>> {
     let (project, env, window) = target(&s, &q, "last30days")?;
-    let b = load(&s, project, env, window, None).await?;
-    Ok(Json(seed::change_failure_rate_body(&b, &s.bands)))
+    let evidence = Evidence {
+        failures: true,
+        incidents: false,
+    };
+    let b = load(&s, project, env, window, None, evidence).await?;
+    Ok(Json(seed::change_failure_rate_body(&b, &s.answers.bands)))
 }
 
 pub async fn mttr(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
@@ -196,14 +207,22 @@ pub async fn mttr(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult
         .get("severity")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
-    let b = load(&s, project, env, window, severity.clone()).await?;
-    Ok(Json(seed::mttr_body(&b, &s.bands, severity.as_deref())))
+    let evidence = Evidence {
+        failures: false,
+        incidents: true,
+    };
+    let b = load(&s, project, env, window, severity.clone(), evidence).await?;
+    Ok(Json(seed::mttr_body(
+        &b,
+        &s.answers.bands,
+        severity.as_deref(),
+    )))
 }
 
 pub async fn rework(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResult<Json<Value>> {
     let (project, env, window) = target(&s, &q, "last30days")?;
     let within = window.0;
-    let b = load(&s, project.clone(), env, window, None).await?;
+    let b = load(&s, project.clone(), env, window, None, METRICS).await?;
     let service = project.clone();
     let ci = s
         .pool
@@ -237,7 +256,15 @@ pub async fn rework(State(s): State<Shared>, Query(q): Query<Params>) -> ApiResu
 async fn seed001_report(s: &Shared, service: String, q: &Params) -> ApiResult<(Report, i64)> {
     let (days, window) = params::days(q, s.now())?;
     let env = crate::settings::defaults::ENV.to_string();
-    let b = load(s, service, env, (window, format!("days\0{days}")), None).await?;
+    let b = load(
+        s,
+        service,
+        env,
+        (window, format!("days\0{days}")),
+        None,
+        METRICS,
+    )
+    .await?;
     Ok((b.report.clone(), days))
 }
 
@@ -270,11 +297,11 @@ pub async fn prometheus(State(s): State<Shared>) -> ApiResult<Response> {
         service: None,
         env: None,
         window: Window {
-            since: now - s.window,
+            since: now - s.answers.window,
             until: now,
         },
-        attribution_window: s.attribution_window,
-        bands: s.bands.clone(),
+        attribution_window: s.answers.attribution_window,
+        bands: s.answers.bands.clone(),
         now,
     };
     let pool = s.pool.clone();
@@ -326,8 +353,8 @@ pub async fn dashboard(State(s): State<Shared>, Query(q): Query<Params>) -> ApiR
             service: None,
             env: None,
             window,
-            attribution_window: s.attribution_window,
-            bands: s.bands.clone(),
+            attribution_window: s.answers.attribution_window,
+            bands: s.answers.bands.clone(),
             now,
         },
         by: Bucket::Week,

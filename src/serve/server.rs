@@ -50,15 +50,9 @@ pub struct SinkConfig {
     pub http: HttpSettings,
 }
 
-/// Everything the server needs, resolved by `cli/serve.rs`.
-pub struct ServeConfig {
-    pub listen: String,
-    pub pool: PoolSpec,
-    pub store_shown: String,
-    pub tokens: Tokens,
-    pub rate_limit: Option<Limit>,
-    pub anonymous_rate_limit: Option<Limit>,
-    pub pagerduty_secrets: Vec<SecretString>,
+/// How requests are answered: what every handler reads.
+#[derive(Clone)]
+pub struct Answers {
     pub bands: BandTable,
     pub attribution_window: chrono::Duration,
     /// The window of `/metrics`' gauges.
@@ -68,12 +62,24 @@ pub struct ServeConfig {
     pub deploy: DeployDefaults,
     pub max_body: usize,
     pub request_timeout: Duration,
+    pub access_log: bool,
+}
+
+/// Everything the server needs, resolved by `cli/serve.rs`.
+pub struct ServeConfig {
+    pub listen: String,
+    pub pool: PoolSpec,
+    pub store_shown: String,
+    pub tokens: Tokens,
+    pub rate_limit: Option<Limit>,
+    pub anonymous_rate_limit: Option<Limit>,
+    pub pagerduty_secrets: Vec<SecretString>,
+    pub answers: Answers,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
     /// How long an answer is shared (`--cache-ttl`); zero: never.
     pub cache_ttl: Duration,
     pub sinks: SinkConfig,
-    pub access_log: bool,
 }
 
 /// What every handler shares.
@@ -82,16 +88,9 @@ pub struct AppState {
     pub tokens: Tokens,
     pub limiter: Limiter,
     pub pagerduty_secrets: Vec<SecretString>,
-    pub bands: BandTable,
-    pub attribution_window: chrono::Duration,
-    pub window: chrono::Duration,
-    pub fixed_now: Option<DateTime<Utc>>,
-    pub deploy: DeployDefaults,
+    pub answers: Answers,
     /// `--repo`: webhook shas are resolved in a clone.
     pub has_repo: bool,
-    pub max_body: usize,
-    pub request_timeout: Duration,
-    pub access_log: bool,
     /// Recorded events for the sinks' thread; `None` without sinks.
     pub sinks: Option<std::sync::mpsc::Sender<SinkEvent>>,
     /// PagerDuty `X-Webhook-Id`s already taken.
@@ -103,7 +102,8 @@ pub struct AppState {
 impl AppState {
     /// Milliseconds, as the stores keep them (and as `report` takes now).
     pub fn now(&self) -> DateTime<Utc> {
-        self.fixed_now
+        self.answers
+            .fixed_now
             .unwrap_or_else(|| Utc::now().trunc_subsecs(3))
     }
 
@@ -246,7 +246,7 @@ async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Respons
     } else if let Some(refusal) = refuse(&s, &caller, req.method(), &path) {
         challenge(refusal.into_response())
     } else {
-        match tokio::time::timeout(s.request_timeout, next.run(req)).await {
+        match tokio::time::timeout(s.answers.request_timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => {
                 let mut e = ApiError::new(
@@ -303,7 +303,7 @@ async fn access(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let peer = req.extensions().get::<Peer>().map(|p| p.0.to_string());
     let response = next.run(req).await;
-    if s.access_log {
+    if s.answers.access_log {
         let caller = response.extensions().get::<Who>().map(|w| w.0.name.clone());
         let line = json!({
             "ts": crate::time::format_time(Utc::now()),
@@ -346,15 +346,8 @@ async fn serve(config: ServeConfig) -> Result<u8> {
         tokens: config.tokens,
         limiter: Limiter::new(config.rate_limit, config.anonymous_rate_limit),
         pagerduty_secrets: config.pagerduty_secrets,
-        bands: config.bands,
-        attribution_window: config.attribution_window,
-        window: config.window,
-        fixed_now: config.fixed_now,
-        deploy: config.deploy,
+        answers: config.answers,
         has_repo: config.pool.repo.is_some(),
-        max_body: config.max_body,
-        request_timeout: config.request_timeout,
-        access_log: config.access_log,
         sinks: sinks.as_ref().map(|(tx, _)| tx.clone()),
         webhook_ids: Recent::new(10_000),
         breakdowns: Arc::new(Cache::new(config.cache_ttl)),
