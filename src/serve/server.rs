@@ -164,9 +164,18 @@ fn routes(state: Shared) -> Router {
         .route("/events/incident", post(ingest::seed001_incident))
         .route("/webhooks/pagerduty", post(pagerduty::webhook))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), access))
         .with_state(state)
+}
+
+async fn wrong_method(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("{method} is not served at this path; docs/serve.md lists each endpoint's method"),
+    )
 }
 
 async fn not_found(method: Method) -> ApiError {

@@ -633,6 +633,8 @@ fn refusals_follow_seed_000s_error_format() {
     let route = srv.get("/api/dora/nothing", Some(READ));
     assert_eq!((route.status, route.code().as_str()), (404, "NOT_FOUND"));
     assert_eq!(srv.get("/healthz", None).status, 200);
+    let method = srv.get("/events/deployment", Some(WRITE));
+    assert_eq!((method.status, method.code().as_str()), (405, "METHOD_NOT_ALLOWED"));
 
     // The token's limit: headers on every answer, then 429 + Retry-After.
     let mut last = srv.get("/api/dora/lead-time?project=api", Some(READ));
