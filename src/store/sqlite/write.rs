@@ -61,13 +61,18 @@ impl Tx<'_> {
         if self.any_success(d, false)? {
             self.conn
                 .prepare_cached(
+                    // By the sha first (a few rows), never along the service's
+                    // timeline (every earlier deployment, per commit: what
+                    // SQLite's planner, which has no statistics, chose):
+                    // `CROSS JOIN` fixes the order, `+` keeps the timeline
+                    // index out, as the read queries do.
                     "DELETE FROM changes WHERE deployment_seq = ?1 AND (
-                        EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
-                            WHERE e.sha = changes.sha AND e.deployment_seq <> ?1 AND ed.service = ?2
-                            AND ed.env = ?3 AND ed.status = 'success' AND ed.finished_at < ?4)
+                        EXISTS (SELECT 1 FROM changes e CROSS JOIN deployments ed ON ed.seq = e.deployment_seq
+                            WHERE e.sha = changes.sha AND e.deployment_seq <> ?1 AND +ed.service = ?2
+                            AND +ed.env = ?3 AND +ed.status = 'success' AND +ed.finished_at < ?4)
                         OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = changes.sha
-                            AND ed.service = ?2 AND ed.env = ?3 AND ed.status = 'success'
-                            AND ed.finished_at < ?4))",
+                            AND +ed.service = ?2 AND +ed.env = ?3 AND +ed.status = 'success'
+                            AND +ed.finished_at < ?4))",
                 )
                 .and_then(|mut stmt| stmt.execute(params![seq, d.service, d.env, at]))
                 .map_err(err())?;
