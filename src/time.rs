@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use crate::{Error, Result};
 
 /// The earliest instant we accept: nothing was deployed with dorameter before it.
-const EARLIEST_UNIX: i64 = 946_684_800; // 2000-01-01T00:00:00Z
+pub const EARLIEST_UNIX: i64 = 946_684_800; // 2000-01-01T00:00:00Z
 
 /// How far in the future a time may lie before we call it garbage.
 pub const FUTURE_TOLERANCE: Duration = Duration::hours(24);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::GlobalArgs;
 use super::context::Context;
@@ -91,6 +91,13 @@ fn cache_ttl(value: &str) -> Result<Duration> {
 
 /// The server's configuration from the flags, settings and environment.
 pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<ServeConfig> {
+    let port = args.listen.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+    if !matches!(port, Some(Ok(_))) {
+        return Err(Error::usage_hint(
+            format!("--listen '{}' is not HOST:PORT", args.listen),
+            "give --listen (DORAMETER_LISTEN) as e.g. 127.0.0.1:8080 or 0.0.0.0:8080 (port 0 picks a free one)",
+        ));
+    }
     let repo = match &args.repo {
         Some(path) => Some(crate::git::Repo::discover(&ctx.cwd.join(path))?),
         None => None,
@@ -122,7 +129,6 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
     )?;
     let pagerduty_secrets: Vec<SecretString> = secret(ev::PAGERDUTY_WEBHOOK_SECRET)
         .map(|all| {
-            use secrecy::ExposeSecret;
             all.expose_secret()
                 .split(',')
                 .map(str::trim)
@@ -131,7 +137,34 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
                 .collect()
         })
         .unwrap_or_default();
+    if pagerduty_secrets
+        .iter()
+        .any(|s| s.expose_secret().chars().count() < 8)
+    {
+        return Err(Error::usage_hint(
+            format!(
+                "a secret in {} is shorter than 8 characters",
+                ev::PAGERDUTY_WEBHOOK_SECRET
+            ),
+            "give the signing secret PagerDuty shows for the webhook subscription",
+        ));
+    }
+    for (flag, n) in [
+        ("--max-connections", args.max_connections),
+        ("--max-body", args.max_body),
+    ] {
+        if n == 0 {
+            return Err(Error::usage_hint(
+                format!("{flag} must be at least 1"),
+                format!("give {flag} a positive number, or leave it out for the default"),
+            ));
+        }
+    }
     let writes = tokens.any_write() || !pagerduty_secrets.is_empty();
+    let missing = match (&url, writes) {
+        (StoreUrl::Sqlite(path), false) if !path.exists() => Some(path.clone()),
+        _ => None,
+    };
     let git = matches!(url, StoreUrl::Git(_));
     let workers = match (git, args.workers) {
         (true, _) => 1,
@@ -145,7 +178,7 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
         (false, None) => 4,
     };
     let store_shown = url.to_string();
-    Ok(ServeConfig {
+    let config = ServeConfig {
         listen: args.listen.clone(),
         pool: PoolSpec {
             access: if writes {
@@ -196,7 +229,18 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
             secrets: sinks::secrets(&ctx.env),
             http: s.http.clone(),
         },
-    })
+    };
+    if let Some(path) = missing {
+        // Read-only over a file that is not there would serve an empty
+        // store, healthy: a typo in --store must not look like that.
+        return Err(Error::NoInput {
+            message: format!("no store at {}", path.display()),
+            hint: Some(
+                "check --store (DORAMETER_STORE); a server that records webhooks (a write token) creates it".into(),
+            ),
+        });
+    }
+    Ok(config)
 }
 
 pub fn run(args: ServeArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {

@@ -93,6 +93,12 @@ impl Tokens {
                 ));
             }
             let n = tokens.len() + 1;
+            if tokens.iter().any(|t: &Token| t.digest == digest(token)) {
+                return Err(Error::usage_hint(
+                    format!("a token in {origin} is given twice"),
+                    "give each token once, with the widest scope it needs (write also reads)",
+                ));
+            }
             tokens.push(Token {
                 name: name.map_or_else(|| format!("{}#{n}", scope.as_str()), str::to_string),
                 scope,

@@ -104,18 +104,69 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
     }
 }
 
-/// Reads an object's fields with the messages a sender can act on.
-struct Fields<'a>(&'a serde_json::Map<String, Value>);
+/// The longest name (service, environment) a webhook may give.
+const MAX_NAME: usize = 200;
+/// The longest other text (a title).
+const MAX_TEXT: usize = 1000;
+
+/// Reads an object's fields with the messages a sender can act on, by the
+/// rules the command line applies to the same values.
+struct Fields<'a> {
+    map: &'a serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
+}
 
 impl Fields<'_> {
     fn text(&self, key: &'static str) -> std::result::Result<Option<String>, Invalid> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(invalid(key, "must be a string")),
+        let v = match self.map.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => return Err(invalid(key, "must be a string")),
+        };
+        if v.chars().any(char::is_control) {
+            return Err(invalid(key, "must not contain control characters"));
         }
+        if v.chars().count() > MAX_TEXT {
+            return Err(invalid(
+                key,
+                format!("is longer than {MAX_TEXT} characters"),
+            ));
+        }
+        Ok(Some(v))
+    }
+
+    /// A service or environment name: visible, at most [`MAX_NAME`].
+    fn name(&self, key: &'static str) -> std::result::Result<Option<String>, Invalid> {
+        let v = self.text(key)?;
+        if v.as_ref().is_some_and(|v| v.chars().count() > MAX_NAME) {
+            return Err(invalid(
+                key,
+                format!("is longer than {MAX_NAME} characters"),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn required_name(&self, key: &'static str) -> std::result::Result<String, Invalid> {
+        self.name(key)?
+            .ok_or_else(|| invalid(key, "field required"))
+    }
+
+    /// A commit sha, abbreviated or full: hexadecimal, 4 to 64 digits (a
+    /// branch or `HEAD~2` is not a deployed commit).
+    fn sha(&self, key: &'static str) -> std::result::Result<String, Invalid> {
+        let v = self
+            .text(key)?
+            .ok_or_else(|| invalid(key, "field required"))?;
+        if !(4..=64).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(
+                key,
+                "must be a commit sha: 4 to 64 hexadecimal digits",
+            ));
+        }
+        Ok(v.to_ascii_lowercase())
     }
 
     fn required(&self, key: &'static str) -> std::result::Result<String, Invalid> {
@@ -123,16 +174,32 @@ impl Fields<'_> {
             .ok_or_else(|| invalid(key, "field required"))
     }
 
+    /// A time, between 2000 and a day from now, as the command line takes
+    /// one (milliseconds given as seconds land far in the future).
     fn time(&self, key: &'static str) -> std::result::Result<Option<DateTime<Utc>>, Invalid> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => parse_time(v).map(Some).ok_or_else(|| {
+        let t = match self.map.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(v) => parse_time(v).ok_or_else(|| {
                 invalid(
                     key,
                     "must be an ISO 8601 time (2024-12-15T10:30:00Z) or unix seconds",
                 )
-            }),
+            })?,
+        };
+        let earliest = DateTime::from_timestamp(crate::time::EARLIEST_UNIX, 0).unwrap_or_default();
+        if t < earliest {
+            return Err(invalid(
+                key,
+                "is before 2000 (unix seconds are expected, not milliseconds)",
+            ));
         }
+        if t > self.now + crate::time::FUTURE_TOLERANCE {
+            return Err(invalid(
+                key,
+                "is more than a day in the future (unix seconds are expected, not milliseconds)",
+            ));
+        }
+        Ok(Some(t))
     }
 
     fn required_time(&self, key: &'static str) -> std::result::Result<DateTime<Utc>, Invalid> {
@@ -141,7 +208,7 @@ impl Fields<'_> {
     }
 
     fn flag(&self, key: &'static str) -> std::result::Result<bool, Invalid> {
-        match self.0.get(key) {
+        match self.map.get(key) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => Err(invalid(key, "must be true or false")),
@@ -174,6 +241,15 @@ fn seed001_invalid(i: Invalid) -> Response {
         Json(json!({"detail": [{"loc": loc, "msg": i.message, "type": "value_error"}]})),
     )
         .into_response()
+}
+
+/// A use case's refusal on seed 001's routes, in their (FastAPI's) shape:
+/// what the body asks for cannot be recorded (422); anything else as is.
+fn seed001_refusal(e: ApiError) -> Response {
+    if e.status == StatusCode::BAD_REQUEST {
+        return seed001_invalid(invalid("body", e.message));
+    }
+    e.into_response()
 }
 
 /// A deployment as a webhook gives it.
@@ -217,12 +293,12 @@ fn seed000_deployment_of(
     m: &serde_json::Map<String, Value>,
     now: DateTime<Utc>,
 ) -> std::result::Result<Given, Invalid> {
-    let f = Fields(m);
-    let service = f.required("project")?;
+    let f = Fields { map: m, now };
+    let service = f.required_name("project")?;
     let env = f
-        .text("environment")?
+        .name("environment")?
         .unwrap_or_else(|| defaults::ENV.into());
-    let sha = f.required("commit_sha")?;
+    let sha = f.sha("commit_sha")?;
     let finished_at = f.time("timestamp")?.unwrap_or(now);
     let duration = match m.get("duration_seconds") {
         None | Some(Value::Null) => 0.0,
@@ -261,11 +337,12 @@ fn seed000_deployment_of(
 /// flags required as its pydantic model has them.
 fn seed001_deployment_of(
     m: &serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
 ) -> std::result::Result<Given, Invalid> {
-    let f = Fields(m);
-    let service = f.required("service")?;
-    let env = f.required("environment")?;
-    let sha = f.required("commit_sha")?;
+    let f = Fields { map: m, now };
+    let service = f.required_name("service")?;
+    let env = f.required_name("environment")?;
+    let sha = f.sha("commit_sha")?;
     let commit_time = f.required_time("commit_timestamp")?;
     let deployed_at = f.required_time("deployed_at")?;
     let id = derived_id(&[
@@ -341,7 +418,7 @@ async fn deployment(s: &Shared, given: Given) -> ApiResult<Value> {
         .await
         .map_err(ApiError::from)?;
     let body = json!({
-        "status": "recorded",
+        "status": if recorded.recorded { "recorded" } else { "duplicate" },
         "id": recorded.deployment.id,
         "recorded": recorded.recorded,
         "lead_time_changes": recorded.deployment.changes.len(),
@@ -414,13 +491,13 @@ pub async fn seed001_deployment(State(s): State<Shared>, b: Body) -> Response {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let given = match object(&bytes).and_then(|m| seed001_deployment_of(&m)) {
+    let given = match object(&bytes).and_then(|m| seed001_deployment_of(&m, s.now())) {
         Ok(g) => g,
         Err(i) => return seed001_invalid(i),
     };
     match deployment(&s, given).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => seed001_refusal(e),
     }
 }
 
@@ -430,7 +507,7 @@ fn seed000_incident_of(
     m: &serde_json::Map<String, Value>,
     now: DateTime<Utc>,
 ) -> std::result::Result<GivenIncident, Invalid> {
-    let f = Fields(m);
+    let f = Fields { map: m, now };
     let id = checked_id("id", f.required("id")?)?;
     let resolved_at = f.time("resolvedDate")?;
     let resolving = match f.text("status")?.map(|s| s.to_ascii_lowercase()).as_deref() {
@@ -446,9 +523,9 @@ fn seed000_incident_of(
     };
     Ok(GivenIncident {
         id,
-        service: f.required("service")?,
+        service: f.required_name("service")?,
         env: f
-            .text("environment")?
+            .name("environment")?
             .unwrap_or_else(|| defaults::ENV.into()),
         started_at: f.time("createdDate")?.unwrap_or(now),
         detected_at: None,
@@ -468,15 +545,16 @@ fn seed000_incident_of(
 /// detected_at, resolved_at?}`. Detection is the only start it gives.
 fn seed001_incident_of(
     m: &serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
 ) -> std::result::Result<GivenIncident, Invalid> {
-    let f = Fields(m);
+    let f = Fields { map: m, now };
     let detected_at = f.required_time("detected_at")?;
     let resolved_at = f.time("resolved_at")?;
     Ok(GivenIncident {
         id: checked_id("incident_id", f.required("incident_id")?)?,
-        service: f.required("service")?,
+        service: f.required_name("service")?,
         env: f
-            .text("environment")?
+            .name("environment")?
             .unwrap_or_else(|| defaults::ENV.into()),
         started_at: detected_at,
         detected_at: Some(detected_at),
@@ -501,13 +579,13 @@ pub async fn seed001_incident(State(s): State<Shared>, b: Body) -> Response {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let given = match object(&bytes).and_then(|m| seed001_incident_of(&m)) {
+    let given = match object(&bytes).and_then(|m| seed001_incident_of(&m, s.now())) {
         Ok(g) => g,
         Err(i) => return seed001_invalid(i),
     };
     match incident(&s, given).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => seed001_refusal(ApiError::from(e)),
     }
 }
 
@@ -570,8 +648,8 @@ mod tests {
     fn seed001_events_get_the_same_id_on_every_retry() {
         let body = json!({"service": "api", "environment": "production", "commit_sha": "abc123",
             "commit_timestamp": "2024-12-15T10:00:00", "deployed_at": "2024-12-15T10:30:00Z"});
-        let a = seed001_deployment_of(&map(body.clone())).unwrap();
-        let b = seed001_deployment_of(&map(body)).unwrap();
+        let a = seed001_deployment_of(&map(body.clone()), Utc::now()).unwrap();
+        let b = seed001_deployment_of(&map(body), Utc::now()).unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.sha, "abc123");
         assert_eq!(
@@ -582,17 +660,20 @@ mod tests {
 
     #[test]
     fn missing_and_mistyped_fields_are_named() {
-        let e = seed001_deployment_of(&map(json!({"service": "api"})))
+        let e = seed001_deployment_of(&map(json!({"service": "api"})), Utc::now())
             .err()
             .unwrap();
         assert_eq!(e.field, "environment");
-        let e = seed001_deployment_of(&map(json!({"service": "api", "environment": "p",
-            "commit_sha": "a", "commit_timestamp": "yesterday", "deployed_at": 1700000000})))
+        let e = seed001_deployment_of(
+            &map(json!({"service": "api", "environment": "p",
+            "commit_sha": "abcd", "commit_timestamp": "yesterday", "deployed_at": 1700000000})),
+            Utc::now(),
+        )
         .err()
         .unwrap();
         assert_eq!(e.field, "commit_timestamp");
         let e = seed000_deployment_of(
-            &map(json!({"project": "api", "commit_sha": "a", "status": "maybe"})),
+            &map(json!({"project": "api", "commit_sha": "abcd", "status": "maybe"})),
             Utc::now(),
         )
         .err()
@@ -619,6 +700,33 @@ mod tests {
         assert_eq!(g.id, "argocd-sync-12345");
         assert_eq!((g.finished_at - g.started_at).num_seconds(), 120);
         assert_eq!(g.status, DeploymentStatus::Success);
+    }
+
+    #[test]
+    fn webhook_values_follow_the_command_lines_rules() {
+        let ok = json!({"service": "api", "environment": "production", "commit_sha": "abc1234",
+            "commit_timestamp": "2026-11-20T10:00:00Z", "deployed_at": "2026-11-20T11:00:00Z"});
+        let now = DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(seed001_deployment_of(&map(ok.clone()), now).is_ok());
+        for (field, bad) in [
+            ("deployed_at", json!(1_795_900_000_000u64)),
+            ("deployed_at", json!("2099-01-01T00:00:00Z")),
+            ("deployed_at", json!("1990-01-01T00:00:00Z")),
+            ("commit_sha", json!("HEAD~3")),
+            ("commit_sha", json!("v1.0.0")),
+            ("service", json!("ansi\u{1b}[31mred")),
+            ("service", json!("x".repeat(201))),
+            ("environment", json!("prod\nuction")),
+        ] {
+            let mut body = ok.clone();
+            body[field] = bad.clone();
+            let e = seed001_deployment_of(&map(body), now)
+                .err()
+                .unwrap_or_else(|| panic!("{field} {bad}"));
+            assert_eq!(e.field, field, "{bad}");
+        }
     }
 
     #[test]

@@ -45,9 +45,9 @@ pub fn window(q: &Query, default: &str, now: DateTime<Utc>) -> ApiResult<Window>
         None => default,
     };
     if range == "custom" {
-        let since = date("startDate", q.get("startDate"), false)?
+        let since = date("startDate", q.get("startDate"), false, now)?
             .ok_or_else(|| ApiError::time_range("timeRange=custom needs startDate"))?;
-        let until = date("endDate", q.get("endDate"), true)?.unwrap_or(now);
+        let until = date("endDate", q.get("endDate"), true, now)?.unwrap_or(now);
         if since >= until {
             return Err(ApiError::time_range(format!(
                 "startDate ({}) is not before endDate ({})",
@@ -101,28 +101,53 @@ pub fn days(q: &Query, now: DateTime<Utc>) -> ApiResult<(i64, Window)> {
     ))
 }
 
-fn date(name: &str, value: Option<&String>, end: bool) -> ApiResult<Option<DateTime<Utc>>> {
+/// A date or time parameter, between 2000 and a day after `now` as
+/// `report --since/--until` take one; a date `endDate` is the end of its day.
+fn date(
+    name: &str,
+    value: Option<&String>,
+    end: bool,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(v) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(Some(t.with_timezone(&Utc)));
+    let parsed = DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()?;
+            let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+            Some(d.and_hms_opt(0, 0, 0)?.and_utc())
+        });
+    let Some(t) = parsed else {
+        return Err(ApiError::time_range(format!(
+            "{name} '{v}' is not an ISO 8601 date (2024-12-15) or time (2024-12-15T10:30:00Z)"
+        )));
+    };
+    if t.timestamp() < crate::time::EARLIEST_UNIX {
+        return Err(ApiError::time_range(format!("{name} '{v}' is before 2000")));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(Some(t.and_utc()));
-        }
+    // A date endDate of today ends tomorrow at midnight: within the day.
+    if t > now + crate::time::FUTURE_TOLERANCE {
+        return Err(ApiError::time_range(format!(
+            "{name} '{v}' is in the future (after {})",
+            crate::time::format_time(now)
+        )));
     }
-    Err(ApiError::time_range(format!(
-        "{name} '{v}' is not an ISO 8601 date (2024-12-15) or time (2024-12-15T10:30:00Z)"
-    )))
+    Ok(Some(t))
 }
 
-/// A boolean parameter: `true`/`1`/`yes`.
-pub fn flag(q: &Query, name: &str) -> bool {
-    q.get(name)
-        .is_some_and(|v| matches!(v.trim(), "true" | "1" | "yes"))
+/// A boolean parameter: `true`/`1`/`yes` or `false`/`0`/`no`; absent is
+/// false, anything else `INVALID_REQUEST`.
+pub fn flag(q: &Query, name: &str) -> ApiResult<bool> {
+    match q.get(name).map(|v| v.trim()) {
+        None | Some("") | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name} takes true or false, not '{other}'"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +207,8 @@ mod tests {
                 ("endDate", "2026-03-01"),
             ]),
             q(&[("timeRange", "last7days"), ("startDate", "2026-03-01")]),
+            q(&[("startDate", "2026-03-01"), ("endDate", "2030-01-01")]),
+            q(&[("startDate", "1999-12-31")]),
         ] {
             let e = window(&bad, "last30days", now()).unwrap_err();
             assert_eq!(e.code, "INVALID_TIME_RANGE", "{bad:?}");

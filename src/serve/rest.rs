@@ -184,7 +184,7 @@ pub async fn lead_time(State(s): State<Shared>, Query(q): Query<Params>) -> ApiR
     Ok(Json(seed::lead_time_body(
         &b.report,
         &s.answers.bands,
-        params::flag(&q, "includeStages"),
+        params::flag(&q, "includeStages")?,
     )))
 }
 

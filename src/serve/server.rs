@@ -189,12 +189,21 @@ async fn not_found(method: Method) -> ApiError {
     ApiError::not_found("no such endpoint; docs/serve.md lists them")
 }
 
+/// The routes that record events.
+const WRITES: &[&str] = &[
+    "/api/plugins/webhook/1/deployments",
+    "/api/plugins/webhook/1/incidents",
+    "/events/deployment",
+    "/events/incident",
+];
+
 /// Which routes take which scope: `None` for open ones (`/healthz`), and
-/// PagerDuty's, which its signature authenticates instead.
+/// PagerDuty's, which its signature authenticates instead. Everything
+/// else, known or not, reads (an unknown path is then a 404).
 fn needs(method: &Method, path: &str) -> Option<Scope> {
     match path {
         "/healthz" | "/webhooks/pagerduty" => None,
-        _ if *method == Method::POST => Some(Scope::Write),
+        _ if *method == Method::POST && WRITES.contains(&path) => Some(Scope::Write),
         _ => Some(Scope::Read),
     }
 }
@@ -233,8 +242,10 @@ async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Respons
     req.extensions_mut().insert(Who(caller.clone()));
     let who = Who(caller.clone());
     // Probes (`/healthz`) are never counted: a load balancer checking
-    // every few seconds must not use up anyone's limit.
-    let quota = if path == "/healthz" {
+    // every few seconds must not use up anyone's limit. Nor is PagerDuty,
+    // which its signature authenticates: refused deliveries are incidents
+    // lost (it gives up after its retries).
+    let quota = if path == "/healthz" || path == "/webhooks/pagerduty" {
         None
     } else {
         s.limiter.take(&caller)
@@ -362,10 +373,14 @@ async fn serve(config: ServeConfig) -> Result<u8> {
         breakdowns: Arc::new(Cache::new(config.cache_ttl)),
         expositions: Arc::new(Cache::new(config.cache_ttl)),
     });
-    let reads = if state.tokens.is_empty() {
-        "reads open to anyone who can reach it, no webhooks (no DORAMETER_API_TOKENS)"
-    } else {
-        "tokens required"
+    let reads = match (state.tokens.is_empty(), state.pagerduty_secrets.is_empty()) {
+        (true, true) => {
+            "reads open to anyone who can reach it, no webhooks (no DORAMETER_API_TOKENS)"
+        }
+        (true, false) => {
+            "reads open to anyone who can reach it; PagerDuty webhooks only (no DORAMETER_API_TOKENS)"
+        }
+        (false, _) => "tokens required",
     };
     log_line(
         &json!({

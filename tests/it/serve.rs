@@ -634,7 +634,10 @@ fn refusals_follow_seed_000s_error_format() {
     assert_eq!((route.status, route.code().as_str()), (404, "NOT_FOUND"));
     assert_eq!(srv.get("/healthz", None).status, 200);
     let method = srv.get("/events/deployment", Some(WRITE));
-    assert_eq!((method.status, method.code().as_str()), (405, "METHOD_NOT_ALLOWED"));
+    assert_eq!(
+        (method.status, method.code().as_str()),
+        (405, "METHOD_NOT_ALLOWED")
+    );
 
     // The token's limit: headers on every answer, then 429 + Retry-After.
     let mut last = srv.get("/api/dora/lead-time?project=api", Some(READ));
@@ -708,10 +711,11 @@ fn webhooks_record_once_with_their_commit_times() {
     let body = json!({"service": "payments", "environment": "production", "commit_sha": "abc1234",
         "commit_timestamp": rfc(dm.now - 3 * HOUR), "deployed_at": rfc(dm.now - HOUR),
         "is_rollback": false, "is_hotfix": false});
-    for _ in 0..3 {
+    for n in 0..3 {
         let a = srv.post("/events/deployment", Some(WRITE), &body);
         assert_eq!(a.status, 200, "{a:?}");
-        assert_eq!(a.json()["status"], "recorded");
+        let want = if n == 0 { "recorded" } else { "duplicate" };
+        assert_eq!(a.json()["status"], want, "{a:?}");
     }
     // A later one (naive times, as the seed's TIMESTAMP columns).
     let later = json!({"service": "payments", "environment": "production", "commit_sha": "def5678",
@@ -919,6 +923,24 @@ fn a_bad_setting_stops_serve_before_it_listens() {
     let run = dm.run_raw(&["serve", "--listen", "127.0.0.1:0", "--rate-limit", "lots"]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("--rate-limit"), "{run:#?}");
+    let run = dm.run_raw(&["serve", "--listen", "127.0.0.1:0", "--max-body", "0"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    let twice = format!("read:{READ},write:{READ}");
+    let run = dm.run_with_env(
+        &[("DORAMETER_API_TOKENS", &twice)],
+        &["serve", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("twice") && !run.stderr.contains(READ),
+        "{run:#?}"
+    );
+    // A read-only server over a SQLite file that is not there: a typo, not
+    // an empty, healthy store.
+    let missing = format!("sqlite:{}", dm.dir.path().join("nope/x.db").display());
+    let run = dm.run_raw(&["serve", "--listen", "127.0.0.1:0", "--store", &missing]);
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(run.stderr.contains("no store at"), "{run:#?}");
 }
 
 /// The month copied into PostgreSQL and into a git store: the same answers.
