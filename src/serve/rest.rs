@@ -70,7 +70,7 @@ async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
 }
 
 /// The breakdown behind every `/api/dora/*` answer.
-async fn load(
+pub(super) async fn load(
     s: &Shared,
     project: String,
     env: String,
@@ -105,7 +105,11 @@ async fn load(
 }
 
 /// `project`, `environment` and the window of `q`.
-fn target(s: &Shared, q: &Params, default_range: &str) -> ApiResult<(String, String, Window)> {
+pub(super) fn target(
+    s: &Shared,
+    q: &Params,
+    default_range: &str,
+) -> ApiResult<(String, String, Window)> {
     Ok((
         params::project(q)?,
         params::environment(q),

@@ -25,7 +25,7 @@ use super::api::ApiError;
 use super::auth::{Caller, Limit, Limiter, Scope, Tokens};
 use super::ingest::Recent;
 use super::pool::{Pool, PoolSpec};
-use super::{ingest, log_line, pagerduty, rest};
+use super::{graphql, ingest, log_line, pagerduty, rest};
 use crate::event::LeadTimeFrom;
 use crate::git::SubjectPattern;
 use crate::http::HttpSettings;
@@ -153,6 +153,8 @@ fn routes(state: Shared) -> Router {
         .route("/events/deployment", post(ingest::seed001_deployment))
         .route("/events/incident", post(ingest::seed001_incident))
         .route("/webhooks/pagerduty", post(pagerduty::webhook))
+        .route("/api/graphql", post(graphql::query))
+        .route("/api/graphql/schema", get(graphql::sdl))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), access))
@@ -171,10 +173,12 @@ async fn not_found(method: Method) -> ApiError {
 }
 
 /// Which routes take which scope: `None` for open ones (`/healthz`), and
-/// PagerDuty's, which its signature authenticates instead.
+/// PagerDuty's, which its signature authenticates instead. GraphQL is
+/// POSTed but only reads (it has no mutations).
 fn needs(method: &Method, path: &str) -> Option<Scope> {
     match path {
         "/healthz" | "/webhooks/pagerduty" => None,
+        "/api/graphql" => Some(Scope::Read),
         _ if *method == Method::POST => Some(Scope::Write),
         _ => Some(Scope::Read),
     }

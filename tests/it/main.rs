@@ -18,6 +18,7 @@ mod junit;
 mod postgres;
 mod report_month;
 mod series;
+mod serve_graphql;
 mod server;
 mod settings;
 mod sinks;
