@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::exec::{self, GqlError};
+use super::error::{GqlError, errors_body};
 use super::resolve::Resolver;
+use super::{exec, validate};
 use super::{parse, schema};
 use crate::serve::api::Json;
 use crate::serve::ingest;
@@ -28,7 +29,7 @@ struct Body {
 }
 
 fn refuse(status: StatusCode, errors: &[GqlError]) -> Response {
-    (status, Json(exec::errors_body(errors))).into_response()
+    (status, Json(errors_body(errors))).into_response()
 }
 
 fn bad_request(code: &'static str, message: String) -> Response {
@@ -64,7 +65,7 @@ pub async fn query(State(s): State<Shared>, req: Request) -> Response {
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &[e]),
     };
     let vars = body.variables.unwrap_or_default();
-    let prepared = match exec::prepare(&doc, body.operation_name.as_deref(), &vars) {
+    let prepared = match validate::prepare(&doc, body.operation_name.as_deref(), &vars) {
         Ok(p) => p,
         Err(errors) => return refuse(StatusCode::OK, &errors),
     };

@@ -5,6 +5,8 @@
 //! MEASUREMENTS
 
 mod ast;
+mod coerce;
+mod error;
 mod exec;
 mod http;
 mod parse;
@@ -12,5 +14,6 @@ mod resolve;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use http::{query, sdl};

@@ -11,7 +11,8 @@ use graphql_parser::query as q;
 use super::ast::{
     Directive, Document, Field, Fragment, OpKind, Operation, Pos, Selection, Value, VariableDef,
 };
-use super::exec::{GqlError, MAX_DEPTH};
+use super::error::GqlError;
+use super::validate::MAX_DEPTH;
 
 /// The deepest bracket nesting (`{`, `[`, `(`) parsed: room for
 /// [`MAX_DEPTH`] selection sets, arguments and list values in them.

@@ -8,17 +8,17 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::super::api::{ApiError, ApiResult};
-use super::super::params::Query as Params;
-use super::super::rest;
-use super::super::seed::{self, GroupBy};
-use super::super::server::Shared;
 use super::exec::Root;
 use super::schema::{MAX_DEPLOYMENTS, TIME_RANGES};
 use crate::app::breakdown::Breakdown;
 use crate::app::deployment_list::deployment_list;
 use crate::app::report::ReportRequest;
 use crate::metrics::Window;
+use crate::serve::api::{ApiError, ApiResult};
+use crate::serve::params::Query as Params;
+use crate::serve::rest;
+use crate::serve::seed::{self, GroupBy};
+use crate::serve::server::Shared;
 use crate::time::format_time;
 
 type Key = (String, String, DateTime<Utc>, DateTime<Utc>);

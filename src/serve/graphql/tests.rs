@@ -5,8 +5,10 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::exec::{self, MAX_ROOT_FIELDS, Root};
+use super::error::errors_body;
+use super::exec::{self, Root};
 use super::parse;
+use super::validate::{self, MAX_ROOT_FIELDS};
 use crate::serve::api::ApiError;
 
 /// Root fields called, with their arguments.
@@ -77,12 +79,12 @@ impl Root for Fixed {
 fn run_with(query: &str, op: Option<&str>, vars: Value) -> (Value, Calls) {
     let doc = match parse::document(query) {
         Ok(d) => d,
-        Err(e) => return (exec::errors_body(&[e]), Vec::new()),
+        Err(e) => return (errors_body(&[e]), Vec::new()),
     };
     let vars = vars.as_object().cloned().unwrap_or_default();
-    let prepared = match exec::prepare(&doc, op, &vars) {
+    let prepared = match validate::prepare(&doc, op, &vars) {
         Ok(p) => p,
-        Err(errors) => return (exec::errors_body(&errors), Vec::new()),
+        Err(errors) => return (errors_body(&errors), Vec::new()),
     };
     let mut root = Fixed { calls: Vec::new() };
     let rt = tokio::runtime::Builder::new_current_thread()
