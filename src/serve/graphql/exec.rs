@@ -107,10 +107,17 @@ pub fn collect<'d>(
 /// parent becomes null.
 struct Bubble;
 
+/// The most values (scalars and list items) one answer holds: a long
+/// custom window's daily timeseries under many aliases would otherwise
+/// grow the answer without bound.
+pub const MAX_VALUES: usize = 200_000;
+
 struct Run<'d, 'p> {
     p: &'p Prepared<'d>,
     errors: Vec<GqlError>,
     path: Vec<Step>,
+    /// Values still allowed in the answer.
+    values: usize,
 }
 
 /// Runs `p`: `{"data": ...}` with `"errors"` when any field failed.
@@ -119,11 +126,14 @@ pub async fn execute<R: Root>(p: &Prepared<'_>, root: &mut R) -> Json {
         p,
         errors: Vec::new(),
         path: Vec::new(),
+        values: MAX_VALUES,
     };
     let data = match schema::object(QUERY) {
         Some(query) => run.root(query, root).await,
         None => Err(Bubble),
     };
+    // A partial answer cut at the bound would look complete in places.
+    let data = if run.values == 0 { Err(Bubble) } else { data };
     let mut out = Map::new();
     out.insert("data".into(), data.unwrap_or(Json::Null));
     if !run.errors.is_empty() {
@@ -252,6 +262,31 @@ impl<'d> Run<'d, '_> {
         }
     }
 
+    /// Takes one value from the answer's budget; false (with the error
+    /// once) when it is spent.
+    fn take_value(&mut self, fields: &[&'d Field]) -> bool {
+        match self.values {
+            0 => false,
+            1 => {
+                self.values = 0;
+                let mut e = GqlError::new(
+                    "RESPONSE_TOO_LARGE",
+                    format!(
+                        "the answer would hold more than {MAX_VALUES} values; select fewer fields or a shorter window"
+                    ),
+                    fields.first().map(|f| f.pos),
+                );
+                e.path = self.path.clone();
+                self.errors.push(e);
+                false
+            }
+            _ => {
+                self.values -= 1;
+                true
+            }
+        }
+    }
+
     fn complete_nullable(
         &mut self,
         ty: &str,
@@ -270,6 +305,9 @@ impl<'d> Run<'d, '_> {
                 };
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
+                    if !self.take_value(fields) {
+                        return Err(Bubble);
+                    }
                     self.path.push(Step::Index(i));
                     let done = self.complete(inner, item, fields);
                     self.path.pop();
@@ -279,6 +317,7 @@ impl<'d> Run<'d, '_> {
             }
             Ty::Named(name) => match schema::kind(name) {
                 Some(Kind::Object(obj)) => self.object(obj, v, fields),
+                Some(Kind::Scalar | Kind::Enum(_)) if !self.take_value(fields) => Err(Bubble),
                 Some(Kind::Scalar | Kind::Enum(_)) => match scalar_json(&v, name) {
                     Ok(v) => Ok(v),
                     Err(why) => {

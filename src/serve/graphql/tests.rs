@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::error::errors_body;
 use super::exec::{self, Root};
 use super::parse;
-use super::validate::{self, MAX_ROOT_FIELDS};
+use super::validate::{self, MAX_FRAGMENTS, MAX_ROOT_FIELDS};
 use crate::serve::api::ApiError;
 
 /// Root fields called, with their arguments.
@@ -68,6 +68,11 @@ impl Root for Fixed {
             }
             // A store answer missing a non-null field: propagation.
             "incidents" if project == "broken" => json!([{"id": "i-1", "created_at": null}]),
+            "incidents" if project == "many" => Value::Array(
+                (0..90_000)
+                    .map(|i| json!({"id": format!("i-{i}"), "created_at": "2026-04-01T00:00:00Z"}))
+                    .collect(),
+            ),
             "incidents" => {
                 json!([{"id": "i-1", "created_at": "2026-04-01T00:00:00Z", "title": null}])
             }
@@ -404,6 +409,22 @@ fn queries_are_bounded() {
         "{out}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Answers: at most MAX_VALUES values, else no data at all.
+    let out = run(r#"{ incidents(project: "many") { id } }"#);
+    assert_eq!(
+        out["data"]["incidents"].as_array().map(Vec::len),
+        Some(90_000)
+    );
+    let out = run(r#"{ incidents(project: "many") { id createdAt } }"#);
+    assert_eq!(out["data"], Value::Null);
+    assert_eq!(codes(&out), ["RESPONSE_TOO_LARGE"], "{}", out["errors"]);
+    // Fragments chained through each other, without brackets.
+    let mut doc = String::from("{ projects { ...F0 } }\n");
+    for i in 0..=MAX_FRAGMENTS {
+        doc.push_str(&format!("fragment F{i} on Project {{ ...F{} }}\n", i + 1));
+    }
+    let out = run(&doc);
+    assert_eq!(codes(&out), ["QUERY_TOO_LARGE"], "{}", out["errors"]);
     // Brackets nested too deep to parse safely.
     let out = run(&"{".repeat(100_000));
     assert_eq!(codes(&out), ["QUERY_TOO_DEEP"], "{out}");

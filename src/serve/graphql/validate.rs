@@ -26,6 +26,8 @@ pub const MAX_ROOT_FIELDS: usize = 20;
 /// The most selections (fields, spreads, inline fragments) of an
 /// operation with its fragments expanded where they are spread.
 pub const MAX_SELECTIONS: usize = 2000;
+/// The most fragment definitions of a document.
+pub const MAX_FRAGMENTS: usize = 100;
 
 /// An operation ready to run: chosen, its variables coerced, validated.
 pub struct Prepared<'d> {
@@ -42,6 +44,18 @@ pub fn prepare<'d>(
     variables: &Map<String, Json>,
 ) -> Result<Prepared<'d>, Vec<GqlError>> {
     let mut errors = Vec::new();
+    if doc.fragments.len() > MAX_FRAGMENTS {
+        // Spreads nest through fragments without brackets: their number
+        // bounds the recursion below.
+        return Err(vec![GqlError::new(
+            "QUERY_TOO_LARGE",
+            format!(
+                "the document defines {} fragments; at most {MAX_FRAGMENTS} are served",
+                doc.fragments.len()
+            ),
+            doc.fragments.get(MAX_FRAGMENTS).map(|f| f.pos),
+        )]);
+    }
     check_names(doc, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
