@@ -443,3 +443,22 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_is_posted_with_the_read_scope_and_webhooks_need_write() {
+        assert_eq!(needs(&Method::POST, "/api/graphql"), Some(Scope::Read));
+        assert_eq!(
+            needs(&Method::GET, "/api/graphql/schema"),
+            Some(Scope::Read)
+        );
+        assert_eq!(
+            needs(&Method::POST, "/events/deployment"),
+            Some(Scope::Write)
+        );
+        assert_eq!(needs(&Method::POST, "/webhooks/pagerduty"), None);
+    }
+}
