@@ -581,19 +581,17 @@ impl<'d> Validator<'d> {
             return;
         }
         // Variables inside lists are checked against the item type.
-        if let (Value::List(items), Ty::List(inner) | Ty::NonNull(inner)) = (v, Ty::of(ty)) {
-            let item = match Ty::of(inner) {
-                Ty::List(i) => i,
-                _ if ty.ends_with('!') => {
-                    self.input(v, inner, what, at);
-                    return;
-                }
-                _ => inner,
+        if let Value::List(items) = v {
+            let list = match Ty::of(ty) {
+                Ty::NonNull(t) => t,
+                _ => ty,
             };
-            for i in items {
-                self.input(i, item, what, at);
+            if let Ty::List(item) = Ty::of(list) {
+                for i in items {
+                    self.input(i, item, what, at);
+                }
+                return;
             }
-            return;
         }
         if let Err(why) = coerce_literal(v, ty, None) {
             self.error(format!("{what} has an invalid value: {why}."), at);
