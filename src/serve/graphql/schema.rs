@@ -478,6 +478,14 @@ mod tests {
     }
 
     #[test]
+    fn the_sdl_parses_as_a_schema_with_every_type() {
+        let text = sdl();
+        let doc = graphql_parser::parse_schema::<&str>(&text).expect("valid SDL");
+        // schema, the enum and the objects.
+        assert_eq!(doc.definitions.len(), 1 + ENUMS.len() + OBJECTS.len());
+    }
+
+    #[test]
     fn the_sdl_has_the_seeds_query_shape() {
         let s = sdl();
         assert!(s.contains("enum TimeRange {\n  LAST_7_DAYS\n  LAST_30_DAYS\n  LAST_90_DAYS\n}"));
