@@ -3,10 +3,10 @@
 //! (`resolve.rs`), and `GET /api/graphql/schema` printing it as SDL.
 //!
 //! `graphql-parser` parses; validation and execution over the fixed schema
-//! are ours (`validate.rs`, `exec.rs`): the smallest binary and build of
-//! the viable choices that still serve full GraphQL syntax (operation
-//! names, variables, aliases, named and inline fragments, directives,
-//! `__typename`) with the spec's error format.
+//! are ours (`validate.rs`, `exec.rs`): the cheapest build and, with
+//! apollo-parser, the smallest binary of the choices that serve full
+//! GraphQL syntax (operation names, variables, aliases, named and inline
+//! fragments, directives, `__typename`) with the spec's error format.
 //!
 //! ## Measurements (2026-11-29, this machine: 2 cores shared with another
 //! engineer's builds, load average 3–8, so wall times are ±30 %)
@@ -30,11 +30,11 @@
 //!
 //! | candidate | binary delta | new crates: units, compile time |
 //! | --- | --- | --- |
-//! | graphql-parser 0.4.1, parse only | +148,864 | 2 (+ thiserror 1): 4 units, 9.3 s |
+//! | graphql-parser 0.4.1, parse only | +148,864 | 2 (+ thiserror 1): 10.8 s (9.3 s in a second run) |
 //! | apollo-parser 0.8.7, parse only | +125,472 | 5: 13.7 s |
 //! | juniper 0.18.0, no default features | +589,280 | 20: 27 s, and its features rebuilt syn and 170 s of crates already built |
 //! | async-graphql 7.0.16, no default features | +968,128 | 37: 201 s (itself 49 s, pest, regex, encoding_rs, darling…), and 364 s of crates already built rebuilt |
-//! | graphql-parser + this module (what shipped) | +299,072 | 2 (+ thiserror 1): 9–13 s; our code adds ~150 KB |
+//! | graphql-parser + this module (what shipped) | +299,072 | 2 (+ thiserror 1): 9–13 s; our code adds 150 KB |
 //!
 //! In the cold build of 44352ed the new crates took 11.9 s of units
 //! (combine 5.5 s, graphql-parser 4.6 s, thiserror 1 1.9 s), built beside
