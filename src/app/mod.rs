@@ -10,6 +10,7 @@ pub mod ci_runs;
 pub mod comment;
 pub mod demo;
 pub mod deploy;
+pub mod deployment_list;
 pub mod exposition;
 pub mod flaky;
 pub mod incident;

@@ -1,11 +1,13 @@
 //! `dorameter serve` (SPEC §9): the HTTP front door over the same use cases
 //! as the command line. Seed 000's REST API and seed 001's endpoint read
 //! through `app::breakdown`, Prometheus scrapes `app::exposition`, webhooks
-//! record through `app::deploy` and `app::incident`.
+//! record through `app::deploy` and `app::incident`. GraphQL answers from
+//! the same functions as REST.
 
 mod api;
 mod auth;
 mod cache;
+mod graphql;
 mod ingest;
 mod pagerduty;
 mod params;

@@ -80,7 +80,7 @@ async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
 /// The breakdown behind every `/api/dora/*` answer, shared for the cache's
 /// TTL by every request that names the same project, env, time range and
 /// severity.
-async fn load(
+pub(super) async fn load(
     s: &Shared,
     project: String,
     env: String,
@@ -126,7 +126,7 @@ async fn load(
 /// `project`, `environment`, and the window of `q` with the parameters
 /// that named it (the cache's key: the same words mean the same window
 /// within the TTL).
-fn target(
+pub(super) fn target(
     s: &Shared,
     q: &Params,
     default_range: &str,

@@ -26,7 +26,7 @@ use super::auth::{Caller, Limit, Limiter, Scope, Tokens};
 use super::cache::Cache;
 use super::ingest::Recent;
 use super::pool::{Pool, PoolSpec};
-use super::{ingest, log_line, pagerduty, rest};
+use super::{graphql, ingest, log_line, pagerduty, rest};
 use crate::event::LeadTimeFrom;
 use crate::git::SubjectPattern;
 use crate::http::HttpSettings;
@@ -163,6 +163,8 @@ fn routes(state: Shared) -> Router {
         .route("/events/deployment", post(ingest::seed001_deployment))
         .route("/events/incident", post(ingest::seed001_incident))
         .route("/webhooks/pagerduty", post(pagerduty::webhook))
+        .route("/api/graphql", post(graphql::query))
+        .route("/api/graphql/schema", get(graphql::sdl))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
@@ -199,7 +201,8 @@ const WRITES: &[&str] = &[
 
 /// Which routes take which scope: `None` for open ones (`/healthz`), and
 /// PagerDuty's, which its signature authenticates instead. Everything
-/// else, known or not, reads (an unknown path is then a 404).
+/// else, known or not, reads (an unknown path is then a 404; GraphQL is
+/// POSTed but has no mutations).
 fn needs(method: &Method, path: &str) -> Option<Scope> {
     match path {
         "/healthz" | "/webhooks/pagerduty" => None,
@@ -473,5 +476,24 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_is_posted_with_the_read_scope_and_webhooks_need_write() {
+        assert_eq!(needs(&Method::POST, "/api/graphql"), Some(Scope::Read));
+        assert_eq!(
+            needs(&Method::GET, "/api/graphql/schema"),
+            Some(Scope::Read)
+        );
+        assert_eq!(
+            needs(&Method::POST, "/events/deployment"),
+            Some(Scope::Write)
+        );
+        assert_eq!(needs(&Method::POST, "/webhooks/pagerduty"), None);
     }
 }

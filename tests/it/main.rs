@@ -19,6 +19,7 @@ mod postgres;
 mod report_month;
 mod series;
 mod serve;
+mod serve_graphql;
 mod server;
 mod settings;
 mod sinks;
