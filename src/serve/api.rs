@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::pool::PoolError;
 use crate::Error;
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -92,7 +93,11 @@ pub fn from_error(e: &Error) -> ApiError {
         Error::NoInput { message, .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "NO_DATA", message.clone())
         }
-        Error::Store(s) if !s.is_usage() => {
+        // The store was reachable at start: losing it, or a query failing,
+        // is the store being unavailable now, not a fault of the request.
+        Error::Store(
+            StoreError::Open { .. } | StoreError::Unreachable { .. } | StoreError::Query { .. },
+        ) => {
             let mut a = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",

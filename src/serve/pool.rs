@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use crate::git::Repo;
 use std::any::Any;
 
-use crate::store::{self, Access, Store, StoreUrl, WriteTx};
+use crate::store::{self, Access, Store, StoreError, StoreUrl, WriteTx};
 use crate::{Error, Result};
 
 /// What a job gets: the worker's store and repository.
@@ -34,6 +34,8 @@ pub struct Worker {
     opened: Instant,
     /// Reopen (and so re-fetch) a git store older than this before a job.
     refresh: Option<Duration>,
+    /// The last job lost the store's connection: reopen before the next.
+    broken: bool,
 }
 
 impl Worker {
@@ -50,12 +52,21 @@ impl Worker {
             access: spec.access,
             opened: Instant::now(),
             refresh: spec.refresh,
+            broken: false,
         })
     }
 
     /// A git store reads the ref as fetched when it was opened: reopened
     /// after `refresh`, it sees what CI jobs pushed since.
     fn freshen(&mut self) {
+        if self.broken {
+            if let Ok(store) = store::open(&self.url, self.access) {
+                self.store = store;
+                self.broken = false;
+                self.opened = Instant::now();
+            }
+            return;
+        }
         let Some(refresh) = self.refresh else { return };
         if self.opened.elapsed() < refresh {
             return;
@@ -69,6 +80,17 @@ impl Worker {
 }
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// Whether a job lost the store's connection (the database restarted): the
+/// worker reopens it before the next job rather than failing every one.
+fn lost<T>(r: &Result<T>) -> bool {
+    matches!(
+        r,
+        Err(Error::Store(
+            StoreError::Open { .. } | StoreError::Unreachable { .. }
+        ))
+    )
+}
 
 type Written = Box<dyn Any + Send>;
 type Apply = Box<dyn FnMut(&mut dyn WriteTx, Option<&Repo>) -> Result<Written> + Send>;
@@ -186,7 +208,9 @@ impl Pool {
     ) -> std::result::Result<T, PoolError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |w| {
-            let _ = tx.send(f(w));
+            let r = f(w);
+            w.broken |= lost(&r);
+            let _ = tx.send(r);
         });
         match self.jobs.try_send(job) {
             Ok(()) => {}
@@ -239,6 +263,7 @@ impl Pool {
 /// The writer: every write waiting, committed in one transaction.
 fn write(mut worker: Worker, rx: &Receiver<WriteJob>) {
     while let Ok(first) = rx.recv() {
+        worker.freshen();
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
@@ -255,6 +280,7 @@ fn write(mut worker: Worker, rx: &Receiver<WriteJob>) {
             }
             Ok(())
         });
+        worker.broken |= lost(&together);
         if together.is_ok() && done.len() == batch.len() {
             for (job, out) in batch.into_iter().zip(done) {
                 let _ = job.reply.send(Ok(out));
@@ -268,6 +294,7 @@ fn write(mut worker: Worker, rx: &Receiver<WriteJob>) {
                 out = Some((job.apply)(tx, repo)?);
                 Ok(())
             });
+            worker.broken |= lost(&r);
             let answer = match (r, out) {
                 (Ok(()), Some(o)) => Ok(o),
                 (Err(e), _) => Err(e),

@@ -387,7 +387,9 @@ pub async fn dashboard(State(s): State<Shared>, Query(q): Query<Params>) -> ApiR
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(csp) = HeaderValue::from_str(&crate::render::dashboard_csp()) {
+    // Nor may another site frame the page.
+    let csp = format!("{}; frame-ancestors 'none'", crate::render::dashboard_csp());
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     Ok(r)

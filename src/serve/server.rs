@@ -288,6 +288,10 @@ async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Respons
         h.insert("x-ratelimit-remaining", HeaderValue::from(q.remaining));
         h.insert("x-ratelimit-reset", HeaderValue::from(q.reset));
     }
+    response.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response.extensions_mut().insert(who);
     response
 }
