@@ -1351,3 +1351,41 @@ fn prometheus_scrapes_serve_and_the_seeds_promql_answers_as_report() {
     // The new lead times' median, 35 min, is between the 30 and 60 min bounds.
     assert!((1800.0..=3600.0).contains(&median), "{median}");
 }
+
+/// Webhook events go to the configured sinks as the CLI's do: a webhook
+/// receiver on 127.0.0.1 gets each recorded event once (a retried delivery
+/// to serve is not another event), with the CLI's body.
+#[test]
+fn recorded_webhooks_reach_the_sinks() {
+    use crate::server::{Reply, Server};
+    let dm = Dm::default();
+    let receiver = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", receiver.url("/hooks/dora"));
+    let srv = Serving::start(
+        &dm,
+        &dm.cwd(),
+        &[("DORAMETER_API_TOKENS", &format!("write:{WRITE}"))],
+        &["--store", &dm.store_url(), "--sink", &sink],
+    );
+    let body = json!({"service": "api", "environment": "production", "commit_sha": "c0ffee1",
+        "commit_timestamp": rfc(dm.now - 2 * HOUR), "deployed_at": rfc(dm.now - HOUR)});
+    for _ in 0..2 {
+        assert_eq!(
+            srv.post("/events/deployment", Some(WRITE), &body).status,
+            200
+        );
+    }
+    let inc = json!({"incident_id": "INC-9", "service": "api", "severity": "low",
+        "detected_at": rfc(dm.now - 30 * MIN)});
+    assert_eq!(srv.post("/events/incident", Some(WRITE), &inc).status, 200);
+    let start = Instant::now();
+    while receiver.requests().len() < 2 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) = srv.terminate();
+    assert!(status.success());
+    let got: Vec<Value> = receiver.requests().iter().map(|r| r.json()).collect();
+    let text = serde_json::to_string(&got).unwrap();
+    assert_eq!(got.len(), 2, "one deployment, one incident: {text}");
+    assert!(text.contains("c0ffee1") && text.contains("INC-9"), "{text}");
+}
