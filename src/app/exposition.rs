@@ -32,8 +32,10 @@ pub struct Exposed {
 /// Every service+env of the store (filtered by `req.service`/`req.env` when
 /// given), on one snapshot.
 pub fn exposition(store: &mut dyn Store, req: &ReportRequest) -> Result<Vec<Exposed>> {
+    // From 1970: every store can take it (PostgreSQL's timestamps end
+    // long before chrono's minimum), and no event is older.
     let all_time = Window {
-        since: DateTime::<Utc>::MIN_UTC,
+        since: DateTime::<Utc>::UNIX_EPOCH,
         until: END_OF_TIME,
     };
     let mut out = Vec::new();

@@ -466,7 +466,7 @@ pub fn may_have_caused(finished: DateTime<Utc>, started: DateTime<Utc>, window: 
 pub fn earliest_cause(since: DateTime<Utc>, attribution_window: Duration) -> DateTime<Utc> {
     since
         .checked_sub_signed(attribution_window)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// The latest instant at which a deployment that may have caused an

@@ -990,6 +990,15 @@ fn the_api_over_postgres_and_git_stores_answers_the_same() {
     .assert_ok();
     let srv = Serving::start(&at_end, &at_end.cwd(), &env, &["--store", &db.url]);
     check(&srv, "postgres");
+    // All-time counters over PostgreSQL (its timestamps have a range).
+    let prom = srv.get("/metrics", Some(READ));
+    assert_eq!(prom.status, 200, "{prom:?}");
+    assert!(
+        prom.body
+            .contains("dora_deployment_frequency_total{project=\"api\""),
+        "{}",
+        prom.body
+    );
     // Webhooks into PostgreSQL: once, whatever the retries.
     drop(srv);
     let writer = [("DORAMETER_API_TOKENS", format!("write:{WRITE}"))];
