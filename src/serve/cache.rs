@@ -4,10 +4,9 @@
 //! starting their own. An answer older than the TTL is still given while
 //! one refresh runs in the background, so no caller waits for a
 //! recomputation of a question already answered. Every event this server
-//! records makes every entry stale at once (the next asker waits for a new
-//! answer: a webhook's sender reads what it wrote); events written by others
-//! (CI jobs writing to the same store) show after the TTL and one
-//! computation.
+//! records ages every entry at once: the next answer starts a refresh and
+//! the one after it shows the event. Events written by others (CI jobs
+//! writing to the same store) show after the TTL and one computation.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -80,7 +79,11 @@ impl<T> Cache<T> {
                 Some(e) if e.generation == generation && e.made.elapsed() < self.ttl => {
                     Arc::clone(e)
                 }
-                Some(e) if e.generation == generation && e.value.get().is_some() => {
+                // Aged, or older than an event this server recorded: given
+                // while one refresh runs. Under a steady stream of webhooks
+                // the answers stay one computation behind rather than each
+                // request computing again.
+                Some(e) if e.value.get().is_some() => {
                     let aged = Arc::clone(e);
                     drop(entries);
                     self.refresh(key, aged.clone(), make);
@@ -113,8 +116,11 @@ impl<T> Cache<T> {
             return;
         }
         let cache = Arc::clone(self);
+        // The generation when the refresh starts: an event recorded while
+        // it runs makes it aged again.
+        let generation = self.generation.load(Ordering::SeqCst);
         tokio::spawn(async move {
-            let fresh = Entry::new(aged.generation);
+            let fresh = Entry::new(generation);
             match make().await {
                 Ok(v) => {
                     let _ = fresh.value.set(Arc::new(v));
@@ -150,7 +156,10 @@ mod tests {
         cache.get("b".into(), make.clone()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         cache.invalidate();
+        // Aged by the event: given once more while one refresh runs.
         cache.get("a".into(), make.clone()).await.unwrap();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let failing = || async { Err::<u32, &str>("no") };
         assert!(cache.get("c".into(), failing).await.is_err());

@@ -37,11 +37,9 @@ fn request(s: &Shared, service: String, env: String, window: Window) -> ReportRe
     }
 }
 
-/// Seed 000's 404s for a project (or environment) the store does not know,
-/// naming the ones it does.
-async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
-    let known = s
-        .pool
+/// Every (service, env) of the store.
+pub(super) async fn service_envs(s: &Shared) -> Result<Vec<(String, String)>, PoolError> {
+    s.pool
         .run(|w| {
             let mut pairs = Vec::new();
             w.store.read(&mut |tx| {
@@ -50,7 +48,13 @@ async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
             })?;
             Ok(pairs)
         })
-        .await;
+        .await
+}
+
+/// Seed 000's 404s for a project (or environment) the store does not know,
+/// naming the ones it does.
+async fn unknown_project(s: &Shared, project: &str, env: &str) -> ApiError {
+    let known = service_envs(s).await;
     let Ok(pairs) = known else {
         return ApiError::internal();
     };

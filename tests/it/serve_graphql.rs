@@ -3,81 +3,41 @@
 //! example query verbatim, the language features (aliases, variables,
 //! fragments, `__typename`), the error format and the read scope.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use serde_json::{Value, json};
 
+use crate::serve::Serving;
 use crate::util::*;
 
 const READ: &str = "read-token-graphql";
 const WRITE: &str = "write-token-graphql";
 
-/// `dorameter serve` on a free port of 127.0.0.1; killed when dropped.
-struct Served {
-    child: Child,
-    base: String,
-    http: reqwest::blocking::Client,
-}
+/// `dorameter serve` with a read and a write token (`serve.rs`'s server),
+/// asked for JSON.
+struct Served(Serving);
 
 impl Served {
     fn start(dm: &Dm) -> Served {
-        let mut child = dm
-            .command(&["serve", "--listen", "127.0.0.1:0", "--no-access-log"])
-            .env("DORAMETER_API_TOKENS", format!("read:{READ},write:{WRITE}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn dorameter serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut first = String::new();
-        BufReader::new(stderr)
-            .read_line(&mut first)
-            .expect("the first log line");
-        let line: Value = serde_json::from_str(&first)
-            .unwrap_or_else(|e| panic!("the first log line is not JSON ({e}): {first:?}"));
-        let listen = line["listen"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no listen address: {line}"));
-        Served {
-            child,
-            base: format!("http://{listen}"),
-            http: reqwest::blocking::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .expect("client"),
-        }
+        Served(Serving::start(
+            dm,
+            &dm.cwd(),
+            &[(
+                "DORAMETER_API_TOKENS",
+                &format!("read:{READ},write:{WRITE}"),
+            )],
+            &["--store", &dm.store_url(), "--no-access-log"],
+        ))
     }
 
     /// `GET path` with the read token: status and JSON body.
     fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(READ)
-            .send()
-            .expect("GET");
-        let status = r.status().as_u16();
-        let text = r.text().expect("a body");
-        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-        (status, v)
+        let a = self.0.get(path, Some(READ));
+        (a.status, a.json())
     }
 
     /// `POST /api/graphql` of `body` with `token`: status and JSON body.
     fn post(&self, token: Option<&str>, body: &str) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/api/graphql", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().expect("POST");
-        let status = r.status().as_u16();
-        let text = r.text().expect("a body");
-        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-        (status, v)
+        let a = self.0.call("POST", "/api/graphql", token, Some(body));
+        (a.status, a.json())
     }
 
     /// A query with variables, expecting 200.
@@ -87,13 +47,6 @@ impl Served {
         let (status, v) = self.post(Some(READ), &body);
         assert_eq!(status, 200, "{v}");
         v
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -582,21 +535,11 @@ fn graphql_needs_a_read_token_and_prints_its_schema() {
         assert_eq!(status, 200, "{out}");
         assert_eq!(out["data"]["projects"][0]["name"], "payment-service");
     }
-    let r = s
-        .http
-        .get(format!("{}/api/graphql/schema", s.base))
-        .bearer_auth(READ)
-        .send()
-        .expect("GET schema");
-    assert_eq!(r.status().as_u16(), 200);
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let r = s.0.get("/api/graphql/schema", Some(READ));
+    assert_eq!(r.status, 200);
+    let ct = r.header("content-type").unwrap_or("").to_string();
     assert!(ct.starts_with("text/plain"), "{ct}");
-    let sdl = r.text().unwrap();
+    let sdl = r.body;
     assert!(
         sdl.contains("enum TimeRange {\n  LAST_7_DAYS\n  LAST_30_DAYS\n  LAST_90_DAYS\n}"),
         "{sdl}"
@@ -604,10 +547,6 @@ fn graphql_needs_a_read_token_and_prints_its_schema() {
     assert!(sdl.contains("type Query {"), "{sdl}");
     assert!(sdl.contains("  incidents(project: String!"), "{sdl}");
     assert!(sdl.contains("type MTTR {"), "{sdl}");
-    let r = s
-        .http
-        .get(format!("{}/api/graphql/schema", s.base))
-        .send()
-        .expect("GET schema");
-    assert_eq!(r.status().as_u16(), 401);
+    let r = s.0.get("/api/graphql/schema", None);
+    assert_eq!(r.status, 401);
 }

@@ -175,18 +175,7 @@ impl Resolver {
     }
 
     async fn projects(&mut self) -> ApiResult<Value> {
-        let pairs = self
-            .s
-            .pool
-            .run(|w| {
-                let mut pairs = Vec::new();
-                w.store.read(&mut |tx| {
-                    pairs = tx.service_envs()?;
-                    Ok(())
-                })?;
-                Ok(pairs)
-            })
-            .await?;
+        let pairs = rest::service_envs(&self.s).await?;
         let mut projects: Vec<(String, Vec<String>)> = Vec::new();
         for (service, env) in pairs {
             match projects.last_mut() {
