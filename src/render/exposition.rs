@@ -8,13 +8,9 @@ use std::fmt::Write;
 use super::escape::prometheus_label;
 use crate::app::exposition::Exposed;
 use crate::metrics::Level;
+use crate::store::Histogram;
 
-/// Histogram upper bounds, seconds: fine enough between a minute and six
-/// months that `histogram_quantile(0.95, …)` lands near the exact p95.
-pub const BUCKETS: &[f64] = &[
-    60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0,
-    172800.0, 259200.0, 432000.0, 604800.0, 1209600.0, 2592000.0, 5184000.0, 7776000.0, 15552000.0,
-];
+pub use crate::app::exposition::BUCKETS;
 
 /// One metric family being written: samples of every service+env.
 struct Family {
@@ -46,21 +42,29 @@ impl Family {
     /// `_bucket` (cumulative), `_sum` and `_count` of `values`.
     fn histogram(&mut self, labels: &str, values: &mut [f64]) {
         values.sort_by(f64::total_cmp);
-        for le in BUCKETS {
-            let n = values.partition_point(|v| v <= le);
+        let counted = Histogram {
+            at_most: BUCKETS
+                .iter()
+                .map(|le| values.partition_point(|v| v <= le) as u64)
+                .collect(),
+            sum: values.iter().sum(),
+            count: values.len() as u64,
+        };
+        self.counted(labels, &counted);
+    }
+
+    /// The same of samples the store counted per [`BUCKETS`].
+    fn counted(&mut self, labels: &str, h: &Histogram) {
+        for (le, n) in BUCKETS.iter().zip(&h.at_most) {
             self.sample(
                 "_bucket",
                 &format!("{labels},le=\"{}\"", number(*le)),
-                n as f64,
+                *n as f64,
             );
         }
-        self.sample(
-            "_bucket",
-            &format!("{labels},le=\"+Inf\""),
-            values.len() as f64,
-        );
-        self.sample("_sum", labels, values.iter().sum());
-        self.sample("_count", labels, values.len() as f64);
+        self.sample("_bucket", &format!("{labels},le=\"+Inf\""), h.count as f64);
+        self.sample("_sum", labels, h.sum);
+        self.sample("_count", labels, h.count as f64);
     }
 }
 
@@ -134,9 +138,8 @@ pub fn exposition(all: &[Exposed]) -> String {
         df.sample("", &seed000, e.deployments as f64);
         deployments.sample("", &seed001, e.deployments as f64);
         failed.sample("", &seed001, e.failed_deployments as f64);
-        let mut leads: Vec<f64> = e.lead_times.iter().map(|&s| s as f64).collect();
-        lt.histogram(&seed000, &mut leads);
-        lead.histogram(&seed001, &mut leads);
+        lt.counted(&seed000, &e.lead_times);
+        lead.counted(&seed001, &e.lead_times);
         let mut restores = e.restore_times.clone();
         mttr.histogram(&seed000, &mut restores);
         if let Some(v) = m.change_failure_rate.value {

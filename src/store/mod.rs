@@ -252,6 +252,16 @@ pub trait ReadTx {
     /// Lead times (seconds) of the changes of the successful deployments
     /// that finished in the window (`report_facts` includes these).
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError>;
+    /// [`ReadTx::lead_times`] of every deployment ever, counted rather than
+    /// loaded: how many are at most each of `bounds` (seconds, ascending),
+    /// their sum and their count (Prometheus' histogram of a store of any
+    /// size).
+    fn lead_time_histogram(
+        &self,
+        service: &str,
+        env: &str,
+        bounds: &[f64],
+    ) -> Result<Histogram, StoreError>;
     /// Tests that failed, then passed on a retry, in the service's stored
     /// test runs of `sha`: attempts and failures summed over those runs,
     /// ordered by classname and name, at most `limit`.
@@ -281,6 +291,34 @@ pub trait ReadTx {
         window: Window,
         infra_percent: f64,
     ) -> Result<Vec<TestHistory>, StoreError>;
+}
+
+/// Counts of samples at most each bound, their sum and count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    pub at_most: Vec<u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+/// The SQL of [`ReadTx::lead_time_histogram`] for both stores: one
+/// `sum(CASE …)` per bound over the changes of successful deployments of
+/// `$1`/`$2` (SQLite's `?1`/`?2` read the same). Bounds are numbers this
+/// code chose, never input.
+pub(crate) fn lead_time_histogram_sql(bounds: &[f64]) -> String {
+    let mut cols: Vec<String> = bounds
+        .iter()
+        .map(|b| {
+            format!("coalesce(sum(CASE WHEN c.lead_time_seconds <= {b} THEN 1 ELSE 0 END), 0)")
+        })
+        .collect();
+    cols.push("CAST(coalesce(sum(c.lead_time_seconds), 0) AS BIGINT)".into());
+    cols.push("count(*)".into());
+    format!(
+        "SELECT {} FROM deployments d JOIN changes c ON c.deployment_seq = d.seq
+         WHERE d.service = $1 AND d.env = $2 AND d.status = 'success'",
+        cols.join(", ")
+    )
 }
 
 /// A test that was flaky in the stored runs of one commit.

@@ -110,6 +110,14 @@ impl ReadTx for Recorder<'_> {
     fn lead_times(&self, service: &str, env: &str, window: Window) -> Result<Vec<i64>, StoreError> {
         self.inner.lead_times(service, env, window)
     }
+    fn lead_time_histogram(
+        &self,
+        service: &str,
+        env: &str,
+        bounds: &[f64],
+    ) -> Result<crate::store::Histogram, StoreError> {
+        self.inner.lead_time_histogram(service, env, bounds)
+    }
     fn flaky_at_sha(
         &self,
         service: &str,

@@ -431,6 +431,30 @@ impl ReadTx for Tx<'_> {
         }
     }
 
+    fn lead_time_histogram(
+        &self,
+        service: &str,
+        env: &str,
+        bounds: &[f64],
+    ) -> Result<crate::store::Histogram, StoreError> {
+        let sql = crate::store::lead_time_histogram_sql(bounds);
+        let context = "count lead times";
+        let rows = self.query_dynamic(&sql, &[&service, &env], context)?;
+        let Some(r) = rows.first() else {
+            return Ok(crate::store::Histogram::default());
+        };
+        let n = bounds.len();
+        let mut at_most = Vec::with_capacity(n);
+        for i in 0..n {
+            at_most.push(get::<i64>(r, i)?.max(0) as u64);
+        }
+        Ok(crate::store::Histogram {
+            at_most,
+            sum: get::<i64>(r, n)? as f64,
+            count: get::<i64>(r, n + 1)?.max(0) as u64,
+        })
+    }
+
     fn flaky_at_sha(
         &self,
         service: &str,

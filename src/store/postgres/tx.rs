@@ -82,6 +82,21 @@ impl<'a> Tx<'a> {
             .map_err(self.err(context))
     }
 
+    /// Runs a statement built at run time (not cached: it is prepared for
+    /// this one call).
+    pub(super) fn query_dynamic(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let store = self.store;
+        store
+            .rt
+            .block_on(store.client.query(sql, params))
+            .map_err(self.err(context))
+    }
+
     pub(super) fn query_opt(
         &self,
         sql: &'static str,

@@ -350,6 +350,34 @@ impl ReadTx for Tx<'_> {
         Ok(out)
     }
 
+    fn lead_time_histogram(
+        &self,
+        service: &str,
+        env: &str,
+        bounds: &[f64],
+    ) -> Result<crate::store::Histogram, StoreError> {
+        let err = || self.err("count lead times");
+        // SQLite reads `$1` as a named parameter bound by position too.
+        let sql = crate::store::lead_time_histogram_sql(bounds);
+        let n = bounds.len();
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(params![service, env], |r| {
+                    let mut at_most = Vec::with_capacity(n);
+                    for i in 0..n {
+                        at_most.push(r.get::<_, i64>(i)?.max(0) as u64);
+                    }
+                    Ok(crate::store::Histogram {
+                        at_most,
+                        sum: r.get::<_, i64>(n)? as f64,
+                        count: r.get::<_, i64>(n + 1)?.max(0) as u64,
+                    })
+                })
+            })
+            .map_err(err())
+    }
+
     fn flaky_at_sha(
         &self,
         service: &str,
