@@ -79,6 +79,9 @@ impl<T> Cache<T> {
                 Some(e) if e.generation == generation && e.made.elapsed() < self.ttl => {
                     Arc::clone(e)
                 }
+                // Being computed: wait for that computation, whatever was
+                // recorded since, rather than start another beside it.
+                Some(e) if e.value.get().is_none() => Arc::clone(e),
                 // Aged, or older than an event this server recorded: given
                 // while one refresh runs. Under a steady stream of webhooks
                 // the answers stay one computation behind rather than each
@@ -168,6 +171,30 @@ mod tests {
         off.get("a".into(), make.clone()).await.unwrap();
         off.get("a".into(), make.clone()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 6);
+    }
+
+    /// An event recorded while the first answer is computed joins that
+    /// computation: a stream of webhooks never starts one per request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_during_the_first_computation_join_it() {
+        let cache: Arc<Cache<u64>> = Arc::new(Cache::new(Duration::from_secs(5)));
+        let n = Arc::new(AtomicU64::new(0));
+        let make = |n: Arc<AtomicU64>| {
+            move || async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok::<_, ()>(n.fetch_add(1, Ordering::SeqCst))
+            }
+        };
+        let first = {
+            let (cache, n) = (Arc::clone(&cache), Arc::clone(&n));
+            tokio::spawn(async move { cache.get("k".into(), make(n)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        cache.invalidate();
+        let second = cache.get("k".into(), make(Arc::clone(&n))).await.unwrap();
+        assert_eq!(*second, 0);
+        assert_eq!(*first.await.unwrap().unwrap(), 0);
+        assert_eq!(n.load(Ordering::SeqCst), 1, "one computation");
     }
 
     /// An aged answer is given at once while one refresh runs; the next
