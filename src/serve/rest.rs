@@ -12,30 +12,18 @@ use serde_json::{Value, json};
 use super::api::{ApiError, ApiResult, Json};
 use super::params::{self, Query as Params};
 use super::pool::PoolError;
-use super::seed::{self, GroupBy};
+use super::seed;
 use super::server::Shared;
 use crate::Error;
 use crate::app::breakdown::{Breakdown, Evidence, breakdown};
+use crate::app::series::Bucket;
 
 /// Only the metrics.
 const METRICS: Evidence = Evidence {
     failures: false,
     incidents: false,
 };
-use crate::app::report::ReportRequest;
 use crate::metrics::{Report, Window};
-
-/// A report request for one service+env over `window`.
-fn request(s: &Shared, service: String, env: String, window: Window) -> ReportRequest {
-    ReportRequest {
-        service: Some(service),
-        env: Some(env),
-        window,
-        attribution_window: s.answers.attribution_window,
-        bands: s.answers.bands.clone(),
-        now: s.now(),
-    }
-}
 
 /// Every (service, env) of the store.
 pub(super) async fn service_envs(s: &Shared) -> Result<Vec<(String, String)>, PoolError> {
@@ -92,7 +80,7 @@ pub(super) async fn load(
     severity: Option<String>,
     evidence: Evidence,
 ) -> ApiResult<Arc<Breakdown>> {
-    let req = request(s, project.clone(), env.clone(), window);
+    let req = s.report_request(Some(project.clone()), Some(env.clone()), window);
     let key = format!(
         "{project}\0{env}\0{range}\0{}\0{evidence:?}",
         severity.as_deref().unwrap_or("")
@@ -166,8 +154,8 @@ pub async fn deployment_frequency(
     // Seed 000: this endpoint's time range defaults to the last 7 days.
     let (project, env, window) = target(&s, &q, "last7days")?;
     let by = match q.get("groupBy").map(String::as_str) {
-        None | Some("") => GroupBy::Day,
-        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+        None | Some("") => Bucket::Day,
+        Some(g) => g.parse::<Bucket>().map_err(|_| {
             ApiError::bad_request(format!("unknown groupBy '{g}'"))
                 .details(json!({"allowed": ["day", "week", "month"]}))
         })?,
@@ -178,7 +166,7 @@ pub async fn deployment_frequency(
         &b,
         &s.answers.bands,
         by,
-        (within.since, within.until),
+        within,
     )))
 }
 
@@ -297,17 +285,11 @@ pub async fn seed001_change_failure_rate(
 /// `GET /metrics`: every service+env of the store.
 pub async fn prometheus(State(s): State<Shared>) -> ApiResult<Response> {
     let now = s.now();
-    let req = ReportRequest {
-        service: None,
-        env: None,
-        window: Window {
-            since: now - s.answers.window,
-            until: now,
-        },
-        attribution_window: s.answers.attribution_window,
-        bands: s.answers.bands.clone(),
-        now,
+    let window = Window {
+        since: now - s.answers.window,
+        until: now,
     };
+    let req = s.report_request(None, None, window);
     let pool = s.pool.clone();
     let text = s
         .expositions
@@ -353,14 +335,7 @@ pub async fn dashboard(State(s): State<Shared>, Query(q): Query<Params>) -> ApiR
     let now = s.now();
     let window = params::window(&q, "last90days", now)?;
     let req = SeriesRequest {
-        report: ReportRequest {
-            service: None,
-            env: None,
-            window,
-            attribution_window: s.answers.attribution_window,
-            bands: s.answers.bands.clone(),
-            now,
-        },
+        report: s.report_request(None, None, window),
         by: Bucket::Week,
     };
     let (d, store) = s

@@ -3,12 +3,13 @@
 //! Durations are in the seed's minutes (`report`'s seconds / 60, to 4
 //! decimals), rates in percent, except where `docs/serve.md` says.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::app::breakdown::{Breakdown, Cause, Failure, IncidentLine};
+use crate::app::series::{Bucket, buckets};
 use crate::event::RemediationReason;
-use crate::metrics::{BandTable, Banded, Level, Report, round_to};
+use crate::metrics::{BandTable, Banded, Level, Report, Window, round_to};
 
 fn minutes(seconds: Option<f64>) -> Option<f64> {
     seconds.map(|s| round_to(s / 60.0, 4))
@@ -156,67 +157,22 @@ pub fn metrics(r: &Report, bands: &BandTable) -> Value {
     )
 }
 
-/// Buckets of `/deployment-frequency`'s `groupBy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupBy {
-    Day,
-    Week,
-    Month,
-}
-
-impl GroupBy {
-    pub fn parse(s: &str) -> Option<GroupBy> {
-        match s {
-            "day" => Some(GroupBy::Day),
-            "week" => Some(GroupBy::Week),
-            "month" => Some(GroupBy::Month),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Day => "day",
-            GroupBy::Week => "week",
-            GroupBy::Month => "month",
-        }
-    }
-
-    /// The UTC day, ISO week (Monday) or month that holds `d`.
-    fn floor(self, d: NaiveDate) -> NaiveDate {
-        match self {
-            GroupBy::Day => d,
-            GroupBy::Week => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
-            GroupBy::Month => d.with_day(1).unwrap_or(d),
-        }
-    }
-
-    fn next(self, d: NaiveDate) -> Option<NaiveDate> {
-        match self {
-            GroupBy::Day => d.succ_opt(),
-            GroupBy::Week => d.checked_add_signed(Duration::days(7)),
-            GroupBy::Month => d.checked_add_months(chrono::Months::new(1)),
-        }
-    }
-}
-
-/// Deployments per bucket, every bucket of the window (zeros too), dated
-/// by the bucket's first day.
-pub fn timeseries(b: &Breakdown, since: DateTime<Utc>, until: DateTime<Utc>, by: GroupBy) -> Value {
-    let mut points = Vec::new();
-    let last = (until - Duration::milliseconds(1)).date_naive();
-    let mut at = by.floor(since.date_naive());
+/// Deployments per bucket (`series`' days, ISO weeks or months), every
+/// bucket of the window (zeros too), dated by the first day of its whole
+/// bucket (the first may start before the window).
+pub fn timeseries(b: &Breakdown, window: Window, by: Bucket) -> Value {
     let mut i = 0;
-    while at <= last {
-        let Some(next) = by.next(at) else { break };
-        let mut n = 0u64;
-        while i < b.deployed_at.len() && b.deployed_at[i].date_naive() < next {
-            n += 1;
-            i += 1;
-        }
-        points.push(json!({"date": at.format("%Y-%m-%d").to_string(), "deployments": n}));
-        at = next;
-    }
+    let points = buckets(by, window)
+        .into_iter()
+        .map(|w| {
+            let mut n = 0u64;
+            while i < b.deployed_at.len() && b.deployed_at[i] < w.until {
+                n += 1;
+                i += 1;
+            }
+            json!({"date": by.floor(w.since).format("%Y-%m-%d").to_string(), "deployments": n})
+        })
+        .collect();
     Value::Array(points)
 }
 
@@ -224,8 +180,8 @@ pub fn timeseries(b: &Breakdown, since: DateTime<Utc>, until: DateTime<Utc>, by:
 pub fn deployment_frequency_body(
     b: &Breakdown,
     bands: &BandTable,
-    by: GroupBy,
-    w: (DateTime<Utc>, DateTime<Utc>),
+    by: Bucket,
+    window: Window,
 ) -> Value {
     let r = &b.report;
     with(
@@ -234,7 +190,7 @@ pub fn deployment_frequency_body(
             "metric": "deployment_frequency",
             "summary": deployment_frequency(r, bands),
             "groupBy": by.as_str(),
-            "timeseries": timeseries(b, w.0, w.1, by),
+            "timeseries": timeseries(b, window, by),
         }),
     )
 }
@@ -434,19 +390,6 @@ pub fn seed001_change_failure_rate(r: &Report, days: i64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn weeks_start_monday_and_months_on_the_first() {
-        let d = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap(); // a Thursday
-        assert_eq!(GroupBy::Week.floor(d).to_string(), "2026-03-09");
-        assert_eq!(GroupBy::Month.floor(d).to_string(), "2026-03-01");
-        assert_eq!(GroupBy::Day.floor(d), d);
-        let jan31 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        assert_eq!(
-            GroupBy::Month.next(jan31).unwrap().to_string(),
-            "2026-02-01"
-        );
-    }
 
     #[test]
     fn average_severity_rounds_the_known_ones() {

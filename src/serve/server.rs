@@ -107,6 +107,25 @@ impl AppState {
             .unwrap_or_else(|| Utc::now().trunc_subsecs(3))
     }
 
+    /// The report request of `window` (a service and env, or every one)
+    /// with the server's bands and attribution window: what every answer
+    /// computes from.
+    pub fn report_request(
+        &self,
+        service: Option<String>,
+        env: Option<String>,
+        window: crate::metrics::Window,
+    ) -> crate::app::report::ReportRequest {
+        crate::app::report::ReportRequest {
+            service,
+            env,
+            window,
+            attribution_window: self.answers.attribution_window,
+            bands: self.answers.bands.clone(),
+            now: self.now(),
+        }
+    }
+
     /// Hands recorded events to the sinks, as the CLI's commands do after
     /// storing them, and makes every cached answer stale.
     pub fn emit(&self, events: Vec<SinkEvent>) {
@@ -213,7 +232,7 @@ fn needs(method: &Method, path: &str) -> Option<Scope> {
 
 /// Credentials, scope and rate limit, then the handler within the request
 /// timeout.
-async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
+async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<Peer>()
@@ -242,7 +261,6 @@ async fn guard(State(s): State<Shared>, mut req: Request, next: Next) -> Respons
             return challenge(ApiError::unauthorized("the token is not valid").into_response());
         }
     };
-    req.extensions_mut().insert(Who(caller.clone()));
     let who = Who(caller.clone());
     // Probes (`/healthz`) are never counted: a load balancer checking
     // every few seconds must not use up anyone's limit. Nor is PagerDuty,

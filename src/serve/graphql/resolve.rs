@@ -12,16 +12,16 @@ use super::exec::Root;
 use super::schema::{MAX_DEPLOYMENTS, TIME_RANGES};
 use crate::app::breakdown::{Breakdown, Evidence};
 use crate::app::deployment_list::deployment_list;
-use crate::app::report::ReportRequest;
+use crate::app::series::Bucket;
 use crate::metrics::Window;
 use crate::serve::api::{ApiError, ApiResult};
 use crate::serve::params::Query as Params;
 use crate::serve::rest;
-use crate::serve::seed::{self, GroupBy};
+use crate::serve::seed;
 use crate::serve::server::Shared;
 use crate::time::format_time;
 
-type Key = (String, String, DateTime<Utc>, DateTime<Utc>);
+type Key = (String, String, DateTime<Utc>, DateTime<Utc>, Evidence);
 
 /// Answers the root fields of one request. Breakdowns are kept for the
 /// request, so `doraMetrics`, `deployments` and `incidents` of one project
@@ -72,17 +72,23 @@ impl Resolver {
         q
     }
 
-    async fn load(&mut self, args: &Map<String, Value>) -> ApiResult<(&Breakdown, Window)> {
+    /// The breakdown of a root field's project and window with the lists
+    /// it shows (`evidence`), read once per query for each.
+    async fn load(
+        &mut self,
+        args: &Map<String, Value>,
+        evidence: Evidence,
+    ) -> ApiResult<(&Breakdown, Window)> {
         let q = Self::params(args);
         let (project, env, (window, range)) = rest::target(&self.s, &q, "last30days")?;
-        let key = (project.clone(), env.clone(), window.since, window.until);
+        let key = (
+            project.clone(),
+            env.clone(),
+            window.since,
+            window.until,
+            evidence,
+        );
         if !self.loaded.contains_key(&key) {
-            // Every list a query may ask for (failures for `deployments`,
-            // incidents for `incidents`), once per project and window.
-            let evidence = Evidence {
-                failures: true,
-                incidents: true,
-            };
             let b = rest::load(&self.s, project, env, (window, range), None, evidence).await?;
             self.loaded.insert(key.clone(), b);
         }
@@ -92,7 +98,7 @@ impl Resolver {
 
     async fn dora_metrics(&mut self, args: &Map<String, Value>) -> ApiResult<Value> {
         let s = self.s.clone();
-        let (b, window) = self.load(args).await?;
+        let (b, window) = self.load(args, Evidence::default()).await?;
         let mut body = seed::metrics(&b.report, &s.answers.bands);
         let mut out = match body.get_mut("metrics").map(Value::take) {
             Some(Value::Object(m)) => m,
@@ -102,7 +108,7 @@ impl Resolver {
             out.insert(key.into(), body[key].take());
         }
         if let Some(df) = out.get_mut("deploymentFrequency") {
-            df["timeseries"] = seed::timeseries(b, window.since, window.until, GroupBy::Day);
+            df["timeseries"] = seed::timeseries(b, window, Bucket::Day);
         }
         if let Some(lt) = out.get_mut("leadTimeForChanges") {
             lt["stages"] = seed::lead_time_body(&b.report, &s.answers.bands, true)["stages"].take();
@@ -112,7 +118,11 @@ impl Resolver {
 
     async fn incidents(&mut self, args: &Map<String, Value>) -> ApiResult<Value> {
         let s = self.s.clone();
-        let (b, _) = self.load(args).await?;
+        let incidents = Evidence {
+            failures: false,
+            incidents: true,
+        };
+        let (b, _) = self.load(args, incidents).await?;
         Ok(seed::mttr_body(b, &s.answers.bands, None)["incidents"].take())
     }
 
@@ -127,7 +137,11 @@ impl Resolver {
             None => 100,
         };
         let s = self.s.clone();
-        let (b, window) = self.load(args).await?;
+        let failures = Evidence {
+            failures: true,
+            incidents: false,
+        };
+        let (b, window) = self.load(args, failures).await?;
         // Why each failed deployment counts, as the REST list says it.
         let mut failures: HashMap<String, Value> = HashMap::new();
         if let Value::Array(list) =
@@ -139,14 +153,11 @@ impl Resolver {
                 }
             }
         }
-        let req = ReportRequest {
-            service: Some(b.report.service.clone()),
-            env: Some(b.report.env.clone()),
+        let req = s.report_request(
+            Some(b.report.service.clone()),
+            Some(b.report.env.clone()),
             window,
-            attribution_window: s.answers.attribution_window,
-            bands: s.answers.bands.clone(),
-            now: s.now(),
-        };
+        );
         let list = s
             .pool
             .run(move |w| deployment_list(w.store.as_mut(), &req, limit))
