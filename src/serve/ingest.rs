@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::api::{ApiError, ApiResult, Json};
-use super::pool::{PoolError, Worker};
+use super::pool::Worker;
 use super::server::{AppState, Shared, SinkConfig};
 use crate::app::deploy::{self, DeployRequest};
 use crate::app::incident::{self, IncidentRequest};
@@ -444,7 +444,7 @@ pub struct GivenIncident {
 }
 
 /// Upserts the incident (open or resolve, never reopening implicitly).
-pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value, PoolError> {
+pub async fn incident(s: &Shared, g: GivenIncident) -> ApiResult<Value> {
     let req = IncidentRequest {
         id: g.id,
         resolving: g.resolving,
@@ -476,29 +476,6 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> std::result::Result<Value
     });
     s.emit(vec![SinkEvent::Incident(recorded.incident)]);
     Ok(body)
-}
-
-pub async fn seed000_deployment(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
-    let bytes = body(b, s.answers.max_body).await?;
-    let given = object(&bytes)
-        .and_then(|m| seed000_deployment_of(&m, s.now()))
-        .map_err(seed000_invalid)?;
-    Ok(Json(deployment(&s, given).await?))
-}
-
-pub async fn seed001_deployment(State(s): State<Shared>, b: Body) -> Response {
-    let bytes = match body(b, s.answers.max_body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let given = match object(&bytes).and_then(|m| seed001_deployment_of(&m, s.now())) {
-        Ok(g) => g,
-        Err(i) => return seed001_invalid(i),
-    };
-    match deployment(&s, given).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => seed001_refusal(e),
-    }
 }
 
 /// Seed 000: `{id, title, service, severity, status: open|resolved,
@@ -566,27 +543,66 @@ fn seed001_incident_of(
     })
 }
 
-pub async fn seed000_incident(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
+/// How a payload is read into what is recorded.
+type Parse<G> =
+    fn(&serde_json::Map<String, Value>, DateTime<Utc>) -> std::result::Result<G, Invalid>;
+
+/// A seed 000 webhook: its body read by `parse`, recorded by `record`,
+/// refusals in seed 000's error format.
+async fn seed000_event<G, Fut>(
+    s: &Shared,
+    b: Body,
+    parse: Parse<G>,
+    record: impl FnOnce(G) -> Fut,
+) -> ApiResult<Json<Value>>
+where
+    Fut: std::future::Future<Output = ApiResult<Value>>,
+{
     let bytes = body(b, s.answers.max_body).await?;
     let given = object(&bytes)
-        .and_then(|m| seed000_incident_of(&m, s.now()))
+        .and_then(|m| parse(&m, s.now()))
         .map_err(seed000_invalid)?;
-    Ok(Json(incident(&s, given).await?))
+    Ok(Json(record(given).await?))
 }
 
-pub async fn seed001_incident(State(s): State<Shared>, b: Body) -> Response {
+/// A seed 001 event, likewise, with refusals in its (FastAPI's) shape.
+async fn seed001_event<G, Fut>(
+    s: &Shared,
+    b: Body,
+    parse: Parse<G>,
+    record: impl FnOnce(G) -> Fut,
+) -> Response
+where
+    Fut: std::future::Future<Output = ApiResult<Value>>,
+{
     let bytes = match body(b, s.answers.max_body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let given = match object(&bytes).and_then(|m| seed001_incident_of(&m, s.now())) {
+    let given = match object(&bytes).and_then(|m| parse(&m, s.now())) {
         Ok(g) => g,
         Err(i) => return seed001_invalid(i),
     };
-    match incident(&s, given).await {
+    match record(given).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => seed001_refusal(ApiError::from(e)),
+        Err(e) => seed001_refusal(e),
     }
+}
+
+pub async fn seed000_deployment(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
+    seed000_event(&s, b, seed000_deployment_of, |g| deployment(&s, g)).await
+}
+
+pub async fn seed001_deployment(State(s): State<Shared>, b: Body) -> Response {
+    seed001_event(&s, b, seed001_deployment_of, |g| deployment(&s, g)).await
+}
+
+pub async fn seed000_incident(State(s): State<Shared>, b: Body) -> ApiResult<Json<Value>> {
+    seed000_event(&s, b, seed000_incident_of, |g| incident(&s, g)).await
+}
+
+pub async fn seed001_incident(State(s): State<Shared>, b: Body) -> Response {
+    seed001_event(&s, b, seed001_incident_of, |g| incident(&s, g)).await
 }
 
 /// The sinks' thread: takes recorded events and delivers them in batches
