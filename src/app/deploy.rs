@@ -13,7 +13,7 @@ use crate::event::{
 };
 use crate::git::{Commit, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes};
 use crate::settings::Origin;
-use crate::store::{Access, DeploymentRef, ReadTx, SqliteStore, Store, WriteTx};
+use crate::store::{Access, Ahead, DeploymentRef, ReadTx, SqliteStore, Store, WriteTx};
 use crate::time::END_OF_TIME;
 use crate::{Error, Result};
 
@@ -143,6 +143,7 @@ pub fn record_in(
     repo: Option<&Repo>,
     req: &DeployRequest,
 ) -> Result<Recorded> {
+    read_ahead(tx, req)?;
     if let Some(existing) = tx.deployment(&req.id)? {
         return Ok(Recorded {
             deployment: existing,
@@ -177,6 +178,39 @@ pub fn record_in(
         warnings: p.warnings,
         first_of_service,
     })
+}
+
+/// Announces the questions a deployment asks of any store (a network store
+/// then asks them in one round trip): whether it is recorded, a re-run, the
+/// first of its service; the previous deployment, whether its sha went
+/// out before, and which deployment shipped it.
+fn read_ahead(tx: &dyn ReadTx, req: &DeployRequest) -> Result<()> {
+    let (service, env, sha) = (req.service.as_str(), req.env.as_str(), req.sha.as_str());
+    let mut questions = vec![
+        Ahead::Deployment(&req.id),
+        Ahead::HasService(service),
+        Ahead::PreviousSuccess {
+            service,
+            env,
+            at: req.finished_at,
+        },
+        Ahead::LastSuccessOfSha {
+            service,
+            env,
+            sha,
+            at: req.finished_at,
+        },
+        Ahead::DeploymentShipping { service, env, sha },
+    ];
+    if req.status == DeploymentStatus::Success && req.pipeline_id.is_some() {
+        questions.push(Ahead::LastSuccessOfSha {
+            service,
+            env,
+            sha,
+            at: END_OF_TIME,
+        });
+    }
+    Ok(tx.read_ahead(&questions)?)
 }
 
 /// The successful deployment of the same sha to the same service+env that

@@ -6,6 +6,8 @@ mod git;
 mod postgres;
 mod results;
 mod sqlite;
+#[cfg(test)]
+mod testing;
 mod url;
 
 pub use git::{GitStore, Waiting as GitSpool, waiting as git_spools};
@@ -186,9 +188,41 @@ pub struct ReportFacts {
     pub lead_times: Vec<i64>,
 }
 
+/// A question a use case is about to ask, announced with
+/// [`ReadTx::read_ahead`]: each names the `ReadTx` method and its arguments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ahead<'a> {
+    Deployment(&'a str),
+    HasService(&'a str),
+    PreviousSuccess {
+        service: &'a str,
+        env: &'a str,
+        at: DateTime<Utc>,
+    },
+    LastSuccessOfSha {
+        service: &'a str,
+        env: &'a str,
+        sha: &'a str,
+        at: DateTime<Utc>,
+    },
+    DeploymentShipping {
+        service: &'a str,
+        env: &'a str,
+        sha: &'a str,
+    },
+}
+
 /// Queries inside a transaction. "Successful" means status success; the
 /// timeline order is (finished_at, seq).
 pub trait ReadTx {
+    /// The questions the caller will ask next. A store across a network
+    /// sends them together (one round trip instead of one each) and answers
+    /// each from what came back, once, until the transaction next writes;
+    /// a local store ignores it. Only a hint: asking nothing of it, or
+    /// something else, stays correct.
+    fn read_ahead(&self, _questions: &[Ahead<'_>]) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// The latest successful deployment at or before `at`.
     fn previous_success(
         &self,

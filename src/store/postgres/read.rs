@@ -12,14 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use super::tx::{Tx, get, ms};
+use super::tx::{Param, Tx, get, ms};
 use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, StringEnum, TestRun};
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::results::from_sql_count;
 use crate::store::{
-    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
+    Ahead, DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
 };
 
 fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
@@ -59,7 +60,7 @@ const DEPLOYMENT_SHIPPING: &str = "SELECT id, sha, finished_at, kind, seq FROM (
         WHERE sha = $3 AND service || '' = $1 AND env || '' = $2 AND status || '' = 'success'
         UNION ALL
         SELECT d.id, d.sha, d.finished_at, d.kind, d.seq FROM changes c JOIN deployments d ON d.seq = c.deployment_seq
-        WHERE c.sha = $3 AND d.service = $1 AND d.env = $2 AND d.status = 'success'
+        WHERE c.sha = $3 AND d.service || '' = $1 AND d.env || '' = $2 AND d.status || '' = 'success'
     ) x ORDER BY finished_at, seq LIMIT 1";
 
 const DEPLOYMENT: &str = "SELECT seq, id, service, env, repository_url, sha, previous_sha, started_at, finished_at, status,
@@ -117,7 +118,7 @@ const REPORT_INCIDENTS: &str = "SELECT i.id, i.started_at, i.resolved_at, i.caus
             UNION ALL
             SELECT d.id, d.finished_at, d.seq FROM changes c JOIN deployments d ON d.seq = c.deployment_seq
             WHERE i.deployment_id IS NULL AND c.sha = i.deployment_sha
-              AND d.service = $1 AND d.env = $2 AND d.status = 'success'
+              AND d.service || '' = $1 AND d.env || '' = $2 AND d.status || '' = 'success'
         ) x ORDER BY x.finished_at, x.seq LIMIT 1
     ) ship ON true
     WHERE s.service = $1 AND i.env = $2
@@ -156,21 +157,83 @@ const TEST_HISTORY: &str = "WITH runs AS (
            count(*) FILTER (WHERE sha IS NOT NULL AND passed_any AND failed_any), min(first_seen), max(last_seen)
     FROM per_sha GROUP BY classname, name ORDER BY classname, name";
 
+/// The statement that answers `q`, its parameters, and what it is for.
+fn statement<'q>(q: &Ahead<'q>) -> (&'static str, Vec<Box<dyn ToSql + Sync + 'q>>, &'static str) {
+    match *q {
+        Ahead::Deployment(id) => (DEPLOYMENT, vec![Box::new(id)], "read a deployment"),
+        Ahead::HasService(service) => (HAS_SERVICE, vec![Box::new(service)], "look up the service"),
+        Ahead::PreviousSuccess { service, env, at } => (
+            PREVIOUS_SUCCESS,
+            vec![Box::new(service), Box::new(env), Box::new(ms(at))],
+            "find the previous deployment",
+        ),
+        Ahead::LastSuccessOfSha {
+            service,
+            env,
+            sha,
+            at,
+        } => (
+            LAST_SUCCESS_OF_SHA,
+            vec![
+                Box::new(service),
+                Box::new(env),
+                Box::new(sha),
+                Box::new(ms(at)),
+            ],
+            "find earlier deployments of the sha",
+        ),
+        Ahead::DeploymentShipping { service, env, sha } => (
+            DEPLOYMENT_SHIPPING,
+            vec![Box::new(service), Box::new(env), Box::new(sha)],
+            "find the deployment that shipped a commit",
+        ),
+    }
+}
+
+impl Tx<'_> {
+    /// The rows answering `q`: read ahead, else queried now.
+    fn ask(&self, q: Ahead<'_>) -> Result<Vec<Row>, StoreError> {
+        if let Some(rows) = self.answered(&format!("{q:?}")) {
+            return Ok(rows);
+        }
+        let (sql, params, context) = statement(&q);
+        let params: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+        self.query(sql, &params, context)
+    }
+
+    fn ask_ref(&self, q: Ahead<'_>) -> Result<Option<DeploymentRef>, StoreError> {
+        self.ask(q)?.first().map(to_ref).transpose()
+    }
+}
+
 impl ReadTx for Tx<'_> {
+    fn read_ahead(&self, questions: &[Ahead<'_>]) -> Result<(), StoreError> {
+        let statements: Vec<_> = questions.iter().map(statement).collect();
+        let queries: Vec<(&'static str, Vec<Param<'_>>)> = statements
+            .iter()
+            .map(|(sql, params, _)| {
+                (
+                    *sql,
+                    params.iter().map(|p| p.as_ref() as Param<'_>).collect(),
+                )
+            })
+            .collect();
+        let answers = self.query_together(&queries, "read ahead")?;
+        *self.ahead.borrow_mut() = questions
+            .iter()
+            .map(|q| format!("{q:?}"))
+            .zip(answers)
+            .collect();
+        Ok(())
+    }
+
     fn previous_success(
         &self,
         service: &str,
         env: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<DeploymentRef>, StoreError> {
-        self.query_opt(
-            PREVIOUS_SUCCESS,
-            &[&service, &env, &ms(at)],
-            "find the previous deployment",
-        )?
-        .as_ref()
-        .map(to_ref)
-        .transpose()
+        self.ask_ref(Ahead::PreviousSuccess { service, env, at })
     }
 
     fn last_success_of_sha(
@@ -180,14 +243,12 @@ impl ReadTx for Tx<'_> {
         sha: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<DeploymentRef>, StoreError> {
-        self.query_opt(
-            LAST_SUCCESS_OF_SHA,
-            &[&service, &env, &sha, &ms(at)],
-            "find earlier deployments of the sha",
-        )?
-        .as_ref()
-        .map(to_ref)
-        .transpose()
+        self.ask_ref(Ahead::LastSuccessOfSha {
+            service,
+            env,
+            sha,
+            at,
+        })
     }
 
     fn successes_after(
@@ -227,18 +288,11 @@ impl ReadTx for Tx<'_> {
         env: &str,
         sha: &str,
     ) -> Result<Option<DeploymentRef>, StoreError> {
-        self.query_opt(
-            DEPLOYMENT_SHIPPING,
-            &[&service, &env, &sha],
-            "find the deployment that shipped a commit",
-        )?
-        .as_ref()
-        .map(to_ref)
-        .transpose()
+        self.ask_ref(Ahead::DeploymentShipping { service, env, sha })
     }
 
     fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
-        let Some(r) = self.query_opt(DEPLOYMENT, &[&id], "read a deployment")? else {
+        let Some(r) = self.ask(Ahead::Deployment(id))?.into_iter().next() else {
             return Ok(None);
         };
         let seq: i64 = get(&r, 0)?;
@@ -350,10 +404,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn has_service(&self, service: &str) -> Result<bool, StoreError> {
-        match self
-            .query(HAS_SERVICE, &[&service], "look up the service")?
-            .first()
-        {
+        match self.ask(Ahead::HasService(service))?.first() {
             Some(r) => get(r, 0),
             None => Ok(false),
         }
@@ -579,5 +630,121 @@ impl Tx<'_> {
             .iter()
             .map(|r| get(r, 0))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::event::{Change, DeploymentKind, DeploymentStatus, LeadTimeFrom};
+    use crate::store::testing::with_postgres_store;
+
+    fn deployment(id: &str, sha: &str, finished_at: DateTime<Utc>, changes: &[&str]) -> Deployment {
+        Deployment {
+            id: id.into(),
+            service: "api".into(),
+            env: "production".into(),
+            repository_url: None,
+            sha: sha.into(),
+            previous_sha: None,
+            started_at: finished_at,
+            finished_at,
+            status: DeploymentStatus::Success,
+            kind: DeploymentKind::Planned,
+            version: None,
+            ref_name: None,
+            team: None,
+            pipeline_id: None,
+            pipeline_url: None,
+            deployed_by: None,
+            tags: BTreeMap::new(),
+            lead_time_from: LeadTimeFrom::Author,
+            lead_time_note: None,
+            clamped_changes: 0,
+            truncated: false,
+            changes: changes
+                .iter()
+                .map(|sha| Change {
+                    sha: (*sha).into(),
+                    authored_at: finished_at - Duration::hours(1),
+                    committed_at: finished_at - Duration::hours(1),
+                    lead_time_seconds: 3600,
+                })
+                .collect(),
+            remediates: Vec::new(),
+        }
+    }
+
+    fn id(d: Option<DeploymentRef>) -> Option<String> {
+        d.map(|d| d.id)
+    }
+
+    /// Read ahead, each answer is the one asked directly; a write makes
+    /// every answer not yet taken stale, so it is asked again.
+    #[test]
+    fn answers_read_ahead_are_the_direct_ones_until_a_write() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap();
+        let (service, env) = ("api", "production");
+        with_postgres_store(|store| {
+            store
+                .write(&mut |tx| {
+                    tx.read_ahead(&[
+                        Ahead::Deployment("d1"),
+                        Ahead::HasService(service),
+                        Ahead::PreviousSuccess {
+                            service,
+                            env,
+                            at: t,
+                        },
+                    ])?;
+                    assert!(tx.deployment("d1")?.is_none());
+                    tx.insert_deployment(&deployment("d1", "s1", t - Duration::hours(2), &["c1"]))?;
+                    assert!(tx.has_service(service)?, "answered before the write");
+                    assert_eq!(id(tx.previous_success(service, env, t)?), Some("d1".into()));
+
+                    let questions = [
+                        Ahead::Deployment("d1"),
+                        Ahead::PreviousSuccess {
+                            service,
+                            env,
+                            at: t,
+                        },
+                        Ahead::LastSuccessOfSha {
+                            service,
+                            env,
+                            sha: "s1",
+                            at: t,
+                        },
+                        Ahead::DeploymentShipping {
+                            service,
+                            env,
+                            sha: "c1",
+                        },
+                        Ahead::HasService("web"),
+                    ];
+                    tx.read_ahead(&questions)?;
+                    assert_eq!(tx.deployment("d1")?.map(|d| d.changes.len()), Some(1));
+                    assert_eq!(id(tx.previous_success(service, env, t)?), Some("d1".into()));
+                    assert_eq!(
+                        id(tx.last_success_of_sha(service, env, "s1", t)?),
+                        Some("d1".into())
+                    );
+                    assert_eq!(
+                        id(tx.deployment_shipping(service, env, "c1")?),
+                        Some("d1".into())
+                    );
+                    assert!(!tx.has_service("web")?);
+                    // Taken once: asked again, it is queried (and still right).
+                    assert_eq!(id(tx.previous_success(service, env, t)?), Some("d1".into()));
+
+                    tx.read_ahead(&questions)?;
+                    tx.insert_deployment(&deployment("d2", "s2", t - Duration::hours(1), &["c2"]))?;
+                    assert_eq!(id(tx.previous_success(service, env, t)?), Some("d2".into()));
+                    Ok(())
+                })
+                .expect("the write transaction");
+        });
     }
 }

@@ -33,6 +33,18 @@ use crate::store::{Access, ReadTx, Store, StoreError, WriteTx};
 const MIGRATION_LOCK: i64 = 0x646f_7261_6d69_6772;
 /// `pg_advisory_xact_lock` key every write transaction takes: 'dorawrit'.
 const WRITE_LOCK: i64 = 0x646f_7261_7772_6974;
+
+/// Begins a write transaction: one writer at a time (`WRITE_LOCK`), and generic
+/// plans. A write's statements are keyed lookups and inserts whose plans do
+/// not depend on the values; re-planning them on every execution (the
+/// planner's default while a generic plan looks costlier than the custom
+/// ones) cost 0.8 ms per recorded deployment, four times its execution.
+fn begin_write() -> String {
+    format!(
+        "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL plan_cache_mode = force_generic_plan;
+        SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+    )
+}
 const SCHEMA: &str = "dorameter";
 
 pub struct PostgresStore {
@@ -379,20 +391,14 @@ impl Store for PostgresStore {
         &mut self,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        );
-        self.transaction(&begin, true, &mut |tx| f(tx))
+        self.transaction(&begin_write(), true, &mut |tx| f(tx))
     }
 
     fn simulate(
         &mut self,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        );
-        self.transaction(&begin, false, &mut |tx| f(tx))
+        self.transaction(&begin_write(), false, &mut |tx| f(tx))
     }
 
     fn read(&mut self, f: &mut dyn FnMut(&dyn ReadTx) -> crate::Result<()>) -> crate::Result<()> {

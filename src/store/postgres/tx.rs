@@ -8,8 +8,8 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Row, Statement};
 
 use super::batch::Pending;
 use super::store::PostgresStore;
@@ -37,6 +37,9 @@ pub struct Tx<'a> {
     /// collision or a file rolled back only sends a row down the (correct,
     /// slower) merge.
     pub(super) written: RefCell<HashSet<u64>>,
+    /// Answers read ahead (`ReadTx::read_ahead`), by question, each taken
+    /// once; forgotten when the transaction writes.
+    pub(super) ahead: RefCell<Vec<(String, Vec<Row>)>>,
 }
 
 impl<'a> Tx<'a> {
@@ -46,6 +49,7 @@ impl<'a> Tx<'a> {
             pending: RefCell::new(Pending::default()),
             fresh_runs: RefCell::new(HashSet::new()),
             written: RefCell::new(HashSet::new()),
+            ahead: RefCell::new(Vec::new()),
         }
     }
 
@@ -56,6 +60,20 @@ impl<'a> Tx<'a> {
         self.store.err(context)
     }
 
+    /// The prepared statement of `sql`, prepared on first use.
+    fn prepared(&self, sql: &'static str, context: &str) -> Result<Statement, StoreError> {
+        let store = self.store;
+        if let Some(s) = store.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = store
+            .rt
+            .block_on(store.client.prepare(sql))
+            .map_err(self.err(context))?;
+        store.statements.borrow_mut().insert(sql, s.clone());
+        Ok(s)
+    }
+
     /// Runs a cached prepared statement.
     pub(super) fn query(
         &self,
@@ -63,23 +81,47 @@ impl<'a> Tx<'a> {
         params: &[Param<'_>],
         context: &str,
     ) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.prepared(sql, context)?;
         let store = self.store;
-        let cached = store.statements.borrow().get(sql).cloned();
-        let stmt = match cached {
-            Some(s) => s,
-            None => {
-                let s = store
-                    .rt
-                    .block_on(store.client.prepare(sql))
-                    .map_err(self.err(context))?;
-                store.statements.borrow_mut().insert(sql, s.clone());
-                s
-            }
-        };
         store
             .rt
             .block_on(store.client.query(&stmt, params))
             .map_err(self.err(context))
+    }
+
+    /// Runs cached prepared statements pipelined: all are sent before the
+    /// first answer is awaited, so they cost one round trip, not one each.
+    pub(super) fn query_together(
+        &self,
+        queries: &[(&'static str, Vec<Param<'_>>)],
+        context: &str,
+    ) -> Result<Vec<Vec<Row>>, StoreError> {
+        let stmts = queries
+            .iter()
+            .map(|(sql, _)| self.prepared(sql, context))
+            .collect::<Result<Vec<_>, _>>()?;
+        let store = self.store;
+        let all = stmts
+            .iter()
+            .zip(queries)
+            .map(|(stmt, (_, params))| store.client.query(stmt, params));
+        store
+            .rt
+            .block_on(futures_util::future::try_join_all(all))
+            .map_err(self.err(context))
+    }
+
+    /// What was read ahead for `question`, taken (asked again, it is
+    /// queried).
+    pub(super) fn answered(&self, question: &str) -> Option<Vec<Row>> {
+        let mut ahead = self.ahead.borrow_mut();
+        let i = ahead.iter().position(|(q, _)| q == question)?;
+        Some(ahead.swap_remove(i).1)
+    }
+
+    /// Called by every write: answers read before it may be stale.
+    pub(super) fn wrote(&self) {
+        self.ahead.borrow_mut().clear();
     }
 
     /// Runs a statement built at run time (not cached: it is prepared for

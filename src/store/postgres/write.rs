@@ -4,42 +4,48 @@
 use chrono::{DateTime, Utc};
 
 use super::tx::{Tx, get, ms};
-use crate::event::{Deployment, DeploymentStatus, Incident, TestRun};
+use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::Entry;
 use crate::store::results::to_sql_count;
 use crate::store::{StoreError, WriteTx};
 
-const INSERT_DEPLOYMENT: &str = "INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at,
-        finished_at, status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
-        lead_time_note, clamped_changes, truncated, recorded_at, ref_name)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18, $19, $20, $21, $22)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING seq";
-
-const INSERT_CHANGES: &str =
-    "INSERT INTO changes (deployment_seq, sha, authored_at, committed_at, lead_time_seconds)
-    SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
-    ON CONFLICT DO NOTHING";
-
-const INSERT_REMEDIATIONS: &str =
-    "INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
-    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
-    ON CONFLICT DO NOTHING";
-
-/// A deployment recorded after later ones takes its commits' samples from
-/// them: the commits count at the first deployment that shipped them.
-const TAKE_SAMPLES_FROM_LATER: &str = "DELETE FROM changes c USING deployments d
-    WHERE c.sha = ANY($4::text[]) AND d.seq = c.deployment_seq
-    AND d.service = $1 AND d.env = $2 AND d.status = 'success' AND d.finished_at > $3";
-
-/// The other half: the deployment just inserted keeps no commit an earlier
-/// successful deployment shipped (see the SQLite store).
-const DROP_SAMPLES_SHIPPED_EARLIER: &str = "DELETE FROM changes c WHERE c.deployment_seq = $1 AND (
-        EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
-            WHERE e.sha = c.sha AND e.deployment_seq <> $1 AND ed.service = $2 AND ed.env = $3
-            AND ed.status = 'success' AND ed.finished_at < $4)
-        OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = c.sha AND ed.service = $2
-            AND ed.env = $3 AND ed.status = 'success' AND ed.finished_at < $4))";
+/// A deployment with its changes and remediations, in one statement (one
+/// round trip). Each commit counts once (SPEC §3), at the first successful
+/// deployment that shipped it, as in the SQLite store: a successful
+/// deployment recorded after later ones takes its commits' samples from
+/// them (`taken`), and keeps no commit an earlier one shipped (the filter
+/// of `kept`). Nothing happens when the id is already recorded (`d` is
+/// empty, and every other part joins it).
+const INSERT_DEPLOYMENT: &str = "WITH d AS (
+        INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at, finished_at,
+            status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
+            lead_time_note, clamped_changes, truncated, recorded_at, ref_name)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18,
+            $19, $20, $21, $22)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING seq
+    ), taken AS (
+        DELETE FROM changes c USING deployments x, d
+        WHERE $9 = 'success' AND c.sha = ANY($23::text[]) AND x.seq = c.deployment_seq
+          AND x.service || '' = $2 AND x.env || '' = $3 AND x.status || '' = 'success' AND x.finished_at > $8
+    ), kept AS (
+        INSERT INTO changes (deployment_seq, sha, authored_at, committed_at, lead_time_seconds)
+        SELECT d.seq, u.sha, u.authored_at, u.committed_at, u.lead_time_seconds
+        FROM d, unnest($24::text[], $25::timestamptz[], $26::timestamptz[], $27::bigint[])
+            AS u (sha, authored_at, committed_at, lead_time_seconds)
+        WHERE $9 <> 'success' OR NOT (
+            EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
+                WHERE e.sha = u.sha AND ed.service || '' = $2 AND ed.env || '' = $3
+                  AND ed.status || '' = 'success' AND ed.finished_at < $8)
+            OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = u.sha AND ed.service || '' = $2
+                  AND ed.env || '' = $3 AND ed.status || '' = 'success' AND ed.finished_at < $8))
+        ON CONFLICT DO NOTHING
+    ), remediated AS (
+        INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
+        SELECT d.seq, u.* FROM d, unnest($28::text[], $29::text[], $30::text[]) AS u
+        ON CONFLICT DO NOTHING
+    )
+    SELECT seq FROM d";
 
 const UPSERT_INCIDENT: &str =
     "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,
@@ -62,8 +68,26 @@ const UPDATE_TEST_RUN_COUNTS: &str =
 
 impl WriteTx for Tx<'_> {
     fn insert_deployment(&mut self, d: &Deployment) -> Result<bool, StoreError> {
-        let context = "record the deployment";
+        self.wrote();
         let tags = serde_json::to_string(&d.tags).unwrap_or_else(|_| "{}".into());
+        // The deployed commit counts as shipped too (see `taken`).
+        let shipped: Vec<&str> = d
+            .changes
+            .iter()
+            .map(|c| c.sha.as_str())
+            .chain([d.sha.as_str()])
+            .collect();
+        let shas: Vec<&str> = d.changes.iter().map(|c| c.sha.as_str()).collect();
+        let authored: Vec<DateTime<Utc>> = d.changes.iter().map(|c| ms(c.authored_at)).collect();
+        let committed: Vec<DateTime<Utc>> = d.changes.iter().map(|c| ms(c.committed_at)).collect();
+        let lead: Vec<i64> = d.changes.iter().map(|c| c.lead_time_seconds).collect();
+        let targets: Vec<&str> = d
+            .remediates
+            .iter()
+            .map(|r| r.deployment_id.as_str())
+            .collect();
+        let reasons: Vec<&str> = d.remediates.iter().map(|r| r.reason.as_str()).collect();
+        let commits: Vec<Option<&str>> = d.remediates.iter().map(|r| r.commit.as_deref()).collect();
         let row = self.query_opt(
             INSERT_DEPLOYMENT,
             &[
@@ -89,64 +113,22 @@ impl WriteTx for Tx<'_> {
                 &d.truncated,
                 &ms(Utc::now()),
                 &d.ref_name,
+                &shipped,
+                &shas,
+                &authored,
+                &committed,
+                &lead,
+                &targets,
+                &reasons,
+                &commits,
             ],
-            context,
+            "record the deployment",
         )?;
-        let Some(row) = row else {
-            return Ok(false);
-        };
-        let seq: i64 = get(&row, 0)?;
-        if !d.changes.is_empty() {
-            let shas: Vec<&str> = d.changes.iter().map(|c| c.sha.as_str()).collect();
-            let authored: Vec<DateTime<Utc>> =
-                d.changes.iter().map(|c| ms(c.authored_at)).collect();
-            let committed: Vec<DateTime<Utc>> =
-                d.changes.iter().map(|c| ms(c.committed_at)).collect();
-            let lead: Vec<i64> = d.changes.iter().map(|c| c.lead_time_seconds).collect();
-            self.query(
-                INSERT_CHANGES,
-                &[&seq, &shas, &authored, &committed, &lead],
-                context,
-            )?;
-        }
-        if !d.remediates.is_empty() {
-            let targets: Vec<&str> = d
-                .remediates
-                .iter()
-                .map(|r| r.deployment_id.as_str())
-                .collect();
-            let reasons: Vec<&str> = d.remediates.iter().map(|r| r.reason.as_str()).collect();
-            let commits: Vec<Option<&str>> =
-                d.remediates.iter().map(|r| r.commit.as_deref()).collect();
-            self.query(
-                INSERT_REMEDIATIONS,
-                &[&seq, &targets, &reasons, &commits],
-                context,
-            )?;
-        }
-        if d.status == DeploymentStatus::Success {
-            // Each commit counts once (SPEC §3): see the SQLite store.
-            let shipped: Vec<&str> = d
-                .changes
-                .iter()
-                .map(|c| c.sha.as_str())
-                .chain([d.sha.as_str()])
-                .collect();
-            self.query(
-                TAKE_SAMPLES_FROM_LATER,
-                &[&d.service, &d.env, &ms(d.finished_at), &shipped],
-                context,
-            )?;
-            self.query(
-                DROP_SAMPLES_SHIPPED_EARLIER,
-                &[&seq, &d.service, &d.env, &ms(d.finished_at)],
-                context,
-            )?;
-        }
-        Ok(true)
+        Ok(row.is_some())
     }
 
     fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError> {
+        self.wrote();
         let context = "record the incident";
         let row = self.query_opt(
             UPSERT_INCIDENT,
@@ -189,6 +171,7 @@ impl WriteTx for Tx<'_> {
     }
 
     fn insert_test_run(&mut self, run: &TestRun) -> Result<Option<i64>, StoreError> {
+        self.wrote();
         let row = self.query_opt(
             INSERT_TEST_RUN,
             &[
@@ -210,6 +193,7 @@ impl WriteTx for Tx<'_> {
     }
 
     fn update_test_run_counts(&mut self, run_seq: i64, run: &TestRun) -> Result<(), StoreError> {
+        self.wrote();
         self.flush()?;
         self.query(
             UPDATE_TEST_RUN_COUNTS,
@@ -230,6 +214,7 @@ impl WriteTx for Tx<'_> {
     }
 
     fn begin_file(&mut self) -> Result<(), StoreError> {
+        self.wrote();
         self.flush()?;
         self.exec("SAVEPOINT junit_file", "start a file")
     }
@@ -249,6 +234,7 @@ impl WriteTx for Tx<'_> {
     }
 
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError> {
+        self.wrote();
         self.buffer_result(run_seq, e)
     }
 }
