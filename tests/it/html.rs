@@ -377,40 +377,11 @@ fn root_data<'a>(dom: &'a str, name: &str) -> &'a str {
     &html_tag[from..from + html_tag[from..].find('"').expect("quote")]
 }
 
-#[test]
-fn the_dashboard_renders_its_numbers_and_charts_in_chromium() {
-    let Some(bin) = chromium() else { return };
-    let page = page();
-    assert!(
-        page.html.len() < MAX_PAGE,
-        "the page is {} bytes, over the {MAX_PAGE} budget",
-        page.html.len()
-    );
-    let mut browser = Browser::new(bin);
-
-    // (a) The DOM after the script: the numbers of `report --format json`
-    // for the same window in each section's cards, and the charts.
-    let run = browser.dom(&page.url(""), "1200,2000", &[]);
-    run.assert_quiet("desktop DOM");
-    let dom = &run.stdout;
-    assert!(
-        dom.contains("<title>DORA metrics · dorameter</title>"),
-        "the hostile names ran as code: {dom}"
-    );
-    // Their text is shown, escaped, and no element came of it.
-    assert!(
-        dom.contains(">&lt;img src=x onerror=\"document.title='pwned'\"&gt;</option>"),
-        "{dom}"
-    );
-    assert!(
-        !dom.contains("<img src=\"x\"") && !dom.contains("<script>document"),
-        "{dom}"
-    );
-    assert_eq!(root_data(dom, "shown"), "4", "every section shown");
-    assert_eq!(root_data(dom, "overflow"), "no");
-    let reports = page.world.report_all();
+/// Each section of `found` shows its report's numbers and levels (`report
+/// --format json` of the same window), and its four charts.
+#[track_caller]
+fn assert_sections_show(found: &[Section<'_>], reports: &Value) {
     let reports = reports.as_array().expect("reports");
-    let found = sections(dom);
     assert_eq!(found.len(), reports.len(), "one section per report");
     for r in reports {
         let (service, env) = (r["service"].as_str().unwrap(), r["env"].as_str().unwrap());
@@ -455,6 +426,41 @@ fn the_dashboard_renders_its_numbers_and_charts_in_chromium() {
         assert_eq!(html.matches("role=\"img\"").count(), 4, "{service} {env}");
         assert_eq!(html.matches("<title id=").count(), 4, "{service} {env}");
     }
+}
+
+#[test]
+fn the_dashboard_renders_its_numbers_and_charts_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let page = page();
+    assert!(
+        page.html.len() < MAX_PAGE,
+        "the page is {} bytes, over the {MAX_PAGE} budget",
+        page.html.len()
+    );
+    let mut browser = Browser::new(bin);
+
+    // (a) The DOM after the script: the numbers of `report --format json`
+    // for the same window in each section's cards, and the charts.
+    let run = browser.dom(&page.url(""), "1200,2000", &[]);
+    run.assert_quiet("desktop DOM");
+    let dom = &run.stdout;
+    assert!(
+        dom.contains("<title>DORA metrics · dorameter</title>"),
+        "the hostile names ran as code: {dom}"
+    );
+    // Their text is shown, escaped, and no element came of it.
+    assert!(
+        dom.contains(">&lt;img src=x onerror=\"document.title='pwned'\"&gt;</option>"),
+        "{dom}"
+    );
+    assert!(
+        !dom.contains("<img src=\"x\"") && !dom.contains("<script>document"),
+        "{dom}"
+    );
+    assert_eq!(root_data(dom, "shown"), "4", "every section shown");
+    assert_eq!(root_data(dom, "overflow"), "no");
+    let found = sections(dom);
+    assert_sections_show(&found, &page.world.report_all());
     // api in production: a bar per week (6 weeks, the first and last
     // partial), failed parts in three of them, lines for lead time.
     let api = found
@@ -687,4 +693,78 @@ fn other_commands_refuse_an_html_flag_and_ignore_an_html_config() {
             .contains("No deployments or incidents recorded in"),
         "{run:#?}"
     );
+}
+
+/// The dashboard `serve` answers at `/` for the same window (named by
+/// dates): the numbers of `report --format json`, the charts drawn, the
+/// console quiet under the server's own Content-Security-Policy header, a
+/// screenshot that is not blank, within the page budget.
+#[test]
+fn the_served_dashboard_renders_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let page = page();
+    let dm = &page.world.dm;
+    let store = dm.store_url();
+    let srv = crate::serve::Serving::start(
+        dm,
+        dm.dir.path(),
+        &[],
+        &["--store", &store, "--no-access-log"],
+    );
+    let path = format!(
+        "/?timeRange=custom&startDate={}&endDate={}",
+        rfc(page.world.since),
+        rfc(page.world.until)
+    );
+    let answer = srv.get(&path, None);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        answer.body.len() < MAX_PAGE,
+        "the served page is {} bytes, over the {MAX_PAGE} budget",
+        answer.body.len()
+    );
+    let csp = answer
+        .header("content-security-policy")
+        .expect("a Content-Security-Policy header");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+
+    let url = format!("http://{}{path}", srv.addr);
+    let mut browser = Browser::new(bin);
+    let run = browser.dom(&url, "1200,2000", &[]);
+    run.assert_quiet("served DOM");
+    let dom = &run.stdout;
+    assert!(
+        dom.contains("<title>DORA metrics · dorameter</title>"),
+        "the hostile names ran as code: {dom}"
+    );
+    assert_eq!(root_data(dom, "shown"), "4", "every section shown");
+    let found = sections(dom);
+    assert_sections_show(&found, &page.world.report_all());
+    // Nothing fetched from anywhere, the server included.
+    assert!(!dom.contains(" src=\"") && !dom.contains(" href="), "{dom}");
+
+    // A filter in the query selects its section.
+    let run = browser.dom(
+        &format!("{url}&service=api&env=production"),
+        "1200,2000",
+        &[],
+    );
+    run.assert_quiet("filtered DOM");
+    let shown: Vec<_> = sections(&run.stdout)
+        .into_iter()
+        .filter(|s| !s.hidden)
+        .map(|s| (s.service, s.env))
+        .collect();
+    assert_eq!(shown, [("api".to_string(), "production".to_string())]);
+
+    let (light, run) = browser.screenshot(&url, "1200,2000", "served.png", &[]);
+    run.assert_quiet("served screenshot");
+    assert_eq!(light.at(2, 2), rgb("#f6f8fa"), "light background");
+    assert!(
+        light.colours() > 200,
+        "a nearly blank page: {} colours",
+        light.colours()
+    );
+    assert!(light.count("#0969da") > 500, "no bars drawn");
+    assert!(light.count("#cf222e") > 100, "no failed deployments drawn");
 }
