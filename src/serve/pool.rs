@@ -103,6 +103,10 @@ struct WriteJob {
 /// Writes committed together at most.
 const BATCH: usize = 256;
 
+/// Whole-history jobs that may wait (each is computed once and shared by
+/// its askers, so few are ever queued).
+const HEAVY_QUEUE: usize = 8;
+
 /// How the workers open their store.
 #[derive(Clone, Debug)]
 pub struct PoolSpec {
@@ -130,6 +134,8 @@ pub struct Pool {
     jobs: SyncSender<Job>,
     /// The writer's queue; `None`: writes run as jobs (the git store).
     writes: Option<SyncSender<WriteJob>>,
+    /// The queue of `run_heavy`; `None`: they run as jobs (the git store).
+    heavy: Option<SyncSender<Job>>,
 }
 
 impl Pool {
@@ -143,51 +149,23 @@ impl Pool {
         let mut handles = Vec::new();
         for n in 0..spec.workers.max(1) {
             let rx = Arc::clone(&rx);
-            let spec = spec.clone();
-            let opened_tx = opened_tx.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("store-{n}"))
-                .spawn(move || {
-                    let worker = Worker::open(&spec);
-                    let ready = match worker {
-                        Ok(w) => {
-                            let _ = opened_tx.send(Ok(()));
-                            w
-                        }
-                        Err(e) => {
-                            let _ = opened_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    drop(opened_tx);
-                    work(ready, &rx);
-                })
-                .map_err(|e| Error::internal(format!("failed to start a store worker: {e}")))?;
-            handles.push(handle);
+            handles.push(spawn(&format!("store-{n}"), spec, &opened_tx, move |w| {
+                work(w, &rx);
+            })?);
         }
-        let writes = match spec.url {
-            StoreUrl::Git(_) => None,
+        let (writes, heavy) = match spec.url {
+            StoreUrl::Git(_) => (None, None),
             _ => {
                 let (wtx, wrx) = sync_channel::<WriteJob>(spec.queue.max(1));
-                let spec = spec.clone();
-                let opened_tx = opened_tx.clone();
-                let handle = std::thread::Builder::new()
-                    .name("store-writer".into())
-                    .spawn(move || match Worker::open(&spec) {
-                        Ok(w) => {
-                            let _ = opened_tx.send(Ok(()));
-                            drop(opened_tx);
-                            write(w, &wrx);
-                        }
-                        Err(e) => {
-                            let _ = opened_tx.send(Err(e));
-                        }
-                    })
-                    .map_err(|e| {
-                        Error::internal(format!("failed to start the store writer: {e}"))
-                    })?;
-                handles.push(handle);
-                Some(wtx)
+                handles.push(spawn("store-writer", spec, &opened_tx, move |w| {
+                    write(w, &wrx);
+                })?);
+                let (htx, hrx) = sync_channel::<Job>(HEAVY_QUEUE);
+                let hrx = Mutex::new(hrx);
+                handles.push(spawn("store-heavy", spec, &opened_tx, move |w| {
+                    work(w, &hrx);
+                })?);
+                (Some(wtx), Some(htx))
             }
         };
         drop(opened_tx);
@@ -198,7 +176,27 @@ impl Pool {
                 Err(_) => return Err(Error::internal("a store worker ended before it opened")),
             }
         }
-        Ok((Pool { jobs: tx, writes }, handles))
+        Ok((
+            Pool {
+                jobs: tx,
+                writes,
+                heavy,
+            },
+            handles,
+        ))
+    }
+
+    /// Runs `f`, which reads a store's whole history, on the one worker
+    /// kept for that (a git store's single worker): the memory such a job
+    /// takes is then held by one thread, not by every worker in turn.
+    pub async fn run_heavy<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, PoolError> {
+        match &self.heavy {
+            Some(heavy) => submit(heavy, f).await,
+            None => submit(&self.jobs, f).await,
+        }
     }
 
     /// Runs `f` on a worker and waits for its answer.
@@ -206,21 +204,7 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut Worker) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, PoolError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |w| {
-            let r = f(w);
-            w.broken |= lost(&r);
-            let _ = tx.send(r);
-        });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(PoolError::Busy),
-            Err(TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
-        }
-        match rx.await {
-            Ok(r) => r.map_err(PoolError::Failed),
-            Err(_) => Err(PoolError::Closed),
-        }
+        submit(&self.jobs, f).await
     }
 
     /// Runs `f` in a write transaction (with the writer's repository) and
@@ -258,6 +242,53 @@ impl Pool {
             Err(_) => Err(PoolError::Closed),
         }
     }
+}
+
+/// Queues `f` on `jobs` and waits for its answer; a full queue is busy.
+async fn submit<T: Send + 'static>(
+    jobs: &SyncSender<Job>,
+    f: impl FnOnce(&mut Worker) -> Result<T> + Send + 'static,
+) -> std::result::Result<T, PoolError> {
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |w| {
+        let r = f(w);
+        w.broken |= lost(&r);
+        let _ = tx.send(r);
+    });
+    match jobs.try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => return Err(PoolError::Busy),
+        Err(TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
+    }
+    match rx.await {
+        Ok(r) => r.map_err(PoolError::Failed),
+        Err(_) => Err(PoolError::Closed),
+    }
+}
+
+/// A thread named `name` that opens its own store (and repository), says
+/// so on `opened`, and then runs `body`.
+fn spawn(
+    name: &str,
+    spec: &PoolSpec,
+    opened: &std::sync::mpsc::Sender<Result<()>>,
+    body: impl FnOnce(Worker) + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>> {
+    let spec = spec.clone();
+    let opened = opened.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || match Worker::open(&spec) {
+            Ok(w) => {
+                let _ = opened.send(Ok(()));
+                drop(opened);
+                body(w);
+            }
+            Err(e) => {
+                let _ = opened.send(Err(e));
+            }
+        })
+        .map_err(|e| Error::internal(format!("failed to start the store thread {name}: {e}")))
 }
 
 /// The writer: every write waiting, committed in one transaction.
@@ -402,5 +433,47 @@ mod tests {
             .unwrap();
         assert_eq!(ids.len(), 199);
         assert!(!ids.contains(&"i-77".to_string()));
+    }
+
+    /// Whole-history jobs all run on the one thread kept for them, every
+    /// other read on the workers.
+    #[test]
+    fn heavy_jobs_run_on_their_own_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = PoolSpec {
+            url: StoreUrl::Sqlite(dir.path().join("s.db")),
+            access: Access::ReadWrite,
+            repo: None,
+            workers: 3,
+            queue: 64,
+            refresh: None,
+        };
+        let (pool, _threads) = Pool::start(&spec).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let thread = || Ok(std::thread::current().name().unwrap_or("").to_string());
+        let (heavy, light) = rt.block_on(async {
+            let mut heavy = Vec::new();
+            let mut light = Vec::new();
+            for _ in 0..20 {
+                let (h, l) = tokio::join!(
+                    pool.run_heavy(move |_| thread()),
+                    pool.run(move |_| thread())
+                );
+                heavy.push(h.unwrap());
+                light.push(l.unwrap());
+            }
+            (heavy, light)
+        });
+        assert!(heavy.iter().all(|t| t == "store-heavy"), "{heavy:?}");
+        assert!(
+            light
+                .iter()
+                .all(|t| t.starts_with("store-") && t != "store-heavy"),
+            "{light:?}"
+        );
     }
 }

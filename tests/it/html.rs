@@ -742,6 +742,10 @@ fn the_served_dashboard_renders_in_chromium() {
     assert_sections_show(&found, &page.world.report_all());
     // Nothing fetched from anywhere, the server included.
     assert!(!dom.contains(" src=\"") && !dom.contains(" href="), "{dom}");
+    // The store's address is the operator's: readers see its kind.
+    let path = dm.dir.path().display().to_string();
+    assert!(!dom.contains(&path), "the store's path is shown: {dom}");
+    assert!(dom.contains("the server's sqlite store"), "{dom}");
 
     // A filter in the query selects its section.
     let run = browser.dom(

@@ -431,7 +431,8 @@ impl ReadTx for Tx<'_> {
             remediates.entry(get(&r, 0)?).or_default().push(get(&r, 1)?);
         }
 
-        for r in self.query(REPORT_DEPLOYMENTS, &[&service, &env, &from], context)? {
+        // Streamed: all-time facts (`/metrics`) are every deployment.
+        self.query_each(REPORT_DEPLOYMENTS, &[&service, &env, &from], context, |r| {
             let seq: i64 = get(&r, 0)?;
             let status: &str = get(&r, 3)?;
             facts.deployments.push(DeploymentFact {
@@ -440,11 +441,12 @@ impl ReadTx for Tx<'_> {
                 success: status == "success",
                 kind: StringEnum::from_stored(get(&r, 4)?),
                 remediates: remediates.remove(&seq).unwrap_or_default(),
-                history_missing: get::<Option<String>>(&r, 5)?
+                history_missing: get::<Option<&str>>(&r, 5)?
                     .and_then(|n| n.parse::<LeadTimeNote>().ok())
                     .is_some_and(LeadTimeNote::history_missing),
             });
-        }
+            Ok(())
+        })?;
 
         facts.lead_times = self.lead_times(service, env, window)?;
 

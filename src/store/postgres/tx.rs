@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Row, Statement};
 
@@ -87,6 +88,31 @@ impl<'a> Tx<'a> {
             .rt
             .block_on(store.client.query(&stmt, params))
             .map_err(self.err(context))
+    }
+
+    /// Runs a cached prepared statement and hands `each` its rows as they
+    /// arrive: a long result is never held whole.
+    pub(super) fn query_each(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        context: &str,
+        mut each: impl FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let stmt = self.prepared(sql, context)?;
+        let store = self.store;
+        store.rt.block_on(async {
+            let rows = store
+                .client
+                .query_raw(&stmt, params.iter().copied())
+                .await
+                .map_err(self.err(context))?;
+            let mut rows = std::pin::pin!(rows);
+            while let Some(row) = rows.try_next().await.map_err(self.err(context))? {
+                each(row)?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs cached prepared statements pipelined: all are sent before the
