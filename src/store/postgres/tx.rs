@@ -145,6 +145,12 @@ impl<'a> Tx<'a> {
         Some(ahead.swap_remove(i).1)
     }
 
+    /// Counts a deployment recorded (see `PostgresStore::wrote`).
+    pub(super) fn recorded(&self) {
+        let n = &self.store.recorded;
+        n.set(n.get() + 1);
+    }
+
     /// Called by every write: answers read before it may be stale.
     pub(super) fn wrote(&self) {
         self.ahead.borrow_mut().clear();

@@ -14,8 +14,9 @@ use crate::store::{StoreError, WriteTx};
 /// deployment that shipped it, as in the SQLite store: a successful
 /// deployment recorded after later ones takes its commits' samples from
 /// them (`taken`), and keeps no commit an earlier one shipped (the filter
-/// of `kept`). Nothing happens when the id is already recorded (`d` is
-/// empty, and every other part joins it).
+/// of `kept`; scalar subqueries, which the planner never turns into a hash
+/// of every matching row, as it may an `EXISTS`). Nothing happens when the
+/// id is already recorded (`d` is empty, and every other part joins it).
 const INSERT_DEPLOYMENT: &str = "WITH d AS (
         INSERT INTO deployments (id, service, env, repository_url, sha, previous_sha, started_at, finished_at,
             status, kind, version, team, pipeline_id, pipeline_url, deployed_by, tags, lead_time_from,
@@ -33,12 +34,12 @@ const INSERT_DEPLOYMENT: &str = "WITH d AS (
         SELECT d.seq, u.sha, u.authored_at, u.committed_at, u.lead_time_seconds
         FROM d, unnest($24::text[], $25::timestamptz[], $26::timestamptz[], $27::bigint[])
             AS u (sha, authored_at, committed_at, lead_time_seconds)
-        WHERE $9 <> 'success' OR NOT (
-            EXISTS (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
+        WHERE $9 <> 'success' OR (
+            (SELECT 1 FROM changes e JOIN deployments ed ON ed.seq = e.deployment_seq
                 WHERE e.sha = u.sha AND ed.service || '' = $2 AND ed.env || '' = $3
-                  AND ed.status || '' = 'success' AND ed.finished_at < $8)
-            OR EXISTS (SELECT 1 FROM deployments ed WHERE ed.sha = u.sha AND ed.service || '' = $2
-                  AND ed.env || '' = $3 AND ed.status || '' = 'success' AND ed.finished_at < $8))
+                  AND ed.status || '' = 'success' AND ed.finished_at < $8 LIMIT 1) IS NULL
+            AND (SELECT 1 FROM deployments ed WHERE ed.sha = u.sha AND ed.service || '' = $2
+                  AND ed.env || '' = $3 AND ed.status || '' = 'success' AND ed.finished_at < $8 LIMIT 1) IS NULL)
         ON CONFLICT DO NOTHING
     ), remediated AS (
         INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
@@ -124,6 +125,9 @@ impl WriteTx for Tx<'_> {
             ],
             "record the deployment",
         )?;
+        if row.is_some() {
+            self.recorded();
+        }
         Ok(row.is_some())
     }
 
