@@ -371,17 +371,19 @@ mod tests {
         }
     }
 
-    /// Writes sent at once share commits; one that fails costs the others
-    /// nothing and hears its own error.
-    #[test]
-    fn a_failing_write_does_not_take_its_batch_down() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A pool of `workers` over a new SQLite store in `dir`, and a runtime
+    /// to ask it from.
+    fn sqlite_pool(
+        dir: &std::path::Path,
+        workers: usize,
+        queue: usize,
+    ) -> (Pool, tokio::runtime::Runtime) {
         let spec = PoolSpec {
-            url: StoreUrl::Sqlite(dir.path().join("s.db")),
+            url: StoreUrl::Sqlite(dir.join("s.db")),
             access: Access::ReadWrite,
             repo: None,
-            workers: 2,
-            queue: 512,
+            workers,
+            queue,
             refresh: None,
         };
         let (pool, _threads) = Pool::start(&spec).unwrap();
@@ -390,6 +392,15 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
+        (pool, rt)
+    }
+
+    /// Writes sent at once share commits; one that fails costs the others
+    /// nothing and hears its own error.
+    #[test]
+    fn a_failing_write_does_not_take_its_batch_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, rt) = sqlite_pool(dir.path(), 2, 512);
         let results = rt.block_on(async {
             let mut handles = Vec::new();
             for n in 0..200 {
@@ -440,20 +451,7 @@ mod tests {
     #[test]
     fn heavy_jobs_run_on_their_own_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = PoolSpec {
-            url: StoreUrl::Sqlite(dir.path().join("s.db")),
-            access: Access::ReadWrite,
-            repo: None,
-            workers: 3,
-            queue: 64,
-            refresh: None,
-        };
-        let (pool, _threads) = Pool::start(&spec).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let (pool, rt) = sqlite_pool(dir.path(), 3, 64);
         let thread = || Ok(std::thread::current().name().unwrap_or("").to_string());
         let (heavy, light) = rt.block_on(async {
             let mut heavy = Vec::new();
