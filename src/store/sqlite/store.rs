@@ -56,7 +56,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
-        store.configure()?;
+        store.configure(access)?;
         store.migrate()?;
         Ok(store)
     }
@@ -76,14 +76,17 @@ impl SqliteStore {
         self.path.display().to_string()
     }
 
-    fn configure(&mut self) -> Result<(), StoreError> {
+    fn configure(&mut self, access: Access) -> Result<(), StoreError> {
         let shown = self.shown();
         let journal =
             |conn: &Connection, sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
         // WAL is a property of the file: once set, every later open finds it.
         let current = journal(&self.conn, "PRAGMA journal_mode")
             .map_err(|e| classify(&shown, e, "read the journal mode"))?;
-        if !current.eq_ignore_ascii_case("wal") {
+        // Switching writes the file's header: a command that only reads
+        // leaves the file as it found it (and can read a write-protected
+        // one, an artifact or a read-only mount).
+        if access == Access::ReadWrite && !current.eq_ignore_ascii_case("wal") {
             // Switching needs the file to itself, and SQLite does not apply the
             // busy timeout to it: when several processes open a new store at
             // once (twenty deploy jobs), retry until the timeout instead.
@@ -402,5 +405,31 @@ mod tests {
             })
             .unwrap();
         assert!(!path.exists() && !path.parent().unwrap().exists());
+    }
+
+    /// A command that only reads does not turn a store in another journal
+    /// mode (one a script made with `sqlite3`, say) into WAL: the file is
+    /// not written at all.
+    #[test]
+    fn read_only_access_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(SqliteStore::open(&path, Access::ReadWrite).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+        let mut store = SqliteStore::open(&path, Access::ReadOnly).unwrap();
+        store
+            .read(&mut |tx| {
+                assert!(tx.service_envs()?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        assert!(std::fs::read(&path).unwrap() == before, "the file was written");
     }
 }
