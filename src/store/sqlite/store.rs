@@ -430,6 +430,9 @@ mod tests {
             })
             .unwrap();
         drop(store);
-        assert!(std::fs::read(&path).unwrap() == before, "the file was written");
+        assert!(
+            std::fs::read(&path).unwrap() == before,
+            "the file was written"
+        );
     }
 }
