@@ -10,7 +10,18 @@ use dorameter::settings::ArgSources;
 
 fn main() -> ExitCode {
     let mut command = Cli::command();
-    let matches = command.get_matches_mut();
+    let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
+        Ok(m) => m,
+        Err(e) => {
+            // Where a bad value came from an environment variable, say which.
+            if let Some(hint) = dorameter::cli::env_source(&command, &e) {
+                let _ = e.print();
+                let _ = writeln!(std::io::stderr(), "{hint}");
+                return ExitCode::from(2);
+            }
+            e.exit()
+        }
+    };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();

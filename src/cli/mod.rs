@@ -46,7 +46,7 @@ pub struct GlobalArgs {
     #[arg(long = "sink", global = true, env = ev::SINKS, value_name = "SPEC", value_delimiter = ',', hide_env_values = true)]
     pub sinks: Vec<String>,
     /// Exit 5 when a sink could not take an event (default: warn, exit 0)
-    #[arg(long, global = true, env = ev::STRICT, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, global = true, env = ev::STRICT, value_parser = clap::builder::BoolishValueParser::new())]
     pub strict: bool,
     /// Output format [default: table]
     #[arg(long, global = true, env = ev::FORMAT, value_enum)]
@@ -122,6 +122,38 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Store(cmd) => store::run(cmd, &global, ctx),
         Command::Serve(args) => serve::run(args, &global, ctx),
     }
+}
+
+/// The hint for a refused value (clap's error) that came from an
+/// environment variable rather than the command line: clap names the flag,
+/// and the user never typed it. `None` for any other error.
+pub fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return None;
+    }
+    let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = shown.split([' ', '=']).next()?.strip_prefix("--")?;
+    let typed = std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    let mut commands = vec![cmd];
+    while let Some(c) = commands.pop() {
+        for arg in c.get_arguments() {
+            if arg.get_long() != Some(long) {
+                continue;
+            }
+            let var = arg.get_env()?.to_str()?;
+            if typed || std::env::var_os(var).is_none() {
+                return None;
+            }
+            return Some(format!(
+                "hint: the value came from the environment variable {var}; correct it, or unset it"
+            ));
+        }
+        commands.extend(c.get_subcommands());
+    }
+    None
 }
 
 #[cfg(test)]

@@ -56,6 +56,23 @@ fn bad_value_from_an_env_var_names_the_variable() {
     ));
 }
 
+/// A flag's value clap refuses (an unknown boolean, an unknown format)
+/// names the environment variable it came from: the user typed no flag.
+/// An unknown boolean is refused, never taken as true.
+#[test]
+fn bad_flag_value_from_an_env_var_names_the_variable() {
+    insta::assert_snapshot!(failure(
+        &["deploy", "--dry-run", "--service", "api", "--sha", "abc1234"],
+        &[("DORAMETER_ROLLBACK", "nope")],
+        None
+    ));
+    insta::assert_snapshot!(failure(
+        &["report"],
+        &[("DORAMETER_FORMAT", "yaml")],
+        None
+    ));
+}
+
 #[test]
 fn bad_value_in_the_config_file_names_file_and_line() {
     insta::assert_snapshot!(failure(
