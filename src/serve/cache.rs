@@ -6,7 +6,9 @@
 //! recomputation of a question already answered. Every event this server
 //! records ages every entry at once: the next answer starts a refresh and
 //! the one after it shows the event. Events written by others (CI jobs
-//! writing to the same store) show after the TTL and one computation.
+//! writing to the same store) show after the TTL and one computation. A
+//! refresh that fails drops the aged answer: while the store is down,
+//! answers are errors, not the last numbers over and over.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -131,7 +133,16 @@ impl<T> Cache<T> {
                         entries.insert(key, Arc::new(fresh));
                     }
                 }
-                Err(_) => aged.refreshing.store(false, Ordering::SeqCst),
+                // The store failed: the aged answer is not given again
+                // (it would hide the failure for as long as it lasts); the
+                // next asker computes, and hears the error.
+                Err(_) => {
+                    if let Ok(mut entries) = cache.entries.lock() {
+                        if entries.get(&key).is_some_and(|e| Arc::ptr_eq(e, &aged)) {
+                            entries.remove(&key);
+                        }
+                    }
+                }
             }
         });
     }
@@ -231,5 +242,34 @@ mod tests {
             *cache.get("k".into(), make(Arc::clone(&n))).await.unwrap(),
             1
         );
+    }
+
+    /// The store goes down: the aged answer is given once (its refresh
+    /// running), then the refresh fails and askers hear the error, not the
+    /// old numbers over and over; back up, the answer is computed again.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_refresh_does_not_keep_the_aged_answer() {
+        let cache: Arc<Cache<u32>> = Arc::new(Cache::new(Duration::from_secs(60)));
+        let up = Arc::new(AtomicBool::new(true));
+        let store = Arc::clone(&up);
+        let make = move || {
+            let up = Arc::clone(&store);
+            async move {
+                if up.load(Ordering::SeqCst) {
+                    Ok(7)
+                } else {
+                    Err("down")
+                }
+            }
+        };
+        assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
+        up.store(false, Ordering::SeqCst);
+        cache.invalidate();
+        assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(cache.get("a".into(), make.clone()).await.err(), Some("down"));
+        assert_eq!(cache.get("a".into(), make.clone()).await.err(), Some("down"));
+        up.store(true, Ordering::SeqCst);
+        assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
     }
 }
