@@ -84,8 +84,16 @@ pub fn record_in(
     req: &IncidentRequest,
 ) -> Result<Recorded> {
     let mut warnings = Vec::new();
-    let resolved_at = req.resolved_at.or(req.resolving.then_some(req.now));
     let recorded = tx.incident(&req.id)?;
+    // Resolving without a time resolves now, unless it already is: a
+    // retried "resolved" notification does not move the resolution.
+    let already = recorded
+        .as_ref()
+        .and_then(|i| i.resolved_at)
+        .filter(|_| !req.reopen);
+    let resolved_at = req
+        .resolved_at
+        .or(req.resolving.then(|| already.unwrap_or(req.now)));
     if let Some(i) = &recorded {
         let mut given = req.services.clone();
         let mut known = i.services.clone();

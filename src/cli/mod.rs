@@ -129,14 +129,18 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
 /// and the user never typed it. `None` for any other error.
 pub fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if !matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
         return None;
     }
     let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
         return None;
     };
     let long = shown.split([' ', '=']).next()?.strip_prefix("--")?;
-    let typed = std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    let typed =
+        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
     let mut commands = vec![cmd];
     while let Some(c) = commands.pop() {
         for arg in c.get_arguments() {

@@ -267,8 +267,14 @@ mod tests {
         cache.invalidate();
         assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(cache.get("a".into(), make.clone()).await.err(), Some("down"));
-        assert_eq!(cache.get("a".into(), make.clone()).await.err(), Some("down"));
+        assert_eq!(
+            cache.get("a".into(), make.clone()).await.err(),
+            Some("down")
+        );
+        assert_eq!(
+            cache.get("a".into(), make.clone()).await.err(),
+            Some("down")
+        );
         up.store(true, Ordering::SeqCst);
         assert_eq!(*cache.get("a".into(), make.clone()).await.unwrap(), 7);
     }

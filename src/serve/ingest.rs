@@ -97,6 +97,22 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// `later` (a field and its time) is not before `earlier`: an incident
+/// resolved before it started is refused naming the body's field, as the
+/// CLI refuses it naming its flag.
+fn not_before(
+    (later_field, later): (&'static str, Option<DateTime<Utc>>),
+    (earlier_field, earlier): (&'static str, Option<DateTime<Utc>>),
+) -> std::result::Result<(), Invalid> {
+    match (later, earlier) {
+        (Some(l), Some(e)) if l < e => Err(invalid(
+            later_field,
+            format!("{later_field} is before {earlier_field}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
     Invalid {
         field,
@@ -464,17 +480,25 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> ApiResult<Value> {
         attribution_window: s.answers.attribution_window,
         now: s.now(),
     };
-    let recorded = s
+    let (changed, recorded) = s
         .pool
-        .write(move |tx, _| incident::record_in(tx, None, &req))
+        .write(move |tx, _| {
+            let before = tx.incident(&req.id)?;
+            let recorded = incident::record_in(tx, None, &req)?;
+            Ok((before.as_ref() != Some(&recorded.incident), recorded))
+        })
         .await?;
+    // A retried delivery (nothing new in it) is answered, not recorded again.
     let body = json!({
-        "status": "recorded",
+        "status": if changed { "recorded" } else { "duplicate" },
         "id": recorded.incident.id,
+        "recorded": changed,
         "resolved": recorded.incident.resolved_at.is_some(),
         "attributed_to": recorded.attributed,
     });
-    s.emit(vec![SinkEvent::Incident(recorded.incident)]);
+    if changed {
+        s.emit(vec![SinkEvent::Incident(recorded.incident)]);
+    }
     Ok(body)
 }
 
@@ -487,6 +511,8 @@ fn seed000_incident_of(
     let f = Fields { map: m, now };
     let id = checked_id("id", f.required("id")?)?;
     let resolved_at = f.time("resolvedDate")?;
+    let created_at = f.time("createdDate")?;
+    not_before(("resolvedDate", resolved_at), ("createdDate", created_at))?;
     let resolving = match f.text("status")?.map(|s| s.to_ascii_lowercase()).as_deref() {
         None => resolved_at.is_some(),
         Some("open" | "triggered" | "acknowledged" | "in_progress") => false,
@@ -504,13 +530,11 @@ fn seed000_incident_of(
         env: f
             .name("environment")?
             .unwrap_or_else(|| defaults::ENV.into()),
-        started_at: f.time("createdDate")?.unwrap_or(now),
+        started_at: created_at.unwrap_or(now),
         detected_at: None,
-        resolved_at: if resolving {
-            resolved_at.or(Some(now))
-        } else {
-            None
-        },
+        // Resolved without a date: resolved now, unless it already was
+        // (a retried notification does not move the resolution).
+        resolved_at: resolved_at.filter(|_| resolving),
         resolving,
         reopen: false,
         severity: f.text("severity")?,
@@ -527,6 +551,10 @@ fn seed001_incident_of(
     let f = Fields { map: m, now };
     let detected_at = f.required_time("detected_at")?;
     let resolved_at = f.time("resolved_at")?;
+    not_before(
+        ("resolved_at", resolved_at),
+        ("detected_at", Some(detected_at)),
+    )?;
     Ok(GivenIncident {
         id: checked_id("incident_id", f.required("incident_id")?)?,
         service: f.required_name("service")?,

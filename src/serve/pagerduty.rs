@@ -136,6 +136,11 @@ pub async fn webhook(
     let signature = headers
         .get("x-pagerduty-signature")
         .and_then(|v| v.to_str().ok());
+    if signature.is_none() {
+        return Err(ApiError::unauthorized(
+            "no X-PagerDuty-Signature header: this endpoint takes PagerDuty's signed V3 webhooks only",
+        ));
+    }
     if !verify(&s.pagerduty_secrets, signature, &bytes) {
         return Err(ApiError::unauthorized(
             "the X-PagerDuty-Signature does not match the configured secret",

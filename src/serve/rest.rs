@@ -262,9 +262,12 @@ async fn seed001_report(s: &Shared, service: String, q: &Params) -> ApiResult<(R
 
 pub async fn seed001_metrics(
     State(s): State<Shared>,
-    Path(service): Path<String>,
+    service: Result<Path<String>, axum::extract::rejection::PathRejection>,
     Query(q): Query<Params>,
 ) -> ApiResult<Json<Value>> {
+    // A path that is not UTF-8 gets the API's error, not axum's text.
+    let Path(service) =
+        service.map_err(|e| ApiError::bad_request(format!("the service in the path: {e}")))?;
     let (r, days) = seed001_report(&s, service, &q).await?;
     Ok(Json(seed::seed001(&r, days)))
 }

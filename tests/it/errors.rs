@@ -62,15 +62,18 @@ fn bad_value_from_an_env_var_names_the_variable() {
 #[test]
 fn bad_flag_value_from_an_env_var_names_the_variable() {
     insta::assert_snapshot!(failure(
-        &["deploy", "--dry-run", "--service", "api", "--sha", "abc1234"],
+        &[
+            "deploy",
+            "--dry-run",
+            "--service",
+            "api",
+            "--sha",
+            "abc1234"
+        ],
         &[("DORAMETER_ROLLBACK", "nope")],
         None
     ));
-    insta::assert_snapshot!(failure(
-        &["report"],
-        &[("DORAMETER_FORMAT", "yaml")],
-        None
-    ));
+    insta::assert_snapshot!(failure(&["report"], &[("DORAMETER_FORMAT", "yaml")], None));
 }
 
 #[test]

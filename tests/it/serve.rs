@@ -409,6 +409,9 @@ fn check_service(srv: &Serving, dm: &Dm, m: &crate::report_month::Month, svc: &s
     let s1 = srv
         .get(&format!("/metrics/dora/{svc}?days=30"), Some(READ))
         .json();
+    // A service that is not UTF-8 in the path: the API's error shape.
+    let bad = srv.get("/metrics/dora/%FF?days=30", Some(READ));
+    assert_eq!((bad.status, bad.code().as_str()), (400, "INVALID_REQUEST"));
     let rdf = r["metrics"]["deployment_frequency"]["value"]
         .as_f64()
         .unwrap();
@@ -744,6 +747,24 @@ fn webhooks_record_once_with_their_commit_times() {
     resolved["resolved_at"] = json!(rfc(dm.now - 10 * MIN));
     let a = srv.post("/events/incident", Some(WRITE), &resolved);
     assert_eq!(a.json()["resolved"], true, "{a:?}");
+    assert_eq!(a.json()["status"], "recorded", "{a:?}");
+    // Delivered again, nothing new: a duplicate, not recorded again.
+    let again = srv.post("/events/incident", Some(WRITE), &resolved);
+    assert_eq!(
+        (again.status, again.json()["status"].clone()),
+        (200, json!("duplicate")),
+        "{again:?}"
+    );
+    // Resolved before it was detected: refused, naming the body's field.
+    let mut backwards = open.clone();
+    backwards["incident_id"] = json!("INC-8");
+    backwards["resolved_at"] = json!(rfc(dm.now - 50 * MIN));
+    let refused = srv.post("/events/incident", Some(WRITE), &backwards);
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(
+        refused.body.contains("resolved_at is before detected_at") && !refused.body.contains("--"),
+        "{refused:?}"
+    );
     let s0i = json!({"id": "incident-001", "title": "Database connection timeout", "service": "payments",
         "severity": "high", "status": "resolved", "createdDate": rfc(dm.now - 5 * HOUR),
         "resolvedDate": rfc(dm.now - 4 * HOUR), "environment": "production"});
@@ -829,6 +850,12 @@ fn pagerduty_webhooks_are_signed_and_taken_once() {
     assert_eq!((bad.status, bad.code().as_str()), (401, "UNAUTHORIZED"));
     let none = send(&triggered, None, "w1");
     assert_eq!(none.status, 401);
+    assert!(
+        none.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("no X-PagerDuty-Signature header")),
+        "{none:?}"
+    );
     let ok = send(&triggered, Some(sign(secret, &triggered)), "w1");
     assert_eq!(ok.status, 200, "{ok:?}");
     let dup = send(&triggered, Some(sign(secret, &triggered)), "w1");
