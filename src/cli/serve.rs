@@ -48,8 +48,8 @@ pub struct ServeArgs {
     /// Attribute an incident to the latest deployment finished at most this long before it [default: 24h]
     #[arg(long, env = ev::ATTRIBUTION_WINDOW, value_name = "DURATION")]
     pub attribution_window: Option<String>,
-    /// Largest request body accepted, in bytes
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    /// Largest request body accepted: bytes, or with a unit (64KiB, 1MiB, 2MB)
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_body: usize,
     /// A request that takes longer is answered 503
     #[arg(long, default_value = "30s", value_name = "DURATION")]
@@ -250,4 +250,52 @@ pub fn run(args: ServeArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     }
     let config = config(&args, &settings, ctx)?;
     crate::serve::run(config, ctx.stderr)
+}
+
+/// A size in bytes: a number, or one with a unit (`KB`, `MB`: powers of
+/// 1000; `KiB`, `MiB`: of 1024; any case).
+fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits.parse().map_err(|_| {
+        format!("'{text}' is not a size; give bytes (1048576) or a unit: 64KiB, 1MiB, 2MB")
+    })?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "'{other}' is not a size unit; use B, KB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_bytes_or_a_unit() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("64kib"), Ok(64 << 10));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(
+            parse_size("1 furlong")
+                .unwrap_err()
+                .contains("not a size unit")
+        );
+        assert!(parse_size("MiB").unwrap_err().contains("not a size"));
+        assert!(parse_size("99999999999999999999GiB").is_err());
+    }
 }
