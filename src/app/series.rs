@@ -150,6 +150,9 @@ pub fn series(store: &mut dyn Store, req: &SeriesRequest) -> Result<Vec<Series>>
 pub struct Dashboard {
     pub reports: Vec<Report>,
     pub series: Vec<Series>,
+    /// Each series' points as whole reports (`report --by`), aligned with
+    /// `series`.
+    pub bucket_reports: Vec<Vec<Report>>,
 }
 
 /// [`crate::app::report::reports`] and [`series`] in one read of the
@@ -174,10 +177,12 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
     let mut out = Dashboard {
         reports: Vec::new(),
         series: Vec::new(),
+        bucket_reports: Vec::new(),
     };
     store.read(&mut |tx| {
         out.reports.clear();
         out.series.clear();
+        out.bucket_reports.clear();
         for (service, env) in targets(tx, r, &shown)? {
             let from = crate::metrics::earliest_cause(r.window.since, r.attribution_window);
             let facts = tx.report_facts(&service, &env, r.window, from)?;
@@ -190,15 +195,18 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
                 r.window,
             ));
             let mut points = Vec::with_capacity(windows.len());
+            let mut reports = Vec::with_capacity(windows.len());
             for &w in &windows {
                 let lead_times = tx.lead_times(&service, &env, w)?;
                 let report = report_of(r, &service, &env, &facts, &lead_times, w);
                 points.push(Point {
-                    start: report.window.start,
-                    end: report.window.end,
-                    metrics: report.metrics,
+                    start: report.window.start.clone(),
+                    end: report.window.end.clone(),
+                    metrics: report.metrics.clone(),
                 });
+                reports.push(report);
             }
+            out.bucket_reports.push(reports);
             out.series.push(Series {
                 service,
                 env,

@@ -36,6 +36,9 @@ pub struct ReportArgs {
     /// Attribute an incident to the latest deployment finished at most this long before it [default: 24h]
     #[arg(long, env = ev::ATTRIBUTION_WINDOW, value_name = "DURATION")]
     pub attribution_window: Option<String>,
+    /// The window cut into days, ISO weeks or calendar months (UTC): one row per bucket
+    #[arg(long, value_name = "day|week|month")]
+    pub by: Option<Bucket>,
 }
 
 /// The request from the flags and settings.
@@ -69,6 +72,9 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let settings = ctx.settings(global, None)?;
     let req = request(&args, &settings)?;
     let mut store = ctx.open_store(&settings, None, Access::ReadOnly)?;
+    if let Some(by) = args.by {
+        return by_bucket(store.as_mut(), req, by, settings.format.value, ctx);
+    }
     let (reports, text) = match settings.format.value {
         Format::Html => {
             // The reports and their weekly series from one snapshot.
@@ -133,6 +139,34 @@ fn outputs(r: &Report) -> Vec<(&'static str, String)> {
             level(m.time_to_restore.level),
         ),
     ]
+}
+
+/// `report --by`: the window's series, one row per bucket.
+fn by_bucket(
+    store: &mut dyn crate::store::Store,
+    report: ReportRequest,
+    by: Bucket,
+    format: Format,
+    ctx: &mut Context<'_>,
+) -> Result<u8> {
+    if matches!(format, Format::Prometheus | Format::Html) {
+        return Err(Error::usage_hint(
+            format!(
+                "--by gives a series; --format {} does not show one",
+                format.as_str()
+            ),
+            "use --format table, markdown, csv or json with --by (the html page already has weekly charts)",
+        ));
+    }
+    let d = series::dashboard(store, &SeriesRequest { report, by })?;
+    let text = match format {
+        Format::Json => render::json(&d.series),
+        Format::Csv => render::report_csv(&d.bucket_reports.concat()),
+        Format::Markdown => render::series_table(&d.bucket_reports, by.as_str(), true),
+        _ => render::series_table(&d.bucket_reports, by.as_str(), false),
+    };
+    ctx.out(&text)?;
+    Ok(exit::OK)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use incident::{IncidentView, incident_table};
 pub use junit::{
     FileError, FlakyView, JunitView, flaky_markdown, flaky_table, junit_markdown, junit_table,
 };
-pub use report::{report_csv, report_markdown, report_prometheus, report_table};
+pub use report::{report_csv, report_markdown, report_prometheus, report_table, series_table};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

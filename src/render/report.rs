@@ -173,6 +173,54 @@ pub fn report_table(reports: &[Report], store: &str) -> String {
     out
 }
 
+/// The reports of consecutive buckets (`report --by`): one table per
+/// service+env, a row per bucket, a column per metric; Markdown or aligned
+/// text.
+pub fn series_table(series: &[Vec<Report>], by: &str, as_markdown: bool) -> String {
+    let mut out = String::new();
+    for buckets in series {
+        let Some(first) = buckets.first() else {
+            continue;
+        };
+        let mut table = vec![
+            std::iter::once(by.to_string())
+                .chain(rows(first).iter().map(|row| row.title.to_string()))
+                .collect::<Vec<String>>(),
+        ];
+        for r in buckets {
+            table.push(
+                std::iter::once(super::human_time(&r.window.start))
+                    .chain(rows(r).iter().map(|row| shown(row.value, row.unit)))
+                    .collect(),
+            );
+        }
+        if as_markdown {
+            out.push_str(&format!(
+                "### DORA metrics by {by}: {} ({})\n\nbands `{}`\n\n",
+                markdown(&first.service),
+                markdown(&first.env),
+                first.bands
+            ));
+            for (i, row) in table.iter().enumerate() {
+                out.push_str(&format!("| {} |\n", row.join(" | ")));
+                if i == 0 {
+                    out.push_str(&format!("|{}\n", "---|".repeat(row.len())));
+                }
+            }
+        } else {
+            out.push_str(&format!(
+                "{} / {}  by {by} (bands {})\n",
+                terminal(&first.service),
+                terminal(&first.env),
+                first.bands
+            ));
+            out.push_str(&super::columns(&table));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 pub fn report_markdown(reports: &[Report]) -> String {
     let mut out = String::new();
     for r in reports {

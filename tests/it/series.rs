@@ -389,3 +389,88 @@ fn unknown_services_and_envs_fail_asreport_does() {
     assert_eq!(e.exit_code(), 2, "{e}");
     assert!(e.to_string().contains("at most 1000 points"), "{e}");
 }
+
+/// `report --by`: the CLI's series is the app's, in every format it
+/// shows; a format that cannot show a series is refused.
+#[test]
+fn report_by_gives_the_series_in_every_format() {
+    let s = scripted();
+    let mut store = store(&s);
+    let (since, until) = (rfc(s.since), rfc(s.until));
+    let window = ["report", "--since", &since, "--until", &until];
+    let want = series(
+        store.as_mut(),
+        &SeriesRequest {
+            report: request(&s, None, None),
+            by: Bucket::Week,
+        },
+    )
+    .expect("series");
+    fn with<'a>(window: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        window.iter().chain(extra).copied().collect()
+    }
+    let got = s.dm.json(&with(&window, &["--by", "week"]));
+    assert_eq!(got, serde_json::to_value(&want).unwrap());
+
+    // CSV: one row per bucket and metric, each with its bucket's window.
+    let csv =
+        s.dm.run(&with(&window, &["--by", "week", "--format", "csv"]));
+    csv.assert_ok();
+    let lines: Vec<&str> = csv.stdout.lines().skip(1).collect();
+    let points: usize = want.iter().map(|x| x.points.len()).sum();
+    assert_eq!(lines.len(), points * 6, "{}", csv.stdout);
+    let api = &want[0];
+    assert_eq!(
+        (api.service.as_str(), api.env.as_str()),
+        ("api", "production")
+    );
+    for p in &api.points {
+        let prefix = format!("api,production,{},{},", p.start, p.end);
+        let deployments = lines
+            .iter()
+            .find(|l| l.starts_with(&prefix) && l.contains(",deployment_frequency,"))
+            .unwrap_or_else(|| panic!("no row for {prefix}: {}", csv.stdout));
+        let value = serde_json::to_value(&p.metrics).unwrap()["deployment_frequency"]["value"]
+            .as_f64()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        assert!(
+            deployments.contains(&format!(",deployment_frequency,{value},")),
+            "{deployments}"
+        );
+    }
+
+    // Table and Markdown: a row per bucket under each service+env.
+    for (format, header) in [
+        ("table", "api / production  by week"),
+        ("markdown", "### DORA metrics by week: api (production)"),
+    ] {
+        let out =
+            s.dm.run(&with(&window, &["--by", "week", "--format", format]));
+        out.assert_ok();
+        assert!(out.stdout.contains(header), "{}", out.stdout);
+        let rows = out
+            .stdout
+            .lines()
+            .filter(|l| {
+                l.starts_with("2026-03-")
+                    || l.starts_with("| 2026-03-")
+                    || l.starts_with("2026-04-")
+                    || l.starts_with("| 2026-04-")
+            })
+            .count();
+        assert_eq!(rows, points, "{format}: {}", out.stdout);
+    }
+
+    for format in ["prometheus", "html"] {
+        let refused =
+            s.dm.run(&with(&window, &["--by", "week", "--format", format]));
+        assert_eq!(refused.code, 2, "{refused:#?}");
+        assert!(
+            refused.stderr.contains("--by gives a series"),
+            "{refused:#?}"
+        );
+    }
+    let bad = s.dm.run(&with(&window, &["--by", "fortnight"]));
+    assert_eq!(bad.code, 2, "{bad:#?}");
+}
