@@ -139,8 +139,11 @@ pub fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
         return None;
     };
     let long = shown.split([' ', '=']).next()?.strip_prefix("--")?;
-    let typed =
-        std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    // args_os: an argument that is not UTF-8 must not panic here.
+    let typed = std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a == format!("--{long}") || a.starts_with(&format!("--{long}="))
+    });
     let mut commands = vec![cmd];
     while let Some(c) = commands.pop() {
         for arg in c.get_arguments() {
