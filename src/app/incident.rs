@@ -50,6 +50,9 @@ pub struct Recorded {
     pub incident: Incident,
     /// The deployment the incident counts against now, if any.
     pub attributed: Option<String>,
+    /// Whether this changed the stored incident (a new one, or a field
+    /// given anew): a retried notification changes nothing.
+    pub changed: bool,
     pub warnings: Vec<String>,
 }
 
@@ -124,6 +127,7 @@ pub fn record_in(
             req.id
         ));
     }
+    let before = recorded.clone();
     let base = match recorded {
         Some(i) => i,
         None => new_incident(req)?,
@@ -207,6 +211,7 @@ pub fn record_in(
     };
     tx.upsert_incident(&incident)?;
     Ok(Recorded {
+        changed: before.as_ref() != Some(&incident),
         incident,
         attributed,
         warnings,

@@ -480,14 +480,11 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> ApiResult<Value> {
         attribution_window: s.answers.attribution_window,
         now: s.now(),
     };
-    let (changed, recorded) = s
+    let recorded = s
         .pool
-        .write(move |tx, _| {
-            let before = tx.incident(&req.id)?;
-            let recorded = incident::record_in(tx, None, &req)?;
-            Ok((before.as_ref() != Some(&recorded.incident), recorded))
-        })
+        .write(move |tx, _| incident::record_in(tx, None, &req))
         .await?;
+    let changed = recorded.changed;
     // A retried delivery (nothing new in it) is answered, not recorded again.
     let body = json!({
         "status": if changed { "recorded" } else { "duplicate" },
