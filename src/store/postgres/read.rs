@@ -157,8 +157,15 @@ const TEST_HISTORY: &str = "WITH runs AS (
            count(*) FILTER (WHERE sha IS NOT NULL AND passed_any AND failed_any), min(first_seen), max(last_seen)
     FROM per_sha GROUP BY classname, name ORDER BY classname, name";
 
+/// A question's parameters, owned (a time rounded as stored).
+type Owned<'q> = Vec<Box<dyn ToSql + Sync + 'q>>;
+
+fn borrowed<'a>(params: &'a Owned<'_>) -> Vec<Param<'a>> {
+    params.iter().map(|p| p.as_ref() as Param<'_>).collect()
+}
+
 /// The statement that answers `q`, its parameters, and what it is for.
-fn statement<'q>(q: &Ahead<'q>) -> (&'static str, Vec<Box<dyn ToSql + Sync + 'q>>, &'static str) {
+fn statement<'q>(q: &Ahead<'q>) -> (&'static str, Owned<'q>, &'static str) {
     match *q {
         Ahead::Deployment(id) => (DEPLOYMENT, vec![Box::new(id)], "read a deployment"),
         Ahead::HasService(service) => (HAS_SERVICE, vec![Box::new(service)], "look up the service"),
@@ -193,12 +200,11 @@ fn statement<'q>(q: &Ahead<'q>) -> (&'static str, Vec<Box<dyn ToSql + Sync + 'q>
 impl Tx<'_> {
     /// The rows answering `q`: read ahead, else queried now.
     fn ask(&self, q: Ahead<'_>) -> Result<Vec<Row>, StoreError> {
-        if let Some(rows) = self.answered(&format!("{q:?}")) {
+        if let Some(rows) = self.answered(&q) {
             return Ok(rows);
         }
         let (sql, params, context) = statement(&q);
-        let params: Vec<Param<'_>> = params.iter().map(|p| p.as_ref() as Param<'_>).collect();
-        self.query(sql, &params, context)
+        self.query(sql, &borrowed(&params), context)
     }
 
     fn ask_ref(&self, q: Ahead<'_>) -> Result<Option<DeploymentRef>, StoreError> {
@@ -211,12 +217,7 @@ impl ReadTx for Tx<'_> {
         let statements: Vec<_> = questions.iter().map(statement).collect();
         let queries: Vec<(&'static str, Vec<Param<'_>>)> = statements
             .iter()
-            .map(|(sql, params, _)| {
-                (
-                    *sql,
-                    params.iter().map(|p| p.as_ref() as Param<'_>).collect(),
-                )
-            })
+            .map(|(sql, params, _)| (*sql, borrowed(params)))
             .collect();
         let answers = self.query_together(&queries, "read ahead")?;
         *self.ahead.borrow_mut() = questions

@@ -41,7 +41,7 @@ const WRITE_LOCK: i64 = 0x646f_7261_7772_6974;
 /// ones) cost 0.8 ms per recorded deployment, four times its execution.
 /// A generic plan is kept as long as its statement, though, and one made on
 /// a new store's empty tables scans what it should look up: see
-/// [`PostgresStore::wrote`].
+/// [`PostgresStore::replan_as_it_grows`].
 fn begin_write() -> String {
     format!(
         "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL plan_cache_mode = force_generic_plan;
@@ -61,7 +61,7 @@ pub struct PostgresStore {
     /// the first.
     pub(super) statements: RefCell<HashMap<&'static str, Statement>>,
     /// Deployments this connection recorded, and the count at which the
-    /// write statements are planned again (see `wrote`).
+    /// write statements are planned again (see `replan_as_it_grows`).
     pub(super) recorded: Cell<u64>,
     replan_at: Cell<u64>,
 }
@@ -367,8 +367,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs `f` between `begin` and COMMIT (or ROLLBACK when `keep` is false
-    /// or `f` fails).
     /// After a write transaction: once this connection has recorded 64,
     /// then 128, 256… deployments, refreshes the statistics of the tables a
     /// deployment goes into and forgets the prepared statements, so their
@@ -380,7 +378,7 @@ impl PostgresStore {
     /// plans follow it at the cost of a few dozen `ANALYZE`s (which sample:
     /// 0.2 s on a 100k store) in a server's life. Without the right to
     /// analyze, PostgreSQL warns and goes on; so does this.
-    fn wrote(&self) {
+    fn replan_as_it_grows(&self) {
         let recorded = self.recorded.get();
         if recorded < self.replan_at.get() {
             return;
@@ -393,6 +391,8 @@ impl PostgresStore {
         self.statements.borrow_mut().clear();
     }
 
+    /// Runs `f` between `begin` and COMMIT (or ROLLBACK when `keep` is false
+    /// or `f` fails).
     fn transaction(
         &mut self,
         begin: &str,
@@ -426,7 +426,7 @@ impl Store for PostgresStore {
         f: &mut dyn FnMut(&mut dyn WriteTx) -> crate::Result<()>,
     ) -> crate::Result<()> {
         let r = self.transaction(&begin_write(), true, &mut |tx| f(tx));
-        self.wrote();
+        self.replan_as_it_grows();
         r
     }
 

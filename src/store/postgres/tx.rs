@@ -138,14 +138,19 @@ impl<'a> Tx<'a> {
     }
 
     /// What was read ahead for `question`, taken (asked again, it is
-    /// queried).
-    pub(super) fn answered(&self, question: &str) -> Option<Vec<Row>> {
+    /// queried). Nothing read ahead (every transaction but a deployment's
+    /// record) costs no formatting.
+    pub(super) fn answered(&self, question: &impl std::fmt::Debug) -> Option<Vec<Row>> {
         let mut ahead = self.ahead.borrow_mut();
-        let i = ahead.iter().position(|(q, _)| q == question)?;
+        if ahead.is_empty() {
+            return None;
+        }
+        let question = format!("{question:?}");
+        let i = ahead.iter().position(|(q, _)| *q == question)?;
         Some(ahead.swap_remove(i).1)
     }
 
-    /// Counts a deployment recorded (see `PostgresStore::wrote`).
+    /// Counts a deployment recorded (see `PostgresStore::replan_as_it_grows`).
     pub(super) fn recorded(&self) {
         let n = &self.store.recorded;
         n.set(n.get() + 1);
