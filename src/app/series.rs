@@ -141,18 +141,42 @@ pub fn buckets(by: Bucket, window: Window) -> Vec<Window> {
 /// service or env with no event at all is [`Error::NoInput`], as for
 /// `report`.
 pub fn series(store: &mut dyn Store, req: &SeriesRequest) -> Result<Vec<Series>> {
-    Ok(dashboard(store, req)?.series)
+    Ok(dashboard(store, req)?.series())
 }
 
 /// The reports over the whole window and their series, from one snapshot:
 /// what the dashboard shows.
 #[derive(Clone, Debug)]
 pub struct Dashboard {
+    pub by: Bucket,
+    /// One per service+env, over the whole window.
     pub reports: Vec<Report>,
-    pub series: Vec<Series>,
-    /// Each series' points as whole reports (`report --by`), aligned with
-    /// `series`.
-    pub bucket_reports: Vec<Vec<Report>>,
+    /// Each service+env's buckets (aligned with `reports`), each the
+    /// report of its part of the window.
+    pub buckets: Vec<Vec<Report>>,
+}
+
+impl Dashboard {
+    /// The buckets as series: each report's window and metrics, a point.
+    pub fn series(&self) -> Vec<Series> {
+        self.reports
+            .iter()
+            .zip(&self.buckets)
+            .map(|(whole, buckets)| Series {
+                service: whole.service.clone(),
+                env: whole.env.clone(),
+                by: self.by,
+                points: buckets
+                    .iter()
+                    .map(|r| Point {
+                        start: r.window.start.clone(),
+                        end: r.window.end.clone(),
+                        metrics: r.metrics.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// [`crate::app::report::reports`] and [`series`] in one read of the
@@ -175,14 +199,13 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
     let shown = store.describe();
     let r = &req.report;
     let mut out = Dashboard {
+        by: req.by,
         reports: Vec::new(),
-        series: Vec::new(),
-        bucket_reports: Vec::new(),
+        buckets: Vec::new(),
     };
     store.read(&mut |tx| {
         out.reports.clear();
-        out.series.clear();
-        out.bucket_reports.clear();
+        out.buckets.clear();
         for (service, env) in targets(tx, r, &shown)? {
             let from = crate::metrics::earliest_cause(r.window.since, r.attribution_window);
             let facts = tx.report_facts(&service, &env, r.window, from)?;
@@ -194,25 +217,12 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
                 &facts.lead_times,
                 r.window,
             ));
-            let mut points = Vec::with_capacity(windows.len());
             let mut reports = Vec::with_capacity(windows.len());
             for &w in &windows {
                 let lead_times = tx.lead_times(&service, &env, w)?;
-                let report = report_of(r, &service, &env, &facts, &lead_times, w);
-                points.push(Point {
-                    start: report.window.start.clone(),
-                    end: report.window.end.clone(),
-                    metrics: report.metrics.clone(),
-                });
-                reports.push(report);
+                reports.push(report_of(r, &service, &env, &facts, &lead_times, w));
             }
-            out.bucket_reports.push(reports);
-            out.series.push(Series {
-                service,
-                env,
-                by: req.by,
-                points,
-            });
+            out.buckets.push(reports);
         }
         Ok(())
     })?;

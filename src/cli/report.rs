@@ -91,7 +91,7 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
                 selected_service: None,
                 selected_env: None,
                 reports: d.reports.clone(),
-                series: d.series,
+                series: d.series(),
             });
             (d.reports, text)
         }
@@ -160,10 +160,10 @@ fn by_bucket(
     }
     let d = series::dashboard(store, &SeriesRequest { report, by })?;
     let text = match format {
-        Format::Json => render::json(&d.series),
-        Format::Csv => render::report_csv(&d.bucket_reports.concat()),
-        Format::Markdown => render::series_table(&d.bucket_reports, by.as_str(), true),
-        _ => render::series_table(&d.bucket_reports, by.as_str(), false),
+        Format::Json => render::json(&d.series()),
+        Format::Csv => render::report_csv(&d.buckets.concat()),
+        Format::Markdown => render::series_table(&d.buckets, by.as_str(), true),
+        _ => render::series_table(&d.buckets, by.as_str(), false),
     };
     ctx.out(&text)?;
     Ok(exit::OK)

@@ -361,8 +361,8 @@ pub async fn dashboard(State(s): State<Shared>, Query(q): Query<Params>) -> ApiR
             .filter(|v| !v.is_empty())
     };
     let page = crate::render::dashboard_html(&crate::render::DashboardView {
+        series: d.series(),
         reports: d.reports,
-        series: d.series,
         generated_at: crate::time::format_time(now),
         store,
         selected_service: pick("service"),

@@ -293,8 +293,9 @@ fn weekly_points_show_the_script() {
     };
     let d = dashboard(store.as_mut(), &req).expect("dashboard");
     assert_eq!(d.reports.len(), 1);
-    let [api] = d.series.as_slice() else {
-        panic!("one series for --service api: {:?}", d.series)
+    let series = d.series();
+    let [api] = series.as_slice() else {
+        panic!("one series for --service api: {series:?}")
     };
     assert_eq!(
         (api.service.as_str(), api.env.as_str()),
