@@ -44,7 +44,7 @@ pub struct BackfillArgs {
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
     pub max_commits: Option<String>,
     /// Compute and print, store nothing
-    #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
 }
 

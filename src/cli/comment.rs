@@ -54,7 +54,7 @@ pub struct CommentArgs {
     #[arg(long, env = ev::COMMENT_JUNIT, value_name = "FILE|GLOB", num_args = 1.., value_delimiter = ',')]
     pub junit: Vec<String>,
     /// Print the comment body instead of posting it
-    #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
     /// GitHub token [default: GITHUB_TOKEN]
     #[arg(long, env = ev::GITHUB_TOKEN, value_name = "TOKEN", hide_env_values = true, value_parser = parse_token)]

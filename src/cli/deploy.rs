@@ -41,10 +41,10 @@ pub struct DeployArgs {
     #[arg(long, env = ev::STATUS, default_value = "success")]
     pub status: String,
     /// This deployment rolls back: the previous deployment failed
-    #[arg(long, env = ev::ROLLBACK, value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "hotfix")]
+    #[arg(long, env = ev::ROLLBACK, value_parser = crate::cli::on_off, conflicts_with = "hotfix")]
     pub rollback: bool,
     /// This deployment is a hotfix: the previous deployment failed
-    #[arg(long, env = ev::HOTFIX, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::HOTFIX, value_parser = crate::cli::on_off)]
     pub hotfix: bool,
     /// Compute lead time from this commit instead of the previous recorded deployment
     #[arg(long, env = ev::PREVIOUS_SHA, value_name = "REV")]
@@ -71,7 +71,7 @@ pub struct DeployArgs {
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
     pub max_commits: Option<String>,
     /// Compute and print, store nothing
-    #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
 }
 

@@ -36,7 +36,7 @@ pub struct FlakyArgs {
     #[arg(long, env = ev::INFRA_THRESHOLD, value_name = "PERCENT")]
     pub infra_threshold: Option<String>,
     /// Exit 3 when any test is flaky
-    #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = crate::cli::on_off)]
     pub fail_on_flaky: bool,
 }
 

@@ -66,7 +66,7 @@ pub struct IncidentArgs {
     #[arg(long, env = ev::REPO, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
     /// open: reopen a resolved incident (without it, a resolved incident stays resolved)
-    #[arg(long, env = ev::REOPEN, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::REOPEN, value_parser = crate::cli::on_off)]
     pub reopen: bool,
 }
 

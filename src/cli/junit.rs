@@ -42,13 +42,13 @@ pub struct JunitArgs {
     #[arg(long, env = ev::REPO, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
     /// Parse and report, store nothing
-    #[arg(long, env = ev::DRY_RUN, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
     /// Exit 3 when a test failed or errored (or a report is unreadable)
-    #[arg(long, env = ev::FAIL_ON_FAILURE, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::FAIL_ON_FAILURE, value_parser = crate::cli::on_off)]
     pub fail_on_failure: bool,
     /// Exit 3 when a test was flaky (failed, then passed on a retry)
-    #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = crate::cli::on_off)]
     pub fail_on_flaky: bool,
 }
 

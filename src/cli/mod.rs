@@ -46,7 +46,7 @@ pub struct GlobalArgs {
     #[arg(long = "sink", global = true, env = ev::SINKS, value_name = "SPEC", value_delimiter = ',', hide_env_values = true)]
     pub sinks: Vec<String>,
     /// Exit 5 when a sink could not take an event (default: warn, exit 0)
-    #[arg(long, global = true, env = ev::STRICT, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, global = true, env = ev::STRICT, value_parser = crate::cli::on_off)]
     pub strict: bool,
     /// Output format [default: table]
     #[arg(long, global = true, env = ev::FORMAT, value_enum)]
@@ -58,7 +58,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, env = ev::VERBOSE, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr
-    #[arg(short, long, global = true, env = ev::QUIET)]
+    #[arg(short, long, global = true, env = ev::QUIET, value_parser = on_off)]
     pub quiet: bool,
 }
 
@@ -121,6 +121,19 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Demo(args) => demo::run(args, &global, ctx),
         Command::Store(cmd) => store::run(cmd, &global, ctx),
         Command::Serve(args) => serve::run(args, &global, ctx),
+    }
+}
+
+/// An on/off flag's value from its environment variable (a flag given on
+/// the command line is on): `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`,
+/// `y`/`n`, `t`/`f` in any case; empty is off (a variable set but empty, as
+/// CI templates leave them, is unset). Anything else is refused, never
+/// taken as on.
+pub fn on_off(value: &str) -> std::result::Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "no" | "off" | "0" | "n" | "f" => Ok(false),
+        "true" | "yes" | "on" | "1" | "y" | "t" => Ok(true),
+        _ => Err("give true or false (also yes/no, on/off, 1/0)".into()),
     }
 }
 
@@ -231,5 +244,20 @@ mod tests {
         )
         .unwrap();
         (cli.command, settings, dir)
+    }
+
+    /// Every on/off variable reads the same words; empty is off, and an
+    /// unknown word is refused rather than taken as on.
+    #[test]
+    fn on_off_values() {
+        for on in ["true", "YES", "on", "1", "y", "T"] {
+            assert_eq!(super::on_off(on), Ok(true), "{on}");
+        }
+        for off in ["", "false", "No", "off", "0", "n", "f", " "] {
+            assert_eq!(super::on_off(off), Ok(false), "{off:?}");
+        }
+        for bad in ["nope", "2", "enabled"] {
+            assert!(super::on_off(bad).is_err(), "{bad}");
+        }
     }
 }
