@@ -1,6 +1,10 @@
 //! Bad input is a usage error (exit 2) that names the flag to fix, never a
 //! panic, and never changes the store.
 
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
 use crate::util::*;
 
 /// A store holding one deployment of `api`, and the repo it came from.
@@ -307,4 +311,69 @@ fn table_output_counts_in_words_and_seconds() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let end = v["window"]["end"].as_str().unwrap().to_string();
     assert!(end.ends_with('Z') && !end.contains('.'), "{end}");
+}
+
+/// `report` on a store nobody may write: the file write-protected in a
+/// directory its reader cannot write either (a downloaded artifact, a
+/// read-only mount), in WAL mode as dorameter leaves it. Run as `nobody`
+/// (root writes anywhere), so only where the tests run as root and `su`
+/// exists; said loudly otherwise.
+#[test]
+fn report_reads_a_store_nobody_may_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let su = Path::new("/bin/su").exists() || Path::new("/usr/bin/su").exists();
+    if !is_root || !su {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: report_reads_a_store_nobody_may_write needs root and su to run as nobody"
+        );
+        return;
+    }
+    let (dm, _repo) = world();
+    let want = dm.json(&["report", "--service", "api"]);
+    // Outside the world's private temp dir: nobody must reach it.
+    let dir = tempfile::Builder::new()
+        .prefix("dm-ro-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let set = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(dir.path(), 0o755);
+    let bin = dir.path().join("dorameter");
+    std::fs::copy(BIN, &bin).unwrap();
+    set(&bin, 0o755);
+    let store = dir.path().join("ro");
+    std::fs::create_dir(&store).unwrap();
+    let db = store.join("store.db");
+    std::fs::copy(dm.store_path(), &db).unwrap();
+    set(&db, 0o444);
+    set(&store, 0o555);
+    let script = format!(
+        "DORAMETER_NOW={} {} --store sqlite:{} --format json report --service api",
+        rfc(dm.now),
+        bin.display(),
+        db.display()
+    );
+    let out = Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    set(&store, 0o755);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["metrics"], want["metrics"]);
+    assert_eq!(
+        std::fs::read_dir(&store).unwrap().count(),
+        1,
+        "nothing written beside the store"
+    );
 }

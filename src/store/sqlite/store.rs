@@ -45,7 +45,35 @@ impl SqliteStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(&shown, e))?;
+        match Self::open_with(
+            path,
+            access,
+            flags,
+            path.as_os_str().to_string_lossy().as_ref(),
+        ) {
+            // A command that only reads, on a store nobody can write (a
+            // downloaded artifact, a read-only mount: SQLite cannot even
+            // make its WAL index beside it): read the file as it is.
+            Err(StoreError::ReadOnly { .. }) if access == Access::ReadOnly => Self::open_with(
+                path,
+                access,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                &format!("file:{}?immutable=1", uri_path(path)),
+            ),
+            other => other,
+        }
+    }
+
+    fn open_with(
+        path: &Path,
+        access: Access,
+        flags: OpenFlags,
+        name: &str,
+    ) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        let conn = Connection::open_with_flags(name, flags).map_err(|e| open_err(&shown, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| open_err(&shown, e))?;
         // Recording a deployment cycles through more statements than
@@ -197,6 +225,14 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Maps SQLite failures to what the user can do about them.
+/// `path` as the path of a `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    path.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
 fn classify(path: &str, e: rusqlite::Error, context: &str) -> StoreError {
     let code = match &e {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
