@@ -189,7 +189,7 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
     if windows.len() > MAX_POINTS {
         return Err(Error::usage_hint(
             format!(
-                "the window has {} {}s; a series has at most {MAX_POINTS} points",
+                "the window cuts into {} {}s (the first and last may be partial); a series has at most {MAX_POINTS} points",
                 windows.len(),
                 req.by
             ),
