@@ -75,7 +75,7 @@ pub(crate) fn with_user(url: &str, user: &str, password: Option<&str>) -> String
 }
 
 /// Runs SQL as the admin on `url`; the rows' first columns as text.
-fn sql(url: &str, query: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) fn sql(url: &str, query: &str) -> Vec<Vec<Option<String>>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,7 +122,7 @@ impl Db {
         }
     }
 
-    fn sql(&self, query: &str) -> Vec<Vec<Option<String>>> {
+    pub(crate) fn sql(&self, query: &str) -> Vec<Vec<Option<String>>> {
         sql(&self.url, query)
     }
 }
@@ -494,14 +494,16 @@ fn deploy_events_view_offers_the_seed_columns() {
     let columns: Vec<String> = db
         .sql(
             "SELECT column_name || ':' || data_type FROM information_schema.columns
-             WHERE table_schema = 'dorameter' AND table_name = 'deploy_events' ORDER BY ordinal_position",
+             WHERE table_schema = 'dora_compat' AND table_name = 'deploy_events' ORDER BY ordinal_position",
         )
         .into_iter()
         .map(|r| r[0].clone().unwrap())
         .collect();
+    // Seed 002's columns in its order, then dorameter's.
     assert_eq!(
         columns,
         [
+            "id:bigint",
             "sha:text",
             "repo:text",
             "environment:text",
@@ -510,58 +512,89 @@ fn deploy_events_view_offers_the_seed_columns() {
             "status:text",
             "caused_incident:boolean",
             "incident_id:text",
-            "lead_time_seconds:bigint"
+            "lead_time_seconds:bigint",
+            "deployment_id:text",
+            "kind:text",
+            "failure_rule:text",
+            "team:text",
+            "changes:bigint",
         ]
     );
+    // Reachable as seed 002 names it (public), and where it was before.
     let rows = db.sql(
-        "SET search_path = dorameter, public;
-         SELECT sha, repo, environment, extract(epoch FROM deployed_at)::bigint, deployed_by, status,
-                caused_incident::text, incident_id, lead_time_seconds
-         FROM deploy_events ORDER BY deployed_at, deployed_by NULLS FIRST",
+        "SELECT deployment_id, sha, repo, environment, deployed_by, status, caused_incident::text,
+                incident_id, lead_time_seconds::text, kind, failure_rule
+         FROM deploy_events WHERE repo = 'api' ORDER BY deployed_at, id",
     );
-    let by_time = |t: i64| -> Vec<Vec<Option<String>>> {
-        rows.iter()
-            .filter(|r| r[3].as_deref() == Some(&t.to_string()))
-            .cloned()
-            .collect()
-    };
+    assert_eq!(
+        db.sql("SELECT count(*) FROM dorameter.deploy_events WHERE repo = 'api'")[0][0],
+        Some(rows.len().to_string())
+    );
+    let by_id: std::collections::BTreeMap<String, Vec<Option<String>>> = rows
+        .iter()
+        .map(|r| (r[0].clone().unwrap(), r.clone()))
+        .collect();
     let s = |v: &str| Some(v.to_string());
-    assert_eq!(rows.len(), 15, "{rows:?}");
-    // d2: shipped c2 and c3, caused INC-by-id (by id) and INC-shipped-sha (c2
-    // shipped by d2): the earlier incident is named.
-    let d2 = &by_time(at(0, 3, 0))[0];
-    assert_eq!(d2[0], s(&shas[2]));
+    // Successful deployments only: the failed job is not a deployment.
+    assert!(!by_id.contains_key("d3-failed-job"), "{by_id:?}");
+    let r = pg.json(&[
+        "report",
+        "--service",
+        "api",
+        "--since",
+        &rfc(at(0, 0, 0)),
+        "--until",
+        &rfc(at(5, 0, 0)),
+    ]);
+    let cfr = &r["metrics"]["change_failure_rate"];
+    assert_eq!(rows.len() as u64, cfr["total_deployments"].as_u64().unwrap());
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[6].as_deref() == Some("true"))
+        .map(|r| r[0].as_deref().unwrap())
+        .collect();
+    // Every rule of report: incidents by sha (d2: c2 shipped by d2, the
+    // earlier of its two incidents named), by id, by timing (d4-rollback:
+    // INC-web; d8; d12b: the open one), a rollback (d3) and a revert (d6).
+    assert_eq!(failed, ["d2", "d3", "d4-rollback", "d6", "d8", "d12b"]);
+    assert_eq!(failed.len() as u64, cfr["failed_deployments"].as_u64().unwrap());
+    let d2 = &by_id["d2"];
+    assert_eq!(d2[1], s(&shas[2]));
     assert_eq!(
-        (d2[1].clone(), d2[2].clone(), d2[4].clone()),
-        (s("api"), s("production"), s("ada"))
+        (d2[2].clone(), d2[3].clone(), d2[4].clone(), d2[5].clone()),
+        (s("api"), s("production"), s("ada"), s("success"))
     );
-    assert_eq!(
-        (d2[5].clone(), d2[6].clone(), d2[7].clone()),
-        (s("success"), s("true"), s("INC-shipped-sha"))
-    );
+    assert_eq!((d2[7].clone(), d2[10].clone()), (s("INC-shipped-sha"), s("incident")));
     // The median of its two changes' lead times (author time to finish).
     let c2 = at(0, 3, 0) - at(0, 1, 10);
     let c3 = at(0, 3, 0) - at(0, 1, 40);
     assert_eq!(d2[8], Some(((c2 + c3) / 2).to_string()));
-    assert_eq!(by_time(at(0, 5, 0))[0][5], s("failure"));
-    assert_eq!(by_time(at(0, 7, 0))[0][5], s("rollback"));
-    assert_eq!(by_time(at(0, 7, 0))[0][8], None, "a rollback ships nothing");
-    assert_eq!(by_time(at(2, 2, 0))[0][5], s("hotfix"));
-    let d6 = &by_time(at(1, 4, 0))[0];
-    assert_eq!((d6[6].clone(), d6[7].clone()), (s("true"), s("INC-by-sha")));
-    // Linked by timing only: not shown.
-    assert_eq!(by_time(at(2, 1, 0))[0][6], s("false"));
-    let d1 = &by_time(at(0, 1, 0))[0];
+    let d3 = &by_id["d3"];
+    assert_eq!((d3[7].clone(), d3[10].clone()), (None, s("rollback")));
+    let rb = &by_id["d4-rollback"];
     assert_eq!(
-        (d1[5].clone(), d1[6].clone(), d1[7].clone()),
-        (s("success"), s("false"), None)
+        (rb[5].clone(), rb[9].clone(), rb[8].clone(), rb[7].clone()),
+        (s("success"), s("rollback"), None, s("INC-web")),
+        "a rollback is a deployment (status success) that ships nothing"
     );
-    // The seed's own queries run unchanged.
-    let cfr = db.sql(
-        "SET search_path = dorameter, public;
-         SELECT COUNT(*) FILTER (WHERE caused_incident), COUNT(*) FROM deploy_events WHERE environment = 'production'",
+    assert_eq!(by_id["d9-hotfix"][9], s("rollforward"));
+    assert_eq!(by_id["d6"][7], s("INC-by-sha"));
+    assert_eq!(by_id["d12b"][7], s("INC-open"));
+    // d6: its incident came first, the revert (d7-revert) second.
+    assert_eq!(
+        db.sql("SELECT causes::text, failure_rule FROM dorameter.dora_deployments WHERE deployment_id = 'd6'"),
+        [vec![s("2"), s("incident")]]
     );
-    assert_eq!(cfr[0], vec![s("2"), s("15")]);
+
+    // The seed's own query, unchanged: report's change failure rate.
+    let seed = db.sql(
+        "SELECT ROUND(100.0 * COUNT(*) FILTER (WHERE caused_incident) / COUNT(*), 1) AS cfr_pct
+         FROM deploy_events WHERE environment = 'production' AND repo = 'api'",
+    );
+    assert_eq!(
+        seed[0][0].as_deref().map(|v| v.parse::<f64>().unwrap()),
+        cfr["value"].as_f64().map(|v| (v * 10.0).round() / 10.0)
+    );
 }
 
 /// The branch CI built (DevLake's `refName`) is stored by both stores: a
@@ -642,7 +675,7 @@ fn twenty_concurrent_deploys_are_all_recorded() {
     let migrations = db.sql(
         "SELECT string_agg(version::text, ',' ORDER BY version) FROM dorameter.schema_migrations",
     );
-    assert_eq!(migrations[0][0].as_deref(), Some("1,2,3,4"));
+    assert_eq!(migrations[0][0].as_deref(), Some("1,2,3,4,5"));
     // Serialized writers: each deployment's previous deployment was
     // committed before it (a lower seq), never a concurrent one.
     let orphans = db.sql(
@@ -701,7 +734,7 @@ fn two_processes_migrating_a_fresh_database_both_succeed() {
         child.wait().assert_ok();
     }
     let versions = db.sql("SELECT count(*), max(version) FROM dorameter.schema_migrations");
-    assert_eq!(versions[0], vec![Some("4".into()), Some("4".into())]);
+    assert_eq!(versions[0], vec![Some("5".into()), Some("5".into())]);
     assert_eq!(
         db.sql("SELECT count(*) FROM dorameter.incidents")[0][0].as_deref(),
         Some("2")

@@ -11,10 +11,27 @@
 //! and order identically. Text is `COLLATE "C"`: byte order, like SQLite,
 //! whatever the database's default collation.
 
-/// `(description, sql)`; migration `i` takes the schema to version `i + 1`.
-/// Append only.
-pub const MIGRATIONS: &[(&str, &str)] = &[
-    (
+/// One step of the schema.
+pub struct Migration {
+    pub description: &'static str,
+    pub sql: &'static str,
+    /// Also applied to a read-only command's empty store of temporary
+    /// tables (`search_path = pg_temp`): tables, not what only other
+    /// readers and writers use.
+    pub temporary: bool,
+}
+
+const fn step(description: &'static str, sql: &'static str) -> Migration {
+    Migration {
+        description,
+        sql,
+        temporary: true,
+    }
+}
+
+/// Migration `i` takes the schema to version `i + 1`. Append only.
+pub const MIGRATIONS: &[Migration] = &[
+    step(
         "deployments, changes, remediations, incidents, test runs and results",
         r#"
 CREATE TABLE deployments (
@@ -126,7 +143,7 @@ CREATE TABLE test_results (
 );
 "#,
     ),
-    (
+    step(
         "deploy_events view for queries written against the common deploy_events table",
         r#"
 -- One row per deployment, with the column names of the widely copied
@@ -184,16 +201,42 @@ FROM deployments d
 LEFT JOIN first_link l ON l.deployment_seq = d.seq;
 "#,
     ),
-    (
+    step(
         "the commit that fired a remediation rule",
         r#"
 ALTER TABLE remediations ADD COLUMN commit_sha text COLLATE "C";
 "#,
     ),
-    (
+    step(
         "deployments.ref_name: the branch or tag CI built",
         r#"
 ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
 "#,
     ),
+    Migration {
+        description: "views for dashboards and the seed setups' SQL (dora_deployments, dora_changes, dora_incidents, dora_compat, public.deploy_events)",
+        sql: concat!(
+            "CREATE FUNCTION insert_deployment(text, text, text, text, text, text, timestamptz, timestamptz,
+                text, text, text, text, text, text, text, text, text, text, bigint, boolean, timestamptz, text,
+                text[], text[], timestamptz[], timestamptz[], bigint[], text[], text[], text[])
+            RETURNS SETOF bigint LANGUAGE sql SET search_path = dorameter, pg_temp AS $fn$",
+            insert_deployment_sql!(),
+            "$fn$;\n",
+            include_str!("compat.sql")
+        ),
+        temporary: false,
+    },
 ];
+
+#[cfg(test)]
+mod tests {
+    /// Migration 5 made `dorameter.insert_deployment` of this text: a
+    /// database migrated then records `INSERT INTO deploy_events` by it. A
+    /// new text needs a migration that re-creates the function (`CREATE OR
+    /// REPLACE FUNCTION insert_deployment …`); then pin the new digest.
+    #[test]
+    fn insert_deployment_is_the_migrated_function() {
+        let digest = crate::event::fnv1a64(insert_deployment_sql!().as_bytes());
+        assert_eq!(format!("{digest:016x}"), "e66a2476cf468ff3");
+    }
+}

@@ -278,9 +278,9 @@ impl PostgresStore {
                 // Nothing recorded yet: read an empty store without creating
                 // anything, from temporary tables of this session.
                 self.exec("SET search_path = pg_temp", "prepare an empty store")?;
-                for (i, (_, sql)) in MIGRATIONS.iter().enumerate() {
+                for (i, m) in MIGRATIONS.iter().enumerate().filter(|(_, m)| m.temporary) {
                     self.exec(
-                        sql,
+                        m.sql,
                         &format!("prepare an empty store (migration {})", i + 1),
                     )?;
                 }
@@ -343,15 +343,15 @@ impl PostgresStore {
         if version > known {
             return Err(self.too_new(version));
         }
-        for (i, (description, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let n = i as i64 + 1;
             let context = format!("apply migration {n}");
             self.exec("BEGIN", &context)?;
-            let applied = self.exec(sql, &context).and_then(|()| {
+            let applied = self.exec(m.sql, &context).and_then(|()| {
                 self.rt
                     .block_on(self.client.execute(
                         "INSERT INTO dorameter.schema_migrations (version, description) VALUES ($1, $2)",
-                        &[&n, description],
+                        &[&n, &m.description],
                     ))
                     .map(|_| ())
                     .map_err(self.err(&context))

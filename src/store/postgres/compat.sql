@@ -1,0 +1,465 @@
+-- Views for dashboards and for the SQL of the seed setups (SPEC §10,
+-- docs/postgres.md, docs/grafana.md). Applied once, as one migration, in a
+-- database dorameter writes to (never for a read-only command's empty
+-- temporary store).
+--
+-- dorameter.dora_deployments, dora_changes, dora_incidents: what the
+-- dashboards read, one row per successful deployment, per change counted
+-- for lead time, per incident and service.
+-- dora_compat: the seed setups' tables as views (seed 002's deploy_events
+-- and test_runs, seed 001's deployments and incidents); INSERT into the
+-- deployment shapes records a real deployment, seed 001's incident upsert
+-- records an incident.
+-- public.deploy_events and public.test_runs: seed 002's names where its
+-- queries look for them, when this role may create them there and nothing
+-- of that name exists.
+
+-- Lookups of the change failure rules, from a deployment.
+CREATE INDEX remediations_target ON remediations (target_id);
+CREATE INDEX incidents_sha ON incidents (deployment_sha) WHERE deployment_sha IS NOT NULL;
+CREATE INDEX incidents_env_started ON incidents (env, started_at);
+-- Dashboards select a time range across services.
+CREATE INDEX deployments_finished ON deployments (finished_at) WHERE status = 'success';
+
+-- The incident's (first) service, as seed 001's `incidents` table has it;
+-- incident_services keeps them all. A row written with a service (seed
+-- 001's upsert) gets its incident_services row from a trigger below.
+ALTER TABLE incidents ADD COLUMN service text COLLATE "C";
+
+-- One row per successful deployment (a failed deploy job is not a
+-- deployment, SPEC §3), with whether it counts as failed by report's rules
+-- (SPEC §3): a later rollback or rollforward remediated it, or an incident
+-- with cause deploy or unknown is attributed to it (explicitly by
+-- deployment id; by sha, to the earliest successful deployment of its
+-- service and env that deployed or shipped the commit; else to the latest
+-- successful deployment that finished before the incident started, within
+-- the default attribution window of 24 hours).
+CREATE VIEW dora_deployments AS
+SELECT
+    d.seq,
+    d.id AS deployment_id,
+    d.service,
+    d.env,
+    d.team,
+    d.sha,
+    d.previous_sha,
+    d.started_at,
+    d.finished_at,
+    d.kind,
+    d.version,
+    d.ref_name,
+    d.deployed_by,
+    d.pipeline_url,
+    d.recorded_at,
+    (f.causes > 0) AS failed,
+    f.causes,
+    f.failure_rule,
+    f.failed_by_deployment,
+    f.failed_by_incident,
+    f.failed_by_commit,
+    f.recovered_at,
+    f.incident_id,
+    lt.changes,
+    lt.lead_time_p50_seconds
+FROM deployments d
+CROSS JOIN LATERAL (
+    SELECT
+        count(*) AS causes,
+        (array_agg(x.rule ORDER BY x.at, x.ord))[1] AS failure_rule,
+        (array_agg(x.by_deployment ORDER BY x.at, x.ord))[1] AS failed_by_deployment,
+        (array_agg(x.by_incident ORDER BY x.at, x.ord))[1] AS failed_by_incident,
+        (array_agg(x.by_commit ORDER BY x.at, x.ord))[1] AS failed_by_commit,
+        min(x.recovered_at) AS recovered_at,
+        (array_agg(x.by_incident ORDER BY x.at, x.ord) FILTER (WHERE x.by_incident IS NOT NULL))[1] AS incident_id
+    FROM (
+        -- Rules 1 and 2: a later successful deployment remediated it.
+        SELECT r.reason::text AS rule, rd.id::text AS by_deployment, NULL::text AS by_incident,
+            r.commit_sha::text AS by_commit, rd.finished_at AS recovered_at, rd.finished_at AS at, rd.seq AS ord
+        FROM remediations r JOIN deployments rd ON rd.seq = r.deployment_seq
+        WHERE r.target_id = d.id AND rd.service = d.service AND rd.env = d.env AND rd.status = 'success'
+        UNION ALL
+        -- Rule 3, an incident linked by deployment id.
+        SELECT 'incident', NULL, i.id, NULL, i.resolved_at, i.started_at, i.seq
+        FROM incidents i
+        WHERE i.deployment_id = d.id AND i.env = d.env AND i.cause IN ('deploy', 'unknown')
+          AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_seq = i.seq AND s.service = d.service)
+        UNION ALL
+        -- Rule 3, an incident linked by sha: to the earliest successful
+        -- deployment of the service and env that deployed or shipped it.
+        SELECT 'incident', NULL, i.id, NULL, i.resolved_at, i.started_at, i.seq
+        FROM incidents i
+        WHERE i.deployment_id IS NULL AND i.env = d.env AND i.cause IN ('deploy', 'unknown')
+          AND (i.deployment_sha = d.sha
+               OR i.deployment_sha IN (SELECT c.sha FROM changes c WHERE c.deployment_seq = d.seq))
+          AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_seq = i.seq AND s.service = d.service)
+          AND NOT EXISTS (
+              SELECT 1 FROM deployments e
+              WHERE e.sha = i.deployment_sha AND e.service = d.service AND e.env = d.env AND e.status = 'success'
+                AND (e.finished_at, e.seq) < (d.finished_at, d.seq))
+          AND NOT EXISTS (
+              SELECT 1 FROM changes c JOIN deployments e ON e.seq = c.deployment_seq
+              WHERE c.sha = i.deployment_sha AND e.service = d.service AND e.env = d.env AND e.status = 'success'
+                AND (e.finished_at, e.seq) < (d.finished_at, d.seq))
+        UNION ALL
+        -- Rule 3, an incident without a link: the latest successful
+        -- deployment that finished strictly before it started (equal times:
+        -- the greatest id), within 24 hours.
+        SELECT 'incident', NULL, i.id, NULL, i.resolved_at, i.started_at, i.seq
+        FROM incidents i
+        WHERE i.env = d.env AND i.started_at > d.finished_at AND i.started_at <= d.finished_at + interval '24 hours'
+          AND i.deployment_id IS NULL AND i.deployment_sha IS NULL AND i.cause IN ('deploy', 'unknown')
+          AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_seq = i.seq AND s.service = d.service)
+          AND NOT EXISTS (
+              SELECT 1 FROM deployments e
+              WHERE e.service = d.service AND e.env = d.env AND e.status = 'success'
+                AND e.finished_at < i.started_at
+                AND (e.finished_at > d.finished_at OR (e.finished_at = d.finished_at AND e.id > d.id)))
+    ) x
+) f
+CROSS JOIN LATERAL (
+    SELECT count(*) AS changes,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY c.lead_time_seconds) AS lead_time_p50_seconds
+    FROM changes c WHERE c.deployment_seq = d.seq
+) lt
+WHERE d.status = 'success';
+
+-- One row per change counted for lead time (each commit once per service
+-- and env, at the first successful deployment that shipped it, SPEC §3).
+CREATE VIEW dora_changes AS
+SELECT d.service, d.env, d.team, d.id AS deployment_id, d.finished_at AS deployed_at,
+    c.sha, c.authored_at, c.committed_at, c.lead_time_seconds
+FROM changes c JOIN deployments d ON d.seq = c.deployment_seq
+WHERE d.status = 'success';
+
+-- One row per incident and service. restore_seconds as report measures time
+-- to restore: resolved_at - started_at, never below zero.
+CREATE VIEW dora_incidents AS
+SELECT s.service, i.env, i.id AS incident_id, i.severity, i.title, i.cause,
+    i.started_at, i.detected_at, i.resolved_at,
+    greatest(extract(epoch FROM i.resolved_at - i.started_at), 0)::double precision AS restore_seconds,
+    (i.resolved_at IS NULL) AS open,
+    i.deployment_id, i.deployment_sha
+FROM incidents i JOIN incident_services s ON s.incident_seq = i.seq;
+
+-- Records a deployment given as a row of SQL (no git here): the deployed
+-- commit is its one change, dated `commit_time`, as `deploy` records a
+-- deployment whose commit time a webhook gave. Follows deploy's rules
+-- (src/app/deploy.rs `plan` and `classify`, without a repository):
+--   - lead time: a sample for the deployed commit unless an earlier
+--     successful deployment of the service and env deployed or shipped it;
+--     no commit time: no sample (no_previous_deployment, no_new_changes or
+--     no_repository);
+--   - rule 1: deploying a sha deployed successfully before, when the
+--     previous deployment's sha did not first ship before it, is a rollback
+--     marking every deployment since the sha's last one; `rollback` marks
+--     the previous deployment;
+--   - rule 2: `hotfix` marks the previous deployment (no commit messages
+--     here, so no revert or subject rule).
+-- The same row inserted twice is one deployment (its id is derived from
+-- service, env, sha and finish time). Takes the writers' lock, like every
+-- dorameter write. Returns the deployment id.
+CREATE FUNCTION record_sql_deployment(
+    p_service text, p_env text, p_sha text, p_finished_at timestamptz, p_commit_time timestamptz,
+    p_deployed_by text, p_status text, p_rollback boolean, p_hotfix boolean, p_via text
+) RETURNS text LANGUAGE plpgsql SET search_path = dorameter, pg_temp AS $fn$
+DECLARE
+    v_status text;
+    v_finished timestamptz := date_trunc('milliseconds', coalesce(p_finished_at, now()));
+    v_id text;
+    v_key text;
+    prev record;
+    last_of_sha record;
+    first_prev record;
+    first_new record;
+    v_kind text := 'planned';
+    v_went_back boolean := false;
+    v_note text;
+    v_clamped bigint := 0;
+    v_lead bigint;
+    shas text[] := '{}';
+    times timestamptz[] := '{}';
+    leads bigint[] := '{}';
+    targets text[] := '{}';
+    reasons text[] := '{}';
+    t record;
+BEGIN
+    IF p_service IS NULL OR btrim(p_service) = '' THEN
+        RAISE EXCEPTION '% needs the service (%), not empty', p_via,
+            CASE WHEN p_via LIKE '%deploy_events%' THEN 'repo' ELSE 'service' END
+            USING ERRCODE = 'not_null_violation';
+    END IF;
+    IF p_env IS NULL OR btrim(p_env) = '' THEN
+        RAISE EXCEPTION '% needs the environment, not empty', p_via USING ERRCODE = 'not_null_violation';
+    END IF;
+    IF p_sha IS NULL OR btrim(p_sha) = '' THEN
+        RAISE EXCEPTION '% needs the deployed commit sha, not empty', p_via USING ERRCODE = 'not_null_violation';
+    END IF;
+    v_status := CASE lower(coalesce(p_status, 'success'))
+        WHEN 'success' THEN 'success' WHEN 'succeeded' THEN 'success' WHEN 'successful' THEN 'success'
+        WHEN 'rollback' THEN 'success' WHEN 'hotfix' THEN 'success'
+        WHEN 'failure' THEN 'failure' WHEN 'failed' THEN 'failure' WHEN 'error' THEN 'failure'
+    END;
+    IF v_status IS NULL THEN
+        RAISE EXCEPTION '% status ''%'' is not one of success, rollback, hotfix, failure', p_via, p_status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    p_rollback := coalesce(p_rollback, false) OR lower(coalesce(p_status, '')) = 'rollback';
+    p_hotfix := coalesce(p_hotfix, false) OR lower(coalesce(p_status, '')) = 'hotfix';
+
+    v_key := concat_ws(':', 'sql', p_service, p_env, p_sha,
+        to_char(v_finished AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'));
+    v_id := regexp_replace(v_key, '[^A-Za-z0-9._:-]', '-', 'g');
+    IF length(v_id) > 128 THEN
+        v_id := left(v_id, 111) || ':' || left(md5(v_key), 16);
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(x'646f726177726974'::bigint);
+    IF EXISTS (SELECT 1 FROM deployments WHERE id = v_id) THEN
+        RETURN v_id;
+    END IF;
+
+    SELECT id, sha, finished_at, seq INTO prev FROM deployments
+    WHERE service = p_service AND env = p_env AND status = 'success' AND finished_at <= v_finished
+    ORDER BY finished_at DESC, seq DESC LIMIT 1;
+
+    -- Lead time: the deployed commit, when no earlier deployment shipped it.
+    IF p_commit_time IS NOT NULL THEN
+        IF prev.id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM (
+                SELECT finished_at FROM deployments
+                WHERE sha = p_sha AND service = p_service AND env = p_env AND status = 'success'
+                UNION ALL
+                SELECT x.finished_at FROM changes c JOIN deployments x ON x.seq = c.deployment_seq
+                WHERE c.sha = p_sha AND x.service = p_service AND x.env = p_env AND x.status = 'success'
+                ORDER BY 1 LIMIT 1
+            ) s WHERE s.finished_at <= v_finished)
+        THEN
+            v_lead := floor(extract(epoch FROM v_finished))::bigint - floor(extract(epoch FROM p_commit_time))::bigint;
+            IF v_lead < 0 THEN
+                v_clamped := 1;
+                v_lead := 0;
+            END IF;
+            shas := ARRAY[p_sha];
+            times := ARRAY[to_timestamp(floor(extract(epoch FROM p_commit_time)))];
+            leads := ARRAY[v_lead];
+        ELSE
+            v_note := 'no_new_changes';
+        END IF;
+    ELSIF prev.id IS NULL THEN
+        v_note := 'no_previous_deployment';
+    ELSIF prev.sha = p_sha THEN
+        v_note := 'no_new_changes';
+    ELSE
+        v_note := 'no_repository';
+    END IF;
+
+    IF v_status = 'success' THEN
+        -- Rule 1: back to a sha deployed before, unless history moves forward
+        -- (the previous sha first shipped before this one first did).
+        IF prev.id IS NOT NULL AND prev.sha <> p_sha THEN
+            SELECT id, finished_at, seq INTO last_of_sha FROM deployments
+            WHERE sha = p_sha AND service = p_service AND env = p_env AND status = 'success'
+              AND finished_at <= v_finished
+            ORDER BY finished_at DESC, seq DESC LIMIT 1;
+            IF last_of_sha.id IS NOT NULL THEN
+                SELECT finished_at, seq INTO first_prev FROM (
+                    SELECT finished_at, seq FROM deployments
+                    WHERE sha = prev.sha AND service = p_service AND env = p_env AND status = 'success'
+                    UNION ALL
+                    SELECT x.finished_at, x.seq FROM changes c JOIN deployments x ON x.seq = c.deployment_seq
+                    WHERE c.sha = prev.sha AND x.service = p_service AND x.env = p_env AND x.status = 'success'
+                ) s ORDER BY finished_at, seq LIMIT 1;
+                SELECT finished_at, seq INTO first_new FROM (
+                    SELECT finished_at, seq FROM deployments
+                    WHERE sha = p_sha AND service = p_service AND env = p_env AND status = 'success'
+                    UNION ALL
+                    SELECT x.finished_at, x.seq FROM changes c JOIN deployments x ON x.seq = c.deployment_seq
+                    WHERE c.sha = p_sha AND x.service = p_service AND x.env = p_env AND x.status = 'success'
+                ) s ORDER BY finished_at, seq LIMIT 1;
+                v_went_back := NOT (first_prev.seq IS NOT NULL AND first_new.seq IS NOT NULL
+                    AND (first_prev.finished_at, first_prev.seq) < (first_new.finished_at, first_new.seq));
+            END IF;
+        END IF;
+        IF v_went_back THEN
+            FOR t IN SELECT id FROM deployments
+                WHERE service = p_service AND env = p_env AND status = 'success'
+                  AND (finished_at > last_of_sha.finished_at
+                       OR (finished_at = last_of_sha.finished_at AND seq > last_of_sha.seq))
+                  AND finished_at <= v_finished
+                ORDER BY finished_at, seq
+            LOOP
+                IF NOT t.id = ANY(targets) THEN
+                    targets := targets || t.id;
+                    reasons := reasons || 'rollback'::text;
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_went_back OR p_rollback THEN
+            v_kind := 'rollback';
+            IF prev.id IS NOT NULL AND NOT prev.id = ANY(targets) THEN
+                targets := targets || prev.id;
+                reasons := reasons || 'rollback'::text;
+            END IF;
+        ELSIF p_hotfix THEN
+            v_kind := 'rollforward';
+            IF prev.id IS NOT NULL THEN
+                targets := targets || prev.id;
+                reasons := reasons || 'hotfix'::text;
+            END IF;
+        END IF;
+    END IF;
+
+    PERFORM insert_deployment(
+        v_id, p_service, p_env, NULL, p_sha, prev.sha, v_finished, v_finished,
+        v_status, v_kind, NULL, NULL, NULL, NULL, p_deployed_by, '{}', 'author',
+        v_note,
+        v_clamped, false, date_trunc('milliseconds', now()), NULL,
+        ARRAY[p_sha], shas, times, times, leads,
+        targets, reasons, array_fill(NULL::text, ARRAY[cardinality(targets)]));
+    RETURN v_id;
+END
+$fn$;
+
+-- Incidents written by SQL (seed 001's upsert): what dorameter's own writes
+-- always give, filled in when missing.
+CREATE FUNCTION incidents_fill() RETURNS trigger LANGUAGE plpgsql SET search_path = dorameter, pg_temp AS $fn$
+BEGIN
+    IF NEW.id IS NULL OR btrim(NEW.id) = '' THEN
+        RAISE EXCEPTION 'an incident needs its id (incident_id), not empty' USING ERRCODE = 'not_null_violation';
+    END IF;
+    NEW.env := coalesce(NEW.env, 'production');
+    NEW.started_at := date_trunc('milliseconds', coalesce(NEW.started_at, NEW.detected_at, now()));
+    NEW.detected_at := date_trunc('milliseconds', NEW.detected_at);
+    NEW.resolved_at := date_trunc('milliseconds', NEW.resolved_at);
+    NEW.cause := coalesce(NEW.cause, 'unknown');
+    NEW.recorded_at := coalesce(NEW.recorded_at, date_trunc('milliseconds', now()));
+    IF TG_OP = 'INSERT' THEN
+        NEW.updated_at := coalesce(NEW.updated_at, NEW.recorded_at);
+    ELSIF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := date_trunc('milliseconds', now());
+    END IF;
+    IF NEW.resolved_at < NEW.started_at THEN
+        RAISE EXCEPTION 'incident % is resolved (%) before it started (%)', NEW.id, NEW.resolved_at, NEW.started_at
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER incidents_fill BEFORE INSERT OR UPDATE ON incidents
+    FOR EACH ROW EXECUTE FUNCTION incidents_fill();
+
+CREATE FUNCTION incidents_service() RETURNS trigger LANGUAGE plpgsql SET search_path = dorameter, pg_temp AS $fn$
+BEGIN
+    INSERT INTO incident_services (service, incident_seq) VALUES (NEW.service, NEW.seq) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER incidents_service AFTER INSERT OR UPDATE OF service ON incidents
+    FOR EACH ROW WHEN (NEW.service IS NOT NULL) EXECUTE FUNCTION incidents_service();
+
+CREATE SCHEMA dora_compat;
+
+-- Seed 002's deploy_events table. status is 'success' on every row (every
+-- row is a successful deployment: rollbacks and roll-forwards are
+-- deployments, and the seed's frequency query counts status = 'success');
+-- kind says planned, rollback or rollforward. caused_incident is true when
+-- the deployment counts as failed by report's rules (failure_rule says
+-- which), incident_id the earliest incident attributed to it.
+-- lead_time_seconds is the median lead time of its changes (NULL when it
+-- counted none): seed 002 records one commit per deployment; for report's
+-- lead time over commits, read dorameter.dora_changes.
+CREATE VIEW dora_compat.deploy_events AS
+SELECT seq AS id, sha, service AS repo, env AS environment, finished_at AS deployed_at, deployed_by,
+    'success'::text AS status, failed AS caused_incident, incident_id,
+    round(lead_time_p50_seconds::numeric)::bigint AS lead_time_seconds,
+    deployment_id, kind, failure_rule, team, changes
+FROM dorameter.dora_deployments;
+
+-- Seed 001's deployments table. is_rollback/is_hotfix say what the
+-- deployment is (kind rollback/rollforward); caused_incident whether it
+-- counts as failed. commit_timestamp is deployed_at minus the median lead
+-- time of its changes.
+CREATE VIEW dora_compat.deployments AS
+SELECT seq AS id, service, env AS environment, sha AS commit_sha,
+    finished_at - make_interval(secs => lead_time_p50_seconds) AS commit_timestamp,
+    finished_at AS deployed_at, 'success'::text AS status,
+    (kind = 'rollback') AS is_rollback, (kind = 'rollforward') AS is_hotfix,
+    recorded_at AS created_at, failed AS caused_incident, deployment_id, kind, failure_rule, team
+FROM dorameter.dora_deployments;
+
+-- Seed 001's incidents table (and seed 002's: started_at). A plain view of
+-- dorameter.incidents, so seed 001's INSERT … ON CONFLICT (incident_id)
+-- writes the incident itself.
+CREATE VIEW dora_compat.incidents AS
+SELECT id AS incident_id, service, severity, detected_at, resolved_at, started_at, env AS environment,
+    title, cause, deployment_id
+FROM dorameter.incidents;
+
+-- Seed 002's flaky-test tracker table: one row per test case attempt, as
+-- its script inserts one per <testcase> element: 'failed' for a failure or
+-- an error, else 'passed' (a skipped test too, as the script has it).
+CREATE VIEW dora_compat.test_runs AS
+SELECT r.classname || '.' || r.name AS test_name, t.service AS suite,
+    CASE WHEN a.n <= r.failures THEN 'failed' ELSE 'passed' END::text AS status,
+    t.recorded_at AS ran_at, t.id AS run_id, t.sha, t.job
+FROM dorameter.test_runs t
+JOIN dorameter.test_results r ON r.run_seq = t.seq
+CROSS JOIN LATERAL generate_series(1, greatest(r.attempts, 1)) AS a (n);
+
+-- INSERT into the deployment shapes.
+CREATE FUNCTION dora_compat.deploy_events_insert() RETURNS trigger LANGUAGE plpgsql
+SET search_path = dorameter, pg_temp AS $fn$
+BEGIN
+    PERFORM dorameter.record_sql_deployment(NEW.repo, NEW.environment, NEW.sha, NEW.deployed_at,
+        CASE WHEN NEW.lead_time_seconds IS NOT NULL
+             THEN coalesce(NEW.deployed_at, now()) - make_interval(secs => NEW.lead_time_seconds) END,
+        NEW.deployed_by, NEW.status, false, false, 'INSERT INTO ' || TG_TABLE_SCHEMA || '.deploy_events');
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER deploy_events_insert INSTEAD OF INSERT ON dora_compat.deploy_events
+    FOR EACH ROW EXECUTE FUNCTION dora_compat.deploy_events_insert();
+ALTER VIEW dora_compat.deploy_events ALTER COLUMN deployed_at SET DEFAULT now();
+ALTER VIEW dora_compat.deploy_events ALTER COLUMN status SET DEFAULT 'success';
+
+CREATE FUNCTION dora_compat.deployments_insert() RETURNS trigger LANGUAGE plpgsql
+SET search_path = dorameter, pg_temp AS $fn$
+BEGIN
+    PERFORM dorameter.record_sql_deployment(NEW.service, NEW.environment, NEW.commit_sha, NEW.deployed_at,
+        NEW.commit_timestamp, NULL, NEW.status, NEW.is_rollback, NEW.is_hotfix,
+        'INSERT INTO ' || TG_TABLE_SCHEMA || '.deployments');
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER deployments_insert INSTEAD OF INSERT ON dora_compat.deployments
+    FOR EACH ROW EXECUTE FUNCTION dora_compat.deployments_insert();
+ALTER VIEW dora_compat.deployments ALTER COLUMN deployed_at SET DEFAULT now();
+ALTER VIEW dora_compat.deployments ALTER COLUMN status SET DEFAULT 'success';
+ALTER VIEW dora_compat.deployments ALTER COLUMN is_rollback SET DEFAULT false;
+ALTER VIEW dora_compat.deployments ALTER COLUMN is_hotfix SET DEFAULT false;
+
+-- dorameter.deploy_events (migration 2) becomes seed 002's shape too.
+DROP VIEW deploy_events;
+CREATE VIEW deploy_events AS SELECT * FROM dora_compat.deploy_events;
+CREATE TRIGGER deploy_events_insert INSTEAD OF INSERT ON deploy_events
+    FOR EACH ROW EXECUTE FUNCTION dora_compat.deploy_events_insert();
+ALTER VIEW deploy_events ALTER COLUMN deployed_at SET DEFAULT now();
+ALTER VIEW deploy_events ALTER COLUMN status SET DEFAULT 'success';
+
+-- Seed 002's names where its queries look for them.
+DO $do$
+BEGIN
+    IF to_regnamespace('public') IS NOT NULL AND has_schema_privilege('public', 'CREATE') THEN
+        IF to_regclass('public.deploy_events') IS NULL THEN
+            CREATE VIEW public.deploy_events AS SELECT * FROM dora_compat.deploy_events;
+            CREATE TRIGGER deploy_events_insert INSTEAD OF INSERT ON public.deploy_events
+                FOR EACH ROW EXECUTE FUNCTION dora_compat.deploy_events_insert();
+            ALTER VIEW public.deploy_events ALTER COLUMN deployed_at SET DEFAULT now();
+            ALTER VIEW public.deploy_events ALTER COLUMN status SET DEFAULT 'success';
+        END IF;
+        IF to_regclass('public.test_runs') IS NULL THEN
+            CREATE VIEW public.test_runs AS SELECT * FROM dora_compat.test_runs;
+        END IF;
+    END IF;
+END
+$do$;
