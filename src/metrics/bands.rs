@@ -85,7 +85,23 @@ impl BandTable {
     pub fn recovery(&self, p50_seconds: f64) -> Level {
         pick(|i| p50_seconds < self.recovery_seconds[i])
     }
+
+    /// Every banded metric of a report (its JSON name), the comparison the
+    /// methods above make, and the elite, high and medium boundaries: the
+    /// table as data for SQL (`dorameter.bands`, `dorameter.dora_level`).
+    pub fn boundaries(&self) -> [(&'static str, &'static str, [f64; 3]); 5] {
+        [
+            ("deployment_frequency", ">=", self.deploys_per_day),
+            ("lead_time_for_changes", "<", self.lead_time_seconds),
+            ("change_failure_rate", "<=", self.change_failure_percent),
+            ("time_to_restore", "<", self.recovery_seconds),
+            ("failed_deployment_recovery_time", "<", self.recovery_seconds),
+        ]
+    }
 }
+
+/// The level names, best first, for [`BandTable::boundaries`].
+pub const LEVEL_NAMES: [&str; 3] = ["elite", "high", "medium"];
 
 /// The four banded metrics, for [`BandTable::describe`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

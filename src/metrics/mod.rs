@@ -6,7 +6,9 @@ mod bands;
 mod report;
 mod stats;
 
-pub use bands::{BandTable, Banded, Level, RecoveryMetric, band_table, band_table_names};
+pub use bands::{
+    BandTable, Banded, LEVEL_NAMES, Level, RecoveryMetric, band_table, band_table_names,
+};
 pub use report::{
     ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeployment,
     FailedDeploymentRecoveryTime, FailureCause, IncidentFact, LeadTimeForChanges, Metrics, Report,

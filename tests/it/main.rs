@@ -13,6 +13,7 @@ mod deploy;
 mod errors;
 mod git_store;
 mod gitlab_component;
+mod grafana;
 mod html;
 mod incident;
 mod junit;

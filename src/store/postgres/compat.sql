@@ -357,6 +357,30 @@ $fn$;
 CREATE TRIGGER incidents_service AFTER INSERT OR UPDATE OF service ON incidents
     FOR EACH ROW WHEN (NEW.service IS NOT NULL) EXECUTE FUNCTION incidents_service();
 
+-- The band tables of `--bands` (src/metrics/bands.rs), written by dorameter
+-- after every migration, and the level of a value in one of them, as
+-- report gives it: NULL for no value, 'low' when no boundary is met.
+CREATE TABLE bands (
+    bands text COLLATE "C" NOT NULL,
+    metric text COLLATE "C" NOT NULL,
+    rank integer NOT NULL,
+    level text COLLATE "C" NOT NULL,
+    comparison text COLLATE "C" NOT NULL CHECK (comparison IN ('>=', '<', '<=')),
+    boundary double precision NOT NULL,
+    PRIMARY KEY (bands, metric, rank)
+);
+CREATE FUNCTION dora_level(p_metric text, p_value double precision, p_bands text DEFAULT 'classic')
+RETURNS text LANGUAGE sql STABLE SET search_path = dorameter, pg_temp AS $fn$
+    SELECT CASE WHEN p_value IS NULL OR NOT EXISTS (SELECT 1 FROM bands WHERE bands = p_bands) THEN NULL
+        ELSE coalesce((
+            SELECT b.level FROM bands b
+            WHERE b.bands = p_bands AND b.metric = p_metric
+              AND CASE b.comparison WHEN '>=' THEN p_value >= b.boundary
+                                    WHEN '<' THEN p_value < b.boundary
+                                    ELSE p_value <= b.boundary END
+            ORDER BY b.rank LIMIT 1), 'low') END
+$fn$;
+
 CREATE SCHEMA dora_compat;
 
 -- Seed 002's deploy_events table. status is 'success' on every row (every

@@ -26,6 +26,7 @@ use tokio_postgres::{Client, Statement};
 use super::connect;
 use super::schema::MIGRATIONS;
 use super::tx;
+use crate::metrics::{LEVEL_NAMES, band_table, band_table_names};
 use crate::store::url::PostgresUrl;
 use crate::store::{Access, ReadTx, Store, StoreError, WriteTx};
 
@@ -364,7 +365,38 @@ impl PostgresStore {
                 }
             }
         }
+        if version < known {
+            self.write_bands()?;
+        }
         Ok(())
+    }
+
+    /// Writes the band tables into `dorameter.bands` for SQL readers (the
+    /// dashboards' `dorameter.dora_level`), after a migration: a release
+    /// that changes a table's numbers adds a migration, so this runs.
+    fn write_bands(&mut self) -> Result<(), StoreError> {
+        let mut rows = Vec::new();
+        for name in band_table_names() {
+            let Some(table) = band_table(name) else {
+                continue;
+            };
+            for (metric, comparison, boundaries) in table.boundaries() {
+                for (rank, (level, boundary)) in LEVEL_NAMES.iter().zip(boundaries).enumerate() {
+                    rows.push(format!(
+                        "('{name}', '{metric}', {rank}, '{level}', '{comparison}', {boundary:?})"
+                    ));
+                }
+            }
+        }
+        self.exec(
+            &format!(
+                "BEGIN; DELETE FROM dorameter.bands;
+                 INSERT INTO dorameter.bands (bands, metric, rank, level, comparison, boundary) VALUES {};
+                 COMMIT",
+                rows.join(", ")
+            ),
+            "write the band tables",
+        )
     }
 
     /// After a write transaction: once this connection has recorded 64,
