@@ -95,7 +95,11 @@ impl BandTable {
             ("lead_time_for_changes", "<", self.lead_time_seconds),
             ("change_failure_rate", "<=", self.change_failure_percent),
             ("time_to_restore", "<", self.recovery_seconds),
-            ("failed_deployment_recovery_time", "<", self.recovery_seconds),
+            (
+                "failed_deployment_recovery_time",
+                "<",
+                self.recovery_seconds,
+            ),
         ]
     }
 }

@@ -42,7 +42,8 @@ fn at_now(now: i64, path: &str, statements: &str) -> String {
 
 /// One text cell as a number (`NULL` is `None`).
 fn cell(v: &Option<String>) -> Option<f64> {
-    v.as_deref().map(|s| s.parse().unwrap_or_else(|e| panic!("{s}: {e}")))
+    v.as_deref()
+        .map(|s| s.parse().unwrap_or_else(|e| panic!("{s}: {e}")))
 }
 
 fn round_half_away(x: f64, digits: i32) -> f64 {
@@ -83,7 +84,10 @@ fn every_seed_statement_is_the_seed_documents_own() {
     for e in entries {
         let path = e.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        texts.insert(name[..3].to_string(), std::fs::read_to_string(&path).unwrap());
+        texts.insert(
+            name[..3].to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        );
     }
     for n in &names {
         let text = seed(n);
@@ -602,9 +606,8 @@ fn inserting_into_deploy_events_records_what_the_webhook_records() {
     // a1a1, b2b2, c3c3, d4d4, f6f6 (at h90) and 0707 (clamped to 0).
     assert_eq!(metrics["lead_time_for_changes"]["changes"], 6);
     // The view shows what report counts.
-    let ev = by_sql.sql(
-        "SELECT count(*), count(*) FILTER (WHERE caused_incident) FROM public.deploy_events",
-    );
+    let ev = by_sql
+        .sql("SELECT count(*), count(*) FILTER (WHERE caused_incident) FROM public.deploy_events");
     assert_eq!(ev[0], [s("10"), s("2")]);
 
     // Wrong rows are refused with what to fix, and record nothing.
@@ -650,10 +653,10 @@ fn try_sql(db: &Db, query: &str) -> Result<(), String> {
             tokio::spawn(async move {
                 let _ = conn.await;
             });
-            client
-                .batch_execute(&query)
-                .await
-                .map_err(|e| e.as_db_error().map_or(e.to_string(), |d| d.message().to_string()))
+            client.batch_execute(&query).await.map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
+            })
         })
     })
     .join()
@@ -709,7 +712,12 @@ fn seed_001s_statements_run_on_dora_compat() {
     for (id, sev, detected, resolved) in [
         ("PD-1", "P1", t0 + 7 * HOUR, None),
         ("PD-1", "P1", t0 + 7 * HOUR, Some(t0 + 7 * HOUR + 40 * MIN)),
-        ("PD-2", "P2", t0 + 22 * HOUR, Some(t0 + 22 * HOUR + 10 * MIN)),
+        (
+            "PD-2",
+            "P2",
+            t0 + 22 * HOUR,
+            Some(t0 + 22 * HOUR + 10 * MIN),
+        ),
     ] {
         let resolved = resolved.map_or("NULL".into(), |r| format!("'{}'", rfc(r)));
         prepared(
@@ -764,11 +772,7 @@ fn seed_001s_statements_run_on_dora_compat() {
     let total: f64 = weekly.iter().map(|r| cell(&r[3]).unwrap()).sum();
     assert_eq!(total, 5.0, "{weekly:?}");
     // Seed 002's MTTR over the P1 incident.
-    let p1 = db.sql(&at_now(
-        NOW,
-        "dora_compat",
-        &seed("seed002/09-mttr-p1.sql"),
-    ));
+    let p1 = db.sql(&at_now(NOW, "dora_compat", &seed("seed002/09-mttr-p1.sql")));
     assert_f(cell(&p1[0][0]).unwrap(), 40.0 / 60.0, 1e-9, "P1 hours");
 }
 
@@ -800,7 +804,13 @@ fn the_test_runs_view_has_seed_002s_rows_and_its_flaky_report_runs() {
         // The seed script's own rule: one row per <testcase>, failed when
         // it has a <failure> or an <error>.
         for case in xml.split("<testcase ").skip(1) {
-            let name = case.split(" name=\"").nth(1).unwrap().split('"').next().unwrap();
+            let name = case
+                .split(" name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
             let failed = case.contains("<failure") || case.contains("<error");
             *expected
                 .entry((
@@ -834,7 +844,11 @@ fn the_test_runs_view_has_seed_002s_rows_and_its_flaky_report_runs() {
         })
         .collect();
     assert_eq!(got, expected);
-    let report = db.sql(&at_now(dm.now, "public", &seed("seed002/07-flaky-report.sql")));
+    let report = db.sql(&at_now(
+        dm.now,
+        "public",
+        &seed("seed002/07-flaky-report.sql"),
+    ));
     let s = |v: &str| Some(v.to_string());
     assert_eq!(
         report,
@@ -853,7 +867,9 @@ fn views_go_only_where_the_role_may_create_them_and_nothing_is_replaced() {
     // A team's own deploy_events table, made by seed 002's statement.
     let own = Db::new(&admin);
     own.sql(&seed("seed002/01-create-table.sql"));
-    own.sql("INSERT INTO deploy_events (sha, repo, environment) VALUES ('x', 'mine', 'production')");
+    own.sql(
+        "INSERT INTO deploy_events (sha, repo, environment) VALUES ('x', 'mine', 'production')",
+    );
     let dm = Dm::default().with_store(&own.url);
     dm.run(&[
         "incident",

@@ -547,7 +547,10 @@ fn deploy_events_view_offers_the_seed_columns() {
         &rfc(at(5, 0, 0)),
     ]);
     let cfr = &r["metrics"]["change_failure_rate"];
-    assert_eq!(rows.len() as u64, cfr["total_deployments"].as_u64().unwrap());
+    assert_eq!(
+        rows.len() as u64,
+        cfr["total_deployments"].as_u64().unwrap()
+    );
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r[6].as_deref() == Some("true"))
@@ -557,14 +560,20 @@ fn deploy_events_view_offers_the_seed_columns() {
     // earlier of its two incidents named), by id, by timing (d4-rollback:
     // INC-web; d8; d12b: the open one), a rollback (d3) and a revert (d6).
     assert_eq!(failed, ["d2", "d3", "d4-rollback", "d6", "d8", "d12b"]);
-    assert_eq!(failed.len() as u64, cfr["failed_deployments"].as_u64().unwrap());
+    assert_eq!(
+        failed.len() as u64,
+        cfr["failed_deployments"].as_u64().unwrap()
+    );
     let d2 = &by_id["d2"];
     assert_eq!(d2[1], s(&shas[2]));
     assert_eq!(
         (d2[2].clone(), d2[3].clone(), d2[4].clone(), d2[5].clone()),
         (s("api"), s("production"), s("ada"), s("success"))
     );
-    assert_eq!((d2[7].clone(), d2[10].clone()), (s("INC-shipped-sha"), s("incident")));
+    assert_eq!(
+        (d2[7].clone(), d2[10].clone()),
+        (s("INC-shipped-sha"), s("incident"))
+    );
     // The median of its two changes' lead times (author time to finish).
     let c2 = at(0, 3, 0) - at(0, 1, 10);
     let c3 = at(0, 3, 0) - at(0, 1, 40);

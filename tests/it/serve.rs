@@ -1207,6 +1207,33 @@ impl Prometheus {
             .collect()
     }
 
+    /// An instant query that must evaluate (a parse or evaluation error
+    /// fails the test): its samples, maybe none.
+    fn evaluate(&self, promql: &str) -> Vec<(Value, f64)> {
+        let q: String = promql
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let mut s = TcpStream::connect(&self.url).expect("prometheus");
+        let req =
+            format!("GET /api/v1/query?query={q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let a = read_answer(&mut s);
+        let body = a.body.trim();
+        let json_text = body
+            .find('{')
+            .and_then(|start| body.rfind('}').map(|end| &body[start..=end]))
+            .unwrap_or(body);
+        let v: Value = serde_json::from_str(json_text).unwrap_or(Value::Null);
+        assert_eq!(v["status"], "success", "{promql}: {body}");
+        self.query(promql)
+    }
+
     /// The one value of `promql`, waiting (up to 60 s) until it has one
     /// that `ready` accepts.
     fn value(&self, promql: &str, ready: impl Fn(f64) -> bool) -> f64 {
@@ -1346,6 +1373,76 @@ fn prometheus_scrapes_serve_and_the_seeds_promql_answers_as_report() {
         .as_f64()
         .unwrap();
     assert!((mttr * 60.0 - mean).abs() < 1e-6, "{mttr} vs {mean}");
+
+    // The Prometheus dashboard (dashboards/grafana/dorameter-prometheus.json):
+    // every query evaluates, for all services and for one, with Grafana's
+    // variables as Grafana gives them; those that read serve's window and
+    // the all-time counters are report's numbers.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("dashboards/grafana/dorameter-prometheus.json"),
+        )
+        .expect("the Prometheus dashboard"),
+    )
+    .expect("JSON");
+    let expand = |expr: &str, project: &str| {
+        expr.replace("$__range_s", "2592000")
+            .replace("$__range", "30d")
+            .replace("$environment", "production")
+            .replace("$project", project)
+    };
+    let mut answers = std::collections::BTreeMap::new();
+    for project in [".*", "api"] {
+        for p in dashboard["panels"].as_array().expect("panels") {
+            for t in p["targets"].as_array().expect("targets") {
+                let expr = expand(t["expr"].as_str().expect("expr"), project);
+                let samples = prom.evaluate(&expr);
+                if project == "api" {
+                    answers.insert(
+                        (
+                            p["title"].as_str().unwrap().to_string(),
+                            t["refId"].to_string(),
+                        ),
+                        samples,
+                    );
+                }
+            }
+        }
+    }
+    let one = |title: &str, reference: &str| -> Vec<(Value, f64)> {
+        answers[&(title.to_string(), format!("\"{reference}\""))].clone()
+    };
+    let cfr_panel = one("Change failure rate (serve's window)", "A");
+    assert_eq!(cfr_panel.len(), 1, "{cfr_panel:?}");
+    assert!((cfr_panel[0].1 - want * 100.0).abs() < 1e-9);
+    let api = all_time("api");
+    let deployments = one("Deployments and failures (all time)", "A");
+    assert_eq!(
+        deployments[0].1,
+        api["metrics"]["deployment_frequency"]["deployments"]
+            .as_f64()
+            .unwrap()
+    );
+    let failures = one("Deployments and failures (all time)", "B");
+    assert_eq!(
+        failures[0].1,
+        api["metrics"]["change_failure_rate"]["failed_deployments"]
+            .as_f64()
+            .unwrap()
+    );
+    let levels = one("Levels (serve's window)", "A");
+    assert_eq!(levels.len(), 5, "{levels:?}");
+    for (labels, score) in levels {
+        let metric = labels["metric"].as_str().unwrap();
+        let level = window["metrics"][metric]["level"].as_str().unwrap();
+        let want = ["low", "medium", "high", "elite"]
+            .iter()
+            .position(|l| *l == level)
+            .unwrap()
+            + 1;
+        assert_eq!(score, want as f64, "{metric}");
+    }
 
     // Six deployments arrive by webhook, lead times 10 to 60 minutes.
     let before = prom.value("deployments_total{service=\"api\"}", |_| true);
