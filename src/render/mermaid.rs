@@ -6,6 +6,13 @@
 
 use std::fmt::Write;
 
+/// The bars' and the line's colour: Mermaid's default is a pale lavender a
+/// line all but vanishes in on white. A mid blue reads in GitHub's and
+/// GitLab's light and dark themes; an `init` directive is understood by
+/// Mermaid 10 and 11 alike.
+const COLOUR: &str =
+    r##"%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#4e79a7"}}}}%%"##;
+
 /// How the values are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
@@ -40,7 +47,7 @@ pub fn xychart(c: &XyChart<'_>) -> String {
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     let top = max.ceil().max(1.0);
-    let mut out = String::from("```mermaid\nxychart-beta\n");
+    let mut out = format!("```mermaid\n{COLOUR}\nxychart-beta\n");
     let _ = writeln!(out, "    title {}", quoted(c.title));
     let labels: Vec<String> = c.labels.iter().map(|l| quoted(l)).collect();
     let _ = writeln!(
@@ -109,9 +116,11 @@ mod tests {
         });
         assert_eq!(
             text,
-            "```mermaid\nxychart-beta\n    title \"Deployments per week\"\n    \
+            format!(
+                "```mermaid\n{COLOUR}\nxychart-beta\n    title \"Deployments per week\"\n    \
              x-axis \"week from (UTC)\" [\"Mar 2\", \"Mar 9\"]\n    \
              y-axis \"deployments\" 0 --> 4\n    bar [1, 4]\n```\n"
+            )
         );
     }
 

@@ -116,7 +116,12 @@ fn list(s: &str) -> Vec<&str> {
 
 #[track_caller]
 fn chart(block: &str) -> Chart {
-    let lines: Vec<&str> = block.lines().map(str::trim).collect();
+    // A directive (the colour) may come first.
+    let lines: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("%%"))
+        .collect();
     assert_eq!(lines[0], "xychart-beta", "{block}");
     let x = lines
         .iter()
