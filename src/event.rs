@@ -94,6 +94,20 @@ string_enum!(
     }
 );
 
+impl RemediationReason {
+    /// What the remediating deployment did, in words that read before its
+    /// id: "rolled back by deployment api-5".
+    pub fn remediated_by(self) -> &'static str {
+        match self {
+            RemediationReason::Rollback => "rolled back by deployment",
+            RemediationReason::Hotfix => "hotfixed by deployment",
+            RemediationReason::Revert => "reverted by deployment",
+            RemediationReason::RevertSubject => "revert commit shipped by deployment",
+            RemediationReason::HotfixSubject => "fix commit shipped by deployment",
+        }
+    }
+}
+
 impl LeadTimeNote {
     /// The deployment shipped changes that could not be counted: its
     /// history was missing, so the lead-time value leaves it out.

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::report::{ReportRequest, input, require_service};
 use crate::event::RemediationReason;
-use crate::metrics::{FailureCause, Report, compute_with_failures, earliest_cause};
+use crate::metrics::{
+    FailedDeployment, FailureCause, Report, compute_with_failures, earliest_cause,
+};
 use crate::settings::defaults;
 use crate::store::{ReadTx, Store};
 use crate::{Error, Result};
@@ -151,21 +153,11 @@ pub fn breakdown(
                 title: recorded.and_then(|i| i.title),
             });
         }
-        let mut failures = Vec::with_capacity(failed.len());
-        for f in failed.into_iter().filter(|_| evidence.failures) {
-            let sha = tx.deployment(&f.id)?.map(|d| d.sha).unwrap_or_default();
-            let mut causes = Vec::with_capacity(f.causes.len());
-            for cause in &f.causes {
-                causes.push(explain(tx, &f.id, cause)?);
-            }
-            failures.push(Failure {
-                deployment_id: f.id,
-                sha,
-                finished_at: f.finished_at,
-                causes,
-                recovered_at: f.recovered_at,
-            });
-        }
+        let failures = if evidence.failures {
+            explain_failures(tx, failed)?
+        } else {
+            Vec::new()
+        };
         out = Some(Breakdown {
             report,
             failures,
@@ -176,6 +168,31 @@ pub fn breakdown(
         Ok(())
     })?;
     out.ok_or_else(|| Error::internal("the store ran no read for the breakdown"))
+}
+
+/// The failed deployments with their recorded sha and each cause's details
+/// (the remediating deployment's rule and commit, the incident's severity
+/// and title): `serve`'s evidence and the comment's list.
+pub(crate) fn explain_failures(
+    tx: &dyn ReadTx,
+    failed: Vec<FailedDeployment>,
+) -> Result<Vec<Failure>> {
+    let mut failures = Vec::with_capacity(failed.len());
+    for f in failed {
+        let sha = tx.deployment(&f.id)?.map(|d| d.sha).unwrap_or_default();
+        let mut causes = Vec::with_capacity(f.causes.len());
+        for cause in &f.causes {
+            causes.push(explain(tx, &f.id, cause)?);
+        }
+        failures.push(Failure {
+            deployment_id: f.id,
+            sha,
+            finished_at: f.finished_at,
+            causes,
+            recovered_at: f.recovered_at,
+        });
+    }
+    Ok(failures)
 }
 
 /// A cause with the recorded details of what fired it.

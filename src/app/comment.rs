@@ -1,7 +1,9 @@
-//! The sticky PR/MR comment (SPEC §7): the metrics of this window and the
-//! one before it, deployments per week, this change's commits and lead time
-//! so far, and the flaky tests of this pipeline (its reports, else the test
-//! runs stored for its commit); then posting it to the forge.
+//! The sticky PR/MR comment (SPEC §7, §10): the metrics of this window and
+//! the one before it, the failed deployments of the window and why,
+//! deployments and lead time per week (`report --by week`'s points), this
+//! change's commits and lead time so far, and the flaky tests of this
+//! pipeline (its reports, else the test runs stored for its commit); then
+//! posting it to the forge.
 
 use std::path::Path;
 
@@ -9,14 +11,18 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 
+use super::breakdown::{Failure, explain_failures};
 use super::junit::ReportFile;
+use super::report::{ReportRequest, report_of};
+use super::series::{Bucket, MAX_POINTS, bucket_reports, buckets};
 use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{Repo, WalkOutcome};
 use crate::http::HttpSettings;
-use crate::metrics::{BandTable, DeploymentFact, Level, Report, ReportInput, Window, compute};
+use crate::metrics::{BandTable, Level, Report, Window, compute_with_failures};
 use crate::render::{
-    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, comment_markdown,
+    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_LISTED, WeekView,
+    comment_markdown,
 };
 use crate::store::Store;
 use crate::{Error, Result};
@@ -45,10 +51,15 @@ pub struct Gathered {
     /// This window, then the one before it.
     pub current: Report,
     pub previous: Report,
-    /// Deployments per week of the current window, oldest first.
-    pub weekly_deployments: Vec<u64>,
-    /// How much of a week the last of them covers, when less than a week.
-    pub partial_week: Option<Duration>,
+    /// The current window's weeks, oldest first: `report --by week`'s
+    /// points (ISO weeks cut by the window's ends). Empty when there are
+    /// more than a series may have ([`MAX_POINTS`]).
+    pub weeks: Vec<WeekView>,
+    /// How many weeks the window spans, when that is too many to chart.
+    pub too_many_weeks: Option<usize>,
+    /// The current window's failed deployments with their causes, oldest
+    /// first: the newest [`MAX_LISTED`] (the comment lists no more).
+    pub failures: Vec<Failure>,
     pub flaky: Vec<FlakyLine>,
     pub flaky_source: FlakySource,
     /// The `--junit` patterns, when none matched a file.
@@ -97,9 +108,12 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         since: req.now - req.span - req.span,
         until: req.now - req.span,
     };
+    let week_windows = buckets(Bucket::Week, current);
+    let too_many_weeks = (week_windows.len() > MAX_POINTS).then_some(week_windows.len());
     let mut reports: Vec<Report> = Vec::new();
     let mut from_store = Vec::new();
-    let mut weekly = Vec::new();
+    let mut weeks = Vec::new();
+    let mut failures = Vec::new();
     let shown = store.describe();
     store.read(&mut |tx| {
         reports.clear();
@@ -114,24 +128,45 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         );
         let facts = tx.report_facts(&req.service, &req.env, current, from)?;
         let previous_lead_times = tx.lead_times(&req.service, &req.env, previous)?;
-        weekly = weekly_deployments(&facts.deployments, current);
-        for (window, lead_times) in [
-            (current, &facts.lead_times),
-            (previous, &previous_lead_times),
-        ] {
-            reports.push(compute(&ReportInput {
-                service: &req.service,
-                env: &req.env,
-                deployments: &facts.deployments,
-                known: facts.first_deployment.is_some(),
-                incidents: &facts.incidents,
-                lead_times,
-                window,
-                attribution_window: req.attribution_window,
-                bands: &req.bands,
-                now: req.now,
-            }));
-        }
+        let of = |window| req.report_request(window);
+        let (now, failed) = compute_with_failures(&super::report::input(
+            &of(current),
+            &req.service,
+            &req.env,
+            &facts,
+            &facts.lead_times,
+            current,
+        ));
+        // The list shows at most the newest MAX_LISTED; the report counts
+        // them all. Each costs lookups of what fired it.
+        let older = failed.len().saturating_sub(MAX_LISTED);
+        failures = explain_failures(tx, failed.into_iter().skip(older).collect())?;
+        reports.push(now);
+        reports.push(report_of(
+            &of(previous),
+            &req.service,
+            &req.env,
+            &facts,
+            &previous_lead_times,
+            previous,
+        ));
+        weeks = if too_many_weeks.is_some() {
+            Vec::new()
+        } else {
+            let points = bucket_reports(
+                tx,
+                &of(current),
+                &req.service,
+                &req.env,
+                &facts,
+                &week_windows,
+            )?;
+            week_windows
+                .iter()
+                .zip(&points)
+                .map(|(w, r)| week(*w, r))
+                .collect()
+        };
         if let (None, Some(sha)) = (&from_reports, req.sha.as_deref()) {
             from_store = tx
                 .flaky_at_sha(&req.service, sha, STORED_FLAKY_LIMIT)?
@@ -160,8 +195,9 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
     Ok(Gathered {
         current,
         previous,
-        weekly_deployments: weekly,
-        partial_week: partial_week(req.span),
+        weeks,
+        too_many_weeks,
+        failures,
         flaky,
         flaky_source,
         junit_unmatched,
@@ -175,8 +211,9 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         env: &req.env,
         current: &g.current,
         previous: Some(&g.previous),
-        weekly_deployments: &g.weekly_deployments,
-        partial_week: g.partial_week,
+        weeks: &g.weeks,
+        too_many_weeks: g.too_many_weeks,
+        failures: &g.failures,
         change,
         flaky: &g.flaky,
         flaky_source: g.flaky_source,
@@ -184,35 +221,31 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
     })
 }
 
-/// The deployments `report` counts in `window` ([`DeploymentFact::counts_in`]:
-/// successful jobs only), per week from the window's start, oldest first.
-/// Their sum is the report's deployment count.
-pub fn weekly_deployments(deployments: &[DeploymentFact], window: Window) -> Vec<u64> {
-    let mut weekly = vec![0u64; weeks(window.until - window.since)];
-    for d in deployments.iter().filter(|d| d.counts_in(window)) {
-        let week = (d.finished_at - window.since).num_seconds() / WEEK;
-        if let Some(slot) = usize::try_from(week).ok().and_then(|w| weekly.get_mut(w)) {
-            *slot += 1;
+/// A week's point as the comment shows it.
+fn week(w: Window, r: &Report) -> WeekView {
+    let m = &r.metrics;
+    WeekView {
+        since: w.since,
+        until: w.until,
+        deployments: m.deployment_frequency.deployments,
+        lead_time_p50: m.lead_time_for_changes.p50,
+        changes: m.lead_time_for_changes.changes,
+    }
+}
+
+impl CommentRequest {
+    /// The report request of one of the comment's windows: the same
+    /// service, env, bands and attribution as `report` would use.
+    fn report_request(&self, window: Window) -> ReportRequest {
+        ReportRequest {
+            service: Some(self.service.clone()),
+            env: Some(self.env.clone()),
+            window,
+            attribution_window: self.attribution_window,
+            bands: self.bands.clone(),
+            now: self.now,
         }
     }
-    weekly
-}
-
-const WEEK: i64 = 7 * 86_400;
-
-/// Whole weeks covering the window (at least one).
-fn weeks(span: Duration) -> usize {
-    let secs = span.num_seconds().max(1);
-    usize::try_from(secs.div_euclid(WEEK) + i64::from(secs % WEEK != 0))
-        .unwrap_or(1)
-        .clamp(1, 520)
-}
-
-/// The part of a week the last weekly bar covers, when the window is not a
-/// whole number of weeks (30d: 2 days).
-pub fn partial_week(span: Duration) -> Option<Duration> {
-    let rest = span.num_seconds().max(1) % WEEK;
-    (rest != 0).then(|| Duration::seconds(rest))
 }
 
 /// This change's commits: `base..head` (the commits of head not reachable
@@ -500,49 +533,8 @@ impl Outcome {
             body_length: body.len(),
             body: (action == Action::DryRun).then(|| body.to_string()),
             levels: Levels::of(&g.current),
-            weekly_deployments: g.weekly_deployments.clone(),
+            weekly_deployments: g.weeks.iter().map(|w| w.deployments).collect(),
             junit_unmatched: g.junit_unmatched.clone(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{Duration, TimeZone, Utc};
-
-    use super::{partial_week, weekly_deployments};
-    use crate::event::DeploymentKind;
-    use crate::metrics::{DeploymentFact, Window};
-
-    fn fact(day: i64, success: bool) -> DeploymentFact {
-        DeploymentFact {
-            id: format!("d{day}{success}"),
-            finished_at: Utc.timestamp_opt(day * 86_400, 0).unwrap(),
-            success,
-            kind: DeploymentKind::Planned,
-            remediates: Vec::new(),
-            history_missing: false,
-        }
-    }
-
-    #[test]
-    fn weekly_bars_count_successful_deployments_in_the_window_only() {
-        let window = Window {
-            since: Utc.timestamp_opt(0, 0).unwrap(),
-            until: Utc.timestamp_opt(30 * 86_400, 0).unwrap(),
-        };
-        let facts = [
-            fact(-1, true),  // before the window
-            fact(0, true),   // week 0
-            fact(1, false),  // failed job: never counted
-            fact(8, true),   // week 1
-            fact(29, true),  // week 4 (days 28-29 only)
-            fact(29, false), // failed job
-            fact(30, true),  // the window's end is exclusive
-        ];
-        assert_eq!(weekly_deployments(&facts, window), vec![1, 1, 0, 0, 1]);
-        assert_eq!(partial_week(Duration::days(30)), Some(Duration::days(2)));
-        assert_eq!(partial_week(Duration::days(28)), None);
-        assert_eq!(partial_week(Duration::hours(36)), Some(Duration::hours(36)));
     }
 }

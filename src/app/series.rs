@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::report::{ReportRequest, report_of, targets};
 use crate::metrics::{Metrics, Report, Window};
-use crate::store::Store;
+use crate::store::{ReadTx, ReportFacts, Store};
 use crate::{Error, Result};
 
 /// The most points one series may have: a day-by-day series of years is a
@@ -217,16 +217,31 @@ pub fn dashboard(store: &mut dyn Store, req: &SeriesRequest) -> Result<Dashboard
                 &facts.lead_times,
                 r.window,
             ));
-            let mut reports = Vec::with_capacity(windows.len());
-            for &w in &windows {
-                let lead_times = tx.lead_times(&service, &env, w)?;
-                reports.push(report_of(r, &service, &env, &facts, &lead_times, w));
-            }
-            out.buckets.push(reports);
+            out.buckets
+                .push(bucket_reports(tx, r, &service, &env, &facts, &windows)?);
         }
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The report of each of `windows` for one service+env, from its facts
+/// (loaded once, over a span that holds every window) and each window's
+/// own lead-time samples: the points of a series, and the comment's weeks.
+pub(crate) fn bucket_reports(
+    tx: &dyn ReadTx,
+    req: &ReportRequest,
+    service: &str,
+    env: &str,
+    facts: &ReportFacts,
+    windows: &[Window],
+) -> Result<Vec<Report>> {
+    let mut reports = Vec::with_capacity(windows.len());
+    for &w in windows {
+        let lead_times = tx.lead_times(service, env, w)?;
+        reports.push(report_of(req, service, env, facts, &lead_times, w));
+    }
+    Ok(reports)
 }
 
 #[cfg(test)]

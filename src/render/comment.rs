@@ -1,11 +1,18 @@
-//! The sticky PR/MR comment (SPEC §7): metrics with bands and trend, a
-//! sparkline of deployments per week, this change's commits and lead time so
-//! far, and the flaky tests of this pipeline. Every user-given string goes
-//! through `escape::markdown`; the body always fits the forges' limit.
+//! The sticky PR/MR comment (SPEC §7, §10): metrics with bands and a trend
+//! that says better or worse, the failed deployments of the window and why,
+//! Mermaid charts of deployments and lead time per week with a text
+//! fallback, this change's commits and lead time so far, and the flaky tests
+//! of this pipeline. Every user-given string goes through
+//! `escape::markdown`; the charts hold none; the body always fits the
+//! forges' limit.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use super::escape::markdown;
+use super::mermaid::{Mark, XyChart, xychart};
+use crate::app::breakdown::{Cause, Failure};
 use crate::metrics::{Level, Report};
-use crate::time::humanize_seconds;
+use crate::time::{format_time, humanize_seconds};
 
 /// GitHub's limit on a comment body (characters); GitLab's is larger. Bytes
 /// are counted, which is stricter.
@@ -13,6 +20,32 @@ pub const MAX_BODY: usize = 65_536;
 
 /// Longest test name or id shown, in characters, before escaping.
 const MAX_NAME: usize = 200;
+
+/// The most recent weeks the charts and their table show (two years); the
+/// sparkline shows every week.
+pub const MAX_CHART_WEEKS: usize = 104;
+
+/// The most items a list shows (failed deployments, commits, flaky tests);
+/// fewer when the body would not fit.
+pub const MAX_LISTED: usize = 50;
+
+/// Causes shown per failed deployment (an incident storm can attribute
+/// hundreds of incidents to one deployment).
+const MAX_CAUSES: usize = 5;
+
+/// One week of the window: an ISO week (Monday 00:00 UTC to the next
+/// Monday) cut by the window's ends, as `report --by week` cuts it.
+#[derive(Clone, Debug)]
+pub struct WeekView {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Successful deployments that finished in the week.
+    pub deployments: u64,
+    /// p50 of the lead times of the changes those deployments shipped
+    /// (seconds); `None` when they shipped none.
+    pub lead_time_p50: Option<f64>,
+    pub changes: u64,
+}
 
 /// One commit of the change.
 #[derive(Clone, Debug)]
@@ -62,10 +95,14 @@ pub struct CommentView<'a> {
     pub env: &'a str,
     pub current: &'a Report,
     pub previous: Option<&'a Report>,
-    /// Deployments per week over the window, oldest first.
-    pub weekly_deployments: &'a [u64],
-    /// How much of a week the last bar covers, when less than a week.
-    pub partial_week: Option<chrono::Duration>,
+    /// The window's weeks, oldest first.
+    pub weeks: &'a [WeekView],
+    /// The window cuts into this many weeks, too many to chart (`weeks` is
+    /// then empty).
+    pub too_many_weeks: Option<usize>,
+    /// The failed deployments of the window, oldest first: all of them, or
+    /// the newest (the report's count says how many there are).
+    pub failures: &'a [Failure],
     pub change: Option<&'a ChangeView>,
     pub flaky: &'a [FlakyLine],
     pub flaky_source: FlakySource,
@@ -103,7 +140,7 @@ fn marker_part(s: &str) -> String {
 /// The comment body, under [`MAX_BODY`] bytes: lists are shortened first,
 /// then the text is cut at a line boundary, keeping the marker.
 pub fn comment_markdown(v: &CommentView<'_>) -> String {
-    let mut limit = 50usize;
+    let mut limit = MAX_LISTED;
     loop {
         let body = render(v, limit);
         if body.len() < MAX_BODY {
@@ -164,38 +201,44 @@ enum Better {
     Lower,
 }
 
-/// The change against the previous window in words a reader need not
-/// interpret: better or worse for this metric, then which way it moved.
+/// The change against the previous window, as an arrow that means better
+/// (▲) or worse (▼) for this metric, whichever way the number moved, and
+/// the previous value: "▲ better (was 2.0h)" for a lead time that fell.
 fn trend(now: Option<f64>, before: Option<f64>, unit: Unit, better: Better) -> String {
     match (now, before) {
         (Some(a), Some(b)) => {
-            let from = show(Some(b), unit);
+            let was = show(Some(b), unit);
             if (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0) {
-                return format!("no change ({from})");
+                return format!("no change ({was})");
             }
-            let up = a > b;
-            let verdict = match (better, up) {
-                (Better::Higher, true) | (Better::Lower, false) => "better",
-                _ => "worse",
+            let improved = match better {
+                Better::Higher => a > b,
+                Better::Lower => a < b,
             };
-            format!(
-                "{verdict}: {} from {from}",
-                if up { "↑ up" } else { "↓ down" }
-            )
+            if improved {
+                format!("▲ better (was {was})")
+            } else {
+                format!("▼ worse (was {was})")
+            }
         }
         (Some(_), None) => "new".into(),
         _ => "–".into(),
     }
 }
 
-/// "2 of 7 days", "1.5 of 7 days".
-fn part_of_week(d: chrono::Duration) -> String {
+/// Days as "5" or "1.5".
+fn days(d: Duration) -> String {
     let days = d.num_seconds() as f64 / 86_400.0;
     if (days - days.round()).abs() < 1e-9 {
-        format!("{days:.0} of 7 days")
+        format!("{days:.0}")
     } else {
-        format!("{days:.1} of 7 days")
+        format!("{days:.1}")
     }
+}
+
+/// "2 of 7 days", "1.5 of 7 days".
+fn part_of_week(d: Duration) -> String {
+    format!("{} of 7 days", days(d))
 }
 
 /// Unicode block sparkline, one character per value, scaled to the maximum.
@@ -224,20 +267,236 @@ fn short(s: &str) -> String {
     }
 }
 
-/// The weekly bars with their counts (which add up to the window's
-/// deployments) and, when the last week is cut short by the window's end,
-/// how much of a week it covers: a short last bar is not a slowdown.
-fn weekly(v: &CommentView<'_>, total: u64) -> String {
-    let counts: Vec<String> = v.weekly_deployments.iter().map(u64::to_string).collect();
-    let mut out = format!(
-        "\nDeployments per week, oldest first: `{}` ({}; {total} in the window)",
-        sparkline(v.weekly_deployments),
-        counts.join(", ")
-    );
-    if let Some(d) = v.partial_week {
-        out.push_str(&format!(". The last bar covers only {}.", part_of_week(d)));
+/// What the charts' x axis says for each week: its first day ("Mar 4"),
+/// with the year when the weeks span more than one.
+fn week_labels(weeks: &[WeekView]) -> Vec<String> {
+    let one_year = weeks
+        .first()
+        .zip(weeks.last())
+        .is_none_or(|(a, b)| a.since.year() == b.since.year());
+    let format = if one_year { "%b %-d" } else { "%Y-%m-%d" };
+    weeks
+        .iter()
+        .map(|w| w.since.format(format).to_string())
+        .collect()
+}
+
+/// The unit lead times are charted in, for the largest: minutes under two
+/// hours, hours under three days, else days.
+fn lead_unit(max_seconds: f64) -> (&'static str, f64) {
+    if max_seconds < 2.0 * 3600.0 {
+        ("minutes", 60.0)
+    } else if max_seconds < 3.0 * 86_400.0 {
+        ("hours", 3600.0)
+    } else {
+        ("days", 86_400.0)
     }
-    out.push('\n');
+}
+
+/// Deployments per week as bars and lead time p50 per week as a line
+/// (Mermaid), then the same numbers as text for hosts that draw no Mermaid:
+/// a sparkline with the counts, and a table in a collapsed section. Weeks
+/// are `report --by week`'s, so the first and last may be partial, and
+/// the text says how much of a week they cover.
+fn weekly(v: &CommentView<'_>, total: u64) -> String {
+    let mut out = String::from("\n#### Deployments and lead time per week\n\n");
+    if let Some(n) = v.too_many_weeks {
+        out.push_str(&format!(
+            "The window spans {n} weeks, too many for weekly charts; a shorter `--window` has them.\n"
+        ));
+        return out;
+    }
+    if v.weeks.is_empty() || v.current.metrics.deployment_frequency.value.is_none() {
+        out.push_str("No deployment recorded yet for this service and environment.\n");
+        return out;
+    }
+    let all = v.weeks;
+    let weeks = &all[all.len().saturating_sub(MAX_CHART_WEEKS)..];
+    let labels = week_labels(weeks);
+    let counts: Vec<f64> = weeks.iter().map(|w| w.deployments as f64).collect();
+    out.push_str(&xychart(&XyChart {
+        title: "Deployments per week",
+        x_title: "week from (UTC)",
+        labels: &labels,
+        y_title: "deployments",
+        mark: Mark::Bar,
+        values: &counts,
+        decimals: 0,
+    }));
+    // A week that shipped no change has no lead time: it is left off the
+    // line's axis rather than drawn as 0 (Mermaid needs a value per label).
+    let (lead_labels, leads): (Vec<String>, Vec<f64>) = weeks
+        .iter()
+        .zip(&labels)
+        .filter_map(|(w, l)| w.lead_time_p50.map(|p| (l.clone(), p)))
+        .unzip();
+    if leads.len() >= 2 {
+        let (unit, per) = lead_unit(leads.iter().copied().fold(0.0, f64::max));
+        let values: Vec<f64> = leads.iter().map(|s| s / per).collect();
+        out.push('\n');
+        out.push_str(&xychart(&XyChart {
+            title: "Lead time for changes, p50 per week",
+            x_title: "week from (UTC)",
+            labels: &lead_labels,
+            y_title: &format!("p50, {unit}"),
+            mark: Mark::Line,
+            values: &values,
+            decimals: 1,
+        }));
+    }
+    let sums: Vec<String> = all.iter().map(|w| w.deployments.to_string()).collect();
+    let bars: Vec<u64> = all.iter().map(|w| w.deployments).collect();
+    out.push_str(&format!(
+        "\nDeployments per week, oldest first: `{}` ({}; {total} in the window).",
+        sparkline(&bars),
+        sums.join(", ")
+    ));
+    out.push_str(" Weeks run Monday to Monday (UTC), as in `report --by week`");
+    let partial = |w: &WeekView| (w.until - w.since < Duration::days(7)).then(|| w.until - w.since);
+    match (all.first().and_then(partial), all.last().and_then(partial)) {
+        (Some(a), Some(b)) if all.len() > 1 => out.push_str(&format!(
+            "; the first covers only {} and the last only {}.",
+            part_of_week(a),
+            part_of_week(b)
+        )),
+        (Some(a), _) if all.len() == 1 => {
+            out.push_str(&format!("; this one covers only {}.", part_of_week(a)));
+        }
+        (Some(a), _) => out.push_str(&format!("; the first covers only {}.", part_of_week(a))),
+        (None, Some(b)) => out.push_str(&format!("; the last covers only {}.", part_of_week(b))),
+        (None, None) => out.push('.'),
+    }
+    match leads.len() {
+        0 => out.push_str(" No deployment of these weeks shipped a change with a lead time: no lead-time chart."),
+        1 => out.push_str(&format!(
+            " Only the week from {} has a lead time (p50 {}): no line to draw.",
+            lead_labels[0],
+            humanize_seconds(leads[0])
+        )),
+        n if n < weeks.len() => out.push_str(&match weeks.len() - n {
+            1 => format!(
+                " The lead-time line joins the {n} weeks that shipped changes; the other week has no lead time and is left out, not drawn as 0."
+            ),
+            other => format!(
+                " The lead-time line joins the {n} weeks that shipped changes; the other {other} have no lead time and are left out, not drawn as 0."
+            ),
+        }),
+        _ => {}
+    }
+    if weeks.len() < all.len() {
+        out.push_str(&format!(
+            " The charts and the table show the last {} of {} weeks.",
+            weeks.len(),
+            all.len()
+        ));
+    }
+    out.push_str("\n\n<details>\n<summary>The numbers behind the charts</summary>\n\n");
+    out.push_str("| Week from (UTC) | Days | Deployments | Lead time p50 | Changes |\n|---|---|---|---|---|\n");
+    for w in weeks {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            w.since.format("%Y-%m-%d"),
+            days(w.until - w.since),
+            w.deployments,
+            w.lead_time_p50
+                .map_or_else(|| "–".to_string(), humanize_seconds),
+            w.changes
+        ));
+    }
+    out.push_str("\n</details>\n");
+    out
+}
+
+/// One failed deployment: when, which, and every cause that marked it.
+fn failure_line(f: &Failure) -> String {
+    let sha: String = f
+        .sha
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect();
+    let mut causes: Vec<String> = f
+        .causes
+        .iter()
+        .take(MAX_CAUSES)
+        .map(|c| match c {
+            Cause::Remediation {
+                deployment_id,
+                reason,
+                commit,
+            } => {
+                let mut s = format!(
+                    "{} {}",
+                    reason.remediated_by(),
+                    markdown(&short(deployment_id))
+                );
+                if let Some(c) = commit {
+                    let c: String = c.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+                    s.push_str(&format!(" (commit `{c}`)"));
+                }
+                s
+            }
+            Cause::Incident {
+                incident_id,
+                severity,
+                title,
+            } => {
+                let mut s = format!("incident {}", markdown(&short(incident_id)));
+                if let Some(sev) = severity {
+                    s.push_str(&format!(" ({})", markdown(&short(sev))));
+                }
+                if let Some(t) = title {
+                    s.push_str(&format!(": {}", markdown(&short(t))));
+                }
+                s
+            }
+        })
+        .collect();
+    if f.causes.len() > MAX_CAUSES {
+        causes.push(format!("and {} more", f.causes.len() - MAX_CAUSES));
+    }
+    let recovered = match f.recovered_at {
+        Some(at) => format!(
+            "recovered after {}",
+            humanize_seconds((at - f.finished_at).num_seconds().max(0) as f64)
+        ),
+        None => "not recovered yet".into(),
+    };
+    format!(
+        "- {} · deployment {}{}: {} · {recovered}\n",
+        super::human_time(&format_time(f.finished_at)),
+        markdown(&short(&f.deployment_id)),
+        if sha.is_empty() {
+            String::new()
+        } else {
+            format!(" (`{sha}`)")
+        },
+        causes.join("; ")
+    )
+}
+
+/// The failed deployments of the window, newest first, in a collapsed
+/// section: the rule and the deployment or incident that fired it.
+fn failures(v: &CommentView<'_>, limit: usize) -> String {
+    let counted = v.current.metrics.change_failure_rate.failed_deployments;
+    let n = usize::try_from(counted)
+        .unwrap_or(usize::MAX)
+        .max(v.failures.len());
+    if n == 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n<details>\n<summary>{} in this window, and why</summary>\n\n",
+        super::count(n as u64, "failed deployment")
+    );
+    let shown = v.failures.len().min(limit);
+    for f in v.failures.iter().rev().take(shown) {
+        out.push_str(&failure_line(f));
+    }
+    if n > shown {
+        out.push_str(&format!("- … and {} more\n", n - shown));
+    }
+    out.push_str("\n</details>\n");
     out
 }
 
@@ -246,8 +505,8 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
     out.push('\n');
     out.push_str(&format!(
         "### DORA metrics · {} · {}\n\n",
-        markdown(v.service),
-        markdown(v.env)
+        markdown(&short(v.service)),
+        markdown(&short(v.env))
     ));
     let c = &v.current.metrics;
     let p = v.previous.map(|r| &r.metrics);
@@ -311,6 +570,7 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             trend(now, before, unit, better)
         ));
     }
+    out.push_str(&failures(v, limit));
     out.push_str(&weekly(v, c.deployment_frequency.deployments));
 
     if let Some(ch) = v.change {
@@ -420,24 +680,25 @@ mod tests {
     }
 
     #[test]
-    fn trend_says_better_or_worse_for_each_metric_in_both_directions() {
-        // Deployment frequency: up is better.
+    fn trend_arrows_mean_better_or_worse_for_each_metric_in_both_directions() {
+        // Deployment frequency: more is better.
         assert_eq!(
             trend(Some(2.0), Some(1.0), Unit::PerDay, Better::Higher),
-            "better: ↑ up from 1.00/day"
+            "▲ better (was 1.00/day)"
         );
         assert_eq!(
             trend(Some(1.0), Some(2.0), Unit::PerDay, Better::Higher),
-            "worse: ↓ down from 2.00/day"
+            "▼ worse (was 2.00/day)"
         );
-        // Lead time, time to restore, CFR, rework: up is worse.
+        // Lead time, time to restore, CFR, rework: less is better, so a
+        // number that went down gets the up arrow.
         assert_eq!(
             trend(Some(7200.0), Some(3600.0), Unit::Seconds, Better::Lower),
-            "worse: ↑ up from 1.0h"
+            "▼ worse (was 1.0h)"
         );
         assert_eq!(
             trend(Some(3600.0), Some(7200.0), Unit::Seconds, Better::Lower),
-            "better: ↓ down from 2.0h"
+            "▲ better (was 2.0h)"
         );
         assert_eq!(
             trend(Some(1.0), Some(1.0), Unit::Percent, Better::Lower),
@@ -449,8 +710,8 @@ mod tests {
 
     #[test]
     fn part_of_a_week_in_days() {
-        assert_eq!(part_of_week(chrono::Duration::days(2)), "2 of 7 days");
-        assert_eq!(part_of_week(chrono::Duration::hours(36)), "1.5 of 7 days");
+        assert_eq!(part_of_week(Duration::days(2)), "2 of 7 days");
+        assert_eq!(part_of_week(Duration::hours(36)), "1.5 of 7 days");
     }
 
     #[test]
@@ -460,5 +721,288 @@ mod tests {
         assert!(t.len() < MAX_BODY);
         assert!(t.starts_with(&marker("a", "b")));
         assert!(t.ends_with("limit._\n"));
+    }
+
+    use crate::event::{DeploymentKind, RemediationReason};
+    use crate::metrics::{DeploymentFact, ReportInput, Window, band_table, compute};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A report over the 30 days to `until` with one deployment in it.
+    fn report(until: DateTime<Utc>) -> Report {
+        let bands = band_table("classic").unwrap();
+        let deployments = [DeploymentFact {
+            id: "d".into(),
+            finished_at: until - Duration::days(1),
+            success: true,
+            kind: DeploymentKind::Planned,
+            remediates: Vec::new(),
+            history_missing: false,
+        }];
+        compute(&ReportInput {
+            service: "api",
+            env: "production",
+            deployments: &deployments,
+            known: true,
+            incidents: &[],
+            lead_times: &[3600],
+            window: Window {
+                since: until - Duration::days(30),
+                until,
+            },
+            attribution_window: Duration::hours(24),
+            bands: &bands,
+            now: until,
+        })
+    }
+
+    /// `n` weeks ending at `until`, Monday-aligned but the first; `lead`
+    /// gives each week's p50 (None: no change shipped).
+    fn weeks(until: DateTime<Utc>, n: usize, lead: impl Fn(usize) -> Option<f64>) -> Vec<WeekView> {
+        let mut out: Vec<WeekView> = (0..n)
+            .map(|i| {
+                let since = until - Duration::weeks((n - i) as i64);
+                WeekView {
+                    since,
+                    until: since + Duration::weeks(1),
+                    deployments: (i % 4) as u64,
+                    lead_time_p50: lead(i),
+                    changes: u64::from(lead(i).is_some()),
+                }
+            })
+            .collect();
+        out[0].since += Duration::days(2);
+        out
+    }
+
+    fn view<'a>(r: &'a Report, weeks: &'a [WeekView], failures: &'a [Failure]) -> CommentView<'a> {
+        CommentView {
+            service: "api",
+            env: "production",
+            current: r,
+            previous: Some(r),
+            weeks,
+            too_many_weeks: None,
+            failures,
+            change: None,
+            flaky: &[],
+            flaky_source: FlakySource::Reports,
+            junit_unmatched: &[],
+        }
+    }
+
+    /// The ```mermaid blocks of a body.
+    fn charts(body: &str) -> Vec<&str> {
+        body.split("```mermaid\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn weeks_without_changes_are_left_off_the_line_not_drawn_as_zero() {
+        // Monday 2026-03-30 00:00.
+        let until = t("2026-03-30T00:00:00Z");
+        let w = weeks(until, 5, |i| (i != 2).then_some(3600.0 * (i + 1) as f64));
+        let r = report(until);
+        let body = comment_markdown(&view(&r, &w, &[]));
+        let c = charts(&body);
+        assert_eq!(c.len(), 2, "{body}");
+        assert!(c[0].contains("x-axis \"week from (UTC)\" [\"Feb 25\", \"Mar 2\", \"Mar 9\", \"Mar 16\", \"Mar 23\"]"), "{body}");
+        assert!(c[0].contains("bar [0, 1, 2, 3, 0]"), "{body}");
+        // Week 3 (Mar 9) shipped nothing: four points, no made-up zero.
+        assert!(
+            c[1].contains("[\"Feb 25\", \"Mar 2\", \"Mar 16\", \"Mar 23\"]"),
+            "{body}"
+        );
+        assert!(c[1].contains("y-axis \"p50, hours\" 0 --> 5"), "{body}");
+        assert!(c[1].contains("line [1.0, 2.0, 4.0, 5.0]"), "{body}");
+        assert!(
+            body.contains("the other week has no lead time and is left out, not drawn as 0."),
+            "{body}"
+        );
+        assert!(
+            body.contains("the first covers only 5 of 7 days."),
+            "{body}"
+        );
+        // The text fallback: sparkline and counts, and the table.
+        assert!(
+            body.contains("Deployments per week, oldest first: `▁▄▆█▁` (0, 1, 2, 3, 0; "),
+            "{body}"
+        );
+        assert!(body.contains("| 2026-03-09 | 7 | 2 | – | 0 |"), "{body}");
+        assert!(body.contains("| 2026-02-25 | 5 | 0 | 1.0h | 1 |"), "{body}");
+    }
+
+    #[test]
+    fn one_week_or_no_lead_time_draws_no_line() {
+        let until = t("2026-03-30T00:00:00Z");
+        let r = report(until);
+        let w = weeks(until, 1, |_| Some(600.0));
+        let body = comment_markdown(&view(&r, &w, &[]));
+        assert_eq!(charts(&body).len(), 1, "{body}");
+        assert!(body.contains("this one covers only 5 of 7 days."), "{body}");
+        assert!(
+            body.contains(
+                "Only the week from Mar 25 has a lead time (p50 10.0m): no line to draw."
+            ),
+            "{body}"
+        );
+        let w = weeks(until, 3, |_| None);
+        let body = comment_markdown(&view(&r, &w, &[]));
+        assert_eq!(charts(&body).len(), 1, "{body}");
+        assert!(body.contains("no lead-time chart"), "{body}");
+        // Minutes and days, by the largest value.
+        let w = weeks(until, 3, |i| Some(60.0 * (i + 1) as f64));
+        let body = comment_markdown(&view(&r, &w, &[]));
+        assert!(
+            body.contains("\"p50, minutes\" 0 --> 3\n    line [1.0, 2.0, 3.0]"),
+            "{body}"
+        );
+        let w = weeks(until, 3, |i| Some(86_400.0 * (i + 3) as f64));
+        let body = comment_markdown(&view(&r, &w, &[]));
+        assert!(
+            body.contains("\"p50, days\" 0 --> 5\n    line [3.0, 4.0, 5.0]"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn long_windows_chart_their_last_two_years_with_dated_labels() {
+        let until = t("2026-03-30T00:00:00Z");
+        let r = report(until);
+        let w = weeks(until, 300, |i| Some(3600.0 * (i % 7 + 1) as f64));
+        let body = comment_markdown(&view(&r, &w, &[]));
+        for c in charts(&body) {
+            let labels = c.lines().find(|l| l.contains("x-axis")).unwrap();
+            assert_eq!(labels.matches(", ").count() + 1, MAX_CHART_WEEKS, "{c}");
+            // Across years: unambiguous dates.
+            assert!(labels.contains("\"2024-04-08\""), "{labels}");
+        }
+        assert!(
+            body.contains("The charts and the table show the last 104 of 300 weeks."),
+            "{body}"
+        );
+        assert_eq!(body.matches("\n| 20").count(), MAX_CHART_WEEKS, "{body}");
+        let spark = body
+            .lines()
+            .find(|l| l.starts_with("Deployments per week"))
+            .unwrap();
+        assert_eq!(spark.split('`').nth(1).unwrap().chars().count(), 300);
+    }
+
+    fn failure(k: usize, text: &str, causes: usize) -> Failure {
+        let at = t("2026-03-10T12:00:00Z") + Duration::minutes(k as i64);
+        Failure {
+            deployment_id: format!("{text}{k}"),
+            sha: "0123456789abcdef0123456789abcdef01234567".into(),
+            finished_at: at,
+            causes: (0..causes)
+                .map(|c| {
+                    if c % 2 == 0 {
+                        Cause::Remediation {
+                            deployment_id: format!("{text}r{c}"),
+                            reason: RemediationReason::Revert,
+                            commit: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+                        }
+                    } else {
+                        Cause::Incident {
+                            incident_id: format!("{text}i{c}"),
+                            severity: Some(text.into()),
+                            title: Some(text.into()),
+                        }
+                    }
+                })
+                .collect(),
+            recovered_at: (k % 2 == 0).then_some(at + Duration::minutes(90)),
+        }
+    }
+
+    #[test]
+    fn failed_deployments_say_why_newest_first_escaped() {
+        let until = t("2026-03-30T00:00:00Z");
+        let r = report(until);
+        let f = [failure(0, "a", 2), failure(1, "<b>|@x", 7)];
+        let body = comment_markdown(&view(&r, &[], &f));
+        let section = body.split("<details>").nth(1).unwrap();
+        assert!(
+            section.starts_with(
+                "\n<summary>2 failed deployments in this window, and why</summary>\n\n"
+            ),
+            "{section}"
+        );
+        let lines: Vec<&str> = section.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(lines.len(), 2, "{section}");
+        assert_eq!(
+            lines[1],
+            "- 2026-03-10 12:00:00Z · deployment a0 (`0123456789ab`): reverted by deployment ar0 \
+             (commit `fedcba987654`); incident ai1 (a): a · recovered after 1.5h"
+        );
+        assert!(
+            lines[0].starts_with("- 2026-03-10 12:01:00Z · deployment &lt;b&gt;\\|@\u{2060}x1"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].ends_with("; and 2 more · not recovered yet"),
+            "{}",
+            lines[0]
+        );
+        assert!(!body.contains("<b>"), "{body}");
+        assert!(body.contains("</details>"), "{body}");
+    }
+
+    #[test]
+    fn the_worst_case_body_fits_with_whole_charts_and_the_marker() {
+        let until = t("2026-03-30T00:00:00Z");
+        let r = report(until);
+        let hostile = "<&>@|`\n-->".repeat(40);
+        let w = weeks(until, 1000, |i| Some(1e7 + i as f64));
+        let f: Vec<Failure> = (0..5000).map(|k| failure(k, &hostile, 40)).collect();
+        let flaky: Vec<FlakyLine> = (0..5000)
+            .map(|k| FlakyLine {
+                id: format!("{hostile}{k}"),
+                attempts: 3,
+                failures: 2,
+            })
+            .collect();
+        let change = ChangeView {
+            commits: (0..10_000)
+                .map(|k| CommitView {
+                    sha: format!("{k:040x}"),
+                    authored_at: 1_700_000_000 + k,
+                })
+                .collect(),
+            lead_time_so_far: Some(1e6),
+            truncated: true,
+            note: Some(hostile.clone()),
+        };
+        let service = format!("svc{hostile}");
+        let v = CommentView {
+            service: &service,
+            env: &hostile,
+            change: Some(&change),
+            flaky: &flaky,
+            ..view(&r, &w, &f)
+        };
+        let body = comment_markdown(&v);
+        assert!(body.len() < MAX_BODY, "{}", body.len());
+        assert!(body.starts_with(&marker(&service, &hostile)), "{body}");
+        assert!(
+            !body.contains("truncated to fit"),
+            "lists were cut, not the text"
+        );
+        let c = charts(&body);
+        assert_eq!(c.len(), 2);
+        assert!(c.iter().all(|c| c.trim_end().ends_with(']')), "{c:?}");
+        assert_eq!(body.matches("```").count(), 4, "every fence closed");
+        assert!(body.contains("more\n\n</details>"), "{body}");
+        assert!(body.contains("more (see the job log)"), "{body}");
+        assert_eq!(
+            body.matches("<details>").count(),
+            body.matches("</details>").count()
+        );
     }
 }

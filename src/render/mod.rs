@@ -9,11 +9,12 @@ mod exposition;
 mod html;
 mod incident;
 mod junit;
+mod mermaid;
 mod report;
 
 pub use comment::{
     ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_BODY as MAX_COMMENT_BODY,
-    comment_markdown, marker as comment_marker, sparkline,
+    MAX_CHART_WEEKS, MAX_LISTED, WeekView, comment_markdown, marker as comment_marker, sparkline,
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};

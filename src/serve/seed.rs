@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use crate::app::breakdown::{Breakdown, Cause, Failure, IncidentLine};
 use crate::app::series::{Bucket, buckets};
-use crate::event::RemediationReason;
 use crate::metrics::{BandTable, Banded, Level, Report, Window, round_to};
 
 fn minutes(seconds: Option<f64>) -> Option<f64> {
@@ -223,13 +222,7 @@ fn reason(f: &Failure) -> String {
                 reason,
                 commit,
             } => {
-                let what = match reason {
-                    RemediationReason::Rollback => "rolled back by deployment",
-                    RemediationReason::Hotfix => "hotfixed by deployment",
-                    RemediationReason::Revert => "reverted by deployment",
-                    RemediationReason::RevertSubject => "revert commit shipped by deployment",
-                    RemediationReason::HotfixSubject => "fix commit shipped by deployment",
-                };
+                let what = reason.remediated_by();
                 match commit {
                     Some(c) => format!("{what} {deployment_id} (commit {})", &c[..c.len().min(12)]),
                     None => format!("{what} {deployment_id}"),

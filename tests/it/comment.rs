@@ -175,7 +175,7 @@ fn run_gh(dm: &Dm, fake: &Fake, extra: &[(&str, &str)], args: &[&str]) -> Run {
 
 /// `dorameter ARGS` with this world's store in the default format (what
 /// `comment` prints depends on `--format`; `Dm::run` passes `--format json`).
-fn plain(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
+pub(crate) fn plain(dm: &Dm, env: &[(&str, &str)], args: &[&str]) -> Run {
     let store = dm.store_url();
     let out = dm
         .raw_command(&["--store", &store])
@@ -603,13 +603,16 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
     let body = &run.stdout;
     assert!(
         body.contains("| Deployment frequency | 0.10/day | ")
-            && body.contains("better: ↑ up from 0.03/day"),
+            && body.contains("| ▲ better (was 0.03/day) |"),
         "{body}"
     );
+    // ISO weeks from Wednesday 03-04 to Friday 04-03: days 10, 20 and 30
+    // fall in the second, third and fifth.
     assert!(
         body.contains(
-            "Deployments per week, oldest first: `▁███▁` (0, 1, 1, 1, 0; 3 in the window). \
-             The last bar covers only 2 of 7 days."
+            "Deployments per week, oldest first: `▁██▁█` (0, 1, 1, 0, 1; 3 in the window). \
+             Weeks run Monday to Monday (UTC), as in `report --by week`; \
+             the first covers only 5 of 7 days and the last only 4 of 7 days."
         ),
         "{body}"
     );
@@ -619,7 +622,7 @@ fn trend_against_the_previous_window_and_weekly_sparkline() {
 /// deployments `(day, lead time in hours)`, failed deploy jobs on `failed`
 /// days, and deploy-caused incidents `(day, hours to restore)` an hour after
 /// the deployment of that day.
-fn scripted(ok: &[(i64, i64)], failed: &[i64], incidents: &[(i64, i64)]) -> (Dm, Repo) {
+pub(crate) fn scripted(ok: &[(i64, i64)], failed: &[i64], incidents: &[(i64, i64)]) -> (Dm, Repo) {
     let dm = Dm::default();
     let mut repo = Repo::new();
     let mut events: Vec<(i64, Option<i64>)> = ok.iter().map(|&(d, h)| (d, Some(h))).collect();
@@ -666,7 +669,7 @@ fn row<'a>(body: &'a str, metric: &str) -> &'a str {
 }
 
 /// The weekly counts the comment prints beside its bars.
-fn weekly_counts(body: &str) -> Vec<u64> {
+pub(crate) fn weekly_counts(body: &str) -> Vec<u64> {
     let line = body
         .lines()
         .find(|l| l.starts_with("Deployments per week"))
@@ -676,10 +679,11 @@ fn weekly_counts(body: &str) -> Vec<u64> {
 }
 
 #[test]
-fn sparkline_counts_only_successful_deployments_and_labels_the_partial_week() {
-    // "now" is day 33: the 30-day window is [day 3, day 33), five bars of
-    // which the last covers days 31-32. Failed deploy jobs on days 6, 12
-    // and 31 must not count: 8 deployments, not 11.
+fn weekly_bars_count_only_successful_deployments_and_say_which_weeks_are_partial() {
+    // "now" is day 33 (Friday 04-03): the 30-day window is [day 3, day 33),
+    // cut into ISO weeks: Wednesday 03-04 to Monday 03-09 (5 days), three
+    // whole weeks, then Monday 03-30 to the end (4 days). Failed deploy
+    // jobs on days 6, 12 and 31 must not count: 8 deployments, not 11.
     let ok = [4, 5, 9, 12, 16, 22, 29, 32].map(|d| (d, 2));
     let (dm, _repo) = scripted(&ok, &[6, 12, 31], &[]);
     let report = dm.report("api", NOW - 30 * 86_400, NOW, &[]);
@@ -703,30 +707,35 @@ fn sparkline_counts_only_successful_deployments_and_labels_the_partial_week() {
     let body = &run.stdout;
     let counts = weekly_counts(body);
     assert_eq!(counts.iter().sum::<u64>(), deployments, "{body}");
-    assert_eq!(counts, vec![3, 2, 1, 1, 1], "{body}");
+    assert_eq!(counts, vec![2, 2, 1, 1, 2], "{body}");
     assert!(
-        body.contains("The last bar covers only 2 of 7 days."),
+        body.contains("the first covers only 5 of 7 days and the last only 4 of 7 days."),
         "{body}"
     );
-    // A whole number of weeks has no partial bar to label.
-    let run = plain(
-        &dm,
-        &[],
-        &[
-            "comment",
-            "--service",
-            "api",
-            "--window",
-            "28d",
-            "--dry-run",
-        ],
-    );
-    assert!(
-        !run.stdout.contains("The last bar covers"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(weekly_counts(&run.stdout).iter().sum::<u64>(), 7);
+    // The bars are `report --by week`'s points over the same window.
+    let (since, until) = (rfc(NOW - 30 * 86_400), rfc(NOW));
+    let series = dm.json(&[
+        "report",
+        "--service",
+        "api",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--by",
+        "week",
+    ]);
+    let points: Vec<u64> = series[0]["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{series}"))
+        .iter()
+        .map(|p| {
+            p["metrics"]["deployment_frequency"]["deployments"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(points, counts, "{series}");
 }
 
 #[test]
@@ -750,12 +759,11 @@ fn trend_says_better_or_worse_per_metric_in_both_directions() {
         "Time to restore",
     ] {
         let r = row(&body, metric);
-        assert!(r.contains("| worse: "), "{metric} got worse: {r}");
+        assert!(r.contains("| ▼ worse (was "), "{metric} got worse: {r}");
     }
-    assert!(row(&body, "Deployment frequency").contains("worse: ↓ down from"));
-    assert!(row(&body, "Lead time for changes").contains("worse: ↑ up from 1.0h"));
-    assert!(row(&body, "Change failure rate").contains("worse: ↑ up from 25.0%"));
-    assert!(row(&body, "Time to restore").contains("worse: ↑ up from 1.0h"));
+    assert!(row(&body, "Lead time for changes").contains("▼ worse (was 1.0h)"));
+    assert!(row(&body, "Change failure rate").contains("▼ worse (was 25.0%)"));
+    assert!(row(&body, "Time to restore").contains("▼ worse (was 1.0h)"));
 
     // Getting better: the mirror image.
     let (dm, _repo) = scripted(
@@ -767,15 +775,15 @@ fn trend_says_better_or_worse_per_metric_in_both_directions() {
         .assert_ok()
         .stdout
         .clone();
-    assert!(row(&body, "Deployment frequency").contains("better: ↑ up from"));
-    assert!(row(&body, "Lead time for changes").contains("better: ↓ down from 1.0d"));
-    assert!(row(&body, "Change failure rate").contains("better: ↓ down from 100.0%"));
-    assert!(row(&body, "Time to restore").contains("better: ↓ down from 5.0h"));
-    // Never a bare arrow a reader must interpret.
-    for metric in ["Deployment frequency", "Lead time for changes"] {
-        let r = row(&body, metric);
-        assert!(r.contains("better") || r.contains("worse"), "{r}");
-    }
+    // The arrow is the verdict, whichever way the number moved: more
+    // deployments and shorter lead times, restores and fewer failures all
+    // point up.
+    assert!(row(&body, "Deployment frequency").contains("| ▲ better (was "));
+    assert!(row(&body, "Lead time for changes").contains("| ▲ better (was 1.0d) |"));
+    assert!(row(&body, "Change failure rate").contains("| ▲ better (was 100.0%) |"));
+    assert!(row(&body, "Time to restore").contains("| ▲ better (was 5.0h) |"));
+    // Never an arrow for the number's direction a reader must interpret.
+    assert!(!body.contains('↑') && !body.contains('↓'), "{body}");
 }
 
 /// A report where `c::flaky_one` failed, then passed on a retry (Surefire's

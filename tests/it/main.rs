@@ -7,6 +7,7 @@ mod backfill;
 mod bad_input;
 mod ci;
 mod comment;
+mod comment_charts;
 mod compat;
 mod demo;
 mod deploy;
