@@ -18,9 +18,10 @@ use std::process::{Command, Stdio};
 use super::comment::{plain, scripted, weekly_counts};
 use super::util::{DAY, Dm, NOW, Repo, at, rfc};
 
-/// `node` and the parse script, or `None` (after saying so loudly: written
-/// to the process's stderr, past the test harness's capture).
-fn tools() -> Option<(PathBuf, PathBuf)> {
+/// `node` and the installed `tools/node` directory, or `None` (after saying
+/// so loudly: written to the process's stderr, past the test harness's
+/// capture) with `skipped` named as what was not checked.
+pub(crate) fn node_tools(skipped: &str) -> Option<(PathBuf, PathBuf)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/node");
     let node = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
@@ -43,19 +44,17 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
             std::env::var("DORAMETER_REQUIRE_NODE").as_deref() != Ok("1"),
             "DORAMETER_REQUIRE_NODE=1 but {why}"
         );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {why}; the comment's Mermaid blocks were not parsed"
-        );
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {why}; {skipped}");
         return None;
     }
-    Some((node?, dir.join("mermaid-parse.mjs")))
+    Some((node?, dir))
 }
 
 /// The parser's verdict on `diagrams` (its report: a line per diagram and
 /// Mermaid version), or `None` when the tools are missing (skipped).
 fn parse(diagrams: &[String]) -> Option<Result<String, String>> {
-    let (node, script) = tools()?;
+    let (node, dir) = node_tools("the comment's Mermaid blocks were not parsed")?;
+    let script = dir.join("mermaid-parse.mjs");
     let mut child = Command::new(node)
         .arg(&script)
         .arg("--json")

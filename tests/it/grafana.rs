@@ -153,6 +153,88 @@ fn the_dashboards_load_their_data_source_by_variable() {
     }
 }
 
+/// `grafana-dashboard-check.mjs` on `files`: its verdict, or `None` when
+/// the Node.js tools are missing (skipped).
+fn schema_check(files: &[PathBuf]) -> Option<Result<String, String>> {
+    let (node, dir) = crate::comment_charts::node_tools(
+        "the dashboards were not checked against @grafana/schema",
+    )?;
+    let out = std::process::Command::new(node)
+        .arg(dir.join("grafana-dashboard-check.mjs"))
+        .args(files)
+        .output()
+        .expect("run node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    })
+}
+
+#[test]
+fn the_dashboards_are_valid_grafana_dashboards() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dashboards/grafana");
+    let files = [
+        dir.join("dorameter-postgres.json"),
+        dir.join("dorameter-prometheus.json"),
+    ];
+    let Some(verdict) = schema_check(&files) else {
+        return;
+    };
+    let out = verdict.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        2,
+        "{out}"
+    );
+
+    // The check can fail: a wrong type, an unknown field, a bad enum value.
+    let tmp = tempfile::tempdir().unwrap();
+    for (what, edit) in [
+        (
+            "schemaVersion",
+            Box::new(|d: &mut Value| d["schemaVersion"] = "39".into()) as Box<dyn Fn(&mut Value)>,
+        ),
+        (
+            "colour",
+            Box::new(|d: &mut Value| {
+                d["panels"][0]["fieldConfig"]["defaults"]["colour"] = "red".into()
+            }),
+        ),
+        (
+            "textMode",
+            Box::new(|d: &mut Value| d["panels"][0]["options"]["textMode"] = "loud".into()),
+        ),
+        (
+            "drawStyle",
+            Box::new(|d: &mut Value| {
+                let p = d["panels"]
+                    .as_array_mut()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|p| p["type"] == "timeseries")
+                    .unwrap();
+                p["fieldConfig"]["defaults"]["custom"]["drawStyle"] = "zigzag".into();
+            }),
+        ),
+    ] {
+        let mut d = dashboard("dorameter-postgres.json");
+        edit(&mut d);
+        let file = tmp.path().join(format!("{what}.json"));
+        std::fs::write(&file, d.to_string()).unwrap();
+        let e = schema_check(&[file]).expect("tools").expect_err(what);
+        assert!(
+            e.contains(what) || e.contains("not assignable"),
+            "{what}: {e}"
+        );
+    }
+}
+
 /// The scripted month in PostgreSQL.
 fn month_in_postgres() -> Option<(Db, Dm)> {
     let admin = server()?;
