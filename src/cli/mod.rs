@@ -11,6 +11,7 @@ mod flush;
 mod incident;
 mod junit;
 mod report;
+mod scope;
 mod serve;
 mod store;
 
