@@ -178,8 +178,9 @@ pub fn breakdown(
     out.ok_or_else(|| Error::internal("the store ran no read for the breakdown"))
 }
 
-/// A cause with the recorded details of what fired it.
-fn explain(tx: &dyn ReadTx, failed: &str, cause: &FailureCause) -> Result<Cause> {
+/// A cause of the failure of deployment `failed`, with the recorded
+/// details of what fired it (`deployments list|show` explain theirs here too).
+pub(crate) fn explain(tx: &dyn ReadTx, failed: &str, cause: &FailureCause) -> Result<Cause> {
     Ok(match cause {
         FailureCause::RemediatedBy(by) => {
             let remediation = tx
