@@ -9,6 +9,7 @@ mod ci;
 mod comment;
 mod demo;
 mod deploy;
+mod deployments;
 mod errors;
 mod git_store;
 mod gitlab_component;
