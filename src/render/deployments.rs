@@ -280,7 +280,7 @@ fn heading(v: &DeploymentListView<'_>, esc: fn(&str) -> String) -> String {
 fn more_line(v: &DeploymentListView<'_>) -> Option<String> {
     (v.more > 0).then(|| {
         format!(
-            "{} more not shown (--limit {}; --format json or csv with a larger --limit lists them)",
+            "{} more not shown (--limit {}): raise --limit to list them",
             v.more, v.limit
         )
     })
