@@ -43,6 +43,8 @@ pub mod defaults {
     /// `flaky --window`; the flaky thresholds default in
     /// [`crate::junit::Thresholds::default`], the domain's own.
     pub const FLAKY_WINDOW: Duration = Duration::days(14);
+    /// `deployments list --limit`.
+    pub const DEPLOYMENTS_LIMIT: usize = 50;
 }
 
 /// Where a setting's value came from.
@@ -541,6 +543,20 @@ impl Settings {
             .cfg("max_commits", |c| &c.max_commits)
             .map(|s| s.map(|n| n.0))
             .unwrap_or_else(|| Setting::new(defaults::MAX_COMMITS, Origin::Default)))
+    }
+
+    /// `deployments list --limit`: how many deployments to show, at least 1.
+    pub fn deployments_limit(&self, flag: Option<String>) -> Result<usize> {
+        let Some(n) = self.number::<usize>("limit", flag)? else {
+            return Ok(defaults::DEPLOYMENTS_LIMIT);
+        };
+        if n == 0 {
+            return Err(Error::usage_hint(
+                format!("{} must be at least 1", self.origin("limit")),
+                "pass --limit a positive number, e.g. 50",
+            ));
+        }
+        Ok(n)
     }
 
     /// A number flag, named by its origin in errors (clap would name only

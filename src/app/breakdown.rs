@@ -195,8 +195,9 @@ pub(crate) fn explain_failures(
     Ok(failures)
 }
 
-/// A cause with the recorded details of what fired it.
-fn explain(tx: &dyn ReadTx, failed: &str, cause: &FailureCause) -> Result<Cause> {
+/// A cause of the failure of deployment `failed`, with the recorded
+/// details of what fired it (`deployments list|show` explain theirs here too).
+pub(crate) fn explain(tx: &dyn ReadTx, failed: &str, cause: &FailureCause) -> Result<Cause> {
     Ok(match cause {
         FailureCause::RemediatedBy(by) => {
             let remediation = tx

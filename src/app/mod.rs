@@ -11,6 +11,7 @@ pub mod comment;
 pub mod demo;
 pub mod deploy;
 pub mod deployment_list;
+pub mod deployments;
 pub mod exposition;
 pub mod flaky;
 pub mod incident;

@@ -229,8 +229,9 @@ fn known_env(pairs: &[(String, String)], env: &str, store: &str) -> Result<()> {
 }
 
 /// `names` sorted by edit distance to `to`, then by name; at most 10.
-fn closest_first<'a>(mut names: Vec<&'a str>, to: &str) -> Vec<&'a str> {
-    names.sort_by_key(|n| (edit_distance(n, to), *n));
+pub(crate) fn closest_first<'a>(mut names: Vec<&'a str>, to: &str) -> Vec<&'a str> {
+    // Cached: each name's distance once (a store's deployment ids are many).
+    names.sort_by_cached_key(|n| (edit_distance(n, to), *n));
     names.dedup();
     names.truncate(10);
     names

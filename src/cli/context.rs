@@ -1,7 +1,8 @@
 //! What every command adapter shares: the process's surroundings (env map,
 //! working directory, writers), settings resolution, opening the store,
 //! handing events to the sinks, and the output helpers (warnings, JSON,
-//! GitHub step outputs). The only module a `cli/*.rs` command imports.
+//! GitHub step outputs). With `scope` (the window flags `report` and
+//! `deployments list` share), the only module a `cli/*.rs` command imports.
 
 use std::io::Write;
 use std::path::Path;

@@ -108,6 +108,7 @@ fn next_commands(demo: &Demo) -> Vec<String> {
     let store = shell_word(&format!("sqlite:{}", demo.store.display()));
     vec![
         format!("cd {dir} && dorameter report"),
+        format!("cd {dir} && dorameter deployments list --failed"),
         format!("cd {dir} && git log --graph --oneline --decorate"),
         format!("dorameter --store {store} report --window 7d --format markdown"),
     ]

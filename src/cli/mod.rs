@@ -6,11 +6,13 @@ mod comment;
 mod context;
 mod demo;
 mod deploy;
+mod deployments;
 mod flaky;
 mod flush;
 mod incident;
 mod junit;
 mod report;
+mod scope;
 mod serve;
 mod store;
 
@@ -86,6 +88,9 @@ pub enum Command {
     Incident(incident::IncidentCommand),
     /// Report the DORA metrics with their bands
     Report(report::ReportArgs),
+    /// The audit trail: each deployment with its kind, status, changes and why it counts as failed
+    #[command(subcommand)]
+    Deployments(deployments::DeploymentsCommand),
     /// Record matching git tags as past deployments: history on day one
     Backfill(backfill::BackfillArgs),
     /// Ingest JUnit XML reports: outcomes and flaky tests of this run
@@ -113,6 +118,7 @@ pub fn run(cli: Cli, ctx: &mut Context<'_>) -> Result<u8> {
         Command::Deploy(args) => deploy::run(args, &global, ctx),
         Command::Incident(cmd) => incident::run(cmd, &global, ctx),
         Command::Report(args) => report::run(args, &global, ctx),
+        Command::Deployments(cmd) => deployments::run(cmd, &global, ctx),
         Command::Backfill(args) => backfill::run(args, &global, ctx),
         Command::Junit(args) => junit::run(args, &global, ctx),
         Command::Flaky(args) => flaky::run(args, &global, ctx),

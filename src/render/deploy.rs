@@ -87,7 +87,7 @@ impl<'a> DeploymentView<'a> {
     }
 }
 
-fn change_view(c: &Change) -> ChangeView<'_> {
+pub(super) fn change_view(c: &Change) -> ChangeView<'_> {
     ChangeView {
         sha: &c.sha,
         authored_at: format_time(c.authored_at),
@@ -110,12 +110,12 @@ pub fn lead_time(changes: &[Change]) -> Option<LeadTimeView> {
     })
 }
 
-fn short(sha: &str) -> &str {
+pub(super) fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
 /// The rule that marked a deployment failed, and the commit that fired it.
-fn why(r: &Remediation) -> String {
+pub(super) fn why(r: &Remediation) -> String {
     let rule = match r.reason {
         RemediationReason::Rollback => "rollback",
         RemediationReason::Hotfix => "--hotfix",
@@ -129,8 +129,9 @@ fn why(r: &Remediation) -> String {
     }
 }
 
-fn lead_line(v: &DeploymentView<'_>) -> String {
-    match (&v.lead_time, v.lead_time_note) {
+/// A deployment's lead time in words: its statistics, else why it has none.
+pub(super) fn lead_line(lead: Option<&LeadTimeView>, note: Option<LeadTimeNote>) -> String {
+    match (lead, note) {
         (Some(l), _) => format!(
             "p50 {} · p95 {} · mean {} over {} change{}",
             humanize_seconds(l.p50_seconds),
@@ -160,7 +161,10 @@ pub fn deployment_table(v: &DeploymentView<'_>) -> String {
         vec!["previous".into(), v.previous_sha.unwrap_or("-").to_string()],
         vec!["finished".into(), super::human_time(&v.finished_at)],
         vec!["status".into(), format!("{} · {}", v.status, v.kind)],
-        vec!["lead time".into(), lead_line(v)],
+        vec![
+            "lead time".into(),
+            lead_line(v.lead_time.as_ref(), v.lead_time_note),
+        ],
     ];
     if v.clamped_changes > 0 {
         rows.push(vec![
@@ -188,7 +192,7 @@ pub fn deployment_markdown(v: &DeploymentView<'_>) -> String {
         markdown(v.env),
         v.status,
         v.kind,
-        lead_line(v),
+        lead_line(v.lead_time.as_ref(), v.lead_time_note),
         v.sha,
         v.previous_sha
             .map(|p| format!("`{p}`"))

@@ -4,6 +4,7 @@
 
 mod comment;
 mod deploy;
+mod deployments;
 pub mod escape;
 mod exposition;
 mod html;
@@ -17,6 +18,11 @@ pub use comment::{
     MAX_CHART_WEEKS, MAX_LISTED, WeekView, comment_markdown, marker as comment_marker, sparkline,
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
+pub use deployments::{
+    DeploymentListView, DeploymentShowView, ListedView, RemediatedView, deployment_list_csv,
+    deployment_list_markdown, deployment_list_table, deployment_show_markdown,
+    deployment_show_table,
+};
 pub use exposition::{BUCKETS as HISTOGRAM_BUCKETS, exposition};
 pub use html::{DashboardView, dashboard_csp, dashboard_html};
 pub use incident::{IncidentView, incident_table};

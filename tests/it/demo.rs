@@ -96,6 +96,21 @@ fn demo_reports_every_key_metric_with_no_git_identity() {
         "CFR",
     );
     assert_eq!(level(&m["change_failure_rate"]), "high");
+    // And which ones, with why: the audit trail of the same window.
+    let failed = dorameter(
+        &dm,
+        &dir,
+        &["deployments", "list", "--failed", "--format", "json"],
+    )
+    .json();
+    assert_eq!(failed["total"], 3, "{failed:#}");
+    let reasons: Vec<&str> = failed["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["causes"][0]["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["hotfix", "revert", "rollback"], "{failed:#}");
     // Restored in 35 and 55 minutes.
     assert_close(
         &m["time_to_restore"]["value"],

@@ -290,3 +290,37 @@ fn report_for_a_service_with_no_event_names_the_known_ones() {
     let out = dm.command(&["report", "--env", "prod"]).output().unwrap();
     insta::assert_snapshot!(render(dm.dir.path(), out));
 }
+
+/// `deployments show` of an id the store does not hold names the closest
+/// ones it does; `deployments list` of an unknown service, the known ones.
+#[test]
+fn deployments_of_an_unknown_id_or_service_name_the_closest() {
+    let dm = Dm::default();
+    for id in ["api-2026-03-01", "api-2026-03-02", "web-2026-03-01"] {
+        let service = &id[..3];
+        dm.json(&[
+            "deploy",
+            "--service",
+            service,
+            "--id",
+            id,
+            "--sha",
+            "0123456789abcdef0123456789abcdef01234567",
+        ]);
+    }
+    let out = dm
+        .command(&["deployments", "show", "api-2026-03-03"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(render(dm.dir.path(), out));
+    let out = dm
+        .command(&["deployments", "list", "--service", "wbe"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(render(dm.dir.path(), out));
+}
+
+#[test]
+fn deployments_list_limit_of_zero() {
+    insta::assert_snapshot!(failure(&["deployments", "list", "--limit", "0"], &[], None));
+}

@@ -11,6 +11,7 @@ mod comment_charts;
 mod compat;
 mod demo;
 mod deploy;
+mod deployments;
 mod errors;
 mod git_store;
 mod gitlab_component;

@@ -58,6 +58,8 @@ pub(crate) struct Month {
     graph: Graph,
     deps: Vec<Dep>,
     incs: Vec<Inc>,
+    /// What `deploy --format json` printed for each deployment id.
+    pub(crate) printed: BTreeMap<String, Value>,
 }
 
 fn reverted_shas(message: &str) -> Vec<String> {
@@ -106,6 +108,7 @@ impl Month {
             graph: Graph::default(),
             deps: vec![],
             incs: vec![],
+            printed: BTreeMap::new(),
         }
     }
 
@@ -170,6 +173,7 @@ impl Month {
             .deploy_at(repo_path, svc, id, &sha, finished, &extra);
         assert_eq!(out["recorded"], true, "{out}");
         assert_eq!(out["sha"], sha.as_str(), "{out}");
+        self.printed.insert(id.to_string(), out.clone());
 
         if o.failure {
             assert_eq!(out["status"], "failure", "{out}");
