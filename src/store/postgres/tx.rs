@@ -154,6 +154,7 @@ impl<'a> Tx<'a> {
     pub(super) fn recorded(&self) {
         let n = &self.store.recorded;
         n.set(n.get() + 1);
+        self.store.replan_as_it_grows();
     }
 
     /// Called by every write: answers read before it may be stale.
