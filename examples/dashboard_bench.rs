@@ -169,8 +169,10 @@ fn main() {
         Pg::connect(&url).exec("VACUUM ANALYZE");
     }
     let pg = Pg::connect(&url);
+    let (deployments, _) = pg.time("SELECT 1 FROM dorameter.deployments");
     let (changes, _) = pg.time("SELECT 1 FROM dorameter.changes");
-    println!("store: {n} deployments, {changes} changes");
+    let (incidents, _) = pg.time("SELECT 1 FROM dorameter.incidents");
+    println!("store: {deployments} deployments, {changes} changes, {incidents} incidents");
 
     let text = std::fs::read_to_string("dashboards/grafana/dorameter-postgres.json")
         .expect("run from the repository root");

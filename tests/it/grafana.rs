@@ -153,6 +153,42 @@ fn the_dashboards_load_their_data_source_by_variable() {
     }
 }
 
+#[test]
+fn the_provisioning_files_provide_what_the_dashboards_ask_for() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dashboards/grafana/provisioning");
+    let read = |name: &str| -> serde_yaml::Value {
+        let text = std::fs::read_to_string(dir.join(name)).expect(name);
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let sources = read("datasources/dorameter.yaml");
+    assert_eq!(sources["apiVersion"], 1);
+    let types: Vec<&str> = sources["datasources"]
+        .as_sequence()
+        .expect("datasources")
+        .iter()
+        .map(|d| d["type"].as_str().expect("type"))
+        .collect();
+    // Each dashboard's data source variable lists sources of a type provided.
+    for name in ["dorameter-postgres.json", "dorameter-prometheus.json"] {
+        let d = dashboard(name);
+        let wanted = d["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["type"] == "datasource")
+            .and_then(|v| v["query"].as_str())
+            .expect("a data source variable");
+        assert!(types.contains(&wanted), "{name} wants {wanted}: {types:?}");
+        for p in panels(&d) {
+            assert_eq!(p["datasource"]["type"], wanted, "{name}: {}", p["title"]);
+        }
+    }
+    let providers = read("dashboards/dorameter.yaml");
+    let provider = &providers["providers"][0];
+    assert_eq!(provider["type"], "file");
+    assert!(provider["options"]["path"].as_str().is_some_and(|p| p.starts_with('/')));
+}
+
 /// `grafana-dashboard-check.mjs` on `files`: its verdict, or `None` when
 /// the Node.js tools are missing (skipped).
 fn schema_check(files: &[PathBuf]) -> Option<Result<String, String>> {
