@@ -240,6 +240,7 @@ impl CommentRequest {
         ReportRequest {
             service: Some(self.service.clone()),
             env: Some(self.env.clone()),
+            team: None,
             window,
             attribution_window: self.attribution_window,
             bands: self.bands.clone(),

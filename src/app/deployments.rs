@@ -155,6 +155,7 @@ pub fn show(store: &mut dyn Store, req: &ShowRequest) -> Result<Shown> {
         let r = ReportRequest {
             service: Some(d.service.clone()),
             env: Some(d.env.clone()),
+            team: None,
             window,
             attribution_window: req.attribution_window,
             bands,

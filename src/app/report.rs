@@ -16,6 +16,9 @@ pub struct ReportRequest {
     /// The environment; with a service and none given, `production`; without
     /// a service, a filter.
     pub env: Option<String>,
+    /// Only the services of this team: those whose latest successful
+    /// deployment in the env names it (`deploy --team`).
+    pub team: Option<String>,
     pub window: Window,
     pub attribution_window: Duration,
     pub bands: BandTable,
@@ -76,7 +79,7 @@ pub(crate) fn targets(
     req: &ReportRequest,
     shown: &str,
 ) -> Result<Vec<(String, String)>> {
-    Ok(match (&req.service, &req.env) {
+    let pairs = match (&req.service, &req.env) {
         (Some(service), env) => {
             let env = env.as_deref().unwrap_or(defaults::ENV);
             require_service(tx, service, Some(env), shown, false)?;
@@ -92,6 +95,61 @@ pub(crate) fn targets(
                 .filter(|(_, e)| env.as_ref().is_none_or(|want| want == e))
                 .collect()
         }
+    };
+    match &req.team {
+        Some(team) => of_team(tx, pairs, team, req.now, shown),
+        None => Ok(pairs),
+    }
+}
+
+/// The team of a service in an env: what its latest successful deployment
+/// names (`deploy --team`), as the dashboards' `dora_services` view has it.
+pub(crate) fn team_of(
+    tx: &dyn ReadTx,
+    service: &str,
+    env: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let Some(latest) = tx.previous_success(service, env, now)? else {
+        return Ok(None);
+    };
+    Ok(tx.deployment(&latest.id)?.and_then(|d| d.team))
+}
+
+/// The pairs whose team is `team`; none is [`Error::NoInput`] naming the
+/// teams the pairs have, closest first.
+fn of_team(
+    tx: &dyn ReadTx,
+    pairs: Vec<(String, String)>,
+    team: &str,
+    now: DateTime<Utc>,
+    shown: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut kept = Vec::new();
+    let mut teams = Vec::new();
+    for (service, env) in pairs {
+        match team_of(tx, &service, &env, now)? {
+            Some(t) if t == team => kept.push((service, env)),
+            Some(t) => teams.push(t),
+            None => {}
+        }
+    }
+    if !kept.is_empty() {
+        return Ok(kept);
+    }
+    let known = closest_first(teams.iter().map(String::as_str).collect(), team);
+    Err(Error::NoInput {
+        message: match known.as_slice() {
+            [] => format!("no service of team '{team}' in {shown}: no deployment there names a team"),
+            known => format!(
+                "no service of team '{team}' in {shown}; known teams: {}",
+                known.join(", ")
+            ),
+        },
+        hint: Some(
+            "check --team (DORAMETER_TEAM, or `team` in .dorameter.toml); a service's team is the one its latest deployment names (deploy --team)"
+                .into(),
+        ),
     })
 }
 

@@ -27,6 +27,9 @@ pub struct ScopeArgs {
     /// Window end, exclusive [default: now]
     #[arg(long, env = ev::UNTIL, value_name = "TIME")]
     pub until: Option<String>,
+    /// Only the services of this team: those whose latest deployment names it (deploy --team)
+    #[arg(long, env = ev::TEAM)]
+    pub team: Option<String>,
     /// Attribute an incident to the latest deployment finished at most this long before it [default: 24h]
     #[arg(long, env = ev::ATTRIBUTION_WINDOW, value_name = "DURATION")]
     pub attribution_window: Option<String>,
@@ -54,6 +57,7 @@ pub fn request(args: &ScopeArgs, bands: Option<String>, s: &Settings) -> Result<
         window: report::window(since, until, span)?,
         service,
         env: env.map(|v| v.value),
+        team: s.team(args.team.clone()),
         attribution_window,
         bands,
         now: s.now,

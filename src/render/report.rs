@@ -134,6 +134,9 @@ fn emoji(l: Option<Level>) -> &'static str {
 /// The reports as aligned text; `store` names the store when there is
 /// nothing to show.
 pub fn report_table(reports: &[Report], store: &str) -> String {
+    if reports.len() > 1 {
+        return summary(reports, false);
+    }
     let mut out = String::new();
     for (i, r) in reports.iter().enumerate() {
         if i > 0 {
@@ -170,6 +173,63 @@ pub fn report_table(reports: &[Report], store: &str) -> String {
             super::escape::terminal(store)
         ));
     }
+    out
+}
+
+/// Several services: one row per service+env, each banded metric's value
+/// with its level, then rework; Markdown or aligned text. The details of
+/// one are `report --service`'s.
+fn summary(reports: &[Report], as_markdown: bool) -> String {
+    let first = &reports[0];
+    let mut header = vec!["service".to_string(), "env".to_string()];
+    header.extend(rows(first).iter().map(|row| match row.key {
+        "lead_time_for_changes" => "Lead time p50".to_string(),
+        "time_to_restore" => "Time to restore p50".to_string(),
+        "failed_deployment_recovery_time" => "Recovery p50".to_string(),
+        _ => row.title.to_string(),
+    }));
+    let mut table = vec![header];
+    for r in reports {
+        let (service, env) = if as_markdown {
+            (markdown(&r.service), markdown(&r.env))
+        } else {
+            (terminal(&r.service), terminal(&r.env))
+        };
+        let mut line = vec![service, env];
+        for row in rows(r) {
+            let value = shown(row.value, row.unit);
+            line.push(match (row.key, row.level, as_markdown) {
+                ("rework_rate", _, _) | (_, None, _) => value,
+                (_, level, true) => format!("{value} {}", emoji(level)),
+                (_, level, false) => format!("{value} {}", level_str(level)),
+            });
+        }
+        table.push(line);
+    }
+    let window = format!(
+        "{} → {} ({} days, bands {})",
+        super::human_time(&first.window.start),
+        super::human_time(&first.window.end),
+        first.window.days,
+        first.bands
+    );
+    let mut services: Vec<&str> = reports.iter().map(|r| r.service.as_str()).collect();
+    services.dedup();
+    let what = super::count(services.len() as u64, "service");
+    if !as_markdown {
+        return format!(
+            "{what}  {window}\n{}dorameter report --service NAME (--env ENV) shows one in detail\n",
+            super::columns(&table)
+        );
+    }
+    let mut out = format!("### DORA metrics: {what}\n\n{window}\n\n");
+    for (i, row) in table.iter().enumerate() {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+        if i == 0 {
+            out.push_str(&format!("|{}\n", "---|".repeat(row.len())));
+        }
+    }
+    out.push_str("\n`dorameter report --service NAME` shows one in detail.\n");
     out
 }
 
@@ -222,6 +282,9 @@ pub fn series_table(series: &[Vec<Report>], by: &str, as_markdown: bool) -> Stri
 }
 
 pub fn report_markdown(reports: &[Report]) -> String {
+    if reports.len() > 1 {
+        return summary(reports, true);
+    }
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(

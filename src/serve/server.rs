@@ -119,6 +119,7 @@ impl AppState {
         crate::app::report::ReportRequest {
             service,
             env,
+            team: None,
             window,
             attribution_window: self.answers.attribution_window,
             bands: self.answers.bands.clone(),

@@ -186,7 +186,11 @@ fn the_provisioning_files_provide_what_the_dashboards_ask_for() {
     let providers = read("dashboards/dorameter.yaml");
     let provider = &providers["providers"][0];
     assert_eq!(provider["type"], "file");
-    assert!(provider["options"]["path"].as_str().is_some_and(|p| p.starts_with('/')));
+    assert!(
+        provider["options"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with('/'))
+    );
 }
 
 /// `grafana-dashboard-check.mjs` on `files`: its verdict, or `None` when

@@ -179,6 +179,7 @@ fn request(s: &Scripted, service: Option<&str>, env: Option<&str>) -> ReportRequ
     ReportRequest {
         service: service.map(str::to_string),
         env: env.map(str::to_string),
+        team: None,
         window: Window {
             since: t(s.since),
             until: t(s.until),
@@ -474,4 +475,140 @@ fn report_by_gives_the_series_in_every_format() {
     }
     let bad = s.dm.run(&with(&window, &["--by", "fortnight"]));
     assert_eq!(bad.code, 2, "{bad:#?}");
+}
+
+/// `report` without `--service`: one row per service+env in the table and
+/// Markdown, each value and level as `--format json` has them; `--team`
+/// keeps the services whose latest deployment names the team, in every
+/// format and in `deployments list`.
+#[test]
+fn report_is_one_row_per_service_and_team_filters() {
+    let s = scripted();
+    let (since, until) = (rfc(s.since), rfc(s.until));
+    let window = ["--since", since.as_str(), "--until", until.as_str()];
+    let all = s.report_all();
+    let reports = all.as_array().expect("an array without --service");
+    assert!(reports.len() >= 3, "{all}");
+    let store = s.dm.store_url();
+    let run = |format: &str, extra: &[&str]| {
+        let mut args = vec!["--store", store.as_str(), "--format", format, "report"];
+        args.extend(window);
+        args.extend(extra);
+        let run = s.dm.run_raw(&args);
+        run.assert_ok();
+        run.stdout
+    };
+    for format in ["table", "markdown"] {
+        let text = run(format, &[]);
+        let lines: Vec<&str> = text.lines().collect();
+        for r in reports {
+            let (svc, env) = (r["service"].as_str().unwrap(), r["env"].as_str().unwrap());
+            let row = lines
+                .iter()
+                .find(|l| {
+                    let cells: Vec<&str> = l
+                        .split(if format == "table" { "  " } else { "|" })
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    cells.first() == Some(&svc) && cells.get(1) == Some(&env)
+                })
+                .unwrap_or_else(|| panic!("{format}: a row for {svc}/{env}:\n{text}"));
+            let m = &r["metrics"];
+            let per_day = m["deployment_frequency"]["value"].as_f64().unwrap();
+            assert!(
+                row.contains(&format!("{per_day:.2}/day")),
+                "{format} {svc}/{env}: {row}"
+            );
+            if let Some(level) = m["deployment_frequency"]["level"].as_str() {
+                assert!(row.contains(level), "{format} {svc}/{env}: {row}");
+            }
+            match m["change_failure_rate"]["value"].as_f64() {
+                Some(cfr) => assert!(row.contains(&format!("{cfr:.2}%")), "{row}"),
+                None => assert!(row.contains("no data"), "{row}"),
+            }
+        }
+        // One row per service+env, not a table per service.
+        assert_eq!(
+            text.matches("Deployment frequency").count(),
+            1,
+            "{format}:\n{text}"
+        );
+    }
+
+    // Teams: api's latest production deployment names payments, web's
+    // core; staging names none.
+    let head = s.repo.head();
+    // After everything else (a rollback follows the window).
+    let t = s.dm.now - 2 * MIN;
+    for (svc, team, at) in [("api", "payments", t), ("web", "core", t + 60)] {
+        let finished = rfc(at);
+        s.dm.json(&[
+            "deploy",
+            "--repo",
+            &s.repo.path.display().to_string(),
+            "--service",
+            svc,
+            "--sha",
+            &head,
+            "--finished-at",
+            &finished,
+            "--team",
+            team,
+        ]);
+    }
+    let pairs = |v: &Value| -> Vec<(String, String)> {
+        let list = if v.is_array() {
+            v.as_array().unwrap().clone()
+        } else {
+            vec![v.clone()]
+        };
+        list.iter()
+            .map(|r| {
+                (
+                    r["service"].as_str().unwrap().into(),
+                    r["env"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let mut args = vec!["report", "--team", "payments"];
+    args.extend(window);
+    assert_eq!(
+        pairs(&s.dm.json(&args)),
+        [("api".to_string(), "production".to_string())]
+    );
+    for format in ["table", "markdown", "csv"] {
+        let text = run(format, &["--team", "core"]);
+        assert!(
+            text.contains("web") && !text.contains("api"),
+            "{format}:\n{text}"
+        );
+    }
+    let listed = s.dm.json(&[
+        "deployments",
+        "list",
+        "--team",
+        "payments",
+        "--since",
+        &since,
+    ]);
+    let services: std::collections::BTreeSet<&str> = listed["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .filter_map(|d| d["service"].as_str())
+        .collect();
+    assert_eq!(services, ["api"].into_iter().collect(), "{listed}");
+    // A mistyped team names the known ones, closest first (exit 4).
+    let mut bad = vec!["report", "--team", "paymnts"];
+    bad.extend(window);
+    let e = s.dm.run(&bad);
+    assert_eq!(e.code, 4, "{e:#?}");
+    assert!(
+        e.stderr.contains("no service of team 'paymnts'")
+            && e.stderr.contains("known teams: payments, core"),
+        "{}",
+        e.stderr
+    );
 }

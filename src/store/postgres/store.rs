@@ -428,7 +428,10 @@ impl PostgresStore {
             "refresh the statistics",
         );
         if analyzed.is_err() {
-            let _ = self.exec("ROLLBACK TO replan; RELEASE replan", "refresh the statistics");
+            let _ = self.exec(
+                "ROLLBACK TO replan; RELEASE replan",
+                "refresh the statistics",
+            );
         }
         self.statements.borrow_mut().clear();
     }
