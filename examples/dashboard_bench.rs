@@ -30,32 +30,15 @@ use report_data::{DAY, EPOCH, SPAN};
 #[path = "../benches/support/report_data.rs"]
 mod report_data;
 
+#[path = "../benches/support/bench_env.rs"]
+mod bench_env;
+use bench_env::{env_num, with_db};
+
 #[path = "../benches/support/grafana.rs"]
 mod grafana;
 use grafana::{Value as Var, expand};
 
 const DB: &str = "dorameter_dashboard_bench";
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let start = base.find("://").expect("a URL") + 3;
-    let path = base[start..].find('/').map_or(base.len(), |i| i + start);
-    let mut out = format!("{}/{db}", &base[..path]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
 
 /// A connection on its own runtime.
 struct Pg {

@@ -33,29 +33,11 @@ use report_data::{DAY, EPOCH, SPAN};
 #[path = "../benches/support/report_data.rs"]
 mod report_data;
 
+#[path = "../benches/support/bench_env.rs"]
+mod bench_env;
+use bench_env::{env_num, with_db};
+
 const DB: &str = "dorameter_bench";
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `url` with its database replaced by `db`.
-fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let start = base.find("://").expect("a URL") + 3;
-    let path = base[start..].find('/').map_or(base.len(), |i| i + start);
-    let mut out = format!("{}/{db}", &base[..path]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
 
 fn admin(url: &str, sql: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
