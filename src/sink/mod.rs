@@ -69,7 +69,7 @@ impl SinkEvent {
 
     /// A stable digest of the event's content. An incident opened and then
     /// resolved is two revisions of one id: both are delivered (receivers
-    /// upsert by id), each at most once per sink.
+    /// upsert by id), each acknowledged once per sink.
     pub fn revision(&self) -> String {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         format!("{:016x}", crate::event::fnv1a64(&bytes))

@@ -70,7 +70,8 @@ pub fn prepare(
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert("x-dorameter-event", HeaderValue::from_static(event.kind()));
-    // Receivers may dedupe on this: the same id and content is the same delivery.
+    // Receivers dedupe on this: every send of one revision of an event (a
+    // retry of an unanswered request, a replay by a later run) carries it.
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{}:{}",
         super::datadog::datadog_id(event.id()),
