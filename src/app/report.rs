@@ -155,8 +155,9 @@ fn of_team(
 
 /// The report of one service+env over `window` from its facts: the
 /// deployments and incidents the store loaded and the lead-time samples of
-/// `window`. The one call of [`compute`] for `report` and each point of a
-/// series, so a point is exactly the report of its bucket.
+/// `window`. A series' points are computed from the same [`input`] (with
+/// the failure marks worked out once), so a point is exactly the report of
+/// its bucket.
 pub(crate) fn report_of(
     req: &ReportRequest,
     service: &str,

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
-use super::report::{ReportRequest, report_of, targets};
+use super::report::{ReportRequest, input, report_of, targets};
 use crate::metrics::{Metrics, Report, Window};
 use crate::store::{ReadTx, ReportFacts, Store};
 use crate::{Error, Result};
@@ -236,10 +236,14 @@ pub(crate) fn bucket_reports(
     facts: &ReportFacts,
     windows: &[Window],
 ) -> Result<Vec<Report>> {
+    // Which deployments failed does not depend on the window: worked out
+    // once, not once per bucket (53 weeks of 100k deployments: 1.8 s).
+    let marks = crate::metrics::marks(&input(req, service, env, facts, &[], req.window));
     let mut reports = Vec::with_capacity(windows.len());
     for &w in windows {
         let lead_times = tx.lead_times(service, env, w)?;
-        reports.push(report_of(req, service, env, facts, &lead_times, w));
+        let bucket = input(req, service, env, facts, &lead_times, w);
+        reports.push(crate::metrics::compute_marked(&bucket, &marks).0);
     }
     Ok(reports)
 }

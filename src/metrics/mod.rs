@@ -11,8 +11,8 @@ pub use bands::{
 };
 pub use report::{
     ChangeFailureRate, DeploymentFact, DeploymentFrequency, FailedDeployment,
-    FailedDeploymentRecoveryTime, FailureCause, IncidentFact, LeadTimeForChanges, Metrics, Report,
-    ReportInput, ReworkRate, TimeToRestore, Window, WindowOut, compute, compute_with_failures,
-    earliest_cause, latest_cause_instant, may_have_caused,
+    FailedDeploymentRecoveryTime, FailureCause, IncidentFact, LeadTimeForChanges, Marks, Metrics,
+    Report, ReportInput, ReworkRate, TimeToRestore, Window, WindowOut, compute, compute_marked,
+    compute_with_failures, earliest_cause, latest_cause_instant, marks, may_have_caused,
 };
 pub use stats::{Summary, percentile, round_to, summarize};

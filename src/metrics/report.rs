@@ -228,12 +228,18 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     compute_with_failures(input).0
 }
 
-/// [`compute`], and the failed deployments of the window with their causes
-/// (the change failure rate's numerator, oldest first).
-pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDeployment>) {
-    let w = input.window;
-    let bands = input.bands;
+/// Which successful deployments count as failed, and why: worked out from
+/// every recorded event of the input, whatever its window (SPEC §3: a
+/// deployment's status comes from all events). A series computes these once
+/// for all its buckets ([`compute_marked`]).
+pub struct Marks<'a> {
+    /// The successful deployments, by finished_at then id.
+    successes: Vec<&'a DeploymentFact>,
+    /// Each one's causes, by the same index.
+    failures: Vec<Failure>,
+}
 
+pub fn marks<'a>(input: &ReportInput<'a>) -> Marks<'a> {
     let mut successes: Vec<&DeploymentFact> =
         input.deployments.iter().filter(|d| d.success).collect();
     successes.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
@@ -243,7 +249,6 @@ pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDepl
         .map(|(i, d)| (d.id.as_str(), i))
         .collect();
 
-    // Failure status from every recorded event, including those after the window.
     let mut failures: Vec<Failure> = successes.iter().map(|_| Failure::default()).collect();
     for remediation in &successes {
         for target in &remediation.remediates {
@@ -266,6 +271,29 @@ pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDepl
             );
         }
     }
+    Marks {
+        successes,
+        failures,
+    }
+}
+
+/// [`compute`], and the failed deployments of the window with their causes
+/// (the change failure rate's numerator, oldest first).
+pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDeployment>) {
+    compute_marked(input, &marks(input))
+}
+
+/// [`compute_with_failures`] with the failure marks of an input over the
+/// same deployments and incidents (only the window and the lead-time
+/// samples may differ).
+pub fn compute_marked(
+    input: &ReportInput<'_>,
+    marks: &Marks<'_>,
+) -> (Report, Vec<FailedDeployment>) {
+    let w = input.window;
+    let bands = input.bands;
+    let successes = &marks.successes;
+    let failures = &marks.failures;
 
     let in_window: Vec<usize> = (0..successes.len())
         .filter(|&i| successes[i].counts_in(w))
@@ -391,7 +419,7 @@ pub fn compute_with_failures(input: &ReportInput<'_>) -> (Report, Vec<FailedDepl
         .map(|&i| FailedDeployment {
             id: successes[i].id.clone(),
             finished_at: successes[i].finished_at,
-            causes: std::mem::take(&mut failures[i].causes),
+            causes: failures[i].causes.clone(),
             recovered_at: failures[i].remediated_at,
         })
         .collect();

@@ -613,12 +613,20 @@ fn inserting_into_deploy_events_records_what_the_webhook_records() {
     // Wrong rows are refused with what to fix, and record nothing.
     for (values, message) in [
         (
-            "('x', 'api', 'production', now(), 'ada', 'shipped', 1)",
-            "status 'shipped' is not one of success, rollback, hotfix, failure",
+            "('abcd', 'api', 'production', now(), 'ada', 'shipped', 1)",
+            "status 'shipped' is not one of success (or succeeded, successful), rollback, hotfix, failure (or failed, error)",
         ),
         (
-            "('x', '', 'production', now(), 'ada', 'success', 1)",
+            "('abcd', '', 'production', now(), 'ada', 'success', 1)",
             "needs the service (repo), not empty",
+        ),
+        (
+            "('not-a-sha', 'api', 'production', now(), 'ada', 'success', 1)",
+            "sha 'not-a-sha' is not a commit sha: 4 to 64 hexadecimal digits",
+        ),
+        (
+            "('abcd', 'api', 'production', now() + interval '10 years', 'ada', 'success', 1)",
+            "is in the future",
         ),
         (
             "(NULL, 'api', 'production', now(), 'ada', 'success', 1)",
@@ -690,11 +698,11 @@ fn seed_001s_statements_run_on_dora_compat() {
     let insert = seed("seed001/03-insert-deployment.sql");
     // (sha, commit, deployed, rollback, hotfix)
     let deployments = [
-        ("a1", t0, t0 + 2 * HOUR, false, false),
-        ("b2", t0 + 3 * HOUR, t0 + 5 * HOUR, false, false),
-        ("c3", t0 + 6 * HOUR, t0 + 6 * HOUR + 30 * MIN, false, false),
-        ("b2", t0, t0 + 8 * HOUR, true, false),
-        ("d4", t0 + 20 * HOUR, t0 + 21 * HOUR, false, true),
+        ("a1a1", t0, t0 + 2 * HOUR, false, false),
+        ("b2b2", t0 + 3 * HOUR, t0 + 5 * HOUR, false, false),
+        ("c3c3", t0 + 6 * HOUR, t0 + 6 * HOUR + 30 * MIN, false, false),
+        ("b2b2", t0, t0 + 8 * HOUR, true, false),
+        ("d4d4", t0 + 20 * HOUR, t0 + 21 * HOUR, false, true),
     ];
     for (sha, commit, deployed, rb, hf) in deployments {
         prepared(
@@ -725,6 +733,21 @@ fn seed_001s_statements_run_on_dora_compat() {
             &upsert,
             &format!("'{id}', 'svc', '{sev}', '{}', {resolved}", rfc(detected)),
         );
+    }
+    // A row without a service, or one far ahead, is refused.
+    for (values, message) in [
+        ("'PD-3', '', 'P2', now(), NULL", "incident PD-3 needs its service, not empty"),
+        ("'PD-3', NULL, 'P2', now(), NULL", "incident PD-3 needs its service, not empty"),
+        ("'PD-3', 'svc', 'P2', now() + interval '3 days', NULL", "incident PD-3 has a time in the future"),
+    ] {
+        let e = try_sql(
+            &db,
+            &format!(
+                "SET search_path = dora_compat; INSERT INTO incidents (incident_id, service, severity, detected_at, resolved_at) VALUES ({values})"
+            ),
+        )
+        .expect_err(values);
+        assert!(e.contains(message), "{values}: {e}");
     }
     let r = dm.report("svc", t0 - DAY, NOW, &[]);
     let m = &r["metrics"];

@@ -573,6 +573,82 @@ fn every_panel_of_the_postgres_dashboard_equals_report() {
         }
     }
 
+    // A failed deployment not yet recovered (an open incident linked to
+    // it) is no 0-second recovery: the panels count it unrecovered.
+    let listed = pg.json(&[
+        "deployments",
+        "list",
+        "--service",
+        "api",
+        "--since",
+        &rfc(SINCE),
+        "--until",
+        &rfc(UNTIL),
+    ]);
+    let healthy = listed["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .find(|d| d["failed"] == false && d["status"] == "success")
+        .and_then(|d| d["id"].as_str())
+        .expect("a deployment that did not fail")
+        .to_string();
+    pg.run(&[
+        "incident",
+        "open",
+        "--id",
+        "still-open",
+        "--service",
+        "api",
+        "--cause",
+        "deploy",
+        "--deployment",
+        &healthy,
+        "--started-at",
+        &rfc(UNTIL - DAY),
+    ])
+    .assert_ok();
+    let r = pg.report("api", SINCE, UNTIL, &[]);
+    let x = &r["metrics"]["failed_deployment_recovery_time"];
+    assert!(x["unrecovered_deployments"].as_u64().unwrap() >= 1, "{x}");
+    let fd = run(
+        "Failed deployment recovery (p50)",
+        Some(&["api"]),
+        "classic",
+    )
+    .remove(0);
+    for (col, field) in [
+        ("value", "p50"),
+        ("p95", "p95"),
+        ("mean", "mean"),
+        ("failed_deployments", "failed_deployments"),
+        ("unrecovered_deployments", "unrecovered_deployments"),
+    ] {
+        assert_opt_close(
+            &x[field],
+            f(&fd, col),
+            0.006,
+            &format!("unrecovered {field}"),
+        );
+    }
+    let summary = run("Services", None, "classic");
+    let api = summary
+        .iter()
+        .find(|r| text(r, "service") == Some("api"))
+        .unwrap();
+    assert_opt_close(
+        &x["p50"],
+        f(api, "recovery_p50"),
+        0.006,
+        "Services recovery_p50",
+    );
+    let failed = run("Failed deployments and why", Some(&["api"]), "classic");
+    let open_one = failed
+        .iter()
+        .find(|r| text(r, "deployment_id") == Some(healthy.as_str()))
+        .expect("the newly failed deployment is listed");
+    assert_eq!(f(open_one, "recovery"), None, "{open_one:?}");
+
     // --team: the services of the team only.
     rows(
         &db,

@@ -23,6 +23,8 @@ CREATE INDEX deployments_finished ON deployments (finished_at) WHERE status = 's
 -- incident_services keeps them all. A row written with a service (seed
 -- 001's upsert) gets its incident_services row from a trigger below.
 ALTER TABLE incidents ADD COLUMN service text COLLATE "C";
+-- Incidents recorded before this migration: their (first by name) service.
+UPDATE incidents i SET service = (SELECT min(s.service) FROM incident_services s WHERE s.incident_seq = i.seq);
 
 -- The deployment an incident linked by sha is attributed to, per service:
 -- the earliest successful deployment of the service and env that deployed
@@ -86,6 +88,9 @@ CREATE TRIGGER ship_of_change AFTER INSERT ON changes
     FOR EACH ROW EXECUTE FUNCTION ship_of_commit();
 CREATE TRIGGER ship_of_deployment AFTER INSERT ON deployments
     FOR EACH ROW WHEN (NEW.status = 'success') EXECUTE FUNCTION ship_of_commit();
+-- Incidents recorded before this migration.
+UPDATE incident_services s SET ship_seq = shipped_first(i.deployment_sha, s.service, i.env)
+FROM incidents i WHERE i.seq = s.incident_seq AND i.deployment_sha IS NOT NULL;
 
 -- One row per successful deployment that finished in [p_from, p_to) (a
 -- failed deploy job is not a deployment, SPEC §3), with whether it counts
@@ -126,8 +131,12 @@ WITH d AS MATERIALIZED (
         FROM dorameter.remediations r JOIN d ON d.id = r.target_id
         OFFSET 0
     ) t
-    JOIN dorameter.deployments rd ON rd.seq = t.deployment_seq
-    WHERE rd.status = 'success' AND rd.service = t.service AND rd.env = t.env
+    CROSS JOIN LATERAL (
+        -- By key, for each of those few (never a scan of every deployment).
+        SELECT x.id, x.finished_at, x.seq FROM dorameter.deployments x
+        WHERE x.seq = t.deployment_seq AND x.status = 'success' AND x.service = t.service AND x.env = t.env
+        OFFSET 0
+    ) rd
     UNION ALL
     -- Rule 3, incidents linked by deployment id.
     SELECT d.seq, 'incident', NULL, i.id, NULL, i.resolved_at, i.started_at, i.seq
@@ -284,13 +293,23 @@ BEGIN
     IF p_sha IS NULL OR btrim(p_sha) = '' THEN
         RAISE EXCEPTION '% needs the deployed commit sha, not empty', p_via USING ERRCODE = 'not_null_violation';
     END IF;
+    IF p_sha !~ '^[0-9A-Fa-f]{4,64}$' THEN
+        RAISE EXCEPTION '% sha ''%'' is not a commit sha: 4 to 64 hexadecimal digits', p_via, p_sha
+            USING ERRCODE = 'check_violation';
+    END IF;
+    -- As every command: a time more than a day ahead is a mistake (a unit,
+    -- a clock), not a deployment.
+    IF p_finished_at > now() + interval '24 hours' THEN
+        RAISE EXCEPTION '% deployed_at % is in the future', p_via, p_finished_at
+            USING ERRCODE = 'check_violation', HINT = 'give when the deployment finished, in UTC or with its offset';
+    END IF;
     v_status := CASE lower(coalesce(p_status, 'success'))
         WHEN 'success' THEN 'success' WHEN 'succeeded' THEN 'success' WHEN 'successful' THEN 'success'
         WHEN 'rollback' THEN 'success' WHEN 'hotfix' THEN 'success'
         WHEN 'failure' THEN 'failure' WHEN 'failed' THEN 'failure' WHEN 'error' THEN 'failure'
     END;
     IF v_status IS NULL THEN
-        RAISE EXCEPTION '% status ''%'' is not one of success, rollback, hotfix, failure', p_via, p_status
+        RAISE EXCEPTION '% status ''%'' is not one of success (or succeeded, successful), rollback, hotfix, failure (or failed, error)', p_via, p_status
             USING ERRCODE = 'check_violation';
     END IF;
     p_rollback := coalesce(p_rollback, false) OR lower(coalesce(p_status, '')) = 'rollback';
@@ -416,6 +435,16 @@ CREATE FUNCTION incidents_fill() RETURNS trigger LANGUAGE plpgsql SET search_pat
 BEGIN
     IF NEW.id IS NULL OR btrim(NEW.id) = '' THEN
         RAISE EXCEPTION 'an incident needs its id (incident_id), not empty' USING ERRCODE = 'not_null_violation';
+    END IF;
+    -- dorameter's own writes always name the first service; a row of SQL
+    -- must too, or no service would ever count it.
+    IF NEW.service IS NULL OR btrim(NEW.service) = '' THEN
+        RAISE EXCEPTION 'incident % needs its service, not empty', NEW.id USING ERRCODE = 'not_null_violation';
+    END IF;
+    IF coalesce(NEW.started_at, NEW.detected_at) > now() + interval '24 hours'
+       OR NEW.resolved_at > now() + interval '24 hours' THEN
+        RAISE EXCEPTION 'incident % has a time in the future', NEW.id
+            USING ERRCODE = 'check_violation', HINT = 'give its times in UTC or with their offset';
     END IF;
     NEW.env := coalesce(NEW.env, 'production');
     NEW.started_at := date_trunc('milliseconds', coalesce(NEW.started_at, NEW.detected_at, now()));
