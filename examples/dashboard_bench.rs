@@ -16,7 +16,11 @@
 //!
 //! Environment: `DASH_BENCH_DEPLOYMENTS` (100000), `DASH_BENCH_RUNS` (5),
 //! `DASH_BENCH_BIN` (target/release/dorameter), `DASH_BENCH_KEEP=1` keeps
-//! the database `dorameter_dashboard_bench` (and reuses it when it exists).
+//! the database `dorameter_dashboard_bench` (and reuses it when it exists),
+//! `DASH_BENCH_POPULATE_ONLY=1` stops after filling it, and
+//! `DASH_BENCH_NO_TRIGGERS=1` fills it with the store's triggers off
+//! (`session_replication_role = replica`): what the write path costs
+//! without the views' bookkeeping, for comparison.
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
 
@@ -144,12 +148,20 @@ fn main() {
         admin.exec(&format!("CREATE DATABASE {DB}"));
         println!("populating {n} deployments, {} incidents", n / 10);
         let start = Instant::now();
-        let mut st = store::open(&StoreUrl::parse(&url).expect("URL"), Access::ReadWrite)
+        let fill = if std::env::var("DASH_BENCH_NO_TRIGGERS").as_deref() == Ok("1") {
+            format!("{url}?options=-csession_replication_role%3Dreplica")
+        } else {
+            url.clone()
+        };
+        let mut st = store::open(&StoreUrl::parse(&fill).expect("URL"), Access::ReadWrite)
             .expect("open the store");
         report_data::populate(st.as_mut(), n);
         drop(st);
         println!("  postgres: {:.1} s", start.elapsed().as_secs_f64());
         Pg::connect(&url).exec("VACUUM ANALYZE");
+    }
+    if std::env::var("DASH_BENCH_POPULATE_ONLY").as_deref() == Ok("1") {
+        return;
     }
     let pg = Pg::connect(&url);
     let (deployments, _) = pg.time("SELECT 1 FROM dorameter.deployments");

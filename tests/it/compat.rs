@@ -700,7 +700,13 @@ fn seed_001s_statements_run_on_dora_compat() {
     let deployments = [
         ("a1a1", t0, t0 + 2 * HOUR, false, false),
         ("b2b2", t0 + 3 * HOUR, t0 + 5 * HOUR, false, false),
-        ("c3c3", t0 + 6 * HOUR, t0 + 6 * HOUR + 30 * MIN, false, false),
+        (
+            "c3c3",
+            t0 + 6 * HOUR,
+            t0 + 6 * HOUR + 30 * MIN,
+            false,
+            false,
+        ),
         ("b2b2", t0, t0 + 8 * HOUR, true, false),
         ("d4d4", t0 + 20 * HOUR, t0 + 21 * HOUR, false, true),
     ];
@@ -736,9 +742,18 @@ fn seed_001s_statements_run_on_dora_compat() {
     }
     // A row without a service, or one far ahead, is refused.
     for (values, message) in [
-        ("'PD-3', '', 'P2', now(), NULL", "incident PD-3 needs its service, not empty"),
-        ("'PD-3', NULL, 'P2', now(), NULL", "incident PD-3 needs its service, not empty"),
-        ("'PD-3', 'svc', 'P2', now() + interval '3 days', NULL", "incident PD-3 has a time in the future"),
+        (
+            "'PD-3', '', 'P2', now(), NULL",
+            "incident PD-3 needs its service, not empty",
+        ),
+        (
+            "'PD-3', NULL, 'P2', now(), NULL",
+            "incident PD-3 needs its service, not empty",
+        ),
+        (
+            "'PD-3', 'svc', 'P2', now() + interval '3 days', NULL",
+            "incident PD-3 has a time in the future",
+        ),
     ] {
         let e = try_sql(
             &db,
@@ -956,4 +971,80 @@ fn views_go_only_where_the_role_may_create_them_and_nothing_is_replaced() {
     db.sql(&format!("DROP OWNED BY {role} CASCADE"));
     drop(db);
     crate::postgres::sql(&admin, &format!("DROP ROLE {role}"));
+}
+
+/// An incident linked by sha before any deployment shipped the commit:
+/// the deployment that ships it later is the one it is attributed to, and
+/// an earlier one recorded after that takes it over, in the views as in
+/// `report`.
+#[test]
+fn an_incident_linked_by_sha_follows_the_deployments_recorded_after_it() {
+    let Some(admin) = server() else {
+        return;
+    };
+    let db = Db::new(&admin);
+    let dm = Dm::default().with_store(&db.url);
+    let t = NOW - 2 * DAY;
+    dm.run(&[
+        "incident",
+        "open",
+        "--id",
+        "by-sha",
+        "--service",
+        "api",
+        "--cause",
+        "deploy",
+        "--sha",
+        "abcd1234abcd1234abcd1234abcd1234abcd1234",
+        "--started-at",
+        &rfc(t),
+    ])
+    .assert_ok();
+    let insert = |at: i64| {
+        db.sql(&format!(
+            "INSERT INTO deploy_events (sha, repo, environment, deployed_at) VALUES ('abcd1234abcd1234abcd1234abcd1234abcd1234', 'api', 'production', '{}')",
+            rfc(at)
+        ));
+    };
+    let failed = || -> Vec<Vec<Option<String>>> {
+        db.sql("SELECT extract(epoch FROM deployed_at)::bigint::text, incident_id FROM deploy_events WHERE caused_incident ORDER BY 1")
+    };
+    let report_failed = || {
+        let r = dm.report("api", t - DAY, NOW, &[]);
+        r["metrics"]["change_failure_rate"]["failed_deployments"]
+            .as_u64()
+            .unwrap()
+    };
+    insert(t - HOUR);
+    assert_eq!(
+        failed(),
+        [vec![Some((t - HOUR).to_string()), Some("by-sha".into())]]
+    );
+    assert_eq!(report_failed(), 1);
+    // An earlier deployment of the commit, recorded late: it shipped first.
+    insert(t - 2 * HOUR);
+    assert_eq!(
+        failed(),
+        [vec![
+            Some((t - 2 * HOUR).to_string()),
+            Some("by-sha".into())
+        ]]
+    );
+    assert_eq!(report_failed(), 1);
+    let listed = dm.json(&[
+        "deployments",
+        "list",
+        "--service",
+        "api",
+        "--failed",
+        "--since",
+        &rfc(t - DAY),
+    ]);
+    let at: Vec<i64> = listed["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| ts(&d["finished_at"]))
+        .collect();
+    assert_eq!(at, [t - 2 * HOUR]);
 }

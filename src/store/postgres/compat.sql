@@ -30,9 +30,11 @@ UPDATE incidents i SET service = (SELECT min(s.service) FROM incident_services s
 -- the earliest successful deployment of the service and env that deployed
 -- or shipped the commit (as report resolves it). Kept in
 -- incident_services.ship_seq, so that a dashboard need not resolve every
--- such incident of the store's history for each range: written when an
--- incident's services are, and again for the incidents of a commit when a
--- deployment deploys or ships it (an earlier one may arrive late).
+-- such incident of the store's history for each range: written here when
+-- an incident's services or commit are, and by the statement that records
+-- a deployment (insert_deployment's `shipped`) when it deploys or ships an
+-- incident's commit before the deployment recorded there (it may arrive
+-- late): no trigger on the write path of every deployment.
 CREATE INDEX incidents_sha ON incidents (deployment_sha) WHERE deployment_sha IS NOT NULL;
 ALTER TABLE incident_services ADD COLUMN ship_seq bigint;
 
@@ -74,20 +76,6 @@ $fn$;
 CREATE TRIGGER ship_of_incident AFTER UPDATE OF deployment_sha, env ON incidents
     FOR EACH ROW EXECUTE FUNCTION ship_of_incident();
 
--- After a deployment deploys (NEW.sha of deployments) or ships (of
--- changes) a commit: the incidents linked to that commit.
-CREATE FUNCTION ship_of_commit() RETURNS trigger LANGUAGE plpgsql SET search_path = dorameter, pg_temp AS $fn$
-BEGIN
-    UPDATE incident_services s SET ship_seq = shipped_first(i.deployment_sha, s.service, i.env)
-    FROM incidents i
-    WHERE i.deployment_sha = NEW.sha AND s.incident_seq = i.seq;
-    RETURN NULL;
-END
-$fn$;
-CREATE TRIGGER ship_of_change AFTER INSERT ON changes
-    FOR EACH ROW EXECUTE FUNCTION ship_of_commit();
-CREATE TRIGGER ship_of_deployment AFTER INSERT ON deployments
-    FOR EACH ROW WHEN (NEW.status = 'success') EXECUTE FUNCTION ship_of_commit();
 -- Incidents recorded before this migration.
 UPDATE incident_services s SET ship_seq = shipped_first(i.deployment_sha, s.service, i.env)
 FROM incidents i WHERE i.seq = s.incident_seq AND i.deployment_sha IS NOT NULL;

@@ -21,6 +21,10 @@
 /// of `kept`; scalar subqueries, which the planner never turns into a hash
 /// of every matching row, as it may an `EXISTS`). Nothing happens when the
 /// id is already recorded (`d` is empty, and every other part joins it).
+/// `shipped` keeps `incident_services.ship_seq` (the deployment an incident
+/// linked by sha is attributed to, migration 5's `compat.sql`): this one,
+/// when it deployed or shipped the incident's commit before the one
+/// recorded there (or none is).
 macro_rules! insert_deployment_sql {
     () => {
         "WITH d AS (
@@ -51,6 +55,12 @@ macro_rules! insert_deployment_sql {
         INSERT INTO remediations (deployment_seq, target_id, reason, commit_sha)
         SELECT d.seq, u.* FROM d, unnest($28::text[], $29::text[], $30::text[]) AS u
         ON CONFLICT DO NOTHING
+    ), shipped AS (
+        UPDATE incident_services s SET ship_seq = d.seq
+        FROM d, incidents i
+        WHERE $9 = 'success' AND i.deployment_sha = ANY($23::text[]) AND s.incident_seq = i.seq
+          AND s.service = $2 AND i.env = $3
+          AND NOT EXISTS (SELECT 1 FROM deployments x WHERE x.seq = s.ship_seq AND (x.finished_at, x.seq) <= ($8, d.seq))
     )
     SELECT seq FROM d"
     };

@@ -216,13 +216,14 @@ ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
     Migration {
         description: "views for dashboards and the seed setups' SQL (dora_deployments, dora_changes, dora_incidents, dora_compat, public.deploy_events)",
         sql: concat!(
-            "CREATE FUNCTION insert_deployment(text, text, text, text, text, text, timestamptz, timestamptz,
+            include_str!("compat.sql"),
+            // Last: its body names incident_services.ship_seq, added above.
+            "\nCREATE FUNCTION insert_deployment(text, text, text, text, text, text, timestamptz, timestamptz,
                 text, text, text, text, text, text, text, text, text, text, bigint, boolean, timestamptz, text,
                 text[], text[], timestamptz[], timestamptz[], bigint[], text[], text[], text[])
             RETURNS SETOF bigint LANGUAGE sql SET search_path = dorameter, pg_temp AS $fn$",
             insert_deployment_sql!(),
-            "$fn$;\n",
-            include_str!("compat.sql")
+            "$fn$;\n"
         ),
         temporary: false,
     },
@@ -237,6 +238,6 @@ mod tests {
     #[test]
     fn insert_deployment_is_the_migrated_function() {
         let digest = crate::event::fnv1a64(insert_deployment_sql!().as_bytes());
-        assert_eq!(format!("{digest:016x}"), "e66a2476cf468ff3");
+        assert_eq!(format!("{digest:016x}"), "37c3b82ed9fe1dba");
     }
 }
