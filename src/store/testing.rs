@@ -36,7 +36,7 @@ pub fn postgres_server() -> Option<String> {
 }
 
 /// `url` with its database replaced by `db`.
-fn with_db(url: &str, db: &str) -> String {
+pub(crate) fn with_db(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
@@ -49,7 +49,7 @@ fn with_db(url: &str, db: &str) -> String {
 }
 
 /// Runs `f` with a client connected to `url`.
-fn pg<T>(
+pub(crate) fn pg<T>(
     url: &str,
     f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
 ) -> T {
@@ -68,6 +68,6 @@ fn pg<T>(
     })
 }
 
-fn pg_exec(url: &str, sql: &str) {
+pub(crate) fn pg_exec(url: &str, sql: &str) {
     pg(url, async |c| c.batch_execute(sql).await);
 }

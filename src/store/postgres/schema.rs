@@ -231,6 +231,68 @@ ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
 
 #[cfg(test)]
 mod tests {
+    use super::MIGRATIONS;
+    use crate::store::testing::{pg, pg_exec, postgres_server, with_db};
+    use crate::store::{Access, StoreUrl};
+
+    /// A store migrated before the views (version 4), with an incident
+    /// linked by sha to a commit a deployment shipped: opened by this
+    /// dorameter, the incident gets its service and its deployment, and
+    /// the views count the deployment failed.
+    #[test]
+    fn a_store_of_version_4_gets_its_incident_links_on_upgrade() {
+        let Some(admin) = postgres_server() else {
+            return;
+        };
+        let db = format!("t_{}", uuid::Uuid::now_v7().simple());
+        pg_exec(&admin, &format!("CREATE DATABASE {db}"));
+        let url = with_db(&admin, &db);
+        let mut sql = String::from(
+            "CREATE SCHEMA dorameter; SET search_path = dorameter;
+             CREATE TABLE schema_migrations (version bigint PRIMARY KEY, description text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());",
+        );
+        for (i, m) in MIGRATIONS[..4].iter().enumerate() {
+            sql.push_str(m.sql);
+            sql.push_str(&format!(
+                ";\nINSERT INTO schema_migrations (version, description) VALUES ({}, 'then');",
+                i + 1
+            ));
+        }
+        sql.push_str(
+            "INSERT INTO deployments (id, service, env, sha, started_at, finished_at, status, kind, lead_time_from)
+                 VALUES ('d1', 'api', 'production', 'aaaa', now() - interval '1 hour', now() - interval '1 hour',
+                         'success', 'planned', 'author');
+             INSERT INTO changes (deployment_seq, sha, authored_at, committed_at, lead_time_seconds)
+                 VALUES (1, 'bbbb', now() - interval '2 hours', now() - interval '2 hours', 3600);
+             INSERT INTO incidents (id, env, started_at, cause, deployment_sha, recorded_at, updated_at)
+                 VALUES ('i1', 'production', now(), 'deploy', 'bbbb', now(), now());
+             INSERT INTO incident_services (service, incident_seq) VALUES ('api', 1);",
+        );
+        pg_exec(&url, &sql);
+        let mut store = crate::store::open(&StoreUrl::parse(&url).unwrap(), Access::ReadWrite)
+            .expect("open the version 4 store");
+        store.write(&mut |_| Ok(())).expect("migrate");
+        drop(store);
+        let row = pg(&url, async |c| {
+            c.query_one(
+                "SELECT (SELECT max(version) FROM dorameter.schema_migrations),
+                        (SELECT service FROM dorameter.incidents WHERE id = 'i1'),
+                        (SELECT ship_seq FROM dorameter.incident_services),
+                        (SELECT failed FROM dorameter.dora_deployments WHERE deployment_id = 'd1'),
+                        (SELECT incident_id FROM dorameter.dora_deployments WHERE deployment_id = 'd1')",
+                &[],
+            )
+            .await
+        });
+        assert_eq!(row.get::<_, i64>(0), MIGRATIONS.len() as i64);
+        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("api"));
+        assert_eq!(row.get::<_, Option<i64>>(2), Some(1));
+        assert_eq!(row.get::<_, Option<bool>>(3), Some(true));
+        assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("i1"));
+        pg_exec(&admin, &format!("DROP DATABASE {db} WITH (FORCE)"));
+    }
+
     /// Migration 5 made `dorameter.insert_deployment` of this text: a
     /// database migrated then records `INSERT INTO deploy_events` by it. A
     /// new text needs a migration that re-creates the function (`CREATE OR
