@@ -53,6 +53,8 @@ pub struct DeploymentList {
     pub total: usize,
     /// How many of `total` count as failed.
     pub failed: usize,
+    /// How many of `total` are failed deploy jobs (never deployments, SPEC §3).
+    pub failed_jobs: usize,
     /// At most `limit` of them, newest first (equal times by id,
     /// descending, so every store gives the same order).
     pub deployments: Vec<Listed>,
@@ -88,6 +90,7 @@ pub fn list(store: &mut dyn Store, req: &ListRequest) -> Result<DeploymentList> 
     store.read(&mut |tx| {
         // (finished_at, id, failure) of every deployment that matches.
         let mut rows: Vec<(DateTime<Utc>, String, Option<FailedDeployment>)> = Vec::new();
+        let mut failed_jobs = 0;
         for (service, env) in targets(tx, r, &shown)? {
             let from = earliest_cause(r.window.since, r.attribution_window);
             let facts = tx.report_facts(&service, &env, r.window, from)?;
@@ -99,6 +102,7 @@ pub fn list(store: &mut dyn Store, req: &ListRequest) -> Result<DeploymentList> 
             {
                 let failure = failed.remove(&d.id);
                 if !req.failed_only || failure.is_some() {
+                    failed_jobs += usize::from(!d.success);
                     rows.push((d.finished_at, d.id.clone(), failure));
                 }
             }
@@ -128,6 +132,7 @@ pub fn list(store: &mut dyn Store, req: &ListRequest) -> Result<DeploymentList> 
                 .or_else(|| r.service.as_ref().map(|_| defaults::ENV.to_string())),
             total,
             failed,
+            failed_jobs,
             deployments,
         });
         Ok(())

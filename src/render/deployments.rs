@@ -32,6 +32,8 @@ pub struct DeploymentListView<'a> {
     pub total: usize,
     /// Of `total`, how many count as failed.
     pub failed: usize,
+    /// Of `total`, failed deploy jobs: listed, never counted.
+    pub failed_jobs: usize,
     /// `total` less those listed.
     pub more: usize,
     pub deployments: Vec<ListedView<'a>>,
@@ -74,6 +76,7 @@ impl<'a> DeploymentListView<'a> {
             limit: req.limit,
             total: list.total,
             failed: list.failed,
+            failed_jobs: list.failed_jobs,
             more: list.total.saturating_sub(list.deployments.len()),
             deployments: list.deployments.iter().map(listed).collect(),
         }
@@ -262,6 +265,14 @@ fn heading(v: &DeploymentListView<'_>, esc: fn(&str) -> String) -> String {
     };
     let found = if v.failed_only {
         super::count(v.total as u64, "failed deployment")
+    } else if v.failed_jobs > 0 {
+        // A failed job is listed but is no deployment (report counts the rest).
+        format!(
+            "{}, {} failed; and {}",
+            super::count((v.total - v.failed_jobs) as u64, "deployment"),
+            v.failed,
+            super::count(v.failed_jobs as u64, "failed deploy job")
+        )
     } else {
         format!(
             "{}, {} failed",
