@@ -164,6 +164,12 @@ fn the_audit_trail_of_the_scripted_month_agrees_with_report_and_serve() {
         everything += listed.len();
         let successes = listed.iter().filter(|d| d["status"] == "success").count();
         assert_eq!(successes as u64, cfr["total_deployments"].as_u64().unwrap());
+        // The failed deploy jobs are counted apart: the rest are report's.
+        assert_eq!(
+            all["failed_jobs"].as_u64().unwrap(),
+            (listed.len() - successes) as u64,
+            "{all}"
+        );
         assert_eq!(all["failed"], cfr["failed_deployments"]);
         let failed: Vec<&Value> = listed.iter().filter(|d| d["failed"] == true).collect();
         assert_eq!(
