@@ -488,18 +488,7 @@ fn inserting_into_deploy_events_records_what_the_webhook_records() {
     // A store dorameter created first (any command that writes).
     let dm = Dm::default();
     let sql_dm = dm.with_store(&by_sql.url);
-    sql_dm
-        .run(&[
-            "incident",
-            "open",
-            "--id",
-            "setup",
-            "--service",
-            "other",
-            "--started-at",
-            &rfc(t0 - DAY),
-        ])
-        .assert_ok();
+    create_store(&sql_dm, t0 - DAY);
     for r in &rows {
         let deploy_time = rfc(r.at);
         if r.hotfix {
@@ -528,18 +517,7 @@ fn inserting_into_deploy_events_records_what_the_webhook_records() {
     // with a commit time and no repository).
     let by_hook = Db::new(&admin);
     let hook_dm = dm.with_store(&by_hook.url);
-    hook_dm
-        .run(&[
-            "incident",
-            "open",
-            "--id",
-            "setup",
-            "--service",
-            "other",
-            "--started-at",
-            &rfc(t0 - DAY),
-        ])
-        .assert_ok();
+    create_store(&hook_dm, t0 - DAY);
     let srv = Serving::start(
         &hook_dm,
         &hook_dm.cwd(),
@@ -647,28 +625,23 @@ fn inserting_into_deploy_events_records_what_the_webhook_records() {
 
 /// Runs SQL, giving the server's message on an error.
 fn try_sql(db: &Db, query: &str) -> Result<(), String> {
-    let url = db.url.clone();
-    let query = query.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            client.batch_execute(&query).await.map_err(|e| {
-                e.as_db_error()
-                    .map_or(e.to_string(), |d| d.message().to_string())
-            })
-        })
-    })
-    .join()
-    .expect("thread")
+    crate::postgres::query(&db.url, query).map(drop)
+}
+
+/// Creates `dm`'s store (dorameter's schema and views) as any first
+/// write does: an incident of another service.
+fn create_store(dm: &Dm, at: i64) {
+    dm.run(&[
+        "incident",
+        "open",
+        "--id",
+        "setup",
+        "--service",
+        "other",
+        "--started-at",
+        &rfc(at),
+    ])
+    .assert_ok();
 }
 
 #[test]
@@ -679,17 +652,7 @@ fn seed_001s_statements_run_on_dora_compat() {
     let db = Db::new(&admin);
     let dm = Dm::default().with_store(&db.url);
     let t0 = NOW - 5 * DAY;
-    dm.run(&[
-        "incident",
-        "open",
-        "--id",
-        "setup",
-        "--service",
-        "other",
-        "--started-at",
-        &rfc(t0 - DAY),
-    ])
-    .assert_ok();
+    create_store(&dm, t0 - DAY);
     let prepared = |name: &str, stmt: &str, args: &str| -> Vec<Vec<Option<String>>> {
         db.sql(&format!(
             "SET search_path = dora_compat; SET TimeZone = 'UTC'; PREPARE {name} AS {stmt}; EXECUTE {name}({args})"

@@ -30,41 +30,7 @@ fn panels(d: &Value) -> Vec<&Value> {
 
 /// Rows of `sql` as column name → text.
 fn rows(db: &Db, sql: &str) -> Vec<BTreeMap<String, Option<String>>> {
-    let url = db.url.clone();
-    let sql = sql.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            let messages = client
-                .simple_query(&sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}\n{e:?}"));
-            messages
-                .into_iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                        r.columns()
-                            .iter()
-                            .enumerate()
-                            .map(|(i, c)| (c.name().to_string(), r.get(i).map(str::to_string)))
-                            .collect(),
-                    ),
-                    _ => None,
-                })
-                .collect()
-        })
-    })
-    .join()
-    .expect("query thread")
+    crate::postgres::query(&db.url, sql).unwrap_or_else(|e| panic!("{sql}\n{e}"))
 }
 
 fn f(row: &BTreeMap<String, Option<String>>, column: &str) -> Option<f64> {

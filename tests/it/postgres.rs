@@ -103,6 +103,48 @@ pub(crate) fn sql(url: &str, query: &str) -> Vec<Vec<Option<String>>> {
     })
 }
 
+/// Runs `query` on `url` (its own runtime, on a thread of its own): the
+/// rows as column name → text, or the server's message.
+pub(crate) fn query(
+    url: &str,
+    query: &str,
+) -> Result<Vec<std::collections::BTreeMap<String, Option<String>>>, String> {
+    let (url, query) = (url.to_string(), query.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let messages = client.simple_query(&query).await.map_err(|e| {
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
+            })?;
+            Ok(messages
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                        r.columns()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| (c.name().to_string(), r.get(i).map(str::to_string)))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect())
+        })
+    })
+    .join()
+    .expect("query thread")
+}
+
 /// A database of its own for one test, dropped at the end.
 pub(crate) struct Db {
     admin: String,
