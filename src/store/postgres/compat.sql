@@ -3,9 +3,11 @@
 -- database dorameter writes to (never for a read-only command's empty
 -- temporary store).
 --
--- dorameter.dora_deployments, dora_changes, dora_incidents: what the
--- dashboards read, one row per successful deployment, per change counted
--- for lead time, per incident and service.
+-- dorameter.dora_deployments_between(from, to) (and the view
+-- dora_deployments), dora_changes, dora_incidents, dora_services, bands and
+-- dora_level: what the dashboards read, one row per successful deployment
+-- (with why it failed), per change counted for lead time, per incident and
+-- service, per service and env.
 -- dora_compat: the seed setups' tables as views (seed 002's deploy_events
 -- and test_runs, seed 001's deployments and incidents); INSERT into the
 -- deployment shapes records a real deployment, seed 001's incident upsert
