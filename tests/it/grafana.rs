@@ -56,6 +56,89 @@ fn sql_of<'a>(d: &'a Value, title: &str) -> &'a str {
         .expect("rawSql")
 }
 
+/// A panel's columns, each with the report field it shows.
+type Columns = &'static [(&'static str, &'static str)];
+
+/// The recovery panel's columns.
+const RECOVERY: Columns = &[
+    ("value", "p50"),
+    ("p95", "p95"),
+    ("mean", "mean"),
+    ("failed_deployments", "failed_deployments"),
+    ("unrecovered_deployments", "unrecovered_deployments"),
+];
+
+/// Each stat panel, the report metric it shows, and its columns with the
+/// metric's fields they are.
+const STATS: &[(&str, &str, Columns)] = &[
+    (
+        "Deployment frequency",
+        "deployment_frequency",
+        &[("value", "value"), ("deployments", "deployments")],
+    ),
+    (
+        "Lead time for changes (p50)",
+        "lead_time_for_changes",
+        &[
+            ("value", "p50"),
+            ("p95", "p95"),
+            ("mean", "mean"),
+            ("changes", "changes"),
+        ],
+    ),
+    (
+        "Change failure rate",
+        "change_failure_rate",
+        &[
+            ("value", "value"),
+            ("failed_deployments", "failed_deployments"),
+            ("total_deployments", "total_deployments"),
+        ],
+    ),
+    (
+        "Time to restore (p50)",
+        "time_to_restore",
+        &[
+            ("value", "p50"),
+            ("p95", "p95"),
+            ("mean", "mean"),
+            ("incidents", "incidents"),
+            ("open_incidents", "open_incidents"),
+        ],
+    ),
+    (
+        "Failed deployment recovery (p50)",
+        "failed_deployment_recovery_time",
+        RECOVERY,
+    ),
+    ("Rework rate", "rework_rate", &[("value", "value")]),
+];
+
+/// A stat panel's row against `report`'s metric: every column its field
+/// (report rounds per day to 4 decimals, the rest to 2), and the level.
+#[track_caller]
+fn assert_stat(
+    row: &BTreeMap<String, Option<String>>,
+    metric: &Value,
+    columns: &[(&str, &str)],
+    what: &str,
+) {
+    let tol = if metric["unit"] == "per_day" {
+        1e-4
+    } else {
+        0.006
+    };
+    for (col, field) in columns {
+        assert_opt_close(
+            &metric[*field],
+            f(row, col),
+            tol,
+            &format!("{what} {field}"),
+        );
+    }
+    assert_eq!(text(row, "level"), metric["level"].as_str(), "{what} level");
+}
+
 #[test]
 fn the_dashboards_load_their_data_source_by_variable() {
     for name in ["dorameter-postgres.json", "dorameter-prometheus.json"] {
@@ -318,82 +401,12 @@ fn every_panel_of_the_postgres_dashboard_equals_report() {
             let stat = |title: &str| run(title, Some(one), bands).remove(0);
             let what = |x: &str| format!("{svc} {bands} {x}");
 
-            let df = stat("Deployment frequency");
-            assert_opt_close(
-                &m["deployment_frequency"]["value"],
-                f(&df, "value"),
-                1e-4,
-                &what("df"),
-            );
-            assert_eq!(
-                text(&df, "level"),
-                m["deployment_frequency"]["level"].as_str(),
-                "{}",
-                what("df")
-            );
-            assert_eq!(
-                f(&df, "deployments"),
-                Some(num(&m["deployment_frequency"]["deployments"]))
-            );
-
-            let lt = stat("Lead time for changes (p50)");
-            let l = &m["lead_time_for_changes"];
-            for (col, field) in [
-                ("value", "p50"),
-                ("p95", "p95"),
-                ("mean", "mean"),
-                ("changes", "changes"),
-            ] {
-                assert_opt_close(&l[field], f(&lt, col), 0.006, &what(field));
+            for (title, metric, columns) in STATS {
+                let row = stat(title);
+                assert_stat(&row, &m[*metric], columns, &what(metric));
             }
-            assert_eq!(text(&lt, "level"), l["level"].as_str(), "{}", what("lt"));
-
-            let cfr = stat("Change failure rate");
             let c = &m["change_failure_rate"];
-            assert_opt_close(&c["value"], f(&cfr, "value"), 0.006, &what("cfr"));
-            assert_eq!(text(&cfr, "level"), c["level"].as_str(), "{}", what("cfr"));
-            assert_eq!(
-                f(&cfr, "failed_deployments"),
-                Some(num(&c["failed_deployments"]))
-            );
-            assert_eq!(
-                f(&cfr, "total_deployments"),
-                Some(num(&c["total_deployments"]))
-            );
-
-            let ttr = stat("Time to restore (p50)");
             let t = &m["time_to_restore"];
-            for (col, field) in [
-                ("value", "p50"),
-                ("p95", "p95"),
-                ("mean", "mean"),
-                ("incidents", "incidents"),
-                ("open_incidents", "open_incidents"),
-            ] {
-                assert_opt_close(&t[field], f(&ttr, col), 0.006, &what(field));
-            }
-            assert_eq!(text(&ttr, "level"), t["level"].as_str(), "{}", what("ttr"));
-
-            let fd = stat("Failed deployment recovery (p50)");
-            let x = &m["failed_deployment_recovery_time"];
-            for (col, field) in [
-                ("value", "p50"),
-                ("p95", "p95"),
-                ("mean", "mean"),
-                ("failed_deployments", "failed_deployments"),
-                ("unrecovered_deployments", "unrecovered_deployments"),
-            ] {
-                assert_opt_close(&x[field], f(&fd, col), 0.006, &what(field));
-            }
-            assert_eq!(text(&fd, "level"), x["level"].as_str(), "{}", what("fdrt"));
-
-            let rw = stat("Rework rate");
-            assert_opt_close(
-                &m["rework_rate"]["value"],
-                f(&rw, "value"),
-                0.006,
-                &what("rework"),
-            );
 
             // One row per service, with every service shown.
             let summary = run("Services", None, bands);
@@ -583,20 +596,7 @@ fn every_panel_of_the_postgres_dashboard_equals_report() {
         "classic",
     )
     .remove(0);
-    for (col, field) in [
-        ("value", "p50"),
-        ("p95", "p95"),
-        ("mean", "mean"),
-        ("failed_deployments", "failed_deployments"),
-        ("unrecovered_deployments", "unrecovered_deployments"),
-    ] {
-        assert_opt_close(
-            &x[field],
-            f(&fd, col),
-            0.006,
-            &format!("unrecovered {field}"),
-        );
-    }
+    assert_stat(&fd, x, RECOVERY, "unrecovered");
     let summary = run("Services", None, "classic");
     let api = summary
         .iter()

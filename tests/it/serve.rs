@@ -1166,12 +1166,10 @@ impl Prometheus {
         })
     }
 
-    /// An instant query's samples: labels and value.
-    fn query(&self, promql: &str) -> Vec<(Value, f64)> {
-        let mut s = match TcpStream::connect(&self.url) {
-            Ok(s) => s,
-            Err(_) => return vec![],
-        };
+    /// The API's answer to an instant query: its HTTP status and JSON
+    /// (`Null` when the body is none), or `None` when Prometheus is not up.
+    fn answer(&self, promql: &str) -> Option<(u16, Value)> {
+        let mut s = TcpStream::connect(&self.url).ok()?;
         let q: String = promql
             .bytes()
             .map(|b| match b {
@@ -1185,21 +1183,24 @@ impl Prometheus {
             format!("GET /api/v1/query?query={q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).unwrap();
         let a = read_answer(&mut s);
-        if a.status != 200 {
-            return vec![];
-        }
         let body = a.body.trim();
         // Chunked answers: the JSON is between the chunk sizes.
         let json_text = body
             .find('{')
             .and_then(|start| body.rfind('}').map(|end| &body[start..=end]))
             .unwrap_or(body);
-        let v: Value = serde_json::from_str(json_text).unwrap_or(Value::Null);
+        Some((
+            a.status,
+            serde_json::from_str(json_text).unwrap_or(Value::Null),
+        ))
+    }
+
+    /// The samples of an answer: labels and value.
+    fn samples(v: &Value) -> Vec<(Value, f64)> {
         v["data"]["result"]
             .as_array()
-            .cloned()
-            .unwrap_or_default()
             .into_iter()
+            .flatten()
             .filter_map(|r| {
                 let val: f64 = r["value"][1].as_str()?.parse().ok()?;
                 Some((r["metric"].clone(), val))
@@ -1207,31 +1208,20 @@ impl Prometheus {
             .collect()
     }
 
+    /// An instant query's samples; none while Prometheus is not answering.
+    fn query(&self, promql: &str) -> Vec<(Value, f64)> {
+        match self.answer(promql) {
+            Some((200, v)) => Self::samples(&v),
+            _ => vec![],
+        }
+    }
+
     /// An instant query that must evaluate (a parse or evaluation error
     /// fails the test): its samples, maybe none.
     fn evaluate(&self, promql: &str) -> Vec<(Value, f64)> {
-        let q: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let mut s = TcpStream::connect(&self.url).expect("prometheus");
-        let req =
-            format!("GET /api/v1/query?query={q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        let a = read_answer(&mut s);
-        let body = a.body.trim();
-        let json_text = body
-            .find('{')
-            .and_then(|start| body.rfind('}').map(|end| &body[start..=end]))
-            .unwrap_or(body);
-        let v: Value = serde_json::from_str(json_text).unwrap_or(Value::Null);
-        assert_eq!(v["status"], "success", "{promql}: {body}");
-        self.query(promql)
+        let (_, v) = self.answer(promql).expect("prometheus is up");
+        assert_eq!(v["status"], "success", "{promql}: {v}");
+        Self::samples(&v)
     }
 
     /// The one value of `promql`, waiting (up to 60 s) until it has one
