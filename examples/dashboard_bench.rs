@@ -35,58 +35,13 @@ mod report_data;
 
 #[path = "../benches/support/bench_env.rs"]
 mod bench_env;
-use bench_env::{env_num, with_db};
+use bench_env::{Pg, env_num, with_db};
 
 #[path = "../benches/support/grafana.rs"]
 mod grafana;
 use grafana::{Value as Var, expand};
 
 const DB: &str = "dorameter_dashboard_bench";
-
-/// A connection on its own runtime.
-struct Pg {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Pg {
-    fn connect(url: &str) -> Pg {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let client = rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            client
-        });
-        Pg { rt, client }
-    }
-
-    fn exec(&self, sql: &str) {
-        self.rt
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// Rows returned, and the wall time of the query (one round trip).
-    fn time(&self, sql: &str) -> (usize, Duration) {
-        let start = Instant::now();
-        let rows = self
-            .rt
-            .block_on(self.client.simple_query(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let n = rows
-            .iter()
-            .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
-            .count();
-        (n, start.elapsed())
-    }
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

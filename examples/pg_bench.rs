@@ -35,24 +35,12 @@ mod report_data;
 
 #[path = "../benches/support/bench_env.rs"]
 mod bench_env;
-use bench_env::{env_num, with_db};
+use bench_env::{Pg, env_num, with_db};
 
 const DB: &str = "dorameter_bench";
 
 fn admin(url: &str, sql: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client.batch_execute(sql).await.expect(sql);
-    });
+    Pg::connect(url).exec(sql);
 }
 
 /// Fills `url` with the report data set through the store's own write path.

@@ -1,6 +1,11 @@
 //! What the PostgreSQL benchmarks (`examples/pg_bench.rs`,
 //! `examples/dashboard_bench.rs`) share: sizes from the environment and
-//! the URL of a database of their own on the server they are given.
+//! the URL of a database of their own on the server they are given, and
+//! a connection to run SQL on.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
 
 /// `name`'s value as a number, else `default`.
 pub fn env_num(name: &str, default: usize) -> usize {
@@ -23,4 +28,49 @@ pub fn with_db(url: &str, db: &str) -> String {
         out.push_str(q);
     }
     out
+}
+
+/// A connection on its own runtime.
+pub struct Pg {
+    pub rt: tokio::runtime::Runtime,
+    pub client: tokio_postgres::Client,
+}
+
+impl Pg {
+    pub fn connect(url: &str) -> Pg {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let client = rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        });
+        Pg { rt, client }
+    }
+
+    pub fn exec(&self, sql: &str) {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Rows returned, and the wall time of the query (one round trip).
+    pub fn time(&self, sql: &str) -> (usize, Duration) {
+        let start = Instant::now();
+        let rows = self
+            .rt
+            .block_on(self.client.simple_query(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let n = rows
+            .iter()
+            .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+            .count();
+        (n, start.elapsed())
+    }
 }
