@@ -11,7 +11,7 @@ mod testing;
 mod url;
 
 pub use git::{GitStore, Waiting as GitSpool, waiting as git_spools};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION};
 pub use results::{StoredResult, TestResult};
 pub use sqlite::SqliteStore;
 pub use url::{DEFAULT_EVENTS_REF, GitUrl, PostgresUrl, StoreUrl, default_store_path};

@@ -97,6 +97,8 @@ FROM incidents i WHERE i.seq = s.incident_seq AND i.deployment_sha IS NOT NULL;
 -- range's deployments, the incidents without a link that started up to 24
 -- hours after the range are attributed from their side. One SELECT in SQL, so PostgreSQL inlines it into the
 -- caller's query: what the caller does not read is not computed.
+-- Migration 6 replaces this text (deployments_between.sql); kept as
+-- migration 5 made it.
 CREATE FUNCTION dora_deployments_between(p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (
     seq bigint, deployment_id text, service text, env text, team text, sha text, previous_sha text,

@@ -75,4 +75,5 @@ mod tx;
 mod write;
 
 pub use connect::{check_url, place};
+pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;

@@ -12,6 +12,9 @@
 //! whatever the database's default collation.
 
 /// One step of the schema.
+/// The schema version this dorameter migrates a database to.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 pub struct Migration {
     pub description: &'static str,
     pub sql: &'static str,
@@ -225,6 +228,11 @@ ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
             insert_deployment_sql!(),
             "$fn$;\n"
         ),
+        temporary: false,
+    },
+    Migration {
+        description: "dora_deployments_between planned as its work is (no JIT over a year of deployments)",
+        sql: include_str!("deployments_between.sql"),
         temporary: false,
     },
 ];
