@@ -26,7 +26,15 @@ pub struct Config {
     /// `--sink` flag or `DORAMETER_SINKS` is given.
     pub sinks: Option<Spanned<Vec<String>>>,
     pub format: Option<Spanned<Format>>,
+    /// `service = "api"`, or `[[service]]` tables: TOML gives the one key
+    /// either shape; [`load`] splits it into `service` and `services`.
+    #[serde(rename = "service", default)]
+    service_key: Option<Spanned<ServiceKey>>,
+    #[serde(skip)]
     pub service: Option<Spanned<String>>,
+    /// `[[service]]`: what is known per service (SPEC §11).
+    #[serde(skip)]
+    pub services: Vec<ServiceTable>,
     pub env: Option<Spanned<String>>,
     pub bands: Option<Spanned<BandsName>>,
     pub window: Option<Spanned<Span>>,
@@ -36,6 +44,75 @@ pub struct Config {
     pub team: Option<Spanned<String>>,
     /// `[classify]`: how deployments are classified (SPEC §3).
     pub classify: Option<Classify>,
+    /// `[incident_import]`: how `incident import` reads its sources.
+    pub incident_import: Option<IncidentImport>,
+}
+
+impl Config {
+    /// Splits the `service` key into the default service and the
+    /// `[[service]]` tables.
+    fn split_service(&mut self) {
+        match self.service_key.take() {
+            None => {}
+            Some(k) => {
+                let span = k.span();
+                match k.into_inner() {
+                    ServiceKey::Name(n) => self.service = Some(Spanned::new(span, n)),
+                    ServiceKey::Tables(t) => self.services = t,
+                }
+            }
+        }
+    }
+}
+
+/// The `service` key: a name, or `[[service]]` tables.
+#[derive(Clone, Debug)]
+enum ServiceKey {
+    Name(String),
+    Tables(Vec<ServiceTable>),
+}
+
+impl<'de> Deserialize<'de> for ServiceKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ServiceKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a service name (service = \"api\") or [[service]] tables")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<ServiceKey, E> {
+                Ok(ServiceKey::Name(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<ServiceKey, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(ServiceKey::Tables)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One `[[service]]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTable {
+    pub name: String,
+    /// PagerDuty service ids whose incidents are this service's.
+    #[serde(default)]
+    pub pagerduty: Vec<String>,
+}
+
+/// `[incident_import]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentImport {
+    /// A source's severity (PagerDuty priority or urgency, a label, GitLab's
+    /// severity) → the severity recorded; others are kept as they are.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -187,12 +264,13 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
             "fix the path given to --config (DORAMETER_CONFIG)",
         )
     })?;
-    let config: Config = toml::from_str(&text).map_err(|e| {
+    let mut config: Config = toml::from_str(&text).map_err(|e| {
         Error::usage_hint(
             format!("invalid config file {}: {}", path.display(), e.to_string().trim_end()),
-            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject) or pass another with --config",
+            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject, [[service]] name and pagerduty, [incident_import] severity) or pass another with --config",
         )
     })?;
+    config.split_service();
     Ok(Loaded {
         config,
         path: Some(path),

@@ -28,6 +28,7 @@ pub mod render;
 pub mod serve;
 pub mod settings;
 pub mod sink;
+pub mod sources;
 pub mod store;
 pub mod time;
 

@@ -15,6 +15,7 @@ pub mod deployments;
 pub mod exposition;
 pub mod flaky;
 pub mod incident;
+pub mod incident_import;
 pub mod junit;
 pub mod locate;
 pub mod report;

@@ -27,7 +27,7 @@ use crate::{Error, Result, exit};
 
 /// A token from a flag or env var: never shown by `Debug`, cloneable for clap.
 #[derive(Clone)]
-pub struct Token(Arc<SecretString>);
+pub struct Token(pub Arc<SecretString>);
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +35,7 @@ impl std::fmt::Debug for Token {
     }
 }
 
-fn parse_token(s: &str) -> std::result::Result<Token, std::convert::Infallible> {
+pub fn parse_token(s: &str) -> std::result::Result<Token, std::convert::Infallible> {
     Ok(Token(Arc::new(SecretString::from(s.to_string()))))
 }
 

@@ -22,6 +22,8 @@ pub enum IncidentCommand {
     Open(IncidentArgs),
     /// Resolve an incident [--resolved-at defaults to now]
     Resolve(IncidentArgs),
+    /// Import incidents from PagerDuty, GitHub issues or GitLab incidents, since the last import
+    Import(super::incident_import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +146,7 @@ pub fn run(cmd: IncidentCommand, global: &GlobalArgs, ctx: &mut Context<'_>) -> 
     let (args, resolving) = match cmd {
         IncidentCommand::Open(a) => (a, false),
         IncidentCommand::Resolve(a) => (a, true),
+        IncidentCommand::Import(a) => return super::incident_import::run(a, global, ctx),
     };
     let mut settings = ctx.settings(global, Some(&args.repo))?;
     check_event_format(&mut settings)?;
@@ -189,6 +192,7 @@ mod tests {
         let (a, resolving) = match c {
             IncidentCommand::Open(a) => (a, false),
             IncidentCommand::Resolve(a) => (a, true),
+            IncidentCommand::Import(_) => unreachable!(),
         };
         request(&a, resolving, &s, None)
     }

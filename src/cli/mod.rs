@@ -10,6 +10,7 @@ mod deployments;
 mod flaky;
 mod flush;
 mod incident;
+mod incident_import;
 mod junit;
 mod report;
 mod scope;

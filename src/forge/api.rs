@@ -169,7 +169,20 @@ impl Api {
                         return Ok((headers, body));
                     }
                     let message = self.scrub(api_message(&text));
+                    // GitHub's secondary rate limit is a 403 that says when
+                    // to come back (Retry-After, or no requests left until
+                    // X-RateLimit-Reset): waited for, not a refusal.
+                    let limited = status == 403
+                        && (retry_after.is_some()
+                            || headers
+                                .get("x-ratelimit-remaining")
+                                .is_some_and(|v| v.as_bytes() == b"0"));
+                    let retry_after = retry_after
+                        .or_else(|| limited.then(|| rate_limit_reset(&headers)).flatten());
                     match status {
+                        403 if limited => {
+                            (format!("HTTP 403 (rate limited){message}"), retry_after)
+                        }
                         401 => {
                             return Err(ForgeError::Unauthorized {
                                 forge: self.forge,
@@ -242,6 +255,7 @@ impl Api {
             .filter_map(|v| v.to_str().ok())
             .find_map(next_link)
             .and_then(|u| url.join(&u).ok())
+            .or_else(|| next_page(&headers, url))
             .filter(|u| u.origin() == self.base.origin());
         Ok(Page { items, next })
     }
@@ -263,6 +277,47 @@ impl Api {
             })?
             .1)
     }
+}
+
+/// How long until `X-RateLimit-Reset` (epoch seconds), when given.
+fn rate_limit_reset(headers: &HeaderMap) -> Option<std::time::Duration> {
+    let reset: u64 = headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(std::time::Duration::from_secs(
+        reset.saturating_sub(now).max(1),
+    ))
+}
+
+/// GitLab's `X-Next-Page` (a page number; empty on the last page), for
+/// the lists it answers without a `Link` header: `url` with that `page`.
+fn next_page(headers: &HeaderMap, url: &Url) -> Option<Url> {
+    let page = headers
+        .get("x-next-page")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    let mut next = url.clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    next.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("page", &page.to_string());
+    Some(next)
 }
 
 /// The `rel="next"` target of a `Link` header (RFC 8288).

@@ -14,6 +14,20 @@ use super::{ForgeError, Posted};
 /// Most pages of notes read (100 each).
 const MAX_PAGES: usize = 100;
 
+/// A project's numeric id or path (`group/project`) as a URL path segment.
+pub fn encode_project(project: &str) -> String {
+    project
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub struct GitLab {
     api: Api,
     /// Numeric id or path, percent-encoded for the URL.
@@ -30,17 +44,10 @@ impl GitLab {
     ) -> Result<GitLab, ForgeError> {
         let value = token.expose_secret().trim().to_string();
         let api = Api::new("GitLab", base, "private-token", value, token, &[], settings)?;
-        let project = project
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        Ok(GitLab { api, project })
+        Ok(GitLab {
+            api,
+            project: encode_project(project),
+        })
     }
 
     fn me(&self) -> Result<u64, ForgeError> {

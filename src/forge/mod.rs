@@ -3,7 +3,7 @@
 //! (`sink::http`), with the request/pagination plumbing in `api`. Both share
 //! the error type and the error-message and marker helpers.
 
-mod api;
+pub(crate) mod api;
 pub mod github;
 pub mod gitlab;
 

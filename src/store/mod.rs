@@ -325,6 +325,9 @@ pub trait ReadTx {
         window: Window,
         infra_percent: f64,
     ) -> Result<Vec<TestHistory>, StoreError>;
+    /// Where an import from `source` left off (`incident import`'s
+    /// cursor), as it stored it.
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Counts of samples at most each bound, their sum and count.
@@ -380,6 +383,8 @@ pub trait WriteTx: ReadTx {
     /// Adds one `<testcase>` entry; entries with the same identity merge by
     /// the outcome rules of SPEC §6 (the last attempt that was not a skip).
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError>;
+    /// Stores where an import from `source` left off.
+    fn set_cursor(&mut self, source: &str, value: &str) -> Result<(), StoreError>;
 }
 
 pub trait Store {

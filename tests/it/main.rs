@@ -18,6 +18,7 @@ mod gitlab_component;
 mod grafana;
 mod html;
 mod incident;
+mod incident_import;
 mod junit;
 mod postgres;
 mod report_month;

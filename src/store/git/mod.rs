@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, Utc};
 
-use self::recorder::{Recorder, RunFile, Written};
+use self::recorder::{Cursor, Recorder, RunFile, Written};
 use self::spool::{Files, Spool};
 use self::transport::{Failure, Pushed, Transport};
 use super::{Access, Backlog, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
@@ -120,6 +120,10 @@ fn test_run_path(r: &crate::event::TestRun) -> String {
 
 fn incident_path(i: &Incident) -> String {
     format!("incidents/{}", file_name(&i.id))
+}
+
+fn cursor_path(c: &Cursor) -> String {
+    format!("cursors/{}", file_name(&c.source))
 }
 
 impl GitStore {
@@ -343,6 +347,7 @@ impl GitStore {
         let mut deployments: Vec<Deployment> = Vec::new();
         let mut incidents: Vec<Incident> = Vec::new();
         let mut runs: Vec<RunFile> = Vec::new();
+        let mut cursors: Vec<Cursor> = Vec::new();
         for (path, content) in files {
             let bad = |e: serde_json::Error| StoreError::BadEventFile {
                 path: self.shown.clone(),
@@ -356,6 +361,8 @@ impl GitStore {
                 incidents.push(serde_json::from_slice(content).map_err(bad)?);
             } else if path.starts_with("test-runs-") {
                 runs.push(serde_json::from_slice(content).map_err(bad)?);
+            } else if path.starts_with("cursors/") {
+                cursors.push(serde_json::from_slice(content).map_err(bad)?);
             }
         }
         // Latest first: a deployment inserted before a later one takes its
@@ -371,6 +378,9 @@ impl GitStore {
             }
             for i in &incidents {
                 tx.upsert_incident(i)?;
+            }
+            for c in &cursors {
+                tx.set_cursor(&c.source, &c.value)?;
             }
             // Replayed through the same merge rules as the first
             // ingestion; a run already in the cache is left as it is.
@@ -411,6 +421,9 @@ impl GitStore {
         })?;
         for f in &written.test_runs {
             files.push((test_run_path(&f.run), to_json(f)));
+        }
+        for c in &written.cursors {
+            files.push((cursor_path(c), to_json(c)));
         }
         Ok(files)
     }

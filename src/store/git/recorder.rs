@@ -18,6 +18,8 @@ pub struct Written {
     pub deployments: Vec<String>,
     pub incidents: Vec<String>,
     pub test_runs: Vec<RunFile>,
+    /// Import cursors stored: source and value, the last value per source.
+    pub cursors: Vec<Cursor>,
     /// The store's sequence number of each run in `test_runs`.
     seqs: Vec<i64>,
     /// The entries of the file being read (with their run's sequence
@@ -32,6 +34,13 @@ pub struct Written {
 pub struct RunFile {
     pub run: TestRun,
     pub entries: Vec<OwnedEntry>,
+}
+
+/// An import cursor as its file on the ref holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cursor {
+    pub source: String,
+    pub value: String,
 }
 
 pub struct Recorder<'a> {
@@ -149,6 +158,9 @@ impl ReadTx for Recorder<'_> {
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
         self.inner.test_results(run_id)
     }
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.inner.cursor(source)
+    }
 }
 
 impl WriteTx for Recorder<'_> {
@@ -158,6 +170,15 @@ impl WriteTx for Recorder<'_> {
             self.written.deployments.push(d.id.clone());
         }
         Ok(inserted)
+    }
+    fn set_cursor(&mut self, source: &str, value: &str) -> Result<(), StoreError> {
+        self.inner.set_cursor(source, value)?;
+        self.written.cursors.retain(|c| c.source != source);
+        self.written.cursors.push(Cursor {
+            source: source.to_string(),
+            value: value.to_string(),
+        });
+        Ok(())
     }
     fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError> {
         self.inner.upsert_incident(i)?;

@@ -624,6 +624,16 @@ impl ReadTx for Tx<'_> {
             })
             .collect()
     }
+
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.query_opt(
+            "SELECT value FROM cursors WHERE source = $1",
+            &[&source],
+            "read an import cursor",
+        )?
+        .map(|r| get(&r, 0))
+        .transpose()
+    }
 }
 
 impl Tx<'_> {

@@ -235,6 +235,16 @@ ALTER TABLE deployments ADD COLUMN ref_name text COLLATE "C";
         sql: include_str!("deployments_between.sql"),
         temporary: false,
     },
+    step(
+        "cursors: where each import left off (incident import)",
+        r#"
+CREATE TABLE cursors (
+    source text COLLATE "C" PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"#,
+    ),
 ];
 
 #[cfg(test)]

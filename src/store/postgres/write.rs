@@ -210,4 +210,15 @@ impl WriteTx for Tx<'_> {
         // which did; this is the hot path of a 160 MB report.
         self.buffer_result(run_seq, e)
     }
+
+    fn set_cursor(&mut self, source: &str, value: &str) -> Result<(), StoreError> {
+        self.wrote();
+        self.query(
+            "INSERT INTO cursors (source, value) VALUES ($1, $2)
+             ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = now()",
+            &[&source, &value],
+            "store an import cursor",
+        )
+        .map(|_| ())
+    }
 }

@@ -455,6 +455,17 @@ impl ReadTx for Tx<'_> {
         self.history(service, window, infra_percent)
     }
 
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM cursors WHERE source = ?1",
+                [source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read an import cursor"))
+    }
+
     fn report_facts(
         &self,
         service: &str,

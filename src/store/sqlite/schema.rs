@@ -108,4 +108,12 @@ ALTER TABLE remediations ADD COLUMN commit_sha TEXT;
 -- The branch or tag CI built (DevLake's refName).
 ALTER TABLE deployments ADD COLUMN ref_name TEXT;
 "#,
+    r#"
+-- Where each import left off (`incident import`, SPEC §11).
+CREATE TABLE cursors (
+    source TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

@@ -259,6 +259,17 @@ impl WriteTx for Tx<'_> {
         }
         Ok(())
     }
+
+    fn set_cursor(&mut self, source: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO cursors (source, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![source, value, to_millis(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(self.err("store an import cursor"))
+    }
 }
 
 /// A new test of the run; nothing when the run already holds it.
