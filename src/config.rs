@@ -310,6 +310,48 @@ mod tests {
     }
 
     #[test]
+    fn service_is_a_name_or_service_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &p,
+            "[[service]]\nname = \"api\"\npagerduty = [\"PIJ90N7\"]\n\n[[service]]\nname = \"web\"\n\n[incident_import]\nseverity = { high = \"sev1\" }\n",
+        )
+        .unwrap();
+        let c = load(None, &[dir.path().to_path_buf()]).unwrap().config;
+        assert!(c.service.is_none());
+        let names: Vec<(&str, &[String])> = c
+            .services
+            .iter()
+            .map(|t| (t.name.as_str(), t.pagerduty.as_slice()))
+            .collect();
+        assert_eq!(
+            names,
+            [("api", &["PIJ90N7".to_string()][..]), ("web", &[][..])]
+        );
+        assert_eq!(
+            c.incident_import
+                .unwrap()
+                .severity
+                .get("high")
+                .map(String::as_str),
+            Some("sev1")
+        );
+        // A typo inside a table names the key and its line.
+        std::fs::write(&p, "[[service]]\nname = \"api\"\npagerdutty = [\"P1\"]\n").unwrap();
+        let e = load(None, &[dir.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pagerdutty") && e.contains("line 3"), "{e}");
+        // Neither a name nor tables.
+        std::fs::write(&p, "service = 3\n").unwrap();
+        let e = load(None, &[dir.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("service name"), "{e}");
+    }
+
+    #[test]
     fn rejects_unknown_keys_with_the_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(FILE_NAME);

@@ -363,6 +363,23 @@ impl Settings {
         ))
     }
 
+    /// `[[service]] pagerduty`: PagerDuty service id → service.
+    pub fn pagerduty_services(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut services = std::collections::BTreeMap::new();
+        for t in &self.config.config.services {
+            let name = Setting::new(
+                t.name.clone(),
+                Origin::Derived("[[service]] name in .dorameter.toml"),
+            )
+            .named("[[service]] name", "api")?
+            .value;
+            for id in &t.pagerduty {
+                services.insert(id.clone(), name.clone());
+            }
+        }
+        Ok(services)
+    }
+
     /// The service: `--service`, the config's `service`, the CI project,
     /// the repository's remote name, its directory name. `None` when
     /// nothing names one; the caller says what it needs it for.

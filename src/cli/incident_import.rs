@@ -2,7 +2,6 @@
 //! incidents a tool holds, read since the cursor the last import stored
 //! (SPEC §11). Meant for a scheduled pipeline.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::Duration;
@@ -316,12 +315,7 @@ impl Source {
         let bad = |e: ForgeError| forge_error(args.from, e);
         Ok(match args.from {
             From::Pagerduty => {
-                let mut services = BTreeMap::new();
-                for t in &s.config.config.services {
-                    for id in &t.pagerduty {
-                        services.insert(id.clone(), t.name.clone());
-                    }
-                }
+                let services = s.pagerduty_services()?;
                 Source::PagerDuty(
                     pagerduty::PagerDuty::new(
                         &args

@@ -217,6 +217,7 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
                 rollforward_subject: s.rollforward_subject(),
             },
             max_body: args.max_body,
+            pagerduty_services: s.pagerduty_services()?,
             request_timeout: std_duration("--request-timeout", &args.request_timeout)?,
             access_log: !args.no_access_log && !s.quiet,
         },

@@ -5,6 +5,7 @@
 //! delivery whose `X-Webhook-Id` was already taken is answered 200 and
 //! changes nothing. Answered within PagerDuty's 5 s.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -86,6 +87,7 @@ enum Action {
 fn incident_of(
     event: &Value,
     now: DateTime<Utc>,
+    services: &BTreeMap<String, String>,
 ) -> Result<(Action, Option<GivenIncident>), String> {
     let kind = text(event, &["event_type"]).ok_or("event.event_type is missing")?;
     let action = match kind.as_str() {
@@ -96,7 +98,11 @@ fn incident_of(
     };
     let data = event.get("data").ok_or("event.data is missing")?;
     let id = text(data, &["id"]).ok_or("event.data.id is missing")?;
-    let service = text(data, &["service", "summary"])
+    // As `incident import` names it (sources::pagerduty): the mapped
+    // service, else PagerDuty's name for it.
+    let service = text(data, &["service", "id"])
+        .and_then(|id| services.get(&id).cloned())
+        .or_else(|| text(data, &["service", "summary"]))
         .or_else(|| text(data, &["service", "id"]))
         .ok_or("event.data.service is missing")?;
     let occurred = time(event, &["occurred_at"]).unwrap_or(now);
@@ -161,7 +167,8 @@ pub async fn webhook(
     let event = payload
         .get("event")
         .ok_or_else(|| ApiError::bad_request("the body has no event"))?;
-    let (action, given) = incident_of(event, s.now()).map_err(ApiError::bad_request)?;
+    let (action, given) = incident_of(event, s.now(), &s.answers.pagerduty_services)
+        .map_err(ApiError::bad_request)?;
     let Some(given) = given else {
         return Ok(Json(json!({"status": "ignored", "recorded": false})));
     };
@@ -216,15 +223,30 @@ mod tests {
         let event = json!({"event_type": "incident.resolved", "occurred_at": "2026-03-02T10:00:00Z",
             "data": {"id": "PGR0VU2", "created_at": "2026-03-02T09:00:00Z", "title": "DB down",
                 "urgency": "high", "service": {"id": "PF9KMXH", "summary": "api"}}});
-        let (action, g) = incident_of(&event, Utc::now()).unwrap();
+        let (action, g) = incident_of(&event, Utc::now(), &BTreeMap::new()).unwrap();
         let g = g.unwrap();
         assert_eq!(action, Action::Resolve);
         assert_eq!(g.id, "pagerduty:PGR0VU2");
         assert_eq!(g.service, "api");
         assert_eq!((g.resolved_at.unwrap() - g.started_at).num_minutes(), 60);
-        let (action, g) =
-            incident_of(&json!({"event_type": "incident.acknowledged"}), Utc::now()).unwrap();
+        // `[[service]] pagerduty` maps PagerDuty's service, as the import does.
+        let mapped = BTreeMap::from([("PF9KMXH".to_string(), "checkout".to_string())]);
+        let (_, g) = incident_of(&event, Utc::now(), &mapped).unwrap();
+        assert_eq!(g.unwrap().service, "checkout");
+        let (action, g) = incident_of(
+            &json!({"event_type": "incident.acknowledged"}),
+            Utc::now(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert!(action == Action::Ignore && g.is_none());
-        assert!(incident_of(&json!({"event_type": "incident.triggered"}), Utc::now()).is_err());
+        assert!(
+            incident_of(
+                &json!({"event_type": "incident.triggered"}),
+                Utc::now(),
+                &BTreeMap::new()
+            )
+            .is_err()
+        );
     }
 }

@@ -63,6 +63,9 @@ pub struct Answers {
     pub max_body: usize,
     pub request_timeout: Duration,
     pub access_log: bool,
+    /// `[[service]] pagerduty`: PagerDuty service id → service, for the
+    /// PagerDuty webhook (as `incident import` maps them).
+    pub pagerduty_services: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything the server needs, resolved by `cli/serve.rs`.

@@ -776,3 +776,55 @@ fn ci_with_the_default_sqlite_store_is_told_about_the_git_store() {
     run.assert_ok();
     assert!(!run.stderr.contains("outlive"), "{run:#?}");
 }
+
+/// `incident import`'s cursor is kept on the ref with the incidents: a
+/// later job in a fresh clone reads on from where the first left off.
+#[test]
+fn the_import_cursor_travels_on_the_ref() {
+    use crate::incident_import::{PD_TOKEN, PagerDuty, pd_incident};
+    let w = World::new();
+    let dm = Dm::default();
+    let incidents = (1..=3)
+        .map(|n| {
+            pd_incident(
+                n,
+                NOW - 2 * DAY + n as i64 * HOUR,
+                "PAPI001",
+                "resolved",
+                Some(NOW - DAY),
+            )
+        })
+        .collect();
+    let pd = PagerDuty::start(incidents, false);
+    let import = |dir: &Path| {
+        let out = dm
+            .raw_command(&["--format", "json", "--store", "git"])
+            .args([
+                "incident",
+                "import",
+                "--from",
+                "pagerduty",
+                "--service",
+                "api",
+            ])
+            .args(["--api-url", &pd.url()])
+            .env("DORAMETER_PAGERDUTY_TOKEN", PD_TOKEN)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        Run::from_output(vec![], out).json()
+    };
+    let (_a, a) = w.clone("job-a");
+    let first = import(&a);
+    assert_eq!(first["new"], 3, "{first:#}");
+    let files = w.remote_git(&["ls-tree", "-r", "--name-only", "refs/dorameter/events"]);
+    assert!(files.lines().any(|f| f.starts_with("cursors/")), "{files}");
+    let (_b, b) = w.clone("job-b");
+    let before = pd.requests();
+    let second = import(&b);
+    assert_eq!(second["cursor_before"], first["cursor"], "{second:#}");
+    assert_eq!(
+        (second["new"].as_u64(), pd.requests() - before),
+        (Some(0), 1)
+    );
+}

@@ -788,6 +788,26 @@ fn deploying(job: &Job) -> Vec<&'static str> {
         .collect()
 }
 
+/// The incident job runs where an incident is given (the trigger API), or
+/// where a schedule asks for an import; nowhere else.
+#[test]
+fn incident_template_runs_for_an_incident_or_a_scheduled_import() {
+    let job = Template::load("incident").job(&[]);
+    assert_eq!(
+        deploying(&job),
+        ["incident pipeline (trigger API) of the default branch"]
+    );
+    let import = [
+        ("CI_PIPELINE_SOURCE", "schedule"),
+        ("CI_COMMIT_BRANCH", "main"),
+        ("DORAMETER_INCIDENT_ACTION", "import"),
+        ("DORAMETER_IMPORT_FROM", "pagerduty"),
+    ];
+    assert_eq!(added(&job, &import).as_deref(), Some("on_success"));
+    let script = job.spec["script"].to_string();
+    assert!(script.contains("open | resolve | import"), "{script}");
+}
+
 /// Issue 10 item 10: the deploy template's only rule excluded merge request
 /// pipelines, so every feature-branch push (and schedule, tag, incident
 /// pipeline) recorded a production deployment. By default the job runs in

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::server::{Reply, Req, Server};
 use crate::util::{DAY, Dm, HOUR, NOW, rfc};
 
-const PD_TOKEN: &str = "pd-secret-7f3a";
+pub(crate) const PD_TOKEN: &str = "pd-secret-7f3a";
 const GH_TOKEN: &str = "gh-secret-91bc";
 const GL_TOKEN: &str = "gl-secret-55de";
 
@@ -88,7 +88,13 @@ fn check_bodies(spec: &str, pointer: &str, bodies: &[String]) {
 /// One PagerDuty incident, PagerDuty's documented example with these
 /// values (the two fields the example gives against its own schema left
 /// out: fixtures/sources/README.md).
-fn pd_incident(n: u64, created: i64, service: &str, status: &str, resolved: Option<i64>) -> Value {
+pub(crate) fn pd_incident(
+    n: u64,
+    created: i64,
+    service: &str,
+    status: &str,
+    resolved: Option<i64>,
+) -> Value {
     static EXAMPLE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     let example = EXAMPLE.get_or_init(|| {
         serde_json::from_str(
@@ -146,7 +152,7 @@ fn pd_incident(n: u64, created: i64, service: &str, status: &str, resolved: Opti
 }
 
 /// A stand-in PagerDuty REST API v2 `GET /incidents`.
-struct PagerDuty {
+pub(crate) struct PagerDuty {
     server: Server,
     incidents: Arc<Mutex<Vec<Value>>>,
     served: Arc<Mutex<Vec<String>>>,
@@ -154,7 +160,7 @@ struct PagerDuty {
 }
 
 impl PagerDuty {
-    fn start(incidents: Vec<Value>, throttle_first: bool) -> PagerDuty {
+    pub(crate) fn start(incidents: Vec<Value>, throttle_first: bool) -> PagerDuty {
         let incidents = Arc::new(Mutex::new(incidents));
         let served = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -240,11 +246,11 @@ impl PagerDuty {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.server.url("")
     }
 
-    fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 

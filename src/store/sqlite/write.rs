@@ -159,7 +159,7 @@ impl WriteTx for Tx<'_> {
         let now = to_millis(Utc::now());
         let seq: i64 = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "INSERT INTO incidents (id, env, started_at, detected_at, resolved_at, severity, title, cause,
                     deployment_id, deployment_sha, recorded_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
@@ -169,6 +169,9 @@ impl WriteTx for Tx<'_> {
                     deployment_id = excluded.deployment_id, deployment_sha = excluded.deployment_sha,
                     updated_at = excluded.updated_at
                  RETURNING seq",
+            )
+            .map_err(err())?
+            .query_row(
                 params![
                     i.id,
                     i.env,
@@ -186,10 +189,9 @@ impl WriteTx for Tx<'_> {
             )
             .map_err(err())?;
         self.conn
-            .execute(
-                "DELETE FROM incident_services WHERE incident_seq = ?1",
-                [seq],
-            )
+            .prepare_cached("DELETE FROM incident_services WHERE incident_seq = ?1")
+            .map_err(err())?
+            .execute([seq])
             .map_err(err())?;
         let mut stmt = self
             .conn
