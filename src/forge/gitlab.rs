@@ -14,6 +14,12 @@ use super::{ForgeError, Posted};
 /// Most pages of notes read (100 each).
 const MAX_PAGES: usize = 100;
 
+/// The REST API v4 at `base` with `token` as `PRIVATE-TOKEN`.
+pub fn api(base: &str, token: SecretString, settings: HttpSettings) -> Result<Api, ForgeError> {
+    let value = token.expose_secret().trim().to_string();
+    Api::new("GitLab", base, "private-token", value, token, &[], settings)
+}
+
 /// A project's numeric id or path (`group/project`) as a URL path segment.
 pub fn encode_project(project: &str) -> String {
     project
@@ -42,10 +48,8 @@ impl GitLab {
         token: SecretString,
         settings: HttpSettings,
     ) -> Result<GitLab, ForgeError> {
-        let value = token.expose_secret().trim().to_string();
-        let api = Api::new("GitLab", base, "private-token", value, token, &[], settings)?;
         Ok(GitLab {
-            api,
+            api: api(base, token, settings)?,
             project: encode_project(project),
         })
     }

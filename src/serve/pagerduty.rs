@@ -21,6 +21,7 @@ use super::api::{ApiError, ApiResult, Json};
 use super::ingest::{GivenIncident, body, incident};
 use super::server::Shared;
 use crate::settings::defaults;
+use crate::sources::{text, time};
 
 /// The answer must reach PagerDuty within 5 s; past this the store's work
 /// goes on and the delivery is answered 503 (PagerDuty retries, and the
@@ -57,22 +58,6 @@ fn hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    let mut at = v;
-    for p in path {
-        at = at.get(p)?;
-    }
-    at.as_str()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-fn time(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
-    text(v, path)
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What an event asks for.

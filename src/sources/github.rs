@@ -10,16 +10,13 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Fetched, Imported, labels, root_cause, severity_label, text, time};
+use super::{Fetched, Imported, labels, read_issues, root_cause, severity_label, text, time};
 use crate::forge::ForgeError;
 use crate::forge::api::Api;
 use crate::http::HttpSettings;
 
 pub const DEFAULT_URL: &str = "https://api.github.com";
 pub const DEFAULT_LABEL: &str = "incident";
-/// Pages read at most (100 issues each).
-const MAX_PAGES: usize = 1000;
-
 pub struct GitHub {
     api: Api,
     /// `owner/repo`.
@@ -66,7 +63,6 @@ impl GitHub {
 
     /// Every issue with the label updated at or after `since` (RFC 3339).
     pub fn fetch(&self, since: &str) -> Result<Fetched, ForgeError> {
-        let what = "list the repository's issues";
         let mut url = self.api.url(&format!("repos/{}/issues", self.repository))?;
         url.query_pairs_mut()
             .append_pair("labels", &self.label)
@@ -75,51 +71,35 @@ impl GitHub {
             .append_pair("direction", "asc")
             .append_pair("since", since)
             .append_pair("per_page", "100");
-        let mut out = Fetched {
-            cursor: since.to_string(),
-            ..Fetched::default()
-        };
-        let mut next = Some(url);
-        while let Some(url) = next.take() {
-            if out.requests == MAX_PAGES {
-                break;
-            }
-            let page = self.api.get_page(what, &url)?;
-            out.requests += 1;
-            for item in &page.items {
-                if let Some(u) = text(item, &["updated_at"]) {
-                    if time(item, &["updated_at"]).is_some() && u > out.cursor {
-                        out.cursor = u;
-                    }
-                }
+        read_issues(
+            &self.api,
+            "list the repository's issues",
+            url,
+            since,
+            |item| {
                 let id = format!(
                     "github:{}#{}",
                     self.repository,
                     item.get("number").and_then(Value::as_u64).unwrap_or(0)
                 );
-                if item.get("pull_request").is_some_and(|p| !p.is_null()) {
-                    out.skipped.push((id, "a pull request".into()));
-                    continue;
-                }
-                match issue(item, id.clone()) {
-                    Ok(Some(i)) => out.incidents.push(i),
-                    Ok(None) => out.skipped.push((id, "closed as not planned".into())),
-                    Err(reason) => out.skipped.push((id, reason)),
-                }
-            }
-            next = page.next;
-        }
-        Ok(out)
+                let read = if item.get("pull_request").is_some_and(|p| !p.is_null()) {
+                    Err("a pull request".into())
+                } else {
+                    issue(item, id.clone())
+                };
+                (id, read)
+            },
+        )
     }
 }
 
-/// One issue; `None` when it was closed as not planned (not an incident).
-fn issue(v: &Value, id: String) -> Result<Option<Imported>, String> {
+/// One issue; closed as not planned, it is not an incident.
+fn issue(v: &Value, id: String) -> Result<Imported, String> {
     let started_at = time(v, &["created_at"]).ok_or("no created_at")?;
     let resolved_at = match text(v, &["state"]).as_deref() {
         Some("closed") => {
             if text(v, &["state_reason"]).as_deref() == Some("not_planned") {
-                return Ok(None);
+                return Err("closed as not planned".into());
             }
             Some(
                 time(v, &["closed_at"])
@@ -131,7 +111,7 @@ fn issue(v: &Value, id: String) -> Result<Option<Imported>, String> {
         other => return Err(format!("unknown state {other:?}")),
     };
     let labels = labels(v);
-    Ok(Some(Imported {
+    Ok(Imported {
         id,
         service: None,
         started_at,
@@ -139,5 +119,5 @@ fn issue(v: &Value, id: String) -> Result<Option<Imported>, String> {
         severity: severity_label(&labels),
         title: text(v, &["title"]),
         root_cause: text(v, &["body"]).as_deref().and_then(root_cause),
-    }))
+    })
 }

@@ -7,18 +7,15 @@
 //! The cursor is the latest `updated_at` read (`updated_after` is
 //! inclusive: a rerun reads that one incident again).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
 
-use super::{Fetched, Imported, labels, root_cause, severity_label, text, time};
+use super::{Fetched, Imported, labels, read_issues, root_cause, severity_label, text, time};
 use crate::forge::ForgeError;
 use crate::forge::api::Api;
 use crate::http::HttpSettings;
 
 pub const DEFAULT_URL: &str = "https://gitlab.com/api/v4";
-/// Pages read at most (100 incidents each).
-const MAX_PAGES: usize = 1000;
-
 pub struct GitLab {
     api: Api,
     /// The project's numeric id or path, as given.
@@ -32,10 +29,8 @@ impl GitLab {
         token: SecretString,
         http: HttpSettings,
     ) -> Result<GitLab, ForgeError> {
-        let value = token.expose_secret().trim().to_string();
-        let api = Api::new("GitLab", base, "private-token", value, token, &[], http)?;
         Ok(GitLab {
-            api,
+            api: crate::forge::gitlab::api(base, token, http)?,
             project: project.to_string(),
         })
     }
@@ -50,7 +45,6 @@ impl GitLab {
 
     /// Every incident updated at or after `since` (RFC 3339).
     pub fn fetch(&self, since: &str) -> Result<Fetched, ForgeError> {
-        let what = "list the project's incidents";
         let project = crate::forge::gitlab::encode_project(&self.project);
         let mut url = self.api.url(&format!("projects/{project}/issues"))?;
         url.query_pairs_mut()
@@ -60,25 +54,12 @@ impl GitLab {
             .append_pair("sort", "asc")
             .append_pair("updated_after", since)
             .append_pair("per_page", "100");
-        let mut out = Fetched {
-            cursor: since.to_string(),
-            ..Fetched::default()
-        };
-        let mut latest = time_of(since);
-        let mut next = Some(url);
-        while let Some(url) = next.take() {
-            if out.requests == MAX_PAGES {
-                break;
-            }
-            let page = self.api.get_page(what, &url)?;
-            out.requests += 1;
-            for item in &page.items {
-                if let Some(u) = time(item, &["updated_at"]) {
-                    if latest.is_none_or(|l| u > l) {
-                        latest = Some(u);
-                        out.cursor = super::api_time(u);
-                    }
-                }
+        read_issues(
+            &self.api,
+            "list the project's incidents",
+            url,
+            since,
+            |item| {
                 let id = format!(
                     "gitlab:{}#{}",
                     text(item, &["references", "full"])
@@ -86,21 +67,10 @@ impl GitLab {
                         .unwrap_or_else(|| self.project.clone()),
                     item.get("iid").and_then(Value::as_u64).unwrap_or(0)
                 );
-                match incident(item, id.clone()) {
-                    Ok(i) => out.incidents.push(i),
-                    Err(reason) => out.skipped.push((id, reason)),
-                }
-            }
-            next = page.next;
-        }
-        Ok(out)
+                (id.clone(), incident(item, id))
+            },
+        )
     }
-}
-
-fn time_of(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 fn incident(v: &Value, id: String) -> Result<Imported, String> {

@@ -8,7 +8,11 @@ pub mod gitlab;
 pub mod pagerduty;
 
 use chrono::{DateTime, Utc};
+use reqwest::Url;
 use serde_json::Value;
+
+use crate::forge::ForgeError;
+use crate::forge::api::Api;
 
 /// One incident as a source gives it.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +44,52 @@ pub struct Fetched {
     pub requests: usize,
     /// The cursor to store once the incidents are recorded.
     pub cursor: String,
+}
+
+/// Pages read at most from an issue list (100 items each).
+const MAX_PAGES: usize = 1000;
+
+/// Reads an issue list sorted by update, from `first` through its next
+/// pages: `read` gives each item's id and its incident, or why it is not
+/// one. The cursor is the latest `updated_at` read, else `since`: the APIs'
+/// `since`/`updated_after` are inclusive, so the next import reads that
+/// one item again and nothing older.
+pub(crate) fn read_issues(
+    api: &Api,
+    what: &str,
+    first: Url,
+    since: &str,
+    read: impl Fn(&Value) -> (String, Result<Imported, String>),
+) -> Result<Fetched, ForgeError> {
+    let mut out = Fetched {
+        cursor: since.to_string(),
+        ..Fetched::default()
+    };
+    let mut latest = DateTime::parse_from_rfc3339(since)
+        .ok()
+        .map(|t| t.with_timezone(&Utc));
+    let mut next = Some(first);
+    while let Some(url) = next.take() {
+        if out.requests == MAX_PAGES {
+            break;
+        }
+        let page = api.get_page(what, &url)?;
+        out.requests += 1;
+        for item in &page.items {
+            if let Some(u) = time(item, &["updated_at"]) {
+                if latest.is_none_or(|l| u > l) {
+                    latest = Some(u);
+                    out.cursor = api_time(u);
+                }
+            }
+            match read(item) {
+                (_, Ok(i)) => out.incidents.push(i),
+                (id, Err(reason)) => out.skipped.push((id, reason)),
+            }
+        }
+        next = page.next;
+    }
+    Ok(out)
 }
 
 /// A string field at `path`, trimmed, `None` when missing or empty.

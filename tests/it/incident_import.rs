@@ -1089,3 +1089,71 @@ fn gitlab_incidents_page_by_x_next_page() {
     }
     assert!(keys.contains(&"severity".to_string()) && keys.contains(&"references".to_string()));
 }
+
+/// On PostgreSQL: the incidents and the cursor in one transaction, the
+/// rerun one request; the mapped service and severity as on SQLite.
+#[test]
+fn pagerduty_import_into_postgresql() {
+    let Some(admin) = crate::postgres::server() else {
+        return;
+    };
+    let db = crate::postgres::Db::new(&admin);
+    let dm = Dm::default().with_store(&db.url);
+    std::fs::write(dm.cwd().join(".dorameter.toml"), PD_CONFIG).unwrap();
+    let incidents: Vec<Value> = (1..=150u64)
+        .map(|n| {
+            let created = NOW - 3 * DAY + n as i64 * 20 * 60;
+            pd_incident(
+                n,
+                created,
+                ["PAPI001", "PWEB002"][n as usize % 2],
+                "resolved",
+                Some(created + 900),
+            )
+        })
+        .collect();
+    let pd = PagerDuty::start(incidents.clone(), false);
+    let first = import(
+        &dm,
+        &["--api-url", &pd.url(), "--since", &rfc(NOW - 4 * DAY)],
+    )
+    .json();
+    assert_eq!(
+        (first["new"].as_u64(), first["requests"].as_u64()),
+        (Some(150), Some(2)),
+        "{first:#}"
+    );
+    let rows = db.sql(
+        "SELECT i.id, s.service, i.severity, extract(epoch FROM i.started_at)::bigint, extract(epoch FROM i.resolved_at)::bigint
+         FROM dorameter.incidents i JOIN dorameter.incident_services s ON s.incident_seq = i.seq ORDER BY i.id",
+    );
+    assert_eq!(rows.len(), 150);
+    for (row, i) in rows.iter().zip(incidents.iter()) {
+        let e = expected_pd(i);
+        assert_eq!(
+            row[0].as_deref(),
+            Some(format!("pagerduty:{}", i["id"].as_str().unwrap()).as_str())
+        );
+        assert_eq!(
+            (row[1].as_deref(), row[2].as_deref()),
+            (Some(e.0.as_str()), e.3.as_deref())
+        );
+        assert_eq!(
+            row[3].as_deref().map(|t| rfc(t.parse().unwrap())),
+            Some(e.1)
+        );
+        assert_eq!(row[4].as_deref().map(|t| rfc(t.parse().unwrap())), e.2);
+    }
+    let cursor = db.sql("SELECT value FROM dorameter.cursors");
+    assert_eq!(
+        cursor,
+        vec![vec![Some(first["cursor"].as_str().unwrap().to_string())]]
+    );
+    let before = pd.requests();
+    let again = import(&dm, &["--api-url", &pd.url()]).json();
+    assert_eq!(
+        (again["new"].as_u64(), pd.requests() - before),
+        (Some(0), 1),
+        "{again:#}"
+    );
+}
