@@ -103,6 +103,9 @@ pub struct ServiceTable {
     /// PagerDuty service ids whose incidents are this service's.
     #[serde(default)]
     pub pagerduty: Vec<String>,
+    /// In a monorepo: the paths whose commits are this service's changes
+    /// (`crate::git::PathFilter`).
+    pub paths: Option<Vec<String>>,
 }
 
 /// `[incident_import]`.
@@ -267,7 +270,7 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
     let mut config: Config = toml::from_str(&text).map_err(|e| {
         Error::usage_hint(
             format!("invalid config file {}: {}", path.display(), e.to_string().trim_end()),
-            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject, [[service]] name and pagerduty, [incident_import] severity) or pass another with --config",
+            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject, [[service]] name, pagerduty and paths, [incident_import] severity) or pass another with --config",
         )
     })?;
     config.split_service();

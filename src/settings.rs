@@ -363,6 +363,42 @@ impl Settings {
         ))
     }
 
+    /// `[[service]] paths` of `service`: its changes in a monorepo. `None`
+    /// when no table names the service or it lists no paths.
+    pub fn service_paths(&self, service: &str) -> Result<Option<crate::git::PathFilter>> {
+        let Some(t) = self
+            .config
+            .config
+            .services
+            .iter()
+            .find(|t| t.name == service)
+        else {
+            return Ok(None);
+        };
+        let Some(paths) = &t.paths else {
+            return Ok(None);
+        };
+        crate::git::PathFilter::new(paths).map(Some).map_err(|e| {
+            Error::usage_hint(
+                format!("[[service]] '{service}' in .dorameter.toml: {e}"),
+                "fix paths of that [[service]] (patterns relative to the repository root, e.g. \"services/api/**\")",
+            )
+        })
+    }
+
+    /// Every `[[service]]`'s paths, by service.
+    pub fn all_service_paths(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::git::PathFilter>> {
+        let mut out = std::collections::BTreeMap::new();
+        for t in &self.config.config.services {
+            if let Some(f) = self.service_paths(&t.name)? {
+                out.insert(t.name.clone(), f);
+            }
+        }
+        Ok(out)
+    }
+
     /// `[[service]] pagerduty`: PagerDuty service id → service.
     pub fn pagerduty_services(&self) -> Result<std::collections::BTreeMap<String, String>> {
         let mut services = std::collections::BTreeMap::new();

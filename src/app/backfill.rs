@@ -25,6 +25,8 @@ pub struct BackfillRequest {
     pub max_commits: usize,
     pub rollforward_subject: Option<crate::git::SubjectPattern>,
     pub team: Option<String>,
+    /// `[[service]] paths` (a monorepo).
+    pub paths: Option<crate::git::PathFilter>,
     pub now: DateTime<Utc>,
     /// Plan everything (each tag sees the ones before it), store nothing.
     pub dry_run: bool,
@@ -188,5 +190,6 @@ fn request_for(
         pipeline_url: None,
         deployed_by: None,
         tags: [("source".to_string(), "backfill".to_string())].into(),
+        paths: req.paths.clone(),
     }
 }

@@ -17,7 +17,7 @@ use super::report::{ReportRequest, report_of};
 use super::series::{Bucket, MAX_POINTS, bucket_reports, buckets};
 use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
-use crate::git::{Repo, WalkOutcome};
+use crate::git::{PathFilter, Repo, WalkOutcome};
 use crate::http::HttpSettings;
 use crate::metrics::{BandTable, Level, Report, Window, compute_with_failures};
 use crate::render::{
@@ -252,7 +252,12 @@ impl CommentRequest {
 /// This change's commits: `base..head` (the commits of head not reachable
 /// from base, i.e. from their merge base), and lead time so far from the
 /// oldest author time. `None` outside a pull/merge request.
-pub fn change_view(ci: &CiContext, repo: Option<&Repo>, now: DateTime<Utc>) -> Option<ChangeView> {
+pub fn change_view(
+    ci: &CiContext,
+    repo: Option<&Repo>,
+    paths: Option<&PathFilter>,
+    now: DateTime<Utc>,
+) -> Option<ChangeView> {
     let change = ci.change.as_ref()?;
     let note = |s: &str| ChangeView {
         note: Some(s.to_string()),
@@ -267,7 +272,14 @@ pub fn change_view(ci: &CiContext, repo: Option<&Repo>, now: DateTime<Utc>) -> O
         ));
     };
     Some(match repo.walk(Some(base), head, MAX_CHANGE_COMMITS) {
-        Ok(WalkOutcome::Walked(w)) => {
+        Ok(WalkOutcome::Walked(mut w)) => {
+            // A monorepo: the change's commits that are this service's.
+            if let Some(f) = paths {
+                match repo.touching(w.commits, f) {
+                    Ok(c) => w.commits = c,
+                    Err(e) => return Some(note(&format!("could not read the commits: {e}"))),
+                }
+            }
             let oldest = w.commits.iter().map(|c| c.authored_at).min();
             ChangeView {
                 lead_time_so_far: oldest.map(|t| (now.timestamp() - t).max(0) as f64),

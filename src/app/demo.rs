@@ -122,6 +122,7 @@ fn backfill_first_releases(
         team: None,
         now,
         dry_run: false,
+        paths: None,
     };
     let mut tags = backfill::tags(repo, &req)?;
     // The tags of that day: the deploy job records the later releases.
@@ -183,6 +184,7 @@ fn deploy_the_rest(
             pipeline_url: None,
             deployed_by: Some(r.by.name.into()),
             tags: [("source".to_string(), "demo".to_string())].into(),
+            paths: None,
         };
         req.resolve_revisions(Some(repo))?;
         let recorded = deploy::record(store, Some(repo), &req, false)?;

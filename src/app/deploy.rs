@@ -11,7 +11,9 @@ use crate::event::{
     Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
     RemediationReason,
 };
-use crate::git::{Commit, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes};
+use crate::git::{
+    Commit, PathFilter, Repo, SubjectPattern, WalkOutcome, is_full_sha, lead_time_changes,
+};
 use crate::settings::Origin;
 use crate::store::{Access, Ahead, DeploymentRef, ReadTx, SqliteStore, Store, WriteTx};
 use crate::time::END_OF_TIME;
@@ -60,6 +62,9 @@ pub struct DeployRequest {
     pub pipeline_url: Option<String>,
     pub deployed_by: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// `[[service]] paths`: in a monorepo, only the commits that touch
+    /// these paths are the service's changes.
+    pub paths: Option<PathFilter>,
 }
 
 impl DeployRequest {
@@ -337,8 +342,9 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                         req.max_commits, req.max_commits
                     ));
                 }
-                commits = new_to_service(tx, req, previous.as_ref(), walk.commits)?;
-                merges = walk.merges;
+                let walked = scoped(repo, req, walk.commits)?;
+                commits = new_to_service(tx, req, previous.as_ref(), walked)?;
+                merges = scoped(repo, req, walk.merges)?;
                 if commits.is_empty() {
                     note = Some(LeadTimeNote::NoNewChanges);
                 }
@@ -359,8 +365,16 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                     .is_none_or(|p| c.committed_at > p.finished_at.timestamp())
         };
         let recent: Vec<Commit> = w.commits.into_iter().filter(|c| after(c)).collect();
+        let recent = match repo {
+            Some(r) => scoped(r, req, recent)?,
+            None => recent,
+        };
         seen = new_to_service(tx, req, previous.as_ref(), recent)?;
-        merges = w.merges.into_iter().filter(|c| after(c)).collect();
+        let recent: Vec<Commit> = w.merges.into_iter().filter(|c| after(c)).collect();
+        merges = match repo {
+            Some(r) => scoped(r, req, recent)?,
+            None => recent,
+        };
     }
     let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
     if changes.clamped > 0 {
@@ -411,6 +425,15 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
         },
         warnings,
     })
+}
+
+/// The commits that are the service's: those touching its paths in a
+/// monorepo (`[[service]] paths`), every one without.
+fn scoped(repo: &Repo, req: &DeployRequest, commits: Vec<Commit>) -> Result<Vec<Commit>> {
+    match &req.paths {
+        Some(f) => Ok(repo.touching(commits, f)?),
+        None => Ok(commits),
+    }
 }
 
 /// The walked commits that no earlier successful deployment of the

@@ -77,6 +77,7 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
         })?);
     }
     Ok(BackfillRequest {
+        paths: s.service_paths(&service.value)?,
         pattern: args.from_tags.clone(),
         exclude,
         service: service.value,

@@ -111,7 +111,8 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     let gathered = comment::gather(store.as_mut(), &req, junit)?;
     drop(store);
     let ci = settings.ci.as_ref();
-    let change = ci.and_then(|c| comment::change_view(c, repo.as_ref(), req.now));
+    let paths = settings.service_paths(&req.service)?;
+    let change = ci.and_then(|c| comment::change_view(c, repo.as_ref(), paths.as_ref(), req.now));
     let body = comment::body(&req, &gathered, change.as_ref());
     step_summary(ctx, &settings, &body)?;
     let outcome = if args.dry_run {

@@ -141,6 +141,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
             .clone()
             .or_else(|| ci.and_then(|c| c.actor.clone())),
         tags: tags(&args.tags, &s.origin("tags").to_string())?,
+        paths: s.service_paths(&service.value)?,
         service: service.value,
         env: env.value,
     })

@@ -215,6 +215,7 @@ pub fn config(args: &ServeArgs, s: &Settings, ctx: &Context<'_>) -> Result<Serve
                 lead_time_from: s.lead_time_from(None)?.value,
                 max_commits: s.max_commits(None)?.value,
                 rollforward_subject: s.rollforward_subject(),
+                paths: s.all_service_paths()?,
             },
             max_body: args.max_body,
             pagerduty_services: s.pagerduty_services()?,

@@ -40,6 +40,8 @@ pub struct DeployDefaults {
     pub lead_time_from: LeadTimeFrom,
     pub max_commits: usize,
     pub rollforward_subject: Option<SubjectPattern>,
+    /// `[[service]] paths` by service (with `--repo`, a monorepo).
+    pub paths: std::collections::BTreeMap<String, crate::git::PathFilter>,
 }
 
 /// The sinks recorded events also go to, as from the command line.

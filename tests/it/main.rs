@@ -20,6 +20,7 @@ mod html;
 mod incident;
 mod incident_import;
 mod junit;
+mod monorepo;
 mod postgres;
 mod report_month;
 mod series;
