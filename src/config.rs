@@ -22,7 +22,7 @@ pub const FILE_NAME: &str = ".dorameter.toml";
 pub struct Config {
     /// `sqlite:PATH` or `postgres://…`.
     pub store: Option<Spanned<String>>,
-    /// Sink specs (`datadog`, `webhook:URL`, `devlake:URL`), used when no
+    /// Sink specs (`datadog`, `webhook:URL`, `devlake:URL`, `cloudwatch`), used when no
     /// `--sink` flag or `DORAMETER_SINKS` is given.
     pub sinks: Option<Spanned<Vec<String>>>,
     pub format: Option<Spanned<Format>>,

@@ -83,6 +83,14 @@ registry! {
     /// Datadog's own names: the API key and the site (`datadoghq.eu`, …).
     DD_API_KEY = "DD_API_KEY";
     DD_SITE = "DD_SITE";
+    /// AWS's own names (the `cloudwatch` sink): credentials, region, endpoint.
+    AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID";
+    AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY";
+    AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN";
+    AWS_REGION = "AWS_REGION";
+    AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION";
+    AWS_ENDPOINT_URL_CLOUDWATCH = "AWS_ENDPOINT_URL_CLOUDWATCH";
+    AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL";
     /// `comment`: forge tokens (GitHub's and GitLab's own names as fallbacks).
     GITHUB_TOKEN = "GITHUB_TOKEN";
     GITLAB_TOKEN = "DORAMETER_GITLAB_TOKEN";

@@ -272,17 +272,17 @@ impl Settings {
             ),
             s.cfg("sinks", |c| &c.sinks),
         ]);
-        let dd_site = env.get(ev::DD_SITE).map(String::as_str);
+        let sink_env = crate::sink::SinkEnv::from_env(env);
         if let Some(configured) = configured {
             let from_config = matches!(configured.origin, Origin::Config { .. });
             for v in configured.value.iter().filter(|v| !v.trim().is_empty()) {
-                match SinkSpec::parse(v, dd_site) {
+                match SinkSpec::parse(v, &sink_env) {
                     Ok(spec) => s.sinks.push(spec),
                     Err(e) if from_config => {
                         return Err(Error::usage_hint(
                             format!("{e}, given as {}", configured.origin),
                             format!(
-                                "fix {}: datadog, datadog:BASE_URL, webhook:URL or devlake:URL",
+                                "fix {}: datadog, datadog:BASE_URL, webhook:URL, devlake:URL or cloudwatch[:NAMESPACE]",
                                 configured.origin
                             ),
                         ));

@@ -25,10 +25,19 @@ pub fn secrets(env: &EnvMap) -> Secrets {
             .filter(|v| !v.trim().is_empty())
             .map(|v| SecretString::from(v.clone()))
     };
+    let aws = match (get(ev::AWS_ACCESS_KEY_ID), get(ev::AWS_SECRET_ACCESS_KEY)) {
+        (Some(id), Some(secret)) => Some(crate::sink::sigv4::Credentials {
+            access_key_id: secrecy::ExposeSecret::expose_secret(&id).trim().to_string(),
+            secret_access_key: secret,
+            session_token: get(ev::AWS_SESSION_TOKEN),
+        }),
+        _ => None,
+    };
     Secrets {
         dd_api_key: get(ev::DD_API_KEY),
         webhook_secret: get(ev::WEBHOOK_SECRET),
         devlake_token: get(ev::DEVLAKE_TOKEN),
+        aws,
     }
 }
 
@@ -80,10 +89,10 @@ pub fn drop_records(
     spool: &Path,
     wanted: &str,
     configured: &[SinkSpec],
-    dd_site: Option<&str>,
+    sink_env: &crate::sink::SinkEnv,
 ) -> Result<Dropped> {
     let wanted = wanted.trim();
-    let spec = SinkSpec::parse(wanted, dd_site).ok();
+    let spec = SinkSpec::parse(wanted, sink_env).ok();
     let shown = spec
         .as_ref()
         .map_or_else(|| wanted.to_string(), ToString::to_string);

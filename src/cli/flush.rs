@@ -6,7 +6,6 @@ use clap::Args;
 use super::GlobalArgs;
 use super::context::Context;
 use crate::app::{locate, sinks};
-use crate::env_vars as ev;
 use crate::render::{self, Format};
 use crate::sink::Report;
 use crate::store::{self, Access, Backlog, StoreUrl};
@@ -37,10 +36,10 @@ pub fn run(args: FlushArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let text_format = settings.format.value != Format::Json;
     ctx.check_sinks(&settings)?;
     let spool = ctx.spool_dir(&settings, None);
-    let dd_site = ctx.env.get(ev::DD_SITE).cloned();
+    let sink_env = crate::sink::SinkEnv::from_env(&ctx.env);
     let mut dropped = Vec::new();
     for wanted in &args.drop {
-        let d = sinks::drop_records(&spool, wanted, &settings.sinks, dd_site.as_deref())?;
+        let d = sinks::drop_records(&spool, wanted, &settings.sinks, &sink_env)?;
         if text_format {
             ctx.out(&format!(
                 "dropped {} spooled record{} for {}\n",

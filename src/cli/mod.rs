@@ -44,8 +44,8 @@ pub struct GlobalArgs {
     /// [default: sqlite:.dorameter/dorameter.db at the repository root]
     #[arg(long, global = true, env = ev::STORE, value_name = "URL", hide_env_values = true)]
     pub store: Option<String>,
-    /// Also send recorded events to: datadog, datadog:BASE_URL, webhook:URL or
-    /// devlake:URL (repeatable; env: comma separated)
+    /// Also send recorded events to: datadog, datadog:BASE_URL, webhook:URL,
+    /// devlake:URL or cloudwatch[:NAMESPACE] (repeatable; env: comma separated)
     #[arg(long = "sink", global = true, env = ev::SINKS, value_name = "SPEC", value_delimiter = ',', hide_env_values = true)]
     pub sinks: Vec<String>,
     /// Exit 5 when a sink could not take an event (default: warn, exit 0)

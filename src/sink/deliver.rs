@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::spool::{AckOutcome, Health, Record, Spool};
-use super::{SinkError, SinkEvent, SinkSpec, datadog, devlake, webhook};
+use super::{SinkError, SinkEvent, SinkSpec, cloudwatch, datadog, devlake, webhook};
 use crate::http::{self, HttpSettings, Jitter, Outcome, Prepared};
 
 /// What a sink makes of one event.
@@ -37,13 +37,22 @@ pub struct Secrets {
     pub dd_api_key: Option<SecretString>,
     pub webhook_secret: Option<SecretString>,
     pub devlake_token: Option<SecretString>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub aws: Option<super::sigv4::Credentials>,
 }
 
 impl Secrets {
     pub fn scrub(&self, mut s: String) -> String {
-        for secret in [&self.dd_api_key, &self.webhook_secret, &self.devlake_token]
-            .into_iter()
-            .flatten()
+        let aws = self.aws.as_ref();
+        for secret in [
+            &self.dd_api_key,
+            &self.webhook_secret,
+            &self.devlake_token,
+            &aws.map(|a| a.secret_access_key.clone()),
+            &aws.and_then(|a| a.session_token.clone()),
+        ]
+        .into_iter()
+        .flatten()
         {
             let v = secret.expose_secret().trim();
             if v.len() >= 4 && s.contains(v) {
@@ -408,5 +417,17 @@ fn prepare(spec: &SinkSpec, rec: &Record, secrets: &Secrets) -> Prepare {
         SinkSpec::DevLake { url } => {
             devlake::prepare(url, &rec.event, secrets.devlake_token.as_ref())
         }
+        SinkSpec::CloudWatch {
+            endpoint,
+            region,
+            namespace,
+        } => cloudwatch::prepare(
+            endpoint,
+            region,
+            namespace,
+            &rec.event,
+            secrets.aws.as_ref(),
+            chrono::Utc::now(),
+        ),
     }
 }

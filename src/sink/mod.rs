@@ -7,9 +7,11 @@
 //! one [`crate::http`] client (retries, backoff, `Retry-After`), and acknowledges
 //! what the sink accepted.
 
+pub mod cloudwatch;
 pub mod datadog;
 pub mod deliver;
 pub mod devlake;
+pub mod sigv4;
 pub mod spec;
 pub mod spool;
 pub mod webhook;
@@ -20,7 +22,7 @@ use crate::event::{Deployment, Incident, TestRun};
 
 pub use crate::http::HttpSettings;
 pub use deliver::{Dropped, Report, Secrets, SinkReport};
-pub use spec::{SinkSpec, redact_url};
+pub use spec::{SinkEnv, SinkSpec, redact_url};
 pub use spool::{Record, Spool, SpoolError};
 
 /// Refuses a configuration no event could ever be delivered with (a
@@ -28,13 +30,21 @@ pub use spool::{Record, Spool, SpoolError};
 /// it stores anything rather than spooling records that can only wait.
 pub fn check_ready(sinks: &[SinkSpec], secrets: &Secrets) -> Result<(), SinkError> {
     for sink in sinks {
-        if let SinkSpec::Datadog { .. } = sink {
-            datadog::api_key(secrets.dd_api_key.as_ref()).map_err(|problem| {
-                SinkError::NotReady {
-                    sink: sink.to_string(),
-                    problem,
-                }
-            })?;
+        let problem = match sink {
+            SinkSpec::Datadog { .. } => datadog::api_key(secrets.dd_api_key.as_ref())
+                .err()
+                .map(|p| p.to_string()),
+            SinkSpec::CloudWatch { .. } if secrets.aws.is_none() => {
+                Some("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into())
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(SinkError::NotReady {
+                sink: sink.to_string(),
+                kind: sink.kind(),
+                problem,
+            });
         }
     }
     Ok(())
@@ -86,7 +96,8 @@ pub enum SinkError {
     #[error("the sink {sink} cannot send: {problem}")]
     NotReady {
         sink: String,
-        problem: datadog::KeyProblem,
+        kind: &'static str,
+        problem: String,
     },
     #[error(transparent)]
     Spool(#[from] SpoolError),
@@ -103,7 +114,12 @@ impl SinkError {
     pub fn hint(&self) -> Option<String> {
         match self {
             SinkError::BadSpec { .. } => Some(
-                "give --sink (DORAMETER_SINKS, comma separated) as datadog, datadog:BASE_URL, webhook:URL or devlake:URL, with http:// or https:// URLs".into(),
+                "give --sink (DORAMETER_SINKS, comma separated) as datadog, datadog:BASE_URL, webhook:URL, devlake:URL, cloudwatch or cloudwatch:NAMESPACE, with http:// or https:// URLs".into(),
+            ),
+            SinkError::NotReady {
+                kind: "cloudwatch", ..
+            } => Some(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the job's environment, from secrets or the runner's role; or remove `cloudwatch` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),
             ),
             SinkError::NotReady { .. } => Some(
                 "set DD_API_KEY to a Datadog API key (Organization Settings > API Keys) in the job's environment, from a secret: `DD_API_KEY: ${{ secrets.DD_API_KEY }}` in GitHub Actions, a masked CI/CD variable in GitLab; or remove `datadog` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),

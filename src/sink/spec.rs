@@ -16,13 +16,49 @@ pub enum SinkSpec {
     Webhook { url: Url },
     /// DevLake's webhook connection endpoint (…/plugins/webhook/connections/N).
     DevLake { url: Url },
+    /// CloudWatch `PutMetricData` at `endpoint`, signed for `region`.
+    CloudWatch {
+        endpoint: Url,
+        region: String,
+        namespace: String,
+    },
 }
 
-const FORM: &str = "expected datadog, datadog:BASE_URL, webhook:URL or devlake:URL";
+const FORM: &str = "expected datadog, datadog:BASE_URL, webhook:URL, devlake:URL, cloudwatch or cloudwatch:NAMESPACE";
+
+/// What parsing a sink reads from the environment.
+#[derive(Clone, Debug, Default)]
+pub struct SinkEnv {
+    /// `DD_SITE` (e.g. `datadoghq.eu`).
+    pub dd_site: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+    pub aws_region: Option<String>,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH`, else `AWS_ENDPOINT_URL`.
+    pub aws_endpoint: Option<String>,
+}
+
+impl SinkEnv {
+    pub fn from_env(env: &crate::ci::EnvMap) -> SinkEnv {
+        use crate::env_vars as ev;
+        let get = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                env.get(*n)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            })
+        };
+        SinkEnv {
+            dd_site: get(&[ev::DD_SITE]),
+            aws_region: get(&[ev::AWS_REGION, ev::AWS_DEFAULT_REGION]),
+            aws_endpoint: get(&[ev::AWS_ENDPOINT_URL_CLOUDWATCH, ev::AWS_ENDPOINT_URL]),
+        }
+    }
+}
 
 impl SinkSpec {
-    /// Parses one `--sink` value. `dd_site` is `DD_SITE` (e.g. `datadoghq.eu`).
-    pub fn parse(raw: &str, dd_site: Option<&str>) -> Result<SinkSpec, SinkError> {
+    /// Parses one `--sink` value.
+    pub fn parse(raw: &str, env: &SinkEnv) -> Result<SinkSpec, SinkError> {
+        let dd_site = env.dd_site.as_deref();
         let raw = raw.trim();
         let (kind, rest) = match raw.split_once(':') {
             Some((k, r)) => (k, Some(r)),
@@ -59,6 +95,43 @@ impl SinkSpec {
                 }
                 Ok(SinkSpec::DevLake { url })
             }
+            ("cloudwatch", namespace) => {
+                let namespace = namespace
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(super::cloudwatch::DEFAULT_NAMESPACE);
+                if namespace.len() > 255
+                    || namespace.starts_with(':')
+                    || namespace.starts_with("AWS/")
+                {
+                    return Err(bad(format!(
+                        "'{namespace}' is not a CloudWatch namespace for custom metrics (at most 255 characters, not AWS/…)"
+                    )));
+                }
+                let Some(region) = env.aws_region.clone() else {
+                    return Err(bad(
+                        "cloudwatch needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)".into(),
+                    ));
+                };
+                if !region
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                {
+                    return Err(bad(format!(
+                        "AWS_REGION '{region}' is not a region name such as eu-west-1"
+                    )));
+                }
+                let endpoint = match &env.aws_endpoint {
+                    Some(e) => parse_url(e).map_err(|r| bad(format!("AWS_ENDPOINT_URL: {r}")))?,
+                    None => parse_url(&format!("https://monitoring.{region}.amazonaws.com/"))
+                        .map_err(&bad)?,
+                };
+                Ok(SinkSpec::CloudWatch {
+                    endpoint,
+                    region,
+                    namespace: namespace.to_string(),
+                })
+            }
             ("webhook" | "devlake", None) => Err(bad(format!("{kind} needs a URL; {FORM}"))),
             _ => Err(bad(FORM.into())),
         }
@@ -69,6 +142,7 @@ impl SinkSpec {
             SinkSpec::Datadog { .. } => "datadog",
             SinkSpec::Webhook { .. } => "webhook",
             SinkSpec::DevLake { .. } => "devlake",
+            SinkSpec::CloudWatch { .. } => "cloudwatch",
         }
     }
 
@@ -76,6 +150,7 @@ impl SinkSpec {
         match self {
             SinkSpec::Datadog { base } => base,
             SinkSpec::Webhook { url } | SinkSpec::DevLake { url } => url,
+            SinkSpec::CloudWatch { endpoint, .. } => endpoint,
         }
     }
 
@@ -83,14 +158,28 @@ impl SinkSpec {
     /// the full URL, so two sinks that differ only in a secret stay apart and
     /// the secret is never written to disk.
     pub fn key(&self) -> String {
-        let digest = crate::event::fnv1a64(self.url().as_str().as_bytes());
+        let mut id = self.url().as_str().to_string();
+        if let SinkSpec::CloudWatch {
+            region, namespace, ..
+        } = self
+        {
+            id.push_str(&format!(" {region} {namespace}"));
+        }
+        let digest = crate::event::fnv1a64(id.as_bytes());
         format!("{self}#{:08x}", digest as u32)
     }
 }
 
 impl fmt::Display for SinkSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.kind(), redact_url(self.url()))
+        match self {
+            SinkSpec::CloudWatch {
+                endpoint,
+                namespace,
+                ..
+            } => write!(f, "cloudwatch:{namespace}@{}", redact_url(endpoint)),
+            _ => write!(f, "{}:{}", self.kind(), redact_url(self.url())),
+        }
     }
 }
 
@@ -161,23 +250,72 @@ mod tests {
 
     #[test]
     fn parses_the_three_kinds() {
-        let dd = SinkSpec::parse("datadog", None).unwrap();
+        let dd = SinkSpec::parse("datadog", &SinkEnv::default()).unwrap();
         assert_eq!(dd.to_string(), "datadog:https://api.datadoghq.com");
-        let eu = SinkSpec::parse("datadog", Some("datadoghq.eu")).unwrap();
+        let eu = SinkSpec::parse(
+            "datadog",
+            &SinkEnv {
+                dd_site: Some("datadoghq.eu".into()),
+                ..SinkEnv::default()
+            },
+        )
+        .unwrap();
         assert_eq!(eu.to_string(), "datadog:https://api.datadoghq.eu");
-        let proxy = SinkSpec::parse("datadog:http://127.0.0.1:9/", None).unwrap();
+        let proxy = SinkSpec::parse("datadog:http://127.0.0.1:9/", &SinkEnv::default()).unwrap();
         assert_eq!(proxy.to_string(), "datadog:http://127.0.0.1:9");
-        let wh = SinkSpec::parse("webhook:https://hooks.example.com/dora", None).unwrap();
+        let wh = SinkSpec::parse(
+            "webhook:https://hooks.example.com/dora",
+            &SinkEnv::default(),
+        )
+        .unwrap();
         assert_eq!(wh.to_string(), "webhook:https://hooks.example.com/dora");
         let dl = SinkSpec::parse(
             "devlake:https://lake.example.com/api/rest/plugins/webhook/connections/3/deployments",
-            None,
+            &SinkEnv::default(),
         )
         .unwrap();
         assert_eq!(
             dl.to_string(),
             "devlake:https://lake.example.com/api/rest/plugins/webhook/connections/3"
         );
+    }
+
+    #[test]
+    fn cloudwatch_takes_its_region_and_endpoint_from_the_aws_variables() {
+        let env = SinkEnv {
+            aws_region: Some("eu-west-1".into()),
+            ..SinkEnv::default()
+        };
+        let cw = SinkSpec::parse("cloudwatch", &env).unwrap();
+        assert_eq!(
+            cw.to_string(),
+            "cloudwatch:DORA@https://monitoring.eu-west-1.amazonaws.com"
+        );
+        let named = SinkSpec::parse("cloudwatch:Delivery", &env).unwrap();
+        assert_ne!(cw.key(), named.key(), "another namespace is another sink");
+        let local = SinkEnv {
+            aws_endpoint: Some("http://127.0.0.1:4566".into()),
+            ..env.clone()
+        };
+        assert_eq!(
+            SinkSpec::parse("cloudwatch", &local).unwrap().to_string(),
+            "cloudwatch:DORA@http://127.0.0.1:4566"
+        );
+        for (spec, env, words) in [
+            ("cloudwatch", SinkEnv::default(), "AWS_REGION"),
+            ("cloudwatch:AWS/EC2", env.clone(), "not AWS/"),
+            (
+                "cloudwatch",
+                SinkEnv {
+                    aws_region: Some("eu west".into()),
+                    ..SinkEnv::default()
+                },
+                "region name",
+            ),
+        ] {
+            let e = SinkSpec::parse(spec, &env).unwrap_err().to_string();
+            assert!(e.contains(words), "{spec}: {e}");
+        }
     }
 
     #[test]
@@ -189,13 +327,17 @@ mod tests {
             "kafka:localhost",
             "webhook:https://",
         ] {
-            let e = SinkSpec::parse(bad, None).unwrap_err();
+            let e = SinkSpec::parse(bad, &SinkEnv::default()).unwrap_err();
             assert!(
                 e.to_string().contains("expected") || e.to_string().contains("host"),
                 "{e}"
             );
         }
-        let e = SinkSpec::parse("webhook:ftp://user:s3cret@x.example.com/", None).unwrap_err();
+        let e = SinkSpec::parse(
+            "webhook:ftp://user:s3cret@x.example.com/",
+            &SinkEnv::default(),
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 
@@ -207,8 +349,16 @@ mod tests {
             r,
             "https://***@hooks.example.com:8443/services/T000/***?token=***&x=***"
         );
-        let a = SinkSpec::parse("webhook:https://h.example.com/a?token=one", None).unwrap();
-        let b = SinkSpec::parse("webhook:https://h.example.com/a?token=two", None).unwrap();
+        let a = SinkSpec::parse(
+            "webhook:https://h.example.com/a?token=one",
+            &SinkEnv::default(),
+        )
+        .unwrap();
+        let b = SinkSpec::parse(
+            "webhook:https://h.example.com/a?token=two",
+            &SinkEnv::default(),
+        )
+        .unwrap();
         assert_eq!(a.to_string(), b.to_string());
         assert_ne!(a.key(), b.key());
         assert!(!a.key().contains("one"));

@@ -1450,7 +1450,8 @@ fn incident_event(id: &str) -> dorameter::sink::SinkEvent {
 
 /// Spools `ids` for `sink` through the library, as a past outage would have.
 fn prefill(dir: &Path, sink: &str, ids: &[String]) {
-    let spec = dorameter::sink::SinkSpec::parse(sink, None).unwrap();
+    let spec =
+        dorameter::sink::SinkSpec::parse(sink, &dorameter::sink::SinkEnv::default()).unwrap();
     let now = chrono::Utc::now();
     let mut spool = dorameter::sink::Spool::open(dir).expect("open spool");
     let records = ids
@@ -1777,4 +1778,294 @@ fn sinks_from_the_config_file() {
         .map(|r| r.json()["id"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(ids, ["from-config-0001"]);
+}
+
+// ------------------------------------------------------------- CloudWatch
+
+/// A stand-in CloudWatch: checks each request's SigV4 signature over what
+/// arrived on the wire (the headers it names, the body), computed here
+/// from AWS's description of the algorithm, and keeps the form bodies.
+fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Vec<(String, String)>>>>) {
+    use sha2::Digest;
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let server = Server::start(move |req| {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let mac = |k: &[u8], d: &str| {
+            let mut m = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(k).unwrap();
+            hmac::Mac::update(&mut m, d.as_bytes());
+            hmac::Mac::finalize(m).into_bytes().to_vec()
+        };
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        let field = |name: &str| {
+            auth.split([' ', ','])
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (credential, signed, signature) = (
+            field("Credential"),
+            field("SignedHeaders"),
+            field("Signature"),
+        );
+        let scope: Vec<&str> = credential
+            .splitn(2, '/')
+            .nth(1)
+            .unwrap_or_default()
+            .split('/')
+            .collect();
+        if scope.len() != 4 || scope[2] != "monitoring" || !credential.starts_with("AKIDTEST/") {
+            return Reply::status(
+                403,
+                &format!(
+                    "<Error><Code>IncompleteSignature</Code><Message>{auth}</Message></Error>"
+                ),
+            );
+        }
+        let canonical_headers: String = signed
+            .split(';')
+            .map(|h| format!("{h}:{}\n", req.header(h).unwrap_or_default().trim()))
+            .collect();
+        let canonical = format!(
+            "POST\n/\n\n{canonical_headers}\n{signed}\n{}",
+            hex(&Sha256::digest(&req.body))
+        );
+        let date = req.header("x-amz-date").unwrap_or_default();
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
+            scope.join("/"),
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let mut key = format!("AWS4{secret}").into_bytes();
+        for part in &scope {
+            key = mac(&key, part);
+        }
+        if hex(&mac(&key, &to_sign)) != signature
+            || !signed.split(';').any(|h| h == "host")
+            || req.header("content-type")
+                != Some("application/x-www-form-urlencoded; charset=utf-8")
+        {
+            return Reply::status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>");
+        }
+        let form: Vec<(String, String)> =
+            reqwest::Url::parse(&format!("http://x/?{}", String::from_utf8_lossy(&req.body)))
+                .unwrap()
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        kept.lock().unwrap().push(form);
+        Reply::Status(
+            200,
+            vec![("content-type".into(), "text/xml".into())],
+            "<PutMetricDataResponse/>".into(),
+        )
+    });
+    (server, bodies)
+}
+
+/// The data points of one `PutMetricData` form: name, unit, values,
+/// dimensions, timestamp.
+fn metric_data(
+    form: &[(String, String)],
+) -> Vec<(String, String, Vec<f64>, Vec<(String, String)>, String)> {
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("Action").as_deref(), Some("PutMetricData"));
+    assert_eq!(get("Version").as_deref(), Some("2010-08-01"));
+    let mut out = Vec::new();
+    for n in 1.. {
+        let p = format!("MetricData.member.{n}");
+        let Some(name) = get(&format!("{p}.MetricName")) else {
+            break;
+        };
+        let mut values: Vec<f64> = get(&format!("{p}.Value"))
+            .map(|v| v.parse().unwrap())
+            .into_iter()
+            .collect();
+        for k in 1.. {
+            let Some(v) = get(&format!("{p}.Values.member.{k}")) else {
+                break;
+            };
+            values.push(v.parse().unwrap());
+        }
+        let mut dims = Vec::new();
+        for k in 1.. {
+            let Some(d) = get(&format!("{p}.Dimensions.member.{k}.Name")) else {
+                break;
+            };
+            dims.push((d, get(&format!("{p}.Dimensions.member.{k}.Value")).unwrap()));
+        }
+        out.push((
+            name,
+            get(&format!("{p}.Unit")).unwrap(),
+            values,
+            dims,
+            get(&format!("{p}.Timestamp")).unwrap(),
+        ));
+    }
+    out
+}
+
+#[test]
+fn cloudwatch_gets_signed_put_metric_data() {
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYTESTKEY";
+    let (server, bodies) = cloudwatch_stand_in(SECRET);
+    // CloudWatch takes points at most two weeks old: the world's now is now.
+    let now = chrono::Utc::now().timestamp() / 60 * 60;
+    let dm = Dm::new(now);
+    let mut repo = Repo::new();
+    let endpoint = server.url("");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_SESSION_TOKEN", "session-token-3f9a"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH", endpoint.as_str()),
+    ];
+    let repo_s = repo.path.display().to_string();
+    let c1 = repo.commit_at("one", now - 3 * 3600);
+    let t = |s: i64| crate::util::rfc(s);
+    let deploy = |sha: &str, at: i64| {
+        run_sink(
+            &dm,
+            &env,
+            "cloudwatch",
+            &[
+                "deploy",
+                "--repo",
+                &repo_s,
+                "--service",
+                "api",
+                "--sha",
+                sha,
+                "--started-at",
+                &t(at - 60),
+                "--finished-at",
+                &t(at),
+            ],
+        )
+    };
+    deploy(&c1, now - 2 * 3600).assert_ok();
+    let c2 = repo.commit_at("two", now - 90 * 60);
+    let c3 = repo.commit_at("three", now - 60 * 60);
+    deploy(&c3, now - 30 * 60).assert_ok();
+    run_sink(
+        &dm,
+        &env,
+        "cloudwatch",
+        &[
+            "incident",
+            "open",
+            "--id",
+            "INC-1",
+            "--service",
+            "api",
+            "--started-at",
+            &t(now - 20 * 60),
+        ],
+    )
+    .assert_ok();
+    run_sink(
+        &dm,
+        &env,
+        "cloudwatch",
+        &[
+            "incident",
+            "resolve",
+            "--id",
+            "INC-1",
+            "--resolved-at",
+            &t(now - 5 * 60),
+        ],
+    )
+    .assert_ok();
+    let forms = bodies.lock().unwrap().clone();
+    assert_eq!(
+        forms.len(),
+        3,
+        "two deployments and the resolution; the open incident waits"
+    );
+    for f in &forms {
+        assert!(f.contains(&("Namespace".into(), "DORA".into())), "{f:?}");
+    }
+    let dims = vec![
+        ("Service".to_string(), "api".to_string()),
+        ("Environment".to_string(), "production".to_string()),
+    ];
+    let second = metric_data(&forms[1]);
+    assert_eq!(
+        second[0],
+        (
+            "DeploymentCount".into(),
+            "Count".into(),
+            vec![1.0],
+            dims.clone(),
+            t(now - 30 * 60)
+        )
+    );
+    assert_eq!(
+        second[1],
+        (
+            "DeploymentCount".into(),
+            "Count".into(),
+            vec![1.0],
+            vec![],
+            t(now - 30 * 60)
+        )
+    );
+    // The lead times of c2 and c3 (c1 shipped before).
+    assert_eq!(second[2].0, "LeadTimeForChanges");
+    let mut lead = second[2].2.clone();
+    lead.sort_by(f64::total_cmp);
+    assert_eq!(lead, [1800.0, 3600.0]);
+    assert!(second.len() == 3 && !c2.is_empty());
+    let incident = metric_data(&forms[2]);
+    assert_eq!(
+        incident[0],
+        (
+            "TimeToRestore".into(),
+            "Seconds".into(),
+            vec![900.0],
+            dims.clone(),
+            t(now - 20 * 60)
+        )
+    );
+    assert_eq!(incident[1].0, "IncidentCount");
+
+    // A point CloudWatch would refuse (older than two weeks) is skipped.
+    let old = repo.commit_at("old", now - 40 * 86_400);
+    let r = run_sink(
+        &dm,
+        &env,
+        "cloudwatch",
+        &[
+            "deploy",
+            "--repo",
+            &repo_s,
+            "--service",
+            "web",
+            "--sha",
+            &old,
+            "--finished-at",
+            &t(now - 30 * 86_400),
+        ],
+    );
+    r.assert_ok();
+    assert_eq!(bodies.lock().unwrap().len(), 3, "{r:#?}");
+    // No credentials: refused before anything is stored; the secret never shown.
+    let r = run_sink(
+        &dm,
+        &[("AWS_REGION", "eu-west-1")],
+        "cloudwatch",
+        &[
+            "deploy",
+            "--repo",
+            &repo_s,
+            "--service",
+            "api",
+            "--sha",
+            &c3,
+        ],
+    );
+    r.assert_usage_error("AWS_ACCESS_KEY_ID");
+    assert!(!r.stderr.contains(SECRET));
 }
