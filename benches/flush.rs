@@ -34,7 +34,7 @@ fn main() {
         Reply::ok()
     });
     let sink = format!("webhook:{}", server.url("/bench"));
-    let spec = SinkSpec::parse(&sink, None).expect("sink");
+    let spec = SinkSpec::parse(&sink, &dorameter::sink::SinkEnv::default()).expect("sink");
     let dir = tempfile::tempdir().expect("tempdir");
     let spool_dir = dir.path().join("spool");
     let now = chrono::Utc::now();
