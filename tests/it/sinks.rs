@@ -1785,7 +1785,13 @@ fn sinks_from_the_config_file() {
 /// A stand-in CloudWatch: checks each request's SigV4 signature over what
 /// arrived on the wire (the headers it names, the body), computed here
 /// from AWS's description of the algorithm, and keeps the form bodies.
-fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Vec<(String, String)>>>>) {
+/// A request's form fields, in order.
+type Form = Vec<(String, String)>;
+
+/// A data point: name, unit, values, dimensions, timestamp.
+type Point = (String, String, Vec<f64>, Vec<(String, String)>, String);
+
+fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Form>>>) {
     use sha2::Digest;
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let kept = bodies.clone();
@@ -1809,8 +1815,8 @@ fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Vec<(Stri
             field("Signature"),
         );
         let scope: Vec<&str> = credential
-            .splitn(2, '/')
-            .nth(1)
+            .split_once('/')
+            .map(|x| x.1)
             .unwrap_or_default()
             .split('/')
             .collect();
@@ -1865,9 +1871,7 @@ fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Vec<(Stri
 
 /// The data points of one `PutMetricData` form: name, unit, values,
 /// dimensions, timestamp.
-fn metric_data(
-    form: &[(String, String)],
-) -> Vec<(String, String, Vec<f64>, Vec<(String, String)>, String)> {
+fn metric_data(form: &[(String, String)]) -> Vec<Point> {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("Action").as_deref(), Some("PutMetricData"));
     assert_eq!(get("Version").as_deref(), Some("2010-08-01"));
