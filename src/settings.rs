@@ -410,7 +410,23 @@ impl Settings {
             .named("[[service]] name", "api")?
             .value;
             for id in &t.pagerduty {
-                services.insert(id.clone(), name.clone());
+                let id = id.trim();
+                let bad = |why: String| {
+                    Error::usage_hint(
+                        format!("[[service]] '{name}' in .dorameter.toml: {why}"),
+                        "list each PagerDuty service id (PXXXXXX, from the service's URL) under one [[service]]",
+                    )
+                };
+                if id.is_empty() {
+                    return Err(bad("an empty PagerDuty service id in pagerduty".into()));
+                }
+                if let Some(other) = services.insert(id.to_string(), name.clone()) {
+                    if other != name {
+                        return Err(bad(format!(
+                            "PagerDuty service {id} is mapped to '{other}' too"
+                        )));
+                    }
+                }
             }
         }
         Ok(services)

@@ -24,6 +24,10 @@ pub struct IncidentRequest {
     pub reopen: bool,
     /// Services given; empty keeps the recorded ones.
     pub services: Vec<String>,
+    /// `incident import`: the source names the services, so an incident
+    /// recorded under others moves (with a warning) instead of being
+    /// refused as a typo.
+    pub move_services: bool,
     /// The service when none is given and none is recorded.
     pub default_service: Option<String>,
     /// `--env` as given: changes a recorded incident's env.
@@ -102,7 +106,14 @@ pub fn record_in(
         let mut known = i.services.clone();
         given.sort();
         known.sort();
-        if !given.is_empty() && given != known {
+        if !given.is_empty() && given != known && req.move_services {
+            warnings.push(format!(
+                "incident {} moved from service {} to {}",
+                req.id,
+                quoted(&known),
+                quoted(&given)
+            ));
+        } else if !given.is_empty() && given != known {
             return Err(Error::usage_hint(
                 format!(
                     "incident {} is recorded for service {}; --service {} would move it",
@@ -209,9 +220,14 @@ pub fn record_in(
         None if incident.deployment_sha.is_some() => None,
         None => latest_cause(tx, &incident, req.attribution_window)?.map(|d| d.id),
     };
-    tx.upsert_incident(&incident)?;
+    let changed = before.as_ref() != Some(&incident);
+    // A retried notification, an import that reads an incident again: no
+    // write (nothing for the git store to push).
+    if changed {
+        tx.upsert_incident(&incident)?;
+    }
     Ok(Recorded {
-        changed: before.as_ref() != Some(&incident),
+        changed,
         incident,
         attributed,
         warnings,

@@ -47,11 +47,27 @@ pub struct Summary {
     pub open: usize,
     pub cursor_before: Option<String>,
     pub cursor: String,
+    /// `--dry-run`: each incident as it would be recorded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<DryRunRow>,
     #[serde(skip)]
     pub warnings: Vec<String>,
     /// The incidents this import changed (for the sinks).
     #[serde(skip)]
     pub changed: Vec<Incident>,
+}
+
+/// An incident a dry run would record, and whether it is new, updated or
+/// unchanged.
+#[derive(Debug, Serialize)]
+pub struct DryRunRow {
+    pub id: String,
+    pub action: &'static str,
+    pub services: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub severity: Option<String>,
+    pub title: Option<String>,
 }
 
 /// Records `fetched` and stores its cursor (nothing under `dry_run`).
@@ -94,10 +110,31 @@ pub fn record(
                     .into_iter()
                     .map(|w| format!("{}: {w}", i.id)),
             );
-            match (known, recorded.changed) {
-                (false, _) => summary.new += 1,
-                (true, true) => summary.updated += 1,
-                (true, false) => summary.unchanged += 1,
+            let action = match (known, recorded.changed) {
+                (false, _) => {
+                    summary.new += 1;
+                    "new"
+                }
+                (true, true) => {
+                    summary.updated += 1;
+                    "updated"
+                }
+                (true, false) => {
+                    summary.unchanged += 1;
+                    "unchanged"
+                }
+            };
+            if req.dry_run {
+                let i = &recorded.incident;
+                summary.incidents.push(DryRunRow {
+                    id: i.id.clone(),
+                    action,
+                    services: i.services.clone(),
+                    started_at: i.started_at,
+                    resolved_at: i.resolved_at,
+                    severity: i.severity.clone(),
+                    title: i.title.clone(),
+                });
             }
             if recorded.incident.resolved_at.is_none() {
                 summary.open += 1;
@@ -138,6 +175,7 @@ fn request(i: &Imported, req: &ImportRequest) -> Result<Option<IncidentRequest>>
         resolving: i.resolved_at.is_some(),
         reopen: false,
         services: vec![service],
+        move_services: true,
         default_service: None,
         env: None,
         default_env: Some(req.env.clone()),

@@ -170,9 +170,16 @@ pub fn env_source(cmd: &clap::Command, e: &clap::Error) -> Option<String> {
             if arg.get_long() != Some(long) {
                 continue;
             }
-            let var = arg.get_env()?.to_str()?;
-            if typed || std::env::var_os(var).is_none() {
+            let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+                continue;
+            };
+            if typed {
                 return None;
+            }
+            // Another command may have a flag of this name (`store copy
+            // --from`): the one whose variable is set gave the value.
+            if std::env::var_os(var).is_none() {
+                continue;
             }
             return Some(format!(
                 "hint: the value came from the environment variable {var}; correct it, or unset it"

@@ -133,9 +133,29 @@ impl Api {
         })
     }
 
+    /// `s` without the token, as given or percent-encoded (a server may
+    /// echo the query or form it was sent in).
     fn scrub(&self, s: String) -> String {
-        let t = self.token.expose_secret();
-        if t.len() >= 4 { s.replace(t, "***") } else { s }
+        let t = self.token.expose_secret().trim();
+        if t.len() < 4 {
+            return s;
+        }
+        let encoded = |upper: bool| -> String {
+            t.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ if upper => format!("%{b:02X}"),
+                    _ => format!("%{b:02x}"),
+                })
+                .collect()
+        };
+        let mut s = s.replace(t, "***");
+        for e in [encoded(true), encoded(false)] {
+            s = s.replace(&e, "***");
+        }
+        s
     }
 
     /// Sends with retries on 429/5xx/network errors; returns the status,
@@ -219,7 +239,10 @@ impl Api {
             if attempt >= self.settings.retries {
                 return Err(ForgeError::Network {
                     what: what.to_string(),
-                    message: format!("{message} (after {} attempts)", attempt + 1),
+                    message: format!(
+                        "{message} (after {})",
+                        crate::render::count(u64::from(attempt) + 1, "attempt")
+                    ),
                 });
             }
             std::thread::sleep(http::delay(

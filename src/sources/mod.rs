@@ -133,7 +133,12 @@ pub(crate) fn api_time(t: DateTime<Utc>) -> String {
 /// a line `root cause: SHA` (any case), 7 to 40 hex digits.
 pub fn root_cause(body: &str) -> Option<String> {
     body.lines().find_map(|line| {
-        let line = line.trim().trim_start_matches(['-', '*', '>', ' ']);
+        // Markdown emphasis and code marks around the words or the sha.
+        let line: String = line
+            .chars()
+            .filter(|c| !matches!(c, '*' | '_' | '`'))
+            .collect();
+        let line = line.trim().trim_start_matches(['-', '>', ' ']);
         let lower = line.to_ascii_lowercase();
         let rest = lower.strip_prefix("root cause")?;
         let rest = rest.trim_start().strip_prefix(':')?.trim();
@@ -187,6 +192,10 @@ mod tests {
         );
         assert_eq!(
             root_cause("- root cause:   abc1234."),
+            Some("abc1234".into())
+        );
+        assert_eq!(
+            root_cause("**Root cause:** `abc1234`"),
             Some("abc1234".into())
         );
         for no in [

@@ -175,10 +175,21 @@ impl PagerDuty {
                 )
             };
             if req.header("authorization") != Some(&format!("Token token={PD_TOKEN}")) {
-                return error(
-                    401,
-                    &format!("bad token {}", req.header("authorization").unwrap_or("")),
-                );
+                return error(401, &{
+                    // As some APIs do: the token echoed, raw and
+                    // percent-encoded.
+                    let raw = req.header("authorization").unwrap_or("");
+                    let encoded: String = raw
+                        .bytes()
+                        .map(|b| match b {
+                            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                                (b as char).to_string()
+                            }
+                            _ => format!("%{b:02X}"),
+                        })
+                        .collect();
+                    format!("bad token {raw} ({encoded})")
+                });
             }
             if req.header("accept") != Some("application/vnd.pagerduty+json;version=2") {
                 return error(400, "Accept must name version 2");
@@ -580,7 +591,7 @@ fn import_errors_name_what_to_fix_and_never_show_the_token() {
     ])
     .assert_usage_error("--token");
     // A wrong token the server echoes back: refused, and never printed.
-    let wrong = "wrong-token-3c9d";
+    let wrong = "u+wrong/token=3c9d";
     let r = dm.run_with_env(
         &[("DORAMETER_PAGERDUTY_TOKEN", wrong)],
         &[
@@ -598,6 +609,52 @@ fn import_errors_name_what_to_fix_and_never_show_the_token() {
         !r.stderr.contains(wrong) && !r.stdout.contains(wrong),
         "{r:#?}"
     );
+    assert!(!r.stderr.contains("u%2Bwrong%2Ftoken%3D3c9d"), "{r:#?}");
+    assert!(
+        r.stderr.contains("DORAMETER_PAGERDUTY_TOKEN"),
+        "the hint names where the token came from: {r:#?}"
+    );
+    // A bad --api-url: a usage error, no request.
+    for url in ["notaurl", "ftp://api.example.com/"] {
+        dm.run_with_env(
+            &[("DORAMETER_PAGERDUTY_TOKEN", PD_TOKEN)],
+            &[
+                "incident",
+                "import",
+                "--from",
+                "pagerduty",
+                "--api-url",
+                url,
+            ],
+        )
+        .assert_usage_error("--api-url");
+    }
+    // Mappings that cannot be right.
+    for (config, words) in [
+        (
+            "[[service]]\nname = \"api\"\npagerduty = [\"P1\"]\n[[service]]\nname = \"web\"\npagerduty = [\"P1\"]\n",
+            "mapped to 'api' too",
+        ),
+        (
+            "[[service]]\nname = \"api\"\npagerduty = [\"\"]\n",
+            "empty PagerDuty service id",
+        ),
+        (
+            "[incident_import]\nseverity = { P1 = \"\" }\n",
+            "cannot be empty",
+        ),
+    ] {
+        std::fs::write(dm.cwd().join(".dorameter.toml"), config).unwrap();
+        let r = import(&dm, &["--api-url", &pd.url()]);
+        r.assert_usage_error(words);
+    }
+    std::fs::remove_file(dm.cwd().join(".dorameter.toml")).unwrap();
+    // A value from the environment is named as such.
+    let r = dm.run_with_env(
+        &[("DORAMETER_IMPORT_FROM", "jira")],
+        &["incident", "import"],
+    );
+    r.assert_usage_error("DORAMETER_IMPORT_FROM");
     // An unknown source; GitHub without a repository.
     dm.run(&["incident", "import", "--from", "jira"])
         .assert_usage_error("--from");
@@ -606,8 +663,86 @@ fn import_errors_name_what_to_fix_and_never_show_the_token() {
         &["incident", "import", "--from", "github"],
     )
     .assert_usage_error("--repository");
-    // Nothing was recorded by any of these.
-    assert!(!dm.store_path().exists() || stored(&dm).is_empty());
+    // None of these created or recorded anything.
+    assert!(!dm.store_path().exists(), "no store was created");
+}
+
+/// GitHub issues of a repository, imported where no service is named: they
+/// are the repository's (not the local clone's remote's), and a 4xx the
+/// user must fix is exit 2 naming the repository.
+#[test]
+fn github_incidents_belong_to_the_repository_read() {
+    let dm = Dm::default();
+    let issues = Arc::new(Mutex::new(vec![gh_issue(
+        1,
+        NOW - DAY,
+        NOW - DAY,
+        None,
+        &["incident"],
+        "",
+        false,
+    )]));
+    let gh = github(issues, Arc::new(Mutex::new(Vec::new())));
+    let env = [("GITHUB_TOKEN", GH_TOKEN)];
+    let api = gh.url("");
+    let args = [
+        "incident",
+        "import",
+        "--from",
+        "github",
+        "--api-url",
+        &api,
+        "--repository",
+        "acme/api",
+    ];
+    let r = dm.run_with_env(&env, &args).json();
+    assert_eq!(r["new"], 1, "{r:#}");
+    assert_eq!(stored(&dm)["github:acme/api#1"].0, "api");
+    // A repository GitHub does not have.
+    let r = dm.run_with_env(
+        &env,
+        &[
+            "incident",
+            "import",
+            "--from",
+            "github",
+            "--api-url",
+            &api,
+            "--repository",
+            "acme/gone",
+        ],
+    );
+    r.assert_usage_error("acme/gone");
+}
+
+/// PagerDuty: the config's `service` is the fallback for unmapped services
+/// (after the flag); mapping a service later moves its incidents.
+#[test]
+fn pagerduty_service_fallback_and_moves() {
+    let dm = Dm::default();
+    std::fs::write(dm.cwd().join(".dorameter.toml"), "service = \"checkout\"\n").unwrap();
+    let pd = PagerDuty::start(
+        vec![pd_incident(
+            1,
+            NOW - 2 * DAY,
+            "PAPI001",
+            "resolved",
+            Some(NOW - DAY),
+        )],
+        false,
+    );
+    let since = rfc(NOW - 3 * DAY);
+    import(&dm, &["--api-url", &pd.url(), "--since", &since]).json();
+    assert_eq!(stored(&dm)["pagerduty:Q000001"].0, "checkout");
+    std::fs::write(dm.cwd().join(".dorameter.toml"), PD_CONFIG).unwrap();
+    let r = import(&dm, &["--api-url", &pd.url(), "--since", &since]);
+    let v = r.json();
+    assert_eq!(v["updated"], 1, "{v:#}");
+    assert!(
+        r.stderr.contains("moved from service 'checkout' to 'api'"),
+        "{r:#?}"
+    );
+    assert_eq!(stored(&dm)["pagerduty:Q000001"].0, "api");
 }
 
 #[test]
@@ -628,7 +763,11 @@ fn dry_run_records_nothing_and_keeps_the_cursor() {
         (Some(1), Some(true)),
         "{r:#}"
     );
-    assert!(stored(&dm).is_empty());
+    // Each incident as it would be recorded; no store was created.
+    assert_eq!(r["incidents"][0]["id"], "pagerduty:Q000001");
+    assert_eq!(r["incidents"][0]["action"], "new");
+    assert_eq!(r["incidents"][0]["services"], json!(["api"]));
+    assert!(!dm.store_path().exists());
     let out = dm
         .raw_command(&[
             "--store",
@@ -647,7 +786,7 @@ fn dry_run_records_nothing_and_keeps_the_cursor() {
     assert!(
         table
             .stdout
-            .contains("imported 1 PagerDuty incidents: 1 new"),
+            .contains("imported 1 PagerDuty incident: 1 new"),
         "{}",
         table.stdout
     );
@@ -723,7 +862,12 @@ fn github(issues: Arc<Mutex<Vec<Value>>>, served: Arc<Mutex<Vec<String>>>) -> Se
             );
         }
         let (path, _) = req.path.split_once('?').unwrap();
-        assert_eq!(path, "/repos/acme/api/issues");
+        if path != "/repos/acme/api/issues" {
+            return Reply::status(
+                404,
+                r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest/issues/issues#list-repository-issues","status":"404"}"#,
+            );
+        }
         let q = query(req);
         assert_eq!(
             (
