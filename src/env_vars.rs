@@ -50,6 +50,8 @@ registry! {
     BANDS = "DORAMETER_BANDS";
     FROM_TAGS = "DORAMETER_FROM_TAGS";
     EXCLUDE = "DORAMETER_EXCLUDE";
+    /// `backfill --environment`: forge environments and their envs.
+    BACKFILL_ENVIRONMENTS = "DORAMETER_BACKFILL_ENVIRONMENTS";
     /// `store copy`: the stores (an env var keeps a password off the command line).
     COPY_FROM = "DORAMETER_COPY_FROM";
     COPY_TO = "DORAMETER_COPY_TO";

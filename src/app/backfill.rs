@@ -32,6 +32,54 @@ pub struct BackfillRequest {
     pub dry_run: bool,
 }
 
+/// One past deployment to record: a tag, or a deployment or release a
+/// forge recorded.
+#[derive(Clone, Debug)]
+pub struct Past {
+    /// The tag's or release's name, the forge deployment's id.
+    pub name: String,
+    pub sha: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub status: DeploymentStatus,
+    /// The env; `None`: the request's.
+    pub env: Option<String>,
+    pub version: Option<String>,
+    /// `tag`, `github-deployment`, `github-release`, `gitlab-deployment`:
+    /// part of the id, and the deployment's `source` tag.
+    pub source: &'static str,
+}
+
+impl Past {
+    pub fn of_tag(t: &Tag) -> Past {
+        let at = from_millis(t.time * 1000);
+        Past {
+            name: t.name.clone(),
+            sha: t.sha.clone(),
+            started_at: at,
+            finished_at: at,
+            status: DeploymentStatus::Success,
+            env: None,
+            version: Some(t.name.clone()),
+            source: "tag",
+        }
+    }
+
+    /// Its id: a tag's as before forges were read (ids never change).
+    fn id(&self, service: &str, env: &str) -> String {
+        match self.source {
+            "tag" => event::derived_id(&[
+                "backfill",
+                service,
+                env,
+                &self.name,
+                self.sha.get(..12).unwrap_or(&self.sha),
+            ]),
+            source => event::derived_id(&["backfill", service, env, source, &self.name]),
+        }
+    }
+}
+
 /// The tags to record, oldest first, and why any were left out.
 #[derive(Debug)]
 pub struct Tags {
@@ -94,39 +142,30 @@ pub fn record(
     store: &mut dyn Store,
     repo: &Repo,
     req: &BackfillRequest,
-    tags: &Tags,
+    pasts: &[Past],
+    excluded: usize,
     progress: &dyn Fn(),
 ) -> Result<Backfilled> {
-    let (tags, excluded) = (&tags.tags, tags.excluded);
     let mut out = Backfilled::default();
     let mut body = |tx: &mut dyn WriteTx| -> Result<()> {
         out = Backfilled::default();
         let mut shallow: Vec<&str> = Vec::new();
-        for tag in tags {
+        for tag in pasts {
             progress();
-            let finished_at = from_millis(tag.time * 1000);
-            let id = event::derived_id(&[
-                "backfill",
-                &req.service,
-                &req.env,
-                &tag.name,
-                tag.sha.get(..12).unwrap_or(&tag.sha),
-            ]);
-            // Idempotent with `deploy`: the same sha is one deployment,
-            // whenever it was recorded.
+            let env = tag.env.as_deref().unwrap_or(&req.env);
+            let id = tag.id(&req.service, env);
+            // Idempotent with `deploy` and every other backfill: the same
+            // sha is one deployment, whenever and however it was recorded.
             if tx.deployment(&id)?.is_some()
-                || tx
-                    .last_success_of_sha(&req.service, &req.env, &tag.sha, END_OF_TIME)?
-                    .is_some()
+                || (tag.status == DeploymentStatus::Success
+                    && tx
+                        .last_success_of_sha(&req.service, env, &tag.sha, END_OF_TIME)?
+                        .is_some())
             {
                 out.skipped += 1;
                 continue;
             }
-            let planned = plan(
-                Some(repo),
-                tx,
-                &request_for(repo, req, tag, id, finished_at),
-            )?;
+            let planned = plan(Some(repo), tx, &request_for(repo, req, tag, id))?;
             if planned.deployment.lead_time_note == Some(LeadTimeNote::ShallowHistory) {
                 shallow.push(&tag.name);
             } else {
@@ -158,38 +197,39 @@ pub fn record(
     Ok(out)
 }
 
-fn request_for(
-    repo: &Repo,
-    req: &BackfillRequest,
-    tag: &Tag,
-    id: String,
-    finished_at: DateTime<Utc>,
-) -> DeployRequest {
+fn request_for(repo: &Repo, req: &BackfillRequest, tag: &Past, id: String) -> DeployRequest {
     DeployRequest {
         id,
         service: req.service.clone(),
-        env: req.env.clone(),
+        env: tag.env.clone().unwrap_or_else(|| req.env.clone()),
         sha: tag.sha.clone(),
         sha_origin: Origin::Derived("the tag"),
         previous_sha: None,
         commit_time: None,
-        started_at: finished_at,
-        finished_at,
-        status: DeploymentStatus::Success,
+        started_at: tag.started_at,
+        finished_at: tag.finished_at,
+        status: tag.status,
         rollback: false,
         hotfix: false,
         lead_time_from: req.lead_time_from,
         max_commits: req.max_commits,
         rollforward_subject: req.rollforward_subject.clone(),
         repository_url: repo.origin_url(),
-        version: Some(tag.name.clone()),
+        version: tag.version.clone(),
         // A tag read from history: no pipeline built it, no branch is known.
         ref_name: None,
         team: req.team.clone(),
         pipeline_id: None,
         pipeline_url: None,
         deployed_by: None,
-        tags: [("source".to_string(), "backfill".to_string())].into(),
+        tags: [(
+            "source".to_string(),
+            match tag.source {
+                "tag" => "backfill".to_string(),
+                s => format!("backfill:{s}"),
+            },
+        )]
+        .into(),
         paths: req.paths.clone(),
     }
 }

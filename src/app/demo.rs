@@ -133,7 +133,8 @@ fn backfill_first_releases(
             .any(|r| r.backfilled() && r.version == t.name)
     });
     demo.warnings.extend(tags.warnings.iter().cloned());
-    let done = backfill::record(store, repo, &req, &tags, &|| {})?;
+    let pasts: Vec<backfill::Past> = tags.tags.iter().map(backfill::Past::of_tag).collect();
+    let done = backfill::record(store, repo, &req, &pasts, tags.excluded, &|| {})?;
     demo.warnings.extend(done.warnings);
     demo.backfilled = done
         .deployments

@@ -1,18 +1,23 @@
-//! `dorameter backfill --from-tags PATTERN`: past releases as deployments.
+//! `dorameter backfill --from-tags PATTERN | --from-github-deployments |
+//! --from-gitlab-deployments | --from-github-releases`: past releases and
+//! deployments as deployments.
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{ArgGroup, Args};
 use serde::Serialize;
 
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
-use crate::app::backfill::{self, BackfillRequest, Backfilled};
+use super::forge_args::{Api, Failed, ForgeArgs, Target, token};
+use crate::app::backfill::{self, BackfillRequest, Backfilled, Past};
 use crate::env_vars as ev;
+use crate::event::DeploymentStatus;
 use crate::git::Repo;
 use crate::render::{self, DeploymentView, Format};
 use crate::settings::Settings;
 use crate::sink::SinkEvent;
+use crate::sources::{Deployed, DeployedList, github, gitlab};
 use crate::store::Access;
 use crate::time::humanize_seconds;
 use crate::{Error, Result, exit};
@@ -21,10 +26,29 @@ use crate::{Error, Result, exit};
 const PROGRESS_FROM: usize = 20;
 
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("source")
+        .required(true)
+        .args(["from_tags", "from_github_deployments", "from_gitlab_deployments", "from_github_releases"])
+))]
 pub struct BackfillArgs {
     /// Tags to record as deployments, a glob: 'v*', 'release-*'
     #[arg(long, env = ev::FROM_TAGS, value_name = "PATTERN")]
-    pub from_tags: String,
+    pub from_tags: Option<String>,
+    /// The repository's GitHub deployments (their statuses say success or failure)
+    #[arg(long)]
+    pub from_github_deployments: bool,
+    /// The project's GitLab deployments (success and failed)
+    #[arg(long)]
+    pub from_gitlab_deployments: bool,
+    /// The repository's published GitHub releases (not drafts or prereleases), at their publication
+    #[arg(long)]
+    pub from_github_releases: bool,
+    /// Deployments: the forge environment to read, and the env to record it as: production, or prod=production (repeatable; env: comma separated) [default: every environment, as named]
+    #[arg(long = "environment", env = ev::BACKFILL_ENVIRONMENTS, value_name = "FORGE_ENV[=ENV]", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    #[command(flatten)]
+    pub forge: ForgeArgs,
     /// Tags to leave out, a glob (repeatable; env: comma separated): '*-rc*'
     #[arg(long, env = ev::EXCLUDE, value_name = "PATTERN", value_delimiter = ',')]
     pub exclude: Vec<String>,
@@ -78,7 +102,7 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
     }
     Ok(BackfillRequest {
         paths: s.service_paths(&service.value)?,
-        pattern: args.from_tags.clone(),
+        pattern: args.from_tags.clone().unwrap_or_default(),
         exclude,
         service: service.value,
         env: s.env(args.env.clone())?.value,
@@ -91,21 +115,46 @@ pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result
     })
 }
 
+/// What a backfill reads: tags, or a forge's deployments or releases.
+struct Read {
+    pasts: Vec<Past>,
+    /// Items: tags matched, deployments or releases listed.
+    total: usize,
+    excluded: usize,
+    warnings: Vec<String>,
+    /// `tag`, `deployment`, `release`.
+    noun: &'static str,
+}
+
 pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let mut settings = ctx.settings(global, Some(&args.repo))?;
     check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
     let req = request(&args, &settings, Some(&repo))?;
-    let tags = backfill::tags(&repo, &req)?;
-    let total = tags.tags.len();
+    let read = if args.from_tags.is_some() {
+        let tags = backfill::tags(&repo, &req)?;
+        Read {
+            pasts: tags.tags.iter().map(Past::of_tag).collect(),
+            total: tags.tags.len(),
+            excluded: tags.excluded,
+            warnings: tags.warnings,
+            noun: "tag",
+        }
+    } else {
+        from_forge(&args, &settings, ctx, &repo, &req)?
+    };
+    let total = read.total;
     let bar = if ctx.stderr_is_terminal && !settings.quiet && total >= PROGRESS_FROM {
         indicatif::ProgressBar::new(total as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{pos}/{len} tags {wide_bar} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{pos}}/{{len}} {}s {{wide_bar}} {{eta}}",
+            read.noun
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let access = if args.dry_run {
         Access::ReadOnly
@@ -114,14 +163,21 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         Access::ReadWrite
     };
     let mut store = ctx.open_store(&settings, Some(&repo), access)?;
-    let done = backfill::record(store.as_mut(), &repo, &req, &tags, &|| bar.inc(1))?;
+    let done = backfill::record(
+        store.as_mut(),
+        &repo,
+        &req,
+        &read.pasts,
+        read.excluded,
+        &|| bar.inc(1),
+    )?;
     let code = match args.dry_run {
         true => exit::OK,
         false => ctx.settle_store(&settings, store.as_ref(), exit::OK)?,
     };
     drop(store);
     bar.finish_and_clear();
-    let mut warnings = tags.warnings;
+    let mut warnings = read.warnings;
     warnings.extend(done.warnings.iter().cloned());
     ctx.warn_all(&settings, &warnings)?;
     let text = match settings.format.value {
@@ -137,7 +193,7 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
                 .collect(),
             warnings: &warnings,
         }),
-        _ => table(&req, &done, total),
+        _ => table(&req, &done, total, read.noun),
     };
     ctx.out(&text)?;
     // Backfilled history goes to the sinks like any recorded deployment.
@@ -153,9 +209,10 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     ctx.emit(&settings, Some(&repo), events, code)
 }
 
-fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
+fn table(req: &BackfillRequest, done: &Backfilled, total: usize, noun: &str) -> String {
     let mut rows = vec![vec![
-        "tag".into(),
+        if noun == "tag" { "tag" } else { "version" }.into(),
+        "env".into(),
         "sha".into(),
         "finished".into(),
         "kind".into(),
@@ -166,6 +223,7 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
         let view = DeploymentView::new(d, true, &[]);
         rows.push(vec![
             render::escape::terminal(d.version.as_deref().unwrap_or("")),
+            render::escape::terminal(&d.env),
             d.sha.get(..12).unwrap_or(&d.sha).to_string(),
             render::human_time(&view.finished_at),
             d.kind.to_string(),
@@ -190,18 +248,197 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize) -> String {
         render::columns_pub(&rows)
     };
     out.push_str(&format!(
-        "{verb} {} of {} as deployments of {} / {}; {} already recorded{}\n",
+        "{verb} {} of {} as deployments of {}{}; {} already recorded{}\n",
         done.deployments.len(),
-        render::count(total as u64, "tag"),
+        render::count(total as u64, noun),
         render::escape::terminal(&req.service),
-        render::escape::terminal(&req.env),
+        if noun == "deployment" {
+            String::new()
+        } else {
+            format!(" / {}", render::escape::terminal(&req.env))
+        },
         done.skipped,
         match done.excluded {
             0 => String::new(),
-            n => format!("; {} excluded", render::count(n as u64, "tag")),
+            n => format!("; {} excluded", render::count(n as u64, noun)),
         },
     ));
     out
+}
+
+/// The deployments or releases a forge recorded, as past deployments:
+/// each deployment's forge environment mapped by `--environment` (or kept
+/// as named), each release's tag resolved in the repository.
+fn from_forge(
+    args: &BackfillArgs,
+    s: &Settings,
+    ctx: &Context<'_>,
+    repo: &Repo,
+    req: &BackfillRequest,
+) -> Result<Read> {
+    let (api, noun, source) = if args.from_gitlab_deployments {
+        (Api::Gitlab, "deployment", "gitlab-deployment")
+    } else if args.from_github_deployments {
+        (Api::Github, "deployment", "github-deployment")
+    } else {
+        (Api::Github, "release", "github-release")
+    };
+    if noun == "release" && !args.environments.is_empty() {
+        return Err(Error::usage_hint(
+            "--environment is for --from-github-deployments and --from-gitlab-deployments",
+            "releases are recorded in --env (DORAMETER_ENV)",
+        ));
+    }
+    let mut map: Vec<(String, String)> = Vec::new();
+    for e in &args.environments {
+        let (forge, env) = e.split_once('=').unwrap_or((e, e));
+        let (forge, env) = (forge.trim(), env.trim());
+        if forge.is_empty() || env.is_empty() {
+            return Err(Error::usage_hint(
+                format!("invalid {} '{e}'", s.origin("environments")),
+                "give --environment a forge environment, or FORGE_ENV=ENV: production, prod=production",
+            ));
+        }
+        map.push((forge.to_string(), env.to_string()));
+    }
+    let target = Target::new(api, &args.forge, s)?;
+    let (secret, token_from) = token(ctx, api, &args.forge)?;
+    let failed = Failed {
+        api,
+        token_from,
+        repository: target.repository.clone(),
+        reading: if noun == "release" {
+            "releases"
+        } else {
+            "deployments"
+        },
+    };
+    let repository = target.repository.clone().unwrap_or_default();
+    let filters: Vec<Option<&str>> = if map.is_empty() {
+        vec![None]
+    } else {
+        map.iter().map(|(f, _)| Some(f.as_str())).collect()
+    };
+    let mut lists: Vec<DeployedList> = Vec::new();
+    match api {
+        Api::Gitlab => {
+            let gl = gitlab::GitLab::new(&target.api, &repository, secret, s.http.clone())
+                .map_err(|e| failed.error(e))?;
+            for f in &filters {
+                lists.push(gl.deployments(*f).map_err(|e| failed.error(e))?);
+            }
+        }
+        _ => {
+            let gh = github::GitHub::new(&target.api, &repository, "", secret, s.http.clone())
+                .map_err(|e| failed.error(e))?;
+            if noun == "release" {
+                lists.push(gh.releases().map_err(|e| failed.error(e))?);
+            } else {
+                for f in &filters {
+                    lists.push(gh.deployments(*f).map_err(|e| failed.error(e))?);
+                }
+            }
+        }
+    }
+    let tags: std::collections::HashMap<String, String> = if noun == "release" {
+        repo.tags("*")?
+            .into_iter()
+            .map(|t| (t.name, t.sha))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut read = Read {
+        pasts: Vec::new(),
+        total: 0,
+        excluded: 0,
+        warnings: Vec::new(),
+        noun,
+    };
+    let mut skipped: std::collections::BTreeMap<String, usize> = Default::default();
+    for list in lists {
+        read.total += list.deployments.len() + list.skipped.len();
+        for (_, why) in list.skipped {
+            *skipped.entry(why).or_default() += 1;
+        }
+        for d in list.deployments {
+            if d.version
+                .as_deref()
+                .is_some_and(|v| req.exclude.iter().any(|p| p.matches(v)))
+            {
+                read.excluded += 1;
+                continue;
+            }
+            let Some(past) = past_of(d, source, &map, &tags, &mut read.warnings) else {
+                continue;
+            };
+            if !repo.has_commit(&past.sha) {
+                read.warnings.push(format!(
+                    "{noun} {}: commit {} is not in this clone; fetch it (full history: actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)",
+                    past.name, past.sha
+                ));
+                continue;
+            }
+            read.pasts.push(past);
+        }
+    }
+    for (why, n) in skipped {
+        read.warnings
+            .push(format!("{} left out: {why}", render::count(n as u64, noun)));
+    }
+    // Oldest first, as tags: each one's lead time is from the one before.
+    read.pasts.sort_by(|a, b| {
+        a.finished_at
+            .cmp(&b.finished_at)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(read)
+}
+
+/// One forge record as a past deployment; `None` (with a warning) for a
+/// release whose tag this clone does not have, or a deployment of an
+/// environment `--environment` does not name.
+fn past_of(
+    d: Deployed,
+    source: &'static str,
+    map: &[(String, String)],
+    tags: &std::collections::HashMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Option<Past> {
+    let sha = match d.sha {
+        Some(sha) => sha,
+        None => {
+            let tag = d.version.clone().unwrap_or_default();
+            match tags.get(&tag) {
+                Some(sha) => sha.clone(),
+                None => {
+                    warnings.push(format!(
+                        "release {tag}: its tag is not in this clone; fetch tags (`git fetch --tags`, actions/checkout `fetch-tags: true`)"
+                    ));
+                    return None;
+                }
+            }
+        }
+    };
+    let env = match (&d.environment, map.is_empty()) {
+        (None, _) => None,
+        (Some(e), true) => Some(e.clone()),
+        (Some(e), false) => Some(map.iter().find(|(f, _)| f == e)?.1.clone()),
+    };
+    Some(Past {
+        name: d.name,
+        sha,
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+        status: if d.success {
+            DeploymentStatus::Success
+        } else {
+            DeploymentStatus::Failure
+        },
+        env,
+        version: d.version,
+        source,
+    })
 }
 
 #[cfg(test)]

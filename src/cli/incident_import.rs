@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 
 use chrono::Duration;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use secrecy::SecretString;
 
 use super::GlobalArgs;
-use super::comment::Token;
 use super::context::{Context, check_event_format};
+use super::forge_args::{Api, Failed, ForgeArgs, Target, token};
 use crate::app::incident_import::{self, ImportRequest, Summary};
 use crate::env_vars as ev;
 use crate::forge::ForgeError;
@@ -25,43 +25,16 @@ use crate::{Error, Result, exit};
 /// Days read by a first import without `--since`.
 const FIRST_IMPORT_DAYS: i64 = 90;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum From {
-    /// PagerDuty incidents (REST API v2)
-    Pagerduty,
-    /// GitHub issues with a label (--label, default incident)
-    Github,
-    /// GitLab incidents (issues of type incident)
-    Gitlab,
-}
-
-impl From {
-    fn name(self) -> &'static str {
-        match self {
-            From::Pagerduty => "PagerDuty",
-            From::Github => "GitHub",
-            From::Gitlab => "GitLab",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Where the incidents are
     #[arg(long, env = ev::IMPORT_FROM, value_enum)]
-    pub from: From,
+    pub from: Api,
     /// Read from this time instead of the stored cursor [default: the cursor, else 90 days ago]
     #[arg(long, env = ev::IMPORT_SINCE, value_name = "TIME")]
     pub since: Option<String>,
-    /// The API token [default: DORAMETER_PAGERDUTY_TOKEN; GITHUB_TOKEN; DORAMETER_GITLAB_TOKEN, else GITLAB_TOKEN]
-    #[arg(long, env = ev::IMPORT_TOKEN, value_name = "TOKEN", hide_env_values = true, value_parser = super::comment::parse_token)]
-    pub token: Option<Token>,
-    /// The API [default: https://api.pagerduty.com; the CI's GITHUB_API_URL or CI_API_V4_URL, else github.com's or gitlab.com's]
-    #[arg(long, env = ev::IMPORT_API_URL, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// github: owner/repo; gitlab: the project's path or id [default: the CI's GITHUB_REPOSITORY or CI_PROJECT_PATH]
-    #[arg(long, env = ev::IMPORT_REPOSITORY, value_name = "PATH")]
-    pub repository: Option<String>,
+    #[command(flatten)]
+    pub forge: ForgeArgs,
     /// github: the label that marks an incident
     #[arg(long, env = ev::INCIDENT_LABEL, default_value = github::DEFAULT_LABEL)]
     pub label: String,
@@ -87,7 +60,7 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     // Everything that can be wrong here is found before any request.
-    let token = token(ctx, &args)?;
+    let token = token(ctx, args.from, &args.forge)?;
     let since = settings.time("since", args.since.clone())?;
     let import = settings
         .config
@@ -96,7 +69,7 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         .clone()
         .unwrap_or_default();
     check_severity(&import.severity)?;
-    let target = Target::new(&args, &settings)?;
+    let target = Target::new(args.from, &args.forge, &settings)?;
     let service = settings
         .service_filter(args.service.clone())?
         .map(|v| v.value);
@@ -153,9 +126,10 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         (None, None) => crate::sources::api_time(settings.now - Duration::days(FIRST_IMPORT_DAYS)),
     };
     let context = Failed {
-        from: args.from,
+        api: args.from,
         token_from: token.1,
         repository: target.repository.clone(),
+        reading: "incidents",
     };
     let mut fetched = source
         .fetch(&from, &settings)
@@ -221,7 +195,7 @@ fn warn_some(ctx: &mut Context<'_>, s: &Settings, warnings: &[String]) -> Result
 
 /// `imported 120 PagerDuty incidents: 100 new, 15 updated, 5 unchanged …`;
 /// a dry run lists each incident first.
-fn summary_text(from: From, s: &Summary) -> String {
+fn summary_text(from: Api, s: &Summary) -> String {
     use crate::render::escape::terminal;
     let mut text = String::new();
     for r in &s.incidents {
@@ -275,182 +249,6 @@ fn summary_text(from: From, s: &Summary) -> String {
     text
 }
 
-/// The token: `--token`, else the source's own variable; and where it came
-/// from, for the hint when the API refuses it.
-fn token(ctx: &Context<'_>, args: &ImportArgs) -> Result<(SecretString, &'static str)> {
-    use secrecy::ExposeSecret;
-    let names: &[&'static str] = match args.from {
-        From::Pagerduty => &[ev::PAGERDUTY_TOKEN],
-        From::Github => &[ev::GITHUB_TOKEN],
-        From::Gitlab => &[ev::GITLAB_TOKEN, ev::GITLAB_TOKEN_FALLBACK],
-    };
-    if let Some(t) = args
-        .token
-        .as_ref()
-        .map(|t| t.0.expose_secret().to_string())
-        .filter(|t| !t.trim().is_empty())
-    {
-        let from = if ctx.env.contains_key(ev::IMPORT_TOKEN)
-            && !std::env::args().any(|a| a == "--token" || a.starts_with("--token="))
-        {
-            ev::IMPORT_TOKEN
-        } else {
-            "--token"
-        };
-        return Ok((SecretString::from(t), from));
-    }
-    if let Some((name, t)) = names.iter().find_map(|n| {
-        ctx.env
-            .get(*n)
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| (*n, t.clone()))
-    }) {
-        return Ok((SecretString::from(t), name));
-    }
-    let job_token = if args.from == From::Gitlab && ctx.env.contains_key("CI_JOB_TOKEN") {
-        " (CI_JOB_TOKEN cannot list issues: create a project access token with read_api and store it as a masked CI/CD variable)"
-    } else {
-        ""
-    };
-    Err(Error::usage_hint(
-        format!("no {} token", args.from.name()),
-        format!(
-            "pass --token (DORAMETER_IMPORT_TOKEN) or set {}{job_token}",
-            names.join(" or ")
-        ),
-    ))
-}
-
-/// What an API failure is reported with.
-struct Failed {
-    from: From,
-    /// Where the token came from (a flag or a variable).
-    token_from: &'static str,
-    repository: Option<String>,
-}
-
-impl Failed {
-    /// A source's API failure: the user's to fix (exit 2) for a refusal
-    /// (4xx), the API's or the network's (exit 5) otherwise.
-    fn error(&self, e: ForgeError) -> Error {
-        let name = self.from.name();
-        let check = match (&self.repository, self.from) {
-            (Some(r), _) => format!("check --repository '{r}' (DORAMETER_IMPORT_REPOSITORY) and --api-url"),
-            (None, _) => "check --api-url: PagerDuty's REST API is https://api.pagerduty.com (https://api.eu.pagerduty.com for the EU service region)".into(),
-        };
-        match e {
-            ForgeError::Unauthorized { message, .. } => Error::usage_hint(
-                format!("the {name} API rejected the token (HTTP 401){message}"),
-                format!("check the token given by {}", self.token_from),
-            ),
-            ForgeError::Forbidden { message, .. } => Error::usage_hint(
-                format!("the {name} token may not read incidents here (HTTP 403){message}"),
-                match self.from {
-                    From::Pagerduty => "give a PagerDuty API key with read access",
-                    From::Github => {
-                        "give the workflow `issues: read`, or a token that may read the repository's issues"
-                    }
-                    From::Gitlab => {
-                        "give a token with the read_api scope (a CI job token cannot list issues)"
-                    }
-                },
-            ),
-            ForgeError::Status {
-                status: 404,
-                message,
-                what,
-            } => Error::usage_hint(format!("{what} failed: HTTP 404{message}"), check),
-            ForgeError::Status {
-                status,
-                message,
-                what,
-            } if (400..500).contains(&status) => Error::usage_hint(
-                format!("{what} failed: HTTP {status}{message}"),
-                format!("the {name} API refused the request; {check}"),
-            ),
-            ForgeError::Url { url, message } => Error::usage_hint(
-                format!("invalid --api-url '{url}': {message}"),
-                "pass --api-url (DORAMETER_IMPORT_API_URL) an http:// or https:// URL",
-            ),
-            other => Error::Forge {
-                what: "import incidents",
-                source: other,
-            },
-        }
-    }
-}
-
-/// The API and, for GitHub and GitLab, the repository, checked before any
-/// request.
-struct Target {
-    api: String,
-    repository: Option<String>,
-}
-
-impl Target {
-    fn new(args: &ImportArgs, s: &Settings) -> Result<Target> {
-        let ci = s.ci.as_ref();
-        let provider = match args.from {
-            From::Pagerduty => None,
-            From::Github => Some(crate::ci::Provider::GitHubActions),
-            From::Gitlab => Some(crate::ci::Provider::GitLabCi),
-        };
-        let of_ci = |p: crate::ci::Provider| ci.filter(|c| c.provider == p);
-        let api = args.api_url.clone().unwrap_or_else(|| match provider {
-            None => pagerduty::DEFAULT_URL.into(),
-            Some(p) => {
-                of_ci(p)
-                    .and_then(|c| c.api_url.clone())
-                    .unwrap_or_else(|| match args.from {
-                        From::Gitlab => gitlab::DEFAULT_URL.into(),
-                        _ => github::DEFAULT_URL.into(),
-                    })
-            }
-        });
-        let origin = s.origin("api_url");
-        match reqwest::Url::parse(api.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-            _ => {
-                return Err(Error::usage_hint(
-                    format!("{origin} '{api}' is not an http:// or https:// URL"),
-                    "pass --api-url (DORAMETER_IMPORT_API_URL) the API's base URL, e.g. https://api.pagerduty.com",
-                ));
-            }
-        }
-        let repository = match provider {
-            None => None,
-            Some(p) => {
-                let example = if args.from == From::Github {
-                    "owner/repo"
-                } else {
-                    "group/project"
-                };
-                let r = args
-                    .repository
-                    .clone()
-                    .or_else(|| of_ci(p).and_then(|c| c.repository.clone()))
-                    .filter(|r| !r.trim().is_empty())
-                    .ok_or_else(|| {
-                        Error::usage_hint(
-                            format!("no {} repository to read incidents from", args.from.name()),
-                            format!("pass --repository {example} (DORAMETER_IMPORT_REPOSITORY)"),
-                        )
-                    })?;
-                if args.from == From::Github
-                    && (r.split('/').count() != 2 || r.split('/').any(str::is_empty))
-                {
-                    return Err(Error::usage_hint(
-                        format!("--repository '{r}' is not owner/repo"),
-                        "pass --repository owner/repo (DORAMETER_IMPORT_REPOSITORY)",
-                    ));
-                }
-                Some(r)
-            }
-        };
-        Ok(Target { api, repository })
-    }
-}
-
 /// A source ready to read.
 enum Source {
     PagerDuty(pagerduty::PagerDuty),
@@ -468,15 +266,16 @@ impl Source {
     ) -> Result<Source> {
         let bad = |e: ForgeError| {
             Failed {
-                from: args.from,
+                api: args.from,
                 token_from: "--token",
                 repository: target.repository.clone(),
+                reading: "incidents",
             }
             .error(e)
         };
         let repository = target.repository.clone().unwrap_or_default();
         Ok(match args.from {
-            From::Pagerduty => Source::PagerDuty(
+            Api::Pagerduty => Source::PagerDuty(
                 pagerduty::PagerDuty::new(
                     &target.api,
                     token,
@@ -486,11 +285,11 @@ impl Source {
                 )
                 .map_err(bad)?,
             ),
-            From::Github => Source::GitHub(
+            Api::Github => Source::GitHub(
                 github::GitHub::new(&target.api, &repository, &args.label, token, s.http.clone())
                     .map_err(bad)?,
             ),
-            From::Gitlab => Source::GitLab(
+            Api::Gitlab => Source::GitLab(
                 gitlab::GitLab::new(&target.api, &repository, token, s.http.clone())
                     .map_err(bad)?,
             ),

@@ -9,6 +9,7 @@ mod deploy;
 mod deployments;
 mod flaky;
 mod flush;
+mod forge_args;
 mod incident;
 mod incident_import;
 mod junit;

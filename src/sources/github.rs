@@ -10,7 +10,10 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Fetched, Imported, labels, read_issues, root_cause, severity_label, text, time};
+use super::{
+    Deployed, DeployedList, Fetched, Imported, labels, read_issues, root_cause, severity_label,
+    text, time,
+};
 use crate::forge::ForgeError;
 use crate::forge::api::Api;
 use crate::http::HttpSettings;
@@ -119,5 +122,124 @@ fn issue(v: &Value, id: String) -> Result<Imported, String> {
         severity: severity_label(&labels),
         title: text(v, &["title"]),
         root_cause: text(v, &["body"]).as_deref().and_then(root_cause),
+    })
+}
+
+impl GitHub {
+    /// The repository's deployments (of `environment` when given), each with
+    /// its outcome from its statuses: the first `success` is its finish, else
+    /// the last `failure` or `error`; one with neither is not finished.
+    /// One request per page of deployments and one per deployment.
+    pub fn deployments(&self, environment: Option<&str>) -> Result<DeployedList, ForgeError> {
+        let mut url = self
+            .api
+            .url(&format!("repos/{}/deployments", self.repository))?;
+        url.query_pairs_mut().append_pair("per_page", "100");
+        if let Some(e) = environment {
+            url.query_pairs_mut().append_pair("environment", e);
+        }
+        let mut out = DeployedList::default();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let page = self
+                .api
+                .get_page("list the repository's deployments", &url)?;
+            out.requests += 1;
+            for d in &page.items {
+                let id = d.get("id").and_then(Value::as_u64).unwrap_or(0);
+                let mut statuses = self.api.url(&format!(
+                    "repos/{}/deployments/{id}/statuses",
+                    self.repository
+                ))?;
+                statuses.query_pairs_mut().append_pair("per_page", "100");
+                let st = self
+                    .api
+                    .get_page("list a deployment's statuses", &statuses)?;
+                out.requests += 1;
+                match deployment(d, &st.items) {
+                    Ok(dep) => out.deployments.push(dep),
+                    Err(why) => out.skipped.push((format!("deployment {id}"), why)),
+                }
+            }
+            next = page.next;
+        }
+        Ok(out)
+    }
+
+    /// The repository's published releases (drafts and prereleases left out).
+    pub fn releases(&self) -> Result<DeployedList, ForgeError> {
+        let mut url = self
+            .api
+            .url(&format!("repos/{}/releases", self.repository))?;
+        url.query_pairs_mut().append_pair("per_page", "100");
+        let mut out = DeployedList::default();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let page = self.api.get_page("list the repository's releases", &url)?;
+            out.requests += 1;
+            for r in &page.items {
+                let tag = text(r, &["tag_name"]).unwrap_or_default();
+                let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+                if flag("draft") {
+                    out.skipped.push((tag, "a draft".into()));
+                    continue;
+                }
+                if flag("prerelease") {
+                    out.skipped.push((tag, "a prerelease".into()));
+                    continue;
+                }
+                let Some(at) = time(r, &["published_at"]) else {
+                    out.skipped.push((tag, "not published".into()));
+                    continue;
+                };
+                out.deployments.push(Deployed {
+                    name: tag.clone(),
+                    sha: None,
+                    environment: None,
+                    started_at: at,
+                    finished_at: at,
+                    success: true,
+                    version: Some(tag),
+                });
+            }
+            next = page.next;
+        }
+        Ok(out)
+    }
+}
+
+/// A deployment and its statuses (newest first, as the API lists them).
+fn deployment(d: &Value, statuses: &[Value]) -> Result<Deployed, String> {
+    let sha = text(d, &["sha"]).ok_or("no sha")?;
+    let started_at = time(d, &["created_at"]).ok_or("no created_at")?;
+    let state = |s: &Value| text(s, &["state"]).unwrap_or_default();
+    let at = |s: &Value| time(s, &["created_at"]);
+    let success = statuses
+        .iter()
+        .filter(|s| state(s) == "success")
+        .filter_map(at)
+        .min();
+    let failure = statuses
+        .iter()
+        .filter(|s| matches!(state(s).as_str(), "failure" | "error"))
+        .filter_map(at)
+        .max();
+    let (finished_at, success) = match (success, failure) {
+        (Some(t), _) => (t, true),
+        (None, Some(t)) => (t, false),
+        (None, None) => return Err("not finished (no success, failure or error status)".into()),
+    };
+    Ok(Deployed {
+        name: d
+            .get("id")
+            .and_then(Value::as_u64)
+            .map(|i| i.to_string())
+            .unwrap_or_default(),
+        sha: Some(sha),
+        environment: text(d, &["environment"]),
+        started_at: started_at.min(finished_at),
+        finished_at,
+        success,
+        version: text(d, &["ref"]),
     })
 }

@@ -10,7 +10,10 @@
 use secrecy::SecretString;
 use serde_json::Value;
 
-use super::{Fetched, Imported, labels, read_issues, root_cause, severity_label, text, time};
+use super::{
+    Deployed, DeployedList, Fetched, Imported, labels, read_issues, root_cause, severity_label,
+    text, time,
+};
 use crate::forge::ForgeError;
 use crate::forge::api::Api;
 use crate::http::HttpSettings;
@@ -98,5 +101,70 @@ fn incident(v: &Value, id: String) -> Result<Imported, String> {
         severity,
         title: text(v, &["title"]),
         root_cause: text(v, &["description"]).as_deref().and_then(root_cause),
+    })
+}
+
+impl GitLab {
+    /// The project's finished deployments (of `environment` when given):
+    /// `success` and `failed`; the rest (created, running, canceled,
+    /// skipped, blocked) are left out, with why.
+    pub fn deployments(&self, environment: Option<&str>) -> Result<DeployedList, ForgeError> {
+        let project = crate::forge::gitlab::encode_project(&self.project);
+        let mut url = self.api.url(&format!("projects/{project}/deployments"))?;
+        url.query_pairs_mut()
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc")
+            .append_pair("per_page", "100");
+        if let Some(e) = environment {
+            url.query_pairs_mut().append_pair("environment", e);
+        }
+        let mut out = DeployedList::default();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let page = self.api.get_page("list the project's deployments", &url)?;
+            out.requests += 1;
+            for d in &page.items {
+                let name = d
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
+                match gitlab_deployment(d, &name) {
+                    Ok(dep) => out.deployments.push(dep),
+                    Err(why) => out.skipped.push((format!("deployment {name}"), why)),
+                }
+            }
+            next = page.next;
+        }
+        Ok(out)
+    }
+}
+
+fn gitlab_deployment(d: &Value, name: &str) -> Result<Deployed, String> {
+    // The deployment's own status; older GitLab only had the job's.
+    let status = text(d, &["status"])
+        .or_else(|| text(d, &["deployable", "status"]))
+        .unwrap_or_default();
+    let success = match status.as_str() {
+        "success" => true,
+        "failed" => false,
+        other => return Err(format!("not finished ({other})")),
+    };
+    let finished_at = time(d, &["finished_at"])
+        .or_else(|| time(d, &["deployable", "finished_at"]))
+        .or_else(|| time(d, &["updated_at"]))
+        .ok_or("no finish time")?;
+    let started_at = time(d, &["deployable", "started_at"])
+        .or_else(|| time(d, &["created_at"]))
+        .unwrap_or(finished_at)
+        .min(finished_at);
+    Ok(Deployed {
+        name: name.to_string(),
+        sha: Some(text(d, &["sha"]).ok_or("no sha")?),
+        environment: text(d, &["environment", "name"]),
+        started_at,
+        finished_at,
+        success,
+        version: text(d, &["ref"]),
     })
 }

@@ -33,6 +33,31 @@ pub struct Imported {
     pub root_cause: Option<String>,
 }
 
+/// A deployment or release a forge recorded (`backfill --from-github-…`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployed {
+    /// The forge's id for it (a deployment id, a release's tag).
+    pub name: String,
+    /// The deployed commit; a release's is its tag, resolved by the caller.
+    pub sha: Option<String>,
+    /// The forge's environment (`production`); `None` for a release.
+    pub environment: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub success: bool,
+    /// The release's or tag's name, the deployment's ref.
+    pub version: Option<String>,
+}
+
+/// What a deployment list read: the finished ones, what was left out and
+/// why, and the requests made.
+#[derive(Debug, Default)]
+pub struct DeployedList {
+    pub deployments: Vec<Deployed>,
+    pub skipped: Vec<(String, String)>,
+    pub requests: usize,
+}
+
 /// What a source read: the incidents, what it left out and why, the
 /// requests it made, and where the next import starts.
 #[derive(Debug, Default)]

@@ -51,7 +51,7 @@ fn time(s: &str) -> DateTime<Utc> {
 /// Validates the bodies a stand-in served against `pointer` of the OpenAPI
 /// document `spec` with `tools/node/openapi-check.mjs`; skipped loudly
 /// without the Node tools (required in CI).
-fn check_bodies(spec: &str, pointer: &str, bodies: &[String]) {
+pub(crate) fn check_bodies(spec: &str, pointer: &str, bodies: &[String]) {
     let Some((node, dir)) = crate::comment_charts::node_tools(
         "the stand-in's bodies were not checked against the API schema",
     ) else {

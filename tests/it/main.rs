@@ -13,6 +13,7 @@ mod demo;
 mod deploy;
 mod deployments;
 mod errors;
+mod forge_backfill;
 mod git_store;
 mod gitlab_component;
 mod grafana;
