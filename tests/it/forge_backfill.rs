@@ -96,7 +96,7 @@ fn github(
         {
             let statuses = deployments
                 .iter()
-                .find(|(d, _)| d["id"].to_string() == id)
+                .find(|(d, _)| d["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
                 .map(|(_, s)| s.clone())
                 .unwrap_or_default();
             ("statuses", json!(statuses))
