@@ -6,7 +6,9 @@
 //!
 //! 1. `walk`: `dorameter deploy --dry-run` over a 50k-commit range of a
 //!    generated >= 200k-commit repository vs `git log --no-merges` on the same
-//!    range, and dorameter's peak RSS (`/usr/bin/time -f %M`).
+//!    range, and dorameter's peak RSS (`/usr/bin/time -f %M`); the same
+//!    range for a monorepo service (`[[service]] paths`) vs `git log --
+//!    PATHS`.
 //! 2. `backfill`: `dorameter backfill --from-tags` over 1,000 tags vs one
 //!    `git log` over the whole history.
 //! 3. `report`: `dorameter report` over stores of 1k/10k/100k deployments
@@ -590,6 +592,8 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
         Some(r <= 1.5),
     );
 
+    bench_walk_paths(s, repo, &prev, &max, table);
+
     // Peak RSS in MB (10^6 bytes), the target's unit.
     let mb = |mib: f64| mib * 1024.0 * 1024.0 / 1e6;
     match (
@@ -613,6 +617,73 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
             None,
         ),
     }
+}
+
+/// The same range for one service of a monorepo (`[[service]] paths`):
+/// the commits that touch `d03/` or `side/`, against `git log -- PATHS`.
+fn bench_walk_paths(s: &Settings, repo: &BenchRepo, prev: &str, max: &str, table: &mut Table) {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        scratch.path().join(".dorameter.toml"),
+        "[[service]]\nname = \"bench\"\npaths = [\"d03/**\", \"side\"]\n",
+    )
+    .expect("write the config");
+    let store = format!("sqlite:{}", scratch.path().join("s.db").display());
+    let now = repo.last_time + DAY;
+    let range_spec = format!("{prev}..{}", repo.tip);
+    let mut ours = || {
+        let mut c = dorameter(scratch.path(), now);
+        c.args(["deploy", "--dry-run", "--repo"])
+            .arg(&repo.dir)
+            .args([
+                "--service",
+                "bench",
+                "--sha",
+                &repo.tip,
+                "--previous-sha",
+                prev,
+            ])
+            .args(["--max-commits", max, "--format", "json", "--store", &store]);
+        c
+    };
+    let mut base = || {
+        let mut c = git(&repo.dir);
+        c.args([
+            "log",
+            "--no-merges",
+            "--full-history",
+            "--format=%H %at",
+            &range_spec,
+            "--",
+            "d03",
+            "side",
+        ]);
+        c
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&mut ours()).stdout).expect("deploy --format json");
+    let ours_n = json["changes"].as_array().map_or(0, Vec::len);
+    let base_n = run(&mut base())
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    println!(
+        "  paths d03/**, side: dorameter counted {ours_n} changes, git log -- PATHS listed {base_n}"
+    );
+    assert_eq!(ours_n, base_n, "dorameter and git log -- PATHS disagree");
+    let (a, b) = alternate(s.runs, &mut ours, &mut base);
+    let r = ratio(a, b);
+    table.push(
+        format!(
+            "walk with [[service]] paths, {ours_n} of the range's commits (vs git log -- PATHS)"
+        ),
+        ms(a),
+        ms(b),
+        format!("{r:.2}x"),
+        "<= 1.5x",
+        Some(r <= 1.5),
+    );
 }
 
 // ---------------------------------------------------------------- 2. backfill

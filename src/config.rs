@@ -274,6 +274,22 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
         )
     })?;
     config.split_service();
+    let mut names: Vec<&str> = Vec::new();
+    for t in &config.services {
+        let bad = |why: String| {
+            Error::usage_hint(
+                format!("invalid config file {}: {why}", path.display()),
+                "give each [[service]] table its own name = \"…\"",
+            )
+        };
+        if t.name.trim().is_empty() {
+            return Err(bad("a [[service]] has an empty name".into()));
+        }
+        if names.contains(&t.name.as_str()) {
+            return Err(bad(format!("[[service]] '{}' is listed twice", t.name)));
+        }
+        names.push(&t.name);
+    }
     Ok(Loaded {
         config,
         path: Some(path),
@@ -346,6 +362,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("pagerdutty") && e.contains("line 3"), "{e}");
+        // Two tables of one name, a table without one.
+        for (text, words) in [
+            (
+                "[[service]]\nname = \"api\"\n[[service]]\nname = \"api\"\n",
+                "listed twice",
+            ),
+            ("[[service]]\nname = \"\"\n", "empty name"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = load(None, &[dir.path().to_path_buf()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{e}");
+        }
         // Neither a name nor tables.
         std::fs::write(&p, "service = 3\n").unwrap();
         let e = load(None, &[dir.path().to_path_buf()])

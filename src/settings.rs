@@ -363,6 +363,14 @@ impl Settings {
         ))
     }
 
+    /// The config file's path as given, for errors about its tables.
+    fn config_file(&self) -> String {
+        self.config.path.as_ref().map_or_else(
+            || config::FILE_NAME.to_string(),
+            |p| p.display().to_string(),
+        )
+    }
+
     /// `[[service]] paths` of `service`: its changes in a monorepo. `None`
     /// when no table names the service or it lists no paths.
     pub fn service_paths(&self, service: &str) -> Result<Option<crate::git::PathFilter>> {
@@ -380,7 +388,7 @@ impl Settings {
         };
         crate::git::PathFilter::new(paths).map(Some).map_err(|e| {
             Error::usage_hint(
-                format!("[[service]] '{service}' in .dorameter.toml: {e}"),
+                format!("[[service]] '{service}' in {}: {e}", self.config_file()),
                 "fix paths of that [[service]] (patterns relative to the repository root, e.g. \"services/api/**\")",
             )
         })
@@ -413,7 +421,7 @@ impl Settings {
                 let id = id.trim();
                 let bad = |why: String| {
                     Error::usage_hint(
-                        format!("[[service]] '{name}' in .dorameter.toml: {why}"),
+                        format!("[[service]] '{name}' in {}: {why}", self.config_file()),
                         "list each PagerDuty service id (PXXXXXX, from the service's URL) under one [[service]]",
                     )
                 };

@@ -85,7 +85,42 @@ struct BackfillView<'a> {
 
 /// The request from the flags and settings.
 pub fn request(args: &BackfillArgs, s: &Settings, repo: Option<&Repo>) -> Result<BackfillRequest> {
-    let Some(service) = s.service(args.service.clone(), repo)? else {
+    // A forge's records are its repository's: named by it (as `incident
+    // import` names them) unless a service is given or the CI names one.
+    let forge_repository = (args.from_tags.is_none())
+        .then(|| {
+            args.forge
+                .repository
+                .clone()
+                .or_else(|| s.ci.as_ref().and_then(|c| c.repository.clone()))
+        })
+        .flatten()
+        .and_then(|r| {
+            r.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        })
+        .filter(|r| !r.is_empty());
+    let given = match s.service_filter(args.service.clone())? {
+        Some(v) => Some(v),
+        None => {
+            s.ci.as_ref()
+                .and_then(|c| c.default_service.clone())
+                .or(forge_repository)
+                .map(|v| {
+                    crate::settings::Setting::new(
+                        v,
+                        crate::settings::Origin::Derived("the forge repository's name"),
+                    )
+                })
+        }
+    };
+    let service = match given {
+        Some(v) => Some(v),
+        None => s.service(args.service.clone(), repo)?,
+    };
+    let Some(service) = service else {
         return Err(Error::usage_hint(
             "no service name",
             "pass --service (DORAMETER_SERVICE)",
@@ -213,6 +248,7 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize, noun: &str) -> 
     let mut rows = vec![vec![
         if noun == "tag" { "tag" } else { "version" }.into(),
         "env".into(),
+        "status".into(),
         "sha".into(),
         "finished".into(),
         "kind".into(),
@@ -224,6 +260,7 @@ fn table(req: &BackfillRequest, done: &Backfilled, total: usize, noun: &str) -> 
         rows.push(vec![
             render::escape::terminal(d.version.as_deref().unwrap_or("")),
             render::escape::terminal(&d.env),
+            d.status.to_string(),
             d.sha.get(..12).unwrap_or(&d.sha).to_string(),
             render::human_time(&view.finished_at),
             d.kind.to_string(),
@@ -299,7 +336,15 @@ fn from_forge(
                 "give --environment a forge environment, or FORGE_ENV=ENV: production, prod=production",
             ));
         }
-        map.push((forge.to_string(), env.to_string()));
+        if let Some((_, other)) = map.iter().find(|(f, e)| f == forge && e != env) {
+            return Err(Error::usage_hint(
+                format!("--environment maps {forge} to both {other} and {env}"),
+                "map each forge environment once",
+            ));
+        }
+        if !map.iter().any(|(f, _)| f == forge) {
+            map.push((forge.to_string(), env.to_string()));
+        }
     }
     let target = Target::new(api, &args.forge, s)?;
     let (secret, token_from) = token(ctx, api, &args.forge)?;

@@ -154,7 +154,11 @@ impl Failed {
                 "pass --api-url (DORAMETER_IMPORT_API_URL) an http:// or https:// URL",
             ),
             other => Error::Forge {
-                what: "import incidents",
+                what: match self.reading {
+                    "incidents" => "import incidents",
+                    "releases" => "read the releases",
+                    _ => "read the deployments",
+                },
                 source: other,
             },
         }

@@ -93,7 +93,7 @@ pub enum Command {
     /// The audit trail: each deployment with its kind, status, changes and why it counts as failed
     #[command(subcommand)]
     Deployments(deployments::DeploymentsCommand),
-    /// Record matching git tags as past deployments: history on day one
+    /// Record past releases and deployments (git tags, GitHub deployments or releases, GitLab deployments): history on day one
     Backfill(backfill::BackfillArgs),
     /// Ingest JUnit XML reports: outcomes and flaky tests of this run
     Junit(junit::JunitArgs),

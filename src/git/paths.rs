@@ -11,6 +11,8 @@
 //!   everything below it (`services/api` is `services/api/**` too);
 //! - a leading `/` or `./` is ignored; `!` is not supported.
 
+use std::collections::HashMap;
+
 use git2::{DiffOptions, Oid};
 
 use super::repo::{Commit, GitError, Repo, git_err};
@@ -18,7 +20,10 @@ use super::repo::{Commit, GitError, Repo, git_err};
 /// The paths a service's changes touch.
 #[derive(Clone, Debug)]
 pub struct PathFilter {
-    patterns: Vec<glob::Pattern>,
+    /// Glob patterns, each with the directory its literal part names
+    /// (`services/api/**` → `services/api`), `None` when the first
+    /// component is a glob.
+    patterns: Vec<(glob::Pattern, Option<String>)>,
     /// Patterns without glob characters: the path or anything below.
     prefixes: Vec<String>,
     shown: Vec<String>,
@@ -50,10 +55,22 @@ impl PathFilter {
                     "path pattern '{p}' is empty or negated; give a path such as \"services/api/**\""
                 ));
             }
+            if t.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+                || t.contains(['{', '}', '\\'])
+            {
+                return Err(format!(
+                    "path pattern '{p}' can never match a path in the repository (no `..`, `.` or empty components, no braces or backslashes); give it relative to the root, e.g. \"services/api/**\""
+                ));
+            }
             if t.contains(['*', '?', '[']) {
                 let pat = glob::Pattern::new(t)
                     .map_err(|e| format!("path pattern '{p}' is not a valid glob: {e}"))?;
-                f.patterns.push(pat);
+                let literal = &t[..t.find(['*', '?', '[']).unwrap_or(t.len())];
+                let dir = literal
+                    .rfind('/')
+                    .map(|i| literal[..i].to_string())
+                    .filter(|d| !d.is_empty());
+                f.patterns.push((pat, dir));
             } else {
                 f.prefixes.push(t.trim_end_matches('/').to_string());
             }
@@ -66,12 +83,24 @@ impl PathFilter {
         self.prefixes.iter().any(|p| {
             path == p
                 || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'))
-        }) || self.patterns.iter().any(|p| p.matches_with(path, OPTIONS))
+        }) || self
+            .patterns
+            .iter()
+            .any(|(p, _)| p.matches_with(path, OPTIONS))
     }
 
     pub fn patterns(&self) -> &[String] {
         &self.shown
     }
+}
+
+/// What [`Repo::touching`] keeps while it walks a range: each commit's
+/// tree and first parent, and each tree's objects at the filter's
+/// directories, so that a commit read as a parent is not read again.
+#[derive(Default)]
+struct Seen {
+    commits: HashMap<Oid, (Oid, Option<Oid>)>,
+    dirs: HashMap<Oid, Vec<Option<Oid>>>,
 }
 
 impl Repo {
@@ -82,9 +111,10 @@ impl Repo {
         commits: Vec<Commit>,
         filter: &PathFilter,
     ) -> Result<Vec<Commit>, GitError> {
+        let mut seen = Seen::default();
         let mut out = Vec::with_capacity(commits.len());
         for c in commits {
-            if self.touches(&c.sha, filter)? {
+            if self.touches_in(&c.sha, filter, &mut seen)? {
                 out.push(c);
             }
         }
@@ -94,18 +124,70 @@ impl Repo {
     /// Whether `sha` changes a path of the filter against its first parent
     /// (a root commit: against nothing).
     pub fn touches(&self, sha: &str, filter: &PathFilter) -> Result<bool, GitError> {
+        self.touches_in(sha, filter, &mut Seen::default())
+    }
+
+    /// [`Repo::touches`]. As git's path-limited log does, a directory whose
+    /// tree is the same object on both sides is not read: a literal path is
+    /// decided by its object ids, a glob only diffs the directories its
+    /// literal part names that changed.
+    fn touches_in(
+        &self,
+        sha: &str,
+        filter: &PathFilter,
+        seen: &mut Seen,
+    ) -> Result<bool, GitError> {
         let what = || format!("diff commit {sha}");
         let oid = Oid::from_str(sha).map_err(git_err(what()))?;
+        let dirs: Vec<&str> = filter
+            .prefixes
+            .iter()
+            .map(String::as_str)
+            .chain(filter.patterns.iter().filter_map(|(_, d)| d.as_deref()))
+            .collect();
+        let (tree, parent) = self.commit_of(oid, seen).map_err(git_err(what()))?;
+        let mine = self.dirs_of(tree, &dirs, seen).map_err(git_err(what()))?;
+        // A root commit, or a parent beyond a shallow boundary: every file
+        // of the tree is new.
+        let theirs = match parent.and_then(|p| self.commit_of(p, seen).ok()) {
+            Some((t, _)) => self.dirs_of(t, &dirs, seen).map_err(git_err(what()))?,
+            None => vec![None; dirs.len()],
+        };
+        let n = filter.prefixes.len();
+        if (0..n).any(|k| mine[k] != theirs[k]) {
+            return Ok(true);
+        }
+        // The globs whose directory changed (or that name none).
+        let mut changed: Vec<&str> = Vec::new();
+        let mut whole = false;
+        let mut k = n;
+        for (_, dir) in &filter.patterns {
+            match dir {
+                Some(d) => {
+                    if mine[k] != theirs[k] {
+                        changed.push(d);
+                    }
+                    k += 1;
+                }
+                None => whole = true,
+            }
+        }
+        if changed.is_empty() && !whole {
+            return Ok(false);
+        }
         let commit = self.inner.find_commit(oid).map_err(git_err(what()))?;
         let tree = commit.tree().map_err(git_err(what()))?;
         let parent = match commit.parent(0) {
             Ok(p) => Some(p.tree().map_err(git_err(what()))?),
-            // A root commit, or a parent beyond a shallow boundary: every
-            // file of the tree is new.
             Err(_) => None,
         };
         let mut opts = DiffOptions::new();
         opts.skip_binary_check(true);
+        if !whole {
+            for d in &changed {
+                opts.pathspec(*d);
+            }
+        }
         let diff = self
             .inner
             .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut opts))
@@ -117,6 +199,36 @@ impl Repo {
                 .flatten()
                 .any(|p| filter.matches(&p))
         }))
+    }
+
+    /// A commit's tree and first parent.
+    fn commit_of(&self, oid: Oid, seen: &mut Seen) -> Result<(Oid, Option<Oid>), git2::Error> {
+        if let Some(c) = seen.commits.get(&oid) {
+            return Ok(*c);
+        }
+        let c = self.inner.find_commit(oid)?;
+        let v = (c.tree_id(), c.parent_id(0).ok());
+        seen.commits.insert(oid, v);
+        Ok(v)
+    }
+
+    /// The objects at `dirs` in `tree` (`None`: nothing there).
+    fn dirs_of(
+        &self,
+        tree: Oid,
+        dirs: &[&str],
+        seen: &mut Seen,
+    ) -> Result<Vec<Option<Oid>>, git2::Error> {
+        if let Some(v) = seen.dirs.get(&tree) {
+            return Ok(v.clone());
+        }
+        let t = self.inner.find_tree(tree)?;
+        let v: Vec<Option<Oid>> = dirs
+            .iter()
+            .map(|d| t.get_path(std::path::Path::new(d)).ok().map(|e| e.id()))
+            .collect();
+        seen.dirs.insert(tree, v.clone());
+        Ok(v)
     }
 }
 
@@ -158,6 +270,9 @@ mod tests {
             &["".to_string()][..],
             &["!services/api".to_string()][..],
             &["a/[b".to_string()][..],
+            &["../outside".to_string()][..],
+            &["services//api".to_string()][..],
+            &["services/{api,web}/**".to_string()][..],
         ] {
             assert!(PathFilter::new(bad).is_err(), "{bad:?}");
         }

@@ -128,8 +128,17 @@ fn body(namespace: &str, data: &[Datum<'_>]) -> String {
             if let [v] = d.values.as_slice() {
                 q.append_pair(&format!("{p}.Value"), &v.to_string());
             } else {
-                for (k, v) in d.values.iter().enumerate() {
-                    q.append_pair(&format!("{p}.Values.member.{}", k + 1), &v.to_string());
+                // Each value once, with how many times it occurred.
+                let mut counts: Vec<(f64, u32)> = Vec::new();
+                for v in &d.values {
+                    match counts.iter_mut().find(|(x, _)| x == v) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((*v, 1)),
+                    }
+                }
+                for (k, (v, n)) in counts.iter().enumerate() {
+                    q.append_pair(&format!("{p}.Values.member.{}", k + 1), &v.to_string())
+                        .append_pair(&format!("{p}.Counts.member.{}", k + 1), &n.to_string());
                 }
             }
             for (k, (name, value)) in d.dimensions.iter().enumerate() {
@@ -171,6 +180,9 @@ pub fn prepare(
     {
         return Prepare::Skip("CloudWatch takes data points at most two weeks old");
     }
+    if data.iter().any(|d| d.at - now > Duration::hours(2)) {
+        return Prepare::Skip("CloudWatch takes data points at most two hours ahead");
+    }
     let Some(creds) = creds else {
         return Prepare::Fail("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into());
     };
@@ -191,6 +203,7 @@ pub fn prepare(
     }
     let auth = sigv4::authorization(
         "POST",
+        endpoint.path(),
         &signed,
         body.as_bytes(),
         creds,

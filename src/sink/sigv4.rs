@@ -32,9 +32,14 @@ pub fn amz_date(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// The canonical request of `method /` with `headers` (names lowercase,
-/// every one signed), an empty query and `body`.
-pub fn canonical_request(method: &str, headers: &[(String, String)], body: &[u8]) -> String {
+/// The canonical request of `method path` (already URI-encoded, as sent)
+/// with `headers` (every one signed), an empty query and `body`.
+pub fn canonical_request(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> String {
     let mut h: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {
@@ -47,8 +52,9 @@ pub fn canonical_request(method: &str, headers: &[(String, String)], body: &[u8]
     h.sort();
     let canonical: String = h.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let signed: Vec<&str> = h.iter().map(|(k, _)| k.as_str()).collect();
+    let path = if path.is_empty() { "/" } else { path };
     format!(
-        "{method}\n/\n\n{canonical}\n{}\n{}",
+        "{method}\n{path}\n\n{canonical}\n{}\n{}",
         signed.join(";"),
         hex(&Sha256::digest(body))
     )
@@ -57,8 +63,10 @@ pub fn canonical_request(method: &str, headers: &[(String, String)], body: &[u8]
 /// The `Authorization` header for the request: `headers` must hold `host`
 /// and `x-amz-date` (of `time`) and, with a session token,
 /// `x-amz-security-token`.
+#[allow(clippy::too_many_arguments)]
 pub fn authorization(
     method: &str,
+    path: &str,
     headers: &[(String, String)],
     body: &[u8],
     creds: &Credentials,
@@ -66,7 +74,7 @@ pub fn authorization(
     service: &str,
     time: DateTime<Utc>,
 ) -> String {
-    let canonical = canonical_request(method, headers, body);
+    let canonical = canonical_request(method, path, headers, body);
     let date = time.format("%Y%m%d").to_string();
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = format!(
@@ -141,12 +149,13 @@ mod tests {
             };
             let name = case.file_name().unwrap().to_string_lossy().into_owned();
             assert_eq!(
-                canonical_request(&method, &headers, body.as_bytes()),
+                canonical_request(&method, "/", &headers, body.as_bytes()),
                 read("header-canonical-request.txt").trim_end(),
                 "{name}"
             );
             let auth = authorization(
                 &method,
+                "/",
                 &headers,
                 body.as_bytes(),
                 &creds,

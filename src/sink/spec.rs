@@ -96,16 +96,23 @@ impl SinkSpec {
                 Ok(SinkSpec::DevLake { url })
             }
             ("cloudwatch", namespace) => {
-                let namespace = namespace
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or(super::cloudwatch::DEFAULT_NAMESPACE);
+                let namespace = match namespace.map(str::trim) {
+                    None => super::cloudwatch::DEFAULT_NAMESPACE,
+                    Some("") => {
+                        return Err(bad(
+                            "cloudwatch: is missing its namespace; give cloudwatch (namespace DORA) or cloudwatch:NAMESPACE".into(),
+                        ));
+                    }
+                    Some(n) => n,
+                };
+                let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
                 if namespace.len() > 255
                     || namespace.starts_with(':')
                     || namespace.starts_with("AWS/")
+                    || !namespace.chars().all(allowed)
                 {
                     return Err(bad(format!(
-                        "'{namespace}' is not a CloudWatch namespace for custom metrics (at most 255 characters, not AWS/…)"
+                        "'{namespace}' is not a CloudWatch namespace for custom metrics (at most 255 of A-Z a-z 0-9 . - _ / # : and space, not AWS/…)"
                     )));
                 }
                 let Some(region) = env.aws_region.clone() else {
@@ -123,6 +130,11 @@ impl SinkSpec {
                 }
                 let endpoint = match &env.aws_endpoint {
                     Some(e) => parse_url(e).map_err(|r| bad(format!("AWS_ENDPOINT_URL: {r}")))?,
+                    // China's regions have their own domain.
+                    None if region.starts_with("cn-") => {
+                        parse_url(&format!("https://monitoring.{region}.amazonaws.com.cn/"))
+                            .map_err(&bad)?
+                    }
                     None => parse_url(&format!("https://monitoring.{region}.amazonaws.com/"))
                         .map_err(&bad)?,
                 };
@@ -301,8 +313,23 @@ mod tests {
             SinkSpec::parse("cloudwatch", &local).unwrap().to_string(),
             "cloudwatch:DORA@http://127.0.0.1:4566"
         );
+        let china = SinkEnv {
+            aws_region: Some("cn-north-1".into()),
+            ..SinkEnv::default()
+        };
+        assert_eq!(
+            SinkSpec::parse("cloudwatch", &china).unwrap().to_string(),
+            "cloudwatch:DORA@https://monitoring.cn-north-1.amazonaws.com.cn"
+        );
         for (spec, env, words) in [
             ("cloudwatch", SinkEnv::default(), "AWS_REGION"),
+            ("cloudwatch:", env.clone(), "missing its namespace"),
+            ("cloudwatch:Dörä", env.clone(), "not a CloudWatch namespace"),
+            (
+                "cloudwatch:DORA@https://x",
+                env.clone(),
+                "not a CloudWatch namespace",
+            ),
             ("cloudwatch:AWS/EC2", env.clone(), "not AWS/"),
             (
                 "cloudwatch",

@@ -152,11 +152,15 @@ impl GitHub {
                     self.repository
                 ))?;
                 statuses.query_pairs_mut().append_pair("per_page", "100");
-                let st = self
-                    .api
-                    .get_page("list a deployment's statuses", &statuses)?;
-                out.requests += 1;
-                match deployment(d, &st.items) {
+                let mut all = Vec::new();
+                let mut next_status = Some(statuses);
+                while let Some(u) = next_status.take() {
+                    let st = self.api.get_page("list a deployment's statuses", &u)?;
+                    out.requests += 1;
+                    all.extend(st.items);
+                    next_status = st.next;
+                }
+                match deployment(d, &all) {
                     Ok(dep) => out.deployments.push(dep),
                     Err(why) => out.skipped.push((format!("deployment {id}"), why)),
                 }

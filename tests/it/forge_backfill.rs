@@ -99,7 +99,35 @@ fn github(
                 .find(|(d, _)| d["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
                 .map(|(_, s)| s.clone())
                 .unwrap_or_default();
-            ("statuses", json!(statuses))
+            // Pages of per_page, with Link, as GitHub pages them.
+            let per_page: usize = q
+                .iter()
+                .find(|(k, _)| k == "per_page")
+                .map_or(30, |(_, v)| v.parse().unwrap());
+            let page: usize = q
+                .iter()
+                .find(|(k, _)| k == "page")
+                .map_or(1, |(_, v)| v.parse().unwrap());
+            let items: Vec<Value> = statuses
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .cloned()
+                .collect();
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            if page * per_page < statuses.len() {
+                headers.push((
+                    "link".into(),
+                    format!(
+                        "<http://{}{path}?per_page={per_page}&page={}>; rel=\"next\"",
+                        req.header("host").unwrap(),
+                        page + 1
+                    ),
+                ));
+            }
+            let text = json!(items).to_string();
+            served.lock().unwrap().push(("statuses", text.clone()));
+            return Reply::Status(200, headers, text);
         } else if path == "/repos/acme/api/releases" {
             ("releases", json!(releases))
         } else {
@@ -167,6 +195,14 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
             gh_deployment(15, &c4, "prod", t + 3 * DAY + HOUR),
             vec![gh_status("in_progress", t + 3 * DAY + HOUR)],
         ),
+        // 149 inactive statuses after its success: the success is on the
+        // second page of statuses.
+        (
+            gh_deployment(16, &c4, "prod", t + 3 * DAY + 2 * HOUR),
+            std::iter::repeat_n(gh_status("inactive", t + 4 * DAY), 149)
+                .chain([gh_status("success", t + 3 * DAY + 3 * HOUR)])
+                .collect(),
+        ),
     ];
     let served = Arc::new(Mutex::new(Vec::new()));
     let gh = github(deployments, vec![], served.clone());
@@ -188,10 +224,11 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     ];
     let r = dm.run_with_env(&env, &args).json();
     // d11: c1 already deployed; d12 a failed job; d14 c3's production
-    // deployment; d13 (staging) not asked for; d15 not finished.
+    // deployment; d13 (staging) not asked for; d15 not finished; d16 c4's,
+    // its success on the second page of its statuses.
     assert_eq!(
         (r["recorded"].as_u64(), r["skipped"].as_u64()),
-        (Some(2), Some(1)),
+        (Some(3), Some(1)),
         "{r:#}"
     );
     assert_eq!(
@@ -207,6 +244,12 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
             (
                 "production".into(),
                 c3.clone(),
+                "success".into(),
+                Some("main".into())
+            ),
+            (
+                "production".into(),
+                c4.clone(),
                 "success".into(),
                 Some("main".into())
             ),
@@ -227,13 +270,13 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     let again = dm.run_with_env(&env, &args).json();
     assert_eq!(
         (again["recorded"].as_u64(), again["skipped"].as_u64()),
-        (Some(0), Some(3)),
+        (Some(0), Some(4)),
         "{again:#}"
     );
     let all = dm.run_with_env(&env, &args[..args.len() - 2]).json();
     assert_eq!(
-        all["recorded"], 4,
-        "prod's three finished ones again under their own name (c1 too: `prod` is not `production`), and staging's: {all:#}"
+        all["recorded"], 5,
+        "prod's four finished ones again under their own name (c1 too: `prod` is not `production`), and staging's: {all:#}"
     );
     let envs: Vec<String> = recorded(&dm).into_iter().map(|r| r.0).collect();
     assert!(
@@ -242,14 +285,15 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     );
 
     // Releases: drafts and prereleases left out; a release's tag resolved here.
+    let c5 = repo.commit_at("five", t + 4 * DAY);
     repo.git(&["tag", "v1", &c1], t);
-    repo.git(&["tag", "v2", &c4], t);
+    repo.git(&["tag", "v2", &c5], t);
     let releases = vec![
         gh_release("v1", t + 2 * HOUR, false, false),
         gh_release("v2-draft", t + 3 * DAY, true, false),
         gh_release("v2-rc1", t + 3 * DAY, false, true),
-        gh_release("v2", t + 3 * DAY + 2 * HOUR, false, false),
-        gh_release("v9", t + 4 * DAY, false, false),
+        gh_release("v2", t + 4 * DAY + 2 * HOUR, false, false),
+        gh_release("v9", t + 5 * DAY, false, false),
     ];
     let served_r = Arc::new(Mutex::new(Vec::new()));
     let gh = github(vec![], releases, served_r.clone());
@@ -287,7 +331,7 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     assert!(
         recorded(&dm)
             .iter()
-            .any(|d| d.1 == c4 && d.3.as_deref() == Some("v2") && d.0 == "production")
+            .any(|d| d.1 == c5 && d.3.as_deref() == Some("v2") && d.0 == "production")
     );
 
     // What the stand-in served follows GitHub's published schemas.
@@ -436,4 +480,29 @@ fn backfill_needs_one_source_and_a_token() {
         ],
     )
     .assert_usage_error("--environment");
+}
+
+#[test]
+fn one_forge_environment_maps_to_one_env() {
+    let dm = Dm::default();
+    let repo = Repo::new();
+    let repo_s = repo.path.display().to_string();
+    dm.run_with_env(
+        &[("GITHUB_TOKEN", TOKEN)],
+        &[
+            "backfill",
+            "--from-github-deployments",
+            "--repo",
+            &repo_s,
+            "--service",
+            "api",
+            "--repository",
+            "acme/api",
+            "--environment",
+            "prod=production",
+            "--environment",
+            "prod=staging",
+        ],
+    )
+    .assert_usage_error("--environment maps prod to both production and staging");
 }

@@ -1832,8 +1832,9 @@ fn cloudwatch_stand_in(secret: &'static str) -> (Server, Arc<Mutex<Vec<Form>>>) 
             .split(';')
             .map(|h| format!("{h}:{}\n", req.header(h).unwrap_or_default().trim()))
             .collect();
+        let path = req.path.split('?').next().unwrap_or("/");
         let canonical = format!(
-            "POST\n/\n\n{canonical_headers}\n{signed}\n{}",
+            "POST\n{path}\n\n{canonical_headers}\n{signed}\n{}",
             hex(&Sha256::digest(&req.body))
         );
         let date = req.header("x-amz-date").unwrap_or_default();
@@ -1889,7 +1890,16 @@ fn metric_data(form: &[(String, String)]) -> Vec<Point> {
             let Some(v) = get(&format!("{p}.Values.member.{k}")) else {
                 break;
             };
-            values.push(v.parse().unwrap());
+            let n: usize = get(&format!("{p}.Counts.member.{k}")).map_or(1, |c| c.parse().unwrap());
+            values.extend(std::iter::repeat_n(v.parse::<f64>().unwrap(), n));
+            assert_eq!(
+                values
+                    .iter()
+                    .filter(|x| **x == values[values.len() - 1])
+                    .count(),
+                n,
+                "each value once, with its count"
+            );
         }
         let mut dims = Vec::new();
         for k in 1.. {
@@ -1917,7 +1927,8 @@ fn cloudwatch_gets_signed_put_metric_data() {
     let now = chrono::Utc::now().timestamp() / 60 * 60;
     let dm = Dm::new(now);
     let mut repo = Repo::new();
-    let endpoint = server.url("");
+    // Behind a proxy path: the signature covers the path sent.
+    let endpoint = server.url("/proxy/cw");
     let env = [
         ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
         ("AWS_SECRET_ACCESS_KEY", SECRET),
@@ -1950,6 +1961,8 @@ fn cloudwatch_gets_signed_put_metric_data() {
     };
     deploy(&c1, now - 2 * 3600).assert_ok();
     let c2 = repo.commit_at("two", now - 90 * 60);
+    // Two changes with one lead time: one value, counted twice.
+    repo.commit_at("two and a half", now - 60 * 60);
     let c3 = repo.commit_at("three", now - 60 * 60);
     deploy(&c3, now - 30 * 60).assert_ok();
     run_sink(
@@ -2020,7 +2033,7 @@ fn cloudwatch_gets_signed_put_metric_data() {
     assert_eq!(second[2].0, "LeadTimeForChanges");
     let mut lead = second[2].2.clone();
     lead.sort_by(f64::total_cmp);
-    assert_eq!(lead, [1800.0, 3600.0]);
+    assert_eq!(lead, [1800.0, 1800.0, 3600.0]);
     assert!(second.len() == 3 && !c2.is_empty());
     let incident = metric_data(&forms[2]);
     assert_eq!(
