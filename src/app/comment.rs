@@ -275,7 +275,7 @@ pub fn change_view(
         Ok(WalkOutcome::Walked(mut w)) => {
             // A monorepo: the change's commits that are this service's.
             if let Some(f) = paths {
-                match repo.touching(w.commits, f) {
+                match repo.touching(w.commits, f, Some(&w.heads)) {
                     Ok(c) => w.commits = c,
                     Err(e) => return Some(note(&format!("could not read the commits: {e}"))),
                 }

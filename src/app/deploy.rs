@@ -342,9 +342,9 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
                         req.max_commits, req.max_commits
                     ));
                 }
-                let walked = scoped(repo, req, walk.commits)?;
+                let walked = scoped(repo, req, walk.commits, Some(&walk.heads))?;
                 commits = new_to_service(tx, req, previous.as_ref(), walked)?;
-                merges = scoped(repo, req, walk.merges)?;
+                merges = scoped(repo, req, walk.merges, Some(&walk.heads))?;
                 if commits.is_empty() {
                     note = Some(LeadTimeNote::NoNewChanges);
                 }
@@ -366,13 +366,13 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
         };
         let recent: Vec<Commit> = w.commits.into_iter().filter(|c| after(c)).collect();
         let recent = match repo {
-            Some(r) => scoped(r, req, recent)?,
+            Some(r) => scoped(r, req, recent, Some(&w.heads))?,
             None => recent,
         };
         seen = new_to_service(tx, req, previous.as_ref(), recent)?;
         let recent: Vec<Commit> = w.merges.into_iter().filter(|c| after(c)).collect();
         merges = match repo {
-            Some(r) => scoped(r, req, recent)?,
+            Some(r) => scoped(r, req, recent, Some(&w.heads))?,
             None => recent,
         };
     }
@@ -429,9 +429,14 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
 
 /// The commits that are the service's: those touching its paths in a
 /// monorepo (`[[service]] paths`), every one without.
-fn scoped(repo: &Repo, req: &DeployRequest, commits: Vec<Commit>) -> Result<Vec<Commit>> {
+fn scoped(
+    repo: &Repo,
+    req: &DeployRequest,
+    commits: Vec<Commit>,
+    heads: Option<&crate::git::Heads>,
+) -> Result<Vec<Commit>> {
     match &req.paths {
-        Some(f) => Ok(repo.touching(commits, f)?),
+        Some(f) => Ok(repo.touching(commits, f, heads)?),
         None => Ok(commits),
     }
 }

@@ -13,5 +13,5 @@ pub use build::{Builder, NewCommit, Person};
 pub use lead_time::{
     Changes, RemediationSignals, SubjectPattern, lead_time_changes, signals_from_message,
 };
-pub use paths::PathFilter;
+pub use paths::{Heads, PathFilter};
 pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome, is_full_sha};

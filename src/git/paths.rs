@@ -94,12 +94,15 @@ impl PathFilter {
     }
 }
 
+/// Commits' trees and first parents, by commit.
+pub type Heads = HashMap<Oid, (Oid, Option<Oid>)>;
+
 /// What [`Repo::touching`] keeps while it walks a range: each commit's
 /// tree and first parent, and each tree's objects at the filter's
 /// directories, so that a commit read as a parent is not read again.
 #[derive(Default)]
 struct Seen {
-    commits: HashMap<Oid, (Oid, Option<Oid>)>,
+    commits: Heads,
     dirs: HashMap<Oid, Vec<Option<Oid>>>,
 }
 
@@ -110,8 +113,13 @@ impl Repo {
         &self,
         commits: Vec<Commit>,
         filter: &PathFilter,
+        heads: Option<&Heads>,
     ) -> Result<Vec<Commit>, GitError> {
-        let mut seen = Seen::default();
+        // The walk that listed the commits read their heads already.
+        let mut seen = Seen {
+            commits: heads.cloned().unwrap_or_default(),
+            ..Seen::default()
+        };
         let mut out = Vec::with_capacity(commits.len());
         for c in commits {
             if self.touches_in(&c.sha, filter, &mut seen)? {

@@ -84,6 +84,9 @@ pub struct Walk {
     pub merges: Vec<Commit>,
     /// Stopped at the cap.
     pub truncated: bool,
+    /// Each commit read: its tree and first parent (what a path-scoped
+    /// service's filter needs, without reading the commits again).
+    pub heads: super::paths::Heads,
 }
 
 #[derive(Debug)]

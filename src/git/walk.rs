@@ -22,6 +22,7 @@ const SLOP: usize = 5;
 /// The parts of a raw commit object we need.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RawCommit<'a> {
+    pub tree: Option<Oid>,
     pub parents: Vec<Oid>,
     pub authored_at: i64,
     pub committed_at: i64,
@@ -32,6 +33,7 @@ pub struct RawCommit<'a> {
 /// other headers and continuation lines, blank line, message).
 pub fn parse_commit(data: &[u8]) -> Option<RawCommit<'_>> {
     let mut parents = Vec::new();
+    let mut tree = None;
     let mut authored_at = None;
     let mut committed_at = None;
     let mut rest = data;
@@ -42,7 +44,9 @@ pub fn parse_commit(data: &[u8]) -> Option<RawCommit<'_>> {
         if line.is_empty() {
             break;
         }
-        if let Some(hex) = line.strip_prefix(b"parent ") {
+        if let Some(hex) = line.strip_prefix(b"tree ") {
+            tree = Oid::from_str(std::str::from_utf8(hex).ok()?).ok();
+        } else if let Some(hex) = line.strip_prefix(b"parent ") {
             parents.push(Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?);
         } else if let Some(sig) = line.strip_prefix(b"author ") {
             authored_at = signature_time(sig);
@@ -54,6 +58,7 @@ pub fn parse_commit(data: &[u8]) -> Option<RawCommit<'_>> {
         }
     }
     Some(RawCommit {
+        tree,
         parents,
         authored_at: authored_at?,
         committed_at: committed_at?,
@@ -97,6 +102,7 @@ pub fn walk(
     let mut queue = BinaryHeap::new();
     let mut order = 0u64;
     let mut candidates: Vec<(Commit, Oid)> = Vec::new();
+    let mut heads = super::paths::Heads::new();
     let mut merges: Vec<(Commit, Oid)> = Vec::new();
     // Reading the queue's commits when pushed gives their dates; each is read once.
     let mut pending: HashMap<Oid, (RawOwned, bool)> = HashMap::new();
@@ -158,6 +164,9 @@ pub fn walk(
             continue;
         };
         let uninteresting = states.get(&q.oid).is_some_and(|s| s.uninteresting);
+        if let Some(t) = raw.tree {
+            heads.insert(q.oid, (t, raw.parents.first().copied()));
+        }
         for &p in &raw.parents {
             match push(p, uninteresting, &mut queue, &mut states, &mut pending)? {
                 Pushed::BecameUninteresting => propagate(p, &mut states),
@@ -210,6 +219,7 @@ pub fn walk(
             commits,
             merges,
             truncated,
+            heads,
         }));
     }
     if base.is_some() && commits.iter().any(|c| c.parents == 0) {
@@ -223,6 +233,7 @@ pub fn walk(
         commits,
         merges,
         truncated,
+        heads,
     }))
 }
 
@@ -268,6 +279,7 @@ fn propagate(oid: Oid, states: &mut HashMap<Oid, State>) {
 
 /// A parsed commit whose message outlives the odb object.
 struct RawOwned {
+    tree: Option<Oid>,
     parents: Vec<Oid>,
     authored_at: i64,
     committed_at: i64,
@@ -281,6 +293,7 @@ impl RawOwned {
         // and `This reverts commit` lines. Keep at most 4 KiB of message.
         let message = r.message[..r.message.len().min(4096)].to_vec();
         Some(RawOwned {
+            tree: r.tree,
             parents: r.parents,
             authored_at: r.authored_at,
             committed_at: r.committed_at,
