@@ -25,7 +25,15 @@ pub fn secrets(env: &EnvMap) -> Secrets {
             .filter(|v| !v.trim().is_empty())
             .map(|v| SecretString::from(v.clone()))
     };
-    let aws = match (get(ev::AWS_ACCESS_KEY_ID), get(ev::AWS_SECRET_ACCESS_KEY)) {
+    let (id, secret) = (get(ev::AWS_ACCESS_KEY_ID), get(ev::AWS_SECRET_ACCESS_KEY));
+    let aws_missing = match (&id, &secret) {
+        (None, None) => "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+        (None, Some(_)) => "AWS_ACCESS_KEY_ID is not set",
+        (Some(_), None) => "AWS_SECRET_ACCESS_KEY is not set",
+        _ => "",
+    }
+    .to_string();
+    let aws = match (id, secret) {
         (Some(id), Some(secret)) => Some(crate::sink::sigv4::Credentials {
             access_key_id: secrecy::ExposeSecret::expose_secret(&id).trim().to_string(),
             secret_access_key: secret,
@@ -38,6 +46,7 @@ pub fn secrets(env: &EnvMap) -> Secrets {
         webhook_secret: get(ev::WEBHOOK_SECRET),
         devlake_token: get(ev::DEVLAKE_TOKEN),
         aws,
+        aws_missing,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Secrets {
     pub devlake_token: Option<SecretString>,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     pub aws: Option<super::sigv4::Credentials>,
+    /// Which of the key pair is missing, when `aws` is `None`.
+    pub aws_missing: String,
 }
 
 impl Secrets {

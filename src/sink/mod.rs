@@ -35,7 +35,7 @@ pub fn check_ready(sinks: &[SinkSpec], secrets: &Secrets) -> Result<(), SinkErro
                 .err()
                 .map(|p| p.to_string()),
             SinkSpec::CloudWatch { .. } if secrets.aws.is_none() => {
-                Some("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into())
+                Some(secrets.aws_missing.clone())
             }
             _ => None,
         };
@@ -119,7 +119,7 @@ impl SinkError {
             SinkError::NotReady {
                 kind: "cloudwatch", ..
             } => Some(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the job's environment, from secrets or the runner's role; or remove `cloudwatch` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the job's environment, from secrets (only these variables are read: with a runner's role or OIDC, export the role's credentials first, e.g. aws-actions/configure-aws-credentials); or remove `cloudwatch` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),
             ),
             SinkError::NotReady { .. } => Some(
                 "set DD_API_KEY to a Datadog API key (Organization Settings > API Keys) in the job's environment, from a secret: `DD_API_KEY: ${{ secrets.DD_API_KEY }}` in GitHub Actions, a masked CI/CD variable in GitLab; or remove `datadog` from --sink / DORAMETER_SINKS / `sinks` in .dorameter.toml".into(),

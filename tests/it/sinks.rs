@@ -2085,4 +2085,23 @@ fn cloudwatch_gets_signed_put_metric_data() {
     );
     r.assert_usage_error("AWS_ACCESS_KEY_ID");
     assert!(!r.stderr.contains(SECRET));
+    // Half the pair: the message names the missing half.
+    let r = run_sink(
+        &dm,
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ],
+        "cloudwatch",
+        &[
+            "deploy",
+            "--repo",
+            &repo_s,
+            "--service",
+            "api",
+            "--sha",
+            &c3,
+        ],
+    );
+    r.assert_usage_error("AWS_SECRET_ACCESS_KEY is not set");
 }
