@@ -87,7 +87,7 @@ pub fn record(
         cursor: fetched.cursor.clone(),
         ..Summary::default()
     };
-    for (_, reason) in &fetched.skipped {
+    for reason in &fetched.skipped {
         *summary.skipped.entry(reason.clone()).or_default() += 1;
     }
     let mut body = |tx: &mut dyn WriteTx| -> Result<()> {

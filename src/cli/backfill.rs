@@ -403,7 +403,7 @@ fn from_forge(
     let mut skipped: std::collections::BTreeMap<String, usize> = Default::default();
     for list in lists {
         read.total += list.deployments.len() + list.skipped.len();
-        for (_, why) in list.skipped {
+        for why in list.skipped {
             *skipped.entry(why).or_default() += 1;
         }
         for d in list.deployments {

@@ -26,7 +26,6 @@ pub struct PathFilter {
     patterns: Vec<(glob::Pattern, Option<String>)>,
     /// Patterns without glob characters: the path or anything below.
     prefixes: Vec<String>,
-    shown: Vec<String>,
 }
 
 const OPTIONS: glob::MatchOptions = glob::MatchOptions {
@@ -41,7 +40,6 @@ impl PathFilter {
         let mut f = PathFilter {
             patterns: Vec::new(),
             prefixes: Vec::new(),
-            shown: patterns.to_vec(),
         };
         if patterns.is_empty() {
             return Err(
@@ -88,10 +86,6 @@ impl PathFilter {
             .iter()
             .any(|(p, _)| p.matches_with(path, OPTIONS))
     }
-
-    pub fn patterns(&self) -> &[String] {
-        &self.shown
-    }
 }
 
 /// Commits' trees and first parents, by commit.
@@ -130,12 +124,7 @@ impl Repo {
     }
 
     /// Whether `sha` changes a path of the filter against its first parent
-    /// (a root commit: against nothing).
-    pub fn touches(&self, sha: &str, filter: &PathFilter) -> Result<bool, GitError> {
-        self.touches_in(sha, filter, &mut Seen::default())
-    }
-
-    /// [`Repo::touches`]. As git's path-limited log does, a directory whose
+    /// (a root commit: against nothing). As git's path-limited log does, a directory whose
     /// tree is the same object on both sides is not read: a literal path is
     /// decided by its object ids, a glob only diffs the directories its
     /// literal part names that changed.

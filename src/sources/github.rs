@@ -85,12 +85,11 @@ impl GitHub {
                     self.repository,
                     item.get("number").and_then(Value::as_u64).unwrap_or(0)
                 );
-                let read = if item.get("pull_request").is_some_and(|p| !p.is_null()) {
+                if item.get("pull_request").is_some_and(|p| !p.is_null()) {
                     Err("a pull request".into())
                 } else {
-                    issue(item, id.clone())
-                };
-                (id, read)
+                    issue(item, id)
+                }
             },
         )
     }
@@ -162,7 +161,7 @@ impl GitHub {
                 }
                 match deployment(d, &all) {
                     Ok(dep) => out.deployments.push(dep),
-                    Err(why) => out.skipped.push((format!("deployment {id}"), why)),
+                    Err(why) => out.skipped.push(why),
                 }
             }
             next = page.next;
@@ -185,15 +184,15 @@ impl GitHub {
                 let tag = text(r, &["tag_name"]).unwrap_or_default();
                 let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
                 if flag("draft") {
-                    out.skipped.push((tag, "a draft".into()));
+                    out.skipped.push("a draft".into());
                     continue;
                 }
                 if flag("prerelease") {
-                    out.skipped.push((tag, "a prerelease".into()));
+                    out.skipped.push("a prerelease".into());
                     continue;
                 }
                 let Some(at) = time(r, &["published_at"]) else {
-                    out.skipped.push((tag, "not published".into()));
+                    out.skipped.push("not published".into());
                     continue;
                 };
                 out.deployments.push(Deployed {

@@ -70,7 +70,7 @@ impl GitLab {
                         .unwrap_or_else(|| self.project.clone()),
                     item.get("iid").and_then(Value::as_u64).unwrap_or(0)
                 );
-                (id.clone(), incident(item, id))
+                incident(item, id)
             },
         )
     }
@@ -131,7 +131,7 @@ impl GitLab {
                     .unwrap_or_default();
                 match gitlab_deployment(d, &name) {
                     Ok(dep) => out.deployments.push(dep),
-                    Err(why) => out.skipped.push((format!("deployment {name}"), why)),
+                    Err(why) => out.skipped.push(why),
                 }
             }
             next = page.next;

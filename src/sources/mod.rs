@@ -54,7 +54,7 @@ pub struct Deployed {
 #[derive(Debug, Default)]
 pub struct DeployedList {
     pub deployments: Vec<Deployed>,
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<String>,
     pub requests: usize,
 }
 
@@ -63,9 +63,9 @@ pub struct DeployedList {
 #[derive(Debug, Default)]
 pub struct Fetched {
     pub incidents: Vec<Imported>,
-    /// Items read but not incidents to record, with the reason (counted
-    /// per reason in the summary).
-    pub skipped: Vec<(String, String)>,
+    /// Why each item read is not an incident to record (counted per
+    /// reason in the summary).
+    pub skipped: Vec<String>,
     pub requests: usize,
     /// The cursor to store once the incidents are recorded.
     pub cursor: String,
@@ -75,8 +75,7 @@ pub struct Fetched {
 const MAX_PAGES: usize = 1000;
 
 /// Reads an issue list sorted by update, from `first` through its next
-/// pages: `read` gives each item's id and its incident, or why it is not
-/// one. The cursor is the latest `updated_at` read, else `since`: the APIs'
+/// pages: `read` gives each item's incident, or why it is not one. The cursor is the latest `updated_at` read, else `since`: the APIs'
 /// `since`/`updated_after` are inclusive, so the next import reads that
 /// one item again and nothing older.
 pub(crate) fn read_issues(
@@ -84,7 +83,7 @@ pub(crate) fn read_issues(
     what: &str,
     first: Url,
     since: &str,
-    read: impl Fn(&Value) -> (String, Result<Imported, String>),
+    read: impl Fn(&Value) -> Result<Imported, String>,
 ) -> Result<Fetched, ForgeError> {
     let mut out = Fetched {
         cursor: since.to_string(),
@@ -108,8 +107,8 @@ pub(crate) fn read_issues(
                 }
             }
             match read(item) {
-                (_, Ok(i)) => out.incidents.push(i),
-                (id, Err(reason)) => out.skipped.push((id, reason)),
+                Ok(i) => out.incidents.push(i),
+                Err(reason) => out.skipped.push(reason),
             }
         }
         next = page.next;

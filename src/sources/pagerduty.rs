@@ -136,7 +136,7 @@ impl PagerDuty {
                     }
                     match read {
                         Ok(i) => out.incidents.push(i),
-                        Err(reason) => out.skipped.push((format!("pagerduty:{id}"), reason)),
+                        Err(reason) => out.skipped.push(reason),
                     }
                 }
                 let more = body.get("more").and_then(Value::as_bool).unwrap_or(false);
