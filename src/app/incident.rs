@@ -24,10 +24,11 @@ pub struct IncidentRequest {
     pub reopen: bool,
     /// Services given; empty keeps the recorded ones.
     pub services: Vec<String>,
-    /// `incident import`: the source names the services, so an incident
-    /// recorded under others moves (with a warning) instead of being
-    /// refused as a typo.
-    pub move_services: bool,
+    /// `incident import`: the request is the source's state of the
+    /// incident, which is the truth. An incident recorded under other
+    /// services moves (with a warning) instead of being refused as a typo,
+    /// and one open there that is resolved here reopens.
+    pub from_source: bool,
     /// The service when none is given and none is recorded.
     pub default_service: Option<String>,
     /// `--env` as given: changes a recorded incident's env.
@@ -57,6 +58,8 @@ pub struct Recorded {
     /// Whether this changed the stored incident (a new one, or a field
     /// given anew): a retried notification changes nothing.
     pub changed: bool,
+    /// Whether the store held no incident of this id before.
+    pub created: bool,
     pub warnings: Vec<String>,
 }
 
@@ -92,12 +95,16 @@ pub fn record_in(
 ) -> Result<Recorded> {
     let mut warnings = Vec::new();
     let recorded = tx.incident(&req.id)?;
+    let reopen = req.reopen
+        || (req.from_source
+            && !req.resolving
+            && recorded.as_ref().is_some_and(|i| i.resolved_at.is_some()));
     // Resolving without a time resolves now, unless it already is: a
     // retried "resolved" notification does not move the resolution.
     let already = recorded
         .as_ref()
         .and_then(|i| i.resolved_at)
-        .filter(|_| !req.reopen);
+        .filter(|_| !reopen);
     let resolved_at = req
         .resolved_at
         .or(req.resolving.then(|| already.unwrap_or(req.now)));
@@ -106,7 +113,7 @@ pub fn record_in(
         let mut known = i.services.clone();
         given.sort();
         known.sort();
-        if !given.is_empty() && given != known && req.move_services {
+        if !given.is_empty() && given != known && req.from_source {
             warnings.push(format!(
                 "incident {} moved from service {} to {}",
                 req.id,
@@ -124,7 +131,7 @@ pub fn record_in(
                 "give another --id for another service's incident, or leave --service out to update this one",
             ));
         }
-        if let (Some(at), false, false) = (i.resolved_at, req.resolving, req.reopen) {
+        if let (Some(at), false, false) = (i.resolved_at, req.resolving, reopen) {
             warnings.push(format!(
                 "incident {} was resolved at {}; it stays resolved (pass --reopen to reopen it)",
                 req.id,
@@ -132,7 +139,7 @@ pub fn record_in(
             ));
         }
     }
-    if req.reopen && recorded.as_ref().is_none_or(|i| i.resolved_at.is_none()) {
+    if reopen && recorded.as_ref().is_none_or(|i| i.resolved_at.is_none()) {
         warnings.push(format!(
             "--reopen: incident {} is not resolved; nothing to reopen",
             req.id
@@ -152,7 +159,7 @@ pub fn record_in(
         env: req.env.clone().unwrap_or_else(|| base.env.clone()),
         started_at: req.started_at.unwrap_or(base.started_at),
         detected_at: req.detected_at.or(base.detected_at),
-        resolved_at: if req.reopen {
+        resolved_at: if reopen {
             resolved_at
         } else {
             resolved_at.or(base.resolved_at)
@@ -227,6 +234,7 @@ pub fn record_in(
         tx.upsert_incident(&incident)?;
     }
     Ok(Recorded {
+        created: before.is_none(),
         changed,
         incident,
         attributed,

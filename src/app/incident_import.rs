@@ -92,17 +92,7 @@ pub fn record(
     }
     let mut body = |tx: &mut dyn WriteTx| -> Result<()> {
         for i in &fetched.incidents {
-            let Some(mut r) = request(i, req)? else {
-                *summary
-                    .skipped
-                    .entry("no service (pass --service)".into())
-                    .or_default() += 1;
-                continue;
-            };
-            let stored = tx.incident(&r.id)?;
-            let known = stored.is_some();
-            // The source is the truth: open there is open here.
-            r.reopen = i.resolved_at.is_none() && stored.is_some_and(|s| s.resolved_at.is_some());
+            let r = request(i, req)?;
             let recorded = record_in(tx, repo, &r)?;
             summary.warnings.extend(
                 recorded
@@ -110,16 +100,16 @@ pub fn record(
                     .into_iter()
                     .map(|w| format!("{}: {w}", i.id)),
             );
-            let action = match (known, recorded.changed) {
-                (false, _) => {
+            let action = match (recorded.created, recorded.changed) {
+                (true, _) => {
                     summary.new += 1;
                     "new"
                 }
-                (true, true) => {
+                (false, true) => {
                     summary.updated += 1;
                     "updated"
                 }
-                (true, false) => {
+                (false, false) => {
                     summary.unchanged += 1;
                     "unchanged"
                 }
@@ -154,12 +144,20 @@ pub fn record(
     Ok(summary)
 }
 
-/// The `incident open|resolve` request that records `i`; `None` when it
-/// has no service.
-fn request(i: &Imported, req: &ImportRequest) -> Result<Option<IncidentRequest>> {
-    let Some(service) = i.service.clone().or_else(|| req.default_service.clone()) else {
-        return Ok(None);
-    };
+/// The `incident open|resolve` request that records `i`. An incident
+/// without a service fails the import (nothing recorded, the cursor kept):
+/// skipping it would lose it behind the cursor.
+fn request(i: &Imported, req: &ImportRequest) -> Result<IncidentRequest> {
+    let service = i
+        .service
+        .clone()
+        .or_else(|| req.default_service.clone())
+        .ok_or_else(|| {
+            crate::Error::usage_hint(
+                format!("incident {} names no service", i.id),
+                "pass --service (DORAMETER_SERVICE)",
+            )
+        })?;
     crate::event::validate_user_id("the imported incident id", &i.id)?;
     let deployment_sha = i
         .root_cause
@@ -170,12 +168,12 @@ fn request(i: &Imported, req: &ImportRequest) -> Result<Option<IncidentRequest>>
         .severity
         .as_ref()
         .map(|s| req.severity.get(s).cloned().unwrap_or_else(|| s.clone()));
-    Ok(Some(IncidentRequest {
+    Ok(IncidentRequest {
         id: i.id.clone(),
         resolving: i.resolved_at.is_some(),
         reopen: false,
         services: vec![service],
-        move_services: true,
+        from_source: true,
         default_service: None,
         env: None,
         default_env: Some(req.env.clone()),
@@ -189,7 +187,7 @@ fn request(i: &Imported, req: &ImportRequest) -> Result<Option<IncidentRequest>>
         deployment_sha,
         attribution_window: req.attribution_window,
         now: req.now,
-    }))
+    })
 }
 
 /// An abbreviated root cause resolved in the repository, when there is one.

@@ -113,7 +113,7 @@ pub fn request(
         id: args.id.clone(),
         resolving,
         reopen: args.reopen,
-        move_services: false,
+        from_source: false,
         default_service: if services.is_empty() {
             s.service(None, repo)?.map(|v| v.value)
         } else {

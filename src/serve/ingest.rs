@@ -467,7 +467,7 @@ pub async fn incident(s: &Shared, g: GivenIncident) -> ApiResult<Value> {
         resolving: g.resolving,
         reopen: g.reopen,
         services: vec![g.service],
-        move_services: false,
+        from_source: false,
         default_service: None,
         env: None,
         default_env: Some(g.env),
