@@ -95,7 +95,9 @@ pub type Heads = HashMap<Oid, (Oid, Option<Oid>)>;
 /// tree and first parent, and each tree's objects at the filter's
 /// directories, so that a commit read as a parent is not read again.
 #[derive(Default)]
-struct Seen {
+struct Seen<'w> {
+    /// The walk's: read once there, borrowed.
+    walked: Option<&'w Heads>,
     commits: Heads,
     dirs: HashMap<Oid, Vec<Option<Oid>>>,
 }
@@ -111,7 +113,7 @@ impl Repo {
     ) -> Result<Vec<Commit>, GitError> {
         // The walk that listed the commits read their heads already.
         let mut seen = Seen {
-            commits: heads.cloned().unwrap_or_default(),
+            walked: heads,
             ..Seen::default()
         };
         let mut out = Vec::with_capacity(commits.len());
@@ -132,7 +134,7 @@ impl Repo {
         &self,
         sha: &str,
         filter: &PathFilter,
-        seen: &mut Seen,
+        seen: &mut Seen<'_>,
     ) -> Result<bool, GitError> {
         let what = || format!("diff commit {sha}");
         let oid = Oid::from_str(sha).map_err(git_err(what()))?;
@@ -199,8 +201,12 @@ impl Repo {
     }
 
     /// A commit's tree and first parent.
-    fn commit_of(&self, oid: Oid, seen: &mut Seen) -> Result<(Oid, Option<Oid>), git2::Error> {
-        if let Some(c) = seen.commits.get(&oid) {
+    fn commit_of(&self, oid: Oid, seen: &mut Seen<'_>) -> Result<(Oid, Option<Oid>), git2::Error> {
+        if let Some(c) = seen
+            .walked
+            .and_then(|w| w.get(&oid))
+            .or_else(|| seen.commits.get(&oid))
+        {
             return Ok(*c);
         }
         let c = self.inner.find_commit(oid)?;
@@ -214,7 +220,7 @@ impl Repo {
         &self,
         tree: Oid,
         dirs: &[&str],
-        seen: &mut Seen,
+        seen: &mut Seen<'_>,
     ) -> Result<Vec<Option<Oid>>, git2::Error> {
         if let Some(v) = seen.dirs.get(&tree) {
             return Ok(v.clone());
