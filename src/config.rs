@@ -290,6 +290,19 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
         }
         names.push(&t.name);
     }
+    let severities = config.incident_import.iter().flat_map(|i| &i.severity);
+    if let Some((k, v)) = severities
+        .into_iter()
+        .find(|(k, v)| k.trim().is_empty() || v.trim().is_empty())
+    {
+        return Err(Error::usage_hint(
+            format!(
+                "invalid config file {}: [incident_import] severity maps '{k}' to '{v}': a severity cannot be empty",
+                path.display()
+            ),
+            "map each source severity to a name, e.g. severity = { P1 = \"sev1\" }",
+        ));
+    }
     Ok(Loaded {
         config,
         path: Some(path),

@@ -68,7 +68,6 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         .incident_import
         .clone()
         .unwrap_or_default();
-    check_severity(&import.severity)?;
     let target = Target::new(args.from, &args.forge, &settings)?;
     let service = settings
         .service_filter(args.service.clone())?
@@ -162,22 +161,6 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         .map(SinkEvent::Incident)
         .collect();
     ctx.emit(&settings, repo.as_ref(), events, code)
-}
-
-/// `[incident_import] severity`: no empty name on either side.
-fn check_severity(map: &std::collections::BTreeMap<String, String>) -> Result<()> {
-    match map
-        .iter()
-        .find(|(k, v)| k.trim().is_empty() || v.trim().is_empty())
-    {
-        Some((k, v)) => Err(Error::usage_hint(
-            format!(
-                "[incident_import] severity maps '{k}' to '{v}' in .dorameter.toml: a severity cannot be empty"
-            ),
-            "map each source severity to a name, e.g. severity = { P1 = \"sev1\" }",
-        )),
-        None => Ok(()),
-    }
 }
 
 /// At most ten warnings, then how many more.
