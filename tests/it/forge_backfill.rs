@@ -99,33 +99,7 @@ fn github(
                 .find(|(d, _)| d["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
                 .map(|(_, s)| s.clone())
                 .unwrap_or_default();
-            // Pages of per_page, with Link, as GitHub pages them.
-            let per_page: usize = q
-                .iter()
-                .find(|(k, _)| k == "per_page")
-                .map_or(30, |(_, v)| v.parse().unwrap());
-            let page: usize = q
-                .iter()
-                .find(|(k, _)| k == "page")
-                .map_or(1, |(_, v)| v.parse().unwrap());
-            let items: Vec<Value> = statuses
-                .iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .cloned()
-                .collect();
-            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-            if page * per_page < statuses.len() {
-                headers.push((
-                    "link".into(),
-                    format!(
-                        "<http://{}{path}?per_page={per_page}&page={}>; rel=\"next\"",
-                        req.header("host").unwrap(),
-                        page + 1
-                    ),
-                ));
-            }
-            let text = json!(items).to_string();
+            let (text, headers) = crate::incident_import::github_page(req, &statuses);
             served.lock().unwrap().push(("statuses", text.clone()));
             return Reply::Status(200, headers, text);
         } else if path == "/repos/acme/api/releases" {

@@ -42,6 +42,36 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// One page of `all` as GitHub pages a list: `per_page` (default 30) and
+/// `page` from the query, a `Link` to the next page (the same URL with
+/// `page` moved on) while there is one. The body and the headers.
+pub(crate) fn github_page(req: &Req, all: &[Value]) -> (String, Vec<(String, String)>) {
+    let q = query(req);
+    let per_page: usize = param(&q, "per_page").map_or(30, |p| p.parse().unwrap());
+    let page: usize = param(&q, "page").map_or(1, |p| p.parse().unwrap());
+    let items: Vec<&Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if page * per_page < all.len() {
+        let mut next = reqwest::Url::parse(&format!(
+            "http://{}{}",
+            req.header("host").unwrap(),
+            req.path
+        ))
+        .unwrap();
+        let kept: Vec<(String, String)> = q.into_iter().filter(|(k, _)| k != "page").collect();
+        next.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("page", &(page + 1).to_string());
+        headers.push(("link".into(), format!("<{next}>; rel=\"next\"")));
+    }
+    (json!(items).to_string(), headers)
+}
+
 fn time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -879,8 +909,6 @@ fn github(issues: Arc<Mutex<Vec<Value>>>, served: Arc<Mutex<Vec<String>>>) -> Se
         );
         let label = param(&q, "labels").unwrap();
         let since = time(param(&q, "since").unwrap());
-        let per_page: usize = param(&q, "per_page").unwrap().parse().unwrap();
-        let page: usize = param(&q, "page").map_or(1, |p| p.parse().unwrap());
         let mut all: Vec<Value> = issues
             .lock()
             .unwrap()
@@ -896,22 +924,8 @@ fn github(issues: Arc<Mutex<Vec<Value>>>, served: Arc<Mutex<Vec<String>>>) -> Se
             .cloned()
             .collect();
         all.sort_by_key(|i| i["updated_at"].as_str().unwrap().to_string());
-        let items: Vec<Value> = all
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .cloned()
-            .collect();
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if page * per_page < all.len() {
-            let base = req.path.split("&page=").next().unwrap();
-            headers.push((
-                "link".into(),
-                format!("<http://{}{base}&page={}>; rel=\"next\", <http://{}{base}&page=9>; rel=\"last\"",
-                    req.header("host").unwrap(), page + 1, req.header("host").unwrap()),
-            ));
-        }
-        let body = Value::Array(items).to_string();
+        assert_eq!(param(&q, "per_page"), Some("100"));
+        let (body, headers) = github_page(req, &all);
         served.lock().unwrap().push(body.clone());
         Reply::Status(200, headers, body)
     })
