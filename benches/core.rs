@@ -533,26 +533,10 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
     println!("\n[walk] deploy --dry-run over tip~{range}..tip");
     let prev = git_out(&repo.dir, &["rev-parse", &format!("{}~{range}", repo.tip)]);
     let scratch = tempfile::tempdir().expect("tempdir");
-    let store = format!("sqlite:{}", scratch.path().join("s.db").display());
-    let now = repo.last_time + DAY;
     let range_spec = format!("{prev}..{}", repo.tip);
     let max = (range * 2).max(100_000).to_string();
 
-    let mut ours = || {
-        let mut c = dorameter(scratch.path(), now);
-        c.args(["deploy", "--dry-run", "--repo"])
-            .arg(&repo.dir)
-            .args([
-                "--service",
-                "bench",
-                "--sha",
-                &repo.tip,
-                "--previous-sha",
-                &prev,
-            ])
-            .args(["--max-commits", &max, "--format", "json", "--store", &store]);
-        c
-    };
+    let mut ours = || dry_run_deploy(scratch.path(), repo, &prev, &max);
     let mut base = || {
         let mut c = git(&repo.dir);
         c.args(["log", "--no-merges", "--format=%H %at", &range_spec]);
@@ -560,14 +544,7 @@ fn bench_walk(s: &Settings, repo: &BenchRepo, table: &mut Table) {
     };
 
     // Same commits on both sides, and nothing written.
-    let json: serde_json::Value =
-        serde_json::from_slice(&run(&mut ours()).stdout).expect("deploy --format json");
-    let ours_n = json["changes"].as_array().map_or(0, Vec::len);
-    let base_n = run(&mut base())
-        .stdout
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count();
+    let (json, ours_n, base_n) = counts(&mut ours(), &mut base());
     println!(
         "  dorameter counted {ours_n} changes, git log listed {base_n} (truncated: {})",
         json["truncated"]
@@ -628,24 +605,9 @@ fn bench_walk_paths(s: &Settings, repo: &BenchRepo, prev: &str, max: &str, table
         "[[service]]\nname = \"bench\"\npaths = [\"d03/**\", \"side\"]\n",
     )
     .expect("write the config");
-    let store = format!("sqlite:{}", scratch.path().join("s.db").display());
-    let now = repo.last_time + DAY;
     let range_spec = format!("{prev}..{}", repo.tip);
-    let mut ours = || {
-        let mut c = dorameter(scratch.path(), now);
-        c.args(["deploy", "--dry-run", "--repo"])
-            .arg(&repo.dir)
-            .args([
-                "--service",
-                "bench",
-                "--sha",
-                &repo.tip,
-                "--previous-sha",
-                prev,
-            ])
-            .args(["--max-commits", max, "--format", "json", "--store", &store]);
-        c
-    };
+    let mut ours = || dry_run_deploy(scratch.path(), repo, prev, max);
+
     let mut base = || {
         let mut c = git(&repo.dir);
         c.args([
@@ -660,14 +622,7 @@ fn bench_walk_paths(s: &Settings, repo: &BenchRepo, prev: &str, max: &str, table
         ]);
         c
     };
-    let json: serde_json::Value =
-        serde_json::from_slice(&run(&mut ours()).stdout).expect("deploy --format json");
-    let ours_n = json["changes"].as_array().map_or(0, Vec::len);
-    let base_n = run(&mut base())
-        .stdout
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count();
+    let (_, ours_n, base_n) = counts(&mut ours(), &mut base());
     println!(
         "  paths d03/**, side: dorameter counted {ours_n} changes, git log -- PATHS listed {base_n}"
     );
@@ -684,6 +639,38 @@ fn bench_walk_paths(s: &Settings, repo: &BenchRepo, prev: &str, max: &str, table
         "<= 1.5x",
         Some(r <= 1.5),
     );
+}
+
+/// `dorameter deploy --dry-run` of the tip against `prev`, run in `cwd`
+/// (its `.dorameter.toml` applies), with a store there it must not create.
+fn dry_run_deploy(cwd: &Path, repo: &BenchRepo, prev: &str, max: &str) -> Command {
+    let store = format!("sqlite:{}", cwd.join("s.db").display());
+    let mut c = dorameter(cwd, repo.last_time + DAY);
+    c.args(["deploy", "--dry-run", "--repo"])
+        .arg(&repo.dir)
+        .args([
+            "--service",
+            "bench",
+            "--sha",
+            &repo.tip,
+            "--previous-sha",
+            prev,
+        ])
+        .args(["--max-commits", max, "--format", "json", "--store", &store]);
+    c
+}
+
+/// The deploy's JSON, the changes it counted, and the lines `git log` listed.
+fn counts(ours: &mut Command, base: &mut Command) -> (serde_json::Value, usize, usize) {
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(ours).stdout).expect("deploy --format json");
+    let ours_n = json["changes"].as_array().map_or(0, Vec::len);
+    let base_n = run(base)
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    (json, ours_n, base_n)
 }
 
 // ---------------------------------------------------------------- 2. backfill
