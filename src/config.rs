@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::event::LeadTimeFrom;
+use crate::event::{LeadTimeFrom, LeadTimeSource};
 use crate::git::SubjectPattern;
 use crate::render::Format;
 use crate::{Error, Result};
@@ -40,6 +40,7 @@ pub struct Config {
     pub window: Option<Spanned<Span>>,
     pub attribution_window: Option<Spanned<Span>>,
     pub lead_time_from: Option<Spanned<LeadTimeFrom>>,
+    pub lead_time_source: Option<Spanned<LeadTimeSource>>,
     pub max_commits: Option<Spanned<MaxCommits>>,
     pub team: Option<Spanned<String>>,
     /// `[classify]`: how deployments are classified (SPEC §3).
@@ -270,7 +271,7 @@ pub fn load(explicit: Option<&Path>, search: &[PathBuf]) -> Result<Loaded> {
     let mut config: Config = toml::from_str(&text).map_err(|e| {
         Error::usage_hint(
             format!("invalid config file {}: {}", path.display(), e.to_string().trim_end()),
-            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, max_commits, team, [classify] rollforward_subject, [[service]] name, pagerduty and paths, [incident_import] severity) or pass another with --config",
+            "fix the file (keys: store, sinks, format, service, env, bands, window, attribution_window, lead_time_from, lead_time_source, max_commits, team, [classify] rollforward_subject, [[service]] name, pagerduty and paths, [incident_import] severity) or pass another with --config",
         )
     })?;
     config.split_service();

@@ -70,6 +70,11 @@ string_enum!(
     LeadTimeFrom { Author => "author", Committer => "committer" }
 );
 string_enum!(
+    /// Where a deployment's changes come from: git alone, or a squash
+    /// commit's pull/merge request's commits (SPEC §11).
+    LeadTimeSource { Git => "git", Pr => "pr" }
+);
+string_enum!(
     /// Why a deployment has no lead-time samples.
     LeadTimeNote {
         NoPreviousDeployment => "no_previous_deployment",

@@ -17,7 +17,7 @@ use toml::Spanned;
 use crate::ci::{CiContext, EnvMap};
 use crate::config::{self, Loaded};
 use crate::env_vars as ev;
-use crate::event::LeadTimeFrom;
+use crate::event::{LeadTimeFrom, LeadTimeSource};
 use crate::git::Repo;
 use crate::git::SubjectPattern;
 use crate::http::HttpSettings;
@@ -587,6 +587,16 @@ impl Settings {
         Ok(self
             .cfg("lead_time_from", |c| &c.lead_time_from)
             .unwrap_or_else(|| Setting::new(defaults::LEAD_TIME_FROM, Origin::Default)))
+    }
+
+    /// Where a deployment's changes come from: git, or pull requests.
+    pub fn lead_time_source(&self, flag: Option<String>) -> Result<Setting<LeadTimeSource>> {
+        if let Some(f) = self.flag("lead_time_source", flag) {
+            return f.try_map(|origin, v| parse_choice(origin, &v, &LeadTimeSource::choices()));
+        }
+        Ok(self
+            .cfg("lead_time_source", |c| &c.lead_time_source)
+            .unwrap_or_else(|| Setting::new(LeadTimeSource::Git, Origin::Default)))
     }
 
     /// The rollforward subject rule: `[classify] rollforward_subject`, else

@@ -9,7 +9,7 @@ use super::deploy::{DeployRequest, plan};
 use crate::event::{self, Deployment, DeploymentStatus, LeadTimeFrom, LeadTimeNote};
 use crate::git::{Repo, Tag};
 use crate::settings::Origin;
-use crate::store::{Store, WriteTx};
+use crate::store::{ReadTx, Store, WriteTx};
 use crate::time::{END_OF_TIME, FUTURE_TOLERANCE, format_time, from_millis};
 use crate::{Error, Result};
 
@@ -136,6 +136,11 @@ pub struct Backfilled {
     pub warnings: Vec<String>,
 }
 
+/// Finds a deployment's squash merges and their original commits
+/// (`--lead-time-source pr`) against the history before it, and says what
+/// the user should know.
+pub type Squash<'a> = &'a mut dyn FnMut(&dyn ReadTx, &mut DeployRequest) -> Result<Vec<String>>;
+
 /// Records `tags` in one write transaction (or simulates it for a dry run),
 /// calling `progress` once per tag.
 pub fn record(
@@ -145,6 +150,7 @@ pub fn record(
     pasts: &[Past],
     excluded: usize,
     progress: &dyn Fn(),
+    mut squash: Option<Squash<'_>>,
 ) -> Result<Backfilled> {
     let mut out = Backfilled::default();
     let mut body = |tx: &mut dyn WriteTx| -> Result<()> {
@@ -165,7 +171,19 @@ pub fn record(
                 out.skipped += 1;
                 continue;
             }
-            let planned = plan(Some(repo), tx, &request_for(repo, req, tag, id))?;
+            let mut one = request_for(repo, req, tag, id);
+            if let Some(find) = squash.as_deref_mut() {
+                let warnings = find(tx, &mut one)?;
+                out.warnings.extend(
+                    warnings
+                        .iter()
+                        .map(|w| format!("{} {}: {w}", tag.source, tag.name)),
+                );
+                for p in &one.squashes.fetched {
+                    tx.set_pull_commits(p)?;
+                }
+            }
+            let planned = plan(Some(repo), tx, &one)?;
             if planned.deployment.lead_time_note == Some(LeadTimeNote::ShallowHistory) {
                 shallow.push(&tag.name);
             } else {
@@ -231,5 +249,6 @@ fn request_for(repo: &Repo, req: &BackfillRequest, tag: &Past, id: String) -> De
         )]
         .into(),
         paths: req.paths.clone(),
+        squashes: Default::default(),
     }
 }

@@ -134,7 +134,7 @@ fn backfill_first_releases(
     });
     demo.warnings.extend(tags.warnings.iter().cloned());
     let pasts: Vec<backfill::Past> = tags.tags.iter().map(backfill::Past::of_tag).collect();
-    let done = backfill::record(store, repo, &req, &pasts, tags.excluded, &|| {})?;
+    let done = backfill::record(store, repo, &req, &pasts, tags.excluded, &|| {}, None)?;
     demo.warnings.extend(done.warnings);
     demo.backfilled = done
         .deployments
@@ -186,6 +186,7 @@ fn deploy_the_rest(
             deployed_by: Some(r.by.name.into()),
             tags: [("source".to_string(), "demo".to_string())].into(),
             paths: None,
+            squashes: Default::default(),
         };
         req.resolve_revisions(Some(repo))?;
         let recorded = deploy::record(store, Some(repo), &req, false)?;

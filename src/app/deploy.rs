@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::squash::{Squashes, expand};
 use crate::event::{
     Deployment, DeploymentKind, DeploymentStatus, LeadTimeFrom, LeadTimeNote, Remediation,
     RemediationReason,
@@ -65,6 +66,9 @@ pub struct DeployRequest {
     /// `[[service]] paths`: in a monorepo, only the commits that touch
     /// these paths are the service's changes.
     pub paths: Option<PathFilter>,
+    /// `--lead-time-source pr`: the squash commits whose pull/merge
+    /// request's commits count in their place ([`super::squash::resolve`]).
+    pub squashes: Squashes,
 }
 
 impl DeployRequest {
@@ -149,6 +153,9 @@ pub fn record_in(
     req: &DeployRequest,
 ) -> Result<Recorded> {
     read_ahead(tx, req)?;
+    for p in &req.squashes.fetched {
+        tx.set_pull_commits(p)?;
+    }
     if let Some(existing) = tx.deployment(&req.id)? {
         return Ok(Recorded {
             deployment: existing,
@@ -376,7 +383,16 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
             None => recent,
         };
     }
-    let changes = lead_time_changes(&commits, req.finished_at, req.lead_time_from);
+    // A squash commit's request's commits count in its place; those an
+    // earlier deployment shipped (a redeploy after a rollback) do not.
+    let expanded;
+    let counted = if req.squashes.originals.is_empty() {
+        &commits
+    } else {
+        expanded = new_to_service(tx, req, previous.as_ref(), expand(&commits, &req.squashes))?;
+        &expanded
+    };
+    let changes = lead_time_changes(counted, req.finished_at, req.lead_time_from);
     if changes.clamped > 0 {
         warnings.push(format!(
             "{} dated after the deployment finished (clock skew); their lead time counts as 0",

@@ -21,4 +21,5 @@ pub mod locate;
 pub mod report;
 pub mod series;
 pub mod sinks;
+pub mod squash;
 pub mod store_copy;

@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
 use super::forge_args::{Api, Failed, ForgeArgs, Target, token};
+use super::pr_source::{PrSource, PrSourceArgs};
 use crate::app::backfill::{self, BackfillRequest, Backfilled, Past};
+use crate::app::deploy::DeployRequest;
 use crate::env_vars as ev;
 use crate::event::DeploymentStatus;
 use crate::git::Repo;
@@ -18,7 +20,7 @@ use crate::render::{self, DeploymentView, Format};
 use crate::settings::Settings;
 use crate::sink::SinkEvent;
 use crate::sources::{Deployed, DeployedList, github, gitlab};
-use crate::store::Access;
+use crate::store::{Access, ReadTx};
 use crate::time::humanize_seconds;
 use crate::{Error, Result, exit};
 
@@ -67,6 +69,8 @@ pub struct BackfillArgs {
     /// Most commits one deployment may count [default: 5000]
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
     pub max_commits: Option<String>,
+    #[command(flatten)]
+    pub pr_source: PrSourceArgs,
     /// Compute and print, store nothing
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
@@ -166,6 +170,7 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
     let req = request(&args, &settings, Some(&repo))?;
+    let mut pr_source = PrSource::new(&args.pr_source, ctx, &settings, Some(&repo))?;
     let read = if args.from_tags.is_some() {
         let tags = backfill::tags(&repo, &req)?;
         Read {
@@ -198,6 +203,12 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         Access::ReadWrite
     };
     let mut store = ctx.open_store(&settings, Some(&repo), access)?;
+    let mut squash = |tx: &dyn ReadTx, one: &mut DeployRequest| -> Result<Vec<String>> {
+        match pr_source.as_mut() {
+            Some(src) => Ok(src.apply_in(tx, &repo, one)?.0),
+            None => Ok(Vec::new()),
+        }
+    };
     let done = backfill::record(
         store.as_mut(),
         &repo,
@@ -205,6 +216,7 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
         &read.pasts,
         read.excluded,
         &|| bar.inc(1),
+        Some(&mut squash),
     )?;
     let code = match args.dry_run {
         true => exit::OK,
@@ -351,7 +363,7 @@ fn from_forge(
     let failed = Failed {
         api,
         token_from,
-        repository: target.repository.clone(),
+        check: Failed::check_flags(target.repository.as_deref()),
         reading: if noun == "release" {
             "releases"
         } else {

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
+use super::pr_source::{PrSource, PrSourceArgs};
 use crate::app::deploy::{self, DeployRequest, Recorded, plan_without_history};
 use crate::env_vars as ev;
 use crate::event::{self, DeploymentStatus};
@@ -70,6 +71,8 @@ pub struct DeployArgs {
     /// Most commits one deployment may count [default: 5000]
     #[arg(long, env = ev::MAX_COMMITS, value_name = "N")]
     pub max_commits: Option<String>,
+    #[command(flatten)]
+    pub pr_source: PrSourceArgs,
     /// Compute and print, store nothing
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
@@ -142,6 +145,7 @@ pub fn request(args: &DeployArgs, s: &Settings, repo: Option<&Repo>) -> Result<D
             .or_else(|| ci.and_then(|c| c.actor.clone())),
         tags: tags(&args.tags, &s.origin("tags").to_string())?,
         paths: s.service_paths(&service.value)?,
+        squashes: Default::default(),
         service: service.value,
         env: env.value,
     })
@@ -178,6 +182,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         return Err(e.into());
     }
     req.resolve_revisions(repo)?;
+    let mut pr_source = PrSource::new(&args.pr_source, ctx, &settings, repo)?;
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
@@ -198,6 +203,13 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         }
         Err(e) => return Err(e),
     };
+    if let (Some(src), Some(repo)) = (pr_source.as_mut(), repo) {
+        let (warnings, summary) = src.apply(store.as_mut(), repo, &mut req)?;
+        ctx.warn_all(&settings, &warnings)?;
+        if let Some(s) = summary {
+            ctx.info(&settings, &s)?;
+        }
+    }
     let recorded = deploy::record(store.as_mut(), repo, &req, args.dry_run)?;
     ctx.warn_all(&settings, &recorded.warnings)?;
     if recorded.first_of_service {

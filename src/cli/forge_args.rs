@@ -102,9 +102,23 @@ pub struct Failed {
     pub api: Api,
     /// Where the token came from (a flag or a variable).
     pub token_from: &'static str,
-    pub repository: Option<String>,
-    /// What the token was to read: "incidents", "deployments".
+    /// What to check when the API finds nothing there
+    /// ([`Failed::check_flags`] for the source flags).
+    pub check: String,
+    /// What the token was to read: "incidents", "deployments", "pull
+    /// requests".
     pub reading: &'static str,
+}
+
+impl Failed {
+    /// What to check for `--repository` and `--api-url` (PagerDuty: the
+    /// API's URL alone).
+    pub fn check_flags(repository: Option<&str>) -> String {
+        match repository {
+            Some(r) => format!("check --repository '{r}' (DORAMETER_IMPORT_REPOSITORY) and --api-url"),
+            None => "check --api-url: PagerDuty's REST API is https://api.pagerduty.com (https://api.eu.pagerduty.com for the EU service region)".into(),
+        }
+    }
 }
 
 impl Failed {
@@ -112,10 +126,7 @@ impl Failed {
     /// (4xx), the API's or the network's (exit 5) otherwise.
     pub fn error(&self, e: ForgeError) -> Error {
         let name = self.api.name();
-        let check = match (&self.repository, self.api) {
-            (Some(r), _) => format!("check --repository '{r}' (DORAMETER_IMPORT_REPOSITORY) and --api-url"),
-            (None, _) => "check --api-url: PagerDuty's REST API is https://api.pagerduty.com (https://api.eu.pagerduty.com for the EU service region)".into(),
-        };
+        let check = self.check.clone();
         match e {
             ForgeError::Unauthorized { message, .. } => Error::usage_hint(
                 format!("the {name} API rejected the token (HTTP 401){message}"),
@@ -128,6 +139,12 @@ impl Failed {
                 ),
                 match self.api {
                     Api::Pagerduty => "give a PagerDuty API key with read access",
+                    Api::Github if self.reading == "pull requests" => {
+                        "give the workflow `pull-requests: read` and `contents: read`, or a token that may read the repository's pull requests"
+                    }
+                    Api::Gitlab if self.reading == "pull requests" => {
+                        "give a token with the read_api scope in DORAMETER_GITLAB_TOKEN (a CI job token cannot read merge requests)"
+                    }
                     Api::Github => {
                         "give the workflow `issues: read`, or a token that may read the repository's issues"
                     }
@@ -157,6 +174,7 @@ impl Failed {
                 what: match self.reading {
                     "incidents" => "import incidents",
                     "releases" => "read the releases",
+                    "pull requests" => "read the squash merges' pull requests",
                     _ => "read the deployments",
                 },
                 source: other,

@@ -127,7 +127,7 @@ pub fn run(args: ImportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     let context = Failed {
         api: args.from,
         token_from: token.1,
-        repository: target.repository.clone(),
+        check: Failed::check_flags(target.repository.as_deref()),
         reading: "incidents",
     };
     let mut fetched = source
@@ -251,7 +251,7 @@ impl Source {
             Failed {
                 api: args.from,
                 token_from: "--token",
-                repository: target.repository.clone(),
+                check: Failed::check_flags(target.repository.as_deref()),
                 reading: "incidents",
             }
             .error(e)

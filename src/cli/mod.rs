@@ -13,6 +13,7 @@ mod forge_args;
 mod incident;
 mod incident_import;
 mod junit;
+mod pr_source;
 mod report;
 mod scope;
 mod serve;

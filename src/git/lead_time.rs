@@ -14,6 +14,46 @@ pub struct RemediationSignals {
     /// The subject line (at most [`SUBJECT_MAX`] bytes), for the rollforward
     /// subject pattern.
     pub subject: String,
+    /// The pull or merge request the message names as its own: what a
+    /// squash merge leaves (`--lead-time-source pr`, SPEC §11).
+    pub request: Option<RequestRef>,
+}
+
+/// A pull or merge request a commit message names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestRef {
+    /// GitHub's squash subject `Title (#12)`.
+    Pull(u64),
+    /// GitLab's `See merge request group/project!12` line (its merge
+    /// commit template), or a squash subject ending in `(!12)`.
+    MergeRequest(u64),
+}
+
+/// `(#12)` / `(!12)` at the end of a subject: the number and the sigil.
+fn subject_reference(subject: &str) -> Option<RequestRef> {
+    let inner = subject.trim_end().strip_suffix(')')?;
+    let open = inner.rfind('(')?;
+    let token = &inner[open + 1..];
+    let (sigil, digits) = token.split_at(token.len().min(1));
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    match sigil {
+        "#" => Some(RequestRef::Pull(n)),
+        "!" => Some(RequestRef::MergeRequest(n)),
+        _ => None,
+    }
+}
+
+/// `See merge request group/project!12` → 12.
+fn merge_request_line(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("See merge request ")?;
+    let (_, n) = rest.trim_end().trim_end_matches('.').rsplit_once('!')?;
+    if n.is_empty() || n.len() > 18 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
 }
 
 /// How much of a subject is kept for matching and for naming the commit.
@@ -30,10 +70,15 @@ pub fn signals_from_message(message: &[u8]) -> RemediationSignals {
     let mut signals = RemediationSignals {
         reverts: Vec::new(),
         subject: subject[..end].to_string(),
+        request: subject_reference(subject),
     };
     const MARK: &str = "This reverts commit ";
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix(MARK) else {
+        let line = line.trim();
+        if signals.request.is_none() {
+            signals.request = merge_request_line(line).map(RequestRef::MergeRequest);
+        }
+        let Some(rest) = line.strip_prefix(MARK) else {
             continue;
         };
         let sha: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
@@ -140,6 +185,35 @@ mod tests {
         let long = "é".repeat(SUBJECT_MAX);
         let s = signals_from_message(long.as_bytes());
         assert!(s.subject.len() <= SUBJECT_MAX && long.starts_with(&s.subject));
+    }
+
+    #[test]
+    fn reads_the_request_a_squash_or_merge_commit_names() {
+        let req = |m: &str| signals_from_message(m.as_bytes()).request;
+        assert_eq!(
+            req("Add cache (#1234)\n\n* wip\n"),
+            Some(RequestRef::Pull(1234))
+        );
+        assert_eq!(
+            req("Revert \"Add cache (#12)\" (#15)"),
+            Some(RequestRef::Pull(15))
+        );
+        assert_eq!(req("Add cache (!7)"), Some(RequestRef::MergeRequest(7)));
+        assert_eq!(
+            req("Merge branch 'cache' into 'main'\n\nAdd cache\n\nSee merge request acme/api!42"),
+            Some(RequestRef::MergeRequest(42))
+        );
+        for none in [
+            "Add cache",
+            "Add cache (#)",
+            "Add cache (#12a)",
+            "Add cache (#12) and more",
+            "Fix (see #12)",
+            "Merge pull request #12 from acme/cache",
+            "x (#99999999999999999999)",
+        ] {
+            assert_eq!(req(none), None, "{none}");
+        }
     }
 
     #[test]

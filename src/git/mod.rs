@@ -11,7 +11,8 @@ mod walk;
 
 pub use build::{Builder, NewCommit, Person};
 pub use lead_time::{
-    Changes, RemediationSignals, SubjectPattern, lead_time_changes, signals_from_message,
+    Changes, RemediationSignals, RequestRef, SubjectPattern, lead_time_changes,
+    signals_from_message,
 };
 pub use paths::{Heads, PathFilter};
 pub use repo::{Commit, GitError, Repo, Tag, Walk, WalkOutcome, is_full_sha};

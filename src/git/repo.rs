@@ -198,6 +198,16 @@ impl Repo {
         Oid::from_str(sha).is_ok_and(|oid| self.inner.find_commit(oid).is_ok())
     }
 
+    /// The commit's parents, first parent first; empty for a commit this
+    /// clone lacks.
+    pub fn parents(&self, sha: &str) -> Vec<String> {
+        Oid::from_str(sha)
+            .ok()
+            .and_then(|oid| self.inner.find_commit(oid).ok())
+            .map(|c| c.parent_ids().map(|p| p.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether `ancestor` is `descendant` or reachable from it.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
         let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {

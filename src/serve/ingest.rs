@@ -386,6 +386,7 @@ fn seed001_deployment_of(
 fn deploy_request(s: &AppState, g: Given) -> DeployRequest {
     DeployRequest {
         paths: s.answers.deploy.paths.get(&g.service).cloned(),
+        squashes: Default::default(),
         id: g.id,
         service: g.service,
         env: g.env,

@@ -20,6 +20,24 @@ use crate::http::HttpSettings;
 
 pub const DEFAULT_URL: &str = "https://api.github.com";
 pub const DEFAULT_LABEL: &str = "incident";
+
+/// GitHub's REST API at `base`, with a bearer token and the API version.
+pub fn api(base: &str, token: SecretString, http: HttpSettings) -> Result<Api, ForgeError> {
+    let value = format!("Bearer {}", token.expose_secret().trim());
+    Api::new(
+        "GitHub",
+        base,
+        "authorization",
+        value,
+        token,
+        &[
+            ("accept", "application/vnd.github+json"),
+            ("x-github-api-version", "2022-11-28"),
+        ],
+        http,
+    )
+}
+
 pub struct GitHub {
     api: Api,
     /// `owner/repo`.
@@ -35,21 +53,8 @@ impl GitHub {
         token: SecretString,
         http: HttpSettings,
     ) -> Result<GitHub, ForgeError> {
-        let value = format!("Bearer {}", token.expose_secret().trim());
-        let api = Api::new(
-            "GitHub",
-            base,
-            "authorization",
-            value,
-            token,
-            &[
-                ("accept", "application/vnd.github+json"),
-                ("x-github-api-version", "2022-11-28"),
-            ],
-            http,
-        )?;
         Ok(GitHub {
-            api,
+            api: api(base, token, http)?,
             repository: repository.to_string(),
             label: label.to_string(),
         })

@@ -6,6 +6,7 @@
 pub mod github;
 pub mod gitlab;
 pub mod pagerduty;
+pub mod pulls;
 
 use chrono::{DateTime, Utc};
 use reqwest::Url;

@@ -17,6 +17,7 @@ pub use sqlite::SqliteStore;
 pub use url::{DEFAULT_EVENTS_REF, GitUrl, PostgresUrl, StoreUrl, default_store_path};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Deployment, DeploymentKind, Incident, TestRun};
 use crate::junit::{Entry, TestHistory};
@@ -328,6 +329,33 @@ pub trait ReadTx {
     /// Where an import from `source` left off (`incident import`'s
     /// cursor), as it stored it.
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
+    /// The cached pull/merge requests of these squash commits (those the
+    /// store holds, in any order).
+    fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError>;
+}
+
+/// A squash commit's pull or merge request and its original commits, as
+/// the forge gave them (`--lead-time-source pr`, SPEC §11): cached by the
+/// squash commit's sha, so a second run asks the forge nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullCommits {
+    /// The squash commit.
+    pub sha: String,
+    /// `github` or `gitlab`.
+    pub forge: String,
+    /// The request; `None`: the commit belongs to no merged request, so it
+    /// is its own change.
+    pub number: Option<u64>,
+    /// The request's commits, oldest first.
+    pub commits: Vec<OriginalCommit>,
+}
+
+/// One commit of a pull or merge request, as the forge lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginalCommit {
+    pub sha: String,
+    pub authored_at: DateTime<Utc>,
+    pub committed_at: DateTime<Utc>,
 }
 
 /// Counts of samples at most each bound, their sum and count.
@@ -385,6 +413,8 @@ pub trait WriteTx: ReadTx {
     fn add_test_entry(&mut self, run_seq: i64, e: &Entry<'_>) -> Result<(), StoreError>;
     /// Stores where an import from `source` left off.
     fn set_cursor(&mut self, source: &str, value: &str) -> Result<(), StoreError>;
+    /// Stores (or replaces) a squash commit's request and original commits.
+    fn set_pull_commits(&mut self, p: &PullCommits) -> Result<(), StoreError>;
 }
 
 pub trait Store {

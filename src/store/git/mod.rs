@@ -36,7 +36,9 @@ use chrono::{Datelike, Utc};
 use self::recorder::{Cursor, Recorder, RunFile, Written};
 use self::spool::{Files, Spool};
 use self::transport::{Failure, Pushed, Transport};
-use super::{Access, Backlog, GitUrl, ReadTx, SqliteStore, Store, StoreError, WriteTx};
+use super::{
+    Access, Backlog, GitUrl, PullCommits, ReadTx, SqliteStore, Store, StoreError, WriteTx,
+};
 use crate::event::{Deployment, Incident};
 use crate::git::Repo;
 
@@ -124,6 +126,11 @@ fn incident_path(i: &Incident) -> String {
 
 fn cursor_path(c: &Cursor) -> String {
     format!("cursors/{}", file_name(&c.source))
+}
+
+/// `pull-commits/<sha>.json`: a squash commit's request, one file each.
+fn pull_commits_path(p: &PullCommits) -> String {
+    format!("pull-commits/{}", file_name(&p.sha))
 }
 
 impl GitStore {
@@ -348,6 +355,7 @@ impl GitStore {
         let mut incidents: Vec<Incident> = Vec::new();
         let mut runs: Vec<RunFile> = Vec::new();
         let mut cursors: Vec<Cursor> = Vec::new();
+        let mut pulls: Vec<PullCommits> = Vec::new();
         for (path, content) in files {
             let bad = |e: serde_json::Error| StoreError::BadEventFile {
                 path: self.shown.clone(),
@@ -363,6 +371,8 @@ impl GitStore {
                 runs.push(serde_json::from_slice(content).map_err(bad)?);
             } else if path.starts_with("cursors/") {
                 cursors.push(serde_json::from_slice(content).map_err(bad)?);
+            } else if path.starts_with("pull-commits/") {
+                pulls.push(serde_json::from_slice(content).map_err(bad)?);
             }
         }
         // Latest first: a deployment inserted before a later one takes its
@@ -381,6 +391,9 @@ impl GitStore {
             }
             for c in &cursors {
                 tx.set_cursor(&c.source, &c.value)?;
+            }
+            for p in &pulls {
+                tx.set_pull_commits(p)?;
             }
             // Replayed through the same merge rules as the first
             // ingestion; a run already in the cache is left as it is.
@@ -424,6 +437,9 @@ impl GitStore {
         }
         for c in &written.cursors {
             files.push((cursor_path(c), to_json(c)));
+        }
+        for p in &written.pull_commits {
+            files.push((pull_commits_path(p), to_json(p)));
         }
         Ok(files)
     }

@@ -9,7 +9,7 @@ use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::{Entry, OwnedEntry, TestHistory};
 use crate::metrics::Window;
 use crate::store::{
-    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, WriteTx,
+    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult, WriteTx,
 };
 
 /// The ids written through a [`Recorder`], and the test runs whole.
@@ -20,6 +20,8 @@ pub struct Written {
     pub test_runs: Vec<RunFile>,
     /// Import cursors stored: source and value, the last value per source.
     pub cursors: Vec<Cursor>,
+    /// Squash commits' requests stored (`--lead-time-source pr`).
+    pub pull_commits: Vec<PullCommits>,
     /// The store's sequence number of each run in `test_runs`.
     seqs: Vec<i64>,
     /// The entries of the file being read (with their run's sequence
@@ -161,6 +163,9 @@ impl ReadTx for Recorder<'_> {
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         self.inner.cursor(source)
     }
+    fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
+        self.inner.pull_commits(shas)
+    }
 }
 
 impl WriteTx for Recorder<'_> {
@@ -178,6 +183,12 @@ impl WriteTx for Recorder<'_> {
             source: source.to_string(),
             value: value.to_string(),
         });
+        Ok(())
+    }
+    fn set_pull_commits(&mut self, p: &PullCommits) -> Result<(), StoreError> {
+        self.inner.set_pull_commits(p)?;
+        self.written.pull_commits.retain(|w| w.sha != p.sha);
+        self.written.pull_commits.push(p.clone());
         Ok(())
     }
     fn upsert_incident(&mut self, i: &Incident) -> Result<(), StoreError> {

@@ -20,7 +20,8 @@ use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::results::from_sql_count;
 use crate::store::{
-    Ahead, DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
+    Ahead, DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult,
+    TestResult,
 };
 
 fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
@@ -633,6 +634,28 @@ impl ReadTx for Tx<'_> {
         )?
         .map(|r| get(&r, 0))
         .transpose()
+    }
+
+    fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
+        let rows = self.query(
+            "SELECT sha, forge, number, commits FROM pull_commits WHERE sha = ANY($1)",
+            &[&shas],
+            "read the cached pull request commits",
+        )?;
+        rows.iter()
+            .map(|r| {
+                let commits: String = get(r, 3)?;
+                Ok(PullCommits {
+                    sha: get(r, 0)?,
+                    forge: get(r, 1)?,
+                    number: get::<Option<i64>>(r, 2)?.map(|n| n as u64),
+                    commits: serde_json::from_str(&commits).map_err(|e| StoreError::Query {
+                        context: "read the cached pull request commits".into(),
+                        source: Box::new(e),
+                    })?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -245,6 +245,18 @@ CREATE TABLE cursors (
 );
 "#,
     ),
+    step(
+        "pull_commits: squash commits' requests and original commits (--lead-time-source pr)",
+        r#"
+CREATE TABLE pull_commits (
+    sha text COLLATE "C" PRIMARY KEY,
+    forge text NOT NULL,
+    number bigint,
+    commits text NOT NULL,
+    fetched_at timestamptz NOT NULL DEFAULT now()
+);
+"#,
+    ),
 ];
 
 #[cfg(test)]

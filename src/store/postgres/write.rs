@@ -7,7 +7,7 @@ use super::tx::{Tx, get, ms};
 use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::Entry;
 use crate::store::results::to_sql_count;
-use crate::store::{StoreError, WriteTx};
+use crate::store::{PullCommits, StoreError, WriteTx};
 
 /// See [`insert_deployment_sql`].
 const INSERT_DEPLOYMENT: &str = insert_deployment_sql!();
@@ -218,6 +218,20 @@ impl WriteTx for Tx<'_> {
              ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = now()",
             &[&source, &value],
             "store an import cursor",
+        )
+        .map(|_| ())
+    }
+
+    fn set_pull_commits(&mut self, p: &PullCommits) -> Result<(), StoreError> {
+        self.wrote();
+        let commits = serde_json::to_string(&p.commits).unwrap_or_else(|_| "[]".into());
+        let number = p.number.map(|n| n as i64);
+        self.query(
+            "INSERT INTO pull_commits (sha, forge, number, commits) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (sha) DO UPDATE SET forge = excluded.forge, number = excluded.number,
+               commits = excluded.commits, fetched_at = now()",
+            &[&p.sha, &p.forge, &number, &commits],
+            "store a pull request's commits",
         )
         .map(|_| ())
     }

@@ -10,7 +10,8 @@ use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, Stri
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::{
-    DeploymentRef, FlakyAtSha, ReadTx, ReportFacts, StoreError, StoredResult, TestResult,
+    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult,
+    TestResult,
 };
 use crate::time::{from_millis, to_millis};
 
@@ -464,6 +465,39 @@ impl ReadTx for Tx<'_> {
             )
             .optional()
             .map_err(self.err("read an import cursor"))
+    }
+
+    fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
+        const WHAT: &str = "read the cached pull request commits";
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT forge, number, commits FROM pull_commits WHERE sha = ?1")
+            .map_err(self.err(WHAT))?;
+        let mut out = Vec::new();
+        for sha in shas {
+            let row = stmt
+                .query_row([sha], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .optional()
+                .map_err(self.err(WHAT))?;
+            if let Some((forge, number, commits)) = row {
+                out.push(PullCommits {
+                    sha: sha.clone(),
+                    forge,
+                    number: number.map(|n| n as u64),
+                    commits: serde_json::from_str(&commits).map_err(|e| StoreError::Corrupt {
+                        path: self.path.to_string(),
+                        source: Box::new(e),
+                    })?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn report_facts(

@@ -119,4 +119,16 @@ CREATE TABLE cursors (
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Squash commits' pull/merge requests and their original commits, as the
+-- forge gave them (`--lead-time-source pr`, SPEC §11); `number` NULL: no
+-- merged request holds the commit. `commits` is a JSON array.
+CREATE TABLE pull_commits (
+    sha TEXT PRIMARY KEY,
+    forge TEXT NOT NULL,
+    number INTEGER,
+    commits TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

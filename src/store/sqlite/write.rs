@@ -7,7 +7,7 @@ use super::store::Tx;
 use crate::event::{Deployment, DeploymentStatus, Incident, TestRun};
 use crate::junit::{Entry, Tally};
 use crate::store::results::{TestResult, to_sql_count};
-use crate::store::{StoreError, WriteTx};
+use crate::store::{PullCommits, StoreError, WriteTx};
 use crate::time::to_millis;
 
 impl Tx<'_> {
@@ -271,6 +271,19 @@ impl WriteTx for Tx<'_> {
             )
             .map(|_| ())
             .map_err(self.err("store an import cursor"))
+    }
+
+    fn set_pull_commits(&mut self, p: &PullCommits) -> Result<(), StoreError> {
+        let commits = serde_json::to_string(&p.commits).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .execute(
+                "INSERT INTO pull_commits (sha, forge, number, commits, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (sha) DO UPDATE SET forge = excluded.forge, number = excluded.number,
+                   commits = excluded.commits, fetched_at = excluded.fetched_at",
+                params![p.sha, p.forge, p.number.map(|n| n as i64), commits, to_millis(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(self.err("store a pull request's commits"))
     }
 }
 

@@ -1,0 +1,233 @@
+//! `--lead-time-source pr` (SPEC §11): a squash commit is one commit made at
+//! merge time, so its lead time says nothing of when the work was done. Its
+//! pull or merge request's original commits are the changes instead.
+//!
+//! Before a deployment is recorded, [`resolve`] walks its range as the
+//! plan will, finds the squash commits that name their request, reads the
+//! store's cache, and asks the forge only for the rest (one list of the
+//! request's commits each). The plan then counts the originals in the
+//! squash commit's place, and the answers are stored with the deployment:
+//! a second run asks nothing. Rebase merges and merge commits keep the
+//! original commits in git and need no request.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::Result;
+use crate::app::deploy::DeployRequest;
+use crate::forge::ForgeError;
+use crate::git::{Commit, Repo, RequestRef, WalkOutcome};
+use crate::sources::pulls::{Forge, Pulls};
+use crate::store::{OriginalCommit, PullCommits, ReadTx};
+
+/// The squash commits of a deployment and what counts in their place.
+#[derive(Clone, Debug, Default)]
+pub struct Squashes {
+    /// Squash commit → the request's commits this clone lacks (those it
+    /// has are counted by the walk itself).
+    pub originals: BTreeMap<String, Vec<OriginalCommit>>,
+    /// Answers the forge gave now, stored with the deployment.
+    pub fetched: Vec<PullCommits>,
+}
+
+/// A squash commit and the request it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub sha: String,
+    pub number: u64,
+}
+
+/// What [`resolve`] found, and what it could not ask.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub squashes: Squashes,
+    /// Squash commits in the range that name their request.
+    pub squashes_found: usize,
+    /// Squash commits answered from the store's cache.
+    pub cached: usize,
+    /// Requests made to the forge.
+    pub requests: usize,
+    pub warnings: Vec<String>,
+    /// The failure that stopped the questions: the squash commits not yet
+    /// answered count as themselves.
+    pub failure: Option<ForgeError>,
+}
+
+/// The squash commits among a range's commits (merge commits apart) that
+/// name their request on `forge`: GitHub's `Title (#12)` subject; on
+/// GitLab, a message naming `!12`, or the one commit a merge commit's
+/// `See merge request …!12` brought in (a squash in a project that merges
+/// with merge commits). A single commit merged unsquashed costs one
+/// request, and counts as itself.
+pub fn candidates(
+    repo: &Repo,
+    commits: &[Commit],
+    merges: &[Commit],
+    forge: Forge,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for c in commits {
+        match (forge, c.signals.request) {
+            (Forge::GitHub, Some(RequestRef::Pull(n)))
+            | (Forge::GitLab, Some(RequestRef::MergeRequest(n))) => out.push(Candidate {
+                sha: c.sha.clone(),
+                number: n,
+            }),
+            _ => {}
+        }
+    }
+    if forge == Forge::GitLab {
+        let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+        for m in merges {
+            let Some(RequestRef::MergeRequest(n)) = m.signals.request else {
+                continue;
+            };
+            let parents = repo.parents(&m.sha);
+            let [first, second] = parents.as_slice() else {
+                continue;
+            };
+            if !range.contains(second.as_str()) || out.iter().any(|c| c.sha == *second) {
+                continue;
+            }
+            // The branch is that one commit: its parent is on the main line.
+            let only = repo
+                .parents(second)
+                .first()
+                .is_some_and(|p| repo.is_ancestor(p, first));
+            if only {
+                out.push(Candidate {
+                    sha: second.clone(),
+                    number: n,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Finds the squash commits `req` will ship (revisions resolved) against
+/// the history in `tx`, and their original commits: from the store's
+/// cache, else from `pulls` (`None`: offline, the cache only). A forge
+/// failure stops the questions and is returned in [`Resolved::failure`]
+/// for the caller to judge.
+pub fn resolve(
+    tx: &dyn ReadTx,
+    repo: &Repo,
+    req: &DeployRequest,
+    forge: Forge,
+    mut pulls: Option<&mut Pulls>,
+) -> Result<Resolved> {
+    let mut out = Resolved::default();
+    let base = match &req.previous_sha {
+        Some(b) => Some(b.clone()),
+        None => tx
+            .previous_success(&req.service, &req.env, req.finished_at)?
+            .map(|p| p.sha),
+    };
+    let Some(base) = base.filter(|b| *b != req.sha) else {
+        return Ok(out);
+    };
+    let WalkOutcome::Walked(walk) = repo.walk(Some(&base), &req.sha, req.max_commits)? else {
+        return Ok(out);
+    };
+    let commits = match &req.paths {
+        Some(f) => repo.touching(walk.commits, f, Some(&walk.heads))?,
+        None => walk.commits,
+    };
+    let wanted = candidates(repo, &commits, &walk.merges, forge);
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let shas: Vec<String> = wanted.iter().map(|c| c.sha.clone()).collect();
+    let mut known = tx.pull_commits(&shas)?;
+    known.retain(|p| p.forge == forge.key());
+    out.cached = known.len();
+    let cached: HashSet<String> = known.iter().map(|p| p.sha.clone()).collect();
+    let missing: Vec<&Candidate> = wanted.iter().filter(|c| !cached.contains(&c.sha)).collect();
+    let asked = |p: &Option<&mut Pulls>| p.as_ref().map_or(0, |p| p.requests);
+    let before = asked(&pulls);
+    let mut unanswered = 0usize;
+    for c in &missing {
+        let Some(p) = pulls.as_deref_mut().filter(|_| out.failure.is_none()) else {
+            unanswered += 1;
+            continue;
+        };
+        match p.originals(&c.sha, c.number) {
+            Ok(found) => out.squashes.fetched.push(found),
+            // GitHub's answer for a commit it does not have (not pushed).
+            Err(ForgeError::Status { status: 422, .. }) => {
+                unanswered += 1;
+                out.warnings.push(format!(
+                    "{} is not on {}: it counts as one change",
+                    short(&c.sha),
+                    forge.name()
+                ));
+            }
+            Err(e) => {
+                unanswered += 1;
+                out.failure = Some(e);
+            }
+        }
+    }
+    out.requests = asked(&pulls) - before;
+    out.squashes_found = wanted.len();
+    if unanswered > 0 {
+        let why = match (&out.failure, pulls.is_some()) {
+            (Some(e), _) => format!("{} could not be asked ({e})", forge.name()),
+            (None, false) => "--offline, and the store has not cached them".into(),
+            (None, true) => "the forge has not got them".into(),
+        };
+        out.warnings.push(format!(
+            "{} of the deployment's squash merges count as one change each, with the squash commit's time: {why}",
+            crate::render::count(unanswered as u32, "squash commit")
+        ));
+    }
+    for p in known.iter().chain(&out.squashes.fetched) {
+        if p.number.is_none() {
+            continue;
+        }
+        let missing: Vec<OriginalCommit> = p
+            .commits
+            .iter()
+            .filter(|o| !repo.has_commit(&o.sha))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            out.squashes.originals.insert(p.sha.clone(), missing);
+        }
+    }
+    Ok(out)
+}
+
+/// `commits` with each squash commit replaced by its original commits,
+/// each listed once.
+pub fn expand(commits: &[Commit], squashes: &Squashes) -> Vec<Commit> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(commits.len());
+    for c in commits {
+        match squashes.originals.get(&c.sha) {
+            None => {
+                if seen.insert(c.sha.clone()) {
+                    out.push(c.clone());
+                }
+            }
+            Some(originals) => {
+                for o in originals {
+                    if seen.insert(o.sha.clone()) {
+                        out.push(Commit {
+                            sha: o.sha.clone(),
+                            authored_at: o.authored_at.timestamp(),
+                            committed_at: o.committed_at.timestamp(),
+                            parents: 1,
+                            signals: Default::default(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
