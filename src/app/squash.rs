@@ -177,8 +177,9 @@ pub fn resolve(
             (None, true) => "the forge has not got them".into(),
         };
         out.warnings.push(format!(
-            "{} of the deployment's squash merges count as one change each, with the squash commit's time: {why}",
-            crate::render::count(unanswered as u32, "squash commit")
+            "{} {} as one change each, at merge time: {why}",
+            crate::render::count(unanswered as u64, "squash merge"),
+            if unanswered == 1 { "counts" } else { "count" }
         ));
     }
     for p in known.iter().chain(&out.squashes.fetched) {

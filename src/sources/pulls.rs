@@ -127,9 +127,10 @@ impl Pulls {
             if pages == MAX_PAGES {
                 break;
             }
-            let page = self.api.get_page(what, &url)?;
+            // Counted whether it answers or not (a 404 is an answer too).
             self.requests += 1;
             pages += 1;
+            let page = self.api.get_page(what, &url)?;
             for item in &page.items {
                 out.push(self.commit(item).ok_or_else(|| ForgeError::Response {
                     what: what.to_string(),
@@ -178,8 +179,8 @@ impl Pulls {
         };
         let mut url = self.api.url(&path)?;
         url.query_pairs_mut().append_pair("per_page", "100");
-        let page = self.api.get_page(what, &url)?;
         self.requests += 1;
+        let page = self.api.get_page(what, &url)?;
         Ok(page.items.iter().find_map(|r| {
             let produced = keys
                 .iter()

@@ -23,6 +23,7 @@ mod incident_import;
 mod junit;
 mod monorepo;
 mod postgres;
+mod pr_lead_time;
 mod report_month;
 mod series;
 mod serve;
