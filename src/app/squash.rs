@@ -232,3 +232,99 @@ pub fn expand(commits: &[Commit], squashes: &Squashes) -> Vec<Commit> {
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::store::{Access, SqliteStore, Store};
+
+    fn original(sha: &str, t: i64) -> OriginalCommit {
+        OriginalCommit {
+            sha: sha.into(),
+            authored_at: Utc.timestamp_opt(t, 0).unwrap(),
+            committed_at: Utc.timestamp_opt(t + 60, 0).unwrap(),
+        }
+    }
+
+    fn commit(sha: &str, t: i64) -> Commit {
+        Commit {
+            sha: sha.into(),
+            authored_at: t,
+            committed_at: t,
+            parents: 1,
+            signals: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_squash_commit_gives_way_to_its_originals_each_once() {
+        let mut squashes = Squashes::default();
+        squashes
+            .originals
+            .insert("s1".into(), vec![original("a", 10), original("b", 20)]);
+        // A second squash of the same work (a cherry-picked squash) adds
+        // nothing twice.
+        squashes
+            .originals
+            .insert("s2".into(), vec![original("b", 20), original("c", 30)]);
+        let out = expand(
+            &[commit("x", 100), commit("s1", 200), commit("s2", 300)],
+            &squashes,
+        );
+        let got: Vec<(&str, i64, i64)> = out
+            .iter()
+            .map(|c| (c.sha.as_str(), c.authored_at, c.committed_at))
+            .collect();
+        assert_eq!(
+            got,
+            [("x", 100, 100), ("a", 10, 70), ("b", 20, 80), ("c", 30, 90)]
+        );
+    }
+
+    /// Every store keeps the cache: replaced by sha, a "no request"
+    /// answer kept too, unknown shas left out.
+    #[test]
+    fn both_stores_cache_a_squash_commits_request() {
+        fn check(store: &mut dyn Store) {
+            let first = PullCommits {
+                sha: "s1".into(),
+                forge: "github".into(),
+                number: Some(11),
+                commits: vec![original("a", 10)],
+            };
+            let none = PullCommits {
+                sha: "s2".into(),
+                forge: "gitlab".into(),
+                number: None,
+                commits: Vec::new(),
+            };
+            let again = PullCommits {
+                commits: vec![original("a", 10), original("b", 20)],
+                ..first.clone()
+            };
+            store
+                .write(&mut |tx| {
+                    tx.set_pull_commits(&first)?;
+                    tx.set_pull_commits(&none)?;
+                    tx.set_pull_commits(&again)?;
+                    Ok(())
+                })
+                .unwrap();
+            let mut got = Vec::new();
+            store
+                .read(&mut |tx| {
+                    got = tx.pull_commits(&["s2".into(), "s1".into(), "s3".into()])?;
+                    Ok(())
+                })
+                .unwrap();
+            got.sort_by(|a, b| a.sha.cmp(&b.sha));
+            assert_eq!(got, [again.clone(), none.clone()]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut sqlite = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();
+        check(&mut sqlite);
+        crate::store::testing::with_postgres_store(check);
+    }
+}

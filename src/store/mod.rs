@@ -7,7 +7,7 @@ mod postgres;
 mod results;
 mod sqlite;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod url;
 
 pub use git::{GitStore, Waiting as GitSpool, waiting as git_spools};

@@ -866,3 +866,137 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
         ]
     );
 }
+
+/// The cache is kept with the events: on the git store's ref, a later job
+/// in a fresh clone asks the forge nothing for the squash merges an
+/// earlier job looked up.
+#[test]
+fn the_cache_travels_on_the_git_store_ref() {
+    let h = github_history();
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = remote_dir.path().join("remote.git");
+    let remote_s = remote.display().to_string();
+    h.work.git(&["init", "-q", "--bare", &remote_s], NOW);
+    h.work.git(
+        &[
+            "push",
+            "-q",
+            &format!("file://{remote_s}"),
+            "main:refs/heads/main",
+        ],
+        NOW,
+    );
+    let clone = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join(name);
+        h.work.git_in(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                &format!("file://{remote_s}"),
+                &dest.display().to_string(),
+            ],
+        );
+        (dir, dest)
+    };
+    let forge = Forge::github(Holds {
+        requests: h.holds_requests.clone(),
+        produced: h.produced.clone(),
+        fail_with: None,
+    });
+    let env = github_env(&forge);
+    let dm = Dm::default();
+    let finished = NOW - 5 * DAY;
+    let run = |dir: &Path, env_name: &str, n: u32, sha: &str, t: i64| {
+        let out = dm
+            .raw_command(&["--format", "json", "--store", "git"])
+            .args(["deploy", "--service", "api", "--env", env_name])
+            .args(["--id", &format!("{env_name}-{n}"), "--sha", sha])
+            .args(["--finished-at", &rfc(t), "--lead-time-source", "pr"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        crate::util::Run::from_output(vec![], out)
+    };
+    let (_a, a) = clone("job-a");
+    run(&a, "production", 1, &h.init, finished - DAY).assert_ok();
+    let first = run(&a, "production", 2, &h.head, finished);
+    let want = expected(&h.pr_changes.iter().collect::<Vec<_>>(), finished);
+    assert_eq!(changes(&first.json()), want);
+    let asked = forge.asked().len();
+    assert_eq!(asked, 8);
+    let files = h.work.git_in(
+        &remote,
+        &["ls-tree", "-r", "--name-only", "refs/dorameter/events"],
+    );
+    assert_eq!(
+        files
+            .lines()
+            .filter(|f| f.starts_with("pull-commits/"))
+            .count(),
+        4,
+        "{files}"
+    );
+
+    let (_b, b) = clone("job-b");
+    run(&b, "staging", 1, &h.init, finished - DAY).assert_ok();
+    let second = run(&b, "staging", 2, &h.head, finished);
+    assert_eq!(changes(&second.json()), want);
+    assert_eq!(forge.asked().len(), asked, "the second job asks nothing");
+}
+
+/// `backfill --from-tags` counts each release's squash merges' commits,
+/// the range of each tag starting at the one before it.
+#[test]
+fn backfill_counts_each_releases_pull_requests() {
+    let h = github_history();
+    let s11 = h.git_changes[0].sha.clone();
+    let t0 = NOW - 10 * DAY;
+    h.work.git(&["tag", "v1", &h.init], t0);
+    h.work.git(
+        &["tag", "-a", "v2", "-m", "v2", &s11],
+        t0 + 3 * DAY + 30 * MIN,
+    );
+    h.work
+        .git(&["tag", "-a", "v3", "-m", "v3", &h.head], t0 + 4 * DAY);
+    let (_ci, ci) = h
+        .work
+        .clone_with(&["--single-branch", "--branch", "main"], "ci");
+    let forge = Forge::github(Holds {
+        requests: h.holds_requests.clone(),
+        produced: h.produced.clone(),
+        fail_with: None,
+    });
+    let env = github_env(&forge);
+    let dm = Dm::default();
+    let backfill = |env_name: &str| {
+        let out = dm
+            .command(&["backfill", "--from-tags", "v*", "--service", "api"])
+            .args(["--env", env_name, "--repo", &ci.display().to_string()])
+            .args(["--lead-time-source", "pr"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        crate::util::Run::from_output(vec![], out).json()
+    };
+    let v = backfill("production");
+    let deployments = v["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 3, "{v:#}");
+    let v2_at = t0 + 3 * DAY + 30 * MIN;
+    let v3_at = t0 + 4 * DAY;
+    let fo: Vec<&Original> = h.pr_changes[..3].iter().collect();
+    assert_eq!(changes(&deployments[1]), expected(&fo, v2_at));
+    let rest: Vec<&Original> = h.pr_changes[3..].iter().collect();
+    assert_eq!(changes(&deployments[2]), expected(&rest, v3_at));
+    let asked = forge.asked().len();
+    assert_eq!(asked, 8);
+    let again = backfill("staging");
+    assert_eq!(changes(&again["deployments"][2]), expected(&rest, v3_at));
+    assert_eq!(
+        forge.asked().len(),
+        asked,
+        "the cache answers the second backfill"
+    );
+}
