@@ -22,8 +22,8 @@ use crate::store::{OriginalCommit, PullCommits, ReadTx};
 /// The squash commits of a deployment and what counts in their place.
 #[derive(Clone, Debug, Default)]
 pub struct Squashes {
-    /// Squash commit → the request's commits this clone lacks (those it
-    /// has are counted by the walk itself).
+    /// Squash commit → the request's commits outside the range (those in
+    /// it are counted by the walk itself).
     pub originals: BTreeMap<String, Vec<OriginalCommit>>,
     /// Answers the forge gave now, stored with the deployment.
     pub fetched: Vec<PullCommits>,
@@ -182,6 +182,9 @@ pub fn resolve(
             if unanswered == 1 { "counts" } else { "count" }
         ));
     }
+    // An original commit the range holds itself (a one-commit request
+    // merged as it was) is counted by the walk.
+    let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
     for p in known.iter().chain(&out.squashes.fetched) {
         if p.number.is_none() {
             continue;
@@ -189,7 +192,7 @@ pub fn resolve(
         let missing: Vec<OriginalCommit> = p
             .commits
             .iter()
-            .filter(|o| !repo.has_commit(&o.sha))
+            .filter(|o| !range.contains(o.sha.as_str()))
             .cloned()
             .collect();
         if !missing.is_empty() {
