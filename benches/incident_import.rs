@@ -12,38 +12,23 @@
 
 #![allow(clippy::print_stdout)]
 
+#[path = "support/bench_env.rs"]
+mod bench_env;
 #[path = "../tests/it/server.rs"]
 mod server;
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use bench_env::{env_num, median, rfc};
 use serde_json::{Value, json};
 use server::{Reply, Server};
 
 const TOKEN: &str = "bench-token";
 /// 2026-04-03T00:00:00Z, "now" for every run.
 const NOW: i64 = 1_775_174_400;
-
-fn rfc(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 /// PagerDuty's documented example incident with these values.
 fn incident(example: &Value, n: usize, created: i64) -> Value {

@@ -15,6 +15,8 @@
 
 #![allow(clippy::print_stdout)]
 
+#[path = "support/bench_env.rs"]
+mod bench_env;
 #[path = "../tests/it/server.rs"]
 mod server;
 
@@ -23,8 +25,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use bench_env::{env_num, median, rfc};
 use serde_json::{Value, json};
 use server::{Reply, Server};
 
@@ -32,24 +35,6 @@ const TOKEN: &str = "bench-token";
 /// 2026-04-03T00:00:00Z, "now" for every run.
 const NOW: i64 = 1_775_174_400;
 const ORIGINALS: usize = 3;
-
-fn rfc(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -59,7 +44,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .expect("git");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -78,7 +67,12 @@ fn repository(dir: &Path, n: usize, start: i64) {
     commit(1, start, "init", "README");
     for k in 1..=n {
         let t = start + 3600 + k as i64 * 600;
-        commit(k + 1, t, &format!("Feature {k} (#{k})"), &format!("f/{k}.txt"));
+        commit(
+            k + 1,
+            t,
+            &format!("Feature {k} (#{k})"),
+            &format!("f/{k}.txt"),
+        );
     }
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
@@ -200,7 +194,11 @@ fn main() {
             deploy(env, &init, &[]);
         }
         let (t, r, v) = deploy("production", &head, &pr_flag);
-        assert_eq!(v["changes"].as_array().unwrap().len(), n * ORIGINALS, "{v:#}");
+        assert_eq!(
+            v["changes"].as_array().unwrap().len(),
+            n * ORIGINALS,
+            "{v:#}"
+        );
         pr.push(t);
         pr_requests = r;
         let (t, r, v) = deploy("staging", &head, &pr_flag);

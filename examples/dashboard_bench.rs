@@ -35,18 +35,13 @@ mod report_data;
 
 #[path = "../benches/support/bench_env.rs"]
 mod bench_env;
-use bench_env::{Pg, env_num, with_db};
+use bench_env::{Pg, env_num, median, with_db};
 
 #[path = "../benches/support/grafana.rs"]
 mod grafana;
 use grafana::{Value as Var, expand};
 
 const DB: &str = "dorameter_dashboard_bench";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)

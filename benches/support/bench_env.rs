@@ -1,7 +1,8 @@
-//! What the PostgreSQL benchmarks (`examples/pg_bench.rs`,
-//! `examples/dashboard_bench.rs`) share: sizes from the environment and
-//! the URL of a database of their own on the server they are given, and
-//! a connection to run SQL on.
+//! What the benchmarks share: sizes from the environment, the median of
+//! timed runs and times as the APIs write them; for the PostgreSQL ones
+//! (`examples/pg_bench.rs`, `examples/dashboard_bench.rs`), the URL of a
+//! database of their own on the server they are given, and a connection
+//! to run SQL on.
 
 #![allow(dead_code)]
 
@@ -13,6 +14,19 @@ pub fn env_num(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The median of timed runs.
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Unix seconds as RFC 3339 UTC: `2026-04-03T00:00:00Z`.
+pub fn rfc(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// `url` with its database replaced by `db`.

@@ -258,7 +258,7 @@ fn expected(commits: &[&Original], finished: i64) -> BTreeMap<String, i64> {
 }
 
 /// A GitHub Actions job of `acme/api` against the stand-in.
-fn github_env(forge: &Forge) -> Vec<(String, String)> {
+fn github_env(forge: &Forge) -> Vars {
     [
         ("GITHUB_ACTIONS", "true"),
         ("GITHUB_REPOSITORY", "acme/api"),
@@ -272,20 +272,41 @@ fn github_env(forge: &Forge) -> Vec<(String, String)> {
     .collect()
 }
 
-fn deploy_in(dm: &Dm, dir: &Path, env: &[(String, String)], args: &[&str]) -> crate::util::Run {
-    let out = dm
-        .command(&[
-            "deploy",
-            "--service",
-            "api",
-            "--repo",
-            &dir.display().to_string(),
-        ])
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .unwrap();
-    crate::util::Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+/// A job's environment variables.
+type Vars = Vec<(String, String)>;
+
+/// A deploy job of the service `api` in the CI clone `ci`, with these
+/// variables.
+struct Job<'a> {
+    dm: &'a Dm,
+    ci: &'a Path,
+    env: Vars,
+}
+
+impl<'a> Job<'a> {
+    fn new(dm: &'a Dm, ci: &'a Path, env: Vars) -> Job<'a> {
+        Job { dm, ci, env }
+    }
+
+    /// `deploy --env ENV --id ENV-N --sha SHA --finished-at T EXTRA…`.
+    fn deploy(&self, env: &str, n: u32, sha: &str, t: i64, extra: &[&str]) -> crate::util::Run {
+        let out = self
+            .dm
+            .command(&[
+                "deploy",
+                "--service",
+                "api",
+                "--repo",
+                &self.ci.display().to_string(),
+            ])
+            .args(["--env", env, "--id", &format!("{env}-{n}"), "--sha", sha])
+            .args(["--finished-at", &rfc(t)])
+            .args(extra)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        crate::util::Run::from_output(extra.iter().map(|s| s.to_string()).collect(), out)
+    }
 }
 
 /// The GitHub history of the tests: what main holds, what only the forge
@@ -299,6 +320,17 @@ struct GitHubHistory {
     /// The changes with `--lead-time-source pr`, and with git alone.
     pr_changes: Vec<Original>,
     git_changes: Vec<Original>,
+}
+
+impl GitHubHistory {
+    /// A stand-in GitHub holding this history's pull requests.
+    fn forge(&self) -> Forge {
+        Forge::github(Holds {
+            requests: self.holds_requests.clone(),
+            produced: self.produced.clone(),
+            fail_with: None,
+        })
+    }
 }
 
 fn github_history() -> GitHubHistory {
@@ -377,55 +409,23 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
             .unwrap();
         assert!(!out.status.success(), "{} is in the clone", o.sha);
     }
-    let forge = Forge::github(Holds {
-        requests: h.holds_requests.clone(),
-        produced: h.produced.clone(),
-        fail_with: None,
-    });
-    let env = github_env(&forge);
+    let forge = h.forge();
     let dm = Dm::default();
+    let job = Job::new(&dm, &ci, github_env(&forge));
     let finished = NOW - 5 * DAY;
-    for e in ["production", "staging"] {
-        deploy_in(
-            &dm,
-            &ci,
-            &env,
-            &[
-                "--env",
-                e,
-                "--id",
-                &format!("{e}-1"),
-                "--sha",
-                &h.init,
-                "--finished-at",
-                &rfc(finished - DAY),
-                "--lead-time-source",
-                "pr",
-            ],
-        )
-        .assert_ok();
+    let pr = ["--lead-time-source", "pr"];
+    for e in ["production", "staging", "qa"] {
+        job.deploy(e, 1, &h.init, finished - DAY, &pr).assert_ok();
     }
     assert!(forge.asked().is_empty(), "a first deployment asks nothing");
 
-    let first = deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--env",
-            "production",
-            "--id",
-            "production-2",
-            "--sha",
-            &h.head,
-            "--finished-at",
-            &rfc(finished),
-            "--lead-time-source",
-            "pr",
-            "-v",
-        ],
+    let first = job.deploy(
+        "production",
+        2,
+        &h.head,
+        finished,
+        &[&pr[..], &["-v"]].concat(),
     );
-    first.assert_ok();
     let want = expected(&h.pr_changes.iter().collect::<Vec<_>>(), finished);
     assert_eq!(changes(&first.json()), want);
     assert_eq!(want.len(), 3 + 1 + 2 + 1 + 130);
@@ -460,24 +460,7 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
 
     // Another environment ships the same range: the store's cache answers.
     let before = forge.asked().len();
-    let second = deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--env",
-            "staging",
-            "--id",
-            "staging-2",
-            "--sha",
-            &h.head,
-            "--finished-at",
-            &rfc(finished + HOUR),
-            "--lead-time-source",
-            "pr",
-        ],
-    );
-    second.assert_ok();
+    let second = job.deploy("staging", 2, &h.head, finished + HOUR, &pr);
     assert_eq!(forge.asked().len(), before, "the second run asks nothing");
     assert_eq!(
         changes(&second.json()),
@@ -485,73 +468,22 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
     );
 
     // --offline with the cache: the same changes, no request.
-    deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--env",
-            "qa",
-            "--id",
-            "qa-1",
-            "--sha",
-            &h.init,
-            "--finished-at",
-            &rfc(finished - DAY),
-        ],
-    )
-    .assert_ok();
-    let offline = deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--env",
-            "qa",
-            "--id",
-            "qa-2",
-            "--sha",
-            &h.head,
-            "--finished-at",
-            &rfc(finished),
-            "--lead-time-source",
-            "pr",
-            "--offline",
-        ],
+    let offline = job.deploy(
+        "qa",
+        2,
+        &h.head,
+        finished,
+        &[&pr[..], &["--offline"]].concat(),
     );
-    offline.assert_ok();
     assert_eq!(changes(&offline.json()), want);
     assert_eq!(forge.asked().len(), before);
 
     // Git alone (the default) counts each squash commit at merge time.
     let git = Dm::default();
-    deploy_in(
-        &git,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "g-1",
-            "--sha",
-            &h.init,
-            "--finished-at",
-            &rfc(finished - DAY),
-        ],
-    )
-    .assert_ok();
-    let plain = deploy_in(
-        &git,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "g-2",
-            "--sha",
-            &h.head,
-            "--finished-at",
-            &rfc(finished),
-        ],
-    );
+    let job = Job::new(&git, &ci, github_env(&forge));
+    job.deploy("production", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let plain = job.deploy("production", 2, &h.head, finished, &[]);
     assert_eq!(
         changes(&plain.json()),
         expected(&h.git_changes.iter().collect::<Vec<_>>(), finished)
@@ -559,38 +491,15 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
     assert_eq!(forge.asked().len(), before);
 
     // --offline without a cache: git's answer, said so.
-    let cold = Dm::default();
-    deploy_in(
-        &cold,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "c-1",
-            "--sha",
-            &h.init,
-            "--finished-at",
-            &rfc(finished - DAY),
-        ],
-    )
-    .assert_ok();
-    let run = deploy_in(
-        &cold,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "c-2",
-            "--sha",
-            &h.head,
-            "--finished-at",
-            &rfc(finished),
-            "--lead-time-source",
-            "pr",
-            "--offline",
-        ],
+    job.deploy("qa", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy(
+        "qa",
+        2,
+        &h.head,
+        finished,
+        &[&pr[..], &["--offline"]].concat(),
     );
-    run.assert_ok();
     assert_eq!(changes(&run.json()), changes(&plain.json()));
     assert!(
         run.stderr
@@ -630,38 +539,26 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     let h = github_history();
     let (_ci, ci) = ci_clone(&h.work);
     let finished = NOW - 5 * DAY;
-    let first = |dm: &Dm, env: &[(String, String)]| {
-        deploy_in(
-            dm,
-            &ci,
-            env,
-            &[
-                "--id",
-                "d-1",
-                "--sha",
-                &h.init,
-                "--finished-at",
-                &rfc(finished - DAY),
-            ],
-        )
-        .assert_ok();
+    let forge = Forge::github(Holds::default());
+    let dm = Dm::default();
+    let with = |change: &dyn Fn(&mut Vars)| {
+        let mut env = github_env(&forge);
+        change(&mut env);
+        Job::new(&dm, &ci, env)
     };
-    let head = [
-        "--id",
-        "d-2",
-        "--sha",
-        h.head.as_str(),
-        "--lead-time-source",
-        "pr",
-    ];
+    let pr = ["--lead-time-source", "pr"];
+    let set = |k: &'static str, v: &'static str| {
+        move |env: &mut Vars| {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+    };
 
     // No token: exit 2 before anything is recorded.
-    let forge = Forge::github(Holds::default());
-    let mut env = github_env(&forge);
-    env.retain(|(k, _)| k != "GITHUB_TOKEN");
-    let dm = Dm::default();
-    first(&dm, &env);
-    let run = deploy_in(&dm, &ci, &env, &head);
+    let job = with(&|env| env.retain(|(k, _)| k != "GITHUB_TOKEN"));
+    job.deploy("production", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy("production", 2, &h.head, finished, &pr);
     run.assert_no_panic();
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
@@ -674,10 +571,13 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     assert!(forge.asked().is_empty());
 
     // A wrong token: exit 2, the variable named, nothing recorded.
-    let mut env = github_env(&forge);
-    env.retain(|(k, _)| k != "GITHUB_TOKEN");
-    env.push(("GITHUB_TOKEN".into(), "ghs-wrong-0000".into()));
-    let run = deploy_in(&dm, &ci, &env, &head);
+    let run = with(&set("GITHUB_TOKEN", "ghs-wrong-0000")).deploy(
+        "production",
+        2,
+        &h.head,
+        finished,
+        &pr,
+    );
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("HTTP 401"), "{run:#?}");
     assert!(run.stderr.contains("GITHUB_TOKEN"), "{run:#?}");
@@ -685,13 +585,13 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     assert_eq!(dm.deployment_count("api"), 1);
 
     // A wrong repository: exit 2, naming it.
-    let mut env = github_env(&forge);
-    for (k, v) in env.iter_mut() {
-        if k == "GITHUB_REPOSITORY" {
-            *v = "acme/nope".into();
-        }
-    }
-    let run = deploy_in(&dm, &ci, &env, &head);
+    let run = with(&set("GITHUB_REPOSITORY", "acme/nope")).deploy(
+        "production",
+        2,
+        &h.head,
+        finished,
+        &pr,
+    );
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(run.stderr.contains("acme/nope"), "{run:#?}");
     assert_eq!(dm.deployment_count("api"), 1);
@@ -704,14 +604,10 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     });
     let mut env = github_env(&down);
     env.push(("DORAMETER_SINK_RETRIES".into(), "0".into()));
-    let run = deploy_in(&dm, &ci, &env, &head);
-    run.assert_ok();
+    let run = Job::new(&dm, &ci, env).deploy("production", 2, &h.head, finished, &pr);
     assert_eq!(
         changes(&run.json()),
-        expected(
-            &h.git_changes.iter().collect::<Vec<_>>(),
-            crate::util::ts(&run.json()["finished_at"])
-        )
+        expected(&h.git_changes.iter().collect::<Vec<_>>(), finished)
     );
     assert!(
         run.stderr
@@ -813,34 +709,15 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
     .collect();
     let dm = Dm::default();
     let finished = NOW - 5 * DAY;
-    deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "d-1",
-            "--sha",
-            &init,
-            "--finished-at",
-            &rfc(finished - DAY),
-        ],
-    )
-    .assert_ok();
-    let run = deploy_in(
-        &dm,
-        &ci,
-        &env,
-        &[
-            "--id",
-            "d-2",
-            "--sha",
-            &head,
-            "--finished-at",
-            &rfc(finished),
-            "--lead-time-source",
-            "pr",
-        ],
+    let job = Job::new(&dm, &ci, env);
+    job.deploy("production", 1, &init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy(
+        "production",
+        2,
+        &head,
+        finished,
+        &["--lead-time-source", "pr"],
     );
     run.assert_ok();
     let main_o = original(&work, &main_work);
@@ -900,11 +777,7 @@ fn the_cache_travels_on_the_git_store_ref() {
         );
         (dir, dest)
     };
-    let forge = Forge::github(Holds {
-        requests: h.holds_requests.clone(),
-        produced: h.produced.clone(),
-        fail_with: None,
-    });
+    let forge = h.forge();
     let env = github_env(&forge);
     let dm = Dm::default();
     let finished = NOW - 5 * DAY;
@@ -964,11 +837,7 @@ fn backfill_counts_each_releases_pull_requests() {
     let (_ci, ci) = h
         .work
         .clone_with(&["--single-branch", "--branch", "main"], "ci");
-    let forge = Forge::github(Holds {
-        requests: h.holds_requests.clone(),
-        produced: h.produced.clone(),
-        fail_with: None,
-    });
+    let forge = h.forge();
     let env = github_env(&forge);
     let dm = Dm::default();
     let backfill = |env_name: &str| {
