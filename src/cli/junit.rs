@@ -44,12 +44,52 @@ pub struct JunitArgs {
     /// Parse and report, store nothing
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
-    /// Exit 3 when a test failed or errored (or a report is unreadable)
+    /// Exit 3 when the run has failures (a failed or errored test, an unreadable report), errors (an errored test, an unreadable report), flaky tests, or nothing; comma separated [default: nothing]
+    #[arg(long, env = ev::FAIL_ON, value_name = "WHAT", value_delimiter = ',', value_enum)]
+    pub fail_on: Vec<FailOn>,
+    /// The same as --fail-on failures
     #[arg(long, env = ev::FAIL_ON_FAILURE, value_parser = crate::cli::on_off)]
     pub fail_on_failure: bool,
-    /// Exit 3 when a test was flaky (failed, then passed on a retry)
+    /// The same as --fail-on flaky
     #[arg(long, env = ev::FAIL_ON_FLAKY, value_parser = crate::cli::on_off)]
     pub fail_on_flaky: bool,
+}
+
+/// What fails the `junit` step (`--fail-on`), as EnricoMi's `fail_on`
+/// names them, and flaky tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A failed or errored test, or an unreadable report
+    Failures,
+    /// An errored test, or an unreadable report
+    Errors,
+    /// A test that failed, then passed on a retry
+    Flaky,
+    /// Never (the default)
+    Nothing,
+}
+
+impl JunitArgs {
+    /// `--fail-on` with the older flags folded in; `nothing` with
+    /// anything else is a contradiction.
+    fn fail_on(&self) -> Result<Vec<FailOn>> {
+        let mut out = self.fail_on.clone();
+        if self.fail_on_failure {
+            out.push(FailOn::Failures);
+        }
+        if self.fail_on_flaky {
+            out.push(FailOn::Flaky);
+        }
+        if out.contains(&FailOn::Nothing) && out.iter().any(|f| *f != FailOn::Nothing) {
+            return Err(Error::usage_hint(
+                "--fail-on nothing was given with something to fail on",
+                "pass --fail-on nothing alone, or the list of what fails the step (--fail-on failures,flaky); --fail-on-failure and --fail-on-flaky (DORAMETER_FAIL_ON_FAILURE, DORAMETER_FAIL_ON_FLAKY) count too",
+            ));
+        }
+        out.retain(|f| *f != FailOn::Nothing);
+        out.dedup();
+        Ok(out)
+    }
 }
 
 /// The test run to record (its header: the counts come from the reports);
@@ -131,7 +171,7 @@ struct Failing {
 
 /// Exit 4 when no file was a readable report, 3 when a gate fired; `None`
 /// for exit 0. Every failure says why (SPEC §4).
-fn gate(args: &JunitArgs, r: &Ingested) -> Option<Failing> {
+fn gate(fail_on: &[FailOn], r: &Ingested) -> Option<Failing> {
     let s = &r.summary;
     if r.good == 0 {
         let why = if r.errors.is_empty() {
@@ -158,12 +198,14 @@ fn gate(args: &JunitArgs, r: &Ingested) -> Option<Failing> {
         });
     }
     let mut why = Vec::new();
-    if args.fail_on_failure {
+    let on = |f: FailOn| fail_on.contains(&f);
+    if on(FailOn::Failures) || on(FailOn::Errors) {
         let mut failing = Vec::new();
-        if s.failed > 0 {
+        let failed = on(FailOn::Failures) && s.failed > 0;
+        if failed {
             failing.push(format!("{} failed", render::count(s.failed, "test")));
         }
-        if s.errored > 0 && s.failed > 0 {
+        if s.errored > 0 && failed {
             failing.push(format!("{} errored", s.errored));
         } else if s.errored > 0 {
             failing.push(format!("{} errored", render::count(s.errored, "test")));
@@ -173,12 +215,17 @@ fn gate(args: &JunitArgs, r: &Ingested) -> Option<Failing> {
             failing.push(format!("{} unreadable", render::count(n, "report")));
         }
         if !failing.is_empty() {
-            why.push(format!("{} (--fail-on-failure)", failing.join(", ")));
+            let flag = if on(FailOn::Failures) {
+                "--fail-on failures"
+            } else {
+                "--fail-on errors"
+            };
+            why.push(format!("{} ({flag})", failing.join(", ")));
         }
     }
-    if args.fail_on_flaky && s.flaky_count > 0 {
+    if on(FailOn::Flaky) && s.flaky_count > 0 {
         why.push(format!(
-            "{} (--fail-on-flaky)",
+            "{} (--fail-on flaky)",
             render::count(s.flaky_count, "flaky test")
         ));
     }
@@ -206,6 +253,7 @@ fn list(items: &[&str], max: usize) -> String {
 pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<u8> {
     let mut settings = ctx.settings(global, Some(&args.repo))?;
     check_event_format(&mut settings)?;
+    let fail_on = args.fail_on()?;
     let hint = "check the path relative to the working directory, and that the test step ran and wrote its report";
     let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
@@ -260,7 +308,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     github_annotations(ctx, &settings, &ingested.summary)?;
     let json = serde_json::to_string(&view).unwrap_or_default();
     ctx.github_outputs(&settings, &[(crate::ci::github::outputs::JSON, json)])?;
-    let failing = gate(&args, &ingested);
+    let failing = gate(&fail_on, &ingested);
     let events = stored.into_iter().map(SinkEvent::TestRun).collect();
     let code = failing.as_ref().map_or(settled, |f| f.code);
     let code = ctx.emit(&settings, repo.as_ref(), events, code)?;

@@ -162,7 +162,7 @@ fn junit_directory_with_pom_and_phpunit_xml_is_green() {
             .contains("warning: reports/pom.xml: not a JUnit report")
             && run
                 .stderr
-                .ends_with("error: 1 report unreadable (--fail-on-failure)\n"),
+                .ends_with("error: 1 report unreadable (--fail-on failures)\n"),
         "{run:#?}"
     );
 
@@ -272,33 +272,59 @@ fn junit_gates_exit_3() {
         match run.code {
             0 => assert!(!run.stderr.contains("error:"), "{run:#?}"),
             _ => assert!(
-                last.starts_with("error: ") && last.contains("(--fail-on-"),
+                last.starts_with("error: ") && last.contains("(--fail-on "),
                 "{run:#?}"
             ),
         }
         run.code
     };
-    for (file, plain, on_failure, on_flaky) in [
-        ("failing.xml", 0, 3, 0),
-        ("erroring.xml", 0, 3, 0),
-        ("flaky.xml", 0, 0, 3),
-        ("green.xml", 0, 0, 0),
+    for (file, plain, on_failure, on_errors, on_flaky) in [
+        ("failing.xml", 0, 3, 0, 0),
+        ("erroring.xml", 0, 3, 3, 0),
+        ("flaky.xml", 0, 0, 0, 3),
+        ("green.xml", 0, 0, 0, 0),
     ] {
         assert_eq!(code(file, &[]), plain, "{file}");
-        assert_eq!(
-            code(file, &["--fail-on-failure"]),
-            on_failure,
-            "{file} --fail-on-failure"
-        );
-        assert_eq!(
-            code(file, &["--fail-on-flaky"]),
-            on_flaky,
-            "{file} --fail-on-flaky"
-        );
+        assert_eq!(code(file, &["--fail-on", "nothing"]), plain, "{file}");
+        for (args, want) in [
+            (&["--fail-on", "failures"][..], on_failure),
+            (&["--fail-on-failure"], on_failure),
+            (&["--fail-on", "errors"], on_errors),
+            (&["--fail-on", "flaky"], on_flaky),
+            (&["--fail-on-flaky"], on_flaky),
+            (&["--fail-on", "failures,flaky"], on_failure.max(on_flaky)),
+        ] {
+            assert_eq!(code(file, args), want, "{file} {args:?}");
+        }
     }
     assert_eq!(
         code("flaky.xml", &["--fail-on-failure", "--fail-on-flaky"]),
         3
+    );
+    // `nothing` with something to fail on is a contradiction; a value
+    // that is none of them names the choices.
+    dm.run(&[
+        "junit",
+        "failing.xml",
+        "--dry-run",
+        "--fail-on",
+        "nothing,flaky",
+    ])
+    .assert_usage_error("--fail-on nothing");
+    dm.run(&[
+        "junit",
+        "failing.xml",
+        "--dry-run",
+        "--fail-on-failure",
+        "--fail-on",
+        "nothing",
+    ])
+    .assert_usage_error("--fail-on-failure");
+    let run = dm.run(&["junit", "failing.xml", "--dry-run", "--fail-on", "failure"]);
+    run.assert_usage_error("--fail-on");
+    assert!(
+        run.stderr.contains("failures, errors, flaky, nothing"),
+        "{run:#?}"
     );
     // The gates apply when storing too.
     let run = dm.run(&[

@@ -161,7 +161,7 @@ fn junit_tests_without_names_and_suites_without_cases() {
     assert_eq!(run.code, 3, "{run:#?}");
     assert!(
         run.stderr
-            .ends_with("error: 1 test failed (--fail-on-failure)\n"),
+            .ends_with("error: 1 test failed (--fail-on failures)\n"),
         "{run:#?}"
     );
     // `tests="0"` is nothing to say.
