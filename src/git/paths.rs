@@ -116,9 +116,13 @@ impl Repo {
             walked: heads,
             ..Seen::default()
         };
+        let odb = self
+            .inner
+            .odb()
+            .map_err(git_err("open the object database".to_string()))?;
         let mut out = Vec::with_capacity(commits.len());
         for c in commits {
-            if self.touches_in(&c.sha, filter, &mut seen)? {
+            if self.touches_in(&odb, &c.sha, filter, &mut seen)? {
                 out.push(c);
             }
         }
@@ -132,6 +136,7 @@ impl Repo {
     /// literal part names that changed.
     fn touches_in(
         &self,
+        odb: &git2::Odb<'_>,
         sha: &str,
         filter: &PathFilter,
         seen: &mut Seen<'_>,
@@ -145,11 +150,11 @@ impl Repo {
             .chain(filter.patterns.iter().filter_map(|(_, d)| d.as_deref()))
             .collect();
         let (tree, parent) = self.commit_of(oid, seen).map_err(git_err(what()))?;
-        let mine = self.dirs_of(tree, &dirs, seen).map_err(git_err(what()))?;
+        let mine = self.dirs_of(odb, tree, &dirs, seen).map_err(git_err(what()))?;
         // A root commit, or a parent beyond a shallow boundary: every file
         // of the tree is new.
         let theirs = match parent.and_then(|p| self.commit_of(p, seen).ok()) {
-            Some((t, _)) => self.dirs_of(t, &dirs, seen).map_err(git_err(what()))?,
+            Some((t, _)) => self.dirs_of(odb, t, &dirs, seen).map_err(git_err(what()))?,
             None => vec![None; dirs.len()],
         };
         let n = filter.prefixes.len();
@@ -218,6 +223,7 @@ impl Repo {
     /// The objects at `dirs` in `tree` (`None`: nothing there).
     fn dirs_of(
         &self,
+        odb: &git2::Odb<'_>,
         tree: Oid,
         dirs: &[&str],
         seen: &mut Seen<'_>,
@@ -225,14 +231,46 @@ impl Repo {
         if let Some(v) = seen.dirs.get(&tree) {
             return Ok(v.clone());
         }
-        let t = self.inner.find_tree(tree)?;
-        let v: Vec<Option<Oid>> = dirs
-            .iter()
-            .map(|d| t.get_path(std::path::Path::new(d)).ok().map(|e| e.id()))
-            .collect();
+        let mut v = Vec::with_capacity(dirs.len());
+        for d in dirs {
+            // Each component's entry read from the raw tree object: no
+            // entry list is built for the names not asked for.
+            let mut at = Some(tree);
+            for part in d.split('/') {
+                at = match at {
+                    Some(t) => {
+                        let object = odb.read(t)?;
+                        // A file where a directory is named: nothing there.
+                        (object.kind() == git2::ObjectType::Tree)
+                            .then(|| entry(&object, part.as_bytes()))
+                            .flatten()
+                    }
+                    None => None,
+                };
+            }
+            v.push(at);
+        }
         seen.dirs.insert(tree, v.clone());
         Ok(v)
     }
+}
+
+/// The object id of the entry `name` in a raw tree object (`MODE NAME\0`
+/// then the binary id, for each entry).
+fn entry(tree: &git2::OdbObject<'_>, name: &[u8]) -> Option<Oid> {
+    let data = tree.data();
+    let len = tree.id().as_bytes().len();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = memchr::memchr(b' ', rest)?;
+        let nul = space + 1 + memchr::memchr(0, &rest[space + 1..])?;
+        let id = rest.get(nul + 1..nul + 1 + len)?;
+        if &rest[space + 1..nul] == name {
+            return Oid::from_bytes(id).ok();
+        }
+        rest = &rest[nul + 1 + len..];
+    }
+    None
 }
 
 #[cfg(test)]
