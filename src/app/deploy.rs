@@ -385,11 +385,25 @@ pub fn plan(repo: Option<&Repo>, tx: &dyn ReadTx, req: &DeployRequest) -> Result
     }
     // A squash commit's request's commits count in its place; those an
     // earlier deployment shipped (a redeploy after a rollback) do not.
-    let expanded;
+    let mut expanded;
     let counted = if req.squashes.originals.is_empty() {
         &commits
     } else {
         expanded = new_to_service(tx, req, previous.as_ref(), expand(&commits, &req.squashes))?;
+        if expanded.is_empty() && note.is_none() {
+            note = Some(LeadTimeNote::NoNewChanges);
+        }
+        // --max-commits bounds the changes, originals included.
+        if expanded.len() > req.max_commits {
+            expanded.truncate(req.max_commits);
+            if !truncated {
+                truncated = true;
+                warnings.push(format!(
+                    "more than {} changes once squash merges are counted as their pull requests' commits: lead time uses the first {}; raise --max-commits (DORAMETER_MAX_COMMITS) to count them all",
+                    req.max_commits, req.max_commits
+                ));
+            }
+        }
         &expanded
     };
     let changes = lead_time_changes(counted, req.finished_at, req.lead_time_from);

@@ -40,7 +40,7 @@ pub struct Candidate {
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub squashes: Squashes,
-    /// Squash commits in the range that name their request.
+    /// Commits in the range that name their request.
     pub squashes_found: usize,
     /// Squash commits answered from the store's cache.
     pub cached: usize,
@@ -53,7 +53,7 @@ pub struct Resolved {
 }
 
 /// The squash commits among a range's commits (merge commits apart) that
-/// name their request on `forge`: GitHub's `Title (#12)` subject; on
+/// name their request on `forge` (`None`: on either): GitHub's `Title (#12)` subject; on
 /// GitLab, a message naming `!12`, or the one commit a merge commit's
 /// `See merge request …!12` brought in (a squash in a project that merges
 /// with merge commits). A single commit merged unsquashed costs one
@@ -62,20 +62,25 @@ pub fn candidates(
     repo: &Repo,
     commits: &[Commit],
     merges: &[Commit],
-    forge: Forge,
+    forge: Option<Forge>,
 ) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
+    let github = forge != Some(Forge::GitLab);
+    let gitlab = forge != Some(Forge::GitHub);
     for c in commits {
-        match (forge, c.signals.request) {
-            (Forge::GitHub, Some(RequestRef::Pull(n)))
-            | (Forge::GitLab, Some(RequestRef::MergeRequest(n))) => out.push(Candidate {
+        match c.signals.request {
+            Some(RequestRef::Pull(n)) if github => out.push(Candidate {
+                sha: c.sha.clone(),
+                number: n,
+            }),
+            Some(RequestRef::MergeRequest(n)) if gitlab => out.push(Candidate {
                 sha: c.sha.clone(),
                 number: n,
             }),
             _ => {}
         }
     }
-    if forge == Forge::GitLab {
+    if gitlab {
         let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
         for m in merges {
             let Some(RequestRef::MergeRequest(n)) = m.signals.request else {
@@ -106,15 +111,17 @@ pub fn candidates(
 
 /// Finds the squash commits `req` will ship (revisions resolved) against
 /// the history in `tx`, and their original commits: from the store's
-/// cache, else from `pulls` (`None`: offline, the cache only). A forge
-/// failure stops the questions and is returned in [`Resolved::failure`]
-/// for the caller to judge.
+/// cache, else from `pulls` (`None`: the cache only, for the reason
+/// `unasked`). `forge` `None`: no forge is known (offline), any cached
+/// answer counts. A forge failure stops the questions and is returned in
+/// [`Resolved::failure`] for the caller to judge.
 pub fn resolve(
     tx: &dyn ReadTx,
     repo: &Repo,
     req: &DeployRequest,
-    forge: Forge,
+    forge: Option<Forge>,
     mut pulls: Option<&mut Pulls>,
+    unasked: &str,
 ) -> Result<Resolved> {
     let mut out = Resolved::default();
     let base = match &req.previous_sha {
@@ -139,27 +146,26 @@ pub fn resolve(
     }
     let shas: Vec<String> = wanted.iter().map(|c| c.sha.clone()).collect();
     let mut known = tx.pull_commits(&shas)?;
-    known.retain(|p| p.forge == forge.key());
+    known.retain(|p| forge.is_none_or(|f| p.forge == f.key()));
     out.cached = known.len();
     let cached: HashSet<String> = known.iter().map(|p| p.sha.clone()).collect();
     let missing: Vec<&Candidate> = wanted.iter().filter(|c| !cached.contains(&c.sha)).collect();
     let asked = |p: &Option<&mut Pulls>| p.as_ref().map_or(0, |p| p.requests);
     let before = asked(&pulls);
     let mut unanswered = 0usize;
+    let name = forge.map_or("the forge", Forge::name);
     for c in &missing {
         let Some(p) = pulls.as_deref_mut().filter(|_| out.failure.is_none()) else {
             unanswered += 1;
             continue;
         };
         match p.originals(&c.sha, c.number) {
-            Ok(found) => out.squashes.fetched.push(found),
-            // GitHub's answer for a commit it does not have (not pushed).
-            Err(ForgeError::Status { status: 422, .. }) => {
+            Ok(Some(found)) => out.squashes.fetched.push(found),
+            Ok(None) => {
                 unanswered += 1;
                 out.warnings.push(format!(
-                    "{} is not on {}: it counts as one change",
-                    short(&c.sha),
-                    forge.name()
+                    "{} is not on {name}: it counts as one change",
+                    short(&c.sha)
                 ));
             }
             Err(e) => {
@@ -172,13 +178,13 @@ pub fn resolve(
     out.squashes_found = wanted.len();
     if unanswered > 0 {
         let why = match (&out.failure, pulls.is_some()) {
-            (Some(e), _) => format!("{} could not be asked ({e})", forge.name()),
-            (None, false) => "--offline, and the store has not cached them".into(),
-            (None, true) => "the forge has not got them".into(),
+            (Some(e), _) => format!("{name} could not be asked ({e})"),
+            (None, false) => unasked.to_string(),
+            (None, true) => format!("{name} has not got them"),
         };
         out.warnings.push(format!(
-            "{} {} as one change each, at merge time: {why}",
-            crate::render::count(unanswered as u64, "squash merge"),
+            "{} naming a pull request {} as one change each, at merge time: {why}",
+            crate::render::count(unanswered as u64, "commit"),
             if unanswered == 1 { "counts" } else { "count" }
         ));
     }

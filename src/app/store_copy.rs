@@ -189,6 +189,7 @@ pub fn copy(
         .collect();
     let source = from.describe();
     let mut done = Copied::default();
+    copy_sources_state(from, to)?;
     for batch in items.chunks(batch_size(&req.to).max(1)) {
         let mut this = Copied::default();
         to.write(&mut |tx| {
@@ -204,6 +205,34 @@ pub fn copy(
         done.add(&this);
     }
     Ok(done)
+}
+
+/// The import cursors and the cached squash commits, in one write: what
+/// the destination lacks (a cursor it keeps is its own, newer one).
+fn copy_sources_state(from: &mut dyn Store, to: &mut dyn Store) -> Result<()> {
+    let mut state = (Vec::new(), Vec::new());
+    from.read(&mut |tx| {
+        state = tx.sources_state()?;
+        Ok(())
+    })?;
+    let (cursors, pulls) = state;
+    if cursors.is_empty() && pulls.is_empty() {
+        return Ok(());
+    }
+    to.write(&mut |tx| {
+        for (source, value) in &cursors {
+            if tx.cursor(source)?.is_none() {
+                tx.set_cursor(source, value)?;
+            }
+        }
+        let shas: Vec<String> = pulls.iter().map(|p| p.sha.clone()).collect();
+        let held: std::collections::HashSet<String> =
+            tx.pull_commits(&shas)?.into_iter().map(|p| p.sha).collect();
+        for p in pulls.iter().filter(|p| !held.contains(&p.sha)) {
+            tx.set_pull_commits(p)?;
+        }
+        Ok(())
+    })
 }
 
 /// `batch` cut into the groups read in one transaction each: up to

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
 use super::forge_args::{Api, Failed, ForgeArgs, Target, token};
-use super::pr_source::{PrSource, PrSourceArgs};
+use super::pr_source::{Given, PrSource, PrSourceArgs};
 use crate::app::backfill::{self, BackfillRequest, Backfilled, Past};
 use crate::app::deploy::DeployRequest;
 use crate::env_vars as ev;
@@ -170,7 +170,18 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     check_event_format(&mut settings)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo))?;
     let req = request(&args, &settings, Some(&repo))?;
-    let mut pr_source = PrSource::new(&args.pr_source, ctx, &settings, Some(&repo))?;
+    let given = Given {
+        api: if args.from_gitlab_deployments {
+            Some(Api::Gitlab)
+        } else if args.from_github_deployments || args.from_github_releases {
+            Some(Api::Github)
+        } else {
+            None
+        },
+        forge: &args.forge,
+    };
+    let (mut pr_source, notes) =
+        PrSource::new(&args.pr_source, ctx, &settings, Some(&repo), Some(given))?;
     let read = if args.from_tags.is_some() {
         let tags = backfill::tags(&repo, &req)?;
         Read {
@@ -224,7 +235,8 @@ pub fn run(args: BackfillArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Re
     };
     drop(store);
     bar.finish_and_clear();
-    let mut warnings = read.warnings;
+    let mut warnings = notes;
+    warnings.extend(read.warnings);
     warnings.extend(done.warnings.iter().cloned());
     ctx.warn_all(&settings, &warnings)?;
     let text = match settings.format.value {

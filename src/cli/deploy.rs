@@ -182,7 +182,7 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         return Err(e.into());
     }
     req.resolve_revisions(repo)?;
-    let mut pr_source = PrSource::new(&args.pr_source, ctx, &settings, repo)?;
+    let (mut pr_source, mut warnings) = PrSource::new(&args.pr_source, ctx, &settings, repo, None)?;
     let access = if args.dry_run {
         Access::ReadOnly
     } else {
@@ -204,13 +204,16 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         Err(e) => return Err(e),
     };
     if let (Some(src), Some(repo)) = (pr_source.as_mut(), repo) {
-        let (warnings, summary) = src.apply(store.as_mut(), repo, &mut req)?;
-        ctx.warn_all(&settings, &warnings)?;
+        let (found, summary) = src.apply(store.as_mut(), repo, &mut req)?;
+        warnings.extend(found);
         if let Some(s) = summary {
             ctx.info(&settings, &s)?;
         }
     }
-    let recorded = deploy::record(store.as_mut(), repo, &req, args.dry_run)?;
+    let mut recorded = deploy::record(store.as_mut(), repo, &req, args.dry_run)?;
+    // Said before the plan's own warnings, and kept with them (the JSON).
+    warnings.append(&mut recorded.warnings);
+    recorded.warnings = warnings;
     ctx.warn_all(&settings, &recorded.warnings)?;
     if recorded.first_of_service {
         ctx.note(

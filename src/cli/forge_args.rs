@@ -142,7 +142,7 @@ impl Failed {
                     Api::Github if self.reading == "pull requests" => {
                         "give the workflow `pull-requests: read` and `contents: read`, or a token that may read the repository's pull requests"
                     }
-                    Api::Gitlab if self.reading == "pull requests" => {
+                    Api::Gitlab if self.reading == "merge requests" => {
                         "give a token with the read_api scope in DORAMETER_GITLAB_TOKEN (a CI job token cannot read merge requests)"
                     }
                     Api::Github => {
@@ -174,7 +174,7 @@ impl Failed {
                 what: match self.reading {
                     "incidents" => "import incidents",
                     "releases" => "read the releases",
-                    "pull requests" => "read the squash merges' pull requests",
+                    "pull requests" | "merge requests" => "read the squash merges' requests",
                     _ => "read the deployments",
                 },
                 source: other,

@@ -7,12 +7,13 @@
 //! each, with a warning.
 
 use clap::Args;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::context::Context;
-use super::forge_args::{Api, Failed};
+use super::forge_args::{Api, Failed, ForgeArgs};
 use crate::app::deploy::DeployRequest;
 use crate::app::squash;
+use crate::ci::Provider;
 use crate::env_vars as ev;
 use crate::event::LeadTimeSource;
 use crate::forge::ForgeError;
@@ -25,94 +26,157 @@ use crate::{Error, Result};
 
 #[derive(Debug, Args)]
 pub struct PrSourceArgs {
-    /// git (default), or pr: a squash merge's changes are its pull/merge request's commits, read from GitHub or GitLab (SPEC §11)
+    /// git (default), or pr: a squash merge's changes are its pull/merge request's commits, read from GitHub or GitLab
     #[arg(long, env = ev::LEAD_TIME_SOURCE, value_name = "SOURCE")]
     pub lead_time_source: Option<String>,
-    /// With --lead-time-source pr: ask the forge nothing; squash merges the store has not cached count as one change each
+    /// With --lead-time-source pr: ask nothing about pull requests; squash merges the store has not cached count as one change each
     #[arg(long, env = ev::OFFLINE, value_parser = crate::cli::on_off)]
     pub offline: bool,
 }
 
+/// What a command already knows of its forge (`backfill --from-github-…
+/// --repository --api-url --token`).
+pub struct Given<'a> {
+    pub api: Option<Api>,
+    pub forge: &'a ForgeArgs,
+}
+
 /// The forge a deployment's squash merges are looked up on.
 pub struct PrSource {
-    forge: Forge,
-    /// `None`: `--offline`.
+    /// `None`: offline with no forge known; any cached answer counts.
+    forge: Option<Forge>,
+    /// `None`: nothing is asked, for the reason `unasked`.
     pulls: Option<Pulls>,
-    failed: Failed,
+    unasked: String,
+    failed: Option<Failed>,
+}
+
+/// The forge, its API and the repository, with where each came from.
+struct Target {
+    forge: Forge,
+    api_url: String,
+    api_from: &'static str,
+    repository: String,
+    repository_from: &'static str,
+    /// Said once: the checkout is not the CI's repository.
+    note: Option<String>,
 }
 
 impl PrSource {
-    /// `None` when lead time comes from git alone. Without a repository
-    /// there is nothing to look up.
+    /// `None` when lead time comes from git alone (or there is no
+    /// repository to walk), with a warning for an `--offline` that then
+    /// does nothing.
     pub fn new(
         args: &PrSourceArgs,
         ctx: &Context<'_>,
         s: &Settings,
         repo: Option<&Repo>,
-    ) -> Result<Option<PrSource>> {
+        given: Option<Given<'_>>,
+    ) -> Result<(Option<PrSource>, Vec<String>)> {
         let source = s.lead_time_source(args.lead_time_source.clone())?;
-        if source.value == LeadTimeSource::Git || repo.is_none() {
-            return Ok(None);
+        let mut notes = Vec::new();
+        if source.value == LeadTimeSource::Git {
+            if args.offline {
+                notes.push("--offline changes nothing without --lead-time-source pr".into());
+            }
+            return Ok((None, notes));
+        }
+        if repo.is_none() {
+            return Ok((None, notes));
         }
         let origin = source.origin.to_string();
-        let (forge, api_url, repository) = target(s, repo, &origin)?;
-        let api = match forge {
-            Forge::GitHub => Api::Github,
-            Forge::GitLab => Api::Gitlab,
-        };
-        let names: &[&'static str] = match forge {
+        let target = target(s, repo, given.as_ref(), &origin);
+        if args.offline {
+            // The cache is all an offline run needs: no forge is required.
+            let forge = target.ok().map(|t| t.forge);
+            return Ok((
+                Some(PrSource {
+                    forge,
+                    pulls: None,
+                    unasked: "--offline, and the store has not cached them".into(),
+                    failed: None,
+                }),
+                notes,
+            ));
+        }
+        let t = target?;
+        notes.extend(t.note.clone());
+        let names: &[&'static str] = match t.forge {
             Forge::GitHub => &[ev::GITHUB_TOKEN],
             Forge::GitLab => &[ev::GITLAB_TOKEN, ev::GITLAB_TOKEN_FALLBACK],
         };
-        let found = names.iter().find_map(|n| {
-            ctx.env
-                .get(*n)
-                .filter(|t| !t.trim().is_empty())
-                .map(|t| (*n, SecretString::from(t.clone())))
+        let flag = given
+            .as_ref()
+            .and_then(|g| g.forge.token.as_ref())
+            .map(|t| t.0.expose_secret().to_string())
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| ("--token", SecretString::from(t)));
+        let found = flag.or_else(|| {
+            names.iter().find_map(|n| {
+                ctx.env
+                    .get(*n)
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| (*n, SecretString::from(t.clone())))
+            })
         });
-        let failed = |token_from| Failed {
-            api,
-            token_from,
-            check: format!(
-                "check the repository '{repository}' (GITHUB_REPOSITORY, CI_PROJECT_PATH or the origin remote) and the API {api_url}"
-            ),
-            reading: "pull requests",
-        };
-        if args.offline {
-            return Ok(Some(PrSource {
-                forge,
-                pulls: None,
-                failed: failed(names[0]),
-            }));
-        }
         let Some((token_from, token)) = found else {
-            let how = match forge {
-                Forge::GitHub => {
-                    "set GITHUB_TOKEN (the dorameter action passes the workflow's token; in a script: env GITHUB_TOKEN: ${{ github.token }}, with `pull-requests: read`)"
+            let in_ci = s.ci.as_ref().map(|c| c.provider);
+            let how = match (t.forge, in_ci) {
+                (Forge::GitHub, Some(Provider::GitHubActions)) => {
+                    "set GITHUB_TOKEN: the dorameter action passes the workflow's token; in a run step, `env: GITHUB_TOKEN: ${{ github.token }}`, with `permissions: pull-requests: read`"
                 }
-                Forge::GitLab => {
-                    "set DORAMETER_GITLAB_TOKEN to a project access token with read_api, as a masked CI/CD variable (a CI job token cannot read merge requests)"
+                (Forge::GitHub, _) => {
+                    "set GITHUB_TOKEN to a token that may read the repository's pull requests"
+                }
+                (Forge::GitLab, _) => {
+                    "set DORAMETER_GITLAB_TOKEN to a project access token with read_api (a masked CI/CD variable in GitLab CI: a CI job token cannot read merge requests)"
                 }
             };
+            let flag = if given.is_some() {
+                ", or pass --token"
+            } else {
+                ""
+            };
             return Err(Error::usage_hint(
-                format!("{origin} pr needs a {} token", forge.name()),
-                format!("{how}; or pass --offline to use the store's cache alone"),
+                format!("{origin} is pr, which needs a {} token", t.forge.name()),
+                format!("{how}{flag}; or pass --offline to use the store's cache alone"),
             ));
         };
-        let failed = failed(token_from);
+        let failed = Failed {
+            api: match t.forge {
+                Forge::GitHub => Api::Github,
+                Forge::GitLab => Api::Gitlab,
+            },
+            token_from,
+            check: format!(
+                "check the repository '{}' ({}) and the API {} ({})",
+                t.repository,
+                t.repository_from,
+                crate::ci::strip_credentials(&t.api_url),
+                t.api_from
+            ),
+            reading: match t.forge {
+                Forge::GitHub => "pull requests",
+                Forge::GitLab => "merge requests",
+            },
+        };
         let pulls = Pulls::new(
-            forge,
-            &api_url,
-            &repository,
+            t.forge,
+            &t.api_url,
+            &t.repository,
             token,
             http_settings(&ctx.env)?,
         )
         .map_err(|e| failed.error(e))?;
-        Ok(Some(PrSource {
-            forge,
-            pulls: Some(pulls),
-            failed,
-        }))
+        Ok((
+            Some(PrSource {
+                forge: Some(t.forge),
+                pulls: Some(pulls),
+                unasked: String::new(),
+                failed: Some(failed),
+            }),
+            notes,
+        ))
     }
 
     /// Finds `req`'s squash merges and their original commits (into
@@ -140,21 +204,34 @@ impl PrSource {
         repo: &Repo,
         req: &mut DeployRequest,
     ) -> Result<(Vec<String>, Option<String>)> {
-        let resolved = squash::resolve(tx, repo, req, self.forge, self.pulls.as_mut())?;
+        let resolved = squash::resolve(
+            tx,
+            repo,
+            req,
+            self.forge,
+            self.pulls.as_mut(),
+            &self.unasked,
+        )?;
         if let Some(e) = resolved.failure {
             if is_refusal(&e) {
-                return Err(self.failed.error(e));
+                if let Some(f) = &self.failed {
+                    return Err(f.error(e));
+                }
             }
             // The forge is down: the rest of a backfill asks nothing more.
+            self.unasked = format!(
+                "{} could not be asked earlier in this run ({e})",
+                self.forge.map_or("the forge", Forge::name)
+            );
             self.pulls = None;
         }
         let summary = (resolved.squashes_found > 0).then(|| {
             format!(
-                "lead time from pull requests: {} ({} cached), {} to {}",
-                crate::render::count(resolved.squashes_found as u32, "squash merge"),
+                "lead time from pull requests: {} naming a request ({} cached), {} to {}",
+                crate::render::count(resolved.squashes_found as u64, "commit"),
                 resolved.cached,
-                crate::render::count(resolved.requests as u32, "request"),
-                self.forge.name()
+                crate::render::count(resolved.requests as u64, "request"),
+                self.forge.map_or("the forge", Forge::name)
             )
         });
         req.squashes = resolved.squashes;
@@ -173,48 +250,144 @@ fn is_refusal(e: &ForgeError) -> bool {
     }
 }
 
-/// The forge, its API and the repository: the CI's (GitHub Actions,
-/// GitLab CI), else the origin remote's on github.com or gitlab.com.
-fn target(s: &Settings, repo: Option<&Repo>, origin: &str) -> Result<(Forge, String, String)> {
-    use crate::ci::Provider;
-    if let Some(c) = s.ci.as_ref() {
-        let forge = match c.provider {
-            Provider::GitHubActions => Some(Forge::GitHub),
-            Provider::GitLabCi => Some(Forge::GitLab),
-            _ => None,
-        };
-        if let (Some(f), Some(r)) = (forge, c.repository.clone().filter(|r| !r.is_empty())) {
-            let api = c.api_url.clone().unwrap_or_else(|| default_api(f).into());
-            return Ok((f, api, r));
-        }
-    }
+/// The forge, its API and the repository: what the command was given,
+/// else the CI's (GitHub Actions, GitLab CI), else the origin remote's on
+/// github.com or gitlab.com. The checkout's own repository wins over the
+/// CI's when both are on the CI's server and differ (a workflow that
+/// checks out another repository).
+fn target(
+    s: &Settings,
+    repo: Option<&Repo>,
+    given: Option<&Given<'_>>,
+    origin: &str,
+) -> Result<Target> {
+    let ci = s.ci.as_ref();
     let remote = repo
         .and_then(Repo::origin_url)
         .and_then(|u| crate::ci::repository_url(&u));
-    if let Some(url) = &remote {
-        for (host, forge) in [
+    let ci_forge = ci.and_then(|c| match c.provider {
+        Provider::GitHubActions => Some(Forge::GitHub),
+        Provider::GitLabCi => Some(Forge::GitLab),
+        _ => None,
+    });
+    let hosted = remote.as_deref().and_then(|url| {
+        [
             ("https://github.com/", Forge::GitHub),
             ("https://gitlab.com/", Forge::GitLab),
-        ] {
-            if let Some(path) = url.strip_prefix(host).filter(|p| p.contains('/')) {
-                return Ok((forge, default_api(forge).into(), path.to_string()));
+        ]
+        .into_iter()
+        .find_map(|(host, f)| {
+            url.strip_prefix(host)
+                .filter(|p| p.contains('/'))
+                .map(|p| (f, p.to_string()))
+        })
+    });
+    let forge = given
+        .and_then(|g| match g.api {
+            Some(Api::Github) => Some(Forge::GitHub),
+            Some(Api::Gitlab) => Some(Forge::GitLab),
+            _ => None,
+        })
+        .or(ci_forge)
+        .or(hosted.as_ref().map(|(f, _)| *f))
+        // `--api-url` alone: GitLab's API is at /api/v4, GitHub's is not.
+        .or_else(|| {
+            let url = given?.forge.api_url.as_deref()?;
+            Some(if url.trim_end_matches('/').ends_with("/api/v4") {
+                Forge::GitLab
+            } else {
+                Forge::GitHub
+            })
+        });
+    let Some(forge) = forge else {
+        return Err(Error::usage_hint(
+            format!(
+                "{origin} is pr, but there is no GitHub or GitLab repository to read pull requests from{}",
+                remote
+                    .map(|r| format!(" (the origin remote is {r})"))
+                    .unwrap_or_default()
+            ),
+            "run it in GitHub Actions or GitLab CI, or in a clone whose origin is on github.com or gitlab.com; else use --lead-time-source git",
+        ));
+    };
+    let (repo_var, api_var) = match forge {
+        Forge::GitHub => ("GITHUB_REPOSITORY", "GITHUB_API_URL"),
+        Forge::GitLab => ("CI_PROJECT_PATH", "CI_API_V4_URL"),
+    };
+    let of_ci = ci.filter(|_| ci_forge == Some(forge));
+    let given_repo = given.and_then(|g| g.forge.repository.clone());
+    let ci_repo = of_ci
+        .and_then(|c| c.repository.clone())
+        .filter(|r| !r.trim().is_empty());
+    // The checkout's repository on the CI's server.
+    let checkout = of_ci.and_then(|c| {
+        let project = c.repository.as_deref()?;
+        let server = c.repository_url.as_deref()?.strip_suffix(project)?;
+        let path = remote.as_deref()?.strip_prefix(server)?;
+        (!path.is_empty()).then(|| path.to_string())
+    });
+    let mut note = None;
+    let (repository, repository_from) = match (given_repo, checkout, ci_repo) {
+        (Some(r), _, _) => (r, "--repository"),
+        (None, Some(c), Some(r)) if c != r => {
+            note = Some(format!(
+                "the checkout is {c}, not {repo_var} {r}: its pull requests are read from {c}"
+            ));
+            (c, "the origin remote")
+        }
+        (None, _, Some(r)) => (r, repo_var),
+        (None, Some(c), None) => (c, "the origin remote"),
+        (None, None, None) => match hosted.filter(|(f, _)| *f == forge) {
+            Some((_, p)) => (p, "the origin remote"),
+            None => {
+                return Err(Error::usage_hint(
+                    format!(
+                        "{origin} is pr, but no {} repository is known",
+                        forge.name()
+                    ),
+                    format!(
+                        "set {repo_var}{}",
+                        if given.is_some() {
+                            ", or pass --repository"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
             }
+        },
+    };
+    let (api_url, api_from) = match given.and_then(|g| g.forge.api_url.clone()) {
+        Some(u) => (u, "--api-url"),
+        None => match of_ci.and_then(|c| c.api_url.clone()) {
+            Some(u) => (u, api_var),
+            None => (
+                match forge {
+                    Forge::GitHub => github::DEFAULT_URL.to_string(),
+                    Forge::GitLab => gitlab::DEFAULT_URL.to_string(),
+                },
+                "the default",
+            ),
+        },
+    };
+    match reqwest::Url::parse(api_url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => {
+            return Err(Error::usage_hint(
+                format!(
+                    "{api_from} '{}' is not an http:// or https:// URL",
+                    crate::ci::strip_credentials(&api_url)
+                ),
+                format!("set {api_from} to the {} API's base URL", forge.name()),
+            ));
         }
     }
-    Err(Error::usage_hint(
-        format!(
-            "{origin} pr: no GitHub or GitLab repository to read pull requests from{}",
-            remote
-                .map(|r| format!(" (the origin remote is {r})"))
-                .unwrap_or_default()
-        ),
-        "run it in GitHub Actions or GitLab CI, or in a clone whose origin is on github.com or gitlab.com; else use --lead-time-source git",
-    ))
-}
-
-fn default_api(forge: Forge) -> &'static str {
-    match forge {
-        Forge::GitHub => github::DEFAULT_URL,
-        Forge::GitLab => gitlab::DEFAULT_URL,
-    }
+    Ok(Target {
+        forge,
+        api_url,
+        api_from,
+        repository,
+        repository_from,
+        note,
+    })
 }

@@ -150,7 +150,9 @@ impl Repo {
             .chain(filter.patterns.iter().filter_map(|(_, d)| d.as_deref()))
             .collect();
         let (tree, parent) = self.commit_of(oid, seen).map_err(git_err(what()))?;
-        let mine = self.dirs_of(odb, tree, &dirs, seen).map_err(git_err(what()))?;
+        let mine = self
+            .dirs_of(odb, tree, &dirs, seen)
+            .map_err(git_err(what()))?;
         // A root commit, or a parent beyond a shallow boundary: every file
         // of the tree is new.
         let theirs = match parent.and_then(|p| self.commit_of(p, seen).ok()) {

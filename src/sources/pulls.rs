@@ -82,8 +82,9 @@ impl Pulls {
 
     /// The request `number` that squash commit `sha` names, with its
     /// commits; when `number` is no request, the merged request the forge
-    /// says produced `sha`; `number: None` when there is none.
-    pub fn originals(&mut self, sha: &str, number: u64) -> Result<PullCommits, ForgeError> {
+    /// says produced `sha`; `number: None` when there is none. `None`
+    /// when the forge does not have the commit (not pushed there).
+    pub fn originals(&mut self, sha: &str, number: u64) -> Result<Option<PullCommits>, ForgeError> {
         let forge = self.forge.key();
         let found = |number, commits| PullCommits {
             sha: sha.to_string(),
@@ -92,15 +93,36 @@ impl Pulls {
             commits,
         };
         match self.commits_of(number) {
-            Ok(commits) => return Ok(found(Some(number), commits)),
+            Ok(commits) => return Ok(Some(found(Some(number), commits))),
             Err(ForgeError::Status { status: 404, .. }) => {}
             Err(e) => return Err(e),
         }
-        let Some(number) = self.request_of(sha)? else {
-            return Ok(found(None, Vec::new()));
+        let number = match self.request_of(sha) {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(Some(found(None, Vec::new()))),
+            Err(e) if self.unknown_commit(&e) => return Ok(None),
+            Err(e) => return Err(e),
         };
         let commits = self.commits_of(number)?;
-        Ok(found(Some(number), commits))
+        Ok(Some(found(Some(number), commits)))
+    }
+
+    /// The forge's answer for a commit it does not have: GitHub's 422 "No
+    /// commit found for SHA", GitLab's 404 "Commit Not Found" (a project
+    /// it does not have is another 404).
+    fn unknown_commit(&self, e: &ForgeError) -> bool {
+        match (self.forge, e) {
+            (Forge::GitHub, ForgeError::Status { status: 422, .. }) => true,
+            (
+                Forge::GitLab,
+                ForgeError::Status {
+                    status: 404,
+                    message,
+                    ..
+                },
+            ) => message.to_ascii_lowercase().contains("commit not found"),
+            _ => false,
+        }
     }
 
     /// The commits of request `number`, oldest first.

@@ -332,6 +332,10 @@ pub trait ReadTx {
     /// The cached pull/merge requests of these squash commits (those the
     /// store holds, in any order).
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError>;
+    /// What the imports and lookups keep beside the events (`store copy`
+    /// takes it along): every cursor (source, value) and every cached
+    /// squash commit, sorted.
+    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError>;
 }
 
 /// A squash commit's pull or merge request and its original commits, as

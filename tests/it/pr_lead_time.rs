@@ -64,6 +64,8 @@ struct Holds {
     produced: HashMap<String, u64>,
     /// Answer every request with this status instead.
     fail_with: Option<u16>,
+    /// Commits the forge does not have (never pushed there).
+    unknown: Vec<String>,
 }
 
 struct Forge {
@@ -113,6 +115,12 @@ impl Forge {
                 .strip_prefix("/repos/acme/api/commits/")
                 .and_then(|p| p.strip_suffix("/pulls"))
             {
+                if holds.unknown.iter().any(|u| u == sha) {
+                    return Reply::status(
+                        422,
+                        &format!(r#"{{"message":"No commit found for SHA: {sha}"}}"#),
+                    );
+                }
                 let pulls: Vec<Value> = holds
                     .produced
                     .get(sha)
@@ -177,6 +185,9 @@ impl Forge {
                 .strip_prefix("/api/v4/projects/acme%2Fapi/repository/commits/")
                 .and_then(|p| p.strip_suffix("/merge_requests"))
             {
+                if holds.unknown.iter().any(|u| u == sha) {
+                    return Reply::status(404, r#"{"message":"404 Commit Not Found"}"#);
+                }
                 let list: Vec<Value> = holds
                     .produced
                     .get(sha)
@@ -303,6 +314,10 @@ impl<'a> Job<'a> {
             .args(["--finished-at", &rfc(t)])
             .args(extra)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            // Each deployment its own CI run (one run's re-run is no
+            // other deployment).
+            .env("GITHUB_RUN_ID", format!("{env}-{n}"))
+            .env("CI_PIPELINE_ID", format!("{env}-{n}"))
             .output()
             .unwrap();
         crate::util::Run::from_output(extra.iter().map(|s| s.to_string()).collect(), out)
@@ -329,6 +344,7 @@ impl GitHubHistory {
             requests: self.holds_requests.clone(),
             produced: self.produced.clone(),
             fail_with: None,
+            unknown: Vec::new(),
         })
     }
 }
@@ -454,7 +470,7 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
     assert!(
         first
             .stderr
-            .contains("4 squash merges (0 cached), 8 requests to GitHub"),
+            .contains("4 commits naming a request (0 cached), 8 requests to GitHub"),
         "{first:#?}"
     );
 
@@ -503,7 +519,7 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
     assert_eq!(changes(&run.json()), changes(&plain.json()));
     assert!(
         run.stderr
-            .contains("4 squash merges count as one change each"),
+            .contains("4 commits naming a pull request count as one change each"),
         "{run:#?}"
     );
     assert!(run.stderr.contains("--offline"), "{run:#?}");
@@ -563,7 +579,7 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
         run.stderr
-            .contains("--lead-time-source pr needs a GitHub token"),
+            .contains("--lead-time-source is pr, which needs a GitHub token"),
         "{run:#?}"
     );
     assert!(run.stderr.contains("GITHUB_TOKEN"), "{run:#?}");
@@ -611,7 +627,7 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     );
     assert!(
         run.stderr
-            .contains("4 squash merges count as one change each"),
+            .contains("4 commits naming a pull request count as one change each"),
         "{run:#?}"
     );
     assert!(run.stderr.contains("HTTP 503"), "{run:#?}");
@@ -641,7 +657,8 @@ fn a_refusal_records_nothing_and_a_forge_that_is_down_costs_only_the_squashes() 
     ]);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
-        run.stderr.contains("no GitHub or GitLab repository"),
+        run.stderr
+            .contains("no GitHub or GitLab repository to read pull requests from"),
         "{run:#?}"
     );
 }
@@ -676,6 +693,8 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
         "Merge branch 'docs' into 'main'\n\nSee merge request acme/api!9",
         t0 + 3 * DAY + 2 * HOUR,
     );
+    // A subject naming !99, which GitLab has never seen (nor the commit).
+    let s99 = work.commit_at("Fix typo (!99)", t0 + 3 * DAY + 3 * HOUR);
     let head = work.head();
     work.git(&["branch", "-D", "search-squashed", "docs"], t0);
 
@@ -687,8 +706,8 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
     requests.insert(9, vec![original(&work, &u9)]);
     let forge = Forge::gitlab(Holds {
         requests,
-        produced: HashMap::new(),
-        fail_with: None,
+        unknown: vec![s99.clone()],
+        ..Holds::default()
     });
     let (_ci, ci) = ci_clone(&work);
     let env: Vec<(String, String)> = [
@@ -722,7 +741,8 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
     run.assert_ok();
     let main_o = original(&work, &main_work);
     let u9_o = original(&work, &u9);
-    let mut all: Vec<&Original> = vec![&main_o, &u9_o];
+    let s99_o = original(&work, &s99);
+    let mut all: Vec<&Original> = vec![&main_o, &u9_o, &s99_o];
     all.extend(o7.iter());
     all.extend(o8.iter());
     assert_eq!(changes(&run.json()), expected(&all, finished));
@@ -740,8 +760,12 @@ fn gitlab_merge_requests_replace_their_squash_commits() {
             "/api/v4/projects/acme%2Fapi/merge_requests/7/commits",
             "/api/v4/projects/acme%2Fapi/merge_requests/8/commits",
             "/api/v4/projects/acme%2Fapi/merge_requests/9/commits",
+            "/api/v4/projects/acme%2Fapi/merge_requests/99/commits",
+            &format!("/api/v4/projects/acme%2Fapi/repository/commits/{s99}/merge_requests"),
         ]
     );
+    // GitLab has no such commit: it counts as itself, with a warning.
+    assert!(run.stderr.contains("is not on GitLab"), "{run:#?}");
 }
 
 /// The cache is kept with the events: on the git store's ref, a later job
@@ -868,4 +892,212 @@ fn backfill_counts_each_releases_pull_requests() {
         asked,
         "the cache answers the second backfill"
     );
+
+    // Outside CI, backfill's own --token, --api-url and --repository say
+    // where the pull requests are.
+    let outside = Dm::default();
+    let out = outside
+        .command(&["backfill", "--from-tags", "v*", "--service", "api"])
+        .args([
+            "--repo",
+            &ci.display().to_string(),
+            "--lead-time-source",
+            "pr",
+        ])
+        .args([
+            "--token",
+            TOKEN,
+            "--api-url",
+            &forge.url(),
+            "--repository",
+            "acme/api",
+        ])
+        .output()
+        .unwrap();
+    let v = crate::util::Run::from_output(vec![], out).json();
+    assert_eq!(changes(&v["deployments"][2]), expected(&rest, v3_at));
+    assert_eq!(forge.asked().len(), asked + 8);
+}
+
+/// What a newcomer's walkthrough found, each fixed: the warnings reach the
+/// JSON, `--max-commits` bounds the originals too, a redeploy after a
+/// rollback keeps its note, a workflow that checks out another repository
+/// reads that one's pull requests, a token in the API URL is never shown,
+/// `--offline` needs no forge, and `store copy` takes the cache along.
+#[test]
+fn the_walkthrough_s_findings() {
+    let h = github_history();
+    let (_ci, ci) = ci_clone(&h.work);
+    let forge = h.forge();
+    let dm = Dm::default();
+    let finished = NOW - 5 * DAY;
+    let pr = ["--lead-time-source", "pr"];
+    let job = Job::new(&dm, &ci, github_env(&forge));
+    job.deploy("production", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+
+    // --max-commits bounds the changes once squashes are expanded.
+    let capped = job.deploy(
+        "production",
+        2,
+        &h.head,
+        finished,
+        &[&pr[..], &["--max-commits", "10", "--dry-run"]].concat(),
+    );
+    let v = capped.json();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 10, "{v:#}");
+    assert_eq!(v["truncated"], true);
+    assert!(
+        capped.stderr.contains("more than 10 changes"),
+        "{capped:#?}"
+    );
+
+    let first = job.deploy("production", 2, &h.head, finished, &pr);
+    let want = expected(&h.pr_changes.iter().collect::<Vec<_>>(), finished);
+    assert_eq!(changes(&first.json()), want);
+    // A rollback, then the same sha again: nothing new, and said so.
+    job.deploy("production", 3, &h.init, finished + HOUR, &pr)
+        .assert_ok();
+    let again = job
+        .deploy("production", 4, &h.head, finished + 2 * HOUR, &pr)
+        .json();
+    assert_eq!(again["changes"].as_array().unwrap().len(), 0, "{again:#}");
+    assert_eq!(again["lead_time_note"], "no_new_changes", "{again:#}");
+
+    // The warnings are in the JSON (and the GitHub output) too.
+    let cold = Dm::default();
+    let job = Job::new(&cold, &ci, github_env(&forge));
+    job.deploy("production", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let v = job
+        .deploy(
+            "production",
+            2,
+            &h.head,
+            finished,
+            &[&pr[..], &["--offline"]].concat(),
+        )
+        .json();
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("count as one change each")),
+        "{v:#}"
+    );
+    let unused = job.deploy("production", 3, &h.head, finished, &["--offline"]);
+    assert!(
+        unused
+            .stderr
+            .contains("--offline changes nothing without --lead-time-source pr"),
+        "{unused:#?}"
+    );
+
+    // Outside CI, with no forge known, --offline answers from the cache.
+    let out = dm
+        .command(&[
+            "deploy",
+            "--service",
+            "api",
+            "--repo",
+            &ci.display().to_string(),
+        ])
+        .args(["--env", "dr", "--id", "dr-1", "--sha", &h.init])
+        .args(["--finished-at", &rfc(finished - DAY)])
+        .output()
+        .unwrap();
+    crate::util::Run::from_output(vec![], out).assert_ok();
+    let out = dm
+        .command(&[
+            "deploy",
+            "--service",
+            "api",
+            "--repo",
+            &ci.display().to_string(),
+        ])
+        .args(["--env", "dr", "--id", "dr-2", "--sha", &h.head])
+        .args([
+            "--finished-at",
+            &rfc(finished),
+            "--lead-time-source",
+            "pr",
+            "--offline",
+        ])
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from_output(vec![], out);
+    assert_eq!(changes(&run.json()), want);
+
+    // store copy takes the cache along: --offline on the copy still knows.
+    let copy = tempfile::tempdir().unwrap();
+    let to = format!("sqlite:{}", copy.path().join("copy.db").display());
+    dm.run_raw(&["store", "copy", "--from", &dm.store_url(), "--to", &to])
+        .assert_ok();
+    let copied = dm.with_store(&to);
+    let job = Job::new(&copied, &ci, github_env(&forge));
+    let asked = forge.asked().len();
+    job.deploy("copied", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let v = job
+        .deploy(
+            "copied",
+            2,
+            &h.head,
+            finished,
+            &[&pr[..], &["--offline"]].concat(),
+        )
+        .json();
+    assert_eq!(changes(&v), want);
+    assert_eq!(forge.asked().len(), asked);
+
+    // A workflow of another repository that checks this one out: the
+    // checkout's pull requests are read, and said so.
+    h.work.git_in(
+        &ci,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://github.com/acme/api.git",
+        ],
+    );
+    let other = Dm::default();
+    let mut env = github_env(&forge);
+    for (k, v) in env.iter_mut() {
+        if k == "GITHUB_REPOSITORY" {
+            *v = "acme/deploy-config".into();
+        }
+    }
+    let job = Job::new(&other, &ci, env);
+    job.deploy("production", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy("production", 2, &h.head, finished, &pr);
+    assert_eq!(changes(&run.json()), want);
+    assert!(
+        run.stderr
+            .contains("the checkout is acme/api, not GITHUB_REPOSITORY acme/deploy-config"),
+        "{run:#?}"
+    );
+
+    // A token in the API URL is never shown.
+    let mut env = github_env(&forge);
+    for (k, v) in env.iter_mut() {
+        if k == "GITHUB_API_URL" {
+            *v = v.replace("http://", "http://x-access-token:ghs-in-the-url-0000@");
+        }
+        if k == "GITHUB_REPOSITORY" {
+            *v = "acme/nope".into();
+        }
+    }
+    h.work
+        .git_in(&ci, &["remote", "set-url", "origin", "/nowhere"]);
+    let fresh = Dm::default();
+    let job = Job::new(&fresh, &ci, env);
+    job.deploy("staging", 1, &h.init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy("staging", 2, &h.head, finished, &pr);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("acme/nope"), "{run:#?}");
+    assert!(!run.stderr.contains("ghs-in-the-url-0000"), "{run:#?}");
 }

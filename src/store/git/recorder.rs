@@ -166,6 +166,9 @@ impl ReadTx for Recorder<'_> {
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
         self.inner.pull_commits(shas)
     }
+    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+        self.inner.sources_state()
+    }
 }
 
 impl WriteTx for Recorder<'_> {

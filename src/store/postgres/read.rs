@@ -636,6 +636,30 @@ impl ReadTx for Tx<'_> {
         .transpose()
     }
 
+    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+        let cursors = self
+            .query(
+                "SELECT source, value FROM cursors ORDER BY source",
+                &[],
+                "read the cursors",
+            )?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let shas = self
+            .query(
+                "SELECT sha FROM pull_commits ORDER BY sha",
+                &[],
+                "read the cached pull request commits",
+            )?
+            .iter()
+            .map(|r| get(r, 0))
+            .collect::<Result<Vec<String>, StoreError>>()?;
+        let mut pulls = self.pull_commits(&shas)?;
+        pulls.sort_by(|a, b| a.sha.cmp(&b.sha));
+        Ok((cursors, pulls))
+    }
+
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
         let rows = self.query(
             "SELECT sha, forge, number, commits FROM pull_commits WHERE sha = ANY($1)",

@@ -467,6 +467,27 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("read an import cursor"))
     }
 
+    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+        const WHAT: &str = "read the cursors and the cached pull request commits";
+        let cursors = self
+            .conn
+            .prepare("SELECT source, value FROM cursors ORDER BY source")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(self.err(WHAT))?;
+        let shas = self
+            .conn
+            .prepare("SELECT sha FROM pull_commits ORDER BY sha")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(self.err(WHAT))?;
+        Ok((cursors, self.pull_commits(&shas)?))
+    }
+
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
         const WHAT: &str = "read the cached pull request commits";
         let mut stmt = self
