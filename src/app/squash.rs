@@ -330,6 +330,25 @@ mod tests {
                 .unwrap();
             got.sort_by(|a, b| a.sha.cmp(&b.sha));
             assert_eq!(got, [again.clone(), none.clone()]);
+            // All of it, with the cursors, for `store copy`.
+            store
+                .write(&mut |tx| Ok(tx.set_cursor("pagerduty x", "2026-01-01T00:00:00Z")?))
+                .unwrap();
+            let mut state = crate::store::SourcesState::default();
+            store
+                .read(&mut |tx| {
+                    state = tx.sources_state()?;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(
+                state.cursors,
+                [(
+                    "pagerduty x".to_string(),
+                    "2026-01-01T00:00:00Z".to_string()
+                )]
+            );
+            assert_eq!(state.pull_commits, [again.clone(), none.clone()]);
         }
         let dir = tempfile::tempdir().unwrap();
         let mut sqlite = SqliteStore::open(&dir.path().join("s.db"), Access::ReadWrite).unwrap();

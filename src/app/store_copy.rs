@@ -22,7 +22,7 @@
 use serde::Serialize;
 
 use crate::event::{Deployment, Incident, TestRun};
-use crate::store::{ReadTx, Store, StoreError, StoreUrl, StoredResult, WriteTx};
+use crate::store::{ReadTx, SourcesState, Store, StoreError, StoreUrl, StoredResult, WriteTx};
 use crate::{Error, Result};
 
 /// Events per write transaction (not for a git destination: one write).
@@ -210,12 +210,15 @@ pub fn copy(
 /// The import cursors and the cached squash commits, in one write: what
 /// the destination lacks (a cursor it keeps is its own, newer one).
 fn copy_sources_state(from: &mut dyn Store, to: &mut dyn Store) -> Result<()> {
-    let mut state = (Vec::new(), Vec::new());
+    let mut state = SourcesState::default();
     from.read(&mut |tx| {
         state = tx.sources_state()?;
         Ok(())
     })?;
-    let (cursors, pulls) = state;
+    let SourcesState {
+        cursors,
+        pull_commits: pulls,
+    } = state;
     if cursors.is_empty() && pulls.is_empty() {
         return Ok(());
     }

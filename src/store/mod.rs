@@ -335,7 +335,15 @@ pub trait ReadTx {
     /// What the imports and lookups keep beside the events (`store copy`
     /// takes it along): every cursor (source, value) and every cached
     /// squash commit, sorted.
-    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError>;
+    fn sources_state(&self) -> Result<SourcesState, StoreError>;
+}
+
+/// What the imports and lookups keep beside the events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourcesState {
+    /// Each import's cursor: (source, value).
+    pub cursors: Vec<(String, String)>,
+    pub pull_commits: Vec<PullCommits>,
 }
 
 /// A squash commit's pull or merge request and its original commits, as

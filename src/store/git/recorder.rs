@@ -9,7 +9,8 @@ use crate::event::{Deployment, Incident, TestRun};
 use crate::junit::{Entry, OwnedEntry, TestHistory};
 use crate::metrics::Window;
 use crate::store::{
-    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult, WriteTx,
+    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, SourcesState, StoreError,
+    StoredResult, WriteTx,
 };
 
 /// The ids written through a [`Recorder`], and the test runs whole.
@@ -166,7 +167,7 @@ impl ReadTx for Recorder<'_> {
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
         self.inner.pull_commits(shas)
     }
-    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+    fn sources_state(&self) -> Result<SourcesState, StoreError> {
         self.inner.sources_state()
     }
 }

@@ -20,8 +20,8 @@ use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::results::from_sql_count;
 use crate::store::{
-    Ahead, DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult,
-    TestResult,
+    Ahead, DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, SourcesState, StoreError,
+    StoredResult, TestResult,
 };
 
 fn to_ref(r: &Row) -> Result<DeploymentRef, StoreError> {
@@ -636,7 +636,7 @@ impl ReadTx for Tx<'_> {
         .transpose()
     }
 
-    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+    fn sources_state(&self) -> Result<SourcesState, StoreError> {
         let cursors = self
             .query(
                 "SELECT source, value FROM cursors ORDER BY source",
@@ -657,7 +657,10 @@ impl ReadTx for Tx<'_> {
             .collect::<Result<Vec<String>, StoreError>>()?;
         let mut pulls = self.pull_commits(&shas)?;
         pulls.sort_by(|a, b| a.sha.cmp(&b.sha));
-        Ok((cursors, pulls))
+        Ok(SourcesState {
+            cursors,
+            pull_commits: pulls,
+        })
     }
 
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {

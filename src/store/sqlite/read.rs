@@ -10,8 +10,8 @@ use crate::event::{Change, Deployment, Incident, LeadTimeNote, Remediation, Stri
 use crate::junit::TestHistory;
 use crate::metrics::{DeploymentFact, IncidentFact, Window};
 use crate::store::{
-    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, StoreError, StoredResult,
-    TestResult,
+    DeploymentRef, FlakyAtSha, PullCommits, ReadTx, ReportFacts, SourcesState, StoreError,
+    StoredResult, TestResult,
 };
 use crate::time::{from_millis, to_millis};
 
@@ -467,7 +467,7 @@ impl ReadTx for Tx<'_> {
             .map_err(self.err("read an import cursor"))
     }
 
-    fn sources_state(&self) -> Result<(Vec<(String, String)>, Vec<PullCommits>), StoreError> {
+    fn sources_state(&self) -> Result<SourcesState, StoreError> {
         const WHAT: &str = "read the cursors and the cached pull request commits";
         let cursors = self
             .conn
@@ -485,7 +485,10 @@ impl ReadTx for Tx<'_> {
                     .collect::<rusqlite::Result<Vec<String>>>()
             })
             .map_err(self.err(WHAT))?;
-        Ok((cursors, self.pull_commits(&shas)?))
+        Ok(SourcesState {
+            cursors,
+            pull_commits: self.pull_commits(&shas)?,
+        })
     }
 
     fn pull_commits(&self, shas: &[String]) -> Result<Vec<PullCommits>, StoreError> {
