@@ -5,6 +5,8 @@
 
 #![allow(clippy::print_stdout)]
 
+#[path = "support/bench_env.rs"]
+mod bench_env;
 #[path = "../tests/it/server.rs"]
 mod server;
 
@@ -20,12 +22,7 @@ use server::{Reply, Server};
 const EVENTS: usize = 10_000;
 
 fn main() {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "dorameter"])
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success());
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/dorameter");
+    let bin = bench_env::release_binary();
 
     let accepted = Arc::new(AtomicU64::new(0));
     let a = accepted.clone();

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use bench_env::{env_num, median, rfc};
+use bench_env::{env_num, median, release_binary, rfc};
 use serde_json::{Value, json};
 use server::{Reply, Server};
 
@@ -54,13 +54,8 @@ fn incident(example: &Value, n: usize, created: i64) -> Value {
 }
 
 fn main() {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "dorameter"])
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success());
+    let bin = release_binary();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = root.join("target/release/dorameter");
     let n = env_num("IMPORT_BENCH_INCIDENTS", 10_000);
     let runs = env_num("IMPORT_BENCH_RUNS", 5);
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use bench_env::{env_num, median, rfc};
+use bench_env::{env_num, median, release_binary, rfc};
 use serde_json::{Value, json};
 use server::{Reply, Server};
 
@@ -107,13 +107,8 @@ fn originals(example: &Value, k: usize, start: i64) -> String {
 }
 
 fn main() {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "dorameter"])
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success());
+    let bin = release_binary();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = root.join("target/release/dorameter");
     let n = env_num("PR_BENCH_MERGES", 1000);
     let runs = env_num("PR_BENCH_RUNS", 5);
     let start = NOW - 30 * 86_400;

@@ -16,6 +16,16 @@ pub fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Builds the release binary and gives its path.
+pub fn release_binary() -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "dorameter"])
+        .status()
+        .expect("cargo build --release");
+    assert!(status.success());
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/dorameter")
+}
+
 /// The median of timed runs.
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

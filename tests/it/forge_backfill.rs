@@ -309,10 +309,6 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     );
 
     // What the stand-in served follows GitHub's published schemas.
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/node/node_modules/@octokit/openapi/generated/api.github.com.json")
-        .display()
-        .to_string();
     let all: Vec<(&str, String)> = served
         .lock()
         .unwrap()
@@ -320,28 +316,23 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
         .chain(served_r.lock().unwrap().iter())
         .cloned()
         .collect();
-    for (kind, pointer) in [
-        (
-            "deployments",
-            "#/paths/~1repos~1{owner}~1{repo}~1deployments/get/responses/200",
-        ),
-        (
-            "statuses",
-            "#/paths/~1repos~1{owner}~1{repo}~1deployments~1{deployment_id}~1statuses/get/responses/200",
-        ),
-        (
-            "releases",
-            "#/paths/~1repos~1{owner}~1{repo}~1releases/get/responses/200",
-        ),
-    ] {
-        let bodies: Vec<String> = all
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, b)| b.clone())
-            .collect();
-        assert!(!bodies.is_empty(), "{kind}");
-        crate::incident_import::check_bodies(&spec, pointer, &bodies);
-    }
+    crate::incident_import::check_github_bodies(
+        &all,
+        &[
+            (
+                "deployments",
+                "#/paths/~1repos~1{owner}~1{repo}~1deployments/get/responses/200",
+            ),
+            (
+                "statuses",
+                "#/paths/~1repos~1{owner}~1{repo}~1deployments~1{deployment_id}~1statuses/get/responses/200",
+            ),
+            (
+                "releases",
+                "#/paths/~1repos~1{owner}~1{repo}~1releases/get/responses/200",
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -113,6 +113,25 @@ pub(crate) fn check_bodies(spec: &str, pointer: &str, bodies: &[String]) {
     );
 }
 
+/// Validates what a GitHub stand-in served, by kind, against the operation
+/// `pointer` of `@octokit/openapi`'s description: each kind must have been
+/// served at least once.
+pub(crate) fn check_github_bodies(served: &[(&str, String)], kinds: &[(&str, &str)]) {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tools/node/node_modules/@octokit/openapi/generated/api.github.com.json")
+        .display()
+        .to_string();
+    for (kind, pointer) in kinds {
+        let bodies: Vec<String> = served
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, b)| b.clone())
+            .collect();
+        assert!(!bodies.is_empty(), "{kind}");
+        check_bodies(&spec, pointer, &bodies);
+    }
+}
+
 // ------------------------------------------------------------- PagerDuty
 
 /// One PagerDuty incident, PagerDuty's documented example with these

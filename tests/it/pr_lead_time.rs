@@ -525,29 +525,20 @@ fn squash_merges_count_their_pull_requests_commits_once_asked_then_cached() {
     assert!(run.stderr.contains("--offline"), "{run:#?}");
 
     // What the stand-in served follows GitHub's published schemas.
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/node/node_modules/@octokit/openapi/generated/api.github.com.json")
-        .display()
-        .to_string();
     let served = forge.served.lock().unwrap().clone();
-    for (kind, pointer) in [
-        (
-            "pull-commits",
-            "#/paths/~1repos~1{owner}~1{repo}~1pulls~1{pull_number}~1commits/get/responses/200",
-        ),
-        (
-            "commit-pulls",
-            "#/paths/~1repos~1{owner}~1{repo}~1commits~1{commit_sha}~1pulls/get/responses/200",
-        ),
-    ] {
-        let bodies: Vec<String> = served
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, b)| b.clone())
-            .collect();
-        assert!(!bodies.is_empty(), "{kind}");
-        crate::incident_import::check_bodies(&spec, pointer, &bodies);
-    }
+    crate::incident_import::check_github_bodies(
+        &served,
+        &[
+            (
+                "pull-commits",
+                "#/paths/~1repos~1{owner}~1{repo}~1pulls~1{pull_number}~1commits/get/responses/200",
+            ),
+            (
+                "commit-pulls",
+                "#/paths/~1repos~1{owner}~1{repo}~1commits~1{commit_sha}~1pulls/get/responses/200",
+            ),
+        ],
+    );
 }
 
 #[test]
