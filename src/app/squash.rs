@@ -19,6 +19,9 @@ use crate::git::{Commit, Repo, RequestRef, WalkOutcome};
 use crate::sources::pulls::{Forge, Pulls};
 use crate::store::{OriginalCommit, PullCommits, ReadTx};
 
+/// GitHub lists a pull request's first 250 commits, no more.
+const GITHUB_LISTS_AT_MOST: usize = 250;
+
 /// The squash commits of a deployment and what counts in their place.
 #[derive(Clone, Debug, Default)]
 pub struct Squashes {
@@ -160,7 +163,15 @@ pub fn resolve(
             continue;
         };
         match p.originals(&c.sha, c.number) {
-            Ok(Some(found)) => out.squashes.fetched.push(found),
+            Ok(Some(found)) => {
+                if p.forge() == Forge::GitHub && found.commits.len() >= GITHUB_LISTS_AT_MOST {
+                    out.warnings.push(format!(
+                        "pull request #{} lists {GITHUB_LISTS_AT_MOST} commits, as many as GitHub lists: any later ones are not counted",
+                        found.number.unwrap_or(c.number)
+                    ));
+                }
+                out.squashes.fetched.push(found);
+            }
             Ok(None) => {
                 unanswered += 1;
                 out.warnings.push(format!(

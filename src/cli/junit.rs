@@ -312,6 +312,15 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let events = stored.into_iter().map(SinkEvent::TestRun).collect();
     let code = failing.as_ref().map_or(settled, |f| f.code);
     let code = ctx.emit(&settings, repo.as_ref(), events, code)?;
+    // Every non-zero exit says why: under --strict, the events that did
+    // not get through.
+    let failing = failing.or_else(|| {
+        (code == exit::SINK).then(|| Failing {
+            code,
+            why: "a sink did not take the test run, or the git store kept it in its spool (--strict; see the warnings above)".into(),
+            hint: None,
+        })
+    });
     // Last on stderr, whatever `--quiet` says: the reason for the exit code.
     if let Some(f) = failing {
         writeln!(ctx.stderr, "error: {}", terminal(&f.why))?;

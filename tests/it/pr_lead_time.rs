@@ -1092,3 +1092,39 @@ fn the_walkthrough_s_findings() {
     assert!(run.stderr.contains("acme/nope"), "{run:#?}");
     assert!(!run.stderr.contains("ghs-in-the-url-0000"), "{run:#?}");
 }
+
+/// GitHub lists at most 250 commits of a pull request: one that reaches
+/// that many is counted as listed, and the user is told.
+#[test]
+fn a_pull_request_at_github_s_250_commits_is_said_so() {
+    let t0 = NOW - 10 * DAY;
+    let mut work = Repo::new();
+    let init = work.commit_at("init", t0);
+    let head = work.commit_at("Giant refactor (#20)", t0 + DAY);
+    let mut requests = HashMap::new();
+    requests.insert(20, made_up(0x20, 250, t0 - 5 * DAY));
+    let forge = Forge::github(Holds {
+        requests,
+        ..Holds::default()
+    });
+    let (_ci, ci) = ci_clone(&work);
+    let dm = Dm::default();
+    let job = Job::new(&dm, &ci, github_env(&forge));
+    let finished = NOW - 5 * DAY;
+    job.deploy("production", 1, &init, finished - DAY, &[])
+        .assert_ok();
+    let run = job.deploy(
+        "production",
+        2,
+        &head,
+        finished,
+        &["--lead-time-source", "pr"],
+    );
+    let v = run.json();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 250);
+    assert!(
+        run.stderr
+            .contains("pull request #20 lists 250 commits, as many as GitHub lists"),
+        "{run:#?}"
+    );
+}

@@ -326,6 +326,23 @@ fn junit_gates_exit_3() {
         run.stderr.contains("failures, errors, flaky, nothing"),
         "{run:#?}"
     );
+    // Under --strict, a sink that did not take the test run is exit 5,
+    // said on the last line too.
+    let down = crate::server::Server::start(|_| crate::server::Reply::status(503, "down"));
+    let run = dm.run_with_env(
+        &[
+            ("DORAMETER_SINK_RETRIES", "0"),
+            ("DORAMETER_SINKS", &format!("webhook:{}", down.url("/hook"))),
+        ],
+        &["--strict", "junit", "green.xml", "--service", "api"],
+    );
+    run.assert_no_panic();
+    assert_eq!(run.code, 5, "{run:#?}");
+    let last = run.stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: a sink did not take the test run"),
+        "{run:#?}"
+    );
     // The gates apply when storing too.
     let run = dm.run(&[
         "junit",
