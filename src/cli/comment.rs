@@ -114,7 +114,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     let paths = settings.service_paths(&req.service)?;
     let change = ci.and_then(|c| comment::change_view(c, repo.as_ref(), paths.as_ref(), req.now));
     let body = comment::body(&req, &gathered, change.as_ref());
-    step_summary(ctx, &settings, &body)?;
+    ctx.step_summary(&settings, "the comment", &body)?;
     let outcome = if args.dry_run {
         Outcome::new(&req, &gathered, &body, Action::DryRun)
     } else {
@@ -133,23 +133,6 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     show(ctx, &settings, &outcome, &body)?;
     ctx.github_outputs(&settings, &outputs(&outcome))?;
     Ok(exit::OK)
-}
-
-/// Appends the body to `$GITHUB_STEP_SUMMARY` when set.
-fn step_summary(ctx: &mut Context<'_>, s: &Settings, body: &str) -> Result<()> {
-    let Some(path) = ctx
-        .env
-        .get(ev::GITHUB_STEP_SUMMARY)
-        .filter(|p| !p.is_empty())
-    else {
-        return Ok(());
-    };
-    let summary = std::path::PathBuf::from(path);
-    if let Err(e) = crate::ci::github::append_to_file(&summary, &format!("{body}\n")) {
-        let text = format!("could not append the comment to GITHUB_STEP_SUMMARY ({e})");
-        ctx.warn(s, &text)?;
-    }
-    Ok(())
 }
 
 /// Prints the outcome in the chosen format.

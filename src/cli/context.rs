@@ -373,6 +373,25 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// Appends Markdown to `$GITHUB_STEP_SUMMARY` when set (the job's
+    /// summary page on GitHub Actions); a file it cannot write is a
+    /// warning, naming `what` was to go there.
+    pub fn step_summary(&mut self, settings: &Settings, what: &str, markdown: &str) -> Result<()> {
+        let Some(path) = self
+            .env
+            .get(ev::GITHUB_STEP_SUMMARY)
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(());
+        };
+        let summary = std::path::PathBuf::from(path);
+        if let Err(e) = crate::ci::github::append_to_file(&summary, &format!("{markdown}\n")) {
+            let text = format!("could not append {what} to GITHUB_STEP_SUMMARY ({e})");
+            self.warn(settings, &text)?;
+        }
+        Ok(())
+    }
+
     pub fn info(&mut self, settings: &Settings, text: &str) -> Result<()> {
         if settings.verbose > 0 && !settings.quiet {
             writeln!(self.stderr, "{}", crate::render::escape::terminal(text))?;

@@ -306,6 +306,12 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         _ => ctx.out(&render::junit_table(&view))?,
     }
     github_annotations(ctx, &settings, &ingested.summary)?;
+    // The job's summary page shows the run by itself (issue 15).
+    ctx.step_summary(
+        &settings,
+        "the test results",
+        &render::junit_markdown(&view),
+    )?;
     let json = serde_json::to_string(&view).unwrap_or_default();
     ctx.github_outputs(&settings, &[(crate::ci::github::outputs::JSON, json)])?;
     let failing = gate(&fail_on, &ingested);

@@ -567,3 +567,44 @@ fn junit_and_flaky_usage_errors_exit_2() {
     let run = dm.run(&["junit", "good.xml"]);
     run.assert_usage_error("--service");
 }
+
+/// On GitHub Actions `junit` writes the job's summary page by itself: the
+/// counts, the failing tests with their first message line, the flaky
+/// ones; a test name cannot break the table.
+#[test]
+fn junit_writes_the_github_step_summary() {
+    let dm = Dm::default();
+    write(
+        &dm,
+        "mixed.xml",
+        report(&[("ok", "P"), ("bad | name", "F"), ("wobbly", "FP")]),
+    );
+    let summary = dm.dir.path().join("step-summary.md");
+    std::fs::write(&summary, "# earlier step\n").unwrap();
+    let summary_s = summary.display().to_string();
+    let run = dm.run_with_env(
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/api"),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("GITHUB_RUN_ID", "7"),
+            ("GITHUB_STEP_SUMMARY", &summary_s),
+        ],
+        &["junit", "mixed.xml", "--dry-run"],
+    );
+    run.assert_ok();
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("# earlier step\n"), "appended: {text}");
+    assert!(text.contains("### Test results"), "{text}");
+    assert!(text.contains("| 1 | 3 | 4 | 2 | 1 | 0 | 0 | 1 |"), "{text}");
+    assert!(
+        text.contains("| c::bad \\| name | failed | assertion failed |"),
+        "{text}"
+    );
+    assert!(text.contains("| c::wobbly | 2 | 1 |"), "{text}");
+    assert_tables_intact(&text);
+    // Elsewhere, no summary file is touched.
+    let run = dm.run(&["junit", "mixed.xml", "--dry-run"]);
+    run.assert_ok();
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), text);
+}
