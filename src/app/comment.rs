@@ -21,7 +21,7 @@ use crate::git::{PathFilter, Repo, WalkOutcome};
 use crate::http::HttpSettings;
 use crate::metrics::{BandTable, Level, Report, Window, compute_with_failures};
 use crate::render::{
-    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_LISTED, WeekView,
+    ChangeView, CommentView, CommitView, FailingLine, FlakyLine, FlakySource, MAX_LISTED, WeekView,
     comment_markdown,
 };
 use crate::store::Store;
@@ -62,23 +62,48 @@ pub struct Gathered {
     pub failures: Vec<Failure>,
     pub flaky: Vec<FlakyLine>,
     pub flaky_source: FlakySource,
+    /// The failing tests of `--junit`'s reports, and how many there are.
+    pub failing: Vec<FailingLine>,
+    pub failing_count: u64,
     /// The `--junit` patterns, when none matched a file.
     pub junit_unmatched: Vec<String>,
 }
 
-/// The flaky tests of this pipeline's reports.
-pub fn flaky_from_reports(files: &[ReportFile], cwd: &Path) -> Result<Vec<FlakyLine>> {
+/// What this pipeline's reports tell the comment.
+#[derive(Debug, Default)]
+pub struct ReportLines {
+    pub flaky: Vec<FlakyLine>,
+    /// The failing tests listed (the report's list may be cut).
+    pub failing: Vec<FailingLine>,
+    /// How many tests failed or errored.
+    pub failing_count: u64,
+}
+
+/// The flaky and failing tests of this pipeline's reports.
+pub fn from_reports(files: &[ReportFile], cwd: &Path) -> Result<ReportLines> {
     let ingested = super::junit::ingest(files, cwd, None)?;
-    Ok(ingested
-        .summary
-        .flaky
-        .into_iter()
-        .map(|f| FlakyLine {
-            id: f.id,
-            attempts: f.attempts,
-            failures: f.failures,
-        })
-        .collect())
+    let s = ingested.summary;
+    Ok(ReportLines {
+        failing_count: s.failed + s.errored,
+        flaky: s
+            .flaky
+            .into_iter()
+            .map(|f| FlakyLine {
+                id: f.id,
+                attempts: f.attempts,
+                failures: f.failures,
+            })
+            .collect(),
+        failing: s
+            .failures
+            .into_iter()
+            .map(|f| FailingLine {
+                id: f.id,
+                outcome: f.outcome.as_str(),
+                message: f.message,
+            })
+            .collect(),
+    })
 }
 
 /// What `--junit` gave.
@@ -86,8 +111,8 @@ pub fn flaky_from_reports(files: &[ReportFile], cwd: &Path) -> Result<Vec<FlakyL
 pub enum JunitInput {
     /// Not given: the flaky tests of the test runs stored for the commit.
     NotGiven,
-    /// The flaky tests of the reports read.
-    Read(Vec<FlakyLine>),
+    /// The flaky and failing tests of the reports read.
+    Read(ReportLines),
     /// Given, but no file matched: the comment is posted and says so.
     NoneMatched(Vec<String>),
 }
@@ -98,7 +123,7 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
     let (from_reports, junit_unmatched) = match junit {
         JunitInput::NotGiven => (None, Vec::new()),
         JunitInput::Read(lines) => (Some(lines), Vec::new()),
-        JunitInput::NoneMatched(patterns) => (Some(Vec::new()), patterns),
+        JunitInput::NoneMatched(patterns) => (Some(ReportLines::default()), patterns),
     };
     let current = Window {
         since: req.now - req.span,
@@ -180,12 +205,23 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         }
         Ok(())
     })?;
-    let (flaky, flaky_source) = match from_reports {
+    let (lines, flaky_source) = match from_reports {
         Some(lines) if !junit_unmatched.is_empty() => (lines, FlakySource::NoReportMatched),
         Some(lines) => (lines, FlakySource::Reports),
-        None if req.sha.is_some() => (from_store, FlakySource::Store),
-        None => (Vec::new(), FlakySource::Unknown),
+        None if req.sha.is_some() => (
+            ReportLines {
+                flaky: from_store,
+                ..ReportLines::default()
+            },
+            FlakySource::Store,
+        ),
+        None => (ReportLines::default(), FlakySource::Unknown),
     };
+    let ReportLines {
+        flaky,
+        failing,
+        failing_count,
+    } = lines;
     let mut reports = reports.into_iter();
     let (Some(current), Some(previous)) = (reports.next(), reports.next()) else {
         return Err(Error::internal(
@@ -200,6 +236,8 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         failures,
         flaky,
         flaky_source,
+        failing,
+        failing_count,
         junit_unmatched,
     })
 }
@@ -217,6 +255,8 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         change,
         flaky: &g.flaky,
         flaky_source: g.flaky_source,
+        failing: &g.failing,
+        failing_count: g.failing_count,
         junit_unmatched: &g.junit_unmatched,
     })
 }

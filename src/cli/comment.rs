@@ -50,7 +50,7 @@ pub struct CommentArgs {
     /// Window ending now, compared with the window before it [default: 30d]
     #[arg(long, env = ev::WINDOW, value_name = "DURATION")]
     pub window: Option<String>,
-    /// This pipeline's JUnit reports, for its flaky tests (files, directories or globs)
+    /// This pipeline's JUnit reports, for its failing and flaky tests (files, directories or globs)
     #[arg(long, env = ev::COMMENT_JUNIT, value_name = "FILE|GLOB", num_args = 1.., value_delimiter = ',')]
     pub junit: Vec<String>,
     /// Print the comment body instead of posting it
@@ -183,9 +183,7 @@ fn junit_input(ctx: &mut Context<'_>, s: &Settings, args: &CommentArgs) -> Resul
     }
     let hint = "check --junit (DORAMETER_COMMENT_JUNIT) relative to the working directory";
     match find_reports(&ctx.cwd, &junit, hint) {
-        Ok(files) => Ok(JunitInput::Read(comment::flaky_from_reports(
-            &files, &ctx.cwd,
-        )?)),
+        Ok(files) => Ok(JunitInput::Read(comment::from_reports(&files, &ctx.cwd)?)),
         Err(Error::NoInput { message, hint }) => {
             let e = Error::NoInput {
                 message: format!("{message}; the comment says so"),

@@ -76,6 +76,21 @@ pub struct FlakyLine {
     pub failures: u32,
 }
 
+/// A failing test of this pipeline's reports: its last outcome and the
+/// first line of its message.
+#[derive(Clone, Debug)]
+pub struct FailingLine {
+    pub id: String,
+    /// `failed` or `errored`.
+    pub outcome: &'static str,
+    pub message: Option<String>,
+}
+
+/// More failing tests than this are listed inside a collapsed block.
+const FAILING_OPEN: usize = 5;
+/// The most characters of a failure message's first line shown.
+const MESSAGE_CHARS: usize = 200;
+
 /// Where the comment's flaky tests come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlakySource {
@@ -106,6 +121,10 @@ pub struct CommentView<'a> {
     pub change: Option<&'a ChangeView>,
     pub flaky: &'a [FlakyLine],
     pub flaky_source: FlakySource,
+    /// The failing tests of this pipeline's reports (`--junit`), and how
+    /// many there are (the list may be cut).
+    pub failing: &'a [FailingLine],
+    pub failing_count: u64,
     /// The `--junit` patterns, when none matched a file.
     pub junit_unmatched: &'a [String],
 }
@@ -610,6 +629,50 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
         }
     }
 
+    if v.flaky_source == FlakySource::Reports {
+        out.push_str("\n#### Failing tests in this pipeline\n\n");
+        if v.failing_count == 0 {
+            out.push_str("None.\n");
+        } else {
+            let collapsed = v.failing_count as usize > FAILING_OPEN;
+            if collapsed {
+                out.push_str(&format!(
+                    "<details><summary>{}</summary>\n\n",
+                    super::count(v.failing_count, "failing test")
+                ));
+            }
+            for f in v.failing.iter().take(limit) {
+                let first = f
+                    .message
+                    .as_deref()
+                    .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+                    .map(|l| {
+                        let mut cut: String = l.chars().take(MESSAGE_CHARS).collect();
+                        if cut.len() < l.len() {
+                            cut.push('…');
+                        }
+                        format!(": {}", markdown(&cut))
+                    })
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "- {} ({}){first}\n",
+                    markdown(&short(&f.id)),
+                    f.outcome
+                ));
+            }
+            let listed = v.failing.len().min(limit) as u64;
+            if v.failing_count > listed {
+                out.push_str(&format!(
+                    "- … and {} more (see the job log)\n",
+                    v.failing_count - listed
+                ));
+            }
+            if collapsed {
+                out.push_str("\n</details>\n");
+            }
+        }
+    }
+
     out.push_str(match v.flaky_source {
         FlakySource::Store => "\n#### Flaky tests in this commit's recorded test runs\n\n",
         _ => "\n#### Flaky tests in this pipeline\n\n",
@@ -789,6 +852,8 @@ mod tests {
             change: None,
             flaky: &[],
             flaky_source: FlakySource::Reports,
+            failing: &[],
+            failing_count: 0,
             junit_unmatched: &[],
         }
     }
@@ -985,6 +1050,8 @@ mod tests {
             env: &hostile,
             change: Some(&change),
             flaky: &flaky,
+            failing: &[],
+            failing_count: 0,
             ..view(&r, &w, &f)
         };
         let body = comment_markdown(&v);

@@ -14,8 +14,9 @@ mod mermaid;
 mod report;
 
 pub use comment::{
-    ChangeView, CommentView, CommitView, FlakyLine, FlakySource, MAX_BODY as MAX_COMMENT_BODY,
-    MAX_CHART_WEEKS, MAX_LISTED, WeekView, comment_markdown, marker as comment_marker, sparkline,
+    ChangeView, CommentView, CommitView, FailingLine, FlakyLine, FlakySource,
+    MAX_BODY as MAX_COMMENT_BODY, MAX_CHART_WEEKS, MAX_LISTED, WeekView, comment_markdown,
+    marker as comment_marker, sparkline,
 };
 pub use deploy::{DeploymentView, LeadTimeView, deployment_markdown, deployment_table};
 pub use deployments::{

@@ -548,6 +548,117 @@ fn dry_run_markdown_is_inert_with_hostile_test_names() {
     );
 }
 
+/// A report of failing (and errored) tests with these names and messages.
+fn failing_file(dir: &Path, tests: &[(&str, &str, &str)]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\n', "&#10;")
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<testsuite name=\"s\">\n<testcase classname=\"c\" name=\"green\"/>\n",
+    );
+    for (name, kind, message) in tests {
+        xml.push_str(&format!(
+            "<testcase classname=\"c\" name=\"{}\"><{kind} message=\"{}\">stack</{kind}></testcase>\n",
+            esc(name),
+            esc(message)
+        ));
+    }
+    xml.push_str("</testsuite>\n");
+    let path = dir.join("failing.xml");
+    std::fs::write(&path, xml).unwrap();
+    path.display().to_string()
+}
+
+/// The comment lists this pipeline's failing tests with the first line of
+/// their message (issue 15), inert whatever the names and messages say,
+/// collapsed when there are many.
+#[test]
+fn the_comment_lists_the_failing_tests_with_their_first_message_line() {
+    let dm = Dm::default();
+    let file = failing_file(
+        dm.dir.path(),
+        &[
+            (
+                "checkout total",
+                "failure",
+                "\n  expected 3 but was 4\n  at Cart.total(Cart.java:42)",
+            ),
+            (
+                "db | pool",
+                "error",
+                "Connection refused <!-- @org/team ::error::x",
+            ),
+        ],
+    );
+    let run = plain(
+        &dm,
+        &[],
+        &["comment", "--service", "api", "--dry-run", "--junit", &file],
+    );
+    run.assert_ok();
+    let body = &run.stdout;
+    let section = body
+        .split("#### Failing tests in this pipeline")
+        .nth(1)
+        .and_then(|s| s.split("####").next())
+        .unwrap_or_else(|| panic!("{body}"));
+    let items: Vec<&str> = section.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(
+        items,
+        [
+            "- c::checkout total (failed): expected 3 but was 4",
+            "- c::db \\| pool (errored): Connection refused &lt;\\!\\-\\- @\u{2060}org/team ::error::x",
+        ],
+        "{section}"
+    );
+    assert!(!section.contains("<details>"), "{section}");
+    assert_eq!(body.matches("<!--").count(), 1, "{body}");
+
+    // Many: collapsed, the first MAX listed, the rest counted.
+    let many: Vec<(String, &str, &str)> = (0..60)
+        .map(|i| (format!("t{i:02}"), "failure", "boom"))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = many.iter().map(|(n, k, m)| (n.as_str(), *k, *m)).collect();
+    let file = failing_file(dm.dir.path(), &refs);
+    let run = plain(
+        &dm,
+        &[],
+        &["comment", "--service", "api", "--dry-run", "--junit", &file],
+    );
+    run.assert_ok();
+    let section = run
+        .stdout
+        .split("#### Failing tests in this pipeline")
+        .nth(1)
+        .and_then(|s| s.split("####").next())
+        .unwrap()
+        .to_string();
+    assert!(
+        section.contains("<details><summary>60 failing tests</summary>"),
+        "{section}"
+    );
+    assert!(section.contains("</details>"), "{section}");
+    assert!(section.contains("more (see the job log)"), "{section}");
+
+    // All green: said so.
+    let file = failing_file(dm.dir.path(), &[]);
+    let run = plain(
+        &dm,
+        &[],
+        &["comment", "--service", "api", "--dry-run", "--junit", &file],
+    );
+    assert!(
+        run.stdout
+            .contains("#### Failing tests in this pipeline\n\nNone.\n"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn giant_flaky_list_stays_under_the_limit_with_the_marker() {
     let dm = Dm::default();
