@@ -43,6 +43,8 @@ pub struct CommentRequest {
     pub now: DateTime<Utc>,
     /// This pipeline's commit, for its stored test runs.
     pub sha: Option<String>,
+    /// This CI run's page, linked from the comment's footer.
+    pub run_url: Option<String>,
 }
 
 /// Everything the comment shows but the change.
@@ -258,6 +260,7 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         failing: &g.failing,
         failing_count: g.failing_count,
         junit_unmatched: &g.junit_unmatched,
+        run_url: req.run_url.as_deref(),
     })
 }
 

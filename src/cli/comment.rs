@@ -83,6 +83,7 @@ pub fn request(args: &CommentArgs, s: &Settings, repo: Option<&Repo>) -> Result<
         attribution_window: s.attribution_window(None)?.value,
         now: s.now,
         sha: s.ci.as_ref().and_then(|c| c.sha.clone()),
+        run_url: s.ci.as_ref().and_then(|c| c.pipeline_url.clone()),
     })
 }
 

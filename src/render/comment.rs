@@ -127,6 +127,8 @@ pub struct CommentView<'a> {
     pub failing_count: u64,
     /// The `--junit` patterns, when none matched a file.
     pub junit_unmatched: &'a [String],
+    /// This CI run's page (an http(s) URL the CI gave).
+    pub run_url: Option<&'a str>,
 }
 
 /// The hidden marker that finds our comment again. Service and env are
@@ -714,7 +716,20 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             ));
         }
     }
-    out.push_str("\n<sub>Posted by dorameter</sub>\n");
+    // An HTML block: Markdown is not read inside it, so the link is an
+    // anchor, its URL checked and escaped for the attribute.
+    let run = v
+        .run_url
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| {
+            format!(
+                " · <a href=\"{}\">this run</a>",
+                super::escape::html(u.as_str())
+            )
+        })
+        .unwrap_or_default();
+    out.push_str(&format!("\n<sub>Posted by dorameter{run}</sub>\n"));
     out
 }
 
@@ -854,6 +869,7 @@ mod tests {
             flaky_source: FlakySource::Reports,
             failing: &[],
             failing_count: 0,
+            run_url: None,
             junit_unmatched: &[],
         }
     }
@@ -1052,6 +1068,7 @@ mod tests {
             flaky: &flaky,
             failing: &[],
             failing_count: 0,
+            run_url: None,
             ..view(&r, &w, &f)
         };
         let body = comment_markdown(&v);

@@ -696,6 +696,38 @@ fn dry_run_appends_to_the_github_step_summary() {
     );
 }
 
+/// The footer links this CI run's page (issue 15), an anchor with its URL
+/// escaped for the attribute; no CI, no link.
+#[test]
+fn the_footer_links_the_run() {
+    let dm = Dm::default();
+    let gh = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/api\"><b>x"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_RUN_ID", "7"),
+        ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+    ];
+    let run = plain(&dm, &gh, &["comment", "--service", "api", "--dry-run"]);
+    run.assert_ok();
+    let footer = run.stdout.lines().last().unwrap_or("");
+    assert!(
+        footer.starts_with("<sub>Posted by dorameter · <a href=\"https://github.com/acme/api"),
+        "{footer}"
+    );
+    assert!(
+        footer.ends_with("/actions/runs/7\">this run</a></sub>"),
+        "{footer}"
+    );
+    assert!(!footer.contains("<b>"), "{footer}");
+    assert_eq!(footer.matches('"').count(), 2, "{footer}");
+    let run = plain(&dm, &[], &["comment", "--service", "api", "--dry-run"]);
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("<sub>Posted by dorameter</sub>")
+    );
+}
+
 #[test]
 fn trend_against_the_previous_window_and_weekly_sparkline() {
     let dm = Dm::default();
