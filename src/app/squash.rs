@@ -55,7 +55,8 @@ pub struct Resolved {
     pub failure: Option<ForgeError>,
 }
 
-/// The squash commits among a range's commits (merge commits apart) that
+/// The squash commits among a range's commits (`range`: their shas; merge
+/// commits apart) that
 /// name their request on `forge` (`None`: on either): GitHub's `Title (#12)` subject; on
 /// GitLab, a message naming `!12`, or the one commit a merge commit's
 /// `See merge request …!12` brought in (a squash in a project that merges
@@ -64,6 +65,7 @@ pub struct Resolved {
 pub fn candidates(
     repo: &Repo,
     commits: &[Commit],
+    range: &HashSet<&str>,
     merges: &[Commit],
     forge: Option<Forge>,
 ) -> Vec<Candidate> {
@@ -84,7 +86,6 @@ pub fn candidates(
         }
     }
     if gitlab {
-        let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
         for m in merges {
             let Some(RequestRef::MergeRequest(n)) = m.signals.request else {
                 continue;
@@ -143,7 +144,8 @@ pub fn resolve(
         Some(f) => repo.touching(walk.commits, f, Some(&walk.heads))?,
         None => walk.commits,
     };
-    let wanted = candidates(repo, &commits, &walk.merges, forge);
+    let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+    let wanted = candidates(repo, &commits, &range, &walk.merges, forge);
     if wanted.is_empty() {
         return Ok(out);
     }
@@ -201,7 +203,6 @@ pub fn resolve(
     }
     // An original commit the range holds itself (a one-commit request
     // merged as it was) is counted by the walk.
-    let range: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
     for p in known.iter().chain(&out.squashes.fetched) {
         if p.number.is_none() {
             continue;

@@ -47,22 +47,26 @@ pub struct ForgeArgs {
     pub repository: Option<String>,
 }
 
-/// The token: `--token`, else the source's own variable; and where it came
-/// from, for the hint when the API refuses it.
-pub fn token(
-    ctx: &Context<'_>,
-    api: Api,
-    forge: &ForgeArgs,
-) -> Result<(SecretString, &'static str)> {
-    use secrecy::ExposeSecret;
-    let names: &[&'static str] = match api {
+/// The API's own token variables, in the order they are read.
+pub fn token_variables(api: Api) -> &'static [&'static str] {
+    match api {
         Api::Pagerduty => &[ev::PAGERDUTY_TOKEN],
         Api::Github => &[ev::GITHUB_TOKEN],
         Api::Gitlab => &[ev::GITLAB_TOKEN, ev::GITLAB_TOKEN_FALLBACK],
-    };
+    }
+}
+
+/// The token `--token` (when the command has it) or the API's own
+/// variable gives, and where it came from, for the hint when the API
+/// refuses it; `None` when neither is set.
+pub fn find_token(
+    ctx: &Context<'_>,
+    api: Api,
+    forge: Option<&ForgeArgs>,
+) -> Option<(SecretString, &'static str)> {
+    use secrecy::ExposeSecret;
     if let Some(t) = forge
-        .token
-        .as_ref()
+        .and_then(|f| f.token.as_ref())
         .map(|t| t.0.expose_secret().to_string())
         .filter(|t| !t.trim().is_empty())
     {
@@ -73,16 +77,27 @@ pub fn token(
         } else {
             "--token"
         };
-        return Ok((SecretString::from(t), from));
+        return Some((SecretString::from(t), from));
     }
-    if let Some((name, t)) = names.iter().find_map(|n| {
+    token_variables(api).iter().find_map(|n| {
         ctx.env
             .get(*n)
             .filter(|t| !t.trim().is_empty())
-            .map(|t| (*n, t.clone()))
-    }) {
-        return Ok((SecretString::from(t), name));
+            .map(|t| (SecretString::from(t.clone()), *n))
+    })
+}
+
+/// The token: `--token`, else the source's own variable; and where it came
+/// from, for the hint when the API refuses it.
+pub fn token(
+    ctx: &Context<'_>,
+    api: Api,
+    forge: &ForgeArgs,
+) -> Result<(SecretString, &'static str)> {
+    if let Some((t, from)) = find_token(ctx, api, Some(forge)) {
+        return Ok((t, from));
     }
+    let names = token_variables(api);
     let job_token = if api == Api::Gitlab && ctx.env.contains_key("CI_JOB_TOKEN") {
         " (CI_JOB_TOKEN cannot list issues: create a project access token with read_api and store it as a masked CI/CD variable)"
     } else {

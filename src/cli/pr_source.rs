@@ -7,16 +7,14 @@
 //! each, with a warning.
 
 use clap::Args;
-use secrecy::{ExposeSecret, SecretString};
 
 use super::context::Context;
-use super::forge_args::{Api, Failed, ForgeArgs};
+use super::forge_args::{Api, Failed, ForgeArgs, find_token};
 use crate::app::deploy::DeployRequest;
 use crate::app::squash;
 use crate::ci::Provider;
 use crate::env_vars as ev;
 use crate::event::LeadTimeSource;
-use crate::forge::ForgeError;
 use crate::git::Repo;
 use crate::settings::{Settings, http_settings};
 use crate::sources::pulls::{Forge, Pulls};
@@ -101,25 +99,12 @@ impl PrSource {
         }
         let t = target?;
         notes.extend(t.note.clone());
-        let names: &[&'static str] = match t.forge {
-            Forge::GitHub => &[ev::GITHUB_TOKEN],
-            Forge::GitLab => &[ev::GITLAB_TOKEN, ev::GITLAB_TOKEN_FALLBACK],
+        let api = match t.forge {
+            Forge::GitHub => Api::Github,
+            Forge::GitLab => Api::Gitlab,
         };
-        let flag = given
-            .as_ref()
-            .and_then(|g| g.forge.token.as_ref())
-            .map(|t| t.0.expose_secret().to_string())
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| ("--token", SecretString::from(t)));
-        let found = flag.or_else(|| {
-            names.iter().find_map(|n| {
-                ctx.env
-                    .get(*n)
-                    .filter(|t| !t.trim().is_empty())
-                    .map(|t| (*n, SecretString::from(t.clone())))
-            })
-        });
-        let Some((token_from, token)) = found else {
+        let Some((token, token_from)) = find_token(ctx, api, given.as_ref().map(|g| g.forge))
+        else {
             let in_ci = s.ci.as_ref().map(|c| c.provider);
             let how = match (t.forge, in_ci) {
                 (Forge::GitHub, Some(Provider::GitHubActions)) => {
@@ -143,10 +128,7 @@ impl PrSource {
             ));
         };
         let failed = Failed {
-            api: match t.forge {
-                Forge::GitHub => Api::Github,
-                Forge::GitLab => Api::Gitlab,
-            },
+            api,
             token_from,
             check: format!(
                 "check the repository '{}' ({}) and the API {} ({})",
@@ -213,7 +195,7 @@ impl PrSource {
             &self.unasked,
         )?;
         if let Some(e) = resolved.failure {
-            if is_refusal(&e) {
+            if e.is_refusal() {
                 if let Some(f) = &self.failed {
                     return Err(f.error(e));
                 }
@@ -236,17 +218,6 @@ impl PrSource {
         });
         req.squashes = resolved.squashes;
         Ok((resolved.warnings, summary))
-    }
-}
-
-/// A refusal the user must fix, not a forge that is down.
-fn is_refusal(e: &ForgeError) -> bool {
-    match e {
-        ForgeError::Unauthorized { .. } | ForgeError::Forbidden { .. } | ForgeError::Url { .. } => {
-            true
-        }
-        ForgeError::Status { status, .. } => (400..500).contains(status) && *status != 429,
-        _ => false,
     }
 }
 

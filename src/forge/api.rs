@@ -48,6 +48,18 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
+    /// A refusal the user must fix (a token, a permission, a URL, a
+    /// repository), not an API that is down or throttling.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            ForgeError::Unauthorized { .. }
+            | ForgeError::Forbidden { .. }
+            | ForgeError::Url { .. } => true,
+            ForgeError::Status { status, .. } => (400..500).contains(status) && *status != 429,
+            _ => false,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             ForgeError::Unauthorized { forge, .. } => Some(format!(

@@ -14,7 +14,8 @@ use crate::util::{DAY, Dm, HOUR, NOW, Repo, rfc};
 
 const TOKEN: &str = "gh-backfill-5e1a";
 
-fn example(name: &str) -> Value {
+/// A published example of `fixtures/sources/`.
+pub(crate) fn example(name: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/sources")
         .join(name);

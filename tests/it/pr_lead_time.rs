@@ -12,18 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use crate::forge_backfill::example;
 use crate::server::{Reply, Req, Server};
 use crate::util::{DAY, Dm, HOUR, MIN, NOW, Repo, rfc};
 
 const TOKEN: &str = "ghs-squash-7c1d";
 const GL_TOKEN: &str = "glpat-squash-9e2f";
-
-fn example(name: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/sources")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 /// An original commit as the forge keeps it: sha, author and committer times.
 #[derive(Clone, Debug)]

@@ -2068,20 +2068,21 @@ fn cloudwatch_gets_signed_put_metric_data() {
     );
     r.assert_ok();
     assert_eq!(bodies.lock().unwrap().len(), 3, "{r:#?}");
+    let deploy_c3 = [
+        "deploy",
+        "--repo",
+        &repo_s,
+        "--service",
+        "api",
+        "--sha",
+        &c3,
+    ];
     // No credentials: refused before anything is stored; the secret never shown.
     let r = run_sink(
         &dm,
         &[("AWS_REGION", "eu-west-1")],
         "cloudwatch",
-        &[
-            "deploy",
-            "--repo",
-            &repo_s,
-            "--service",
-            "api",
-            "--sha",
-            &c3,
-        ],
+        &deploy_c3,
     );
     r.assert_usage_error("AWS_ACCESS_KEY_ID");
     assert!(!r.stderr.contains(SECRET));
@@ -2093,15 +2094,7 @@ fn cloudwatch_gets_signed_put_metric_data() {
             ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
         ],
         "cloudwatch",
-        &[
-            "deploy",
-            "--repo",
-            &repo_s,
-            "--service",
-            "api",
-            "--sha",
-            &c3,
-        ],
+        &deploy_c3,
     );
     r.assert_usage_error("AWS_SECRET_ACCESS_KEY is not set");
 }
