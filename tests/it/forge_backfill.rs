@@ -14,6 +14,29 @@ use crate::util::{DAY, Dm, HOUR, NOW, Repo, rfc};
 
 const TOKEN: &str = "gh-backfill-5e1a";
 
+/// `backfill FROM --repo REPO --service SERVICE --repository REPOSITORY
+/// EXTRA…` with `env` added.
+fn backfill(
+    dm: &Dm,
+    env: &[(&str, &str)],
+    from: &str,
+    (repo, service, repository): (&str, &str, &str),
+    extra: &[&str],
+) -> crate::util::Run {
+    let mut args = vec![
+        "backfill",
+        from,
+        "--repo",
+        repo,
+        "--service",
+        service,
+        "--repository",
+        repository,
+    ];
+    args.extend_from_slice(extra);
+    dm.run_with_env(env, &args)
+}
+
 /// A published example of `fixtures/sources/`.
 pub(crate) fn example(name: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -273,20 +296,12 @@ fn github_deployments_and_releases_backfill_once_per_sha() {
     let served_r = Arc::new(Mutex::new(Vec::new()));
     let gh = github(vec![], releases, served_r.clone());
     let api = gh.url("");
-    let r = dm.run_with_env(
+    let r = backfill(
+        &dm,
         &env,
-        &[
-            "backfill",
-            "--from-github-releases",
-            "--repo",
-            &repo_s,
-            "--service",
-            "api",
-            "--api-url",
-            &api,
-            "--repository",
-            "acme/api",
-        ],
+        "--from-github-releases",
+        (&repo_s, "api", "acme/api"),
+        &["--api-url", &api],
     );
     let v = r.json();
     assert_eq!(
@@ -380,23 +395,14 @@ fn gitlab_deployments_success_and_failed() {
         )
     });
     let api = gl.url("/api/v4");
-    let r = dm
-        .run_with_env(
-            &[("DORAMETER_GITLAB_TOKEN", "gl-backfill-77")],
-            &[
-                "backfill",
-                "--from-gitlab-deployments",
-                "--repo",
-                &repo_s,
-                "--service",
-                "shop",
-                "--api-url",
-                &api,
-                "--repository",
-                "acme/shop",
-            ],
-        )
-        .json();
+    let r = backfill(
+        &dm,
+        &[("DORAMETER_GITLAB_TOKEN", "gl-backfill-77")],
+        "--from-gitlab-deployments",
+        (&repo_s, "shop", "acme/shop"),
+        &["--api-url", &api],
+    )
+    .json();
     assert_eq!(r["recorded"], 3, "{r:#}");
     assert_eq!(
         recorded(&dm)
@@ -419,31 +425,14 @@ fn backfill_needs_one_source_and_a_token() {
     let r = dm.run(&["backfill", "--repo", &repo_s, "--service", "api"]);
     r.assert_no_panic();
     assert_eq!(r.code, 2, "{r:#?}");
-    dm.run(&[
-        "backfill",
-        "--from-github-deployments",
-        "--repo",
-        &repo_s,
-        "--service",
-        "api",
-        "--repository",
-        "acme/api",
-    ])
-    .assert_usage_error("GITHUB_TOKEN");
-    dm.run_with_env(
+    let target = (repo_s.as_str(), "api", "acme/api");
+    backfill(&dm, &[], "--from-github-deployments", target, &[]).assert_usage_error("GITHUB_TOKEN");
+    backfill(
+        &dm,
         &[("GITHUB_TOKEN", TOKEN)],
-        &[
-            "backfill",
-            "--from-github-releases",
-            "--environment",
-            "prod",
-            "--repo",
-            &repo_s,
-            "--service",
-            "api",
-            "--repository",
-            "acme/api",
-        ],
+        "--from-github-releases",
+        target,
+        &["--environment", "prod"],
     )
     .assert_usage_error("--environment");
 }
@@ -453,17 +442,12 @@ fn one_forge_environment_maps_to_one_env() {
     let dm = Dm::default();
     let repo = Repo::new();
     let repo_s = repo.path.display().to_string();
-    dm.run_with_env(
+    backfill(
+        &dm,
         &[("GITHUB_TOKEN", TOKEN)],
+        "--from-github-deployments",
+        (&repo_s, "api", "acme/api"),
         &[
-            "backfill",
-            "--from-github-deployments",
-            "--repo",
-            &repo_s,
-            "--service",
-            "api",
-            "--repository",
-            "acme/api",
             "--environment",
             "prod=production",
             "--environment",
