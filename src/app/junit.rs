@@ -48,33 +48,42 @@ pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<Rep
     Ok(files)
 }
 
-/// The files an input names: itself, every `*.xml` below a directory, or the
-/// glob's matches. Only the user's pattern is a glob: the working directory
-/// and a directory given literally are escaped (`results [ci]/` is a path).
+/// The files an input names: itself, every `*.xml` and `*.trx` below a
+/// directory, or the glob's matches. Only the user's pattern is a glob: the
+/// working directory and a directory given literally are escaped
+/// (`results [ci]/` is a path).
 fn expand(cwd: &Path, input: &str) -> Result<Vec<ReportFile>> {
     let path = cwd.join(input);
     if path.is_file() {
         return Ok(vec![ReportFile { path, named: true }]);
     }
     let literal = |p: &Path| glob::Pattern::escape(&p.to_string_lossy());
-    let pattern = if path.is_dir() {
-        format!("{}/**/*.xml", literal(&path))
+    let patterns = if path.is_dir() {
+        vec![
+            format!("{}/**/*.xml", literal(&path)),
+            format!("{}/**/*.trx", literal(&path)),
+        ]
     } else if Path::new(input).is_absolute() {
-        input.to_string()
+        vec![input.to_string()]
     } else {
-        format!("{}/{input}", literal(cwd))
+        vec![format!("{}/{input}", literal(cwd))]
     };
-    let paths = glob::glob(&pattern).map_err(|e| {
-        Error::usage_hint(
-            format!("invalid glob '{input}': {e}"),
-            "quote globs ('reports/**/*.xml') and check the brackets",
-        )
-    })?;
-    Ok(paths
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .map(|path| ReportFile { path, named: false })
-        .collect())
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let paths = glob::glob(&pattern).map_err(|e| {
+            Error::usage_hint(
+                format!("invalid glob '{input}': {e}"),
+                "quote globs ('reports/**/*.xml') and check the brackets",
+            )
+        })?;
+        files.extend(
+            paths
+                .filter_map(|p| p.ok())
+                .filter(|p| p.is_file())
+                .map(|path| ReportFile { path, named: false }),
+        );
+    }
+    Ok(files)
 }
 
 /// Reading order: by path, except that Bazel's earlier attempts
@@ -110,7 +119,7 @@ pub struct Ingested {
     /// Files that could not be read, each with why.
     pub errors: Vec<FileError>,
     /// Files a directory or glob matched that are not test reports (their
-    /// root element is not `<testsuites>` or `<testsuite>`): skipped.
+    /// root element is none of the report formats'): skipped.
     pub not_reports: Vec<FileError>,
     /// What a reader should know about a file that was read: tests counted
     /// from suite attributes because the suite listed none.

@@ -1,4 +1,5 @@
-//! `dorameter junit FILE|GLOB…`: ingest JUnit XML in the test job.
+//! `dorameter junit FILE|GLOB…`: ingest test reports (JUnit XML, NUnit,
+//! xUnit.net, TRX) in the test job.
 
 use std::path::PathBuf;
 
@@ -20,7 +21,7 @@ use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
 pub struct JunitArgs {
-    /// JUnit XML files, directories (all *.xml below) or globs ('reports/**/*.xml')
+    /// Test reports (JUnit XML, NUnit 2/3, xUnit.net, TRX), directories (all *.xml and *.trx below) or globs ('reports/**/*.xml')
     #[arg(required = true, value_name = "FILE|GLOB")]
     pub inputs: Vec<String>,
     /// Service the tests belong to [default: .dorameter.toml, the CI project, else the repository name]
@@ -177,14 +178,14 @@ fn gate(fail_on: &[FailOn], r: &Ingested) -> Option<Failing> {
         let why = if r.errors.is_empty() {
             let names: Vec<&str> = r.not_reports.iter().map(|f| f.file.as_str()).collect();
             format!(
-                "no JUnit report among the files matched (not test reports: {})",
+                "no test report among the files matched (not test reports: {})",
                 list(&names, 5)
             )
         } else {
             match (&r.errors[..], r.not_reports.len()) {
-                ([one], 0) => format!("{} is not a readable JUnit report", one.file),
+                ([one], 0) => format!("{} is not a readable test report", one.file),
                 (errors, skipped) => format!(
-                    "none of the {} files is a readable JUnit report (see the warnings above)",
+                    "none of the {} files is a readable test report (see the warnings above)",
                     errors.len() + skipped
                 ),
             }

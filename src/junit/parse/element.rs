@@ -9,6 +9,7 @@ use std::io::Read;
 use quick_xml::events::BytesStart;
 use quick_xml::{Reader, XmlVersion};
 
+use super::dialect::Dialect;
 use super::fast::fast_case_attributes;
 use super::reader::{ParseError, Parser};
 use crate::junit::input::Input;
@@ -62,7 +63,7 @@ const KNOWN: &[&str] = &[
     "rerunError",
 ];
 
-fn bounded(mut s: String, max: usize) -> String {
+pub(super) fn bounded(mut s: String, max: usize) -> String {
     cap_at_char_boundary(&mut s, max);
     s
 }
@@ -199,7 +200,7 @@ fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String)
 
 /// An attribute value, unescaped; an unknown entity is kept literally (never
 /// resolved), invalid UTF-8 replaced.
-fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
+pub(super) fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
     out.clear();
     for a in e.attributes().with_checks(false).flatten() {
         if a.key.local_name().as_ref() == key {
@@ -210,7 +211,7 @@ fn attr_into(e: &BytesStart<'_>, key: &str, out: &mut String) -> bool {
     false
 }
 
-fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
+pub(super) fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
     let mut s = String::new();
     attr_into(e, key, &mut s).then_some(s)
 }
@@ -288,17 +289,24 @@ impl Parser<'_> {
             ));
         }
         if !self.seen_root {
-            if element != "testsuites" && element != "testsuite" {
-                let mut e = self.error(reader.buffer_position(), format!("not a JUnit report: the root element is <{element}>, expected <testsuites> or <testsuite>"));
+            let Some(dialect) = Dialect::of_root(element) else {
+                let mut e = self.error(reader.buffer_position(), format!("not a test report: the root element is <{element}>, expected JUnit's <testsuites> or <testsuite>, NUnit's <test-run> or <test-results>, xUnit.net's <assemblies>, or TRX's <TestRun>"));
                 e.not_a_report = true;
                 return Err(e);
-            }
+            };
             self.seen_root = true;
+            self.dialect = dialect;
+            if dialect != Dialect::JUnit {
+                return self.open_dialect(reader, e, element, empty, on_entry);
+            }
             let name = attr(e, "name");
             self.pytest = matches!(
                 (element, name.as_deref()),
                 ("testsuites", Some("pytest tests")) | ("testsuite", Some("pytest"))
             );
+        }
+        if self.dialect != Dialect::JUnit {
+            return self.open_dialect(reader, e, element, empty, on_entry);
         }
         let in_case = self
             .frames
@@ -455,6 +463,10 @@ impl Parser<'_> {
                 "an end tag with no open element".into(),
             ));
         };
+        if self.dialect != Dialect::JUnit {
+            self.close_dialect(frame.kind, &frame.element, on_entry);
+            return Ok(());
+        }
         match frame.kind {
             Kind::Case => self.emit_case(on_entry),
             Kind::Suite => {
@@ -482,7 +494,7 @@ impl Parser<'_> {
         }
     }
 
-    fn emit_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+    pub(super) fn emit_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
         let case = &mut self.case;
         case.attempts.clear();
         case.attempts.extend_from_slice(&case.before);

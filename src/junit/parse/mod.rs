@@ -20,6 +20,7 @@
 //! - `skip`: the raw skipper for element bodies we do not model;
 //! - `seconds`: the `time` attribute.
 
+mod dialect;
 mod element;
 mod fast;
 mod reader;

@@ -7,6 +7,7 @@ use std::io::{BufRead, Read};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
+use super::dialect::{Dialect, DialectState};
 use super::element::{Case, Frame, Held, OpenSuite, deliver};
 use crate::junit::input::{Input, TooLarge};
 use crate::junit::model::{Entry, Outcome, Unlisted};
@@ -77,6 +78,9 @@ pub(super) struct Parser<'l> {
     /// pytest wrote this file: see `Held`.
     pub(super) pytest: bool,
     pub(super) held: Option<Held>,
+    /// The report's format, told by its root element.
+    pub(super) dialect: Dialect,
+    pub(super) d: DialectState,
 }
 
 /// Parses one report, calling `on_entry` for each `<testcase>` in order.
@@ -117,13 +121,15 @@ pub fn parse<R: Read>(
         seen_root: false,
         pytest: false,
         held: None,
+        dialect: Dialect::JUnit,
+        d: DialectState::default(),
     };
     let mut buf = Vec::with_capacity(4096);
     // Right after a tag quick-xml has consumed exactly that tag, so the next
     // plain `<testcase .../>` can be read straight from the input.
     let mut after_tag = false;
     loop {
-        if after_tag && limits.fast_testcases {
+        if after_tag && limits.fast_testcases && parser.dialect == Dialect::JUnit {
             while parser.fast_testcase(&mut reader, on_entry) {}
         }
         reader.get_mut().mark();
@@ -242,7 +248,7 @@ mod tests {
         );
         let e = run(b"<html><body/></html>").unwrap_err();
         assert!(
-            e.message.contains("not a JUnit report") && e.message.contains("<html>"),
+            e.message.contains("not a test report") && e.message.contains("<html>"),
             "{e}"
         );
         assert!(e.not_a_report, "{e:?}");

@@ -159,7 +159,7 @@ fn junit_directory_with_pom_and_phpunit_xml_is_green() {
     assert_eq!(arr(&v, "errors")[0]["file"], "reports/pom.xml", "{v}");
     assert!(
         run.stderr
-            .contains("warning: reports/pom.xml: not a JUnit report")
+            .contains("warning: reports/pom.xml: not a test report")
             && run
                 .stderr
                 .ends_with("error: 1 report unreadable (--fail-on failures)\n"),
@@ -173,7 +173,7 @@ fn junit_directory_with_pom_and_phpunit_xml_is_green() {
     assert_eq!(run.code, 4, "{run:#?}");
     assert!(
         run.stderr.contains(
-            "error: no JUnit report among the files matched (not test reports: reports/phpunit.xml, reports/pom.xml)\nhint: "
+            "error: no test report among the files matched (not test reports: reports/phpunit.xml, reports/pom.xml)\nhint: "
         ),
         "{run:#?}"
     );
@@ -607,4 +607,56 @@ fn junit_writes_the_github_step_summary() {
     let run = dm.run(&["junit", "mixed.xml", "--dry-run"]);
     run.assert_ok();
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), text);
+}
+
+/// Issue 15: a directory of NUnit, xUnit.net, TRX and JUnit reports (from
+/// the action's corpus and a pytest run) is one report: every format read,
+/// the `.trx` file found by the directory walk, a `pom.xml` beside them
+/// skipped with a note.
+#[test]
+fn junit_reads_nunit_xunit_and_trx_beside_junit() {
+    let dm = Dm::default();
+    mixed_reports_dir(&dm);
+    let peer = fixtures_root().join("publish-unit-test-result-action");
+    for (from, to) in [
+        (
+            "nunit/nunit3/jenkins/NUnit-correct.xml",
+            "reports/nunit.xml",
+        ),
+        ("xunit/mstest/jenkinsci/testcase1.xml", "reports/xunit.xml"),
+        ("trx/xunit/dotnet-trx.trx", "reports/dotnet.trx"),
+    ] {
+        write(
+            &dm,
+            to,
+            std::fs::read(peer.join(from)).expect("read fixture"),
+        );
+    }
+    std::fs::remove_file(cwd(&dm).join("reports/phpunit.xml")).expect("rm");
+    let each = |file: &str| dm.json(&["junit", file, "--dry-run"]);
+    let parts: Vec<serde_json::Value> = [
+        "reports/nunit.xml",
+        "reports/xunit.xml",
+        "reports/dotnet.trx",
+        "reports/TEST-pytest.xml",
+    ]
+    .iter()
+    .map(|f| each(f))
+    .collect();
+    for p in &parts {
+        assert!(u(p, "tests") > 0, "{p}");
+    }
+    let run = dm.run(&["junit", "reports", "--dry-run"]);
+    run.assert_no_panic();
+    let all = out_json(&run);
+    assert_eq!(u(&all, "files"), 4, "{all}");
+    for key in ["tests", "runs", "passed", "failed", "errored", "skipped"] {
+        let sum: u64 = parts.iter().map(|p| u(p, key)).sum();
+        assert_eq!(u(&all, key), sum, "{key}: {all}");
+    }
+    assert_eq!(arr(&all, "not_reports").len(), 1, "{all}");
+    assert!(
+        run.stderr.contains("reports/pom.xml: not a test report"),
+        "{run:#?}"
+    );
 }
