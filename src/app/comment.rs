@@ -15,6 +15,7 @@ use super::breakdown::{Failure, explain_failures};
 use super::junit::ReportFile;
 use super::report::{ReportRequest, report_of};
 use super::series::{Bucket, MAX_POINTS, bucket_reports, buckets};
+use super::test_compare::{self, Comparison, HeadTests, TestSet};
 use crate::ci::{CiContext, Provider};
 use crate::forge::{ForgeError, Posted, github::GitHub, gitlab::GitLab};
 use crate::git::{PathFilter, Repo, WalkOutcome};
@@ -45,6 +46,9 @@ pub struct CommentRequest {
     pub sha: Option<String>,
     /// This CI run's page, linked from the comment's footer.
     pub run_url: Option<String>,
+    /// The pull or merge request's base commit, whose recorded tests this
+    /// pipeline's are compared with.
+    pub base_sha: Option<String>,
 }
 
 /// Everything the comment shows but the change.
@@ -69,6 +73,11 @@ pub struct Gathered {
     pub failing_count: u64,
     /// The `--junit` patterns, when none matched a file.
     pub junit_unmatched: Vec<String>,
+    /// This pipeline's tests against the base commit's recorded ones, or
+    /// why there is no comparison (`None` outside a pull or merge request).
+    pub against_base: Option<Result<Comparison, String>>,
+    /// This pipeline's slowest tests, slowest first.
+    pub slowest: Vec<(String, f64)>,
 }
 
 /// What this pipeline's reports tell the comment.
@@ -79,13 +88,17 @@ pub struct ReportLines {
     pub failing: Vec<FailingLine>,
     /// How many tests failed or errored.
     pub failing_count: u64,
+    /// Every named test's result, to compare with the base.
+    pub head: TestSet,
 }
 
 /// The flaky and failing tests of this pipeline's reports.
 pub fn from_reports(files: &[ReportFile], cwd: &Path) -> Result<ReportLines> {
-    let ingested = super::junit::ingest(files, cwd, None)?;
+    let mut head = HeadTests::default();
+    let ingested = super::junit::ingest(files, cwd, None, Some(&mut head))?;
     let s = ingested.summary;
     Ok(ReportLines {
+        head: head.set,
         failing_count: s.failed + s.errored,
         flaky: s
             .flaky
@@ -121,7 +134,12 @@ pub enum JunitInput {
 
 /// Reads both windows on one snapshot. The flaky tests are those of
 /// `--junit`; without it, of the test runs stored for `req.sha`.
-pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) -> Result<Gathered> {
+pub fn gather(
+    store: &mut dyn Store,
+    req: &CommentRequest,
+    junit: JunitInput,
+    repo: Option<&Repo>,
+) -> Result<Gathered> {
     let (from_reports, junit_unmatched) = match junit {
         JunitInput::NotGiven => (None, Vec::new()),
         JunitInput::Read(lines) => (Some(lines), Vec::new()),
@@ -141,6 +159,8 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
     let mut from_store = Vec::new();
     let mut weeks = Vec::new();
     let mut failures = Vec::new();
+    let mut stored_head: Option<TestSet> = None;
+    let mut against_base = None;
     let shown = store.describe();
     store.read(&mut |tx| {
         reports.clear();
@@ -204,9 +224,27 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
                     failures: u32::try_from(f.failures).unwrap_or(u32::MAX),
                 })
                 .collect();
+            stored_head = test_compare::stored_set(tx, &req.service, sha)?.map(|(set, _)| set);
         }
+        let head = from_reports
+            .as_ref()
+            .map(|l| &l.head)
+            .or(stored_head.as_ref());
+        against_base = req
+            .base_sha
+            .as_deref()
+            .map(|base| {
+                test_compare::against_base(tx, &req.service, repo, base, req.sha.as_deref(), head)
+            })
+            .transpose()?;
         Ok(())
     })?;
+    let slowest = from_reports
+        .as_ref()
+        .map(|l| &l.head)
+        .or(stored_head.as_ref())
+        .map(|h| h.slowest(test_compare::SLOWEST))
+        .unwrap_or_default();
     let (lines, flaky_source) = match from_reports {
         Some(lines) if !junit_unmatched.is_empty() => (lines, FlakySource::NoReportMatched),
         Some(lines) => (lines, FlakySource::Reports),
@@ -223,6 +261,7 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         flaky,
         failing,
         failing_count,
+        head: _,
     } = lines;
     let mut reports = reports.into_iter();
     let (Some(current), Some(previous)) = (reports.next(), reports.next()) else {
@@ -241,6 +280,8 @@ pub fn gather(store: &mut dyn Store, req: &CommentRequest, junit: JunitInput) ->
         failing,
         failing_count,
         junit_unmatched,
+        against_base,
+        slowest,
     })
 }
 
@@ -261,6 +302,8 @@ pub fn body(req: &CommentRequest, g: &Gathered, change: Option<&ChangeView>) -> 
         failing_count: g.failing_count,
         junit_unmatched: &g.junit_unmatched,
         run_url: req.run_url.as_deref(),
+        against_base: g.against_base.as_ref(),
+        slowest: &g.slowest,
     })
 }
 

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::test_compare::HeadTests;
 use crate::event::TestRun;
 use crate::junit::{Aggregator, FileStats, Limits, Summary, parse};
 use crate::render::FileError;
@@ -128,12 +129,14 @@ pub struct Ingested {
     pub good: u64,
 }
 
-/// Reads every file into the aggregator (and the store, when `tx` is given),
-/// one savepoint per file so an unreadable file contributes nothing.
+/// Reads every file into the aggregator (and the store, when `tx` is given;
+/// and each named test's result, when `head` is), one savepoint per file so
+/// an unreadable file contributes nothing.
 pub fn ingest(
     files: &[ReportFile],
     cwd: &Path,
     mut tx: Option<(&mut dyn WriteTx, i64)>,
+    mut head: Option<&mut HeadTests>,
 ) -> Result<Ingested> {
     let limits = Limits::default();
     let mut agg = Aggregator::default();
@@ -161,6 +164,9 @@ pub fn ingest(
             if failure.is_some() {
                 return;
             }
+            if let Some(h) = head.as_mut() {
+                h.entry(entry);
+            }
             if let Err(e) = agg.add(entry) {
                 failure = Some(Error::Spill(e));
             } else if let Some((tx, seq)) = tx.as_mut() {
@@ -181,6 +187,9 @@ pub fn ingest(
         let ok = parsed.is_ok();
         if let Some((tx, _)) = tx.as_mut() {
             tx.end_file(ok)?;
+        }
+        if let Some(h) = head.as_mut() {
+            h.end_file(ok);
         }
         match parsed {
             Ok(stats) => {
@@ -267,14 +276,15 @@ pub fn record(
     files: &[ReportFile],
     cwd: &Path,
     header: &TestRun,
+    mut head: Option<&mut HeadTests>,
 ) -> Result<Recorded> {
     let mut run = header.clone();
     let mut result = None;
     store.write(&mut |tx| {
         let seq = tx.insert_test_run(&run)?;
         let ingested = match seq {
-            Some(seq) => ingest(files, cwd, Some((&mut *tx, seq)))?,
-            None => ingest(files, cwd, None)?,
+            Some(seq) => ingest(files, cwd, Some((&mut *tx, seq)), head.as_deref_mut())?,
+            None => ingest(files, cwd, None, head.as_deref_mut())?,
         };
         if let Some(seq) = seq {
             let s = &ingested.summary;

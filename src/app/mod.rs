@@ -23,3 +23,4 @@ pub mod series;
 pub mod sinks;
 pub mod squash;
 pub mod store_copy;
+pub mod test_compare;

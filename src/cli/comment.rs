@@ -84,6 +84,11 @@ pub fn request(args: &CommentArgs, s: &Settings, repo: Option<&Repo>) -> Result<
         now: s.now,
         sha: s.ci.as_ref().and_then(|c| c.sha.clone()),
         run_url: s.ci.as_ref().and_then(|c| c.pipeline_url.clone()),
+        base_sha: s
+            .ci
+            .as_ref()
+            .and_then(|c| c.change.as_ref())
+            .and_then(|c| c.base_sha.clone()),
     })
 }
 
@@ -109,7 +114,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
     // Flaky tests first: a bad --junit glob is a usage error before any I/O.
     let junit = junit_input(ctx, &settings, &args)?;
     let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadOnly)?;
-    let gathered = comment::gather(store.as_mut(), &req, junit)?;
+    let gathered = comment::gather(store.as_mut(), &req, junit, repo.as_ref())?;
     drop(store);
     let ci = settings.ci.as_ref();
     let paths = settings.service_paths(&req.service)?;

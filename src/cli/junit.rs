@@ -8,6 +8,7 @@ use clap::Args;
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
 use crate::app::junit::{self, Ingested};
+use crate::app::test_compare::{self, HeadTests};
 use crate::env_vars as ev;
 use crate::event::{self, TestRun};
 use crate::git::Repo;
@@ -259,11 +260,34 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let mut settled = exit::OK;
+    let mut head = HeadTests::default();
+    let mut against = None;
     let (ingested, run) = match request(&args, &settings, repo.as_ref())? {
-        None => (junit::ingest(&files, &ctx.cwd, None)?, None),
+        None => (
+            junit::ingest(&files, &ctx.cwd, None, Some(&mut head))?,
+            None,
+        ),
         Some(req) => {
             let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;
-            let r = junit::record(store.as_mut(), &files, &ctx.cwd, &req)?;
+            let r = junit::record(store.as_mut(), &files, &ctx.cwd, &req, Some(&mut head))?;
+            // In a pull or merge request: against the base's recorded runs.
+            let base = settings
+                .ci
+                .as_ref()
+                .and_then(|c| c.change.as_ref()?.base_sha.clone());
+            if let Some(base) = base {
+                store.read(&mut |tx| {
+                    against = Some(test_compare::against_base(
+                        tx,
+                        &req.service,
+                        repo.as_ref(),
+                        &base,
+                        req.sha.as_deref(),
+                        Some(&head.set),
+                    )?);
+                    Ok(())
+                })?;
+            }
             if r.run.is_none() {
                 ctx.warn(
                     &settings,
@@ -300,7 +324,8 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         (&ingested.errors, &ingested.not_reports),
         id.as_deref(),
         stored.is_some(),
-    );
+    )
+    .with_tests(against.as_ref(), head.set.slowest(test_compare::SLOWEST));
     match settings.format.value {
         Format::Json => ctx.out_json(&view)?,
         Format::Markdown => ctx.out(&render::junit_markdown(&view))?,

@@ -208,6 +208,13 @@ impl Repo {
             .unwrap_or_default()
     }
 
+    /// The best common ancestor of two commits; `None` when either is
+    /// missing or they share no history.
+    pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
+        let (a, b) = (Oid::from_str(a).ok()?, Oid::from_str(b).ok()?);
+        self.inner.merge_base(a, b).ok().map(|o| o.to_string())
+    }
+
     /// Whether `ancestor` is `descendant` or reachable from it.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
         let (Ok(a), Ok(d)) = (Oid::from_str(ancestor), Oid::from_str(descendant)) else {

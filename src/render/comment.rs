@@ -11,6 +11,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use super::escape::markdown;
 use super::mermaid::{Mark, XyChart, xychart};
 use crate::app::breakdown::{Cause, Failure};
+use crate::app::test_compare::Comparison;
 use crate::metrics::{Level, Report};
 use crate::time::{format_time, humanize_seconds};
 
@@ -129,6 +130,11 @@ pub struct CommentView<'a> {
     pub junit_unmatched: &'a [String],
     /// This CI run's page (an http(s) URL the CI gave).
     pub run_url: Option<&'a str>,
+    /// The tests against the base commit's, or why not; `None` outside a
+    /// pull or merge request.
+    pub against_base: Option<&'a Result<Comparison, String>>,
+    /// The slowest tests, slowest first.
+    pub slowest: &'a [(String, f64)],
 }
 
 /// The hidden marker that finds our comment again. Service and env are
@@ -278,7 +284,7 @@ pub fn sparkline(values: &[u64]) -> String {
         .collect()
 }
 
-fn short(s: &str) -> String {
+pub(super) fn short(s: &str) -> String {
     if s.chars().count() <= MAX_NAME {
         s.to_string()
     } else {
@@ -631,6 +637,13 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
         }
     }
 
+    if let Some(against) = v.against_base {
+        out.push_str(&super::tests_delta::against_base(
+            against.as_ref().ok(),
+            against.as_ref().err().map(String::as_str),
+            limit,
+        ));
+    }
     if v.flaky_source == FlakySource::Reports {
         out.push_str("\n#### Failing tests in this pipeline\n\n");
         if v.failing_count == 0 {
@@ -716,6 +729,9 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
             ));
         }
     }
+    out.push_str(&super::tests_delta::slowest(
+        v.slowest.iter().map(|(id, s)| (id.as_str(), *s)),
+    ));
     // An HTML block: Markdown is not read inside it, so the link is an
     // anchor, its URL checked and escaped for the attribute.
     let run = v
@@ -871,6 +887,8 @@ mod tests {
             failing_count: 0,
             run_url: None,
             junit_unmatched: &[],
+            against_base: None,
+            slowest: &[],
         }
     }
 

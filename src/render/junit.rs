@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::escape::{markdown, terminal};
+use crate::app::test_compare::Comparison;
 use crate::junit::{FailedTest, Finding, FlakyTest, Summary};
 
 /// A file that could not be read as JUnit, and why.
@@ -33,6 +34,25 @@ pub struct JunitView<'a> {
     pub names_incomplete: bool,
     pub id: Option<&'a str>,
     pub recorded: bool,
+    /// In a pull or merge request, the tests against the base commit's
+    /// recorded ones (after SPEC §4's fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against_base: Option<&'a Comparison>,
+    /// Why there is no comparison, in a pull or merge request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against_base_note: Option<&'a str>,
+    /// The slowest tests, slowest first.
+    pub slowest: Vec<SlowTest>,
+    /// Whether the Markdown has the "against the base" section.
+    #[serde(skip)]
+    in_change: bool,
+}
+
+/// A slow test: its identity and seconds.
+#[derive(Debug, Serialize)]
+pub struct SlowTest {
+    pub id: String,
+    pub seconds: f64,
 }
 
 impl<'a> JunitView<'a> {
@@ -61,7 +81,28 @@ impl<'a> JunitView<'a> {
             names_incomplete: s.names_incomplete,
             id,
             recorded,
+            against_base: None,
+            against_base_note: None,
+            slowest: Vec::new(),
+            in_change: false,
         }
+    }
+
+    /// Adds the comparison with the base (`Some` in a pull or merge
+    /// request: the comparison, or why there is none) and the slowest tests.
+    pub fn with_tests(
+        mut self,
+        against: Option<&'a Result<Comparison, String>>,
+        slowest: Vec<(String, f64)>,
+    ) -> Self {
+        self.in_change = against.is_some();
+        self.against_base = against.and_then(|a| a.as_ref().ok());
+        self.against_base_note = against.and_then(|a| a.as_ref().err()).map(String::as_str);
+        self.slowest = slowest
+            .into_iter()
+            .map(|(id, seconds)| SlowTest { id, seconds })
+            .collect();
+        self
     }
 }
 
@@ -173,6 +214,16 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
             out.push_str(&format!("\n{more}\n"));
         }
     }
+    if v.in_change {
+        out.push_str(&super::tests_delta::against_base(
+            v.against_base,
+            v.against_base_note,
+            LIST_LIMIT,
+        ));
+    }
+    out.push_str(&super::tests_delta::slowest(
+        v.slowest.iter().map(|t| (t.id.as_str(), t.seconds)),
+    ));
     if !v.errors.is_empty() {
         out.push_str("\n**Unreadable reports**\n\n");
         for e in v.errors {

@@ -12,6 +12,7 @@ mod incident;
 mod junit;
 mod mermaid;
 mod report;
+pub mod tests_delta;
 
 pub use comment::{
     ChangeView, CommentView, CommitView, FailingLine, FlakyLine, FlakySource,

@@ -315,6 +315,9 @@ pub trait ReadTx {
     fn incident_ids(&self) -> Result<Vec<String>, StoreError>;
     /// Every test run's id, in the order they were recorded.
     fn test_run_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// The ids of the service's test runs of commit `sha`, in the order
+    /// they were recorded (a base commit's results, to compare with).
+    fn test_runs_at(&self, service: &str, sha: &str) -> Result<Vec<String>, StoreError>;
     /// The stored results of the test run `run_id`, ordered by classname
     /// and name; empty for a run the store does not hold.
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError>;
@@ -478,6 +481,9 @@ pub(crate) mod list_sql {
     pub const DEPLOYMENT_IDS: &str = "SELECT id FROM deployments ORDER BY finished_at, seq";
     pub const INCIDENT_IDS: &str = "SELECT id FROM incidents ORDER BY seq";
     pub const TEST_RUN_IDS: &str = "SELECT id FROM test_runs ORDER BY seq";
+    /// `$1`/`?1` the service, `$2`/`?2` the sha.
+    pub const TEST_RUNS_AT: &str =
+        "SELECT id FROM test_runs WHERE service = $1 AND sha = $2 ORDER BY seq";
 }
 
 /// How a command uses the store.

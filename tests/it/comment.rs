@@ -1404,3 +1404,278 @@ fn junit_matching_nothing_still_posts_the_comment_saying_so() {
     );
     assert!(!body.contains("<img"), "{body}");
 }
+
+/// A report of `(name, outcome, seconds)`: outcome `pass`, `fail`, `error`
+/// or `skip`.
+fn outcomes_file(dir: &Path, file: &str, tests: &[(&str, &str, f64)]) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuite name=\"s\">\n");
+    for (name, outcome, secs) in tests {
+        let body = match *outcome {
+            "fail" => "<failure message=\"boom\"/>",
+            "error" => "<error message=\"crash\"/>",
+            "skip" => "<skipped/>",
+            _ => "",
+        };
+        xml.push_str(&format!(
+            "<testcase classname=\"c\" name=\"{name}\" time=\"{secs}\">{body}</testcase>\n"
+        ));
+    }
+    xml.push_str("</testsuite>\n");
+    let path = dir.join(file);
+    std::fs::write(&path, xml).unwrap();
+    path.display().to_string()
+}
+
+/// Issue 15: the pull request flow on a real repository. The base branch's
+/// pipeline records its tests for the base commit; the pull request's
+/// pipeline records its own, and `junit` (JSON and the job summary) and the
+/// comment compare them: the counts with their deltas, newly failing, fixed,
+/// removed, added, all computed here from the two reports' contents. When
+/// the base branch moved on to a commit with no recorded tests, the merge
+/// base's runs are used, and said so.
+#[test]
+fn pull_request_tests_are_compared_with_the_base_commits_recorded_runs() {
+    let dm = Dm::default();
+    let mut repo = Repo::new();
+    repo.commit_at("old", at(-40, 0, 0));
+    let base = repo.commit_at("base", at(-5, 0, 0));
+    repo.git(&["checkout", "-q", "-b", "trunk"], at(-5, 0, 0));
+    repo.git(&["checkout", "-q", "-b", "feature"], at(-5, 0, 0));
+    repo.commit_at("one", at(30, 0, 0));
+    let head = repo.commit_at("two", at(31, 0, 0));
+    repo.git(&["checkout", "-q", "trunk"], at(31, 0, 0));
+    let moved = repo.commit_at("trunk moves on", at(32, 0, 0));
+    let repo_path = repo.path.display().to_string();
+    let fake = github(Some("dorameter-bot"), 100, None);
+
+    let base_tests: &[(&str, &str, f64)] = &[
+        ("a", "pass", 0.1),
+        ("b", "pass", 0.2),
+        ("c", "fail", 0.3),
+        ("d", "pass", 0.1),
+        ("e", "skip", 0.0),
+        ("f", "error", 0.5),
+    ];
+    let head_tests: &[(&str, &str, f64)] = &[
+        ("a", "pass", 0.1),
+        ("b", "fail", 7.5),
+        ("c", "pass", 0.4),
+        ("e", "skip", 0.0),
+        ("f", "error", 12.25),
+        ("g", "fail", 0.2),
+        ("h", "pass", 3.0),
+    ];
+    // What the comparison must say, from the two lists alone.
+    let outcome_of = |list: &[(&str, &str, f64)], n: &str| {
+        list.iter().find(|t| t.0 == n).map(|t| t.1.to_string())
+    };
+    let failing = |o: &Option<String>| matches!(o.as_deref(), Some("fail" | "error"));
+    let mut newly_failing = Vec::new();
+    let mut fixed = Vec::new();
+    let mut added = 0;
+    for (name, _, _) in head_tests {
+        let (now, before) = (outcome_of(head_tests, name), outcome_of(base_tests, name));
+        added += usize::from(before.is_none());
+        if failing(&now) && !failing(&before) {
+            newly_failing.push(format!("c::{name}"));
+        } else if failing(&before) && now.as_deref() == Some("pass") {
+            fixed.push(format!("c::{name}"));
+        }
+    }
+    let removed: Vec<String> = base_tests
+        .iter()
+        .filter(|t| outcome_of(head_tests, t.0).is_none())
+        .map(|t| format!("c::{}", t.0))
+        .collect();
+    let count = |list: &[(&str, &str, f64)], which: &[&str]| {
+        list.iter().filter(|t| which.contains(&t.1)).count() as u64
+    };
+    let counts = |list: &[(&str, &str, f64)]| {
+        json!({
+            "tests": list.len(),
+            "passed": count(list, &["pass"]),
+            "failing": count(list, &["fail", "error"]),
+            "skipped": count(list, &["skip"]),
+        })
+    };
+    assert_eq!(
+        (newly_failing.len(), fixed.len(), removed.len(), added),
+        (2, 1, 1, 2)
+    );
+
+    // The base branch's pipeline: a push of the base commit.
+    let base_xml = outcomes_file(dm.dir.path(), "base.xml", base_tests);
+    let push = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/heads/trunk"),
+        ("GITHUB_SHA", base.as_str()),
+        ("GITHUB_RUN_ID", "101"),
+    ];
+    run_gh(
+        &dm,
+        &fake,
+        &push,
+        &["junit", &base_xml, "--service", "api", "--repo", &repo_path],
+    )
+    .assert_ok();
+
+    // The pull request's pipeline.
+    let event = |base_sha: &str| {
+        let path = dm.dir.path().join(format!("event-{}.json", &base_sha[..7]));
+        std::fs::write(
+            &path,
+            json!({"number": 7, "pull_request": {"number": 7,
+                "head": {"sha": head, "ref": "feature", "repo": {"full_name": "o/r"}},
+                "base": {"sha": base_sha, "ref": "trunk", "repo": {"full_name": "o/r"}}}})
+            .to_string(),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let head_xml = outcomes_file(dm.dir.path(), "head.xml", head_tests);
+    let summary = dm.dir.path().join("summary.md");
+    let summary_path = summary.display().to_string();
+    let pr_event = event(&base);
+    let pr = [
+        ("GITHUB_EVENT_PATH", pr_event.as_str()),
+        ("GITHUB_SHA", "9999999999999999999999999999999999999999"),
+        ("GITHUB_STEP_SUMMARY", summary_path.as_str()),
+        ("GITHUB_RUN_ID", "202"),
+    ];
+    let run = run_gh(
+        &dm,
+        &fake,
+        &pr,
+        &[
+            "junit",
+            &head_xml,
+            "--service",
+            "api",
+            "--repo",
+            &repo_path,
+            "--format",
+            "json",
+        ],
+    );
+    run.assert_ok();
+    assert!(!run.stderr.contains("already recorded"), "{run:#?}");
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let c = &v["against_base"];
+    assert_eq!(c["base_sha"], base.as_str(), "{v}");
+    assert_eq!(c["base_from"], "named", "{v}");
+    assert_eq!(c["base_runs"], 1, "{v}");
+    assert_eq!(c["newly_failing"], json!(newly_failing), "{v}");
+    assert_eq!(c["fixed"], json!(fixed), "{v}");
+    assert_eq!(c["removed"], json!(removed), "{v}");
+    assert_eq!(c["added"], added, "{v}");
+    assert_eq!(c["base"], counts(base_tests), "{v}");
+    assert_eq!(c["head"], counts(head_tests), "{v}");
+    assert_eq!(
+        v["slowest"][0],
+        json!({"id": "c::f", "seconds": 12.25}),
+        "{v}"
+    );
+    assert_eq!(
+        v["slowest"][1],
+        json!({"id": "c::b", "seconds": 7.5}),
+        "{v}"
+    );
+    let table = "| This pipeline | 7 | 3 | 3 | 1 |\n| Against the base | +1 | ±0 | +1 | ±0 |";
+    let sentence = format!(
+        "2 newly failing, 1 fixed, 1 removed, 2 added against the base commit `{}` (1 test run recorded).",
+        &base[..12]
+    );
+    let page = std::fs::read_to_string(&summary).expect("step summary");
+    for want in [
+        table,
+        sentence.as_str(),
+        "Newly failing:\n\n- c::b\n- c::g\n",
+        "Fixed:\n\n- c::c\n",
+        "Removed:\n\n- c::d\n",
+        "| c::f | 12.2 s |",
+    ] {
+        assert!(page.contains(want), "{want}\n{page}");
+    }
+
+    // The comment, from the reports and from the runs recorded for the head.
+    for junit in [Some(head_xml.as_str()), None] {
+        let mut args = vec![
+            "comment",
+            "--service",
+            "api",
+            "--dry-run",
+            "--repo",
+            &repo_path,
+        ];
+        if let Some(j) = junit {
+            args.extend(["--junit", j]);
+        }
+        let run = run_gh(&dm, &fake, &pr, &args);
+        run.assert_ok();
+        for want in [
+            table,
+            sentence.as_str(),
+            "- c::b\n- c::g\n",
+            "#### Slowest tests",
+        ] {
+            assert!(
+                run.stdout.contains(want),
+                "{junit:?}: {want}\n{}",
+                run.stdout
+            );
+        }
+    }
+
+    // The base branch moved on to a commit with no recorded tests: the
+    // merge base's runs are compared with, and named.
+    let moved_event = event(&moved);
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[("GITHUB_EVENT_PATH", moved_event.as_str())],
+        &[
+            "comment",
+            "--service",
+            "api",
+            "--dry-run",
+            "--repo",
+            &repo_path,
+            "--junit",
+            &head_xml,
+        ],
+    );
+    run.assert_ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "2 newly failing, 1 fixed, 1 removed, 2 added against the merge base `{}`",
+            &base[..12]
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // No repository to find the merge base in: nothing to compare with,
+    // and the comment says so.
+    let run = run_gh(
+        &dm,
+        &fake,
+        &[("GITHUB_EVENT_PATH", moved_event.as_str())],
+        &[
+            "comment",
+            "--service",
+            "api",
+            "--dry-run",
+            "--junit",
+            &head_xml,
+        ],
+    );
+    run.assert_ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "_no test runs of api are recorded for the base commit {} or its merge base: record the base branch's tests with \\`dorameter junit\\` to compare_",
+            &moved[..12]
+        )),
+        "{}",
+        run.stdout
+    );
+}

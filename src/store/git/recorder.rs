@@ -158,6 +158,9 @@ impl ReadTx for Recorder<'_> {
     fn test_run_ids(&self) -> Result<Vec<String>, StoreError> {
         self.inner.test_run_ids()
     }
+    fn test_runs_at(&self, service: &str, sha: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.test_runs_at(service, sha)
+    }
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
         self.inner.test_results(run_id)
     }

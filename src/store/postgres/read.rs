@@ -569,6 +569,17 @@ impl ReadTx for Tx<'_> {
         self.ids(crate::store::list_sql::TEST_RUN_IDS, "list test runs")
     }
 
+    fn test_runs_at(&self, service: &str, sha: &str) -> Result<Vec<String>, StoreError> {
+        self.query(
+            crate::store::list_sql::TEST_RUNS_AT,
+            &[&service, &sha],
+            "list a commit's test runs",
+        )?
+        .iter()
+        .map(|r| get(r, 0))
+        .collect()
+    }
+
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
         // Inside a write transaction, results may still be buffered.
         self.flush()?;

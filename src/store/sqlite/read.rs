@@ -425,6 +425,19 @@ impl ReadTx for Tx<'_> {
         self.ids(crate::store::list_sql::TEST_RUN_IDS, "list test runs")
     }
 
+    fn test_runs_at(&self, service: &str, sha: &str) -> Result<Vec<String>, StoreError> {
+        let context = "list a commit's test runs";
+        let mut stmt = self
+            .conn
+            .prepare_cached(crate::store::list_sql::TEST_RUNS_AT)
+            .map_err(self.err(context))?;
+        let rows = stmt
+            .query_map([service, sha], |r| r.get(0))
+            .map_err(self.err(context))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(self.err(context))
+    }
+
     fn test_results(&self, run_id: &str) -> Result<Vec<StoredResult>, StoreError> {
         let err = || self.err("read a test run's results");
         let mut stmt = self

@@ -1,0 +1,441 @@
+//! This pipeline's tests against its base commit's (issue 15): the base's
+//! results come from the store — the test runs recorded for the pull or
+//! merge request's base commit, else for the merge base or its nearest
+//! first-parent ancestor that has some — so no artifact is downloaded.
+//! Both sides fold a test's entries by the store's rule
+//! ([`TestResult::merge`]), so a test counts alike on each side.
+
+use std::collections::HashMap;
+
+use crate::Result;
+use crate::git::Repo;
+use crate::junit::{Entry, Outcome};
+use crate::store::{ReadTx, TestResult};
+
+/// Most tests kept per side; a report with more is compared by its counts
+/// alone (memory stays bounded).
+pub const MAX_TESTS: usize = 500_000;
+/// Most first-parent commits walked back from the merge base looking for
+/// recorded test runs.
+const MAX_BASE_STEPS: usize = 20;
+/// Most slow tests listed.
+pub const SLOWEST: usize = 5;
+
+/// Every named test of one side: its folded result by identity.
+#[derive(Debug, Default)]
+pub struct TestSet {
+    tests: HashMap<String, TestResult>,
+    /// More than [`MAX_TESTS`]: `tests` was dropped.
+    pub overflow: bool,
+}
+
+impl TestSet {
+    fn add(&mut self, id: String, r: TestResult) {
+        if self.overflow {
+            return;
+        }
+        if let Some(had) = self.tests.get_mut(&id) {
+            had.merge(r);
+        } else if self.tests.len() >= MAX_TESTS {
+            self.overflow = true;
+            self.tests = HashMap::new();
+        } else {
+            self.tests.insert(id, r);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty()
+    }
+
+    /// The slowest tests, slowest first: identity and seconds.
+    pub fn slowest(&self, n: usize) -> Vec<(String, f64)> {
+        let mut timed: Vec<(&String, f64)> = self
+            .tests
+            .iter()
+            .filter_map(|(id, r)| r.duration.filter(|d| *d > 0.0).map(|d| (id, d)))
+            .collect();
+        timed.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        timed
+            .into_iter()
+            .take(n)
+            .map(|(id, d)| (id.clone(), d))
+            .collect()
+    }
+
+    fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for r in self.tests.values() {
+            c.tests += 1;
+            match r.tally.outcome {
+                Outcome::Passed => c.passed += 1,
+                Outcome::Failed | Outcome::Errored => c.failing += 1,
+                Outcome::Skipped => c.skipped += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The head's tests as reports are read: entries of the file being read are
+/// held until it ends well ([`HeadTests::end_file`]), as the store does.
+#[derive(Debug, Default)]
+pub struct HeadTests {
+    pub set: TestSet,
+    pending: Vec<(String, TestResult)>,
+}
+
+impl HeadTests {
+    pub fn entry(&mut self, e: &Entry<'_>) {
+        // A nameless test is not kept by the store either: no history.
+        if e.name.is_empty() || self.set.overflow {
+            return;
+        }
+        if self.set.tests.len() + self.pending.len() >= MAX_TESTS {
+            self.set.overflow = true;
+            self.set.tests = HashMap::new();
+            self.pending = Vec::new();
+            return;
+        }
+        self.pending.push((e.identity(), TestResult::of(e)));
+    }
+
+    pub fn end_file(&mut self, keep: bool) {
+        let pending = std::mem::take(&mut self.pending);
+        if keep {
+            for (id, r) in pending {
+                self.set.add(id, r);
+            }
+        }
+    }
+}
+
+/// The stored tests of the service's runs of `sha`, and how many runs;
+/// `None` when no run of it is recorded.
+pub fn stored_set(tx: &dyn ReadTx, service: &str, sha: &str) -> Result<Option<(TestSet, usize)>> {
+    let runs = tx.test_runs_at(service, sha)?;
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = TestSet::default();
+    for id in &runs {
+        for r in tx.test_results(id)? {
+            set.add(format!("{}::{}", r.classname, r.name), r.result);
+        }
+    }
+    Ok(Some((set, runs.len())))
+}
+
+/// Which commit the base's results are those of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaseFrom {
+    /// The commit the CI names as the base.
+    Named,
+    /// The merge base of the base and head, or its ancestor this many
+    /// first-parent commits back.
+    MergeBase { back: usize },
+}
+
+/// The base's results: the named base commit's runs, else the merge base's,
+/// else its nearest first-parent ancestor's (within [`MAX_BASE_STEPS`]).
+pub fn find_base(
+    tx: &dyn ReadTx,
+    service: &str,
+    repo: Option<&Repo>,
+    base_sha: &str,
+    head_sha: Option<&str>,
+) -> Result<Option<Base>> {
+    if let Some((set, runs)) = stored_set(tx, service, base_sha)? {
+        return Ok(Some(Base {
+            sha: base_sha.to_string(),
+            from: BaseFrom::Named,
+            runs,
+            set,
+        }));
+    }
+    let (Some(repo), Some(head)) = (repo, head_sha) else {
+        return Ok(None);
+    };
+    let Some(mut sha) = repo.merge_base(base_sha, head) else {
+        return Ok(None);
+    };
+    for back in 0..=MAX_BASE_STEPS {
+        if back > 0 || sha != base_sha {
+            if let Some((set, runs)) = stored_set(tx, service, &sha)? {
+                return Ok(Some(Base {
+                    sha,
+                    from: BaseFrom::MergeBase { back },
+                    runs,
+                    set,
+                }));
+            }
+        }
+        match repo.parents(&sha).into_iter().next() {
+            Some(p) => sha = p,
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Debug)]
+pub struct Base {
+    pub sha: String,
+    pub from: BaseFrom,
+    /// Test runs recorded for it.
+    pub runs: usize,
+    pub set: TestSet,
+}
+
+/// Tests by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub tests: u64,
+    pub passed: u64,
+    /// Failed or errored.
+    pub failing: u64,
+    pub skipped: u64,
+}
+
+/// The head against the base.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    pub base_sha: String,
+    /// `named` or `merge_base`.
+    pub base_from: &'static str,
+    /// First-parent commits between the merge base and the commit used.
+    pub base_back: usize,
+    pub base_runs: usize,
+    pub base: Counts,
+    pub head: Counts,
+    /// Failing now, not failing at the base (passed, skipped or absent).
+    pub newly_failing: Vec<String>,
+    /// Failing at the base, passing now.
+    pub fixed: Vec<String>,
+    /// At the base, not in this pipeline's reports.
+    pub removed: Vec<String>,
+    /// In this pipeline's reports, not at the base.
+    pub added: u64,
+}
+
+impl Comparison {
+    /// Anything differs from the base.
+    pub fn changed(&self) -> bool {
+        self.base != self.head
+            || !self.newly_failing.is_empty()
+            || !self.fixed.is_empty()
+            || !self.removed.is_empty()
+            || self.added > 0
+    }
+}
+
+/// Compares two sides; `None` when either side was too large to keep.
+pub fn compare(base: &Base, head: &TestSet) -> Option<Comparison> {
+    if base.set.overflow || head.overflow {
+        return None;
+    }
+    let failing = |r: &TestResult| r.tally.outcome.is_failure();
+    let mut newly_failing = Vec::new();
+    let mut fixed = Vec::new();
+    let mut added = 0;
+    for (id, now) in &head.tests {
+        match base.set.tests.get(id) {
+            None => {
+                added += 1;
+                if failing(now) {
+                    newly_failing.push(id.clone());
+                }
+            }
+            Some(before) => {
+                if failing(now) && !failing(before) {
+                    newly_failing.push(id.clone());
+                } else if failing(before) && now.tally.outcome == Outcome::Passed {
+                    fixed.push(id.clone());
+                }
+            }
+        }
+    }
+    let mut removed: Vec<String> = base
+        .set
+        .tests
+        .keys()
+        .filter(|id| !head.tests.contains_key(*id))
+        .cloned()
+        .collect();
+    newly_failing.sort();
+    fixed.sort();
+    removed.sort();
+    Some(Comparison {
+        base_sha: base.sha.clone(),
+        base_from: match base.from {
+            BaseFrom::Named => "named",
+            BaseFrom::MergeBase { .. } => "merge_base",
+        },
+        base_back: match base.from {
+            BaseFrom::Named => 0,
+            BaseFrom::MergeBase { back } => back,
+        },
+        base_runs: base.runs,
+        base: base.set.counts(),
+        head: head.counts(),
+        newly_failing,
+        fixed,
+        removed,
+        added,
+    })
+}
+
+/// This pipeline's tests against the base's recorded ones; `Err` says why
+/// there is nothing to compare.
+pub fn against_base(
+    tx: &dyn ReadTx,
+    service: &str,
+    repo: Option<&Repo>,
+    base: &str,
+    head_sha: Option<&str>,
+    head: Option<&TestSet>,
+) -> Result<std::result::Result<Comparison, String>> {
+    let short: String = base.chars().take(12).collect();
+    let Some(head) = head.filter(|h| !h.is_empty() || h.overflow) else {
+        return Ok(Err(
+            "no tests of this pipeline to compare: pass its reports with --junit, or record them with `dorameter junit` first"
+                .into(),
+        ));
+    };
+    let Some(found) = find_base(tx, service, repo, base, head_sha)? else {
+        return Ok(Err(format!(
+            "no test runs of {service} are recorded for the base commit {short} or its merge base: record the base branch's tests with `dorameter junit` to compare"
+        )));
+    };
+    Ok(compare(&found, head)
+        .ok_or_else(|| format!("more than {MAX_TESTS} tests on one side: not compared")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::Outcome::*;
+
+    fn set(tests: &[(&str, &[Outcome], Option<&str>)]) -> TestSet {
+        let mut h = HeadTests::default();
+        for (name, attempts, time) in tests {
+            h.entry(&Entry {
+                classname: "c",
+                name,
+                attempts,
+                time_text: *time,
+                message: None,
+            });
+        }
+        h.end_file(true);
+        h.set
+    }
+
+    #[test]
+    fn newly_failing_fixed_removed_added() {
+        let base = Base {
+            sha: "b".into(),
+            from: BaseFrom::Named,
+            runs: 1,
+            set: set(&[
+                ("stays", &[Passed], None),
+                ("breaks", &[Passed], None),
+                ("heals", &[Failed], None),
+                ("goes", &[Passed], None),
+                ("still_red", &[Errored], None),
+                ("was_skipped", &[Skipped], None),
+            ]),
+        };
+        let head = set(&[
+            ("stays", &[Passed], Some("0.5")),
+            ("breaks", &[Failed], Some("3")),
+            ("heals", &[Failed, Passed], Some("1")),
+            ("still_red", &[Failed], None),
+            ("was_skipped", &[Failed], None),
+            ("new_red", &[Errored], None),
+            ("new_green", &[Passed], None),
+        ]);
+        let c = compare(&base, &head).unwrap();
+        assert_eq!(
+            c.newly_failing,
+            ["c::breaks", "c::new_red", "c::was_skipped"]
+        );
+        assert_eq!(c.fixed, ["c::heals"]);
+        assert_eq!(c.removed, ["c::goes"]);
+        assert_eq!(c.added, 2);
+        assert_eq!(
+            (c.base, c.head),
+            (
+                Counts {
+                    tests: 6,
+                    passed: 3,
+                    failing: 2,
+                    skipped: 1
+                },
+                Counts {
+                    tests: 7,
+                    passed: 3,
+                    failing: 4,
+                    skipped: 0
+                }
+            )
+        );
+        assert!(c.changed());
+        assert_eq!(
+            head.slowest(2),
+            [
+                ("c::breaks".to_string(), 3.0),
+                ("c::heals".to_string(), 1.0)
+            ]
+        );
+        // The same tests, the same outcomes: nothing changed.
+        let same = Base {
+            set: set(&[("a", &[Passed], None)]),
+            ..base
+        };
+        assert!(
+            !compare(&same, &set(&[("a", &[Passed], Some("9"))]))
+                .unwrap()
+                .changed()
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_adds_nothing_and_too_many_tests_compare_nothing() {
+        let mut h = HeadTests::default();
+        h.entry(&Entry {
+            classname: "c",
+            name: "a",
+            attempts: &[Failed],
+            time_text: None,
+            message: None,
+        });
+        h.end_file(false);
+        assert!(h.set.is_empty());
+        let mut big = TestSet::default();
+        for i in 0..=MAX_TESTS {
+            big.add(
+                format!("t{i}"),
+                TestResult::of(&Entry {
+                    classname: "c",
+                    name: "n",
+                    attempts: &[Passed],
+                    time_text: None,
+                    message: None,
+                }),
+            );
+        }
+        assert!(big.overflow && big.is_empty());
+        let base = Base {
+            sha: "b".into(),
+            from: BaseFrom::Named,
+            runs: 1,
+            set: TestSet::default(),
+        };
+        assert!(compare(&base, &big).is_none());
+    }
+}
