@@ -104,6 +104,8 @@ registry! {
     GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY";
     /// `comment`: the flaky tests' JUnit reports.
     COMMENT_JUNIT = "DORAMETER_COMMENT_JUNIT";
+    /// `comment`: when to post (`--comment-mode`).
+    COMMENT_MODE = "DORAMETER_COMMENT_MODE";
     /// Overrides "now" for every command: tests and reproducible reports.
     NOW = "DORAMETER_NOW";
     /// GitHub Actions: the step outputs file (`action.yml` outputs).

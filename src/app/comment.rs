@@ -392,6 +392,37 @@ pub fn change_view(
     })
 }
 
+/// When the comment is posted (`--comment-mode`, as
+/// publish-unit-test-result-action's `comment_mode`). An existing comment is
+/// always updated, so it never shows stale results; the mode decides only
+/// whether a new one is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommentMode {
+    /// Every run.
+    Always,
+    /// When the tests differ from the base commit's, or cannot be compared.
+    Changes,
+    /// When a test fails.
+    Failures,
+    /// Never: the body is still rendered (and written to the job summary).
+    Off,
+}
+
+impl CommentMode {
+    /// Whether this run creates a comment where there is none; `None` for
+    /// `off`, which posts nothing at all.
+    pub fn creates(self, g: &Gathered) -> Option<bool> {
+        let failing =
+            g.failing_count > 0 || matches!(&g.against_base, Some(Ok(c)) if c.head.failing > 0);
+        match self {
+            CommentMode::Always => Some(true),
+            CommentMode::Changes => Some(!matches!(&g.against_base, Some(Ok(c)) if !c.changed())),
+            CommentMode::Failures => Some(failing),
+            CommentMode::Off => None,
+        }
+    }
+}
+
 /// Where the comment goes.
 pub enum Destination {
     GitHub {
@@ -503,6 +534,7 @@ pub fn post(
     marker: &str,
     body: &str,
     http: HttpSettings,
+    create: bool,
 ) -> std::result::Result<Delivered, ForgeError> {
     let (posted, page, gitlab) = match dest {
         Destination::GitHub {
@@ -512,7 +544,7 @@ pub fn post(
             number,
             web_url,
         } => (
-            GitHub::new(&api, &repository, token, http)?.upsert(number, marker, body)?,
+            GitHub::new(&api, &repository, token, http)?.upsert(number, marker, body, create)?,
             web_url,
             false,
         ),
@@ -523,7 +555,7 @@ pub fn post(
             iid,
             web_url,
         } => (
-            GitLab::new(&api, &project, token, http)?.upsert(iid, marker, body)?,
+            GitLab::new(&api, &project, token, http)?.upsert(iid, marker, body, create)?,
             web_url,
             true,
         ),
@@ -531,6 +563,13 @@ pub fn post(
     let (action, id, url) = match posted {
         Posted::Created { id, url } => (Action::Created, id, url),
         Posted::Updated { id, url } => (Action::Updated, id, url),
+        Posted::NotCreated => {
+            return Ok(Delivered {
+                action: Action::Skipped,
+                id: 0,
+                url: None,
+            });
+        }
     };
     // GitHub answers with the comment's html_url. GitLab's note API has no
     // web address; a note is `#note_ID` on its merge request's page. Else
@@ -552,6 +591,9 @@ pub enum Action {
     DryRun,
     /// Posting was impossible or failed, and that is a warning (no `--strict`).
     NotPosted,
+    /// `--comment-mode` asked for no new comment, and there was none to
+    /// update.
+    Skipped,
 }
 
 impl Action {
@@ -561,6 +603,7 @@ impl Action {
             Action::Updated => "updated",
             Action::DryRun => "dry_run",
             Action::NotPosted => "not_posted",
+            Action::Skipped => "skipped",
         }
     }
 }

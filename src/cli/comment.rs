@@ -8,13 +8,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::GlobalArgs;
 use super::context::Context;
 use crate::app::comment::{
-    self, Action, CommentRequest, Destination, JunitInput, Outcome, Unpostable,
+    self, Action, CommentMode, CommentRequest, Destination, JunitInput, Outcome, Unpostable,
 };
 use crate::app::junit::find_reports;
 use crate::env_vars as ev;
@@ -53,6 +53,9 @@ pub struct CommentArgs {
     /// This pipeline's JUnit reports, for its failing and flaky tests (files, directories or globs)
     #[arg(long, env = ev::COMMENT_JUNIT, value_name = "FILE|GLOB", num_args = 1.., value_delimiter = ',')]
     pub junit: Vec<String>,
+    /// When to post: always, changes (the tests differ from the base's), failures (a test fails), off. An existing comment is always updated
+    #[arg(long, env = ev::COMMENT_MODE, value_enum, default_value = "always")]
+    pub comment_mode: CommentMode,
     /// Print the comment body instead of posting it
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
@@ -130,9 +133,26 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
             Some(SecretString::from(t.clone()))
         });
         let mut outcome = Outcome::new(&req, &gathered, &body, Action::NotPosted);
-        match comment::destination(ci, secret(args.github_token.as_ref()), gitlab) {
-            Ok(dest) => post(ctx, &settings, &req, dest, &body, &mut outcome)?,
-            Err(u) => unposted(ctx, &settings, u, &mut outcome)?,
+        match args.comment_mode.creates(&gathered) {
+            None => {
+                outcome.action = Action::Skipped;
+                outcome.reason = Some("--comment-mode off".into());
+            }
+            Some(create) => {
+                match comment::destination(ci, secret(args.github_token.as_ref()), gitlab) {
+                    Ok(dest) => post(ctx, &settings, &req, dest, &body, create, &mut outcome)?,
+                    Err(u) => unposted(ctx, &settings, u, &mut outcome)?,
+                }
+                if outcome.action == Action::Skipped {
+                    outcome.reason = Some(format!(
+                        "--comment-mode {}: no comment was needed, and there was none to update",
+                        args.comment_mode
+                            .to_possible_value()
+                            .map(|v| v.get_name().to_string())
+                            .unwrap_or_default()
+                    ));
+                }
+            }
         }
         outcome
     };
@@ -147,6 +167,10 @@ fn show(ctx: &mut Context<'_>, s: &Settings, o: &Outcome, body: &str) -> Result<
         (Format::Json, _) => ctx.out_json(o),
         (Format::Markdown, _) | (_, Action::DryRun) => ctx.out(body),
         (_, Action::NotPosted) => Ok(()),
+        (_, Action::Skipped) => ctx.out(&format!(
+            "comment not posted ({})\n",
+            o.reason.as_deref().unwrap_or("--comment-mode")
+        )),
         (_, action) => ctx.out(&match (&o.url, o.id) {
             (Some(url), _) => format!("comment {}: {url}\n", action.as_str()),
             (None, Some(id)) => format!("comment {} (id {id})\n", action.as_str()),
@@ -209,6 +233,7 @@ fn post(
     req: &CommentRequest,
     dest: Destination,
     body: &str,
+    create: bool,
     outcome: &mut Outcome,
 ) -> Result<()> {
     // The sinks' timeouts and backoff (DORAMETER_SINK_*); two retries unless set.
@@ -217,7 +242,8 @@ fn post(
         http.retries = 2;
     }
     let marker = crate::render::comment_marker(&req.service, &req.env);
-    match comment::post(dest, &marker, body, http) {
+    match comment::post(dest, &marker, body, http, create) {
+        Ok(d) if d.action == Action::Skipped => outcome.action = d.action,
         Ok(d) => {
             ctx.info(s, &format!("{} comment {}", d.action.as_str(), d.id))?;
             outcome.action = d.action;

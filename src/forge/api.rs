@@ -78,8 +78,16 @@ impl ForgeError {
 /// the API answers with one (GitHub's `html_url`; GitLab's note API has none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Posted {
-    Created { id: u64, url: Option<String> },
-    Updated { id: u64, url: Option<String> },
+    Created {
+        id: u64,
+        url: Option<String>,
+    },
+    Updated {
+        id: u64,
+        url: Option<String>,
+    },
+    /// No comment carried the marker, and none was to be created.
+    NotCreated,
 }
 
 /// One API: base URL, auth header and client.

@@ -266,7 +266,15 @@ impl GitHub {
     }
 
     /// Creates or updates the comment carrying `marker` on pull request `number`.
-    pub fn upsert(&self, number: u64, marker: &str, body: &str) -> Result<Posted, ForgeError> {
+    ///
+    /// With `create` false, only an existing comment is updated.
+    pub fn upsert(
+        &self,
+        number: u64,
+        marker: &str,
+        body: &str,
+        create: bool,
+    ) -> Result<Posted, ForgeError> {
         let me = self.me()?;
         let list = format!("/repos/{}/issues/{number}/comments", self.repository);
         let what = "list the pull request's comments";
@@ -306,6 +314,7 @@ impl GitHub {
                     url: html_url(&v),
                 })
             }
+            None if !create => Ok(Posted::NotCreated),
             None => {
                 let v: Value = self.call("create the comment", || {
                     self.octocrab.post(&list, Some(&payload))

@@ -67,7 +67,15 @@ impl GitLab {
     }
 
     /// Creates or updates the note carrying `marker` on merge request `iid`.
-    pub fn upsert(&self, iid: u64, marker: &str, body: &str) -> Result<Posted, ForgeError> {
+    ///
+    /// With `create` false, only an existing comment is updated.
+    pub fn upsert(
+        &self,
+        iid: u64,
+        marker: &str,
+        body: &str,
+        create: bool,
+    ) -> Result<Posted, ForgeError> {
         let me = self.me()?;
         let notes = format!("projects/{}/merge_requests/{iid}/notes", self.project);
         let mut next = Some(self.api.url(&format!(
@@ -97,6 +105,7 @@ impl GitLab {
                     .send_json("update the note", Method::PUT, &url, &payload)?;
                 Ok(Posted::Updated { id, url: None })
             }
+            None if !create => Ok(Posted::NotCreated),
             None => {
                 let url = self.api.url(&notes)?;
                 let v = self

@@ -1679,3 +1679,74 @@ fn pull_request_tests_are_compared_with_the_base_commits_recorded_runs() {
         run.stdout
     );
 }
+
+/// Issue 15: `--comment-mode`. `failures` creates no comment for a green
+/// pipeline, then creates one when a test fails; once it exists, a green
+/// run updates it (no stale failures). `changes` creates none when the
+/// tests equal the base's. `off` posts nothing at all, and the JSON says
+/// `skipped`.
+#[test]
+fn comment_mode_decides_when_a_comment_is_created() {
+    let dm = Dm::default();
+    let fake = github(Some("dorameter-bot"), 100, None);
+    let green = outcomes_file(dm.dir.path(), "green.xml", &[("a", "pass", 0.1)]);
+    let red = outcomes_file(dm.dir.path(), "red.xml", &[("a", "fail", 0.1)]);
+    let comment = |mode: &str, report: &str| {
+        run_gh(
+            &dm,
+            &fake,
+            &[("DORAMETER_COMMENT_MODE", mode)],
+            &["comment", "--service", "api", "--junit", report],
+        )
+    };
+    let run = comment("failures", &green);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("comment not posted (--comment-mode failures: no comment was needed, and there was none to update)"),
+        "{run:#?}"
+    );
+    assert_eq!((fake.count("POST"), fake.count("PATCH")), (0, 0));
+    comment("failures", &red).assert_ok();
+    assert_eq!((fake.count("POST"), fake.count("PATCH")), (1, 0));
+    comment("failures", &green).assert_ok();
+    assert_eq!((fake.count("POST"), fake.count("PATCH")), (1, 1));
+    let notes = fake.notes();
+    assert!(
+        notes[0]
+            .body
+            .contains("#### Failing tests in this pipeline\n\nNone."),
+        "{}",
+        notes[0].body
+    );
+    // `off`: not even a lookup.
+    let before = fake.count("GET");
+    let run = plain(
+        &dm,
+        &github_env(&fake.server.url(""))
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("DORAMETER_COMMENT_MODE", "off")])
+            .collect::<Vec<_>>(),
+        &[
+            "--format",
+            "json",
+            "comment",
+            "--service",
+            "api",
+            "--junit",
+            &red,
+        ],
+    );
+    run.assert_ok();
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(v["action"], "skipped", "{v}");
+    assert_eq!(fake.count("GET"), before);
+    assert_eq!((fake.count("POST"), fake.count("PATCH")), (1, 1));
+    // A typo is a usage error naming the values.
+    let run = comment("sometimes", &green);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("always, changes, failures, off"),
+        "{run:#?}"
+    );
+}
