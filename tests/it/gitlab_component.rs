@@ -391,6 +391,7 @@ fn installer_variables_are_not_cli_settings() {
                     | "DORAMETER_WINDOW"
                     | "DORAMETER_FAIL_ON_FLAKY"
                     | "DORAMETER_COMMENT_JUNIT"
+                    | "DORAMETER_COMMENT_MODE"
             );
             assert!(
                 meant || !cli.contains(&v.as_str()),
