@@ -94,7 +94,7 @@ pub struct ReportLines {
 
 /// The flaky and failing tests of this pipeline's reports.
 pub fn from_reports(files: &[ReportFile], cwd: &Path) -> Result<ReportLines> {
-    let mut head = HeadTests::default();
+    let mut head = HeadTests::comparing();
     let ingested = super::junit::ingest(files, cwd, None, Some(&mut head))?;
     let s = ingested.summary;
     Ok(ReportLines {
@@ -243,7 +243,7 @@ pub fn gather(
         .as_ref()
         .map(|l| &l.head)
         .or(stored_head.as_ref())
-        .map(|h| h.slowest(test_compare::SLOWEST))
+        .map(TestSet::slowest)
         .unwrap_or_default();
     let (lines, flaky_source) = match from_reports {
         Some(lines) if !junit_unmatched.is_empty() => (lines, FlakySource::NoReportMatched),

@@ -52,19 +52,15 @@ impl TestSet {
         self.tests.is_empty()
     }
 
-    /// The slowest tests, slowest first: identity and seconds.
-    pub fn slowest(&self, n: usize) -> Vec<(String, f64)> {
-        let mut timed: Vec<(&String, f64)> = self
-            .tests
-            .iter()
-            .filter_map(|(id, r)| r.duration.filter(|d| *d > 0.0).map(|d| (id, d)))
-            .collect();
-        timed.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        timed
-            .into_iter()
-            .take(n)
-            .map(|(id, d)| (id.clone(), d))
-            .collect()
+    /// The [`SLOWEST`] slowest tests, slowest first: identity and seconds.
+    pub fn slowest(&self) -> Vec<(String, f64)> {
+        let mut s = Slowest::default();
+        for (id, r) in &self.tests {
+            if let Some(d) = r.duration {
+                s.offer(d, || id.clone());
+            }
+        }
+        s.list()
     }
 
     fn counts(&self) -> Counts {
@@ -81,18 +77,76 @@ impl TestSet {
     }
 }
 
-/// The head's tests as reports are read: entries of the file being read are
-/// held until it ends well ([`HeadTests::end_file`]), as the store does.
+/// The [`SLOWEST`] slowest tests seen, in constant memory: an identity is
+/// built only for a time that makes the list.
+#[derive(Debug, Default)]
+pub struct Slowest {
+    /// Slowest first, at most [`SLOWEST`].
+    top: Vec<(String, f64)>,
+}
+
+impl Slowest {
+    /// Offers one test's seconds; ties keep the identity that sorts first.
+    pub fn offer(&mut self, secs: f64, id: impl FnOnce() -> String) {
+        if secs <= 0.0 || !secs.is_finite() {
+            return;
+        }
+        if self.top.len() == SLOWEST && self.top.last().is_some_and(|(_, s)| *s > secs) {
+            return;
+        }
+        let id = id();
+        let at = self
+            .top
+            .iter()
+            .position(|(i, s)| *s < secs || (*s == secs && id < *i))
+            .unwrap_or(self.top.len());
+        self.top.insert(at, (id, secs));
+        self.top.truncate(SLOWEST);
+    }
+
+    pub fn list(self) -> Vec<(String, f64)> {
+        self.top
+    }
+}
+
+/// What is kept of the head's tests as reports are read: the slowest ones
+/// always; every named test's result only when asked ([`HeadTests::comparing`]),
+/// to compare with the base. Entries of the file being read are held until
+/// it ends well ([`HeadTests::end_file`]), as the store does.
 #[derive(Debug, Default)]
 pub struct HeadTests {
     pub set: TestSet,
+    /// Keep every test (a base to compare with).
+    keep: bool,
     pending: Vec<(String, TestResult)>,
+    slowest: Slowest,
+    pending_slow: Vec<(String, f64)>,
 }
 
 impl HeadTests {
+    /// Keeps every named test, to compare with the base.
+    pub fn comparing() -> HeadTests {
+        HeadTests {
+            keep: true,
+            ..HeadTests::default()
+        }
+    }
+
+    /// The slowest tests of the files read whole, slowest first.
+    pub fn slowest(&self) -> Vec<(String, f64)> {
+        self.slowest.top.clone()
+    }
+
     pub fn entry(&mut self, e: &Entry<'_>) {
+        if let Some(secs) = e.time() {
+            let mut file = Slowest {
+                top: std::mem::take(&mut self.pending_slow),
+            };
+            file.offer(secs, || e.identity());
+            self.pending_slow = file.top;
+        }
         // A nameless test is not kept by the store either: no history.
-        if e.name.is_empty() || self.set.overflow {
+        if !self.keep || e.name.is_empty() || self.set.overflow {
             return;
         }
         if self.set.tests.len() + self.pending.len() >= MAX_TESTS {
@@ -106,9 +160,13 @@ impl HeadTests {
 
     pub fn end_file(&mut self, keep: bool) {
         let pending = std::mem::take(&mut self.pending);
+        let slow = std::mem::take(&mut self.pending_slow);
         if keep {
             for (id, r) in pending {
                 self.set.add(id, r);
+            }
+            for (id, secs) in slow {
+                self.slowest.offer(secs, || id);
             }
         }
     }
@@ -321,7 +379,7 @@ mod tests {
     use crate::junit::Outcome::*;
 
     fn set(tests: &[(&str, &[Outcome], Option<&str>)]) -> TestSet {
-        let mut h = HeadTests::default();
+        let mut h = HeadTests::comparing();
         for (name, attempts, time) in tests {
             h.entry(&Entry {
                 classname: "c",
@@ -386,7 +444,7 @@ mod tests {
         );
         assert!(c.changed());
         assert_eq!(
-            head.slowest(2),
+            head.slowest()[..2],
             [
                 ("c::breaks".to_string(), 3.0),
                 ("c::heals".to_string(), 1.0)
@@ -405,8 +463,40 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_file_adds_nothing_and_too_many_tests_compare_nothing() {
+    fn the_slowest_tests_in_constant_memory() {
         let mut h = HeadTests::default();
+        for (i, t) in ["3", "9", "1", "9", "0", "7", "2", "x", "5", "4"]
+            .iter()
+            .enumerate()
+        {
+            let name = format!("t{i}");
+            h.entry(&Entry {
+                classname: "c",
+                name: &name,
+                attempts: &[Passed],
+                time_text: Some(t),
+                message: None,
+            });
+        }
+        h.end_file(true);
+        // An unreadable file's times do not count.
+        h.entry(&Entry {
+            classname: "c",
+            name: "bad",
+            attempts: &[Passed],
+            time_text: Some("99"),
+            message: None,
+        });
+        h.end_file(false);
+        let ids: Vec<String> = h.slowest().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["c::t1", "c::t3", "c::t5", "c::t8", "c::t9"]);
+        // Without `comparing`, no test is kept.
+        assert!(h.set.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_file_adds_nothing_and_too_many_tests_compare_nothing() {
+        let mut h = HeadTests::comparing();
         h.entry(&Entry {
             classname: "c",
             name: "a",

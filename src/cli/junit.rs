@@ -260,9 +260,20 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let mut settled = exit::OK;
-    let mut head = HeadTests::default();
+    // In a pull or merge request: against the base's recorded runs.
+    let base = settings
+        .ci
+        .as_ref()
+        .and_then(|c| c.change.as_ref()?.base_sha.clone());
+    let req = request(&args, &settings, repo.as_ref())?;
+    // Every test is kept only to compare with a base; the slowest always.
+    let mut head = if base.is_some() && req.is_some() {
+        HeadTests::comparing()
+    } else {
+        HeadTests::default()
+    };
     let mut against = None;
-    let (ingested, run) = match request(&args, &settings, repo.as_ref())? {
+    let (ingested, run) = match req {
         None => (
             junit::ingest(&files, &ctx.cwd, None, Some(&mut head))?,
             None,
@@ -270,18 +281,13 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         Some(req) => {
             let mut store = ctx.open_store(&settings, repo.as_ref(), Access::ReadWrite)?;
             let r = junit::record(store.as_mut(), &files, &ctx.cwd, &req, Some(&mut head))?;
-            // In a pull or merge request: against the base's recorded runs.
-            let base = settings
-                .ci
-                .as_ref()
-                .and_then(|c| c.change.as_ref()?.base_sha.clone());
-            if let Some(base) = base {
+            if let Some(base) = &base {
                 store.read(&mut |tx| {
                     against = Some(test_compare::against_base(
                         tx,
                         &req.service,
                         repo.as_ref(),
-                        &base,
+                        base,
                         req.sha.as_deref(),
                         Some(&head.set),
                     )?);
@@ -325,7 +331,7 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         id.as_deref(),
         stored.is_some(),
     )
-    .with_tests(against.as_ref(), head.set.slowest(test_compare::SLOWEST));
+    .with_tests(against.as_ref(), head.slowest());
     match settings.format.value {
         Format::Json => ctx.out_json(&view)?,
         Format::Markdown => ctx.out(&render::junit_markdown(&view))?,

@@ -56,26 +56,43 @@ pub(super) struct DialectState {
     nunit_error: bool,
     /// The open test's failure or skip reason, read from its `<message>`.
     reason: String,
-    /// TRX: the open result, and every result read so far.
-    trx: Option<TrxResult>,
-    trx_results: Vec<TrxResult>,
-    /// TRX: a test definition's id and `Execution` id, to its class.
-    trx_classes: HashMap<String, String>,
-    trx_definition: Option<(String, Option<String>)>,
+    trx: Trx,
+}
+
+/// What a TRX file's results need from its definitions. Ids are kept as
+/// 128-bit hashes and classes once each, so a result costs its name, a few
+/// numbers and (when it failed) its message.
+#[derive(Default)]
+struct Trx {
+    /// The 2006 schema joins results to definitions by execution id, the
+    /// 2010 one by test id.
+    by_execution: bool,
+    open: Option<TrxResult>,
+    results: Vec<TrxResult>,
+    class_names: Vec<String>,
+    class_index: HashMap<String, u32>,
+    /// A definition's key (test id or execution id) to its class.
+    classes: HashMap<u128, u32>,
+    /// Inside a `<UnitTest>`: its key once known.
+    definition: Option<Option<u128>>,
 }
 
 /// One TRX `<UnitTestResult>`, held until the definitions have been read.
 struct TrxResult {
-    test_id: String,
-    execution_id: String,
+    key: u128,
     name: String,
     outcome: Outcome,
-    time: String,
-    message: String,
+    time: Option<f64>,
+    message: Option<Box<str>>,
 }
 
-/// Longest name or id kept from a TRX result or definition.
+/// Longest name kept from a TRX result, longest class from a definition.
 const TRX_TEXT_BYTES: usize = 4096;
+
+/// An id as the join key: ids are GUIDs, compared without case.
+fn trx_key(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.trim().to_ascii_lowercase().as_bytes())
+}
 
 impl Parser<'_> {
     pub(super) fn open_dialect<R: Read>(
@@ -90,7 +107,12 @@ impl Parser<'_> {
         match (self.dialect, element) {
             (Dialect::NUnit, "test-run" | "test-results" | "results")
             | (Dialect::XUnit, "assemblies")
-            | (Dialect::Trx, "TestRun" | "Results" | "InnerResults" | "TestDefinitions") => {
+            | (Dialect::Trx, "Results" | "InnerResults" | "TestDefinitions") => {
+                self.descend(element, Kind::Other, None, empty)
+            }
+            (Dialect::Trx, "TestRun") => {
+                self.d.trx.by_execution =
+                    attr(e, "xmlns").is_some_and(|ns| ns.ends_with("/TeamTest/2006"));
                 self.descend(element, Kind::Other, None, empty)
             }
             (Dialect::NUnit, "test-suite") => {
@@ -196,7 +218,6 @@ impl Parser<'_> {
                 self.read_text(reader, element, empty)
             }
             (Dialect::Trx, "UnitTestResult") => {
-                let text = |k| attr(e, k).map(|v| bounded(v, TRX_TEXT_BYTES));
                 let outcome = match attr(e, "outcome") {
                     None => Outcome::Errored,
                     Some(o) if o.contains("Passed") => Outcome::Passed,
@@ -211,53 +232,68 @@ impl Parser<'_> {
                         _ => None,
                     },
                 };
+                let id = if self.d.trx.by_execution {
+                    "executionId"
+                } else {
+                    "testId"
+                };
                 let result = TrxResult {
-                    test_id: text("testId").unwrap_or_default(),
-                    execution_id: text("executionId").unwrap_or_default(),
-                    name: text("testName").unwrap_or_default(),
+                    key: trx_key(&attr(e, id).unwrap_or_default()),
+                    name: bounded(attr(e, "testName").unwrap_or_default(), TRX_TEXT_BYTES),
                     outcome,
-                    time: time.map(|t| t.to_string()).unwrap_or_default(),
-                    message: String::new(),
+                    time,
+                    message: None,
                 };
                 self.stats.testcases += 1;
                 if empty {
-                    self.d.trx_results.push(result);
+                    self.d.trx.results.push(result);
                 } else {
-                    self.d.trx = Some(result);
+                    self.d.reason.clear();
+                    self.d.trx.open = Some(result);
                     self.push(Kind::Case, element, None, 0);
                 }
                 Ok(())
             }
-            (Dialect::Trx, "Output" | "ErrorInfo") if self.d.trx.is_some() => {
+            (Dialect::Trx, "Output" | "ErrorInfo") if self.d.trx.open.is_some() => {
                 self.descend(element, Kind::Other, None, empty)
             }
-            (Dialect::Trx, "Message" | "StackTrace") if self.d.trx.is_some() => {
+            (Dialect::Trx, "Message" | "StackTrace") if self.d.trx.open.is_some() => {
                 self.read_text(reader, element, empty)
             }
             (Dialect::Trx, "UnitTest") => {
-                let id = attr(e, "id").map(|v| bounded(v, TRX_TEXT_BYTES));
-                self.d.trx_definition = id.map(|id| (id, None));
+                let trx = &mut self.d.trx;
+                trx.definition = Some(if trx.by_execution {
+                    None
+                } else {
+                    attr(e, "id").map(|id| trx_key(&id))
+                });
                 self.descend(element, Kind::Other, None, empty)
             }
-            (Dialect::Trx, "Execution") if self.d.trx_definition.is_some() => {
-                if let Some((_, execution)) = &mut self.d.trx_definition {
-                    *execution = attr(e, "id").map(|v| bounded(v, TRX_TEXT_BYTES));
+            (Dialect::Trx, "Execution") if self.d.trx.by_execution => {
+                if let Some(key) = &mut self.d.trx.definition {
+                    *key = attr(e, "id").map(|id| trx_key(&id));
                 }
                 self.descend(element, Kind::Other, None, empty)
             }
-            (Dialect::Trx, "TestMethod") if self.d.trx_definition.is_some() => {
-                let class = attr(e, "className").unwrap_or_default();
-                // An assembly-qualified name: the class is before the comma.
-                let class = match class.split_once(',') {
-                    Some((c, _)) => c.to_string(),
-                    None => class,
-                };
-                let class = bounded(class, TRX_TEXT_BYTES);
-                if let Some((id, execution)) = &self.d.trx_definition {
-                    if let Some(x) = execution {
-                        self.d.trx_classes.insert(x.clone(), class.clone());
-                    }
-                    self.d.trx_classes.insert(id.clone(), class);
+            (Dialect::Trx, "TestMethod") => {
+                if let Some(Some(key)) = self.d.trx.definition {
+                    let class = attr(e, "className").unwrap_or_default();
+                    // An assembly-qualified name: the class is before the comma.
+                    let class = match class.split_once(',') {
+                        Some((c, _)) => c.to_string(),
+                        None => class,
+                    };
+                    let trx = &mut self.d.trx;
+                    let index = match trx.class_index.get(&class) {
+                        Some(i) => *i,
+                        None => {
+                            let i = u32::try_from(trx.class_names.len()).unwrap_or(u32::MAX);
+                            trx.class_names.push(bounded(class.clone(), TRX_TEXT_BYTES));
+                            trx.class_index.insert(class, i);
+                            i
+                        }
+                    };
+                    trx.classes.insert(key, index);
                 }
                 self.descend(element, Kind::Other, None, empty)
             }
@@ -370,19 +406,19 @@ impl Parser<'_> {
     ) {
         match (self.dialect, frame_kind, element) {
             (Dialect::Trx, Kind::Case, _) => {
-                if let Some(mut r) = self.d.trx.take() {
-                    if r.outcome.is_failure() {
-                        r.message = std::mem::take(&mut self.d.reason);
+                if let Some(mut r) = self.d.trx.open.take() {
+                    let reason = std::mem::take(&mut self.d.reason);
+                    if r.outcome.is_failure() && !reason.is_empty() {
+                        r.message = Some(reason.into_boxed_str());
                     }
-                    self.d.reason.clear();
-                    self.d.trx_results.push(r);
+                    self.d.trx.results.push(r);
                 }
             }
             (_, Kind::Case, _) => self.finish_dialect_case(on_entry),
             (Dialect::NUnit, Kind::Suite, _) => {
                 self.d.nunit_parts.pop();
             }
-            (Dialect::Trx, _, "UnitTest") => self.d.trx_definition = None,
+            (Dialect::Trx, _, "UnitTest") => self.d.trx.definition = None,
             (Dialect::Trx, _, "TestRun") => self.flush_trx(on_entry),
             _ => {}
         }
@@ -391,12 +427,13 @@ impl Parser<'_> {
     /// Every held TRX result, in file order, with its class from the
     /// definitions; a name that starts with its class loses that prefix.
     fn flush_trx(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
-        let results = std::mem::take(&mut self.d.trx_results);
-        let classes = std::mem::take(&mut self.d.trx_classes);
-        for r in results {
-            let class = classes
-                .get(&r.test_id)
-                .or_else(|| classes.get(&r.execution_id))
+        let trx = std::mem::take(&mut self.d.trx);
+        let mut time = String::new();
+        for r in trx.results {
+            let class = trx
+                .classes
+                .get(&r.key)
+                .and_then(|i| trx.class_names.get(*i as usize))
                 .map_or("", String::as_str);
             let name = r
                 .name
@@ -404,14 +441,16 @@ impl Parser<'_> {
                 .and_then(|rest| rest.strip_prefix('.'))
                 .filter(|s| !class.is_empty() && !s.is_empty())
                 .unwrap_or(&r.name);
-            let message =
-                (r.outcome.is_failure() && !r.message.is_empty()).then_some(r.message.as_str());
+            time.clear();
+            if let Some(t) = r.time {
+                time.push_str(&t.to_string());
+            }
             on_entry(&Entry {
                 classname: class,
                 name,
                 attempts: &[r.outcome],
-                time_text: (!r.time.is_empty()).then_some(r.time.as_str()),
-                message,
+                time_text: (!time.is_empty()).then_some(time.as_str()),
+                message: r.message.as_deref(),
             });
         }
     }
