@@ -74,6 +74,47 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// For plain text that someone else's renderer shows (GitHub annotations,
+/// GitLab Code Quality findings): newlines and tabs are kept, CRLF and CR
+/// become LF; ANSI escape sequences (the colours a test runner writes),
+/// other control characters and bidi controls are dropped, so the text can
+/// neither recolour a log nor display reordered.
+pub fn plain_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push('\n');
+            }
+            // CSI (`ESC [` parameters, final byte @..~) and two-character
+            // escapes; an OSC (`ESC ]`) runs to BEL or ST.
+            '\u{1b}' => match chars.next() {
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// For a Prometheus label value: backslash, double quote and newline escaped.
 pub fn prometheus_label(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -124,6 +165,24 @@ mod tests {
         assert_eq!(terminal(evil), "api\\u{202e}gnp.exe\\u{2066}");
         assert_eq!(markdown(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
         assert_eq!(html(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
+    }
+
+    #[test]
+    fn plain_text_keeps_lines_and_drops_what_a_renderer_would_obey() {
+        // jest and mocha colour their diffs: `- Expected` in green.
+        assert_eq!(
+            plain_text("\u{1b}[32m- Expected\u{1b}[39m\r\n\u{1b}[31m+ Received\u{1b}[39m\r"),
+            "- Expected\n+ Received\n"
+        );
+        assert_eq!(
+            plain_text("a\u{1b}]8;;https://x\u{7}link\u{1b}]8;;\u{1b}\\b"),
+            "alinkb"
+        );
+        assert_eq!(
+            plain_text("api\u{202E}gnp.exe\u{2066}\u{0}x\ty"),
+            "apignp.exex\ty"
+        );
+        assert_eq!(plain_text("é\u{1b}"), "é");
     }
 
     #[test]
