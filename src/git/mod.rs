@@ -3,6 +3,7 @@
 //! time and classification logic are testable without a repository.
 
 mod build;
+mod files;
 mod lead_time;
 mod objects;
 mod paths;
@@ -10,6 +11,7 @@ mod repo;
 mod walk;
 
 pub use build::{Builder, NewCommit, Person};
+pub use files::{CheckoutFiles, WALK_LIMIT, checkout_files};
 pub use lead_time::{
     Changes, RemediationSignals, RequestRef, SubjectPattern, lead_time_changes,
     signals_from_message,
