@@ -2,6 +2,7 @@
 //! caller decides where it goes. User-controlled text is escaped for the
 //! destination by the functions in `escape`.
 
+mod annotations;
 mod comment;
 mod deploy;
 mod deployments;
@@ -14,6 +15,10 @@ mod mermaid;
 mod report;
 pub mod tests_delta;
 
+pub use annotations::{
+    Annotation, CHECK_RUN_BATCH, GITHUB_PER_JOB, GITHUB_PER_STEP, Level, WorkflowCommands,
+    check_run_batches, code_quality, workflow_commands,
+};
 pub use comment::{
     ChangeView, CommentView, CommitView, FailingLine, FlakyLine, FlakySource,
     MAX_BODY as MAX_COMMENT_BODY, MAX_CHART_WEEKS, MAX_LISTED, WeekView, comment_markdown,
