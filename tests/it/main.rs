@@ -3,6 +3,7 @@
 //! PostgreSQL server named by `DORAMETER_TEST_POSTGRES`.
 
 mod action;
+mod annotations;
 mod backfill;
 mod bad_input;
 mod ci;
