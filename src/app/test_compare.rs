@@ -387,6 +387,7 @@ mod tests {
                 attempts,
                 time_text: *time,
                 message: None,
+                ..Entry::default()
             });
         }
         h.end_file(true);
@@ -476,6 +477,7 @@ mod tests {
                 attempts: &[Passed],
                 time_text: Some(t),
                 message: None,
+                ..Entry::default()
             });
         }
         h.end_file(true);
@@ -486,6 +488,7 @@ mod tests {
             attempts: &[Passed],
             time_text: Some("99"),
             message: None,
+            ..Entry::default()
         });
         h.end_file(false);
         let ids: Vec<String> = h.slowest().into_iter().map(|(id, _)| id).collect();
@@ -503,6 +506,7 @@ mod tests {
             attempts: &[Failed],
             time_text: None,
             message: None,
+            ..Entry::default()
         });
         h.end_file(false);
         assert!(h.set.is_empty());
@@ -516,6 +520,7 @@ mod tests {
                     attempts: &[Passed],
                     time_text: None,
                     message: None,
+                    ..Entry::default()
                 }),
             );
         }

@@ -788,6 +788,8 @@ mod tests {
             attempts,
             time_text: None,
             message: None,
+
+            ..Entry::default()
         }
     }
 

@@ -41,7 +41,7 @@ impl Outcome {
 /// One `<testcase>` element: a test's attempts in the order they ran. Usually
 /// one; Surefire and nextest put earlier attempts inside the element as
 /// `flakyFailure`/`flakyError` (then it passed) or `rerunFailure`/`rerunError`.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Entry<'a> {
     /// `classname`, or the enclosing suite's name when absent or empty.
     pub classname: &'a str,
@@ -52,6 +52,13 @@ pub struct Entry<'a> {
     pub time_text: Option<&'a str>,
     /// The last failure's message or body, capped.
     pub message: Option<&'a str>,
+    /// The last failure's body (its stack trace), capped, when `message`
+    /// came from its `message` attribute: where it failed.
+    pub detail: Option<&'a str>,
+    /// The testcase's `file` and `line` attributes (pytest's xunit1,
+    /// PHPUnit).
+    pub file: Option<&'a str>,
+    pub line: Option<&'a str>,
 }
 
 impl Entry<'_> {
@@ -98,6 +105,7 @@ impl OwnedEntry {
             attempts: &self.attempts,
             time_text: self.time.as_deref(),
             message: self.message.as_deref(),
+            ..Entry::default()
         }
     }
 }

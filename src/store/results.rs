@@ -130,6 +130,8 @@ mod tests {
             attempts,
             time_text: time,
             message,
+
+            ..Entry::default()
         }
     }
 

@@ -56,6 +56,8 @@ pub(super) struct DialectState {
     nunit_error: bool,
     /// The open test's failure or skip reason, read from its `<message>`.
     reason: String,
+    /// The open test's stack trace: where it failed.
+    detail: String,
     trx: Trx,
 }
 
@@ -84,6 +86,7 @@ struct TrxResult {
     outcome: Outcome,
     time: Option<f64>,
     message: Option<Box<str>>,
+    detail: Option<Box<str>>,
 }
 
 /// Longest name kept from a TRX result, longest class from a definition.
@@ -243,12 +246,14 @@ impl Parser<'_> {
                     outcome,
                     time,
                     message: None,
+                    detail: None,
                 };
                 self.stats.testcases += 1;
                 if empty {
                     self.d.trx.results.push(result);
                 } else {
                     self.d.reason.clear();
+                    self.d.detail.clear();
                     self.d.trx.open = Some(result);
                     self.push(Kind::Case, element, None, 0);
                 }
@@ -343,6 +348,9 @@ impl Parser<'_> {
         self.skip(reader, element, true)?;
         let text = std::mem::replace(&mut self.case.message, kept);
         let is_message = matches!(element, "message" | "Message");
+        if !is_message && self.d.detail.is_empty() {
+            self.d.detail.clone_from(&text);
+        }
         let reason = &mut self.d.reason;
         if !text.is_empty() && (is_message || reason.is_empty()) {
             *reason = text;
@@ -382,6 +390,8 @@ impl Parser<'_> {
         case.message.clear();
         case.invocations = None;
         self.d.reason.clear();
+        self.d.detail.clear();
+        case.detail.clear();
         if empty {
             self.finish_dialect_case(on_entry);
         } else {
@@ -391,9 +401,13 @@ impl Parser<'_> {
 
     fn finish_dialect_case(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
         let reason = std::mem::take(&mut self.d.reason);
+        let detail = std::mem::take(&mut self.d.detail);
         if self.case.main.is_some_and(Outcome::is_failure) {
             self.case.message = reason;
             cap_at_char_boundary(&mut self.case.message, self.limits.message_bytes);
+            if detail != self.case.message {
+                self.case.detail = detail;
+            }
         }
         self.emit_case(on_entry);
     }
@@ -408,7 +422,11 @@ impl Parser<'_> {
             (Dialect::Trx, Kind::Case, _) => {
                 if let Some(mut r) = self.d.trx.open.take() {
                     let reason = std::mem::take(&mut self.d.reason);
+                    let detail = std::mem::take(&mut self.d.detail);
                     if r.outcome.is_failure() && !reason.is_empty() {
+                        if !detail.is_empty() && detail != reason {
+                            r.detail = Some(detail.into_boxed_str());
+                        }
                         r.message = Some(reason.into_boxed_str());
                     }
                     self.d.trx.results.push(r);
@@ -451,6 +469,8 @@ impl Parser<'_> {
                 attempts: &[r.outcome],
                 time_text: (!time.is_empty()).then_some(time.as_str()),
                 message: r.message.as_deref(),
+                detail: r.detail.as_deref(),
+                ..Entry::default()
             });
         }
     }

@@ -79,6 +79,11 @@ pub(super) struct Case {
     pub(super) before: Vec<Outcome>,
     pub(super) after: Vec<Outcome>,
     pub(super) message: String,
+    /// The last failure's body when its message came from the attribute.
+    pub(super) detail: String,
+    /// The `file` and `line` attributes; empty when absent.
+    pub(super) file: String,
+    pub(super) line: String,
     pub(super) attempts: Vec<Outcome>,
     /// jest-junit's `dd_tags[test.invocations]` property: how many times the
     /// test ran (jest writes only the final attempt as the element).
@@ -91,6 +96,8 @@ impl Case {
         self.classname.clear();
         self.name.clear();
         self.time.clear();
+        self.file.clear();
+        self.line.clear();
         self.main = None;
     }
 }
@@ -166,6 +173,11 @@ pub(super) fn case_attribute(
         "time" => {
             case.time.clear();
             case.time.push_str(value);
+        }
+        "file" => set(&mut case.file),
+        "line" => {
+            case.line.clear();
+            case.line.push_str(value);
         }
         // Bazel: status="notrun" for tests that were not run.
         "status"
@@ -412,8 +424,15 @@ impl Parser<'_> {
             }
             if outcome.is_failure() {
                 let mut msg = String::new();
+                self.case.detail.clear();
                 if attr_into(e, "message", &mut msg) && !msg.trim().is_empty() {
                     cap_at_char_boundary(&mut msg, self.limits.message_bytes);
+                    if !empty {
+                        // The body is where it failed: kept as the detail.
+                        self.skip(reader, element, true)?;
+                        self.case.detail = std::mem::replace(&mut self.case.message, msg);
+                        return Ok(());
+                    }
                     self.case.message = msg;
                 } else {
                     self.case.message.clear();
@@ -444,6 +463,7 @@ impl Parser<'_> {
         case.before.clear();
         case.after.clear();
         case.message.clear();
+        case.detail.clear();
         case.invocations = None;
         if empty {
             self.emit_case(on_entry);
@@ -530,15 +550,27 @@ impl Parser<'_> {
             }
         }
         let has_failure = case.attempts.iter().any(|o| o.is_failure());
-        let message = (has_failure && !case.message.is_empty()).then_some(case.message.as_str());
-        deliver(
-            &case.classname,
-            &case.name,
-            &case.attempts,
-            &case.time,
-            message,
-            on_entry,
-        );
+        fn some(s: &str) -> Option<&str> {
+            (!s.is_empty()).then_some(s)
+        }
+        on_entry(&Entry {
+            classname: &case.classname,
+            name: &case.name,
+            attempts: &case.attempts,
+            time_text: some(&case.time),
+            message: if has_failure {
+                some(&case.message)
+            } else {
+                None
+            },
+            detail: if has_failure {
+                some(&case.detail)
+            } else {
+                None
+            },
+            file: some(&case.file),
+            line: some(&case.line),
+        });
     }
 }
 
@@ -556,6 +588,7 @@ pub(super) fn deliver(
         attempts,
         time_text: (!time.is_empty()).then_some(time),
         message,
+        ..Entry::default()
     });
 }
 

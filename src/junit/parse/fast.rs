@@ -21,6 +21,8 @@ struct CaseAttrs {
     name: Option<(usize, usize)>,
     time: Option<(usize, usize)>,
     status: Option<(usize, usize)>,
+    file: Option<(usize, usize)>,
+    line: Option<(usize, usize)>,
 }
 
 /// How a scanned tag ended.
@@ -97,6 +99,8 @@ fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
             b"name" => attrs.name = Some(value),
             b"time" => attrs.time = Some(value),
             b"status" => attrs.status = Some(value),
+            b"file" => attrs.file = Some(value),
+            b"line" => attrs.line = Some(value),
             _ => {}
         }
     }
@@ -105,14 +109,21 @@ fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
 /// A value we use holds `&`, a tab or a line break: quick-xml must unescape
 /// or normalize it.
 fn needs_unescaping(b: &[u8], attrs: &CaseAttrs) -> bool {
-    [attrs.classname, attrs.name, attrs.time, attrs.status]
-        .into_iter()
-        .flatten()
-        .any(|(from, to)| {
-            b[from..to]
-                .iter()
-                .any(|c| matches!(c, b'&' | b'\t' | b'\n' | b'\r'))
-        })
+    [
+        attrs.classname,
+        attrs.name,
+        attrs.time,
+        attrs.status,
+        attrs.file,
+        attrs.line,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|(from, to)| {
+        b[from..to]
+            .iter()
+            .any(|c| matches!(c, b'&' | b'\t' | b'\n' | b'\r'))
+    })
 }
 
 /// Printable ASCII and no `&` anywhere: valid UTF-8 with nothing to
@@ -139,6 +150,12 @@ fn apply_case_attrs(text: &str, attrs: &CaseAttrs, case: &mut Case) {
     }
     if let Some(range) = attrs.status {
         case_attribute("status", value(range), None, case);
+    }
+    if let Some(range) = attrs.file {
+        case.file.push_str(value(range));
+    }
+    if let Some(range) = attrs.line {
+        case.line.push_str(value(range));
     }
 }
 
