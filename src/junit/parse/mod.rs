@@ -1,4 +1,6 @@
 //! A streaming JUnit XML parser on quick-xml: constant memory in the file size.
+//! A file whose first non-blank byte is `{` is read as a CTRF JSON report
+//! instead (`ctrf`), under the same limits.
 //!
 //! - Accepts `<testsuites>` and bare `<testsuite>` roots, nested suites, CDATA,
 //!   entities, a UTF-8 byte-order mark and non-BMP text.
@@ -13,6 +15,7 @@
 //!
 //! The work is split along the parser's seams:
 //! - `reader`: the entry point and the quick-xml event loop;
+//! - `ctrf`: CTRF JSON reports, streamed one test object at a time;
 //! - `element`: the element path — what each start and end tag does to the
 //!   open suites and the open `<testcase>`, and the error paths they name;
 //! - `fast`: the `<testcase .../>` fast path that reads plain tags straight
@@ -20,6 +23,7 @@
 //! - `skip`: the raw skipper for element bodies we do not model;
 //! - `seconds`: the `time` attribute.
 
+mod ctrf;
 mod dialect;
 mod element;
 mod fast;

@@ -7,6 +7,7 @@ use std::io::{BufRead, Read};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
+use super::ctrf::parse_ctrf;
 use super::dialect::{Dialect, DialectState};
 use super::element::{Case, Frame, Held, OpenSuite, deliver};
 use crate::junit::input::{Input, TooLarge};
@@ -109,6 +110,17 @@ pub fn parse<R: Read>(
     }
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         input.consume(3);
+    }
+    // A JSON object is a CTRF report; it meters each test itself.
+    let first = input
+        .peek(4096)
+        .map_err(|e| err0(format!("cannot read the file: {e}")))?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    if first == Some(b'{') {
+        input.set_limiting(false);
+        return parse_ctrf(input, limits, on_entry);
     }
     let mut reader = Reader::from_reader(input);
     reader.config_mut().check_end_names = true;
