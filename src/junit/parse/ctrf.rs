@@ -4,11 +4,14 @@
 //!
 //! Each element of `results.tests` is deserialized on its own, handed to
 //! `on_entry` and dropped; key order does not matter and every field we do
-//! not map is skipped without being buffered. Bounds:
-//! - one test object may not take more than `Limits::max_event_bytes` of the
-//!   file (a meter under the JSON reader, reset per test); any other key or
-//!   value we keep is held to the same limit, while values we skip (`summary`,
-//!   `environment`, `extra`, ...) are streamed past whatever their size;
+//! not map is skipped without being buffered. Bounds, kept by a meter under
+//! the JSON reader:
+//! - the fields of one test that we read (`name`, `status`, `suite`,
+//!   `filePath`, `message`, `trace`, `retryAttempts`...) may not take more
+//!   than `Limits::max_event_bytes` of the file together, and nor may any
+//!   key; the values we skip (a test's `stdout`, `screenshot`, `attachments`,
+//!   `steps`; `summary`, `environment`, `extra`...) are streamed past
+//!   whatever their size, as the XML parser skips a `<system-out>`;
 //! - messages are cut to `Limits::message_bytes`;
 //! - a test may claim at most [`MAX_ATTEMPTS`] attempts.
 //!
@@ -61,11 +64,7 @@ pub(super) fn parse_ctrf<R: BufRead>(
     limits: &Limits,
     on_entry: &mut dyn FnMut(&Entry<'_>),
 ) -> Result<FileStats, ParseError> {
-    let meter = Meter {
-        used: Cell::new(0),
-        total: Cell::new(0),
-        limiting: Cell::new(true),
-    };
+    let meter = Meter::new();
     let ctx = Ctx {
         limits,
         meter: &meter,
@@ -100,13 +99,21 @@ struct Meter {
 }
 
 impl Meter {
+    fn new() -> Self {
+        Meter {
+            used: Cell::new(0),
+            total: Cell::new(0),
+            limiting: Cell::new(true),
+        }
+    }
+
     fn reset(&self) {
         self.used.set(0);
     }
 }
 
 /// The reader under serde_json: counts bytes, and fails once the current
-/// test (or kept key or value) passes the limit, before it is buffered whole.
+/// test (or a key) passes the limit, before it is buffered whole.
 struct Metered<'m, R> {
     inner: R,
     meter: &'m Meter,
@@ -128,9 +135,11 @@ impl<R: Read> Read for Metered<'_, R> {
         }
         let n = self.inner.read(&mut out[..room])?;
         let n64 = n as u64;
-        self.meter
-            .used
-            .set(self.meter.used.get().saturating_add(n64));
+        if self.meter.limiting.get() {
+            self.meter
+                .used
+                .set(self.meter.used.get().saturating_add(n64));
+        }
         self.meter
             .total
             .set(self.meter.total.get().saturating_add(n64));
@@ -144,11 +153,7 @@ struct TooLarge(u64);
 
 impl fmt::Display for TooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "a CTRF test object (or other JSON value kept) is larger than {} bytes",
-            self.0
-        )
+        write!(f, "a JSON key or value is larger than {} bytes", self.0)
     }
 }
 
@@ -213,6 +218,10 @@ impl Ctx<'_> {
             serde_json::error::Category::Io => {
                 let io = io::Error::from(e);
                 match io.get_ref().and_then(|i| i.downcast_ref::<TooLarge>()) {
+                    Some(TooLarge(limit)) if matches!(self.at.get(), At::Test(_)) => format!(
+                        "the test object is larger than {limit} bytes in the fields read \
+                         (name, status, suite, filePath, message, trace, retryAttempts...)"
+                    ),
                     Some(t) => t.to_string(),
                     None => format!("cannot read the file: {io}"),
                 }
@@ -421,7 +430,7 @@ impl<'de> Visitor<'de> for TestsSeed<'_, '_, '_> {
             ctx.meter.reset();
             ctx.test_start.set(ctx.meter.total.get());
             ctx.at.set(At::Test(index));
-            let Some(test) = seq.next_element::<RawTest>()? else {
+            let Some(test) = seq.next_element_seed(TestSeed { meter: ctx.meter })? else {
                 break;
             };
             let entry = test
@@ -436,10 +445,8 @@ impl<'de> Visitor<'de> for TestsSeed<'_, '_, '_> {
     }
 }
 
-/// One element of `results.tests`, with the fields we map; serde skips the
-/// others without keeping them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One element of `results.tests`, with the fields we map.
+#[derive(Debug, Default)]
 struct RawTest {
     name: Option<String>,
     status: Option<String>,
@@ -454,12 +461,179 @@ struct RawTest {
 }
 
 /// One element of a test's `retryAttempts`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 struct RawAttempt {
     attempt: Option<u64>,
     status: Option<String>,
     message: Option<String>,
     trace: Option<String>,
+}
+
+/// The fields of a test or retry attempt that we read.
+enum Field {
+    Name,
+    Status,
+    Duration,
+    Suite,
+    FilePath,
+    Message,
+    Trace,
+    Retries,
+    Flaky,
+    RetryAttempts,
+    Attempt,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "name" => Field::Name,
+                    "status" => Field::Status,
+                    "duration" => Field::Duration,
+                    "suite" => Field::Suite,
+                    "filePath" => Field::FilePath,
+                    "message" => Field::Message,
+                    "trace" => Field::Trace,
+                    "retries" => Field::Retries,
+                    "flaky" => Field::Flaky,
+                    "retryAttempts" => Field::RetryAttempts,
+                    "attempt" => Field::Attempt,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// Streams past the value of a field we do not read (`stdout`,
+/// `screenshot`, `attachments`, `steps`, `extra`, ...) without counting it
+/// against the test's limit: it is never held, so it may be any size, as a
+/// `<system-out>` may in JUnit XML.
+fn skip_field<'de, A: MapAccess<'de>>(meter: &Meter, map: &mut A) -> Result<(), A::Error> {
+    let was = meter.limiting.replace(false);
+    let skipped = map.next_value::<IgnoredAny>();
+    meter.limiting.set(was);
+    skipped.map(|_| ())
+}
+
+/// Reads one test object; the fields it does not read go to [`skip_field`].
+struct TestSeed<'m> {
+    meter: &'m Meter,
+}
+
+impl<'de> DeserializeSeed<'de> for TestSeed<'_> {
+    type Value = RawTest;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawTest, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TestSeed<'_> {
+    type Value = RawTest;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CTRF test object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawTest, A::Error> {
+        let mut t = RawTest::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Name => t.name = map.next_value()?,
+                Field::Status => t.status = map.next_value()?,
+                Field::Duration => t.duration = map.next_value()?,
+                Field::Suite => t.suite = map.next_value()?,
+                Field::FilePath => t.file_path = map.next_value()?,
+                Field::Message => t.message = map.next_value()?,
+                Field::Trace => t.trace = map.next_value()?,
+                Field::Retries => t.retries = map.next_value()?,
+                Field::Flaky => t.flaky = map.next_value()?,
+                Field::RetryAttempts => {
+                    t.retry_attempts = map.next_value_seed(AttemptsSeed { meter: self.meter })?;
+                }
+                Field::Attempt | Field::Other => skip_field(self.meter, &mut map)?,
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// A test's `retryAttempts`, or `null`.
+struct AttemptsSeed<'m> {
+    meter: &'m Meter,
+}
+
+impl<'de> DeserializeSeed<'de> for AttemptsSeed<'_> {
+    type Value = Option<Vec<RawAttempt>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttemptsSeed<'_> {
+    type Value = Option<Vec<RawAttempt>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of retry attempts")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut attempts = Vec::new();
+        while let Some(a) = seq.next_element_seed(AttemptSeed { meter: self.meter })? {
+            // `[{}, {}, ...]` costs 3 bytes of the file an entry but far
+            // more in memory: the count is checked as the entries come.
+            if attempts.len() as u64 >= MAX_ATTEMPTS {
+                return Err(de::Error::custom(format_args!(
+                    "more than {MAX_ATTEMPTS} retryAttempts"
+                )));
+            }
+            attempts.push(a);
+        }
+        Ok(Some(attempts))
+    }
+}
+
+/// One retry attempt object.
+struct AttemptSeed<'m> {
+    meter: &'m Meter,
+}
+
+impl<'de> DeserializeSeed<'de> for AttemptSeed<'_> {
+    type Value = RawAttempt;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawAttempt, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttemptSeed<'_> {
+    type Value = RawAttempt;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a retry attempt object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAttempt, A::Error> {
+        let mut a = RawAttempt::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Attempt => a.attempt = map.next_value()?,
+                Field::Status => a.status = map.next_value()?,
+                Field::Message => a.message = map.next_value()?,
+                Field::Trace => a.trace = map.next_value()?,
+                _ => skip_field(self.meter, &mut map)?,
+            }
+        }
+        Ok(a)
+    }
 }
 
 /// `suite`: the spec's array of names, or the single string older
@@ -665,9 +839,17 @@ mod tests {
         )
     }
 
+    fn raw(test: &str) -> RawTest {
+        let mut de = serde_json::Deserializer::from_str(test);
+        TestSeed {
+            meter: &Meter::new(),
+        }
+        .deserialize(&mut de)
+        .unwrap()
+    }
+
     fn one(test: &str) -> OwnedEntry {
-        let raw: RawTest = serde_json::from_str(test).unwrap();
-        raw.into_entry(&Limits::default()).unwrap()
+        raw(test).into_entry(&Limits::default()).unwrap()
     }
 
     fn attempts_of(test: &str) -> Vec<Outcome> {
@@ -813,8 +995,7 @@ mod tests {
             r#"{"name":"n","status":"passed","retryAttempts":[{"attempt":0,"status":"failed"}]}"#,
             r#"{"name":"n","status":"passed","retryAttempts":[{"attempt":1,"status":"flaked"}]}"#,
         ] {
-            let raw: RawTest = serde_json::from_str(bad).unwrap();
-            let e = raw.into_entry(&Limits::default()).unwrap_err();
+            let e = raw(bad).into_entry(&Limits::default()).unwrap_err();
             assert!(e.starts_with("test \"n\": "), "{bad}: {e}");
         }
     }
@@ -893,7 +1074,30 @@ mod tests {
         ));
         let e = run_with(over.as_bytes(), &limits).unwrap_err();
         assert_eq!(e.path, "results.tests[1]", "{e}");
-        assert!(e.message.contains("larger than 1000 bytes"), "{e}");
+        assert!(
+            e.message
+                .starts_with("the test object is larger than 1000 bytes in the fields read"),
+            "{e}"
+        );
+        // The fields of a test we do not read are streamed past, whatever
+        // their size, in the test and in its retry attempts.
+        let noisy = doc(&format!(
+            r#"{{"name":"a","stdout":["{big}","{big}"],"status":"passed","screenshot":"{big}",
+                "retryAttempts":[{{"status":"failed","stderr":["{big}"],"attachments":[{{"path":"{big}"}}]}}],
+                "steps":[{{"name":"{big}"}}],"extra":{{"{big}":{{"deep":"{big}"}}}}}},
+              {{"name":"b","status":"passed"}}"#
+        ));
+        let seen = run_with(noisy.as_bytes(), &limits).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].attempts, [Failed, Passed]);
+        // Empty retry attempts cost the file 3 bytes each: counted as they come.
+        let empties = doc(&format!(
+            r#"{{"name":"a","status":"passed","retryAttempts":[{}{{}}]}}"#,
+            "{},".repeat(5000)
+        ));
+        let e = run(empties.as_bytes()).unwrap_err();
+        assert!(e.message.contains("more than 1000 retryAttempts"), "{e}");
+        assert_eq!(e.path, "results.tests[0]", "{e}");
         // Unknown values outside the tests are streamed past, whatever their size.
         let skipped = format!(
             r#"{{"extra":{{"log":"{big}"}},"results":{{"environment":{{"x":["{big}"]}},"tests":[{{"name":"a","status":"passed"}}]}}}}"#
