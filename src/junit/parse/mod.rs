@@ -16,6 +16,7 @@
 //! The work is split along the parser's seams:
 //! - `reader`: the entry point and the quick-xml event loop;
 //! - `ctrf`: CTRF JSON reports, streamed one test object at a time;
+//! - `ctrf_entry`: one CTRF test object and what it maps to;
 //! - `element`: the element path — what each start and end tag does to the
 //!   open suites and the open `<testcase>`, and the error paths they name;
 //! - `fast`: the `<testcase .../>` fast path that reads plain tags straight
@@ -24,6 +25,7 @@
 //! - `seconds`: the `time` attribute.
 
 mod ctrf;
+mod ctrf_entry;
 mod dialect;
 mod element;
 mod fast;
