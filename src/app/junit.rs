@@ -49,10 +49,11 @@ pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<Rep
     Ok(files)
 }
 
-/// The files an input names: itself, every `*.xml` and `*.trx` below a
-/// directory, or the glob's matches. Only the user's pattern is a glob: the
-/// working directory and a directory given literally are escaped
-/// (`results [ci]/` is a path).
+/// The files an input names: itself, every `*.xml` (JUnit, NUnit,
+/// xUnit.net), `*.trx` and `*.json` (CTRF) below a directory, or the glob's matches. Only the user's pattern
+/// is a glob: the working directory and a directory given literally are
+/// escaped (`results [ci]/` is a path). A `*.json` that is not a CTRF report
+/// (`package.json`) is then skipped with a note, as a `pom.xml` is.
 fn expand(cwd: &Path, input: &str) -> Result<Vec<ReportFile>> {
     let path = cwd.join(input);
     if path.is_file() {
@@ -63,6 +64,7 @@ fn expand(cwd: &Path, input: &str) -> Result<Vec<ReportFile>> {
         vec![
             format!("{}/**/*.xml", literal(&path)),
             format!("{}/**/*.trx", literal(&path)),
+            format!("{}/**/*.json", literal(&path)),
         ]
     } else if Path::new(input).is_absolute() {
         vec![input.to_string()]

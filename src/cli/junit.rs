@@ -22,7 +22,7 @@ use crate::{Error, Result, exit};
 
 #[derive(Debug, Args)]
 pub struct JunitArgs {
-    /// Test reports (JUnit XML, NUnit 2/3, xUnit.net, TRX), directories (all *.xml and *.trx below) or globs ('reports/**/*.xml')
+    /// Test reports (JUnit XML, NUnit 2/3, xUnit.net, TRX, CTRF JSON), directories (all *.xml, *.trx and *.json below) or globs ('reports/**/*.xml')
     #[arg(required = true, value_name = "FILE|GLOB")]
     pub inputs: Vec<String>,
     /// Service the tests belong to [default: .dorameter.toml, the CI project, else the repository name]
