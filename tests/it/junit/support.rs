@@ -13,7 +13,8 @@ pub(super) fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/junit")
 }
 
-/// Every `X.expected.json` below `dir` whose `X.xml` exists, sorted.
+/// Every `X.expected.json` below `dir` with its report, `X.xml` (JUnit) or
+/// `X.json` (CTRF), sorted.
 pub(super) fn expected_files(dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
@@ -29,13 +30,17 @@ pub(super) fn expected_files(dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
             .and_then(|n| n.strip_suffix(".expected.json"))
         {
             let xml = p.with_file_name(format!("{stem}.xml"));
+            let report = if xml.is_file() {
+                xml
+            } else {
+                p.with_file_name(format!("{stem}.json"))
+            };
             assert!(
-                xml.is_file(),
-                "{} has no report {}",
+                report.is_file(),
+                "{} has no report {stem}.xml or {stem}.json",
                 p.display(),
-                xml.display()
             );
-            out.push((xml, p));
+            out.push((report, p));
         }
     }
 }
