@@ -8,6 +8,8 @@
 //! `DORAMETER_BENCH_FORMAT_TESTS` (default 200000) sets the test cases per
 //! report; `DORAMETER_BENCH_RUNS` (default 3) the timed runs per side.
 
+#![allow(clippy::print_stdout)]
+
 #[path = "support/bench_env.rs"]
 mod bench_env;
 

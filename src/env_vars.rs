@@ -106,6 +106,10 @@ registry! {
     COMMENT_JUNIT = "DORAMETER_COMMENT_JUNIT";
     /// `comment`: when to post (`--comment-mode`).
     COMMENT_MODE = "DORAMETER_COMMENT_MODE";
+    /// `junit --check-run`: the check run's name.
+    CHECK_RUN = "DORAMETER_CHECK_RUN";
+    /// `junit --code-quality`: GitLab's Code Quality report file.
+    CODE_QUALITY = "DORAMETER_CODE_QUALITY";
     /// Overrides "now" for every command: tests and reproducible reports.
     NOW = "DORAMETER_NOW";
     /// GitHub Actions: the step outputs file (`action.yml` outputs).

@@ -4,6 +4,7 @@
 //! code), `serve` next (HTTP request → the same request → the same call →
 //! JSON). Nothing here prints or reads the process environment.
 
+pub mod annotate;
 pub mod backfill;
 pub mod breakdown;
 pub mod ci_runs;

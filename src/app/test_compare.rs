@@ -20,6 +20,34 @@ pub const MAX_TESTS: usize = 500_000;
 const MAX_BASE_STEPS: usize = 20;
 /// Most slow tests listed.
 pub const SLOWEST: usize = 5;
+/// Most failing tests whose failure text is kept for annotations.
+pub const MAX_HINTS: usize = 1000;
+
+/// What a report says about where a failing test failed (its last failing
+/// entry's).
+#[derive(Clone, Debug, Default)]
+pub struct FailureText {
+    pub classname: String,
+    pub name: String,
+    pub file: Option<String>,
+    pub line: Option<String>,
+    pub message: Option<String>,
+    /// The failure's body, its stack trace, when the message came apart.
+    pub detail: Option<String>,
+}
+
+impl FailureText {
+    fn of(e: &Entry<'_>) -> FailureText {
+        FailureText {
+            classname: e.classname.to_string(),
+            name: e.name.to_string(),
+            file: e.file.map(str::to_string),
+            line: e.line.map(str::to_string),
+            message: e.message.map(str::to_string),
+            detail: e.detail.map(str::to_string),
+        }
+    }
+}
 
 /// Every named test of one side: its folded result by identity.
 #[derive(Debug, Default)]
@@ -118,6 +146,10 @@ pub struct HeadTests {
     pub set: TestSet,
     /// Keep every test (a base to compare with).
     keep: bool,
+    /// Keep where failing tests failed (annotations), by identity.
+    annotate: bool,
+    hints: HashMap<String, FailureText>,
+    pending_hints: Vec<(String, FailureText)>,
     pending: Vec<(String, TestResult)>,
     slowest: Slowest,
     pending_slow: Vec<(String, f64)>,
@@ -132,6 +164,22 @@ impl HeadTests {
         }
     }
 
+    /// Also keeps what failing tests' reports say about where they failed
+    /// (the first [`MAX_HINTS`] failing tests).
+    pub fn annotating(mut self, on: bool) -> HeadTests {
+        self.annotate = on;
+        self
+    }
+
+    pub fn is_annotating(&self) -> bool {
+        self.annotate
+    }
+
+    /// What the report said about a failing test's failure, by identity.
+    pub fn failure_text(&self, id: &str) -> Option<&FailureText> {
+        self.hints.get(id)
+    }
+
     /// The slowest tests of the files read whole, slowest first.
     pub fn slowest(&self) -> Vec<(String, f64)> {
         self.slowest.top.clone()
@@ -144,6 +192,12 @@ impl HeadTests {
             };
             file.offer(secs, || e.identity());
             self.pending_slow = file.top;
+        }
+        if self.annotate
+            && e.attempts.iter().any(|o| o.is_failure())
+            && self.hints.len() + self.pending_hints.len() < MAX_HINTS
+        {
+            self.pending_hints.push((e.identity(), FailureText::of(e)));
         }
         // A nameless test is not kept by the store either: no history.
         if !self.keep || e.name.is_empty() || self.set.overflow {
@@ -161,7 +215,9 @@ impl HeadTests {
     pub fn end_file(&mut self, keep: bool) {
         let pending = std::mem::take(&mut self.pending);
         let slow = std::mem::take(&mut self.pending_slow);
+        let hints = std::mem::take(&mut self.pending_hints);
         if keep {
+            self.hints.extend(hints);
             for (id, r) in pending {
                 self.set.add(id, r);
             }

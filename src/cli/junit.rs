@@ -1,21 +1,24 @@
 //! `dorameter junit FILE|GLOB…`: ingest test reports (JUnit XML, NUnit,
 //! xUnit.net, TRX) in the test job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use secrecy::SecretString;
 
 use super::GlobalArgs;
 use super::context::{Context, check_event_format};
+use crate::app::annotate;
 use crate::app::junit::{self, Ingested};
 use crate::app::test_compare::{self, HeadTests};
 use crate::env_vars as ev;
 use crate::event::{self, TestRun};
+use crate::forge::github::GitHub;
 use crate::git::Repo;
-use crate::junit::Summary;
+use crate::junit::{Summary, WorkTree};
 use crate::render::escape::terminal;
-use crate::render::{self, Format, JunitView};
-use crate::settings::Settings;
+use crate::render::{self, Annotation, Format, JunitView, Level};
+use crate::settings::{Settings, http_settings};
 use crate::sink::SinkEvent;
 use crate::store::Access;
 use crate::{Error, Result, exit};
@@ -28,6 +31,12 @@ pub struct JunitArgs {
     /// Service the tests belong to [default: .dorameter.toml, the CI project, else the repository name]
     #[arg(long, env = ev::SERVICE)]
     pub service: Option<String>,
+    /// On GitHub Actions: also create a check run of this name on the tested commit, with the failing tests as annotations (needs `checks: write`)
+    #[arg(long, env = ev::CHECK_RUN, value_name = "NAME")]
+    pub check_run: Option<String>,
+    /// Write GitLab's Code Quality report of the failing tests to FILE (declare it as `artifacts: reports: codequality`)
+    #[arg(long, env = ev::CODE_QUALITY, value_name = "FILE")]
+    pub code_quality: Option<PathBuf>,
     /// Commit tested [default: the CI sha, else HEAD of --repo when it is a repository]
     #[arg(long, env = ev::SHA, value_name = "REV")]
     pub sha: Option<String>,
@@ -136,32 +145,179 @@ pub fn request(args: &JunitArgs, s: &Settings, repo: Option<&Repo>) -> Result<Op
     }))
 }
 
-/// On GitHub Actions, one `::warning` annotation per flaky test (the first
-/// 20), escaped as workflow commands require. Written to stderr so it never
-/// mixes with `--format json` on stdout; the runner reads both.
-fn github_annotations(ctx: &mut Context<'_>, s: &Settings, summary: &Summary) -> Result<()> {
-    use crate::ci::{Provider, github};
-    if s.quiet
-        || !matches!(
-            s.ci.as_ref().map(|c| c.provider),
-            Some(Provider::GitHubActions)
-        )
-    {
+fn on_github(s: &Settings) -> bool {
+    matches!(
+        s.ci.as_ref().map(|c| c.provider),
+        Some(crate::ci::Provider::GitHubActions)
+    )
+}
+
+/// On GitHub Actions, the failing tests as `::error` annotations on the
+/// lines where they failed (those without a location name no file), then
+/// the flaky tests as `::warning`s, within GitHub's limits per step and job
+/// and the rest counted in a closing notice. Written to stderr so they
+/// never mix with `--format json` on stdout; the runner reads both.
+fn github_annotations(
+    ctx: &mut Context<'_>,
+    s: &Settings,
+    summary: &Summary,
+    failing: &[Annotation],
+) -> Result<()> {
+    if s.quiet || !on_github(s) {
         return Ok(());
     }
-    for f in summary.flaky.iter().take(20) {
-        let message = format!(
+    let mut all = failing.to_vec();
+    all.extend(summary.flaky.iter().map(|f| Annotation {
+        path: String::new(),
+        line: 0,
+        end_line: 0,
+        level: Level::Warning,
+        title: "Flaky test".into(),
+        message: format!(
             "{} failed, then passed on a retry ({} attempts)",
             f.id, f.attempts
-        );
-        writeln!(
-            ctx.stderr,
-            "{}",
-            github::warning(&message, &[("title", "Flaky test")])
-        )?;
-    }
+        ),
+        raw_details: None,
+        identity: f.id.clone(),
+    }));
+    let commands = render::workflow_commands(&all, render::GITHUB_PER_JOB);
+    write!(ctx.stderr, "{}", commands.text)?;
     Ok(())
 }
+
+/// `--code-quality FILE`: GitLab's Code Quality report of the failing tests
+/// that have a location (written even when there are none: an empty array).
+fn write_code_quality(ctx: &mut Context<'_>, file: &Path, failing: &[Annotation]) -> Result<()> {
+    let located: Vec<Annotation> = failing
+        .iter()
+        .filter(|a| !a.path.is_empty())
+        .cloned()
+        .collect();
+    let path = ctx.cwd.join(file);
+    let body = serde_json::to_string_pretty(&render::code_quality(&located)).unwrap_or_default();
+    std::fs::write(&path, body + "\n").map_err(|e| {
+        Error::usage_hint(
+            format!(
+                "cannot write the Code Quality report {}: {e}",
+                file.display()
+            ),
+            "check --code-quality (DORAMETER_CODE_QUALITY): its directory must exist",
+        )
+    })
+}
+
+/// `--check-run NAME`: a completed check run on the tested commit with the
+/// report as its summary and the located failing tests as annotations, 50
+/// per request. Needs the workflow's token with `checks: write`; a failure
+/// is a warning, or exit 5 under `--strict`.
+fn check_run(
+    ctx: &mut Context<'_>,
+    s: &Settings,
+    name: &str,
+    sha: Option<&str>,
+    view: &JunitView<'_>,
+    failing: &[Annotation],
+) -> Result<()> {
+    let ci = s.ci.as_ref().filter(|_| on_github(s));
+    let token = ctx
+        .env
+        .get(ev::GITHUB_TOKEN)
+        .filter(|t| !t.trim().is_empty())
+        .cloned();
+    let (Some(ci), Some(token), Some(sha)) = (ci, token, sha) else {
+        let e = Error::usage_hint(
+            "--check-run needs GitHub Actions: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN and the commit",
+            "run it in a GitHub Actions job whose token has `checks: write`, or drop --check-run",
+        );
+        return if s.strict {
+            Err(e)
+        } else {
+            ctx.warn_error(s, &e)
+        };
+    };
+    let (Some(api), Some(repository)) = (ci.api_url.as_deref(), ci.repository.as_deref()) else {
+        let e = Error::usage_hint(
+            "--check-run needs GITHUB_API_URL and GITHUB_REPOSITORY",
+            "run it in a GitHub Actions job",
+        );
+        return if s.strict {
+            Err(e)
+        } else {
+            ctx.warn_error(s, &e)
+        };
+    };
+    let located: Vec<Annotation> = failing
+        .iter()
+        .filter(|a| !a.path.is_empty())
+        .cloned()
+        .collect();
+    let failed = view.failed + view.errored;
+    let title = if failed > 0 {
+        format!(
+            "{} of {}",
+            render::count(failed, "failing test"),
+            view.tests
+        )
+    } else {
+        format!("{} passed", render::count(view.passed, "test"))
+    };
+    let mut summary = render::junit_markdown(view);
+    if summary.len() > CHECK_RUN_SUMMARY_BYTES {
+        let mut cut = CHECK_RUN_SUMMARY_BYTES - 64;
+        while !summary.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        summary.truncate(cut);
+        summary.push_str("\n\n… (cut: see the job summary)\n");
+    }
+    let batches = render::check_run_batches(&located);
+    let output = |annotations: Option<&serde_json::Value>| {
+        let mut o = serde_json::json!({"title": title, "summary": summary});
+        if let Some(a) = annotations {
+            o["annotations"] = a.clone();
+        }
+        o
+    };
+    let create = serde_json::json!({
+        "name": name,
+        "head_sha": sha,
+        "status": "completed",
+        "conclusion": if failed > 0 || !view.errors.is_empty() { "failure" } else { "success" },
+        "output": output(batches.first()),
+    });
+    let updates: Vec<serde_json::Value> = batches
+        .iter()
+        .skip(1)
+        .map(|b| serde_json::json!({ "output": output(Some(b)) }))
+        .collect();
+    let http = http_settings(&ctx.env)?;
+    let posted = GitHub::new(api, repository, SecretString::from(token), http)
+        .and_then(|gh| gh.check_run(&create, &updates));
+    match posted {
+        Ok((id, url)) => ctx.info(
+            s,
+            &format!(
+                "check run {} ({id}) with {}: {}",
+                terminal(name),
+                render::count(located.len() as u64, "annotation"),
+                url.as_deref().unwrap_or("")
+            ),
+        ),
+        Err(source) => {
+            let e = Error::Forge {
+                what: "create the check run",
+                source,
+            };
+            if s.strict {
+                return Err(e);
+            }
+            ctx.warn_error(s, &e)
+        }
+    }
+}
+
+/// The Checks API's limit on `output.summary`.
+const CHECK_RUN_SUMMARY_BYTES: usize = 65_535;
 
 /// Why the command fails: its exit code, what to print after `error:`, and
 /// a hint.
@@ -271,7 +427,13 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         HeadTests::comparing()
     } else {
         HeadTests::default()
-    };
+    }
+    .annotating(on_github(&settings) || args.check_run.is_some() || args.code_quality.is_some());
+    let tested = req.as_ref().and_then(|r| r.sha.clone()).or_else(|| {
+        args.sha
+            .clone()
+            .or_else(|| settings.ci.as_ref().and_then(|c| c.sha.clone()))
+    });
     let mut against = None;
     let (ingested, run) = match req {
         None => (
@@ -337,7 +499,22 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         Format::Markdown => ctx.out(&render::junit_markdown(&view))?,
         _ => ctx.out(&render::junit_table(&view))?,
     }
-    github_annotations(ctx, &settings, &ingested.summary)?;
+    let failing = if head.is_annotating() && !ingested.summary.failures.is_empty() {
+        let root = repo
+            .as_ref()
+            .and_then(Repo::workdir)
+            .unwrap_or_else(|| ctx.cwd.clone());
+        annotate::annotations(&ingested.summary.failures, &head, &WorkTree::open(&root))
+    } else {
+        Vec::new()
+    };
+    github_annotations(ctx, &settings, &ingested.summary, &failing)?;
+    if let Some(file) = &args.code_quality {
+        write_code_quality(ctx, file, &failing)?;
+    }
+    if let Some(name) = &args.check_run {
+        check_run(ctx, &settings, name, tested.as_deref(), &view, &failing)?;
+    }
     // The job's summary page shows the run by itself (issue 15).
     ctx.step_summary(
         &settings,

@@ -328,6 +328,31 @@ impl GitHub {
     }
 }
 
+impl GitHub {
+    /// Creates a completed check run (`POST /repos/{r}/check-runs`) with
+    /// `create` as its body, then appends each of `updates` (`PATCH
+    /// .../check-runs/{id}`: more annotations, 50 per request). Gives the
+    /// run's id and page.
+    pub fn check_run(
+        &self,
+        create: &Value,
+        updates: &[Value],
+    ) -> Result<(u64, Option<String>), ForgeError> {
+        let route = format!("/repos/{}/check-runs", self.repository);
+        let v: Value = self.call("create the check run", || {
+            self.octocrab.post(&route, Some(create))
+        })?;
+        let id = v.get("id").and_then(Value::as_u64).unwrap_or(0);
+        let one = format!("/repos/{}/check-runs/{id}", self.repository);
+        for body in updates {
+            let _: Value = self.call("add annotations to the check run", || {
+                self.octocrab.patch::<Value, _, _>(&one, Some(body))
+            })?;
+        }
+        Ok((id, html_url(&v)))
+    }
+}
+
 /// The comment's web address from the API's answer.
 fn html_url(v: &Value) -> Option<String> {
     v.get("html_url")

@@ -91,7 +91,9 @@ impl Level {
 /// One annotation: a line range of a repository file and what to say there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Annotation {
-    /// Repository-relative, `/`-separated.
+    /// Repository-relative, `/`-separated; empty when no file is known (a
+    /// workflow command then names no file; check runs and Code Quality
+    /// reports take only annotations with a file).
     pub path: String,
     /// 1-based.
     pub line: u32,
@@ -153,7 +155,12 @@ pub fn workflow_commands(annotations: &[Annotation], limit: usize) -> WorkflowCo
     let mut text = String::new();
     for a in &shown {
         let (start, end) = a.lines();
-        let (start, end) = (start.to_string(), end.to_string());
+        // No file: no line either (the command then names neither).
+        let (start, end) = if a.path.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (start.to_string(), end.to_string())
+        };
         let message = escape::plain_text(&a.message);
         let message = cut(&message, GITHUB_MESSAGE_UNITS, char::len_utf16);
         text.push_str(&github::command(

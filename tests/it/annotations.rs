@@ -100,3 +100,255 @@ fn the_checks_api_schema_check_refuses_a_body_the_api_refuses() {
         );
     }
 }
+
+/// The 1-based line of `tests/test_calc.py` (the real pytest project the
+/// report came from) that holds `text`: where each test failed, read from
+/// the source, not from dorameter.
+fn line_of(source: &str, text: &str) -> u32 {
+    source
+        .lines()
+        .position(|l| l.contains(text))
+        .map(|i| i as u32 + 1)
+        .unwrap_or_else(|| panic!("{text:?} not in the source"))
+}
+
+/// Issue 15: `junit` on GitHub Actions annotates each failing test on the
+/// line where it failed. A real pytest report (xunit1: `file`/`line`
+/// attributes, long tracebacks) of the project in `fixtures/locate/pytest`,
+/// committed to a git repository: the workflow commands name the file and
+/// line, `--check-run` creates a check run on a stand-in GitHub whose body
+/// follows `@octokit/openapi`'s `checks/create`, and `--code-quality` writes
+/// GitLab's report. A stand-in that refuses (403, no `checks: write`) is a
+/// warning, or exit 5 under `--strict`.
+#[test]
+fn junit_annotates_failing_tests_where_they_failed() {
+    use super::server::{Reply, Server};
+    use super::util::{Dm, Repo, at};
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/locate/pytest");
+    let mut repo = Repo::new();
+    for rel in [
+        "pyproject.toml",
+        "src/calc/__init__.py",
+        "src/calc/core.py",
+        "tests/__init__.py",
+        "tests/test_calc.py",
+    ] {
+        let to = repo.path.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixture.join("project").join(rel), &to).unwrap();
+    }
+    std::fs::create_dir_all(repo.path.join("reports")).unwrap();
+    std::fs::copy(
+        fixture.join("report-long.xml"),
+        repo.path.join("reports/pytest.xml"),
+    )
+    .unwrap();
+    repo.git(&["add", "-A"], at(0, 0, 0));
+    let sha = repo.commit_at("the project", at(0, 0, 0));
+    let source = std::fs::read_to_string(repo.path.join("tests/test_calc.py")).unwrap();
+    let want = [
+        (
+            "tests.test_calc::test_fails",
+            line_of(&source, "assert total == 5"),
+        ),
+        (
+            "tests.test_calc::test_raises_in_library",
+            line_of(&source, "assert divide(1, 0) == 0"),
+        ),
+        (
+            "tests.test_calc.TestParse::test_parse[x]",
+            line_of(&source, "assert parse(text) >= 0"),
+        ),
+        (
+            "tests.test_calc::test_helper_in_same_file",
+            line_of(&source, "check_positive(-1)"),
+        ),
+    ];
+
+    let deny = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let denied = deny.clone();
+    let server = Server::start(move |req| {
+        if denied.load(std::sync::atomic::Ordering::SeqCst) {
+            return Reply::status(
+                403,
+                r#"{"message":"Resource not accessible by integration"}"#,
+            );
+        }
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/repos/o/r/check-runs") => Reply::status(
+                201,
+                r#"{"id": 42, "html_url": "https://github.com/o/r/runs/42"}"#,
+            ),
+            ("PATCH", "/repos/o/r/check-runs/42") => Reply::status(200, r#"{"id": 42}"#),
+            _ => Reply::status(404, r#"{"message":"Not Found"}"#),
+        }
+    });
+    let dm = Dm::default();
+    let api = server.url("");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "junit",
+            "reports/pytest.xml",
+            "--dry-run",
+            "--check-run",
+            "pytest",
+            "--code-quality",
+            "codequality.json",
+        ];
+        args.extend_from_slice(extra);
+        let out = dm
+            .raw_command(&["--format", "json"])
+            .args(&args)
+            .current_dir(&repo.path)
+            .envs([
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_REPOSITORY", "o/r"),
+                ("GITHUB_EVENT_NAME", "push"),
+                ("GITHUB_REF", "refs/heads/main"),
+                ("GITHUB_SHA", sha.as_str()),
+                ("GITHUB_API_URL", api.as_str()),
+                ("GITHUB_TOKEN", "ghs_secret_token"),
+                ("DORAMETER_SINK_BACKOFF", "1ms"),
+                ("DORAMETER_SINK_RETRIES", "0"),
+            ])
+            .output()
+            .expect("run dorameter");
+        super::util::Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+    };
+    let out = run(&[]);
+    out.assert_ok();
+    // Workflow commands: each failing test on its line.
+    for (id, line) in want {
+        let title = format!(
+            "title={} failed",
+            id.replace(':', "%3A").replace(',', "%2C")
+        );
+        let cmd = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("::error ") && l.contains(&title))
+            .unwrap_or_else(|| panic!("no ::error for {id}: {}", out.stderr));
+        assert!(
+            cmd.starts_with(&format!(
+                "::error file=tests/test_calc.py,line={line},endLine={line},"
+            )),
+            "{id}: {cmd}"
+        );
+    }
+    assert!(!out.stderr.contains("ghs_secret_token"), "{}", out.stderr);
+
+    // The check run: one POST, its body per the schema, four annotations.
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    let body: Value = serde_json::from_slice(&posts[0].body).expect("json body");
+    assert_eq!(body["name"], "pytest");
+    assert_eq!(body["head_sha"], sha.as_str());
+    assert_eq!(body["conclusion"], "failure");
+    let lines: Vec<(String, u64)> = body["output"]["annotations"]
+        .as_array()
+        .expect("annotations")
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["start_line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = want
+        .iter()
+        .map(|(_, l)| ("tests/test_calc.py".to_string(), u64::from(*l)))
+        .collect();
+    assert_eq!(lines, expected);
+    check_bodies(
+        &spec(),
+        CREATE,
+        &[String::from_utf8_lossy(&posts[0].body).into_owned()],
+    );
+
+    // GitLab's Code Quality report: the same four places.
+    let cq: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path.join("codequality.json")).unwrap())
+            .unwrap();
+    let cq_lines: Vec<(String, u64)> = cq
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap().to_string(),
+                f["location"]["lines"]["begin"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cq_lines, expected);
+
+    // 120 failing tests: one POST with 50 annotations, then PATCHes of 50
+    // and 20; GitHub's log shows 10 errors per step, the rest counted.
+    let mut xml = String::from("<testsuite name=\"pytest\">");
+    for i in 0..120 {
+        xml.push_str(&format!(
+            "<testcase classname=\"tests.test_calc\" name=\"t{i}\" file=\"tests/test_calc.py\" line=\"{i}\"><failure message=\"boom\"/></testcase>"
+        ));
+    }
+    xml.push_str("</testsuite>");
+    std::fs::write(repo.path.join("reports/pytest.xml"), xml).unwrap();
+    let before = server.requests().len();
+    let out = run(&[]);
+    out.assert_ok();
+    let new: Vec<_> = server.requests().into_iter().skip(before).collect();
+    let sizes: Vec<(String, usize)> = new
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                r.method.clone(),
+                v["output"]["annotations"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("POST".to_string(), 50),
+            ("PATCH".to_string(), 50),
+            ("PATCH".to_string(), 20)
+        ]
+    );
+    let updates: Vec<String> = new[1..]
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    check_bodies(&spec(), UPDATE, &updates);
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("::error "))
+            .count(),
+        10,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("110 more tests not annotated"),
+        "{}",
+        out.stderr
+    );
+
+    // Without `checks: write`: a warning and exit 0; exit 5 under --strict.
+    deny.store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = run(&[]);
+    out.assert_ok();
+    assert!(
+        out.stderr.contains("warning: ") && out.stderr.contains("check run"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["--strict"]);
+    assert_eq!(out.code, 5, "{out:#?}");
+    assert!(!out.stderr.contains("ghs_secret_token"), "{}", out.stderr);
+}
