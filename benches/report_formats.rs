@@ -5,8 +5,11 @@
 //! Python's `ElementTree.iterparse` counting the same outcomes, and peak
 //! RSS (issue 15: these formats stream in bounded memory too).
 //!
-//! `DORAMETER_BENCH_FORMAT_TESTS` (default 200000) sets the test cases per
-//! report; `DORAMETER_BENCH_RUNS` (default 3) the timed runs per side.
+//! `DORAMETER_BENCH_NUNIT_TESTS` (default 400000) and
+//! `DORAMETER_BENCH_TRX_TESTS` (default 136000) set the test cases of each
+//! report (about 160 MB each); peak RSS is also measured on a report a
+//! quarter that size, to show it does not grow with the file.
+//! `DORAMETER_BENCH_RUNS` (default 3) sets the timed runs per side.
 
 #![allow(clippy::print_stdout)]
 
@@ -375,7 +378,6 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let tests = env_num("DORAMETER_BENCH_FORMAT_TESTS", 200_000);
     let runs = env_num("DORAMETER_BENCH_RUNS", 3).max(1);
     let bin = release_binary();
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
@@ -383,10 +385,25 @@ fn main() {
     let script = data.join("formats_iterparse.py");
     std::fs::write(&script, PYTHON).expect("script");
     println!(
-        "| report | size | dorameter | Python iterparse | ratio | peak RSS |\n|---|---|---|---|---|---|"
+        "| report | size | dorameter | Python iterparse | ratio | peak RSS | peak RSS, a quarter the size |\n|---|---|---|---|---|---|---|"
     );
     type Gen = fn(&Path, usize) -> std::io::Result<Counts>;
-    for (kind, ext, generate) in [("nunit", "xml", nunit as Gen), ("trx", "trx", trx as Gen)] {
+    for (kind, ext, generate, tests) in [
+        (
+            "nunit",
+            "xml",
+            nunit as Gen,
+            env_num("DORAMETER_BENCH_NUNIT_TESTS", 400_000),
+        ),
+        (
+            "trx",
+            "trx",
+            trx as Gen,
+            env_num("DORAMETER_BENCH_TRX_TESTS", 136_000),
+        ),
+    ] {
+        let quarter = data.join(format!("{kind}-v1-{}.{ext}", tests / 4));
+        let want_quarter = generate(&quarter, tests / 4).expect("generate");
         let path = data.join(format!("{kind}-v1-{tests}.{ext}"));
         let want = generate(&path, tests).expect("generate");
         let size = std::fs::metadata(&path).expect("size").len() as f64 / 1e6;
@@ -419,8 +436,19 @@ fn main() {
         }
         let (a, b) = (median(a), median(b));
         let rss = peak_rss_mb(&bin, &path);
+        let mut check = Command::new(&bin);
+        check
+            .arg("junit")
+            .arg(&quarter)
+            .args(["--dry-run", "--format", "json"]);
+        assert_eq!(
+            ours(&timed(&mut check).1),
+            want_quarter,
+            "dorameter's {kind} counts"
+        );
+        let rss_quarter = peak_rss_mb(&bin, &quarter);
         println!(
-            "| {kind} ({} tests) | {size:.1} MB | {:.3} s | {:.3} s | {:.1}x faster | {rss:.1} MB |",
+            "| {kind} ({} tests) | {size:.1} MB | {:.3} s | {:.3} s | {:.1}x faster | {rss:.1} MB | {rss_quarter:.1} MB |",
             tests,
             a.as_secs_f64(),
             b.as_secs_f64(),

@@ -17,8 +17,9 @@ use std::io::Read;
 use quick_xml::Reader;
 use quick_xml::events::BytesStart;
 
-use super::element::{Kind, attr, attr_into, bounded, cap_at_char_boundary};
+use super::element::{Kind, attr, attr_into, bounded, cap_at_char_boundary, set_value};
 use super::reader::{ParseError, Parser};
+use super::trx_spill::{Held, TrxResult};
 use crate::junit::input::Input;
 use crate::junit::model::{Entry, Outcome};
 
@@ -70,23 +71,13 @@ struct Trx {
     /// 2010 one by test id.
     by_execution: bool,
     open: Option<TrxResult>,
-    results: Vec<TrxResult>,
+    results: Held,
     class_names: Vec<String>,
     class_index: HashMap<String, u32>,
     /// A definition's key (test id or execution id) to its class.
     classes: HashMap<u128, u32>,
     /// Inside a `<UnitTest>`: its key once known.
     definition: Option<Option<u128>>,
-}
-
-/// One TRX `<UnitTestResult>`, held until the definitions have been read.
-struct TrxResult {
-    key: u128,
-    name: String,
-    outcome: Outcome,
-    time: Option<f64>,
-    message: Option<Box<str>>,
-    detail: Option<Box<str>>,
 }
 
 /// Longest name kept from a TRX result, longest class from a definition.
@@ -144,23 +135,33 @@ impl Parser<'_> {
                 self.descend(element, Kind::Suite, label, empty)
             }
             (Dialect::NUnit, "test-case") => {
+                // One pass over the attributes: a test case has a dozen.
                 let case = &mut self.case;
                 case.clear_attributes();
-                attr_into(e, "name", &mut case.name);
-                attr_into(e, "classname", &mut case.classname);
-                if !attr_into(e, "duration", &mut case.time) {
-                    attr_into(e, "time", &mut case.time);
+                let (mut time, mut result, mut skipped) = (None, None, false);
+                for a in e.attributes().with_checks(false).flatten() {
+                    let value = || a.value.to_string();
+                    match a.key.local_name().as_ref() {
+                        "name" => set_value(&a, &mut case.name),
+                        "classname" => set_value(&a, &mut case.classname),
+                        // `duration` (NUnit 3) wins over `time` (NUnit 2).
+                        "duration" => time = Some(value()),
+                        "time" if time.is_none() => time = Some(value()),
+                        "result" => result = Some(value()),
+                        "executed" => skipped |= &*a.value == "False",
+                        "runstate" => {
+                            skipped |= matches!(&*a.value, "Skipped" | "Ignored" | "NotRunnable")
+                        }
+                        _ => {}
+                    }
                 }
-                let result = attr(e, "result");
-                let skipped = attr(e, "executed").as_deref() == Some("False")
-                    || matches!(
-                        result.as_deref(),
-                        Some("Skipped" | "Ignored" | "NotRunnable" | "Inconclusive")
-                    )
-                    || matches!(
-                        attr(e, "runstate").as_deref(),
-                        Some("Skipped" | "Ignored" | "NotRunnable")
-                    );
+                skipped |= matches!(
+                    result.as_deref(),
+                    Some("Skipped" | "Ignored" | "NotRunnable" | "Inconclusive")
+                );
+                if let Some(t) = time {
+                    case.time = t;
+                }
                 if skipped {
                     case.main = Some(Outcome::Skipped);
                 }
@@ -250,7 +251,7 @@ impl Parser<'_> {
                 };
                 self.stats.testcases += 1;
                 if empty {
-                    self.d.trx.results.push(result);
+                    self.hold(result, reader.buffer_position())?;
                 } else {
                     self.d.reason.clear();
                     self.d.detail.clear();
@@ -412,12 +413,22 @@ impl Parser<'_> {
         self.emit_case(on_entry);
     }
 
+    fn hold(&mut self, r: TrxResult, offset: u64) -> Result<(), ParseError> {
+        self.d.trx.results.push(r).map_err(|e| {
+            self.error(
+                offset,
+                format!("cannot hold the TRX results in a temporary file: {e}"),
+            )
+        })
+    }
+
     pub(super) fn close_dialect(
         &mut self,
         frame_kind: Kind,
         element: &str,
+        offset: u64,
         on_entry: &mut dyn FnMut(&Entry<'_>),
-    ) {
+    ) -> Result<(), ParseError> {
         match (self.dialect, frame_kind, element) {
             (Dialect::Trx, Kind::Case, _) => {
                 if let Some(mut r) = self.d.trx.open.take() {
@@ -429,7 +440,7 @@ impl Parser<'_> {
                         }
                         r.message = Some(reason.into_boxed_str());
                     }
-                    self.d.trx.results.push(r);
+                    self.hold(r, offset)?;
                 }
             }
             (_, Kind::Case, _) => self.finish_dialect_case(on_entry),
@@ -437,21 +448,26 @@ impl Parser<'_> {
                 self.d.nunit_parts.pop();
             }
             (Dialect::Trx, _, "UnitTest") => self.d.trx.definition = None,
-            (Dialect::Trx, _, "TestRun") => self.flush_trx(on_entry),
+            (Dialect::Trx, _, "TestRun") => self.flush_trx(offset, on_entry)?,
             _ => {}
         }
+        Ok(())
     }
 
     /// Every held TRX result, in file order, with its class from the
     /// definitions; a name that starts with its class loses that prefix.
-    fn flush_trx(&mut self, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+    fn flush_trx(
+        &mut self,
+        offset: u64,
+        on_entry: &mut dyn FnMut(&Entry<'_>),
+    ) -> Result<(), ParseError> {
         let trx = std::mem::take(&mut self.d.trx);
         let mut time = String::new();
-        for r in trx.results {
-            let class = trx
-                .classes
+        let (classes, class_names) = (&trx.classes, &trx.class_names);
+        let drained = trx.results.drain(&mut |r| {
+            let class = classes
                 .get(&r.key)
-                .and_then(|i| trx.class_names.get(*i as usize))
+                .and_then(|i| class_names.get(*i as usize))
                 .map_or("", String::as_str);
             let name = r
                 .name
@@ -472,7 +488,13 @@ impl Parser<'_> {
                 detail: r.detail.as_deref(),
                 ..Entry::default()
             });
-        }
+        });
+        drained.map_err(|e| {
+            self.error(
+                offset,
+                format!("cannot read back the held TRX results: {e}"),
+            )
+        })
     }
 }
 

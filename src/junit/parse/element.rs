@@ -193,7 +193,7 @@ pub(super) fn case_attribute(
 
 /// Copies an attribute value, unescaping and normalizing only when needed; an
 /// unknown entity is kept literally (never resolved).
-fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String) {
+pub(super) fn set_value(a: &quick_xml::events::attributes::Attribute<'_>, out: &mut String) {
     out.clear();
     if !a
         .value
@@ -484,8 +484,12 @@ impl Parser<'_> {
             ));
         };
         if self.dialect != Dialect::JUnit {
-            self.close_dialect(frame.kind, &frame.element, on_entry);
-            return Ok(());
+            return self.close_dialect(
+                frame.kind,
+                &frame.element,
+                reader.buffer_position(),
+                on_entry,
+            );
         }
         match frame.kind {
             Kind::Case => self.emit_case(on_entry),

@@ -34,6 +34,7 @@ mod seconds;
 mod skip;
 #[cfg(test)]
 mod test_support;
+mod trx_spill;
 
 pub use reader::{FileStats, Limits, ParseError, parse};
 pub use seconds::parse_seconds;
