@@ -367,16 +367,8 @@ impl Parser<'_> {
         empty: bool,
         on_entry: &mut dyn FnMut(&Entry<'_>),
     ) {
-        let index = self.frames.last_mut().map_or(0, |f| {
-            f.cases += 1;
-            f.cases - 1
-        });
+        let index = self.begin_case();
         let case = &mut self.case;
-        if case.classname.is_empty() {
-            if let Some(suite) = self.frames.iter().rev().find_map(|f| f.label.as_deref()) {
-                case.classname.push_str(suite);
-            }
-        }
         // `Namespace.Class.Method` under a class `Namespace.Class`: the method.
         if let Some(short) = case
             .name
@@ -386,13 +378,8 @@ impl Parser<'_> {
         {
             case.name = short.to_string();
         }
-        case.before.clear();
-        case.after.clear();
-        case.message.clear();
-        case.invocations = None;
         self.d.reason.clear();
         self.d.detail.clear();
-        case.detail.clear();
         if empty {
             self.finish_dialect_case(on_entry);
         } else {

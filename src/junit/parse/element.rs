@@ -446,9 +446,10 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Opens the `<testcase>` whose classname, name, time and status are set:
-    /// counts it among its siblings, and emits it when it has no body.
-    pub(super) fn open_case(&mut self, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+    /// Starts a test whose attributes are set, in any format: counts it
+    /// among its siblings (its index), names it after its suite when it has
+    /// no class, and forgets the previous test's attempts and texts.
+    pub(super) fn begin_case(&mut self) -> usize {
         let index = self.frames.last_mut().map_or(0, |f| {
             f.cases += 1;
             f.cases - 1
@@ -465,6 +466,13 @@ impl Parser<'_> {
         case.message.clear();
         case.detail.clear();
         case.invocations = None;
+        index
+    }
+
+    /// Opens the `<testcase>` whose classname, name, time and status are set:
+    /// counts it among its siblings, and emits it when it has no body.
+    pub(super) fn open_case(&mut self, empty: bool, on_entry: &mut dyn FnMut(&Entry<'_>)) {
+        let index = self.begin_case();
         if empty {
             self.emit_case(on_entry);
         } else {
