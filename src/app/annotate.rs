@@ -3,7 +3,9 @@
 //! GitHub's workflow commands, a check run, GitLab's Code Quality report.
 
 use crate::junit::{FailedTest, Hint, Outcome, RepoFiles, locate};
-use crate::render::{Annotation, Level};
+use serde_json::{Value, json};
+
+use crate::render::{Annotation, JunitView, Level, check_run_batches, count};
 
 use super::test_compare::HeadTests;
 
@@ -67,4 +69,65 @@ pub fn annotations(
     located.sort_by(|a, b| (&a.path, a.line, &a.identity).cmp(&(&b.path, b.line, &b.identity)));
     located.extend(unlocated);
     located
+}
+
+/// The Checks API's limit on `output.summary`.
+const CHECK_RUN_SUMMARY_BYTES: usize = 65_535;
+
+/// The bodies of `--check-run NAME`: the `POST` creating a completed check
+/// run on `sha` (its conclusion, `summary` as its text, the first 50 located
+/// annotations), and one `PATCH` per further 50.
+pub fn check_run_bodies(
+    name: &str,
+    sha: &str,
+    view: &JunitView<'_>,
+    summary: &str,
+    failing: &[Annotation],
+) -> (Value, Vec<Value>) {
+    let located: Vec<Annotation> = failing
+        .iter()
+        .filter(|a| !a.path.is_empty())
+        .cloned()
+        .collect();
+    let failed = view.failed + view.errored;
+    let title = if failed > 0 {
+        format!("{} of {}", count(failed, "failing test"), view.tests)
+    } else {
+        format!("{} passed", count(view.passed, "test"))
+    };
+    let mut summary = summary.to_string();
+    if summary.len() > CHECK_RUN_SUMMARY_BYTES {
+        let mut cut = CHECK_RUN_SUMMARY_BYTES - 64;
+        while !summary.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        summary.truncate(cut);
+        summary.push_str("\n\n… (cut: see the job summary)\n");
+    }
+    let batches = check_run_batches(&located);
+    let output = |annotations: Option<&Value>| {
+        let mut o = json!({"title": title, "summary": summary});
+        if let Some(a) = annotations {
+            o["annotations"] = a.clone();
+        }
+        o
+    };
+    let conclusion = if failed > 0 || !view.errors.is_empty() {
+        "failure"
+    } else {
+        "success"
+    };
+    let create = json!({
+        "name": name,
+        "head_sha": sha,
+        "status": "completed",
+        "conclusion": conclusion,
+        "output": output(batches.first()),
+    });
+    let updates = batches
+        .iter()
+        .skip(1)
+        .map(|b| json!({ "output": output(Some(b)) }))
+        .collect();
+    (create, updates)
 }

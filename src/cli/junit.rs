@@ -246,50 +246,9 @@ fn check_run(
             ctx.warn_error(s, &e)
         };
     };
-    let located: Vec<Annotation> = failing
-        .iter()
-        .filter(|a| !a.path.is_empty())
-        .cloned()
-        .collect();
-    let failed = view.failed + view.errored;
-    let title = if failed > 0 {
-        format!(
-            "{} of {}",
-            render::count(failed, "failing test"),
-            view.tests
-        )
-    } else {
-        format!("{} passed", render::count(view.passed, "test"))
-    };
-    let mut summary = render::junit_markdown(view);
-    if summary.len() > CHECK_RUN_SUMMARY_BYTES {
-        let mut cut = CHECK_RUN_SUMMARY_BYTES - 64;
-        while !summary.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        summary.truncate(cut);
-        summary.push_str("\n\n… (cut: see the job summary)\n");
-    }
-    let batches = render::check_run_batches(&located);
-    let output = |annotations: Option<&serde_json::Value>| {
-        let mut o = serde_json::json!({"title": title, "summary": summary});
-        if let Some(a) = annotations {
-            o["annotations"] = a.clone();
-        }
-        o
-    };
-    let create = serde_json::json!({
-        "name": name,
-        "head_sha": sha,
-        "status": "completed",
-        "conclusion": if failed > 0 || !view.errors.is_empty() { "failure" } else { "success" },
-        "output": output(batches.first()),
-    });
-    let updates: Vec<serde_json::Value> = batches
-        .iter()
-        .skip(1)
-        .map(|b| serde_json::json!({ "output": output(Some(b)) }))
-        .collect();
+    let located = failing.iter().filter(|a| !a.path.is_empty()).count();
+    let (create, updates) =
+        annotate::check_run_bodies(name, sha, view, &render::junit_markdown(view), failing);
     let http = http_settings(&ctx.env)?;
     let posted = GitHub::new(api, repository, SecretString::from(token), http)
         .and_then(|gh| gh.check_run(&create, &updates));
@@ -299,7 +258,7 @@ fn check_run(
             &format!(
                 "check run {} ({id}) with {}: {}",
                 terminal(name),
-                render::count(located.len() as u64, "annotation"),
+                render::count(located as u64, "annotation"),
                 url.as_deref().unwrap_or("")
             ),
         ),
@@ -315,9 +274,6 @@ fn check_run(
         }
     }
 }
-
-/// The Checks API's limit on `output.summary`.
-const CHECK_RUN_SUMMARY_BYTES: usize = 65_535;
 
 /// Why the command fails: its exit code, what to print after `error:`, and
 /// a hint.
