@@ -92,6 +92,13 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Usage { hint, .. } | Error::NoInput { hint, .. } => hint.clone(),
+            Error::Forge {
+                what: "create the check run",
+                source: crate::forge::ForgeError::Forbidden { .. },
+            } => Some(
+                "give the workflow's token `permissions: checks: write` (a pull request from a fork gets a read-only token)"
+                    .into(),
+            ),
             Error::Forge { source, .. } => source.hint(),
             Error::Spill(_) => {
                 Some("free space under TMPDIR, or point TMPDIR at a larger disk".into())

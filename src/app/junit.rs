@@ -23,11 +23,22 @@ pub struct ReportFile {
 }
 
 /// The files `inputs` name (files, directories, globs), deduplicated and in
-/// reading order. No match at all is [`Error::NoInput`] with `hint`.
-pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<ReportFile>> {
+/// reading order, and the inputs that matched no file while others did (a
+/// mistyped path among several: the caller warns). No match at all is
+/// [`Error::NoInput`] with `hint`.
+pub fn find_reports(
+    cwd: &Path,
+    inputs: &[String],
+    hint: &str,
+) -> Result<(Vec<ReportFile>, Vec<String>)> {
     let mut files = Vec::new();
+    let mut misses = Vec::new();
     for input in inputs {
-        files.extend(expand(cwd, input)?);
+        let found = expand(cwd, input)?;
+        if found.is_empty() {
+            misses.push(input.clone());
+        }
+        files.extend(found);
     }
     // A file both named and matched counts as named.
     files.sort_by(|a, b| a.path.cmp(&b.path).then(b.named.cmp(&a.named)));
@@ -36,7 +47,7 @@ pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<Rep
     if files.is_empty() {
         return Err(Error::NoInput {
             message: format!(
-                "no JUnit file matches {}",
+                "no test report matches {}",
                 inputs
                     .iter()
                     .map(|i| format!("'{i}'"))
@@ -46,7 +57,7 @@ pub fn find_reports(cwd: &Path, inputs: &[String], hint: &str) -> Result<Vec<Rep
             hint: Some(hint.into()),
         });
     }
-    Ok(files)
+    Ok((files, misses))
 }
 
 /// The files an input names: itself, every `*.xml` (JUnit, NUnit,

@@ -72,6 +72,23 @@ impl TestSet {
         }
     }
 
+    /// Another run's result of a test: its attempts merge as the store
+    /// merges them, but its time is one run's, the longest (a re-run of
+    /// the same commit does not make a test slower).
+    fn add_run(&mut self, id: String, r: TestResult) {
+        match self.tests.get_mut(&id) {
+            Some(had) => {
+                let longest = match (had.duration, r.duration) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                had.merge(r);
+                had.duration = longest;
+            }
+            None => self.add(id, r),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.tests.len()
     }
@@ -238,7 +255,7 @@ pub fn stored_set(tx: &dyn ReadTx, service: &str, sha: &str) -> Result<Option<(T
     let mut set = TestSet::default();
     for id in &runs {
         for r in tx.test_results(id)? {
-            set.add(format!("{}::{}", r.classname, r.name), r.result);
+            set.add_run(format!("{}::{}", r.classname, r.name), r.result);
         }
     }
     Ok(Some((set, runs.len())))
@@ -421,6 +438,15 @@ pub fn against_base(
         ));
     };
     let Some(found) = find_base(tx, service, repo, base, head_sha)? else {
+        let no_merge_base = match (repo, head_sha) {
+            (Some(r), Some(h)) => r.merge_base(base, h).is_none(),
+            _ => false,
+        };
+        if no_merge_base && repo.is_some_and(Repo::is_shallow) {
+            return Ok(Err(format!(
+                "no test runs of {service} are recorded for the base commit {short}, and this shallow clone cannot find the merge base: fetch more history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+            )));
+        }
         return Ok(Err(format!(
             "no test runs of {service} are recorded for the base commit {short} or its merge base: record the base branch's tests with `dorameter junit` to compare"
         )));
@@ -551,6 +577,23 @@ mod tests {
         assert_eq!(ids, ["c::t1", "c::t3", "c::t5", "c::t8", "c::t9"]);
         // Without `comparing`, no test is kept.
         assert!(h.set.is_empty());
+    }
+
+    #[test]
+    fn a_rerun_of_the_same_commit_does_not_make_a_test_slower() {
+        let r = |t: &str| {
+            TestResult::of(&Entry {
+                classname: "c",
+                name: "t",
+                attempts: &[Passed],
+                time_text: Some(t),
+                ..Entry::default()
+            })
+        };
+        let mut s = TestSet::default();
+        s.add_run("c::t".into(), r("0.3"));
+        s.add_run("c::t".into(), r("0.2"));
+        assert_eq!(s.slowest(), [("c::t".to_string(), 0.3)]);
     }
 
     #[test]

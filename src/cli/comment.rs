@@ -53,8 +53,8 @@ pub struct CommentArgs {
     /// This pipeline's JUnit reports, for its failing and flaky tests (files, directories or globs)
     #[arg(long, env = ev::COMMENT_JUNIT, value_name = "FILE|GLOB", num_args = 1.., value_delimiter = ',')]
     pub junit: Vec<String>,
-    /// When to post: always, changes (the tests differ from the base's), failures (a test fails), off. An existing comment is always updated
-    #[arg(long, env = ev::COMMENT_MODE, value_enum, default_value = "always")]
+    /// When to post: always, changes (the tests differ from the base's), failures (a test fails), off. An existing comment is updated in every mode but off
+    #[arg(long, env = ev::COMMENT_MODE, value_parser = parse_comment_mode, default_value = "always")]
     pub comment_mode: CommentMode,
     /// Print the comment body instead of posting it
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
@@ -93,6 +93,15 @@ pub fn request(args: &CommentArgs, s: &Settings, repo: Option<&Repo>) -> Result<
             .and_then(|c| c.change.as_ref())
             .and_then(|c| c.base_sha.clone()),
     })
+}
+
+/// `--comment-mode`; empty (a CI input passed through unset) is `always`.
+fn parse_comment_mode(v: &str) -> std::result::Result<CommentMode, String> {
+    match v.trim() {
+        "" => Ok(CommentMode::Always),
+        v => CommentMode::from_str(v, true)
+            .map_err(|_| "give always, changes, failures or off".into()),
+    }
 }
 
 /// A token given and not blank.
@@ -213,7 +222,15 @@ fn junit_input(ctx: &mut Context<'_>, s: &Settings, args: &CommentArgs) -> Resul
     }
     let hint = "check --junit (DORAMETER_COMMENT_JUNIT) relative to the working directory";
     match find_reports(&ctx.cwd, &junit, hint) {
-        Ok(files) => Ok(JunitInput::Read(comment::from_reports(&files, &ctx.cwd)?)),
+        Ok((files, misses)) => {
+            for miss in &misses {
+                ctx.warn(
+                    s,
+                    &format!("--junit '{miss}' matches no file: the other reports were read without it ({hint})"),
+                )?;
+            }
+            Ok(JunitInput::Read(comment::from_reports(&files, &ctx.cwd)?))
+        }
         Err(Error::NoInput { message, hint }) => {
             let e = Error::NoInput {
                 message: format!("{message}; the comment says so"),

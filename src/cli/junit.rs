@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
 use super::GlobalArgs;
@@ -36,7 +36,7 @@ pub struct JunitArgs {
     pub check_run: Option<String>,
     /// Write GitLab's Code Quality report of the failing tests to FILE (declare it as `artifacts: reports: codequality`)
     #[arg(long, env = ev::CODE_QUALITY, value_name = "FILE")]
-    pub code_quality: Option<PathBuf>,
+    pub code_quality: Option<String>,
     /// Commit tested [default: the CI sha, else HEAD of --repo when it is a repository]
     #[arg(long, env = ev::SHA, value_name = "REV")]
     pub sha: Option<String>,
@@ -56,8 +56,8 @@ pub struct JunitArgs {
     #[arg(long, env = ev::DRY_RUN, value_parser = crate::cli::on_off)]
     pub dry_run: bool,
     /// Exit 3 when the run has failures (a failed or errored test, an unreadable report), errors (an errored test, an unreadable report), flaky tests, or nothing; comma separated [default: nothing]
-    #[arg(long, env = ev::FAIL_ON, value_name = "WHAT", value_delimiter = ',', value_enum)]
-    pub fail_on: Vec<FailOn>,
+    #[arg(long, env = ev::FAIL_ON, value_name = "WHAT", value_delimiter = ',', value_parser = parse_fail_on)]
+    pub fail_on: Vec<FailOnValue>,
     /// The same as --fail-on failures
     #[arg(long, env = ev::FAIL_ON_FAILURE, value_parser = crate::cli::on_off)]
     pub fail_on_failure: bool,
@@ -80,11 +80,30 @@ pub enum FailOn {
     Nothing,
 }
 
+/// One `--fail-on` value; empty (a CI input passed through unset) is none.
+#[derive(Clone, Copy, Debug)]
+pub struct FailOnValue(Option<FailOn>);
+
+fn parse_fail_on(v: &str) -> std::result::Result<FailOnValue, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(FailOnValue(None));
+    }
+    FailOn::from_str(v, true)
+        .map(|f| FailOnValue(Some(f)))
+        .map_err(|_| "give failures, errors, flaky or nothing (comma separated)".into())
+}
+
+/// A flag's text value; empty (a CI input passed through unset) is none.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 impl JunitArgs {
     /// `--fail-on` with the older flags folded in; `nothing` with
     /// anything else is a contradiction.
     fn fail_on(&self) -> Result<Vec<FailOn>> {
-        let mut out = self.fail_on.clone();
+        let mut out: Vec<FailOn> = self.fail_on.iter().filter_map(|v| v.0).collect();
         if self.fail_on_failure {
             out.push(FailOn::Failures);
         }
@@ -163,7 +182,8 @@ fn github_annotations(
     summary: &Summary,
     failing: &[Annotation],
 ) -> Result<()> {
-    if s.quiet || !on_github(s) {
+    // Not chatter: what the run's page shows, so `-q` keeps them too.
+    if !on_github(s) {
         return Ok(());
     }
     let mut all = failing.to_vec();
@@ -307,7 +327,7 @@ fn gate(fail_on: &[FailOn], r: &Ingested) -> Option<Failing> {
             code: exit::NO_INPUT,
             why,
             hint: Some(
-                "check that the test step ran and wrote its report (root element <testsuites> or <testsuite>), and the path relative to the working directory",
+                "check that the test step ran and wrote its report (JUnit XML, NUnit, xUnit.net, TRX or CTRF JSON), and the path relative to the working directory",
             ),
         });
     }
@@ -369,7 +389,27 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     check_event_format(&mut settings)?;
     let fail_on = args.fail_on()?;
     let hint = "check the path relative to the working directory, and that the test step ran and wrote its report";
-    let files = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
+    // A report file that cannot be written fails before anything is stored.
+    if let Some(file) = given(&args.code_quality) {
+        let dir = ctx.cwd.join(file);
+        let dir = dir.parent().unwrap_or(&ctx.cwd);
+        if !dir.is_dir() {
+            return Err(Error::usage_hint(
+                format!(
+                    "cannot write the Code Quality report {file}: {} is not a directory",
+                    dir.display()
+                ),
+                "check --code-quality (DORAMETER_CODE_QUALITY): its directory must exist",
+            ));
+        }
+    }
+    let (files, misses) = junit::find_reports(&ctx.cwd, &args.inputs, hint)?;
+    for miss in &misses {
+        ctx.warn(
+            &settings,
+            &format!("'{miss}' matches no file: the other reports were read without it ({hint})"),
+        )?;
+    }
     let repo = Repo::discover(&ctx.cwd.join(&args.repo)).ok();
     let mut settled = exit::OK;
     // In a pull or merge request: against the base's recorded runs.
@@ -384,7 +424,11 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
     } else {
         HeadTests::default()
     }
-    .annotating(on_github(&settings) || args.check_run.is_some() || args.code_quality.is_some());
+    .annotating(
+        on_github(&settings)
+            || given(&args.check_run).is_some()
+            || given(&args.code_quality).is_some(),
+    );
     let tested = req.as_ref().and_then(|r| r.sha.clone()).or_else(|| {
         args.sha
             .clone()
@@ -465,10 +509,12 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         Vec::new()
     };
     github_annotations(ctx, &settings, &ingested.summary, &failing)?;
-    if let Some(file) = &args.code_quality {
-        write_code_quality(ctx, file, &failing)?;
+    if let Some(file) = given(&args.code_quality) {
+        write_code_quality(ctx, Path::new(file), &failing)?;
     }
-    if let Some(name) = &args.check_run {
+    if let (Some(_), true) = (given(&args.check_run), args.dry_run) {
+        ctx.info(&settings, "--dry-run: no check run created")?;
+    } else if let Some(name) = given(&args.check_run) {
         check_run(ctx, &settings, name, tested.as_deref(), &view, &failing)?;
     }
     // The job's summary page shows the run by itself (issue 15).

@@ -24,7 +24,7 @@ pub enum ForgeError {
         message: String,
     },
     /// 403: typically a read-only token (pull requests from forks).
-    #[error("the {forge} token may not comment here (HTTP 403){message}")]
+    #[error("the {forge} token is not allowed to do this (HTTP 403){message}")]
     Forbidden {
         forge: &'static str,
         message: String,

@@ -75,7 +75,7 @@ impl Entry<'_> {
 
 /// An [`Entry`] that owns its text: kept beyond the parser's buffer (the
 /// git store's test-run files, test scripts).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OwnedEntry {
     pub classname: String,
     pub name: String,
@@ -85,6 +85,14 @@ pub struct OwnedEntry {
     pub time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Where it failed ([`Entry::detail`], `file`, `line`): for this run's
+    /// annotations only, never stored.
+    #[serde(skip)]
+    pub detail: Option<String>,
+    #[serde(skip)]
+    pub file: Option<String>,
+    #[serde(skip)]
+    pub line: Option<String>,
 }
 
 impl OwnedEntry {
@@ -95,6 +103,9 @@ impl OwnedEntry {
             attempts: e.attempts.to_vec(),
             time: e.time_text.map(str::to_string),
             message: e.message.map(str::to_string),
+            detail: e.detail.map(str::to_string),
+            file: e.file.map(str::to_string),
+            line: e.line.map(str::to_string),
         }
     }
 
@@ -105,7 +116,9 @@ impl OwnedEntry {
             attempts: &self.attempts,
             time_text: self.time.as_deref(),
             message: self.message.as_deref(),
-            ..Entry::default()
+            detail: self.detail.as_deref(),
+            file: self.file.as_deref(),
+            line: self.line.as_deref(),
         }
     }
 }

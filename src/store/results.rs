@@ -63,6 +63,7 @@ impl TestResult {
             attempts,
             time,
             message: self.message.clone(),
+            ..OwnedEntry::default()
         })
     }
 
@@ -246,6 +247,7 @@ mod tests {
                             attempts,
                             time: (next(4) > 0).then(|| format!("{}", next(40) as f64 / 4.0)),
                             message: (failing && next(2) == 0).then(|| format!("m{}", next(100))),
+                            ..OwnedEntry::default()
                         }
                     })
                     .collect();

@@ -186,10 +186,15 @@ fn junit_annotates_failing_tests_where_they_failed() {
     let dm = Dm::default();
     let api = server.url("");
     let run = |extra: &[&str]| {
+        let store = dm.store_url();
+        let id = format!("run-{}", server.requests().len());
         let mut args = vec![
+            "--store",
+            &store,
             "junit",
             "reports/pytest.xml",
-            "--dry-run",
+            "--id",
+            &id,
             "--check-run",
             "pytest",
             "--code-quality",
@@ -339,12 +344,51 @@ fn junit_annotates_failing_tests_where_they_failed() {
         out.stderr
     );
 
-    // Without `checks: write`: a warning and exit 0; exit 5 under --strict.
+    // `-q` keeps the annotations: they are the run page's, not chatter.
+    let out = run(&["-q"]);
+    out.assert_ok();
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("::error file="))
+            .count(),
+        10,
+        "{}",
+        out.stderr
+    );
+
+    // A CTRF report's trace locates its failure too.
+    std::fs::write(
+        repo.path.join("reports/pytest.xml"),
+        r#"{"results": {"tool": {"name": "pytest"}, "tests": [{"name": "test_fails", "status": "failed", "duration": 1, "suite": "tests.test_calc", "message": "AssertionError: deliberate failure", "trace": "def test_fails():\n>       assert total == 5\n\ntests/test_calc.py:12: AssertionError"}]}}"#,
+    )
+    .unwrap();
+    let out = run(&[]);
+    out.assert_ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "::error file=tests/test_calc.py,line={},",
+            line_of(&source, "assert total == 5")
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // --dry-run posts nothing, and says so.
+    let before = server.requests().len();
+    let out = run(&["--dry-run"]);
+    out.assert_ok();
+    assert_eq!(server.requests().len(), before);
+
+    // Without `checks: write`: a warning naming the permission, exit 0;
+    // exit 5 under --strict.
     deny.store(true, std::sync::atomic::Ordering::SeqCst);
     let out = run(&[]);
     out.assert_ok();
     assert!(
-        out.stderr.contains("warning: ") && out.stderr.contains("check run"),
+        out.stderr.contains("warning: ")
+            && out.stderr.contains("check run")
+            && out.stderr.contains("checks: write"),
         "{}",
         out.stderr
     );

@@ -1388,7 +1388,7 @@ fn junit_matching_nothing_still_posts_the_comment_saying_so() {
     );
     run.assert_ok();
     assert!(
-        run.stderr.contains("warning") && run.stderr.contains("no JUnit file matches"),
+        run.stderr.contains("warning") && run.stderr.contains("no test report matches"),
         "{run:#?}"
     );
     assert!(run.stdout.starts_with("comment created: "), "{run:#?}");
@@ -1746,7 +1746,7 @@ fn comment_mode_decides_when_a_comment_is_created() {
     let run = comment("sometimes", &green);
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
-        run.stderr.contains("always, changes, failures, off"),
+        run.stderr.contains("give always, changes, failures or off"),
         "{run:#?}"
     );
 }

@@ -392,6 +392,17 @@ impl RawTest {
             cap_at_char_boundary(&mut m, limits.message_bytes);
             m
         });
+        // The trace is where it failed (annotations), when it adds to the message.
+        let detail = self
+            .trace
+            .as_deref()
+            .filter(|t| message.is_some() && Some(t.trim()) != message.as_deref())
+            .map(|t| {
+                let mut d = t.to_string();
+                cap_at_char_boundary(&mut d, limits.message_bytes);
+                d
+            });
+        let file = self.file_path.clone();
         let classname = match (self.suite, self.file_path) {
             (Some(Suite(s)), _) if !s.is_empty() => s,
             (_, Some(p)) => p,
@@ -403,6 +414,9 @@ impl RawTest {
             attempts: outcomes,
             time: self.duration.and_then(seconds_text),
             message,
+            detail,
+            file,
+            line: None,
         })
     }
 }

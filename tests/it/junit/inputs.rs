@@ -323,7 +323,8 @@ fn junit_gates_exit_3() {
     let run = dm.run(&["junit", "failing.xml", "--dry-run", "--fail-on", "failure"]);
     run.assert_usage_error("--fail-on");
     assert!(
-        run.stderr.contains("failures, errors, flaky, nothing"),
+        run.stderr
+            .contains("give failures, errors, flaky or nothing"),
         "{run:#?}"
     );
     // Under --strict, a sink that did not take the test run is exit 5,
@@ -661,4 +662,52 @@ fn junit_reads_nunit_xunit_and_trx_beside_junit() {
         run.stderr.contains("reports/pom.xml: not a test report"),
         "{run:#?}"
     );
+}
+
+/// Issue 15's walkthrough: an input among several that matches nothing is
+/// a warning (the others are read); an empty CI input (`DORAMETER_FAIL_ON=`,
+/// `DORAMETER_CODE_QUALITY=`) is unset; a `--code-quality` file whose
+/// directory does not exist is exit 2 before anything is stored.
+#[test]
+fn junit_misses_empty_inputs_and_an_unwritable_report_file() {
+    let dm = Dm::default();
+    write(&dm, "a.xml", report(&[("ok", "P"), ("bad", "F")]));
+    let run = dm.run(&["junit", "a.xml", "typo.xml", "--dry-run"]);
+    run.assert_ok();
+    assert_eq!(u(&out_json(&run), "tests"), 2);
+    assert!(
+        run.stderr.contains(
+            "warning: 'typo.xml' matches no file: the other reports were read without it"
+        ),
+        "{run:#?}"
+    );
+    let out = dm
+        .command(&["junit", "a.xml", "--dry-run"])
+        .envs([
+            ("DORAMETER_FAIL_ON", ""),
+            ("DORAMETER_CODE_QUALITY", ""),
+            ("DORAMETER_CHECK_RUN", ""),
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = dm.run(&[
+        "junit",
+        "a.xml",
+        "--service",
+        "s",
+        "--id",
+        "r1",
+        "--code-quality",
+        "missing/cq.json",
+    ]);
+    run.assert_usage_error("--code-quality");
+    assert!(run.stderr.contains("is not a directory"), "{run:#?}");
+    // Checked before the store is even opened: nothing is stored.
+    assert!(!dm.store_path().exists(), "the store was written");
 }
