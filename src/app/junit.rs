@@ -151,7 +151,10 @@ pub fn ingest(
     mut tx: Option<(&mut dyn WriteTx, i64)>,
     mut head: Option<&mut HeadTests>,
 ) -> Result<Ingested> {
-    let limits = Limits::default();
+    let limits = Limits {
+        keep_detail: head.as_ref().is_some_and(|h| h.is_annotating()),
+        ..Limits::default()
+    };
     let mut agg = Aggregator::default();
     let mut errors = Vec::new();
     let mut not_reports = Vec::new();

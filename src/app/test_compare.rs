@@ -169,7 +169,7 @@ pub struct HeadTests {
     pending_hints: Vec<(String, FailureText)>,
     pending: Vec<(String, TestResult)>,
     slowest: Slowest,
-    pending_slow: Vec<(String, f64)>,
+    pending_slow: Slowest,
 }
 
 impl HeadTests {
@@ -204,11 +204,7 @@ impl HeadTests {
 
     pub fn entry(&mut self, e: &Entry<'_>) {
         if let Some(secs) = e.time() {
-            let mut file = Slowest {
-                top: std::mem::take(&mut self.pending_slow),
-            };
-            file.offer(secs, || e.identity());
-            self.pending_slow = file.top;
+            self.pending_slow.offer(secs, || e.identity());
         }
         if self.annotate
             && e.attempts.iter().any(|o| o.is_failure())
@@ -238,7 +234,7 @@ impl HeadTests {
             for (id, r) in pending {
                 self.set.add(id, r);
             }
-            for (id, secs) in slow {
+            for (id, secs) in slow.top {
                 self.slowest.offer(secs, || id);
             }
         }

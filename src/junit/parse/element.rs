@@ -427,7 +427,7 @@ impl Parser<'_> {
                 self.case.detail.clear();
                 if attr_into(e, "message", &mut msg) && !msg.trim().is_empty() {
                     cap_at_char_boundary(&mut msg, self.limits.message_bytes);
-                    if !empty {
+                    if !empty && self.limits.keep_detail {
                         // The body is where it failed: kept as the detail.
                         self.skip(reader, element, true)?;
                         self.case.detail = std::mem::replace(&mut self.case.message, msg);

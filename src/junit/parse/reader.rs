@@ -25,6 +25,10 @@ pub struct Limits {
     /// default). Off, every element goes through quick-xml; the tests and the
     /// fuzzers check that both read every report alike.
     pub fast_testcases: bool,
+    /// Keeps a failure's body (its stack trace) as the entry's `detail`
+    /// when its message came from the attribute: only to annotate where it
+    /// failed (off by default: reading it costs time on every failure).
+    pub keep_detail: bool,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             message_bytes: 4096,
             max_depth: 256,
             fast_testcases: true,
+            keep_detail: false,
         }
     }
 }
