@@ -37,6 +37,8 @@ const LIMITS: Limits = Limits {
     message_bytes: 512,
     max_depth: 64,
     fast_testcases: true,
+    // The failure bodies too: the annotations' path.
+    keep_detail: true,
 };
 /// Inputs grow no larger than this (a mutated input past it is cut).
 const MAX_INPUT: usize = 4 << 20;

@@ -20,6 +20,8 @@ const LIMITS: Limits = Limits {
     message_bytes: 512,
     max_depth: 64,
     fast_testcases: true,
+    // The failure bodies too: the annotations' path.
+    keep_detail: true,
 };
 
 /// Every entry a parse hands out, and how it ended.
