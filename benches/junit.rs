@@ -35,13 +35,18 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
 const DORAMETER: &str = env!("CARGO_BIN_EXE_dorameter");
+
+#[path = "support/bench_env.rs"]
+mod bench_env;
+
+use bench_env::{junit_peak_rss_kb, median, timed};
 /// Bump when the generator changes, so cached reports are regenerated.
 const GENERATOR_VERSION: u32 = 1;
 
@@ -419,35 +424,12 @@ fn report(dir: &Path, label: &'static str, tests: usize) -> Report {
 
 // ----------------------------------------------------------------- running
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// Runs a command to completion; its wall time and stdout. Panics on failure.
-fn timed(cmd: &mut Command) -> (Duration, String) {
-    let t = Instant::now();
-    let out = cmd
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .output()
-        .expect("run the command");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn dry_run(path: &Path) -> Command {
@@ -494,29 +476,6 @@ fn floor(path: &Path) -> (Duration, u64) {
         buf.clear();
     }
     (t.elapsed(), elements)
-}
-
-fn peak_rss_kb(path: &Path) -> u64 {
-    let out = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(DORAMETER)
-        .arg("junit")
-        .arg(path)
-        .args(["--dry-run", "--format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("/usr/bin/time (apt-get install time)");
-    assert!(
-        out.status.success(),
-        "dorameter failed under /usr/bin/time: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    err.lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("Maximum resident set size in /usr/bin/time -v's output")
 }
 
 struct Row {
@@ -687,7 +646,7 @@ fn main() {
             .into_iter()
             .flatten()
         {
-            let kb = peak_rss_kb(&r.path);
+            let kb = junit_peak_rss_kb(Path::new(DORAMETER), &r.path);
             peaks.push(kb);
             rows.push(Row {
                 what: format!(

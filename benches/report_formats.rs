@@ -19,10 +19,9 @@ mod bench_env;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use bench_env::{env_num, median, release_binary};
+use bench_env::{env_num, junit_peak_rss_kb, median, release_binary, timed};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Counts {
@@ -306,22 +305,6 @@ for ev, el in ET.iterparse(path, events=("start", "end")):
 print(" ".join(f"{k}={v}" for k, v in c.items()))
 "#;
 
-fn timed(cmd: &mut Command) -> (Duration, String) {
-    let t = Instant::now();
-    let out = cmd
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .output()
-        .expect("run");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn ours(json: &str) -> Counts {
     let v: serde_json::Value = serde_json::from_str(json).expect("json");
     let n = |k: &str| {
@@ -351,27 +334,6 @@ fn theirs(line: &str) -> Counts {
         errored: n("errored"),
         skipped: n("skipped"),
     }
-}
-
-fn peak_rss_mb(bin: &Path, path: &Path) -> f64 {
-    let out = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(bin)
-        .args(["junit"])
-        .arg(path)
-        .args(["--dry-run", "--format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("/usr/bin/time (apt-get install time)");
-    assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let kb: f64 = err
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("peak RSS");
-    kb / 1024.0
 }
 
 fn main() {
@@ -435,7 +397,7 @@ fn main() {
             }
         }
         let (a, b) = (median(a), median(b));
-        let rss = peak_rss_mb(&bin, &path);
+        let rss = junit_peak_rss_kb(&bin, &path) as f64 / 1024.0;
         let mut check = Command::new(&bin);
         check
             .arg("junit")
@@ -446,7 +408,7 @@ fn main() {
             want_quarter,
             "dorameter's {kind} counts"
         );
-        let rss_quarter = peak_rss_mb(&bin, &quarter);
+        let rss_quarter = junit_peak_rss_kb(&bin, &quarter) as f64 / 1024.0;
         println!(
             "| {kind} ({} tests) | {size:.1} MB | {:.3} s | {:.3} s | {:.1}x faster | {rss:.1} MB | {rss_quarter:.1} MB |",
             tests,

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `name`'s value as a number, else `default`.
@@ -97,4 +99,47 @@ impl Pg {
             .count();
         (n, start.elapsed())
     }
+}
+
+/// Runs a command to completion: its wall time and stdout. Panics on failure.
+pub fn timed(cmd: &mut Command) -> (Duration, String) {
+    let t = Instant::now();
+    let out = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run the command");
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (took, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Peak RSS in KiB of `bin junit REPORT --dry-run --format json`, read from
+/// GNU time's `-v` output (`apt-get install time`).
+pub fn junit_peak_rss_kb(bin: &Path, report: &Path) -> u64 {
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(bin)
+        .arg("junit")
+        .arg(report)
+        .args(["--dry-run", "--format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("/usr/bin/time (apt-get install time)");
+    assert!(
+        out.status.success(),
+        "dorameter failed under /usr/bin/time: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Maximum resident set size in /usr/bin/time -v's output")
 }
