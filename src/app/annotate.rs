@@ -84,11 +84,6 @@ pub fn check_run_bodies(
     summary: &str,
     failing: &[Annotation],
 ) -> (Value, Vec<Value>) {
-    let located: Vec<Annotation> = failing
-        .iter()
-        .filter(|a| !a.path.is_empty())
-        .cloned()
-        .collect();
     let failed = view.failed + view.errored;
     let title = if failed > 0 {
         format!("{} of {}", count(failed, "failing test"), view.tests)
@@ -104,7 +99,7 @@ pub fn check_run_bodies(
         summary.truncate(cut);
         summary.push_str("\n\n… (cut: see the job summary)\n");
     }
-    let batches = check_run_batches(&located);
+    let batches = check_run_batches(failing);
     let output = |annotations: Option<&Value>| {
         let mut o = json!({"title": title, "summary": summary});
         if let Some(a) = annotations {

@@ -208,13 +208,8 @@ fn github_annotations(
 /// `--code-quality FILE`: GitLab's Code Quality report of the failing tests
 /// that have a location (written even when there are none: an empty array).
 fn write_code_quality(ctx: &mut Context<'_>, file: &Path, failing: &[Annotation]) -> Result<()> {
-    let located: Vec<Annotation> = failing
-        .iter()
-        .filter(|a| !a.path.is_empty())
-        .cloned()
-        .collect();
     let path = ctx.cwd.join(file);
-    let body = serde_json::to_string_pretty(&render::code_quality(&located)).unwrap_or_default();
+    let body = serde_json::to_string_pretty(&render::code_quality(failing)).unwrap_or_default();
     std::fs::write(&path, body + "\n").map_err(|e| {
         Error::usage_hint(
             format!(
@@ -238,13 +233,16 @@ fn check_run(
     view: &JunitView<'_>,
     failing: &[Annotation],
 ) -> Result<()> {
-    let ci = s.ci.as_ref().filter(|_| on_github(s));
     let token = ctx
         .env
         .get(ev::GITHUB_TOKEN)
         .filter(|t| !t.trim().is_empty())
         .cloned();
-    let (Some(ci), Some(token), Some(sha)) = (ci, token, sha) else {
+    let ci = s.ci.as_ref().filter(|_| on_github(s));
+    let api = ci.and_then(|c| c.api_url.as_deref());
+    let repository = ci.and_then(|c| c.repository.as_deref());
+    let (Some(api), Some(repository), Some(token), Some(sha)) = (api, repository, token, sha)
+    else {
         let e = Error::usage_hint(
             "--check-run needs GitHub Actions: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN and the commit",
             "run it in a GitHub Actions job whose token has `checks: write`, or drop --check-run",
@@ -255,18 +253,7 @@ fn check_run(
             ctx.warn_error(s, &e)
         };
     };
-    let (Some(api), Some(repository)) = (ci.api_url.as_deref(), ci.repository.as_deref()) else {
-        let e = Error::usage_hint(
-            "--check-run needs GITHUB_API_URL and GITHUB_REPOSITORY",
-            "run it in a GitHub Actions job",
-        );
-        return if s.strict {
-            Err(e)
-        } else {
-            ctx.warn_error(s, &e)
-        };
-    };
-    let located = failing.iter().filter(|a| !a.path.is_empty()).count();
+    let located = failing.iter().filter(|a| a.has_file()).count();
     let (create, updates) =
         annotate::check_run_bodies(name, sha, view, &render::junit_markdown(view), failing);
     let http = http_settings(&ctx.env)?;

@@ -111,6 +111,11 @@ pub struct Annotation {
 }
 
 impl Annotation {
+    /// Names a file: check runs and Code Quality reports take only these.
+    pub fn has_file(&self) -> bool {
+        !self.path.is_empty()
+    }
+
     fn lines(&self) -> (u32, u32) {
         let start = self.line.max(1);
         (start, self.end_line.max(start))
@@ -156,7 +161,7 @@ pub fn workflow_commands(annotations: &[Annotation], limit: usize) -> WorkflowCo
     for a in &shown {
         let (start, end) = a.lines();
         // No file: no line either (the command then names neither).
-        let (start, end) = if a.path.is_empty() {
+        let (start, end) = if !a.has_file() {
             (String::new(), String::new())
         } else {
             (start.to_string(), end.to_string())
@@ -190,12 +195,14 @@ pub fn workflow_commands(annotations: &[Annotation], limit: usize) -> WorkflowCo
 }
 
 /// `output.annotations` for the Checks API (`POST` and `PATCH
-/// /repos/{owner}/{repo}/check-runs`): one JSON array per request, at most
-/// [`CHECK_RUN_BATCH`] annotations each (each `PATCH` appends its batch).
+/// /repos/{owner}/{repo}/check-runs`) of the annotations naming a file: one
+/// JSON array per request, at most [`CHECK_RUN_BATCH`] annotations each
+/// (each `PATCH` appends its batch).
 pub fn check_run_batches(annotations: &[Annotation]) -> Vec<Value> {
-    annotations
+    let with_file: Vec<&Annotation> = annotations.iter().filter(|a| a.has_file()).collect();
+    with_file
         .chunks(CHECK_RUN_BATCH)
-        .map(|batch| Value::Array(batch.iter().map(check_run_annotation).collect()))
+        .map(|batch| Value::Array(batch.iter().map(|a| check_run_annotation(a)).collect()))
         .collect()
 }
 
@@ -226,14 +233,16 @@ fn check_run_annotation(a: &Annotation) -> Value {
     o
 }
 
-/// GitLab's Code Quality report (`artifacts:reports:codequality`): an
-/// array of `{description, check_name, fingerprint, severity, location:
-/// {path, lines: {begin}}}`, the fields GitLab reads
+/// GitLab's Code Quality report (`artifacts:reports:codequality`) of the
+/// annotations naming a file: an array of `{description, check_name,
+/// fingerprint, severity, location: {path, lines: {begin}}}`, the fields
+/// GitLab reads
 /// (doc/ci/testing/code_quality.md, "Implement a custom tool").
 pub fn code_quality(annotations: &[Annotation]) -> Value {
     Value::Array(
         annotations
             .iter()
+            .filter(|a| a.has_file())
             .map(|a| {
                 json!({
                     "description": description(a),
