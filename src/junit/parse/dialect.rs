@@ -538,7 +538,14 @@ fn trx_span(start: &str, end: &str) -> Option<f64> {
 mod tests {
     use super::{trx_duration, trx_span, xunit_name};
     use crate::junit::Outcome::*;
-    use crate::junit::parse::test_support::run;
+    use crate::junit::parse::test_support::{Seen, run};
+
+    /// Each test's identity, attempts and message.
+    fn outcomes(seen: &[Seen]) -> Vec<(&str, Vec<crate::junit::Outcome>, Option<&str>)> {
+        seen.iter()
+            .map(|s| (s.id.as_str(), s.attempts.clone(), s.message.as_deref()))
+            .collect()
+    }
 
     #[test]
     fn nunit_outcomes_names_and_suite_failures() {
@@ -553,10 +560,7 @@ mod tests {
               <test-case name="N.F.Maybe" executed="True" result="Inconclusive"/>
             </results></test-suite></results></test-suite></results></test-suite></test-results>"#;
         let seen = run(v2).unwrap();
-        let got: Vec<_> = seen
-            .iter()
-            .map(|s| (s.id.as_str(), s.attempts.clone(), s.message.as_deref()))
-            .collect();
+        let got = outcomes(&seen);
         assert_eq!(
             got,
             [
@@ -597,10 +601,7 @@ mod tests {
             <test name="N.C.R" type="N.C" method="R"><reason>v1 skip</reason></test>
             </collection></assembly></assemblies>"#;
         let seen = run(xml).unwrap();
-        let got: Vec<_> = seen
-            .iter()
-            .map(|s| (s.id.as_str(), s.attempts.clone(), s.message.as_deref()))
-            .collect();
+        let got = outcomes(&seen);
         assert_eq!(
             got,
             [
@@ -627,10 +628,7 @@ mod tests {
   <UnitTest name="NotRun" id="t4"><TestMethod className="N.C" name="NotRun"/></UnitTest>
 </TestDefinitions><ResultSummary outcome="Failed"><Counters total="4"/></ResultSummary></TestRun>"#;
         let seen = run(xml).unwrap();
-        let got: Vec<_> = seen
-            .iter()
-            .map(|s| (s.id.as_str(), s.attempts.clone(), s.message.as_deref()))
-            .collect();
+        let got = outcomes(&seen);
         assert_eq!(
             got,
             [
