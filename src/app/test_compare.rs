@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::Result;
 use crate::git::Repo;
-use crate::junit::{Entry, Outcome};
+use crate::junit::{Entry, Outcome, parse_seconds, plainly_below};
 use crate::store::{ReadTx, TestResult};
 
 /// Most tests kept per side; a report with more is compared by its counts
@@ -149,6 +149,23 @@ impl Slowest {
         self.top.truncate(SLOWEST);
     }
 
+    /// Offers one test's `time` as written; it is parsed only when it might
+    /// make the list (most times of a large report plainly do not).
+    #[inline]
+    pub fn offer_time(&mut self, text: &str, id: impl FnOnce() -> String) {
+        if self.top.len() == SLOWEST
+            && self
+                .top
+                .last()
+                .is_some_and(|(_, s)| plainly_below(text, *s))
+        {
+            return;
+        }
+        if let Some(secs) = parse_seconds(text) {
+            self.offer(secs, id);
+        }
+    }
+
     pub fn list(self) -> Vec<(String, f64)> {
         self.top
     }
@@ -202,10 +219,19 @@ impl HeadTests {
         self.slowest.top.clone()
     }
 
+    #[inline]
     pub fn entry(&mut self, e: &Entry<'_>) {
-        if let Some(secs) = e.time() {
-            self.pending_slow.offer(secs, || e.identity());
+        if let Some(text) = e.time_text {
+            self.pending_slow.offer_time(text, || e.identity());
         }
+        if self.annotate || self.keep {
+            self.keep_entry(e);
+        }
+    }
+
+    /// What a pull request's comparison or annotations keep of an entry.
+    #[inline(never)]
+    fn keep_entry(&mut self, e: &Entry<'_>) {
         if self.annotate
             && e.attempts.iter().any(|o| o.is_failure())
             && self.hints.len() + self.pending_hints.len() < MAX_HINTS

@@ -14,4 +14,4 @@ pub use flaky::{Finding, TestHistory, Thresholds, evaluate};
 pub use location::{Hint, Location, RepoFiles, WorkTree, locate};
 pub use model::{Entry, Outcome, OwnedEntry, Unlisted};
 pub use outcome::Tally;
-pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds};
+pub use parse::{FileStats, Limits, ParseError, parse, parse_seconds, plainly_below};

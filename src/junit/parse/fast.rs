@@ -51,10 +51,9 @@ const NAME_BYTE: [bool; 256] = {
 /// key that is not a plain name, no space between attributes, space around
 /// `=`, or a `>` (a body follows). The caller then leaves the tag to
 /// quick-xml's attribute parser, as it does when a value needs unescaping
-/// (see `needs_unescaping`).
-fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
+/// (see `plain_values`). Fills `attrs` in place (it is large to return).
+fn scan_case(b: &[u8], attrs: &mut CaseAttrs) -> Option<TagEnd> {
     let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    let mut attrs = CaseAttrs::default();
     let mut i = 0;
     loop {
         let space = i;
@@ -62,12 +61,12 @@ fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
             i += 1;
         }
         if i == b.len() {
-            return Some((attrs, TagEnd::Open));
+            return Some(TagEnd::Open);
         }
         if b[i] == b'/' {
             return match b.get(i + 1) {
-                None => Some((attrs, TagEnd::Open)),
-                Some(b'>') => Some((attrs, TagEnd::Empty(i + 2))),
+                None => Some(TagEnd::Open),
+                Some(b'>') => Some(TagEnd::Empty(i + 2)),
                 Some(_) => None,
             };
         }
@@ -106,8 +105,14 @@ fn scan_case(b: &[u8]) -> Option<(CaseAttrs, TagEnd)> {
     }
 }
 
-/// A value we use holds `&`, a tab or a line break: quick-xml must unescape
-/// or normalize it.
+/// No value we use holds `&`, a tab or a line break, which quick-xml would
+/// unescape or normalize: commonly the whole tag is plain ASCII, checked
+/// first at vector speed.
+fn plain_values(b: &[u8], attrs: &CaseAttrs) -> bool {
+    plain_ascii(b) || !needs_unescaping(b, attrs)
+}
+
+/// A value we use holds `&`, a tab or a line break.
 fn needs_unescaping(b: &[u8], attrs: &CaseAttrs) -> bool {
     [
         attrs.classname,
@@ -164,12 +169,12 @@ fn apply_case_attrs(text: &str, attrs: &CaseAttrs, case: &mut Case) {
 /// attribute parser must read them instead.
 pub(super) fn fast_case_attributes(raw: &str, case: &mut Case) -> bool {
     let b = raw.as_bytes();
-    match scan_case(b) {
-        Some((attrs, _)) if !needs_unescaping(b, &attrs) => {
-            apply_case_attrs(raw, &attrs, case);
-            true
-        }
-        _ => false,
+    let mut attrs = CaseAttrs::default();
+    if scan_case(b, &mut attrs).is_some() && plain_values(b, &attrs) {
+        apply_case_attrs(raw, &attrs, case);
+        true
+    } else {
+        false
     }
 }
 
@@ -202,15 +207,15 @@ impl Parser<'_> {
         let Some(tag) = ahead[space..].strip_prefix(b"<testcase") else {
             return false;
         };
-        let Some((attrs, TagEnd::Empty(end))) = scan_case(tag) else {
+        let mut attrs = CaseAttrs::default();
+        let Some(TagEnd::Empty(end)) = scan_case(tag, &mut attrs) else {
             return false;
         };
         let tag = &tag[..end];
         let Ok(text) = std::str::from_utf8(tag) else {
             return false;
         };
-        // Commonly plain ASCII, with nothing to unescape.
-        if !plain_ascii(tag) && needs_unescaping(tag, &attrs) {
+        if !plain_values(tag, &attrs) {
             return false;
         }
         apply_case_attrs(text, &attrs, &mut self.case);

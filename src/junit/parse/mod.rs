@@ -37,4 +37,4 @@ mod test_support;
 mod trx_spill;
 
 pub use reader::{FileStats, Limits, ParseError, parse};
-pub use seconds::parse_seconds;
+pub use seconds::{parse_seconds, plainly_below};

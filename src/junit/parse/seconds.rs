@@ -17,6 +17,24 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
     value.filter(|v| v.is_finite() && *v >= 0.0)
 }
 
+/// True only when `raw` is a plain `digits[.digits]` time whose whole
+/// seconds alone show it is less than `floor`: a cheap test that spares
+/// parsing most times of a report when only the slowest are wanted. False
+/// says nothing.
+pub fn plainly_below(raw: &str, floor: f64) -> bool {
+    let mut bytes = raw.bytes();
+    let mut whole = 0u64;
+    for c in bytes.by_ref() {
+        match c {
+            b'0'..=b'9' => whole = whole.saturating_mul(10).saturating_add(u64::from(c - b'0')),
+            b'.' => break,
+            _ => return false,
+        }
+    }
+    // The value is under `whole + 1`, unless an exponent or more follows.
+    bytes.all(|c| c.is_ascii_digit()) && whole as f64 + 1.0 <= floor
+}
+
 /// The common `digits[.digits]` form, exactly as `str::parse` reads it: with
 /// at most 15 significant digits both the mantissa and the power of ten are
 /// exact doubles, so one correctly rounded division gives the same value.
@@ -49,6 +67,29 @@ fn plain_decimal(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plainly_below_never_says_so_of_a_time_that_is_not() {
+        for (raw, floor, below) in [
+            ("0.617", 1.0, true),
+            ("0.999", 1.0, true),
+            ("1.0", 1.0, false),
+            ("28.999", 29.5, true),
+            ("29.001", 29.5, false),
+            ("3", 4.0, true),
+            ("3", 3.5, false),
+            ("1.5e3", 100.0, false),
+            ("0,03", 1.0, false),
+            ("2,120.532", 100.0, false),
+            (" 1", 5.0, false),
+            ("99999999999999999999999", 5.0, false),
+        ] {
+            assert_eq!(plainly_below(raw, floor), below, "{raw} < {floor}");
+            if below {
+                assert!(parse_seconds(raw).is_none_or(|v| v < floor), "{raw}");
+            }
+        }
+    }
 
     #[test]
     fn times() {
