@@ -166,7 +166,7 @@ pub fn run(args: CommentArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Res
         outcome
     };
     show(ctx, &settings, &outcome, &body)?;
-    ctx.github_outputs(&settings, &outputs(&outcome))?;
+    ctx.github_outputs(&settings, || outputs(&outcome))?;
     Ok(exit::OK)
 }
 

@@ -279,12 +279,13 @@ impl Context<'_> {
     }
 
     /// Step outputs for GitHub Actions (`$GITHUB_OUTPUT`, names as in
-    /// `action.yml`); nothing elsewhere. A failure to write them is a warning:
-    /// outputs never fail the job.
+    /// `action.yml`); nothing elsewhere, where `entries` is never called (a
+    /// large report's JSON is not built for nothing). A failure to write them
+    /// is a warning: outputs never fail the job.
     pub fn github_outputs(
         &mut self,
         settings: &Settings,
-        entries: &[(&str, String)],
+        entries: impl FnOnce() -> Vec<(&'static str, String)>,
     ) -> Result<()> {
         use crate::ci::github;
         if !matches!(
@@ -302,7 +303,7 @@ impl Context<'_> {
             return Ok(());
         };
         let mut text = String::new();
-        for (name, value) in entries {
+        for (name, value) in entries() {
             // GitHub caps a job's outputs at 1 MB.
             if value.len() > 512 * 1024 {
                 self.warn(
@@ -314,7 +315,7 @@ impl Context<'_> {
                 )?;
                 continue;
             }
-            match github::output_entry(name, value) {
+            match github::output_entry(name, &value) {
                 Ok(entry) => text.push_str(&entry),
                 Err(e) => self.warn(settings, &format!("step output {name}: {e}"))?,
             }

@@ -238,12 +238,11 @@ pub fn run(args: DeployArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
         .as_ref()
         .map(|l| l.p50_seconds.to_string())
         .unwrap_or_default();
-    let json = serde_json::to_string(&view).unwrap_or_default();
     use crate::ci::github::outputs;
-    ctx.github_outputs(
-        &settings,
-        &[(outputs::LEAD_TIME, lead), (outputs::JSON, json)],
-    )?;
+    ctx.github_outputs(&settings, || {
+        let json = serde_json::to_string(&view).unwrap_or_default();
+        vec![(outputs::LEAD_TIME, lead), (outputs::JSON, json)]
+    })?;
     let events = match args.dry_run {
         true => Vec::new(),
         false => vec![SinkEvent::Deployment(recorded.deployment)],

@@ -510,8 +510,10 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
         "the test results",
         &render::junit_markdown(&view),
     )?;
-    let json = serde_json::to_string(&view).unwrap_or_default();
-    ctx.github_outputs(&settings, &[(crate::ci::github::outputs::JSON, json)])?;
+    ctx.github_outputs(&settings, || {
+        let json = serde_json::to_string(&view).unwrap_or_default();
+        vec![(crate::ci::github::outputs::JSON, json)]
+    })?;
     let failing = gate(&fail_on, &ingested);
     let events = stored.into_iter().map(SinkEvent::TestRun).collect();
     let code = failing.as_ref().map_or(settled, |f| f.code);

@@ -73,7 +73,7 @@ pub fn run(args: ReportArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resu
     };
     ctx.out(&text)?;
     if let [r] = reports.as_slice() {
-        ctx.github_outputs(&settings, &outputs(r))?;
+        ctx.github_outputs(&settings, || outputs(r))?;
     }
     Ok(exit::OK)
 }
