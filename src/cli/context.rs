@@ -272,10 +272,11 @@ impl Context<'_> {
     /// Pretty JSON streamed to stdout: big reports never exist twice in memory.
     pub fn out_json<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut *self.stdout);
-        serde_json::to_writer_pretty(&mut w, value).map_err(std::io::Error::from)?;
-        w.write_all(b"\n")?;
-        w.flush()?;
-        Ok(())
+        let written = serde_json::to_writer_pretty(&mut w, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"))
+            .and_then(|()| w.flush());
+        Ok(reader_gone(written)?)
     }
 
     /// Step outputs for GitHub Actions (`$GITHUB_OUTPUT`, names as in
@@ -330,9 +331,11 @@ impl Context<'_> {
     }
 
     pub fn out(&mut self, text: &str) -> Result<()> {
-        self.stdout.write_all(text.as_bytes())?;
-        self.stdout.flush()?;
-        Ok(())
+        let written = self
+            .stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| self.stdout.flush());
+        Ok(reader_gone(written)?)
     }
 
     /// A warning on stderr unless `--quiet`. Text is escaped for the terminal.
@@ -411,4 +414,14 @@ pub fn check_event_format(settings: &mut Settings) -> Result<()> {
         "this command",
         "use --format table, json or markdown; prometheus, csv and html are for `dorameter report`",
     )
+}
+
+/// A reader of stdout that stopped reading (`| head`, `| grep -q`) does not
+/// stop the run: what the command records and sends after its output still
+/// happens, as it does when nobody reads the output at all.
+fn reader_gone(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

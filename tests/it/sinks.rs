@@ -2098,3 +2098,47 @@ fn cloudwatch_gets_signed_put_metric_data() {
     );
     r.assert_usage_error("AWS_SECRET_ACCESS_KEY is not set");
 }
+
+/// `dorameter junit … | head -1`: a reader that stops reading stdout does
+/// not stop the run. The test run still reaches the webhook, the exit code is
+/// the run's, and no `error:` is printed. The output is larger than a pipe's
+/// buffer, so the write meets the closed pipe whenever the reader leaves.
+#[test]
+fn a_reader_that_stops_reading_stdout_does_not_stop_the_run() {
+    let dm = Dm::default();
+    let server = Server::start(|_| Reply::ok());
+    let sink = format!("webhook:{}", server.url("/hooks/dora"));
+    let report = dm.dir.path().join("report.xml");
+    let cases: String = (0..3000)
+        .map(|i| format!(r#"<testcase classname="com.example.SomeLongClassNameTest" name="test_{i:05}_with_a_long_name"><failure message="boom {i}"/></testcase>"#))
+        .collect();
+    std::fs::write(
+        &report,
+        format!(r#"<testsuite name="s">{cases}</testsuite>"#),
+    )
+    .unwrap();
+    let mut args = vec!["--sink", &sink];
+    let report_arg = report.to_str().unwrap();
+    args.extend([
+        "junit",
+        report_arg,
+        "--service",
+        "api",
+        "--id",
+        "run-piped",
+        "--fail-on",
+        "nothing",
+    ]);
+    let mut spawned = dm.spawn(&args);
+    spawned.close_stdout();
+    let run = spawned.wait();
+    run.assert_no_panic();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(!run.stderr.contains("error:"), "{run:#?}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    let body = reqs[0].json();
+    assert_eq!(body["type"], "test_run");
+    assert_eq!(body["id"], "run-piped");
+    assert_eq!(body["data"]["tests"], 3000);
+}

@@ -181,6 +181,12 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// Closes the reading end of its stdout, as `| head` does once it has
+    /// read enough.
+    pub fn close_stdout(&mut self) {
+        drop(self.child.stdout.take());
+    }
+
     /// Waits for the process to exit.
     pub fn wait(self) -> Run {
         let out = self.child.wait_with_output().expect("wait for dorameter");
