@@ -122,12 +122,28 @@ impl TestSet {
     }
 }
 
-/// The [`SLOWEST`] slowest tests seen, in constant memory: an identity is
-/// built only for a time that makes the list.
+/// The [`SLOWEST`] slowest tests seen, in constant memory. A test's time is
+/// the sum of its entries' times, as the store keeps it
+/// ([`TestResult::merge`]): an entry of a listed test adds to its time. An
+/// identity is built only for a time that makes the list, so entries of a
+/// test read before it made the list are not in its time.
 #[derive(Debug, Default)]
 pub struct Slowest {
-    /// Slowest first, at most [`SLOWEST`].
+    /// Slowest first, at most [`SLOWEST`], each test once.
     top: Vec<(String, f64)>,
+}
+
+/// `a` is listed before `b`: slower, or as slow and sorting first.
+fn precedes(a: &(String, f64), b: &(String, f64)) -> bool {
+    a.1 > b.1 || (a.1 == b.1 && a.0 < b.0)
+}
+
+/// `id` is `classname::name`, without building it.
+fn is_identity(id: &str, classname: &str, name: &str) -> bool {
+    id.len() == classname.len() + 2 + name.len()
+        && id.starts_with(classname)
+        && id.ends_with(name)
+        && id[classname.len()..].starts_with("::")
 }
 
 impl Slowest {
@@ -149,10 +165,51 @@ impl Slowest {
         self.top.truncate(SLOWEST);
     }
 
-    /// Offers one test's `time` as written; it is parsed only when it might
-    /// make the list (most times of a large report plainly do not).
+    /// Adds `secs` to the time of the listed test at `at`, keeping the order.
+    fn add_at(&mut self, mut at: usize, secs: f64) {
+        if secs <= 0.0 || !secs.is_finite() {
+            return;
+        }
+        self.top[at].1 += secs;
+        while at > 0 && precedes(&self.top[at], &self.top[at - 1]) {
+            self.top.swap(at, at - 1);
+            at -= 1;
+        }
+    }
+
+    /// More seconds of a test: added to its time when it is listed, else
+    /// offered. A nameless test (`classname::`) is never another's entry.
+    pub fn add(&mut self, secs: f64, id: String) {
+        let listed = (!id.ends_with("::"))
+            .then(|| self.top.iter().position(|(i, _)| *i == id))
+            .flatten();
+        match listed {
+            Some(at) => self.add_at(at, secs),
+            None => self.offer(secs, || id),
+        }
+    }
+
+    /// One entry's `time` as written. It is parsed only when its test is
+    /// listed or the time might make the list (most times of a large
+    /// report plainly do not).
     #[inline]
-    pub fn offer_time(&mut self, text: &str, id: impl FnOnce() -> String) {
+    pub fn add_entry(&mut self, e: &Entry<'_>) {
+        let Some(text) = e.time_text else {
+            return;
+        };
+        let listed = if e.name.is_empty() {
+            None
+        } else {
+            self.top
+                .iter()
+                .position(|(i, _)| is_identity(i, e.classname, e.name))
+        };
+        if let Some(at) = listed {
+            if let Some(secs) = parse_seconds(text) {
+                self.add_at(at, secs);
+            }
+            return;
+        }
         if self.top.len() == SLOWEST
             && self
                 .top
@@ -162,7 +219,7 @@ impl Slowest {
             return;
         }
         if let Some(secs) = parse_seconds(text) {
-            self.offer(secs, id);
+            self.offer(secs, || e.identity());
         }
     }
 
@@ -221,9 +278,7 @@ impl HeadTests {
 
     #[inline]
     pub fn entry(&mut self, e: &Entry<'_>) {
-        if let Some(text) = e.time_text {
-            self.pending_slow.offer_time(text, || e.identity());
-        }
+        self.pending_slow.add_entry(e);
         if self.annotate || self.keep {
             self.keep_entry(e);
         }
@@ -261,7 +316,7 @@ impl HeadTests {
                 self.set.add(id, r);
             }
             for (id, secs) in slow.top {
-                self.slowest.offer(secs, || id);
+                self.slowest.add(secs, id);
             }
         }
     }
@@ -599,6 +654,81 @@ mod tests {
         assert_eq!(ids, ["c::t1", "c::t3", "c::t5", "c::t8", "c::t9"]);
         // Without `comparing`, no test is kept.
         assert!(h.set.is_empty());
+    }
+
+    /// Reads `(name, time)` entries of class `c` as files, each ending well.
+    fn slowest_of(files: &[&[(&str, &str)]]) -> Vec<(String, f64)> {
+        let mut h = HeadTests::default();
+        for file in files {
+            for (name, time) in *file {
+                h.entry(&Entry {
+                    classname: "c",
+                    name,
+                    attempts: &[Passed],
+                    time_text: Some(time),
+                    ..Entry::default()
+                });
+            }
+            h.end_file(true);
+        }
+        h.slowest()
+    }
+
+    /// A test's entries (reruns, the same test in two files) add up to one
+    /// time and one row, as the store and the comment count them; the list
+    /// does not depend on the order of the entries.
+    #[test]
+    fn a_test_is_listed_once_with_the_sum_of_its_entries() {
+        let file: &[(&str, &str)] = &[
+            ("a", "1"),
+            ("b", "2"),
+            ("slow", "9"),
+            ("c", "3"),
+            ("d", "4"),
+            ("e", "5"),
+            ("slow", "8"),
+            // Below the list's fifth time, but the test is listed.
+            ("slow", "0.5"),
+            ("", "6"),
+            ("", "6"),
+        ];
+        assert_eq!(
+            slowest_of(&[file]),
+            [
+                ("c::slow".to_string(), 17.5),
+                ("c::".into(), 6.0),
+                ("c::".into(), 6.0),
+                ("c::e".into(), 5.0),
+                ("c::d".into(), 4.0),
+            ]
+        );
+        // The same report twice: each listed test twice as slow, once.
+        let twice = slowest_of(&[&file[..8], &file[..8]]);
+        assert_eq!(
+            twice,
+            [
+                ("c::slow".to_string(), 35.0),
+                ("c::e".into(), 10.0),
+                ("c::d".into(), 8.0),
+                ("c::c".into(), 6.0),
+                ("c::b".into(), 4.0),
+            ]
+        );
+        // Ties keep the identity that sorts first, wherever it comes, and a
+        // time written with more digits than a double holds reads as the
+        // tie it is.
+        let ties: Vec<(&str, &str)> = ["b", "c", "d", "e", "f"]
+            .into_iter()
+            .map(|n| (n, "3"))
+            .collect();
+        let late = [ties.clone(), vec![("a", "2.99999999999999999999")]].concat();
+        let early = [vec![("a", "2.99999999999999999999")], ties].concat();
+        let ids = |l: Vec<(String, f64)>| l.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(slowest_of(&[&late])),
+            ["c::a", "c::b", "c::c", "c::d", "c::e"]
+        );
+        assert_eq!(ids(slowest_of(&[&late])), ids(slowest_of(&[&early])));
     }
 
     #[test]

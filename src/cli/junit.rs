@@ -225,14 +225,13 @@ fn write_code_quality(ctx: &mut Context<'_>, file: &Path, failing: &[Annotation]
 /// report as its summary and the located failing tests as annotations, 50
 /// per request. Needs the workflow's token with `checks: write`; a failure
 /// is a warning, or exit 5 under `--strict`.
-fn check_run(
-    ctx: &mut Context<'_>,
-    s: &Settings,
-    name: &str,
-    sha: Option<&str>,
-    view: &JunitView<'_>,
-    failing: &[Annotation],
-) -> Result<()> {
+/// Where a check run goes: the GitHub API, the repository, the token and the
+/// commit; a usage error naming what is missing.
+fn check_run_target<'s>(
+    ctx: &Context<'_>,
+    s: &'s Settings,
+    sha: Option<&'s str>,
+) -> Result<(&'s str, &'s str, String, &'s str)> {
     let token = ctx
         .env
         .get(ev::GITHUB_TOKEN)
@@ -241,17 +240,27 @@ fn check_run(
     let ci = s.ci.as_ref().filter(|_| on_github(s));
     let api = ci.and_then(|c| c.api_url.as_deref());
     let repository = ci.and_then(|c| c.repository.as_deref());
-    let (Some(api), Some(repository), Some(token), Some(sha)) = (api, repository, token, sha)
-    else {
-        let e = Error::usage_hint(
+    match (api, repository, token, sha) {
+        (Some(api), Some(repository), Some(token), Some(sha)) => Ok((api, repository, token, sha)),
+        _ => Err(Error::usage_hint(
             "--check-run needs GitHub Actions: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN and the commit",
             "run it in a GitHub Actions job whose token has `checks: write`, or drop --check-run",
-        );
-        return if s.strict {
-            Err(e)
-        } else {
-            ctx.warn_error(s, &e)
-        };
+        )),
+    }
+}
+
+fn check_run(
+    ctx: &mut Context<'_>,
+    s: &Settings,
+    name: &str,
+    sha: Option<&str>,
+    view: &JunitView<'_>,
+    failing: &[Annotation],
+) -> Result<()> {
+    let (api, repository, token, sha) = match check_run_target(ctx, s, sha) {
+        Ok(target) => target,
+        Err(e) if s.strict => return Err(e),
+        Err(e) => return ctx.warn_error(s, &e),
     };
     let located = failing.iter().filter(|a| a.has_file()).count();
     let (create, updates) =
@@ -421,6 +430,11 @@ pub fn run(args: JunitArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Resul
             .clone()
             .or_else(|| settings.ci.as_ref().and_then(|c| c.sha.clone()))
     });
+    // Under --strict, a check run that cannot be created fails before
+    // anything is stored, as a Code Quality path does.
+    if let (Some(_), true, false) = (given(&args.check_run), settings.strict, args.dry_run) {
+        check_run_target(ctx, &settings, tested.as_deref())?;
+    }
     let mut against = None;
     let (ingested, run) = match req {
         None => (

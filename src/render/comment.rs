@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use super::escape::markdown;
+use super::escape::{markdown, message_line};
 use super::mermaid::{Mark, XyChart, xychart};
 use crate::app::breakdown::{Cause, Failure};
 use crate::app::test_compare::Comparison;
@@ -660,14 +660,9 @@ fn render(v: &CommentView<'_>, limit: usize) -> String {
                 let first = f
                     .message
                     .as_deref()
-                    .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
-                    .map(|l| {
-                        let mut cut: String = l.chars().take(MESSAGE_CHARS).collect();
-                        if cut.len() < l.len() {
-                            cut.push('…');
-                        }
-                        format!(": {}", markdown(&cut))
-                    })
+                    .map(|m| message_line(m, MESSAGE_CHARS))
+                    .filter(|l| !l.is_empty())
+                    .map(|l| format!(": {}", markdown(&l)))
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "- {} ({}){first}\n",

@@ -26,11 +26,14 @@ pub fn terminal(s: &str) -> String {
 }
 
 /// For Markdown (tables included): inert text that cannot open links, HTML,
-/// comments, mentions, or break out of a table cell.
+/// comments, mentions, or break out of a table cell. ANSI escape sequences
+/// (a test runner's colours) are dropped whole, not left as `[31m`.
 pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '\u{1b}' => skip_escape_sequence(&mut chars),
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' | '{' | '}'
             | '+' | '-' => {
                 out.push('\\');
@@ -89,30 +92,52 @@ pub fn plain_text(s: &str) -> String {
                 chars.next_if_eq(&'\n');
                 out.push('\n');
             }
-            // CSI (`ESC [` parameters, final byte @..~) and two-character
-            // escapes; an OSC (`ESC ]`) runs to BEL or ST.
-            '\u{1b}' => match chars.next() {
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
+            '\u{1b}' => skip_escape_sequence(&mut chars),
             c if c.is_control() || is_bidi_control(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Skips the rest of an ANSI escape sequence whose ESC was just read: a CSI
+/// (`ESC [` parameters, final byte @..~), a two-character escape, or an OSC
+/// (`ESC ]`), which runs to BEL or ST.
+fn skip_escape_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.next() {
+        Some('[') => {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+        Some(']') => {
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The line of a failure message a list shows: its first non-blank line,
+/// trimmed, without a test runner's colours or control characters, cut to
+/// `max` characters with `…`. Still to be escaped for where it lands.
+pub fn message_line(message: &str, max: usize) -> String {
+    let clean = plain_text(message);
+    let line = clean
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut cut: String = line.chars().take(max).collect();
+    if cut.len() < line.len() {
+        cut.push('…');
+    }
+    cut
 }
 
 /// For a Prometheus label value: backslash, double quote and newline escaped.
@@ -165,6 +190,29 @@ mod tests {
         assert_eq!(terminal(evil), "api\\u{202e}gnp.exe\\u{2066}");
         assert_eq!(markdown(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
         assert_eq!(html(evil), "api&lt;U+202E&gt;gnp.exe&lt;U+2066&gt;");
+    }
+
+    /// Playwright's and jest's coloured messages, as their reporters write
+    /// them: the colours go whole, in Markdown and in the line a list shows.
+    #[test]
+    fn colours_are_dropped_whole_from_markdown_and_message_lines() {
+        let playwright = "\u{1b}[31mTest timeout of 2000ms exceeded.\u{1b}[39m\n\nCall log:";
+        assert_eq!(
+            markdown(playwright),
+            "Test timeout of 2000ms exceeded.  Call log:"
+        );
+        assert_eq!(
+            message_line(playwright, 200),
+            "Test timeout of 2000ms exceeded."
+        );
+        let jest = "\n  \u{1b}[2mexpect(\u{1b}[22m\u{1b}[31mreceived\u{1b}[39m\u{1b}[2m).\u{1b}[22mtoBe\r\n";
+        assert_eq!(message_line(jest, 200), "expect(received).toBe");
+        assert_eq!(message_line(jest, 6), "expect…");
+        assert_eq!(message_line("  \n\t\n", 10), "");
+        assert_eq!(
+            terminal(&message_line(playwright, 200)),
+            "Test timeout of 2000ms exceeded."
+        );
     }
 
     #[test]

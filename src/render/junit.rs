@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::escape::{markdown, terminal};
+use super::escape::{markdown, message_line, terminal};
 use crate::app::test_compare::Comparison;
 use crate::junit::{FailedTest, Finding, FlakyTest, Summary};
 
@@ -127,8 +127,14 @@ fn more_than_listed(total: u64, listed: usize, noun: &str) -> Option<String> {
     })
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
+/// Characters of a failure message a list shows.
+const MESSAGE_CHARS: usize = 200;
+
+fn message(f: &FailedTest) -> String {
+    f.message
+        .as_deref()
+        .map(|m| message_line(m, MESSAGE_CHARS))
+        .unwrap_or_default()
 }
 
 pub fn junit_table(v: &JunitView<'_>) -> String {
@@ -158,12 +164,11 @@ pub fn junit_table(v: &JunitView<'_>) -> String {
     }
     out.push('\n');
     for f in v.failures.iter().take(LIST_LIMIT) {
-        let msg = f.message.as_deref().map(first_line).unwrap_or("");
         out.push_str(&format!(
             "  {} {} {}\n",
             f.outcome.as_str(),
             terminal(&f.id),
-            terminal(msg)
+            terminal(&message(f))
         ));
     }
     if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test") {
@@ -201,12 +206,11 @@ pub fn junit_markdown(v: &JunitView<'_>) -> String {
     if !v.failures.is_empty() {
         out.push_str("\n**Failing**\n\n| test | outcome | message |\n|---|---|---|\n");
         for f in v.failures.iter().take(LIST_LIMIT) {
-            let msg = f.message.as_deref().map(first_line).unwrap_or("");
             out.push_str(&format!(
                 "| {} | {} | {} |\n",
                 markdown(&f.id),
                 f.outcome.as_str(),
-                markdown(&msg.chars().take(200).collect::<String>())
+                markdown(&message(f))
             ));
         }
         if let Some(more) = more_than_listed(v.failed + v.errored, v.failures.len(), "failing test")

@@ -395,4 +395,52 @@ fn junit_annotates_failing_tests_where_they_failed() {
     let out = run(&["--strict"]);
     assert_eq!(out.code, 5, "{out:#?}");
     assert!(!out.stderr.contains("ghs_secret_token"), "{}", out.stderr);
+
+    // Without a token, --check-run --strict fails before anything is stored
+    // (exit 2); without --strict it warns and the run is recorded.
+    let store = dm.store_url();
+    let no_token = |extra: &[&str]| {
+        let mut args = vec![
+            "--store",
+            &store,
+            "junit",
+            "reports/pytest.xml",
+            "--id",
+            "run-no-token",
+            "--check-run",
+            "pytest",
+        ];
+        args.extend_from_slice(extra);
+        let out = dm
+            .raw_command(&["--format", "json"])
+            .args(&args)
+            .current_dir(&repo.path)
+            .envs([
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_REPOSITORY", "o/r"),
+                ("GITHUB_SHA", sha.as_str()),
+                ("GITHUB_API_URL", api.as_str()),
+            ])
+            .output()
+            .expect("run dorameter");
+        super::util::Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+    };
+    let out = no_token(&["--strict"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("GITHUB_TOKEN"), "{}", out.stderr);
+    let out = no_token(&[]);
+    out.assert_ok();
+    assert!(
+        !out.stderr.contains("already recorded"),
+        "the --strict run stored nothing: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("warning: --check-run needs GitHub Actions"),
+        "{}",
+        out.stderr
+    );
+    let out = no_token(&[]);
+    assert!(out.stderr.contains("already recorded"), "{}", out.stderr);
 }

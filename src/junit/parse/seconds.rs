@@ -24,15 +24,21 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
 pub fn plainly_below(raw: &str, floor: f64) -> bool {
     let mut bytes = raw.bytes();
     let mut whole = 0u64;
+    let mut digits = 0;
     for c in bytes.by_ref() {
         match c {
-            b'0'..=b'9' => whole = whole.saturating_mul(10).saturating_add(u64::from(c - b'0')),
+            b'0'..=b'9' if digits < 15 => {
+                whole = whole * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
             b'.' => break,
             _ => return false,
         }
     }
-    // The value is under `whole + 1`, unless an exponent or more follows.
-    bytes.all(|c| c.is_ascii_digit()) && whole as f64 + 1.0 <= floor
+    // The value is under `whole + 1`, unless an exponent or more follows;
+    // read, it rounds to `whole + 1` at most (`2.99999999999999999999` is
+    // 3.0), so only a floor above that is plainly above it.
+    bytes.all(|c| c.is_ascii_digit()) && whole as f64 + 1.0 < floor
 }
 
 /// The common `digits[.digits]` form, exactly as `str::parse` reads it: with
@@ -71,13 +77,15 @@ mod tests {
     #[test]
     fn plainly_below_never_says_so_of_a_time_that_is_not() {
         for (raw, floor, below) in [
-            ("0.617", 1.0, true),
-            ("0.999", 1.0, true),
+            ("0.617", 1.5, true),
+            ("0.999", 1.0, false),
             ("1.0", 1.0, false),
             ("28.999", 29.5, true),
             ("29.001", 29.5, false),
-            ("3", 4.0, true),
-            ("3", 3.5, false),
+            ("3", 4.5, true),
+            ("3", 4.0, false),
+            ("2.99999999999999999999", 3.0, false),
+            ("1234567890123456.5", 1e20, false),
             ("1.5e3", 100.0, false),
             ("0,03", 1.0, false),
             ("2,120.532", 100.0, false),
