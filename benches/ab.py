@@ -7,22 +7,28 @@ get slower?" rather than "how far from git or sqlite3?".
     cargo bench --bench core --no-run && cargo bench --bench junit -- python   # generate the data once
     python3 benches/ab.py OLD_BINARY NEW_BINARY [version report comment walk deploy backfill junit]
 
-AB_RUNS sets the runs of the backfill and junit --dry-run rows.
+AB_RUNS sets the runs of the backfill and junit --dry-run rows. Each row gives
+the ratio of the medians, and the median of the alternated pairs' ratios of
+wall time and of CPU time (user + system), which the machine's drift during a
+long run moves less.
 """
-import os, shutil, statistics, subprocess, sys, tempfile, time
+import os, resource, shutil, statistics, subprocess, sys, tempfile, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OLD, NEW = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 DATA = os.path.join(ROOT, "target", "bench-data")
 EPOCH, SPAN, DAY = 1_640_995_200, 365 * 86_400, 86_400
 env = {k: v for k, v in os.environ.items() if not (k.startswith("DORAMETER_") or k == "CI" or k.startswith(("GITHUB_", "GITLAB_", "CI_")))}
 def timed(cmd, cwd, now):
+    """Wall time and CPU time (user + system, all threads) of one run."""
     e = dict(env, DORAMETER_NOW=str(now))
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, cwd=cwd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     d = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"{cmd}: exit {r.returncode}: {r.stderr.decode()[:500]}")
-    return d
+    return d, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 def ab(name, make, runs):
     a, b = [], []
     make(OLD)(); make(NEW)()  # warm-up
@@ -30,8 +36,12 @@ def ab(name, make, runs):
         order = [(OLD, a), (NEW, b)] if i % 2 == 0 else [(NEW, b), (OLD, a)]
         for binary, acc in order:
             acc.append(make(binary)())
-    ma, mb = statistics.median(a), statistics.median(b)
-    print(f"| {name} | {ma*1000:.1f} ms | {mb*1000:.1f} ms | {mb/ma:.3f} |", flush=True)
+    ma, mb = (statistics.median(w for w, _ in x) for x in (a, b))
+    # The machine's speed drifts during a long run: the ratio of each
+    # alternated pair, then their median, cancels the drift.
+    pw = statistics.median(y[0] / x[0] for x, y in zip(a, b))
+    pc = statistics.median(y[1] / x[1] for x, y in zip(a, b))
+    print(f"| {name} | {ma*1000:.1f} ms | {mb*1000:.1f} ms | {mb/ma:.3f} | {pw:.3f} | {pc:.3f} |", flush=True)
 scratch = tempfile.mkdtemp()
 def db_for(name, binary, source=None):
     """A store per binary: a newer binary migrates its file, which an older
@@ -73,7 +83,7 @@ def backfill(binary):
     return run
 def version(binary):
     return lambda: timed([binary, "--version"], scratch, EPOCH)
-print("| benchmark | before | after | after/before |\n|---|---|---|---|")
+print("| benchmark | before | after | after/before | median of pair ratios | CPU time, median of pair ratios |\n|---|---|---|---|---|---|")
 which = sys.argv[3:] or ["version", "report", "comment", "walk", "deploy", "backfill"]
 if "version" in which: ab("`--version`", version, 41)
 if "report" in which:
