@@ -185,40 +185,43 @@ fn junit_annotates_failing_tests_where_they_failed() {
     });
     let dm = Dm::default();
     let api = server.url("");
-    let run = |extra: &[&str]| {
-        let store = dm.store_url();
-        let id = format!("run-{}", server.requests().len());
+    let store = dm.store_url();
+    // `junit reports/pytest.xml --id ID --check-run pytest EXTRA…` in a
+    // GitHub Actions push job, with a token unless `token` is false.
+    let junit = |id: &str, token: bool, extra: &[&str]| {
         let mut args = vec![
             "--store",
             &store,
             "junit",
             "reports/pytest.xml",
             "--id",
-            &id,
+            id,
             "--check-run",
             "pytest",
-            "--code-quality",
-            "codequality.json",
         ];
         args.extend_from_slice(extra);
-        let out = dm
-            .raw_command(&["--format", "json"])
-            .args(&args)
-            .current_dir(&repo.path)
-            .envs([
-                ("GITHUB_ACTIONS", "true"),
-                ("GITHUB_REPOSITORY", "o/r"),
-                ("GITHUB_EVENT_NAME", "push"),
-                ("GITHUB_REF", "refs/heads/main"),
-                ("GITHUB_SHA", sha.as_str()),
-                ("GITHUB_API_URL", api.as_str()),
-                ("GITHUB_TOKEN", "ghs_secret_token"),
-                ("DORAMETER_SINK_BACKOFF", "1ms"),
-                ("DORAMETER_SINK_RETRIES", "0"),
-            ])
-            .output()
-            .expect("run dorameter");
+        let mut cmd = dm.raw_command(&["--format", "json"]);
+        cmd.args(&args).current_dir(&repo.path).envs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("GITHUB_SHA", sha.as_str()),
+            ("GITHUB_API_URL", api.as_str()),
+            ("DORAMETER_SINK_BACKOFF", "1ms"),
+            ("DORAMETER_SINK_RETRIES", "0"),
+        ]);
+        if token {
+            cmd.env("GITHUB_TOKEN", "ghs_secret_token");
+        }
+        let out = cmd.output().expect("run dorameter");
         super::util::Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
+    };
+    let run = |extra: &[&str]| {
+        let id = format!("run-{}", server.requests().len());
+        let mut args = vec!["--code-quality", "codequality.json"];
+        args.extend_from_slice(extra);
+        junit(&id, true, &args)
     };
     let out = run(&[]);
     out.assert_ok();
@@ -398,33 +401,7 @@ fn junit_annotates_failing_tests_where_they_failed() {
 
     // Without a token, --check-run --strict fails before anything is stored
     // (exit 2); without --strict it warns and the run is recorded.
-    let store = dm.store_url();
-    let no_token = |extra: &[&str]| {
-        let mut args = vec![
-            "--store",
-            &store,
-            "junit",
-            "reports/pytest.xml",
-            "--id",
-            "run-no-token",
-            "--check-run",
-            "pytest",
-        ];
-        args.extend_from_slice(extra);
-        let out = dm
-            .raw_command(&["--format", "json"])
-            .args(&args)
-            .current_dir(&repo.path)
-            .envs([
-                ("GITHUB_ACTIONS", "true"),
-                ("GITHUB_REPOSITORY", "o/r"),
-                ("GITHUB_SHA", sha.as_str()),
-                ("GITHUB_API_URL", api.as_str()),
-            ])
-            .output()
-            .expect("run dorameter");
-        super::util::Run::from_output(args.iter().map(|s| s.to_string()).collect(), out)
-    };
+    let no_token = |extra: &[&str]| junit("run-no-token", false, extra);
     let out = no_token(&["--strict"]);
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("GITHUB_TOKEN"), "{}", out.stderr);
