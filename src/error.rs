@@ -30,10 +30,12 @@ pub enum Error {
     StoreAt(Box<StoreAt>),
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
-    /// A forge API call failed: `what` reads after "could not".
+    /// A forge API call failed: `what` reads after "could not";
+    /// `permission`, what the token needs for it, is the hint of a 403.
     #[error("could not {what}")]
     Forge {
         what: &'static str,
+        permission: Option<&'static str>,
         #[source]
         source: crate::forge::ForgeError,
     },
@@ -93,12 +95,12 @@ impl Error {
         match self {
             Error::Usage { hint, .. } | Error::NoInput { hint, .. } => hint.clone(),
             Error::Forge {
-                what: "create the check run",
+                permission: Some(permission),
                 source: crate::forge::ForgeError::Forbidden { .. },
-            } => Some(
-                "give the workflow's token `permissions: checks: write` (a pull request from a fork gets a read-only token)"
-                    .into(),
-            ),
+                ..
+            } => Some(format!(
+                "give the token {permission} (a pull request from a fork gets a read-only token)"
+            )),
             Error::Forge { source, .. } => source.hint(),
             Error::Spill(_) => {
                 Some("free space under TMPDIR, or point TMPDIR at a larger disk".into())

@@ -270,6 +270,7 @@ fn post(
         Err(source) => {
             let e = Error::Forge {
                 what: "post the comment",
+                permission: Some("`pull-requests: write` (GitHub) or the api scope (GitLab)"),
                 source,
             };
             if s.strict {

@@ -186,6 +186,7 @@ impl Failed {
                 "pass --api-url (DORAMETER_IMPORT_API_URL) an http:// or https:// URL",
             ),
             other => Error::Forge {
+                permission: None,
                 what: match self.reading {
                     "incidents" => "import incidents",
                     "releases" => "read the releases",

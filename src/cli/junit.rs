@@ -221,10 +221,6 @@ fn write_code_quality(ctx: &mut Context<'_>, file: &Path, failing: &[Annotation]
     })
 }
 
-/// `--check-run NAME`: a completed check run on the tested commit with the
-/// report as its summary and the located failing tests as annotations, 50
-/// per request. Needs the workflow's token with `checks: write`; a failure
-/// is a warning, or exit 5 under `--strict`.
 /// Where a check run goes: the GitHub API, the repository, the token and the
 /// commit; a usage error naming what is missing.
 fn check_run_target<'s>(
@@ -249,6 +245,10 @@ fn check_run_target<'s>(
     }
 }
 
+/// `--check-run NAME`: a completed check run on the tested commit with the
+/// report as its summary and the located failing tests as annotations, 50
+/// per request. Needs the workflow's token with `checks: write`; a failure
+/// is a warning, or exit 5 under `--strict`.
 fn check_run(
     ctx: &mut Context<'_>,
     s: &Settings,
@@ -281,6 +281,7 @@ fn check_run(
         Err(source) => {
             let e = Error::Forge {
                 what: "create the check run",
+                permission: Some("`permissions: checks: write`"),
                 source,
             };
             if s.strict {

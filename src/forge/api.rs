@@ -67,7 +67,7 @@ impl ForgeError {
                 forge.to_lowercase()
             )),
             ForgeError::Forbidden { .. } => Some(
-                "pull requests from forks get a read-only token; give the workflow `pull-requests: write` (GitHub) or a token with the api scope (GitLab)".into(),
+                "the token lacks a permission this needs; pull requests from forks get a read-only token".into(),
             ),
             _ => None,
         }
