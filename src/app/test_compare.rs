@@ -151,12 +151,17 @@ fn is_identity(id: &str, key: (usize, u64), classname: &str, name: &str) -> bool
 
 /// The last eight bytes of `b` (all of a shorter one, zeros before).
 fn tail(b: &[u8]) -> u64 {
-    if let Some(last) = b.last_chunk::<8>() {
-        return u64::from_le_bytes(*last);
+    match b.last_chunk::<8>() {
+        Some(last) => u64::from_le_bytes(*last),
+        None => last_eight(b.iter().rev().copied()),
     }
+}
+
+/// The last eight of the bytes given backwards, as [`tail`] reads them.
+fn last_eight(backwards: impl Iterator<Item = u8>) -> u64 {
     let mut buf = [0u8; 8];
-    for (slot, &c) in buf.iter_mut().rev().zip(b.iter().rev()) {
-        *slot = c;
+    for (slot, b) in buf.iter_mut().rev().zip(backwards) {
+        *slot = b;
     }
     u64::from_le_bytes(buf)
 }
@@ -164,19 +169,15 @@ fn tail(b: &[u8]) -> u64 {
 /// The length and [`tail`] of `classname::name`, without building it.
 fn tail_key(classname: &str, name: &str) -> (usize, u64) {
     let len = classname.len() + 2 + name.len();
-    if let Some(last) = name.as_bytes().last_chunk::<8>() {
-        return (len, u64::from_le_bytes(*last));
+    if name.len() >= 8 {
+        return (len, tail(name.as_bytes()));
     }
-    let mut buf = [0u8; 8];
-    let bytes = name
+    let backwards = name
         .bytes()
         .rev()
         .chain(*b"::")
         .chain(classname.bytes().rev());
-    for (slot, b) in buf.iter_mut().rev().zip(bytes) {
-        *slot = b;
-    }
-    (len, u64::from_le_bytes(buf))
+    (len, last_eight(backwards))
 }
 
 impl Slowest {
@@ -549,11 +550,12 @@ pub fn against_base(
         ));
     };
     let Some(found) = find_base(tx, service, repo, base, head_sha)? else {
-        let no_merge_base = match (repo, head_sha) {
-            (Some(r), Some(h)) => r.merge_base(base, h).is_none(),
+        // Only a shallow clone asks again why (its history is short).
+        let shallow_without_merge_base = match (repo, head_sha) {
+            (Some(r), Some(h)) => r.is_shallow() && r.merge_base(base, h).is_none(),
             _ => false,
         };
-        if no_merge_base && repo.is_some_and(Repo::is_shallow) {
+        if shallow_without_merge_base {
             return Ok(Err(format!(
                 "no test runs of {service} are recorded for the base commit {short}, and this shallow clone cannot find the merge base: fetch more history (actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
             )));
